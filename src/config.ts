@@ -1,0 +1,205 @@
+/**
+ * Every app setting the app reads, parsed and validated once at start-up.
+ *
+ * `loadConfig(env)` is pure: tests pass a plain object. Each setting is trimmed, parsed and
+ * either required or given a documented default. Every bad setting is reported on its own
+ * line: `NAME: expected …, got "…" (example: …)`. The table `SETTINGS` is the single list the
+ * README's settings table, `local.settings.sample.json` and the infra tests are held to.
+ */
+import { CronExpressionParser } from 'cron-parser';
+
+export const CONSENT_DEFAULTS = ['none', 'same-resource-group', 'same-subscription', 'any'] as const;
+export type ConsentDefault = (typeof CONSENT_DEFAULTS)[number];
+
+export interface Config {
+  /** Entra tenant the app works in. */
+  readonly tenantId: string;
+  /** ARM endpoint, `https://management.azure.com` in Azure public cloud. */
+  readonly armEndpoint: string;
+  /** Microsoft Graph endpoint, `https://graph.microsoft.com`. */
+  readonly graphEndpoint: string;
+  /** Entra authority host used to prove a rotated password works. */
+  readonly authorityHost: string;
+  /** Subscriptions whose resource events and sweeps the app acts on. */
+  readonly watchedSubscriptions: readonly string[];
+  /** Table Storage: an identity-based service URI, or a connection string (local only). */
+  readonly tables: { readonly serviceUri?: string; readonly connectionString?: string };
+  /** Prefix of every table the app creates, so several instances can share an account. */
+  readonly tablePrefix: string;
+  /** What a registry without an `acr-pull-allow` tag consents to. */
+  readonly defaultConsent: ConsentDefault;
+  /** Whether a manual grant may override registry consent (audited as an override). */
+  readonly allowConsentOverride: boolean;
+  /** NCRONTAB schedule of the credential rotation timer. */
+  readonly rotationSchedule: string;
+  /** Lifetime of a pull password, in days. */
+  readonly rotationPeriodDays: number;
+  /** Time a replaced password stays valid after the switch, in hours. */
+  readonly rotationGraceHours: number;
+  /** Whether un-enrolling a registry deletes its pull application. */
+  readonly deleteApplicationOnUnenrol: boolean;
+  /** NCRONTAB schedule of the reconciliation sweep. */
+  readonly reconcileSchedule: string;
+  /** Client id of a user-assigned managed identity, when the app does not use its system-assigned one. */
+  readonly managedIdentityClientId?: string;
+}
+
+/** One setting: its name, whether required, its default, an example, and what it means. */
+export interface SettingSpec {
+  readonly name: string;
+  readonly required: boolean;
+  readonly default?: string;
+  readonly example: string;
+  readonly description: string;
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The settings the app reads. Identity-based storage follows Azure's `<Connection>__tableServiceUri`. */
+export const SETTINGS: readonly SettingSpec[] = [
+  { name: 'AZURE_TENANT_ID', required: true, example: '72f988bf-86f1-41af-91ab-2d7cd011db47', description: 'Entra tenant id the app works in.' },
+  { name: 'ARM_ENDPOINT', required: false, default: 'https://management.azure.com', example: 'https://management.azure.com', description: 'Azure Resource Manager endpoint.' },
+  { name: 'GRAPH_ENDPOINT', required: false, default: 'https://graph.microsoft.com', example: 'https://graph.microsoft.com', description: 'Microsoft Graph endpoint.' },
+  { name: 'AZURE_AUTHORITY_HOST', required: false, default: 'https://login.microsoftonline.com', example: 'https://login.microsoftonline.com', description: 'Entra authority host, used to prove a new pull password works before switching to it.' },
+  { name: 'WATCHED_SUBSCRIPTIONS', required: true, example: '00000000-0000-0000-0000-000000000001,00000000-0000-0000-0000-000000000002', description: 'Comma-separated subscription ids the app acts on; events from others are skipped.' },
+  { name: 'TABLES__tableServiceUri', required: false, example: 'https://stacrpull.table.core.windows.net', description: 'Table Storage endpoint, reached with the managed identity. Either this or TABLES_CONNECTION_STRING.' },
+  { name: 'TABLES_CONNECTION_STRING', required: false, example: 'UseDevelopmentStorage=true', description: 'Table Storage connection string, for local development only (Azurite).' },
+  { name: 'TABLE_PREFIX', required: false, default: 'acrpull', example: 'acrpull', description: 'Prefix of the tables the app creates (letters and digits).' },
+  { name: 'ACCESS_DEFAULT_CONSENT', required: false, default: 'none', example: 'none', description: `What a registry without an acr-pull-allow tag consents to: ${CONSENT_DEFAULTS.join('|')}.` },
+  { name: 'ACCESS_ALLOW_CONSENT_OVERRIDE', required: false, default: 'false', example: 'false', description: 'Whether a manual grant through the HTTP API may override registry consent (audited as an override).' },
+  { name: 'ROTATION_SCHEDULE', required: false, default: '0 0 3 * * *', example: '0 0 3 * * *', description: 'NCRONTAB schedule (six fields, seconds first) of the rotation timer.' },
+  { name: 'ROTATION_PERIOD_DAYS', required: false, default: '90', example: '90', description: 'Lifetime of a pull password in days; it is replaced at two thirds of its life.' },
+  { name: 'ROTATION_GRACE_HOURS', required: false, default: '24', example: '24', description: 'Hours the previous password stays valid after a rotation before it is removed.' },
+  { name: 'CREDENTIALS_DELETE_APP_ON_UNENROL', required: false, default: 'false', example: 'false', description: 'Whether un-enrolling a registry deletes its pull application.' },
+  { name: 'RECONCILE_SCHEDULE', required: false, default: '0 */30 * * * *', example: '0 */30 * * * *', description: 'NCRONTAB schedule of the reconciliation sweep that catches missed events.' },
+  { name: 'AZURE_CLIENT_ID', required: false, example: '11111111-2222-3333-4444-555555555555', description: 'Client id of a user-assigned managed identity, when the app should use it instead of its system-assigned one.' },
+];
+
+/** Thrown by `loadConfig`: its message has one line per bad setting. */
+export class ConfigError extends Error {
+  readonly code = 'InvalidConfiguration';
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads and validates every setting; throws `ConfigError` listing each bad one. */
+export function loadConfig(env: Env): Config {
+  const problems: string[] = [];
+  const spec = (name: string): SettingSpec => {
+    const found = SETTINGS.find((s) => s.name === name);
+    if (!found) throw new Error(`setting ${name} is not declared in SETTINGS`);
+    return found;
+  };
+  const bad = (name: string, expected: string, got: string | undefined): undefined => {
+    const shown = got === undefined ? 'nothing' : JSON.stringify(got);
+    problems.push(`${name}: expected ${expected}, got ${shown} (example: ${spec(name).example})`);
+    return undefined;
+  };
+  const raw = (name: string): string | undefined => {
+    const s = spec(name);
+    const value = env[name]?.trim();
+    if (value) return value;
+    if (s.default !== undefined) return s.default;
+    if (s.required) bad(name, 'a value (required)', undefined);
+    return undefined;
+  };
+  const url = (name: string): string | undefined => {
+    const value = raw(name);
+    if (value === undefined) return undefined;
+    try {
+      const parsed = new URL(value);
+      if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return bad(name, 'an https URL', value);
+      return value.replace(/\/+$/, '');
+    } catch {
+      return bad(name, 'an https URL', value);
+    }
+  };
+  const guid = (name: string): string | undefined => {
+    const value = raw(name);
+    if (value === undefined) return undefined;
+    return GUID.test(value) ? value.toLowerCase() : bad(name, 'a GUID', value);
+  };
+  const bool = (name: string): boolean => {
+    const value = raw(name)?.toLowerCase();
+    if (value === 'true') return true;
+    if (value === 'false' || value === undefined) return false;
+    bad(name, 'true|false', env[name]);
+    return false;
+  };
+  const integer = (name: string, min: number, max: number): number => {
+    const value = raw(name);
+    const parsed = value !== undefined && /^\d+$/.test(value) ? Number(value) : NaN;
+    if (Number.isInteger(parsed) && parsed >= min && parsed <= max) return parsed;
+    bad(name, `a whole number from ${min} to ${max}`, value);
+    return min;
+  };
+  const ncrontab = (name: string): string => {
+    const value = raw(name) ?? '';
+    const fields = value.split(/\s+/);
+    if (fields.length !== 6) {
+      bad(name, 'an NCRONTAB expression of six fields (second minute hour day month weekday)', value);
+      return value;
+    }
+    try {
+      CronExpressionParser.parse(value);
+    } catch {
+      bad(name, 'a valid NCRONTAB expression', value);
+    }
+    return value;
+  };
+
+  const tenantId = guid('AZURE_TENANT_ID') ?? '';
+  const armEndpoint = url('ARM_ENDPOINT') ?? '';
+  const graphEndpoint = url('GRAPH_ENDPOINT') ?? '';
+  const authorityHost = url('AZURE_AUTHORITY_HOST') ?? '';
+
+  const watchedRaw = raw('WATCHED_SUBSCRIPTIONS');
+  const watchedSubscriptions: string[] = [];
+  if (watchedRaw !== undefined) {
+    for (const part of watchedRaw.split(',').map((p) => p.trim()).filter(Boolean)) {
+      if (GUID.test(part)) watchedSubscriptions.push(part.toLowerCase());
+      else bad('WATCHED_SUBSCRIPTIONS', 'comma-separated subscription GUIDs', watchedRaw);
+    }
+    if (watchedSubscriptions.length === 0 && problems.length === 0) bad('WATCHED_SUBSCRIPTIONS', 'at least one subscription GUID', watchedRaw);
+  }
+
+  const serviceUri = env['TABLES__tableServiceUri']?.trim() ? url('TABLES__tableServiceUri') : undefined;
+  const connectionString = env['TABLES_CONNECTION_STRING']?.trim() || undefined;
+  if (!serviceUri && !connectionString && !problems.some((p) => p.startsWith('TABLES__'))) {
+    problems.push(
+      `TABLES__tableServiceUri: expected a Table Storage URL (or TABLES_CONNECTION_STRING for local development), got nothing (example: ${spec('TABLES__tableServiceUri').example})`,
+    );
+  }
+
+  const tablePrefix = raw('TABLE_PREFIX') ?? 'acrpull';
+  if (!/^[A-Za-z][A-Za-z0-9]{0,29}$/.test(tablePrefix)) bad('TABLE_PREFIX', 'letters and digits, starting with a letter, at most 30', tablePrefix);
+
+  const consentRaw = raw('ACCESS_DEFAULT_CONSENT') ?? 'none';
+  const defaultConsent = (CONSENT_DEFAULTS as readonly string[]).includes(consentRaw)
+    ? (consentRaw as ConsentDefault)
+    : (bad('ACCESS_DEFAULT_CONSENT', CONSENT_DEFAULTS.join('|'), consentRaw), 'none' as const);
+
+  const config: Config = {
+    tenantId,
+    armEndpoint,
+    graphEndpoint,
+    authorityHost,
+    watchedSubscriptions,
+    tables: { serviceUri, connectionString },
+    tablePrefix,
+    defaultConsent,
+    allowConsentOverride: bool('ACCESS_ALLOW_CONSENT_OVERRIDE'),
+    rotationSchedule: ncrontab('ROTATION_SCHEDULE'),
+    rotationPeriodDays: integer('ROTATION_PERIOD_DAYS', 1, 730),
+    rotationGraceHours: integer('ROTATION_GRACE_HOURS', 0, 24 * 30),
+    deleteApplicationOnUnenrol: bool('CREDENTIALS_DELETE_APP_ON_UNENROL'),
+    reconcileSchedule: ncrontab('RECONCILE_SCHEDULE'),
+    managedIdentityClientId: env['AZURE_CLIENT_ID']?.trim() ? guid('AZURE_CLIENT_ID') : undefined,
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config);
+}
