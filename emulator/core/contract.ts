@@ -104,11 +104,48 @@ export interface EventBus {
   publish(event: GridEvent): void;
 }
 
-/** Per-API fault injection and counters, owned by the core; modules only read what they need. */
-export interface Faults {
-  /** Role-based access check: does this principal hold an action on this scope? Tests can relax it. */
+/**
+ * Role-based access check, provided by the ARM authorization module from its role assignments
+ * and role definitions (actions and dataActions, with wildcards). Used by every API that
+ * answers 403 AuthorizationFailed / Forbidden.
+ */
+export interface Authorizer {
   isAuthorized(principalObjectId: string, action: string, scope: string): boolean;
 }
+
+/** Key Vaults: the Key Vault module serves each vault on its own HTTPS listener. */
+export interface VaultRegistry {
+  /** Creates the vault's data plane if missing; answers its vaultUri (https://127.0.0.1:<port>/). */
+  ensureVault(name: string, resourceId: string): Promise<string>;
+  /** Deletes the vault's data plane (ARM delete of the vault). */
+  removeVault(name: string): void;
+}
+
+/** Services one module provides and others use, without importing each other. */
+export interface Services {
+  authorizer: Authorizer;
+  vaults: VaultRegistry;
+  events: EventBus;
+}
+
+export interface ServiceRegistry {
+  provide<K extends keyof Services>(key: K, impl: Services[K]): void;
+  /** Throws when nothing provides the service yet. */
+  get<K extends keyof Services>(key: K): Services[K];
+}
+
+/** What each API module returns from its register function, for the admin API. */
+export interface EmulatorModule {
+  readonly name: string;
+  /** JSON-serialisable view of the module's state, for GET /admin/state. */
+  snapshot(): unknown;
+  /** Applies this module's part of a scenario file (keys are the module's own). */
+  seed?(scenario: Record<string, unknown>): void | Promise<void>;
+  reset(): void;
+}
+
+/** Register function every API module exports. */
+export type RegisterModule = (ctx: EmulatorContext) => EmulatorModule | Promise<EmulatorModule>;
 
 /** Everything an API module is given when it registers. */
 export interface EmulatorContext {
@@ -116,8 +153,9 @@ export interface EmulatorContext {
   readonly clock: Clock;
   readonly directory: Directory;
   readonly tokens: TokenService;
+  /** Publishes to Event Grid delivery (shorthand for services.get('events').publish). */
   readonly events: EventBus;
-  readonly faults: Faults;
+  readonly services: ServiceRegistry;
   readonly tenantId: string;
   readonly defaultSubscriptionId: string;
   /** Base URL of the main HTTPS listener, for example https://127.0.0.1:8443 (no trailing slash). */

@@ -1,0 +1,71 @@
+/**
+ * The audit trail: one row per decision, the user's record of what the automation did.
+ * The Table Storage implementation lives beside this file; use cases depend on this interface.
+ */
+
+/** What happened. Closed set, shared by access, credentials and workload identity. */
+export const AUDIT_OUTCOMES = {
+  granted: 'granted',
+  alreadyPresent: 'already-present',
+  revoked: 'revoked',
+  deniedByConsent: 'denied-by-consent',
+  deniedByPlatformPolicy: 'denied-by-platform-policy',
+  skipped: 'skipped',
+  failed: 'failed',
+  rejectedInput: 'rejected-input',
+  enrolled: 'enrolled',
+  unenrolled: 'unenrolled',
+  rotated: 'rotated',
+  rotationStep: 'rotation-step',
+  wouldGrant: 'would-grant',
+  wouldRevoke: 'would-revoke',
+} as const;
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[keyof typeof AUDIT_OUTCOMES];
+
+export interface AuditEntry {
+  /** What was attempted, in a platform engineer's words: 'grant', 'revoke', 'rotate', 'enrol', 'event'. */
+  readonly action: string;
+  readonly outcome: AuditOutcome;
+  /** Why, in plain words: 'registry contosoacr allows same-resource-group; vm-web-1 is in rg-web'. */
+  readonly reason: string;
+  readonly resourceId?: string;
+  readonly principalId?: string;
+  /** Registry resource id. */
+  readonly registry?: string;
+  /** Role name and id, for example 'AcrPull (7f951dda-…)'. */
+  readonly role?: string;
+  readonly eventId?: string;
+  readonly correlationId?: string;
+  /** Who caused it: the event's caller object id or app id, or the HTTP caller. */
+  readonly caller?: string;
+  readonly durationMs?: number;
+  /** Azure's or our error code when outcome is failed or rejected-input. */
+  readonly errorCode?: string;
+  /** Extra scalar facts (never secret values). */
+  readonly details?: Readonly<Record<string, string | number | boolean>>;
+}
+
+export interface AuditRecord extends AuditEntry {
+  readonly id: string;
+  readonly time: string;
+}
+
+export interface AuditQuery {
+  readonly resourceId?: string;
+  readonly registry?: string;
+  readonly since?: Date;
+  readonly until?: Date;
+  readonly top?: number;
+  readonly continuationToken?: string;
+}
+
+export interface AuditPage {
+  readonly items: AuditRecord[];
+  readonly continuationToken?: string;
+}
+
+export interface AuditLog {
+  record(entry: AuditEntry): Promise<AuditRecord>;
+  /** Newest first; by resource or registry without scanning the whole table. */
+  query(query: AuditQuery): Promise<AuditPage>;
+}
