@@ -1,0 +1,195 @@
+import { describe, expect, it } from 'vitest';
+import type { ConsentDefault } from '../../../src/config.js';
+import { evaluateConsent, formatConsent, parseConsent } from '../../../src/policy/consent.js';
+
+const SUB = '00000000-0000-0000-0000-000000000001';
+const OTHER_SUB = '00000000-0000-0000-0000-000000000002';
+const registryId = (name: string, rg = 'rg-web', sub = SUB) => `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.ContainerRegistry/registries/${name}`;
+const vmId = (name: string, rg = 'rg-web', sub = SUB) => `/subscriptions/${sub}/resourcegroups/${rg}/providers/Microsoft.Compute/virtualMachines/${name}`;
+
+describe('parseConsent', () => {
+  it.each([
+    { value: 'none', formatted: 'none' },
+    { value: ' NONE ', formatted: 'none' },
+    { value: '*', formatted: '*' },
+    { value: 'any', formatted: '*' },
+    { value: 'same-resource-group', formatted: 'same-resource-group' },
+    { value: 'Same-Subscription, same-resource-group', formatted: 'same-subscription, same-resource-group' },
+    { value: 'rg:rg-build', formatted: 'rg:rg-build' },
+    { value: `rg:${OTHER_SUB.toUpperCase()}/rg-build`, formatted: `rg:${OTHER_SUB}/rg-build` },
+    { value: `sub:${OTHER_SUB}`, formatted: `sub:${OTHER_SUB}` },
+    { value: 'tag:team=platform web', formatted: 'tag:team=platform web' },
+    { value: 'tag:cost-center=4711, rg:rg-ci,', formatted: 'tag:cost-center=4711, rg:rg-ci' },
+  ])('reads $value', ({ value, formatted }) => {
+    const rule = parseConsent(value);
+    expect(rule.ok).toBe(true);
+    if (rule.ok) expect(formatConsent(rule.value)).toBe(formatted);
+  });
+
+  it.each([
+    { value: '', message: 'acr-pull-allow is empty; write none to refuse every consumer' },
+    { value: ' , ', message: 'acr-pull-allow is empty' },
+    { value: 'none,*', message: 'none cannot be combined with other terms' },
+    { value: 'same-rg', message: 'unknown term "same-rg"' },
+    { value: 'same-resource-group,everyone,sub:x', message: 'unknown term "everyone"; term "sub:x": "x" is not a subscription GUID' },
+    { value: 'rg:', message: 'term "rg:": "" is not a resource group name' },
+    { value: 'rg:bad/rg-web', message: '"bad" is not a subscription GUID' },
+    { value: 'tag:team', message: 'expected tag:<key>=<value> with both parts' },
+    { value: 'tag:=x', message: 'expected tag:<key>=<value> with both parts' },
+    { value: 'tag:acr-pull=contosoacr', message: 'acr-pull is written by consumers themselves' },
+  ])('refuses $value and names the term', ({ value, message }) => {
+    const rule = parseConsent(value);
+    expect(rule.ok).toBe(false);
+    if (!rule.ok) {
+      expect(rule.error).toContain(message);
+      expect(rule.error).toContain('none, *, same-resource-group, same-subscription, rg:<name>');
+    }
+  });
+});
+
+describe('evaluateConsent', () => {
+  type Row = {
+    case: string;
+    registry: { id: string; tags?: Record<string, string> };
+    consumer: { id: string; tags?: Record<string, string> };
+    defaultConsent?: ConsentDefault;
+    allowed: boolean;
+    reason: string;
+  };
+  it.each<Row>([
+    {
+      case: 'same-resource-group, consumer in the same group',
+      registry: { id: registryId('contosoacr'), tags: { 'acr-pull-allow': 'same-resource-group' } },
+      consumer: { id: vmId('vm-web-1') },
+      allowed: true,
+      reason: 'registry contosoacr allows same-resource-group; vm-web-1 is in rg-web',
+    },
+    {
+      case: 'same-resource-group, consumer elsewhere',
+      registry: { id: registryId('contosoacr', 'rg-acr'), tags: { 'acr-pull-allow': 'same-resource-group' } },
+      consumer: { id: vmId('vm-web-1') },
+      allowed: false,
+      reason: `registry contosoacr allows same-resource-group; vm-web-1 is in rg-web (subscription ${SUB}), which that does not cover (the registry is in rg-acr, subscription ${SUB})`,
+    },
+    {
+      case: 'same-resource-group with a same-named group in another subscription',
+      registry: { id: registryId('contosoacr'), tags: { 'acr-pull-allow': 'same-resource-group' } },
+      consumer: { id: vmId('vm-web-1', 'rg-web', OTHER_SUB) },
+      allowed: false,
+      reason: `vm-web-1 is in rg-web (subscription ${OTHER_SUB}), which that does not cover`,
+    },
+    {
+      case: 'a resource group name in other casing',
+      registry: { id: registryId('contosoacr', 'RG-Web'), tags: { 'acr-pull-allow': 'same-resource-group' } },
+      consumer: { id: vmId('vm-web-1', 'rg-web') },
+      allowed: true,
+      reason: 'registry contosoacr allows same-resource-group; vm-web-1 is in rg-web',
+    },
+    {
+      case: 'same-subscription',
+      registry: { id: registryId('contosoacr', 'rg-acr'), tags: { 'ACR-PULL-ALLOW': 'same-subscription' } },
+      consumer: { id: vmId('vm-web-1') },
+      allowed: true,
+      reason: `registry contosoacr allows same-subscription; vm-web-1 is in subscription ${SUB}`,
+    },
+    {
+      case: 'sub:<guid> naming another subscription',
+      registry: { id: registryId('contosoacr', 'rg-acr'), tags: { 'acr-pull-allow': `sub:${OTHER_SUB}` } },
+      consumer: { id: vmId('vm-web-1', 'rg-web', OTHER_SUB) },
+      allowed: true,
+      reason: `registry contosoacr allows sub:${OTHER_SUB}; vm-web-1 is in subscription ${OTHER_SUB}`,
+    },
+    {
+      case: 'rg:<name> is the registry subscription only',
+      registry: { id: registryId('contosoacr', 'rg-acr'), tags: { 'acr-pull-allow': 'rg:rg-web' } },
+      consumer: { id: vmId('vm-web-1', 'rg-web', OTHER_SUB) },
+      allowed: false,
+      reason: `registry contosoacr allows rg:rg-web; vm-web-1 is in rg-web (subscription ${OTHER_SUB}), which that does not cover`,
+    },
+    {
+      case: 'rg:<subscription>/<name> across subscriptions',
+      registry: { id: registryId('contosoacr', 'rg-acr'), tags: { 'acr-pull-allow': `rg:${OTHER_SUB}/RG-WEB` } },
+      consumer: { id: vmId('vm-web-1', 'rg-web', OTHER_SUB) },
+      allowed: true,
+      reason: `registry contosoacr allows rg:${OTHER_SUB}/RG-WEB; vm-web-1 is in rg-web`,
+    },
+    {
+      case: 'tag:<key>=<value> with the key in other casing',
+      registry: { id: registryId('contosoacr', 'rg-acr'), tags: { 'acr-pull-allow': 'tag:team=web' } },
+      consumer: { id: vmId('vm-web-1'), tags: { Team: 'web' } },
+      allowed: true,
+      reason: 'registry contosoacr allows tag:team=web; vm-web-1 has tag team=web',
+    },
+    {
+      case: 'tag values compare exactly',
+      registry: { id: registryId('contosoacr', 'rg-acr'), tags: { 'acr-pull-allow': 'tag:team=web' } },
+      consumer: { id: vmId('vm-web-1'), tags: { team: 'Web' } },
+      allowed: false,
+      reason: 'registry contosoacr allows tag:team=web; vm-web-1 is in rg-web',
+    },
+    {
+      case: '*',
+      registry: { id: registryId('contosoacr', 'rg-acr'), tags: { 'acr-pull-allow': '*' } },
+      consumer: { id: vmId('vm-web-1', 'rg-x', OTHER_SUB) },
+      allowed: true,
+      reason: 'registry contosoacr allows *; any consumer',
+    },
+    {
+      case: 'the first matching term of several',
+      registry: { id: registryId('contosoacr', 'rg-acr'), tags: { 'acr-pull-allow': 'rg:rg-ci, same-subscription' } },
+      consumer: { id: vmId('vm-web-1') },
+      allowed: true,
+      reason: `registry contosoacr allows rg:rg-ci, same-subscription; vm-web-1 is in subscription ${SUB}`,
+    },
+    {
+      case: 'none',
+      registry: { id: registryId('contosoacr'), tags: { 'acr-pull-allow': 'none' } },
+      consumer: { id: vmId('vm-web-1') },
+      defaultConsent: 'any',
+      allowed: false,
+      reason: 'registry contosoacr allows none (acr-pull-allow=none)',
+    },
+    {
+      case: 'no tag and the default none',
+      registry: { id: registryId('fabrikamacr') },
+      consumer: { id: vmId('vm-web-1') },
+      allowed: false,
+      reason: 'registry fabrikamacr has no acr-pull-allow tag and the default is none',
+    },
+    {
+      case: 'no tag and the default same-resource-group',
+      registry: { id: registryId('fabrikamacr') },
+      consumer: { id: vmId('vm-web-1') },
+      defaultConsent: 'same-resource-group',
+      allowed: true,
+      reason: 'registry fabrikamacr has no acr-pull-allow tag and the default is same-resource-group; vm-web-1 is in rg-web',
+    },
+    {
+      case: 'no tag and the default any',
+      registry: { id: registryId('fabrikamacr') },
+      consumer: { id: vmId('vm-web-1', 'rg-x', OTHER_SUB) },
+      defaultConsent: 'any',
+      allowed: true,
+      reason: 'registry fabrikamacr has no acr-pull-allow tag and the default is any; any consumer',
+    },
+    {
+      case: 'an invalid tag, which denies even a consumer the valid terms would allow',
+      registry: { id: registryId('contosoacr'), tags: { 'acr-pull-allow': 'same-resource-group, same-rg' } },
+      consumer: { id: vmId('vm-web-1') },
+      defaultConsent: 'any',
+      allowed: false,
+      reason: 'registry contosoacr has an invalid acr-pull-allow tag, so it allows nobody: unknown term "same-rg"',
+    },
+    {
+      case: 'an invalid consumer id',
+      registry: { id: registryId('contosoacr'), tags: { 'acr-pull-allow': '*' } },
+      consumer: { id: '/subscriptions/x/../y' },
+      allowed: false,
+      reason: 'consumer id is not valid, so nothing is granted',
+    },
+  ])('decides $case', ({ registry, consumer, defaultConsent, allowed, reason }) => {
+    const decision = evaluateConsent(registry, consumer, defaultConsent ?? 'none');
+    expect(decision.allowed).toBe(allowed);
+    expect(decision.reason).toContain(reason);
+  });
+});
