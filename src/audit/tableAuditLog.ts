@@ -1,0 +1,169 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { TableClient, TableEntity } from '@azure/data-tables';
+import type { AuditEntry, AuditLog, AuditPage, AuditQuery, AuditRecord, AuditOutcome } from './auditLog.js';
+import type { LazyTable } from '../azure/tables.js';
+import { InvalidInputError } from '../errors.js';
+
+/**
+ * The audit trail in Table Storage. Each record is written under up to three partitions so the
+ * trail can be read by time, by resource and by registry without scanning the table:
+ *   `t:<yyyy-mm-dd>`      every record, by UTC day
+ *   `r:<sha256(resource)>` records about one resource
+ *   `g:<sha256(registry)>` records about one registry
+ * RowKeys start with an inverted timestamp, so a partition query returns the newest first.
+ */
+export function createTableAuditLog(table: LazyTable, clock: () => Date = () => new Date()): AuditLog {
+  return {
+    async record(entry) {
+      const client = await table.client();
+      const time = clock();
+      const record: AuditRecord = { ...entry, id: randomUUID(), time: time.toISOString() };
+      const rowKey = `${invertedTicks(time.getTime())}-${record.id}`;
+      const partitions = [dayPartition(time)];
+      if (entry.resourceId) partitions.push(resourcePartition(entry.resourceId));
+      if (entry.registry) partitions.push(registryPartition(entry.registry));
+      await Promise.all(partitions.map((partitionKey) => client.createEntity(toEntity(record, partitionKey, rowKey))));
+      return record;
+    },
+    async query(query) {
+      const client = await table.client();
+      return queryAudit(client, query, clock());
+    },
+  };
+}
+
+const MAX_TICKS = 9_999_999_999_999;
+const DAY_MS = 86_400_000;
+const DEFAULT_TOP = 50;
+const MAX_TOP = 1000;
+/** How far back a time-only query walks day partitions when no `since` is given. */
+const DEFAULT_LOOKBACK_DAYS = 30;
+
+function invertedTicks(ms: number): string {
+  return String(MAX_TICKS - ms).padStart(13, '0');
+}
+
+function dayPartition(time: Date): string {
+  return `t:${time.toISOString().slice(0, 10)}`;
+}
+
+function hashKey(value: string): string {
+  return createHash('sha256').update(value.toLowerCase()).digest('hex').slice(0, 40);
+}
+
+function resourcePartition(resourceId: string): string {
+  return `r:${hashKey(resourceId)}`;
+}
+
+function registryPartition(registry: string): string {
+  return `g:${hashKey(registry)}`;
+}
+
+type AuditEntity = TableEntity<Record<string, string | number | boolean>>;
+
+function toEntity(record: AuditRecord, partitionKey: string, rowKey: string): AuditEntity {
+  const entity: AuditEntity = { partitionKey, rowKey, id: record.id, time: record.time, action: record.action, outcome: record.outcome, reason: record.reason };
+  for (const key of ['resourceId', 'principalId', 'registry', 'role', 'eventId', 'correlationId', 'caller', 'errorCode'] as const) {
+    const value = record[key];
+    if (value !== undefined) entity[key] = value;
+  }
+  if (record.durationMs !== undefined) entity['durationMs'] = record.durationMs;
+  if (record.details) entity['details'] = JSON.stringify(record.details);
+  return entity;
+}
+
+function fromEntity(entity: Record<string, unknown>): AuditRecord {
+  const text = (key: string): string | undefined => (typeof entity[key] === 'string' ? (entity[key] as string) : undefined);
+  const details = text('details');
+  const record: AuditRecord = {
+    id: text('id') ?? '',
+    time: text('time') ?? '',
+    action: text('action') ?? '',
+    outcome: (text('outcome') ?? 'failed') as AuditOutcome,
+    reason: text('reason') ?? '',
+    resourceId: text('resourceId'),
+    principalId: text('principalId'),
+    registry: text('registry'),
+    role: text('role'),
+    eventId: text('eventId'),
+    correlationId: text('correlationId'),
+    caller: text('caller'),
+    errorCode: text('errorCode'),
+    durationMs: typeof entity['durationMs'] === 'number' ? entity['durationMs'] : undefined,
+    details: details ? (JSON.parse(details) as Record<string, string | number | boolean>) : undefined,
+  };
+  // Drop absent optional fields so a record reads as it was written.
+  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as unknown as AuditRecord;
+}
+
+/** Our continuation token: which partition we are in and the SDK's token within it. */
+interface Cursor {
+  p: string;
+  t?: string;
+}
+
+function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+function decodeCursor(token: string): Cursor {
+  try {
+    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Cursor;
+    if (typeof parsed.p !== 'string' || !/^[tgr]:[0-9a-f-]+$/.test(parsed.p)) throw new Error('bad partition');
+    if (parsed.t !== undefined && typeof parsed.t !== 'string') throw new Error('bad token');
+    return parsed;
+  } catch (error) {
+    throw new InvalidInputError('InvalidContinuationToken', 'continuationToken is not one this API returned', { cause: error });
+  }
+}
+
+function quote(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+async function queryAudit(client: TableClient, query: AuditQuery, now: Date): Promise<AuditPage> {
+  const top = Math.min(Math.max(query.top ?? DEFAULT_TOP, 1), MAX_TOP);
+  const until = query.until ?? now;
+  const since = query.since ?? new Date(until.getTime() - DEFAULT_LOOKBACK_DAYS * DAY_MS);
+  if (since.getTime() > until.getTime()) throw new InvalidInputError('InvalidTimeRange', 'since must not be later than until');
+
+  // RowKeys sort newest first: the range [until, since] is [inverted(until), inverted(since)].
+  const rowRange = `RowKey ge ${quote(invertedTicks(until.getTime()))} and RowKey le ${quote(`${invertedTicks(since.getTime())}~`)}`;
+  const partitions: string[] = [];
+  if (query.resourceId) partitions.push(resourcePartition(query.resourceId));
+  else if (query.registry) partitions.push(registryPartition(query.registry));
+  else {
+    for (let day = Date.UTC(until.getUTCFullYear(), until.getUTCMonth(), until.getUTCDate()); day >= since.getTime() - DAY_MS; day -= DAY_MS) {
+      partitions.push(dayPartition(new Date(day)));
+    }
+  }
+  // Both filters at once: the resource partition, then the registry as a property filter.
+  const extra = query.resourceId && query.registry ? ` and registry eq ${quote(query.registry)}` : '';
+
+  let cursor = query.continuationToken ? decodeCursor(query.continuationToken) : undefined;
+  let index = cursor ? partitions.indexOf(cursor.p) : 0;
+  if (cursor && index < 0) throw new InvalidInputError('InvalidContinuationToken', 'continuationToken does not belong to this query');
+
+  const items: AuditRecord[] = [];
+  while (index < partitions.length && items.length < top) {
+    const partitionKey = partitions[index]!;
+    const pages = client
+      .listEntities({ queryOptions: { filter: `PartitionKey eq ${quote(partitionKey)} and ${rowRange}${extra}` } })
+      .byPage({ maxPageSize: top - items.length, continuationToken: cursor?.p === partitionKey ? cursor.t : undefined });
+    const page = await pages.next();
+    cursor = undefined;
+    if (!page.done) {
+      for (const entity of page.value) items.push(fromEntity(entity));
+      if (page.value.continuationToken) {
+        return { items, continuationToken: encodeCursor({ p: partitionKey, t: page.value.continuationToken }) };
+      }
+    }
+    index += 1;
+    if (items.length >= top && index < partitions.length) {
+      return { items, continuationToken: encodeCursor({ p: partitions[index]! }) };
+    }
+  }
+  return { items };
+}
+
+export type { AuditEntry };

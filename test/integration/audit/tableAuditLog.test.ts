@@ -1,0 +1,77 @@
+import { describe, expect, it, inject } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { loadConfig } from '../../../src/config.js';
+import { createTableClient } from '../../../src/azure/tables.js';
+import { createTableAuditLog } from '../../../src/audit/tableAuditLog.js';
+import { AUDIT_OUTCOMES } from '../../../src/audit/auditLog.js';
+import { InvalidInputError } from '../../../src/errors.js';
+
+// Real Table Storage (Azurite, started by the global setup); one fresh table per test.
+function freshAuditLog(clock: () => Date) {
+  const config = loadConfig({
+    AZURE_TENANT_ID: '00000000-0000-0000-0000-0000000000aa',
+    WATCHED_SUBSCRIPTIONS: '00000000-0000-0000-0000-000000000001',
+    TABLES_CONNECTION_STRING: inject('tablesConnectionString'),
+    TABLE_PREFIX: `t${randomUUID().replace(/-/g, '').slice(0, 12)}`,
+  });
+  const table = createTableClient(config, { getToken: async () => null }, 'audit');
+  return createTableAuditLog(table, clock);
+}
+
+const vm = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines/vm-web-1';
+const registry = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/contosoacr';
+
+describe('table audit log', () => {
+  it('reads records back by resource, newest first, whatever the id casing', async () => {
+    let now = new Date('2026-11-20T10:00:00Z');
+    const audit = freshAuditLog(() => now);
+    await audit.record({ action: 'grant', outcome: AUDIT_OUTCOMES.granted, reason: 'first', resourceId: vm, registry, eventId: 'e1', details: { propagation: 'pending' } });
+    now = new Date('2026-11-20T10:00:01Z');
+    await audit.record({ action: 'revoke', outcome: AUDIT_OUTCOMES.revoked, reason: 'second', resourceId: vm, registry });
+    await audit.record({ action: 'grant', outcome: AUDIT_OUTCOMES.granted, reason: 'other resource', resourceId: `${vm}-2` });
+
+    const page = await audit.query({ resourceId: vm.toLowerCase().replace('resourcegroups', 'resourceGroups') });
+    expect(page.items.map((r) => r.reason)).toEqual(['second', 'first']);
+    expect(page.items[1]).toMatchObject({ eventId: 'e1', details: { propagation: 'pending' }, time: '2026-11-20T10:00:00.000Z' });
+    expect(page.continuationToken).toBeUndefined();
+  });
+
+  it('filters by registry and by time window', async () => {
+    let now = new Date('2026-11-18T23:59:59Z');
+    const audit = freshAuditLog(() => now);
+    await audit.record({ action: 'grant', outcome: AUDIT_OUTCOMES.granted, reason: 'day one', registry });
+    now = new Date('2026-11-19T00:00:01Z');
+    await audit.record({ action: 'grant', outcome: AUDIT_OUTCOMES.deniedByConsent, reason: 'day two', registry });
+    now = new Date('2026-11-20T12:00:00Z');
+    await audit.record({ action: 'grant', outcome: AUDIT_OUTCOMES.skipped, reason: 'no registry' });
+
+    expect((await audit.query({ registry })).items.map((r) => r.reason)).toEqual(['day two', 'day one']);
+    const window = await audit.query({ since: new Date('2026-11-19T00:00:00Z'), until: new Date('2026-11-20T23:00:00Z') });
+    expect(window.items.map((r) => r.reason)).toEqual(['no registry', 'day two']);
+  });
+
+  it('pages across day partitions with its own continuation token', async () => {
+    let now = new Date('2026-11-01T00:00:00Z');
+    const audit = freshAuditLog(() => now);
+    for (let i = 0; i < 5; i++) {
+      now = new Date(Date.UTC(2026, 10, 1 + i, 12));
+      await audit.record({ action: 'grant', outcome: AUDIT_OUTCOMES.granted, reason: `r${i}` });
+    }
+    const seen: string[] = [];
+    let token: string | undefined;
+    let pages = 0;
+    do {
+      const page = await audit.query({ since: new Date('2026-11-01T00:00:00Z'), until: new Date('2026-11-06T00:00:00Z'), top: 2, continuationToken: token });
+      seen.push(...page.items.map((r) => r.reason));
+      token = page.continuationToken;
+      pages += 1;
+    } while (token && pages < 10);
+    expect(seen).toEqual(['r4', 'r3', 'r2', 'r1', 'r0']);
+  });
+
+  it('refuses a continuation token it did not issue', async () => {
+    const audit = freshAuditLog(() => new Date());
+    await expect(audit.query({ continuationToken: 'not-a-token' })).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(audit.query({ since: new Date('2026-02-01'), until: new Date('2026-01-01') })).rejects.toThrow(/since must not be later/);
+  });
+});
