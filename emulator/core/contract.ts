@@ -168,3 +168,67 @@ export interface EmulatorContext {
 export interface ArmErrorBody {
   readonly error: { readonly code: string; readonly message: string; readonly details?: unknown[] };
 }
+
+/* ---- Additions (core): fault configuration other modules read, and self-routed responses. ---- */
+
+/** Event Grid delivery faults; the core stores them, the events module reads them on each delivery. */
+export interface EventDeliveryFaults {
+  /** Probability (0..1) that an event is delivered twice. */
+  readonly duplicateRate: number;
+  /** Probability (0..1) that an event is held back and delivered after the next one. */
+  readonly reorderRate: number;
+  /** Probability (0..1) that an event is dropped after the retry window (never delivered). */
+  readonly dropRate: number;
+  /** Extra delivery delay in milliseconds. */
+  readonly delayMs: number;
+}
+
+/** ARM write throttle: a token bucket per principal (Azure: 200 burst, 10 writes/s per principal and region). */
+export interface ThrottleConfig {
+  readonly enabled: boolean;
+  readonly burst: number;
+  readonly refillPerSecond: number;
+}
+
+/** Everything `PUT /admin/faults` sets. */
+export interface EmulatorFaults {
+  /** Added latency per API in milliseconds. */
+  readonly latencyMs: Partial<Record<ApiName, number>>;
+  /** Probability (0..1) per API that a request fails with a 5xx in that API's shape. */
+  readonly errorRate: Partial<Record<ApiName, number>>;
+  readonly throttle: ThrottleConfig;
+  /** How long a new principal stays invisible to ARM (`Directory.isReplicated`). */
+  readonly replicationDelayMs: number;
+  readonly events: EventDeliveryFaults;
+}
+
+/** Read-only view of the current faults, for modules (the events module reads `current().events`). */
+export interface FaultsView {
+  current(): EmulatorFaults;
+}
+
+/** Context members added after the first version of the contract. */
+export interface EmulatorContext {
+  readonly faults: FaultsView;
+}
+
+/** Response members added after the first version of the contract. */
+export interface EmuResponse {
+  /**
+   * Path template for call counters, for handlers served through `listen` that route
+   * themselves (the core cannot see their patterns). Not sent on the wire.
+   */
+  readonly route?: string;
+}
+
+/** Outcome of checking an application's client secret against its current Graph passwords. */
+export type ClientSecretCheck = 'valid' | 'invalidSecret' | 'expiredSecret' | 'unknownClient';
+
+/** Provided by the Graph module (which owns applications and their passwords); used by Entra login. */
+export interface AppCredentials {
+  checkClientSecret(appId: string, secret: string): ClientSecretCheck;
+}
+
+export interface Services {
+  appCredentials: AppCredentials;
+}

@@ -1,0 +1,485 @@
+/**
+ * ARM resources: subscriptions, resource groups, the resource types the product reads and
+ * writes, and the tags API. PUT creates (201) or replaces (200), PATCH merges (tags and
+ * identity replace, properties merge), DELETE answers 200 or 204 when absent.
+ * Bodies follow the azure-rest-api-specs examples cited beside each type below.
+ */
+import { randomUUID } from 'node:crypto';
+import type { EmuRequest, EmuResponse, EmulatorContext } from '../core/contract.js';
+import { toArmEvent } from './armEvents.js';
+import type { createAuthorizer } from './authorization.js';
+import { armError, armErrors } from './errors.js';
+import { keyOf, parseResourceId } from './ids.js';
+import { deepMerge, isObject, paged, type ArmState, type Caller, type StoredResource } from './state.js';
+
+export interface TypeSpec {
+  /** Canonical casing, for `type` in responses. */
+  readonly type: string;
+}
+
+/** The resource types the emulator serves, keyed by lower-case `namespace/type[/child]`. */
+export const RESOURCE_TYPES: Readonly<Record<string, TypeSpec>> = Object.fromEntries(
+  [
+    'Microsoft.Compute/virtualMachines', // compute/.../examples/virtualMachineExamples/VirtualMachine_Create_WithSystemAssignedIdentity.json
+    'Microsoft.Compute/virtualMachineScaleSets',
+    'Microsoft.ContainerService/managedClusters', // containerservice/.../examples/ManagedClustersCreate_*.json (identityProfile, oidcIssuerProfile)
+    'Microsoft.ContainerRegistry/registries', // containerregistry/.../examples/RegistryCreate.json
+    'Microsoft.ContainerRegistry/registries/tasks', // containerregistry/.../examples/TasksCreate_WithUserIdentities.json
+    'Microsoft.ManagedIdentity/userAssignedIdentities', // msi/.../examples/IdentityCreate.json
+    'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials', // msi/.../2023-01-31/examples/FederatedIdentityCredentialCreate.json
+    'Microsoft.App/containerApps',
+    'Microsoft.Web/sites',
+    'Microsoft.KeyVault/vaults', // keyvault/.../examples/createVault.json (properties.vaultUri)
+  ].map((t) => [t.toLowerCase(), { type: t }]),
+);
+
+interface ResourcePath {
+  subscriptionId: string;
+  resourceGroup: string;
+  namespace: string;
+  types: string[];
+  names: string[];
+}
+
+function parsePath(path: string): ResourcePath | undefined {
+  const m = /^\/subscriptions\/([^/]+)\/resourcegroups\/([^/]+)\/providers\/([^/]+)\/(.+?)\/?$/i.exec(path);
+  if (!m) return undefined;
+  const parts = m[4]!.split('/');
+  const types: string[] = [];
+  const names: string[] = [];
+  parts.forEach((p, i) => (i % 2 === 0 ? types : names).push(decodeURIComponent(p)));
+  return { subscriptionId: m[1]!, resourceGroup: decodeURIComponent(m[2]!), namespace: m[3]!, types, names };
+}
+
+const FIC_TYPE = 'microsoft.managedidentity/userassignedidentities/federatedidentitycredentials';
+const UAMI_TYPE = 'microsoft.managedidentity/userassignedidentities';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface ResourceDeps {
+  readonly ctx: EmulatorContext;
+  readonly state: ArmState;
+  readonly authorizer: ReturnType<typeof createAuthorizer>;
+}
+
+export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
+  const check = (caller: Caller, action: string, scope: string): EmuResponse | undefined =>
+    authorizer.isAuthorized(caller.objectId, action, scope) ? undefined : armErrors.authorizationFailed(caller.objectId, action, scope);
+
+  const publish = (kind: 'write' | 'delete', caller: Caller, resourceId: string, operationName: string, req?: EmuRequest) =>
+    ctx.events.publish(
+      toArmEvent({ kind, resourceId, operationName, claims: caller.claims, tenantId: ctx.tenantId, correlationId: caller.correlationId, evidence: authorizer.explain(caller.objectId, operationName, resourceId), request: req, now: ctx.clock.now() }),
+    );
+
+  const subscriptionExists = (id: string) => state.subscriptions.has(id.toLowerCase());
+
+  // ---------- identities (how ARM fills `identity` on compute resources) ----------
+
+  const addManagedIdentityPrincipal = (displayName: string, resourceId: string) => {
+    const objectId = randomUUID();
+    const appId = randomUUID();
+    ctx.directory.add({ objectId, appId, displayName, principalType: 'ServicePrincipal', servicePrincipalType: 'ManagedIdentity', resourceId, createdAt: ctx.clock.now() });
+    return { objectId, appId };
+  };
+
+  /** Resolves `identity` as ARM does: system-assigned gets a principal; user-assigned ids must exist. */
+  const resolveIdentity = (input: unknown, existing: StoredResource | undefined, id: string, name: string): { identity?: Record<string, unknown>; error?: EmuResponse } => {
+    if (!isObject(input)) return {};
+    const type = String(input.type ?? 'None');
+    const kinds = type.split(',').map((s) => s.trim().toLowerCase());
+    const identity: Record<string, unknown> = { type };
+    const prev = existing && isObject(existing.body.identity) ? existing.body.identity : undefined;
+    if (kinds.includes('systemassigned')) {
+      if (prev && typeof prev.principalId === 'string' && ctx.directory.get(prev.principalId)) {
+        identity.principalId = prev.principalId;
+      } else {
+        identity.principalId = addManagedIdentityPrincipal(name, id).objectId;
+      }
+      identity.tenantId = ctx.tenantId;
+    } else if (prev && typeof prev.principalId === 'string') {
+      ctx.directory.remove(prev.principalId);
+    }
+    if (kinds.includes('userassigned')) {
+      const uais: Record<string, unknown> = {};
+      for (const uaiId of Object.keys(isObject(input.userAssignedIdentities) ? input.userAssignedIdentities : {})) {
+        const uai = state.getResource(uaiId);
+        const props = uai && isObject(uai.body.properties) ? uai.body.properties : undefined;
+        if (!props) return { error: armError(400, 'FailedIdentityOperation', `Identity operation for resource '${id}' failed with error 'Failed to perform resource identity operation. Status: 'NotFound'. Response: '{"error":{"code":"NotFound","message":"Resource '${uaiId}' not found."}}'.'.`) };
+        uais[uaiId] = { principalId: props.principalId, clientId: props.clientId };
+      }
+      identity.userAssignedIdentities = uais;
+    }
+    return { identity };
+  };
+
+  const removeSystemPrincipal = (r: StoredResource) => {
+    const identity = isObject(r.body.identity) ? r.body.identity : undefined;
+    if (identity && typeof identity.principalId === 'string') ctx.directory.remove(identity.principalId);
+  };
+
+  // ---------- type-specific server fills ----------
+
+  const ensureResourceGroup = (caller: Caller, subscriptionId: string, name: string, location: string, managedBy?: string) => {
+    const id = `/subscriptions/${subscriptionId}/resourceGroups/${name}`;
+    if (state.resourceGroups.has(keyOf(id))) return;
+    state.resourceGroups.set(keyOf(id), { id, hidden: {}, body: { id, name, type: 'Microsoft.Resources/resourceGroups', location, managedBy, tags: {}, properties: { provisioningState: 'Succeeded' } } });
+    publish('write', caller, id, 'Microsoft.Resources/subscriptions/resourceGroups/write');
+  };
+
+  const createUserAssignedIdentity = (id: string, name: string, location: string, tags: unknown): StoredResource => {
+    const { objectId, appId } = addManagedIdentityPrincipal(name, id);
+    return { id, hidden: {}, body: { id, name, type: 'Microsoft.ManagedIdentity/userAssignedIdentities', location, tags: isObject(tags) ? tags : {}, properties: { tenantId: ctx.tenantId, principalId: objectId, clientId: appId, isolationScope: 'None' } } };
+  };
+
+  const fillServerProperties = async (typeKey: string, p: ResourcePath, id: string, body: Record<string, unknown>, existing: StoredResource | undefined, hidden: Record<string, unknown>, caller: Caller): Promise<EmuResponse | undefined> => {
+    const props = (isObject(body.properties) ? body.properties : {}) as Record<string, unknown>;
+    const prev = existing && isObject(existing.body.properties) ? existing.body.properties : {};
+    const name = p.names[p.names.length - 1]!;
+    const location = String(body.location ?? 'eastus');
+    switch (typeKey) {
+      case 'microsoft.containerregistry/registries':
+        props.loginServer = `${name.toLowerCase()}.azurecr.io`;
+        props.roleAssignmentMode ??= 'LegacyRegistryPermissions';
+        props.adminUserEnabled ??= false;
+        props.creationDate = prev.creationDate ?? ctx.clock.now().toISOString();
+        body.sku ??= { name: 'Basic', tier: 'Basic' };
+        break;
+      case 'microsoft.containerregistry/registries/tasks': {
+        // Azure does not echo credentials.customRegistries; keep what was written for the admin snapshot.
+        const creds = isObject(props.credentials) ? props.credentials : undefined;
+        if (creds && 'customRegistries' in creds) hidden.customRegistries = creds.customRegistries;
+        if (creds) {
+          const { customRegistries: _omit, ...rest } = creds;
+          props.credentials = Object.keys(rest).length ? rest : null;
+        }
+        props.creationDate = prev.creationDate ?? ctx.clock.now().toISOString();
+        props.status ??= 'Enabled';
+        break;
+      }
+      case UAMI_TYPE: {
+        const principalId = typeof prev.principalId === 'string' ? prev.principalId : undefined;
+        if (principalId && ctx.directory.get(principalId)) Object.assign(props, { tenantId: prev.tenantId, principalId, clientId: prev.clientId });
+        else {
+          const { objectId, appId } = addManagedIdentityPrincipal(name, id);
+          Object.assign(props, { tenantId: ctx.tenantId, principalId: objectId, clientId: appId });
+        }
+        props.isolationScope ??= 'None';
+        break;
+      }
+      case FIC_TYPE: {
+        if (typeof props.issuer !== 'string' || typeof props.subject !== 'string' || !Array.isArray(props.audiences))
+          return armError(400, 'BadRequest', 'The federated identity credential requires properties.issuer, properties.subject and properties.audiences.');
+        break;
+      }
+      case 'microsoft.containerservice/managedclusters': {
+        const rg = String(prev.nodeResourceGroup ?? `MC_${p.resourceGroup}_${name}_${location}`);
+        props.nodeResourceGroup = rg;
+        ensureResourceGroup(caller, p.subscriptionId, rg, location, id);
+        const prevKubelet = isObject(prev.identityProfile) && isObject(prev.identityProfile.kubeletidentity) ? prev.identityProfile.kubeletidentity : undefined;
+        let kubelet = prevKubelet;
+        if (!kubelet) {
+          const uaiId = `/subscriptions/${p.subscriptionId}/resourcegroups/${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}-agentpool`;
+          const uai = createUserAssignedIdentity(uaiId, `${name}-agentpool`, location, {});
+          state.resources.set(keyOf(uaiId), uai);
+          publish('write', caller, uaiId, 'Microsoft.ManagedIdentity/userAssignedIdentities/write');
+          const up = uai.body.properties as Record<string, unknown>;
+          kubelet = { resourceId: uaiId, clientId: up.clientId, objectId: up.principalId };
+        }
+        props.identityProfile = { ...(isObject(props.identityProfile) ? props.identityProfile : {}), kubeletidentity: kubelet };
+        const oidc = isObject(props.oidcIssuerProfile) ? props.oidcIssuerProfile : undefined;
+        if (oidc?.enabled) {
+          const prevUrl = isObject(prev.oidcIssuerProfile) ? prev.oidcIssuerProfile.issuerURL : undefined;
+          oidc.issuerURL = prevUrl ?? `https://${location}.oic.prod-aks.azure.com/${ctx.tenantId}/${randomUUID()}/`;
+        }
+        props.fqdn ??= `${name.toLowerCase()}-dns-${randomUUID().slice(0, 8)}.hcp.${location}.azmk8s.io`;
+        break;
+      }
+      case 'microsoft.keyvault/vaults': {
+        let vaultUri = `https://${name.toLowerCase()}.vault.azure.net/`;
+        try {
+          vaultUri = await ctx.services.get('vaults').ensureVault(name, id);
+        } catch {
+          // No Key Vault data plane registered: keep the Azure-shaped URI.
+        }
+        props.vaultUri = vaultUri;
+        props.tenantId ??= ctx.tenantId;
+        props.enableRbacAuthorization ??= true;
+        break;
+      }
+      case 'microsoft.web/sites':
+        props.defaultHostName = `${name.toLowerCase()}.azurewebsites.net`;
+        props.state ??= 'Running';
+        break;
+      default:
+        break;
+    }
+    props.provisioningState = 'Succeeded';
+    body.properties = props;
+    return undefined;
+  };
+
+  // ---------- resources ----------
+
+  const lookup = (req: EmuRequest) => {
+    const p = parsePath(req.url.pathname);
+    if (!p) return { error: armErrors.noRoute(req.url.pathname) };
+    const typeKey = `${p.namespace}/${p.types.join('/')}`.toLowerCase();
+    const spec = RESOURCE_TYPES[typeKey];
+    if (!spec) return { error: armError(400, 'InvalidResourceType', `The resource type '${p.types.join('/')}' could not be found in the namespace '${p.namespace}' for api version '${req.url.searchParams.get('api-version')}'.`) };
+    if (!subscriptionExists(p.subscriptionId)) return { error: armErrors.subscriptionNotFound(p.subscriptionId) };
+    const rg = state.getResourceGroup(p.subscriptionId, p.resourceGroup);
+    if (!rg) return { error: armErrors.resourceGroupNotFound(p.resourceGroup) };
+    return { p, typeKey, spec, rg };
+  };
+
+  const writeResource = async (req: EmuRequest, caller: Caller, patch: boolean): Promise<EmuResponse> => {
+    const l = lookup(req);
+    if (l.error) return l.error;
+    const { p, typeKey, spec, rg } = l;
+    if (p.types.length !== p.names.length) return armErrors.noRoute(req.url.pathname);
+    const id = req.url.pathname.replace(/\/$/, '');
+    const action = `${spec.type}/write`;
+    const denied = check(caller, action, id);
+    if (denied) return denied;
+    if (!isObject(req.body)) return armError(400, 'InvalidRequestContent', 'The request content was invalid and could not be deserialized.');
+    if (p.names.length > 1) {
+      const parentId = id.replace(/\/[^/]+\/[^/]+$/, '');
+      if (!state.getResource(parentId)) return armErrors.parentNotFound(parentId.split('/').slice(-1)[0]!);
+    }
+    const existing = state.getResource(id);
+    if (patch && !existing) return armErrors.resourceNotFound(spec.type, p.names.join('/'), p.resourceGroup);
+
+    let identityKey: string | undefined;
+    if (typeKey === FIC_TYPE) {
+      identityKey = keyOf(id.replace(/\/federatedIdentityCredentials\/[^/]+$/i, ''));
+      if (state.ficInFlight.has(identityKey))
+        return armError(409, 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity', `Too many Federated Identity Credentials are written concurrently for the managed identity '${id.replace(/\/federatedIdentityCredentials\/[^/]+$/i, '')}'. Concurrent Federated Identity Credentials writes under the same managed identity are not supported.`);
+      const count = [...state.resources.values()].filter((r) => keyOf(r.id).startsWith(identityKey + '/federatedidentitycredentials/')).length;
+      if (!existing && count >= state.options.ficLimit)
+        return armError(400, 'BadRequest', `Too many Federated Identity Credentials are written to the managed identity. The maximum number of Federated Identity Credentials per managed identity is ${state.options.ficLimit}.`);
+      state.ficInFlight.add(identityKey);
+    }
+    try {
+      if (identityKey) await sleep(state.options.ficWriteDurationMs);
+      const input = req.body;
+      let body: Record<string, unknown>;
+      const hidden: Record<string, unknown> = { ...(existing?.hidden ?? {}) };
+      const name = p.names[p.names.length - 1]!;
+      const base = { id: existing?.id ?? id, name, type: spec.type };
+      if (patch && existing) {
+        body = { ...existing.body };
+        if ('tags' in input) body.tags = input.tags ?? {};
+        if ('sku' in input) body.sku = input.sku;
+        if (isObject(input.properties)) body.properties = deepMerge(isObject(body.properties) ? body.properties : {}, input.properties);
+        if (isObject(input.properties) && isObject(input.properties.credentials) && 'customRegistries' in input.properties.credentials) {
+          // PATCH of a task's custom registries merges by login server, as the CLI's `credential add` does.
+          const merged = { ...(isObject(hidden.customRegistries) ? hidden.customRegistries : {}), ...(isObject(input.properties.credentials.customRegistries) ? input.properties.credentials.customRegistries : {}) };
+          (body.properties as Record<string, unknown>).credentials = { ...(isObject((body.properties as Record<string, unknown>).credentials) ? ((body.properties as Record<string, unknown>).credentials as object) : {}), customRegistries: merged };
+        }
+      } else {
+        body = { ...input };
+        delete body.id;
+        body.location ??= p.names.length > 1 ? undefined : (rg.body.location as string);
+        body.tags ??= typeKey === FIC_TYPE ? undefined : {};
+        body.properties = isObject(input.properties) ? structuredClone(input.properties) : {};
+      }
+      Object.assign(body, base);
+      const identityInput = patch ? (('identity' in input ? input.identity : existing?.body.identity) as unknown) : input.identity;
+      if (identityInput !== undefined) {
+        const r = resolveIdentity(identityInput, existing, id, name);
+        if (r.error) return r.error;
+        body.identity = r.identity;
+      } else if (existing && isObject(existing.body.identity) && !patch) {
+        removeSystemPrincipal(existing);
+        delete body.identity;
+      }
+      const err = await fillServerProperties(typeKey, p, id, body, existing, hidden, caller);
+      if (err) return err;
+      if (body.tags === undefined) delete body.tags;
+      if (body.location === undefined) delete body.location;
+      const stored: StoredResource = { id: existing?.id ?? id, body: { id: existing?.id ?? id, ...body }, hidden };
+      state.resources.set(keyOf(id), stored);
+      publish('write', caller, id, action);
+      return { status: existing ? 200 : 201, body: stored.body };
+    } finally {
+      if (identityKey) state.ficInFlight.delete(identityKey);
+    }
+  };
+
+  const deleteTree = (caller: Caller, id: string, req?: EmuRequest) => {
+    const key = keyOf(id);
+    const victims = [...state.resources.entries()].filter(([k]) => k === key || k.startsWith(key + '/')).sort(([a], [b]) => b.length - a.length);
+    for (const [k, r] of victims) {
+      state.resources.delete(k);
+      removeSystemPrincipal(r);
+      const typeKey = parseResourceId(r.id);
+      const tk = typeKey?.namespace ? `${typeKey.namespace}/${typeKey.typePath}`.toLowerCase() : '';
+      if (tk === UAMI_TYPE) {
+        const pid = isObject(r.body.properties) ? r.body.properties.principalId : undefined;
+        if (typeof pid === 'string') ctx.directory.remove(pid);
+      }
+      if (tk === 'microsoft.keyvault/vaults') {
+        try { ctx.services.get('vaults').removeVault(String(r.body.name)); } catch { /* no data plane registered */ }
+      }
+      if (tk === 'microsoft.containerservice/managedclusters') {
+        const nodeRg = isObject(r.body.properties) ? r.body.properties.nodeResourceGroup : undefined;
+        if (typeof nodeRg === 'string' && typeKey) deleteResourceGroup(caller, `/subscriptions/${typeKey.subscriptionId}/resourceGroups/${nodeRg}`);
+      }
+      publish('delete', caller, r.id, `${String(r.body.type)}/delete`, k === key ? req : undefined);
+    }
+  };
+
+  const deleteResourceGroup = (caller: Caller, id: string, req?: EmuRequest) => {
+    const rg = state.resourceGroups.get(keyOf(id));
+    if (!rg) return false;
+    deleteTree(caller, `${id}/providers`);
+    state.resourceGroups.delete(keyOf(id));
+    publish('delete', caller, rg.id, 'Microsoft.Resources/subscriptions/resourceGroups/delete', req);
+    return true;
+  };
+
+  const getResource = (req: EmuRequest, caller: Caller): EmuResponse => {
+    const l = lookup(req);
+    if (l.error) return l.error;
+    const { p, spec, typeKey } = l;
+    if (p.types.length !== p.names.length) return listResources(req, caller, typeKey, spec);
+    const denied = check(caller, `${spec.type}/read`, req.url.pathname);
+    if (denied) return denied;
+    const r = state.getResource(req.url.pathname);
+    if (!r) return armErrors.resourceNotFound(spec.type, p.names.join('/'), p.resourceGroup);
+    return { status: 200, body: r.body };
+  };
+
+  const listResources = (req: EmuRequest, caller: Caller, typeKey: string, spec: TypeSpec): EmuResponse => {
+    const scope = req.url.pathname.replace(/\/providers\/.*$/i, '');
+    const denied = check(caller, `${spec.type}/read`, scope);
+    if (denied) return denied;
+    const parentKey = keyOf(req.url.pathname.replace(/\/[^/]+$/, ''));
+    const items = [...state.resources.values()].filter((r) => {
+      const pr = parseResourceId(r.id);
+      if (!pr?.namespace || `${pr.namespace}/${pr.typePath}`.toLowerCase() !== typeKey) return false;
+      return keyOf(r.id).startsWith(parentKey.includes('/providers/') ? parentKey + '/' : keyOf(scope) + '/');
+    });
+    return { status: 200, body: paged(req, items.map((r) => r.body), state.options.pageSize) };
+  };
+
+  const listBySubscription = (req: EmuRequest, caller: Caller): EmuResponse => {
+    const m = /^\/subscriptions\/([^/]+)\/providers\/([^/]+)\/([^/]+)\/?$/i.exec(req.url.pathname);
+    if (!m) return armErrors.noRoute(req.url.pathname);
+    const typeKey = `${m[2]}/${m[3]}`.toLowerCase();
+    const spec = RESOURCE_TYPES[typeKey];
+    if (!spec) return armErrors.noRoute(req.url.pathname);
+    if (!subscriptionExists(m[1]!)) return armErrors.subscriptionNotFound(m[1]!);
+    const denied = check(caller, `${spec.type}/read`, `/subscriptions/${m[1]}`);
+    if (denied) return denied;
+    const items = [...state.resources.values()].filter((r) => {
+      const pr = parseResourceId(r.id);
+      return pr?.subscriptionId.toLowerCase() === m[1]!.toLowerCase() && `${pr.namespace}/${pr.typePath}`.toLowerCase() === typeKey;
+    });
+    return { status: 200, body: paged(req, items.map((r) => r.body), state.options.pageSize) };
+  };
+
+  const deleteResource = (req: EmuRequest, caller: Caller): EmuResponse => {
+    const l = lookup(req);
+    if (l.error) return l.error;
+    const denied = check(caller, `${l.spec.type}/delete`, req.url.pathname);
+    if (denied) return denied;
+    if (!state.getResource(req.url.pathname)) return { status: 204 };
+    deleteTree(caller, req.url.pathname.replace(/\/$/, ''), req);
+    return { status: 200 };
+  };
+
+  // ---------- subscriptions and resource groups ----------
+
+  const getSubscription = (req: EmuRequest, caller: Caller): EmuResponse => {
+    const id = req.params.subscriptionId ?? '';
+    const sub = state.subscriptions.get(id.toLowerCase());
+    if (!sub) return armErrors.subscriptionNotFound(id);
+    const denied = check(caller, 'Microsoft.Resources/subscriptions/read', `/subscriptions/${id}`);
+    if (denied) return denied;
+    return { status: 200, body: { id: `/subscriptions/${sub.subscriptionId}`, subscriptionId: sub.subscriptionId, tenantId: ctx.tenantId, displayName: sub.displayName, state: 'Enabled', subscriptionPolicies: { locationPlacementId: 'Public_2014-09-01', quotaId: 'PayAsYouGo_2014-09-01', spendingLimit: 'Off' }, authorizationSource: 'RoleBased' } };
+  };
+
+  const putResourceGroup = (req: EmuRequest, caller: Caller, patch: boolean): EmuResponse => {
+    const sub = req.params.subscriptionId ?? '';
+    if (!subscriptionExists(sub)) return armErrors.subscriptionNotFound(sub);
+    const id = req.url.pathname.replace(/\/$/, '');
+    const action = 'Microsoft.Resources/subscriptions/resourceGroups/write';
+    const denied = check(caller, action, id);
+    if (denied) return denied;
+    const input = isObject(req.body) ? req.body : {};
+    const existing = state.resourceGroups.get(keyOf(id));
+    if (patch && !existing) return armErrors.resourceGroupNotFound(req.params.resourceGroup ?? '');
+    if (!patch && typeof input.location !== 'string') return armError(400, 'LocationRequired', 'The location property is required for this definition.');
+    const body = { ...(existing?.body ?? {}), id: existing?.id ?? id, name: existing?.body.name ?? req.params.resourceGroup, type: 'Microsoft.Resources/resourceGroups', location: existing?.body.location ?? input.location, tags: 'tags' in input ? (input.tags ?? {}) : (existing?.body.tags ?? {}), properties: { provisioningState: 'Succeeded' } };
+    if ('managedBy' in input) (body as Record<string, unknown>).managedBy = input.managedBy;
+    state.resourceGroups.set(keyOf(id), { id: body.id as string, body, hidden: {} });
+    publish('write', caller, id, action);
+    return { status: existing ? 200 : 201, body };
+  };
+
+  const getResourceGroup = (req: EmuRequest, caller: Caller): EmuResponse => {
+    const sub = req.params.subscriptionId ?? '';
+    if (!subscriptionExists(sub)) return armErrors.subscriptionNotFound(sub);
+    const denied = check(caller, 'Microsoft.Resources/subscriptions/resourceGroups/read', req.url.pathname);
+    if (denied) return denied;
+    const rg = state.resourceGroups.get(keyOf(req.url.pathname));
+    return rg ? { status: 200, body: rg.body } : armErrors.resourceGroupNotFound(req.params.resourceGroup ?? '');
+  };
+
+  const listResourceGroups = (req: EmuRequest, caller: Caller): EmuResponse => {
+    const sub = req.params.subscriptionId ?? '';
+    if (!subscriptionExists(sub)) return armErrors.subscriptionNotFound(sub);
+    const denied = check(caller, 'Microsoft.Resources/subscriptions/resourceGroups/read', `/subscriptions/${sub}`);
+    if (denied) return denied;
+    const items = [...state.resourceGroups.values()].filter((r) => keyOf(r.id).startsWith(`/subscriptions/${sub.toLowerCase()}/`));
+    return { status: 200, body: paged(req, items.map((r) => r.body), state.options.pageSize) };
+  };
+
+  const removeResourceGroup = (req: EmuRequest, caller: Caller): EmuResponse => {
+    const denied = check(caller, 'Microsoft.Resources/subscriptions/resourceGroups/delete', req.url.pathname);
+    if (denied) return denied;
+    return deleteResourceGroup(caller, req.url.pathname.replace(/\/$/, ''), req) ? { status: 200 } : { status: 204 };
+  };
+
+  // ---------- tags API: {scope}/providers/Microsoft.Resources/tags/default ----------
+  // resources/.../examples/PutTagsResource.json, PatchTagsResource.json, GetTagsResource.json
+
+  const tagsJson = (scope: string, tags: unknown) => ({ id: `${scope}/providers/Microsoft.Resources/tags/default`, name: 'default', type: 'Microsoft.Resources/tags', properties: { tags: isObject(tags) ? tags : {} } });
+
+  const tagTarget = (scope: string): StoredResource | undefined => state.getAny(scope);
+
+  const tags = (req: EmuRequest, caller: Caller): EmuResponse => {
+    const scope = (req.params.scope ?? '').replace(/\/$/, '');
+    const target = tagTarget(scope);
+    if (!target) return armError(404, 'ResourceNotFound', `The Resource '${scope}' was not found.`);
+    const action = req.method === 'GET' ? 'Microsoft.Resources/tags/read' : req.method === 'DELETE' ? 'Microsoft.Resources/tags/delete' : 'Microsoft.Resources/tags/write';
+    const denied = check(caller, action, scope);
+    if (denied) return denied;
+    const current = isObject(target.body.tags) ? { ...target.body.tags } : {};
+    if (req.method === 'GET') return { status: 200, body: tagsJson(target.id, current) };
+    let next: Record<string, unknown>;
+    if (req.method === 'DELETE') next = {};
+    else {
+      const input = isObject(req.body) ? req.body : {};
+      const given = isObject(input.properties) && isObject(input.properties.tags) ? input.properties.tags : {};
+      if (req.method === 'PUT') next = { ...given };
+      else {
+        const op = String(input.operation ?? '').toLowerCase();
+        if (op === 'merge') next = { ...current, ...given };
+        else if (op === 'replace') next = { ...given };
+        else if (op === 'delete') {
+          next = { ...current };
+          for (const [k, v] of Object.entries(given)) {
+            const key = Object.keys(next).find((x) => x.toLowerCase() === k.toLowerCase());
+            if (key !== undefined && (v === '' || v === null || String(next[key]) === String(v))) delete next[key];
+          }
+        } else return armError(400, 'InvalidTagOperation', `The tag operation '${String(input.operation)}' is invalid. Supported operations are Merge, Replace and Delete.`);
+      }
+    }
+    target.body = { ...target.body, tags: next };
+    publish('write', caller, target.id, 'Microsoft.Resources/tags/write');
+    return { status: 200, body: tagsJson(target.id, next) };
+  };
+
+  return { writeResource, getResource, deleteResource, listBySubscription, getSubscription, putResourceGroup, getResourceGroup, listResourceGroups, removeResourceGroup, tags };
+}

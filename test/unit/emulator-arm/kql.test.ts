@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { KqlError, parseQuery, runQuery } from '../../../emulator/arm/kql.js';
+
+// Rows as Resource Graph gives them: type lower-cased (ResourcesBasicQuery.json in
+// azure-rest-api-specs specification/resourcegraph/.../stable/2022-10-01/examples).
+const rows = [
+  { id: '/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/registries/contosoacr', name: 'contosoacr', type: 'microsoft.containerregistry/registries', resourceGroup: 'rg1', subscriptionId: 's1', location: 'eastus', tags: { 'acr-pull-allow': 'same-resource-group' } },
+  { id: '/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm-web-1', name: 'vm-web-1', type: 'microsoft.compute/virtualmachines', resourceGroup: 'rg1', subscriptionId: 's1', location: 'eastus', tags: { 'acr-pull': 'contosoacr,fabrikamacr' } },
+  { id: '/subscriptions/s2/resourceGroups/rg2/providers/Microsoft.Compute/virtualMachines/vm-2', name: 'vm-2', type: 'microsoft.compute/virtualmachines', resourceGroup: 'rg2', subscriptionId: 's2', location: 'westeurope', tags: {} },
+];
+
+describe('Resource Graph KQL subset', () => {
+  it.each([
+    ["resources | where type =~ 'Microsoft.Compute/virtualMachines'", ['vm-web-1', 'vm-2']],
+    ["Resources | where type =~ 'microsoft.containerregistry/registries' and name =~ 'CONTOSOACR'", ['contosoacr']],
+    ["resources | where isnotempty(tags['acr-pull'])", ['vm-web-1']],
+    ["resources | where tags['ACR-PULL'] contains 'fabrikam'", ['vm-web-1']],
+    ["resources | where tags['acr-pull-allow'] =~ 'same-resource-group'", ['contosoacr']],
+    ["resources | where (resourceGroup =~ 'rg2' or name =~ 'contosoacr') and subscriptionId =~ 's2'", ['vm-2']],
+    ["resources | where type =~ 'microsoft.compute/virtualmachines' | where location =~ 'eastus'", ['vm-web-1']],
+    ["resources | where id =~ '/SUBSCRIPTIONS/s1/resourcegroups/rg1/providers/microsoft.compute/virtualmachines/VM-WEB-1'", ['vm-web-1']],
+    ["resources | where name in~ ('VM-2', 'contosoacr')", ['contosoacr', 'vm-2']],
+    ["resources | where isempty(tags['acr-pull']) and type !~ 'microsoft.containerregistry/registries'", ['vm-2']],
+  ])('%s', (query, names) => {
+    expect(runQuery(parseQuery(query), rows).map((r) => r.name)).toEqual(names);
+  });
+
+  it('projects the named columns only', () => {
+    expect(runQuery(parseQuery("resources | where name =~ 'vm-2' | project id, name"), rows)).toEqual([{ id: rows[2]!.id, name: 'vm-2' }]);
+  });
+
+  it.each([
+    ['securityresources | where type =~ "x"', /Only the 'resources' table/],
+    ["resources | summarize count() by type", /Unsupported operator 'summarize'/],
+    ["resources | where properties.x =~ 'y'", /Unexpected character|Unsupported/],
+    ["resources | where name startswith 'vm'", /Unsupported operator 'startswith'/],
+    ["resources | extend x = 1", /Unsupported operator 'extend'/],
+  ])('refuses %s with a clear message', (query, message) => {
+    expect(() => parseQuery(query)).toThrow(KqlError);
+    expect(() => parseQuery(query)).toThrow(message);
+  });
+});
