@@ -1,0 +1,97 @@
+/**
+ * The small index of where the automation has granted access: one row per (consumer, registry).
+ *
+ * Why: when a consumer is deleted its principal ids are gone from ARM, and when its tag is removed
+ * it no longer names the registry — yet we must find and revoke what we granted it. The index
+ * says which registries to look at; the role assignments listed there (our ownership marker, and
+ * our description naming the consumer) say what to revoke. The index only narrows the search: a
+ * row never authorises a delete on its own.
+ *
+ * It also records what was written to an ACR task's `credentials.customRegistries`, which the
+ * task's GET does not echo back, so an unchanged task gets no second write.
+ */
+import { createHash } from 'node:crypto';
+import type { LazyTable } from '../azure/tables.js';
+import { normalizeResourceId } from '../policy/resourceId.js';
+
+export interface GrantIndexEntry {
+  readonly consumerId: string;
+  readonly registryId: string;
+  readonly loginServer?: string;
+  /** For an ACR task: the identity written to `customRegistries[loginServer]` ('[system]' or a client id). */
+  readonly taskIdentity?: string;
+}
+
+export interface GrantIndex {
+  /** Every registry the consumer may hold our assignments on. */
+  listForConsumer(consumerId: string): Promise<GrantIndexEntry[]>;
+  upsert(entry: GrantIndexEntry): Promise<void>;
+  remove(consumerId: string, registryId: string): Promise<void>;
+}
+
+/** The index in Table Storage: PartitionKey = hash(consumer), RowKey = hash(registry). */
+export function createTableGrantIndex(table: LazyTable): GrantIndex {
+  return {
+    async listForConsumer(consumerId) {
+      const client = await table.client();
+      const entries: GrantIndexEntry[] = [];
+      const pk = keyOf(consumerId);
+      for await (const row of client.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq '${pk}'` } })) {
+        if (typeof row['consumerId'] !== 'string' || typeof row['registryId'] !== 'string') continue;
+        entries.push({
+          consumerId: row['consumerId'],
+          registryId: row['registryId'],
+          ...(typeof row['loginServer'] === 'string' && row['loginServer'] ? { loginServer: row['loginServer'] } : {}),
+          ...(typeof row['taskIdentity'] === 'string' && row['taskIdentity'] ? { taskIdentity: row['taskIdentity'] } : {}),
+        });
+      }
+      return entries;
+    },
+    async upsert(entry) {
+      const client = await table.client();
+      await client.upsertEntity(
+        {
+          partitionKey: keyOf(entry.consumerId),
+          rowKey: keyOf(entry.registryId),
+          consumerId: entry.consumerId,
+          registryId: entry.registryId,
+          loginServer: entry.loginServer ?? '',
+          taskIdentity: entry.taskIdentity ?? '',
+        },
+        'Replace',
+      );
+    },
+    async remove(consumerId, registryId) {
+      const client = await table.client();
+      try {
+        await client.deleteEntity(keyOf(consumerId), keyOf(registryId));
+      } catch (error) {
+        if ((error as { statusCode?: number }).statusCode !== 404) throw error;
+      }
+    },
+  };
+}
+
+/** An in-memory index, for unit tests and dry runs. */
+export function createMemoryGrantIndex(): GrantIndex & { readonly entries: Map<string, GrantIndexEntry> } {
+  const entries = new Map<string, GrantIndexEntry>();
+  const k = (c: string, r: string) => `${keyOf(c)}|${keyOf(r)}`;
+  return {
+    entries,
+    async listForConsumer(consumerId) {
+      const pk = `${keyOf(consumerId)}|`;
+      return [...entries].filter(([key]) => key.startsWith(pk)).map(([, v]) => v);
+    },
+    async upsert(entry) {
+      entries.set(k(entry.consumerId, entry.registryId), entry);
+    },
+    async remove(consumerId, registryId) {
+      entries.delete(k(consumerId, registryId));
+    },
+  };
+}
+
+function keyOf(resourceId: string): string {
+  const normalized = normalizeResourceId(resourceId) ?? resourceId.toLowerCase();
+  return createHash('sha256').update(normalized).digest('hex').slice(0, 48);
+}

@@ -1,0 +1,531 @@
+/**
+ * The access use case: bring one resource's registry access in line with the tag policy.
+ *
+ * Event mode takes only the resource id from the event and re-reads ARM (events arrive at least
+ * once, out of order, and in pairs for template deployments), so a duplicated or stale event
+ * converges on the same state. Dry-run plans on the same path and writes nothing.
+ *
+ *   consumer (VM, VMSS, AKS, ACR task, Container App, App Service, user-assigned identity)
+ *     → its identities → its acr-pull/acr-push requests → registries (cached) → assignments on
+ *       those registries and on those the grant index remembers → planAccess → apply, audit
+ *   consumer gone → the grant index says where we granted → revoke ours that name it
+ *   registry written → every consumer tagged for it (Resource Graph) is settled for that registry,
+ *     and ours there that nobody is entitled to any more are revoked
+ */
+import type { AuditEntry } from '../audit/auditLog.js';
+import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
+import type { ArmResource } from '../azure/arm.js';
+import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
+import { AppError, NotReadyError, PolicyDeniedError, TransientAzureError, errorCode } from '../errors.js';
+import type { Logger } from '../log.js';
+import { isOwnedByUs } from '../policy/assignmentName.js';
+import { planAccess, type AccessPlan, type PlanIdentity, type RegistryFacts } from '../policy/plan.js';
+import { normalizeResourceId, parseResourceId, sameResourceId } from '../policy/resourceId.js';
+import { describeRole, roleFor } from '../policy/roles.js';
+import { parseConsumerTags, TAG_NAMES, type AccessRequest } from '../policy/tags.js';
+import type { AccessDeps } from './accessDeps.js';
+import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
+import type { GrantIndexEntry } from './grantIndex.js';
+import { IDENTITY_KINDS, resolveIdentities, taskCredentialIdentity, userAssignedFromResource, type ConsumerIdentity } from './identities.js';
+
+/** What started a reconciliation, for the audit row. */
+export interface Trigger {
+  readonly eventId?: string;
+  readonly correlationId?: string;
+  /** Who caused it: the event's caller object id (or `app:<appid>`), or the HTTP caller. */
+  readonly caller?: string;
+}
+
+export interface ReconcileOptions {
+  readonly trigger: Trigger;
+  readonly log: Logger;
+  /** Plan only: nothing is written to ARM, the grant index or the audit log. */
+  readonly dryRun?: boolean;
+}
+
+export interface ReconcileResult {
+  readonly resourceId: string;
+  /** One entry per decision, in the order made; in a dry run the would-be audit rows. */
+  readonly decisions: readonly AuditEntry[];
+  /** The plans computed (one per consumer settled). */
+  readonly plans: readonly { readonly consumerId: string; readonly plan: AccessPlan }[];
+}
+
+const CONSUMER_TYPES = new Set<string>(Object.values(WATCHED_RESOURCE_TYPES).filter((t) => t !== WATCHED_RESOURCE_TYPES.registry));
+
+/** Reconciles the registry access of one resource (consumer or registry) from ARM's current state. */
+export async function reconcileResource(deps: AccessDeps, resourceId: string, options: ReconcileOptions): Promise<ReconcileResult> {
+  const run = new Run(deps, options);
+  const parsed = parseResourceId(resourceId);
+  if (!parsed.ok || !parsed.value.type) {
+    await run.decide({ action: 'reconcile', outcome: AUDIT_OUTCOMES.rejectedInput, reason: parsed.ok ? `${resourceId} is not a resource` : parsed.error, resourceId, errorCode: 'InvalidResourceId' });
+    return run.result(resourceId);
+  }
+  const id = parsed.value.id;
+  const type = parsed.value.type;
+  if (type !== WATCHED_RESOURCE_TYPES.registry && !CONSUMER_TYPES.has(type)) {
+    await run.decide({ action: 'reconcile', outcome: AUDIT_OUTCOMES.skipped, reason: `resource type ${type} is not one the access feature watches`, resourceId: id });
+    return run.result(id);
+  }
+
+  // ARM is the truth: a delete event delivered after a re-create must not revoke, so read even then.
+  try {
+    const resource = await deps.arm.getResource(id);
+    if (type === WATCHED_RESOURCE_TYPES.registry) await settleRegistry(run, id, resource);
+    else if (resource) await settleConsumer(run, resource);
+    else await revokeForDeletedConsumer(run, id);
+  } catch (error) {
+    // Only AppErrors are decisions; anything else is a bug and escapes as it is.
+    if (!(error instanceof AppError)) throw error;
+    await run.fail({ action: 'reconcile', resourceId: id, reason: `could not reconcile ${parsed.value.name}` }, error);
+  }
+  run.throwIfRetryNeeded();
+  return run.result(id);
+}
+
+/** State of one reconciliation: decisions made, and the first error that calls for redelivery. */
+class Run {
+  readonly started = Date.now();
+  readonly decisions: AuditEntry[] = [];
+  readonly plans: { consumerId: string; plan: AccessPlan }[] = [];
+  retryError: Error | undefined;
+  constructor(
+    readonly deps: AccessDeps,
+    readonly options: ReconcileOptions,
+  ) {}
+
+  get dryRun(): boolean {
+    return this.options.dryRun === true;
+  }
+
+  async decide(entry: AuditEntry): Promise<void> {
+    const { eventId, correlationId, caller } = this.options.trigger;
+    const full: AuditEntry = {
+      ...entry,
+      ...(eventId ? { eventId } : {}),
+      ...(correlationId ? { correlationId } : {}),
+      ...(caller ? { caller } : {}),
+      durationMs: Date.now() - this.started,
+    };
+    this.decisions.push(full);
+    const fields = { outcome: full.outcome, resourceId: full.resourceId, registry: full.registry, principalId: full.principalId, role: full.role, errorCode: full.errorCode };
+    if (full.outcome === AUDIT_OUTCOMES.failed) this.options.log.warn(full.reason, fields);
+    else this.options.log.info(full.reason, fields);
+    if (!this.dryRun) await this.deps.audit.record(full);
+  }
+
+  /** Records a failure; transient and not-ready ones are rethrown at the end so Event Grid redelivers. */
+  async fail(entry: Omit<AuditEntry, 'outcome' | 'errorCode'>, error: unknown): Promise<void> {
+    const code = errorCode(error);
+    const retry = error instanceof TransientAzureError || error instanceof NotReadyError;
+    if (retry) this.retryError ??= error as Error;
+    const message = error instanceof Error ? error.message : String(error);
+    await this.decide({ ...entry, outcome: AUDIT_OUTCOMES.failed, errorCode: code, reason: `${entry.reason}: ${message}${retry ? ' (will retry on redelivery)' : ''}` });
+  }
+
+  throwIfRetryNeeded(): void {
+    if (this.retryError) throw this.retryError;
+  }
+
+  result(resourceId: string): ReconcileResult {
+    return { resourceId, decisions: this.decisions, plans: this.plans };
+  }
+}
+
+/** Settles a consumer that exists; `only` limits it to one registry (the registry-event path). */
+async function settleConsumer(
+  run: Run,
+  consumer: ArmResource,
+  only?: { readonly facts: RegistryFacts; readonly assignments: readonly RoleAssignmentInfo[] },
+): Promise<ReadonlySet<string>> {
+  const { deps } = run;
+  const consumerId = consumer.id;
+  const consumerName = consumer.name;
+
+  const identities = await identitiesOf(run, consumer);
+  const principals = new Set(identities.map((i) => i.principalId.toLowerCase()));
+
+  const tags = parseConsumerTags(consumer.tags);
+  let requests: readonly AccessRequest[] = tags.requests;
+  if (only) requests = requests.filter((r) => refersTo(r, only.facts));
+  else {
+    for (const error of tags.errors) {
+      await run.decide({
+        action: 'grant',
+        outcome: AUDIT_OUTCOMES.rejectedInput,
+        reason: `tag ${error.tag}=${JSON.stringify(consumer.tags ? tagValue(consumer.tags, error.tag) : '')} on ${consumerName}: ${error.message}`,
+        resourceId: consumerId,
+        errorCode: 'InvalidTag',
+        details: { tag: error.tag, item: error.item },
+      });
+    }
+  }
+
+  const indexed = await deps.grantIndex.listForConsumer(consumerId);
+  const facts = only ? [only.facts] : requests.length > 0 ? await deps.registries.resolve(requests.map((r) => r.registryRef)) : [];
+
+  // Where to look: registries asked for now, and (unless limited to one) those we granted on before.
+  const scopes = new Map<string, string>();
+  for (const f of facts) scopes.set(normalizeResourceId(f.id) ?? f.id.toLowerCase(), f.id);
+  if (!only) for (const e of indexed) scopes.set(normalizeResourceId(e.registryId) ?? e.registryId.toLowerCase(), e.registryId);
+
+  if (requests.length === 0 && scopes.size === 0) {
+    if (!only && tags.errors.length === 0) {
+      await run.decide({ action: 'grant', outcome: AUDIT_OUTCOMES.skipped, reason: `${consumerName} has no ${TAG_NAMES.pull} or ${TAG_NAMES.push} tag and holds no assignments of ours`, resourceId: consumerId });
+    }
+    return principals;
+  }
+
+  const assignments: RoleAssignmentInfo[] = [];
+  if (only) assignments.push(...only.assignments);
+  else for (const scope of scopes.values()) assignments.push(...(await deps.roleAssignments.listAtScope(scope)));
+
+  const existing = assignments.filter((a) => principals.has(a.principalId.toLowerCase()));
+  // Ours for this consumer whose principal it no longer has (identity removed or recreated): the principal is gone.
+  const stale = assignments.filter((a) => !principals.has(a.principalId.toLowerCase()) && isOwnedByUs(a.description) && namesConsumer(a.description, consumerId));
+
+  if (requests.length > 0 && identities.length === 0) {
+    await run.decide({ action: 'grant', outcome: AUDIT_OUTCOMES.skipped, reason: `${consumerName} asks for registry access but has no managed identity`, resourceId: consumerId });
+  }
+
+  const plan = planAccess({
+    consumer: { id: consumerId, name: consumerName, ...(consumer.tags ? { tags: consumer.tags } : {}) },
+    identities: identities.map(toPlanIdentity),
+    requests: requests.map((r) => ({ registryRef: r.registryRef, access: r.access })),
+    registries: facts,
+    existing: existing.map((a) => ({ name: a.name, scope: a.scope, principalId: a.principalId, roleDefinitionId: a.roleDefinitionGuid, ...(a.description ? { description: a.description } : {}) })),
+    defaultConsent: deps.config.defaultConsent,
+  });
+  run.plans.push({ consumerId, plan });
+
+  await applyPlan(run, consumer, identities, plan, stale, indexed, facts, only !== undefined);
+  return principals;
+}
+
+/** Identities from the resource, reading a user-assigned identity only when the response lacks its principal id. */
+async function identitiesOf(run: Run, consumer: ArmResource): Promise<ConsumerIdentity[]> {
+  const resolution = resolveIdentities(consumer);
+  if (resolution.notReady) throw new NotReadyError('ResourceNotReady', resolution.notReady);
+  const identities = [...resolution.identities];
+  for (const id of resolution.lookups) {
+    const identity = await run.deps.arm.getResource(id);
+    const resolved = identity ? userAssignedFromResource(identity) : undefined;
+    if (resolved) identities.push(resolved);
+    else throw new NotReadyError('IdentityNotReady', `user-assigned identity ${id} on ${consumer.name} has no principal id yet`);
+  }
+  return identities;
+}
+
+function toPlanIdentity(identity: ConsumerIdentity): PlanIdentity {
+  const source = identity.kind === IDENTITY_KINDS.systemAssigned ? 'system' : identity.kind === IDENTITY_KINDS.kubelet ? 'kubelet' : 'user';
+  return {
+    principalId: identity.principalId,
+    principalType: 'ServicePrincipal',
+    source,
+    ...(identity.identityResourceId ? { resourceId: identity.identityResourceId } : {}),
+  };
+}
+
+/** Enough of a registry to name it and reach it. */
+interface RegistryTarget {
+  readonly id: string;
+  readonly name: string;
+  readonly loginServer?: string;
+}
+
+async function applyPlan(
+  run: Run,
+  consumer: ArmResource,
+  identities: readonly ConsumerIdentity[],
+  plan: AccessPlan,
+  stale: readonly RoleAssignmentInfo[],
+  indexed: readonly GrantIndexEntry[],
+  facts: readonly RegistryFacts[],
+  limited: boolean,
+): Promise<void> {
+  const { deps } = run;
+  const consumerId = consumer.id;
+  const isTask = consumer.type.toLowerCase() === WATCHED_RESOURCE_TYPES.acrTask;
+  const grantAction = run.dryRun ? 'grant (dry run)' : 'grant';
+  /** Registries (normalized id) where the consumer holds ours after this run. */
+  const keep = new Map<string, RegistryTarget>();
+  const indexedByScope = new Map(indexed.map((e) => [normalizeResourceId(e.registryId) ?? e.registryId.toLowerCase(), e]));
+  const factsOf = (scope: string) => facts.find((f) => sameResourceId(f.id, scope));
+
+  for (const u of plan.unchanged) {
+    if (u.owned) keep.set(normalizeResourceId(u.scope) ?? u.scope.toLowerCase(), factsOf(u.scope) ?? { id: u.scope, name: u.registryName });
+    await run.decide({
+      action: 'grant',
+      outcome: AUDIT_OUTCOMES.alreadyPresent,
+      reason: u.owned ? u.reason : `${u.reason} (assigned outside the automation; left as it is)`,
+      resourceId: consumerId,
+      principalId: u.principalId,
+      registry: u.scope,
+      role: describeRole(u.role),
+    });
+  }
+
+  for (const d of plan.denied) {
+    await run.decide({
+      action: 'grant',
+      outcome: AUDIT_OUTCOMES.deniedByConsent,
+      reason: d.reason,
+      resourceId: consumerId,
+      ...(d.principalIds.length === 1 && d.principalIds[0] ? { principalId: d.principalIds[0] } : {}),
+      ...(d.scope ? { registry: d.scope } : {}),
+      ...(d.principalIds.length > 1 ? { details: { principalIds: d.principalIds.join(',') } } : {}),
+    });
+  }
+
+  for (const u of plan.unresolved) {
+    await run.decide({ action: 'grant', outcome: AUDIT_OUTCOMES.skipped, reason: u.reason, resourceId: consumerId, details: { registryRef: u.registryRef, access: u.access } });
+  }
+
+  for (const g of plan.grants) {
+    const scopeKey = normalizeResourceId(g.scope) ?? g.scope.toLowerCase();
+    const base = { action: grantAction, resourceId: consumerId, principalId: g.principalId, registry: g.scope, role: describeRole(g.role) };
+    if (run.dryRun) {
+      await run.decide({ ...base, outcome: AUDIT_OUTCOMES.wouldGrant, reason: g.reason });
+      continue;
+    }
+    const registry: RegistryTarget = factsOf(g.scope) ?? { id: g.scope, name: g.registryName };
+    // Write-ahead: the index names the registry before the assignment exists, so a crash in between
+    // still leaves the registry on the list to check when the consumer is untagged or deleted.
+    if (!indexedByScope.has(scopeKey)) {
+      const entry = { consumerId, registryId: g.scope, ...(registry.loginServer ? { loginServer: registry.loginServer } : {}) };
+      await deps.grantIndex.upsert(entry);
+      indexedByScope.set(scopeKey, entry);
+    }
+    try {
+      const outcome = await deps.roleAssignments.create({
+        scope: g.scope,
+        name: g.name,
+        principalId: g.principalId,
+        principalType: g.principalType as 'ServicePrincipal',
+        roleDefinitionGuid: g.role.roleDefinitionId,
+        description: g.description,
+      });
+      keep.set(scopeKey, registry);
+      await run.decide({
+        ...base,
+        outcome: outcome === 'created' ? AUDIT_OUTCOMES.granted : AUDIT_OUTCOMES.alreadyPresent,
+        reason: outcome === 'created' ? `${g.reason}; granted, propagation pending (Azure RBAC can take minutes to take effect)` : `${g.reason}; already assigned`,
+      });
+    } catch (error) {
+      if (error instanceof PolicyDeniedError) {
+        await run.decide({ ...base, outcome: AUDIT_OUTCOMES.deniedByPlatformPolicy, reason: `a platform policy refused the assignment: ${error.message}`, errorCode: error.code });
+      } else {
+        await run.fail({ ...base, reason: `could not grant ${g.role.name} on ${g.registryName}` }, error);
+      }
+    }
+  }
+
+  const revokes = [
+    ...plan.revokes.map((r) => ({ name: r.name, scope: r.scope, principalId: r.principalId, role: describeRole(r.role), reason: r.reason, registryName: r.registryName })),
+    ...stale.map((a) => {
+      const role = roleFor(a.roleDefinitionGuid);
+      return {
+        name: a.name,
+        scope: a.scope,
+        principalId: a.principalId,
+        role: role ? describeRole(role) : a.roleDefinitionGuid,
+        registryName: parseResourceId(a.scope).ok ? (parseResourceId(a.scope) as { value: { name: string } }).value.name : a.scope,
+        reason: `principal ${a.principalId} no longer belongs to ${consumer.name} (identity removed or replaced)`,
+      };
+    }),
+  ];
+  for (const r of revokes) await revoke(run, consumerId, r);
+
+  // Keep what we still hold on the index; drop registries where nothing of ours remains.
+  if (!run.dryRun) {
+    for (const [scopeKey, entry] of indexedByScope) {
+      if (keep.has(scopeKey)) continue;
+      if (limited && !facts.some((f) => sameResourceId(f.id, entry.registryId))) continue;
+      const stillOurs = plan.unchanged.some((u) => u.owned && sameResourceId(u.scope, entry.registryId));
+      if (stillOurs) continue;
+      if (isTask && 'taskIdentity' in entry && entry.taskIdentity && 'loginServer' in entry && entry.loginServer) {
+        try {
+          await deps.acrTasks.removeCustomRegistry(consumerId, entry.loginServer);
+        } catch (error) {
+          await run.fail({ action: 'revoke', resourceId: consumerId, registry: entry.registryId, reason: `could not remove the task's credential for ${entry.loginServer}` }, error);
+          continue;
+        }
+      }
+      await deps.grantIndex.remove(consumerId, entry.registryId);
+    }
+  }
+
+  // ACR task: point its custom-registry credential for each granted registry at its identity.
+  if (isTask && !run.dryRun) {
+    const identity = taskCredentialIdentity(identities);
+    if (!identity) return;
+    for (const [scopeKey, registry] of keep) {
+      const loginServer = registry.loginServer ?? `${registry.name.toLowerCase()}.azurecr.io`;
+      const entry = indexedByScope.get(scopeKey);
+      if (entry?.taskIdentity === identity && entry.loginServer === loginServer) continue;
+      try {
+        await deps.acrTasks.setCustomRegistryIdentity(consumerId, loginServer, identity);
+        await deps.grantIndex.upsert({ consumerId, registryId: registry.id, loginServer, taskIdentity: identity });
+        await run.decide({
+          action: 'task-credential',
+          outcome: AUDIT_OUTCOMES.granted,
+          reason: `task ${consumer.name} now authenticates to ${loginServer} with ${identity === '[system]' ? 'its system-assigned identity' : `user-assigned identity ${identity}`}`,
+          resourceId: consumerId,
+          registry: registry.id,
+        });
+      } catch (error) {
+        await run.fail({ action: 'task-credential', resourceId: consumerId, registry: registry.id, reason: `could not set task ${consumer.name}'s credential for ${loginServer}` }, error);
+      }
+    }
+  }
+}
+
+async function revoke(
+  run: Run,
+  consumerId: string,
+  r: { name: string; scope: string; principalId: string; role: string; reason: string; registryName: string },
+): Promise<void> {
+  const base = { action: run.dryRun ? 'revoke (dry run)' : 'revoke', resourceId: consumerId, principalId: r.principalId, registry: r.scope, role: r.role };
+  if (run.dryRun) {
+    await run.decide({ ...base, outcome: AUDIT_OUTCOMES.wouldRevoke, reason: r.reason });
+    return;
+  }
+  try {
+    const outcome = await run.deps.roleAssignments.delete(r.scope, r.name);
+    await run.decide({ ...base, outcome: AUDIT_OUTCOMES.revoked, reason: outcome === 'deleted' ? r.reason : `${r.reason} (it was already gone)` });
+  } catch (error) {
+    await run.fail({ ...base, reason: `could not revoke ${r.role} on ${r.registryName}` }, error);
+  }
+}
+
+/** The consumer is gone: revoke ours on every registry the index remembers for it. */
+async function revokeForDeletedConsumer(run: Run, consumerId: string): Promise<void> {
+  const { deps } = run;
+  const indexed = await deps.grantIndex.listForConsumer(consumerId);
+  const name = parseResourceId(consumerId).ok ? (parseResourceId(consumerId) as { value: { name: string } }).value.name : consumerId;
+  if (indexed.length === 0) {
+    await run.decide({ action: 'revoke', outcome: AUDIT_OUTCOMES.skipped, reason: `${name} does not exist and holds no assignments of ours`, resourceId: consumerId });
+    return;
+  }
+  for (const entry of indexed) {
+    const assignments = await deps.roleAssignments.listAtScope(entry.registryId);
+    const ours = assignments.filter((a) => isOwnedByUs(a.description) && namesConsumer(a.description, consumerId));
+    const registryName = parseResourceId(entry.registryId).ok ? (parseResourceId(entry.registryId) as { value: { name: string } }).value.name : entry.registryId;
+    const before = run.retryError;
+    for (const a of ours) {
+      const role = roleFor(a.roleDefinitionGuid);
+      await revoke(run, consumerId, {
+        name: a.name,
+        scope: a.scope,
+        principalId: a.principalId,
+        role: role ? describeRole(role) : a.roleDefinitionGuid,
+        registryName,
+        reason: `${name} was deleted, so its ${role?.name ?? 'role'} on ${registryName} is revoked`,
+      });
+    }
+    if (!run.dryRun && run.retryError === before) await deps.grantIndex.remove(consumerId, entry.registryId);
+  }
+}
+
+/** A registry was written or deleted: refresh the cache, settle every consumer tagged for it, revoke ours nobody is entitled to. */
+async function settleRegistry(run: Run, registryId: string, registry: ArmResource | undefined): Promise<void> {
+  const { deps } = run;
+  deps.registries.invalidate(registryId);
+  if (!registry) {
+    await run.decide({ action: 'reconcile', outcome: AUDIT_OUTCOMES.skipped, reason: `registry ${registryId} does not exist (deleted); its cached look-ups are dropped`, resourceId: registryId, registry: registryId });
+    return;
+  }
+  const facts = deps.registries.remember(registry);
+  const assignments = await deps.roleAssignments.listAtScope(facts.id);
+  const rows = await deps.resourceGraph.query(taggedConsumersQuery(), deps.config.watchedSubscriptions);
+
+  const settledConsumers = new Set<string>();
+  const entitled = new Set<string>();
+  for (const row of rows) {
+    const consumer = rowToResource(row);
+    if (!consumer || !CONSUMER_TYPES.has(consumer.type.toLowerCase())) continue;
+    const tags = parseConsumerTags(consumer.tags);
+    if (!tags.requests.some((r) => refersTo(r, facts))) continue;
+    settledConsumers.add(normalizeResourceId(consumer.id) ?? consumer.id.toLowerCase());
+    try {
+      const principals = await settleConsumer(run, consumer, { facts, assignments });
+      for (const p of principals) entitled.add(p);
+    } catch (error) {
+      await run.fail({ action: 'grant', resourceId: consumer.id, registry: facts.id, reason: `could not settle ${consumer.name} for registry ${facts.name}` }, error);
+    }
+  }
+
+  // Ours on this registry held by principals of no consumer that asks for it now.
+  const orphans = assignments.filter((a) => isOwnedByUs(a.description) && !entitled.has(a.principalId.toLowerCase()));
+  const checked = new Set<string>();
+  for (const a of orphans) {
+    const consumerId = consumerIdFromDescription(a.description);
+    const key = consumerId ? (normalizeResourceId(consumerId) ?? consumerId.toLowerCase()) : undefined;
+    if (consumerId && key && !settledConsumers.has(key) && !checked.has(key)) {
+      checked.add(key);
+      // ARM, not Resource Graph, decides: the consumer may have been untagged, deleted, or not indexed yet.
+      const consumer = await deps.arm.getResource(consumerId);
+      if (consumer) {
+        try {
+          await settleConsumer(run, consumer, { facts, assignments });
+        } catch (error) {
+          await run.fail({ action: 'revoke', resourceId: consumerId, registry: facts.id, reason: `could not settle ${consumer.name} for registry ${facts.name}` }, error);
+        }
+        continue;
+      }
+    } else if (consumerId && key && (settledConsumers.has(key) || checked.has(key))) {
+      continue; // settled above: its stale principals were handled there
+    }
+    const role = roleFor(a.roleDefinitionGuid);
+    await revoke(run, consumerId ?? registryId, {
+      name: a.name,
+      scope: a.scope,
+      principalId: a.principalId,
+      role: role ? describeRole(role) : a.roleDefinitionGuid,
+      registryName: facts.name,
+      reason: consumerId ? `${consumerId} no longer exists, so its assignment on ${facts.name} is revoked` : `no consumer asks for this assignment of ours on ${facts.name} any more`,
+    });
+    if (consumerId && !run.dryRun) await deps.grantIndex.remove(consumerId, facts.id);
+  }
+}
+
+/** Resource Graph query: every resource carrying a consumer tag, with what planning needs. */
+export function taggedConsumersQuery(): string {
+  return `resources | where isnotempty(tags['${TAG_NAMES.pull}']) or isnotempty(tags['${TAG_NAMES.push}']) | project id, name, type, location, tags, identity, properties`;
+}
+
+/** Whether a consumer's request names this registry (by name, login server or id). */
+export function refersTo(request: AccessRequest, registry: RegistryFacts): boolean {
+  const ref = request.registryRef;
+  switch (ref.kind) {
+    case 'resourceId':
+      return sameResourceId(ref.resourceId, registry.id);
+    case 'loginServer':
+      return registry.loginServer ? registry.loginServer.toLowerCase() === ref.loginServer : registry.name.toLowerCase() === ref.name;
+    case 'name':
+      return registry.name.toLowerCase() === ref.name;
+  }
+}
+
+/** The consumer id our description names (`… <tag> on <consumer id>`), if any. */
+export function consumerIdFromDescription(description: string | undefined): string | undefined {
+  if (!description || !isOwnedByUs(description)) return undefined;
+  const match = / on (\/subscriptions\/\S+)\s*$/i.exec(description);
+  return match?.[1];
+}
+
+/** Whether our description names this consumer. */
+export function namesConsumer(description: string | undefined, consumerId: string): boolean {
+  const named = consumerIdFromDescription(description);
+  return named !== undefined && sameResourceId(named, consumerId);
+}
+
+function rowToResource(row: Readonly<Record<string, unknown>>): ArmResource | undefined {
+  if (typeof row['id'] !== 'string' || typeof row['name'] !== 'string' || typeof row['type'] !== 'string') return undefined;
+  return row as unknown as ArmResource;
+}
+
+function tagValue(tags: Readonly<Record<string, string>>, name: string): string {
+  const key = Object.keys(tags).find((k) => k.toLowerCase() === name.toLowerCase());
+  return key === undefined ? '' : (tags[key] ?? '');
+}

@@ -1,0 +1,64 @@
+/**
+ * The composition root: configuration loaded once, the credential and every adapter built once
+ * per process (the Functions host reuses the process across invocations), handed to use cases as
+ * a plain `Deps` object. Tests build the same object against the emulator and Azurite with
+ * `createDeps(config, credential, options)`.
+ */
+import type { TokenCredential } from '@azure/identity';
+import type { AccessDeps } from './access/accessDeps.js';
+import { createTableGrantIndex } from './access/grantIndex.js';
+import { createRegistryDirectory } from './access/registries.js';
+import type { AuditLog } from './audit/auditLog.js';
+import { createTableAuditLog } from './audit/tableAuditLog.js';
+import { createAcrTasks } from './azure/acrTasks.js';
+import { createArmClient, createArmResources, type AzureClientOptions } from './azure/arm.js';
+import { createCredential } from './azure/credential.js';
+import { createResourceGraph } from './azure/resourceGraph.js';
+import { createRoleAssignments } from './azure/roleAssignments.js';
+import { createTableClient } from './azure/tables.js';
+import { loadConfig, type Config } from './config.js';
+
+/** Table name suffixes (after TABLE_PREFIX) owned by the access feature and the audit trail. */
+export const TABLE_SUFFIXES = { audit: 'audit', grants: 'grants' } as const;
+
+/** Everything the use cases need. Other areas add their adapters here. */
+export interface Deps extends AccessDeps {
+  readonly config: Config;
+  readonly credential: TokenCredential;
+  readonly audit: AuditLog;
+}
+
+export interface CreateDepsOptions {
+  /** SDK pipeline options (tests: the emulator's CA). */
+  readonly clientOptions?: AzureClientOptions;
+  readonly audit?: AuditLog;
+}
+
+/** Builds every adapter from config and credential. */
+export function createDeps(config: Config, credential: TokenCredential, options: CreateDepsOptions = {}): Deps {
+  const armClient = createArmClient(config, credential, options.clientOptions);
+  const arm = createArmResources(config, credential, { client: armClient });
+  const resourceGraph = createResourceGraph(config, credential, { client: armClient });
+  return {
+    config,
+    credential,
+    audit: options.audit ?? createTableAuditLog(createTableClient(config, credential, TABLE_SUFFIXES.audit)),
+    arm,
+    resourceGraph,
+    roleAssignments: createRoleAssignments(config, credential, { ...(options.clientOptions ? { clientOptions: options.clientOptions } : {}) }),
+    acrTasks: createAcrTasks(config, credential, { arm }),
+    grantIndex: createTableGrantIndex(createTableClient(config, credential, TABLE_SUFFIXES.grants)),
+    registries: createRegistryDirectory(resourceGraph, { subscriptions: config.watchedSubscriptions }),
+  };
+}
+
+let deps: Deps | undefined;
+
+/** The process-wide dependencies, built on first use from the app settings. */
+export function getDeps(): Deps {
+  if (!deps) {
+    const config = loadConfig(process.env);
+    deps = createDeps(config, createCredential(config));
+  }
+  return deps;
+}

@@ -1,0 +1,16 @@
+/**
+ * Event Grid trigger for ARM resource events (the list in src/access/eventSubscription.ts).
+ * A throw means "redeliver": only transient and not-ready errors escape.
+ */
+import { app, type EventGridEvent, type InvocationContext } from '@azure/functions';
+import { RESOURCE_EVENTS_FUNCTION } from '../access/eventSubscription.js';
+import { handleResourceEvent } from '../access/handleResourceEvent.js';
+import { getDeps } from '../deps.js';
+import { invocationLogger } from '../log.js';
+
+export async function resourceEvents(event: EventGridEvent, context: InvocationContext): Promise<void> {
+  const log = invocationLogger(context, { eventId: (event as { id?: unknown }).id });
+  await handleResourceEvent(getDeps(), event, log);
+}
+
+app.eventGrid(RESOURCE_EVENTS_FUNCTION, { handler: resourceEvents });

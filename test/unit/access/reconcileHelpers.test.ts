@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { consumerIdFromDescription, namesConsumer, refersTo, taggedConsumersQuery } from '../../../src/access/reconcile.js';
+import { registriesByNameQuery } from '../../../src/access/registries.js';
+import { customRegistriesBody } from '../../../src/azure/acrTasks.js';
+import { apiVersionFor } from '../../../src/azure/arm.js';
+import { ownedDescription } from '../../../src/policy/assignmentName.js';
+import { parseRegistryRef } from '../../../src/policy/tags.js';
+
+const VM = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1';
+const ACR = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/contosoacr';
+
+describe('ownership descriptions', () => {
+  it('finds the consumer our description names, whatever the casing', () => {
+    const description = ownedDescription(`acr-pull on ${VM}`);
+    expect(consumerIdFromDescription(description)).toBe(VM);
+    expect(namesConsumer(description, VM.toLowerCase().replace('resourcegroups', 'resourcegroups'))).toBe(true);
+    expect(namesConsumer(description, VM.replace('vm1', 'vm2'))).toBe(false);
+  });
+
+  it('never reads a consumer out of an assignment we did not create', () => {
+    expect(consumerIdFromDescription(`made by hand for ${VM}`)).toBeUndefined();
+    expect(consumerIdFromDescription(undefined)).toBeUndefined();
+  });
+});
+
+describe('refersTo', () => {
+  const facts = { id: ACR, name: 'contosoacr', loginServer: 'contosoacr.azurecr.io', exists: true };
+  it.each([
+    ['contosoacr', true],
+    ['ContosoACR', true],
+    ['contosoacr.azurecr.io', true],
+    [ACR.toLowerCase(), true],
+    ['fabrikamacr', false],
+  ])('%s names contosoacr: %s', (raw, expected) => {
+    const ref = parseRegistryRef(raw);
+    if (!ref.ok) throw new Error(ref.error);
+    expect(refersTo({ registryRef: ref.value, access: 'pull', tag: 'acr-pull' }, facts)).toBe(expected);
+  });
+});
+
+describe('queries and bodies', () => {
+  it('looks registries up by name in one Resource Graph query of the supported KQL subset', () => {
+    expect(registriesByNameQuery(['contosoacr', 'fabrikamacr'])).toBe(
+      "resources | where type =~ 'microsoft.containerregistry/registries' and name in~ ('contosoacr', 'fabrikamacr') | project id, name, type, tags, properties",
+    );
+  });
+
+  it('finds tagged consumers by either consumer tag', () => {
+    expect(taggedConsumersQuery()).toContain("isnotempty(tags['acr-pull']) or isnotempty(tags['acr-push'])");
+  });
+
+  it('sets an ACR task custom registry to an identity the way az acr task credential add --use-identity does', () => {
+    expect(customRegistriesBody('ContosoACR.azurecr.io', { identity: '[system]' })).toEqual({
+      properties: { credentials: { customRegistries: { 'contosoacr.azurecr.io': { identity: '[system]' } } } },
+    });
+  });
+
+  it.each([
+    [ACR, '2025-11-01'],
+    [`${ACR}/tasks/build`, '2019-06-01-preview'],
+    [VM, '2024-07-01'],
+  ])('reads %s with api-version %s', (id, version) => {
+    expect(apiVersionFor(id)).toBe(version);
+  });
+});
