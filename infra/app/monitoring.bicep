@@ -1,0 +1,35 @@
+// Application Insights on a Log Analytics workspace. Local (key) authentication is off: the app
+// sends telemetry with its managed identity (APPLICATIONINSIGHTS_AUTHENTICATION_STRING), which
+// needs Monitoring Metrics Publisher on the component (rbac.bicep).
+
+param logAnalyticsName string
+param applicationInsightsName string
+param location string
+param tags object = {}
+
+resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: logAnalyticsName
+  location: location
+  tags: tags
+  properties: {
+    sku: { name: 'PerGB2018' }
+    retentionInDays: 30
+  }
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: applicationInsightsName
+  location: location
+  tags: tags
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: logAnalytics.id
+    DisableLocalAuth: true
+  }
+}
+
+output applicationInsightsId string = applicationInsights.id
+output applicationInsightsName string = applicationInsights.name
+output connectionString string = applicationInsights.properties.ConnectionString
+output logAnalyticsId string = logAnalytics.id

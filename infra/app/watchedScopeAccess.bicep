@@ -1,0 +1,58 @@
+// The app identity's roles on one watched subscription — all it needs to act there, and no more:
+// - Reader: read resources, their tags and identities, role assignments, Resource Graph.
+// - Role Based Access Control Administrator, with an ABAC condition: it may create and delete
+//   only assignments of the roles the product grants (infra/generated/assignableRoles.json, from
+//   src/policy/roles.ts), and only to service principals (managed identities and the pull
+//   applications). It can't grant itself or anyone else anything else.
+//   Condition format: https://learn.microsoft.com/azure/role-based-access-control/delegate-role-assignments-examples#example-constrain-roles-and-principal-types
+// - Managed Identity Contributor, only when workload identity is on: federated identity
+//   credentials on user-assigned identities.
+targetScope = 'subscription'
+
+param principalId string
+
+@description('Whether the workload identity feature (federated credentials) is on.')
+param workloadIdentityEnabled bool
+
+var roles = {
+  reader: 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
+  roleBasedAccessControlAdministrator: 'f58310d9-a9f6-439a-9e8d-f62e7b41a168'
+  managedIdentityContributor: 'e40ec5ca-96e0-45a2-b4ff-59039f2c2b59'
+}
+
+var assignableRoleIds = loadJsonContent('../generated/assignableRoles.json').roleDefinitionIds
+var roleIdSet = '{${join(assignableRoleIds, ', ')}}'
+// Writes are checked against the request, deletes against the existing assignment (@Resource).
+var assignableRolesCondition = '((!(ActionMatches{\'Microsoft.Authorization/roleAssignments/write\'})) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals ${roleIdSet} AND @Request[Microsoft.Authorization/roleAssignments:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {\'ServicePrincipal\'})) AND ((!(ActionMatches{\'Microsoft.Authorization/roleAssignments/delete\'})) OR (@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals ${roleIdSet} AND @Resource[Microsoft.Authorization/roleAssignments:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {\'ServicePrincipal\'}))'
+
+resource reader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(subscription().id, principalId, roles.reader)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.reader)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    description: 'acr-pull-automation: read resources, tags, identities and role assignments'
+  }
+}
+
+resource roleAssignmentWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(subscription().id, principalId, roles.roleBasedAccessControlAdministrator)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.roleBasedAccessControlAdministrator)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    description: 'acr-pull-automation: grant and revoke only the registry and Key Vault roles it manages, only to service principals'
+    conditionVersion: '2.0'
+    condition: assignableRolesCondition
+  }
+}
+
+resource identityContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (workloadIdentityEnabled) {
+  name: guid(subscription().id, principalId, roles.managedIdentityContributor)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.managedIdentityContributor)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    description: 'acr-pull-automation: federated identity credentials for AKS workload identity'
+  }
+}

@@ -1,0 +1,235 @@
+// acr-pull-automation on Azure, for `azd up`.
+//
+// Subscription scope, because the app acts on several subscriptions: the home resource group
+// (Function App, storage, Key Vault, monitoring) is created in the deployment's subscription, and
+// each watched subscription gets the app identity's roles and an Event Grid system topic (in a
+// `<group>-events` resource group there, or in the home group for the home subscription).
+// The deploying user therefore needs Owner (or Contributor + Role Based Access Control
+// Administrator) on every watched subscription. See docs/deployment.md.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('azd environment name; names and tags every resource.')
+param environmentName string
+
+@minLength(1)
+@description('Region of the home resources (must offer Flex Consumption).')
+@metadata({ azd: { type: 'location' } })
+param location string
+
+@description('Name of the home resource group; empty for rg-<environmentName>.')
+param resourceGroupName string = ''
+
+@description('Comma-separated ids of the subscriptions the app watches and acts on; empty for the deployment subscription.')
+param watchedSubscriptions string = ''
+
+@allowed(['none', 'same-resource-group', 'same-subscription', 'any'])
+@description('What a registry without an acr-pull-allow tag consents to (ACCESS_DEFAULT_CONSENT).')
+param defaultConsent string = 'none'
+
+@description('NCRONTAB schedule (six fields, seconds first) of the credential rotation timer (ROTATION_SCHEDULE).')
+param rotationSchedule string = '0 0 3 * * *'
+
+@minValue(1)
+@maxValue(730)
+@description('Lifetime of a pull password in days (ROTATION_PERIOD_DAYS).')
+param rotationPeriodDays int = 90
+
+@description('Whether the AKS workload identity feature is on: gives the app Managed Identity Contributor on the watched subscriptions.')
+param workloadIdentityEnabled bool = false
+
+@description('Whether to create the Event Grid subscriptions. Off on the first provision: Event Grid refuses an Azure Function endpoint until the code is deployed (the postdeploy hook turns it on).')
+param eventSubscriptionsEnabled bool = false
+
+@minValue(7)
+@maxValue(90)
+@description('Days a deleted credentials vault or secret stays recoverable (purge protection keeps the vault name taken that long).')
+param keyVaultSoftDeleteRetentionInDays int = 90
+
+var abbrs = {
+  resourceGroup: 'rg-'
+  functionApp: 'func-'
+  plan: 'plan-'
+  storage: 'st'
+  keyVault: 'kv-'
+  logAnalytics: 'log-'
+  applicationInsights: 'appi-'
+  systemTopic: 'evgt-'
+}
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = { 'azd-env-name': environmentName }
+var homeSubscriptionId = toLower(subscription().subscriptionId)
+var homeResourceGroupName = !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourceGroup}${environmentName}'
+var eventsResourceGroupName = '${homeResourceGroupName}-events'
+var watchedSubscriptionIds = empty(trim(watchedSubscriptions))
+  ? [homeSubscriptionId]
+  : map(filter(split(watchedSubscriptions, ','), value => !empty(trim(value))), value => toLower(trim(value)))
+var functionAppName = '${abbrs.functionApp}${resourceToken}'
+var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
+var deadLetterContainerName = 'eventgrid-deadletter'
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: homeResourceGroupName
+  location: location
+  tags: tags
+}
+
+module monitoring 'app/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: '${abbrs.logAnalytics}${resourceToken}'
+    applicationInsightsName: '${abbrs.applicationInsights}${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'app/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: '${abbrs.storage}${resourceToken}'
+    location: location
+    tags: tags
+    deploymentContainerName: deploymentContainerName
+    deadLetterContainerName: deadLetterContainerName
+  }
+}
+
+module keyVault 'app/keyVault.bicep' = {
+  name: 'keyVault'
+  scope: rg
+  params: {
+    name: '${abbrs.keyVault}${resourceToken}'
+    location: location
+    tags: tags
+    softDeleteRetentionInDays: keyVaultSoftDeleteRetentionInDays
+  }
+}
+
+module functionApp 'app/functionApp.bicep' = {
+  name: 'functionApp'
+  scope: rg
+  params: {
+    name: functionAppName
+    planName: '${abbrs.plan}${resourceToken}'
+    location: location
+    tags: tags
+    storageAccountName: storage.outputs.name
+    storageBlobEndpoint: storage.outputs.blobEndpoint
+    storageTableEndpoint: storage.outputs.tableEndpoint
+    deploymentContainerName: storage.outputs.deploymentContainerName
+    applicationInsightsConnectionString: monitoring.outputs.connectionString
+    watchedSubscriptions: join(watchedSubscriptionIds, ',')
+    defaultConsent: defaultConsent
+    rotationSchedule: rotationSchedule
+    rotationPeriodDays: rotationPeriodDays
+  }
+}
+
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    principalId: functionApp.outputs.principalId
+    storageAccountName: storage.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    keyVaultName: keyVault.outputs.name
+  }
+}
+
+module watchedScopeAccess 'app/watchedScopeAccess.bicep' = [
+  for id in watchedSubscriptionIds: {
+    name: 'acrpull-access-${take(id, 36)}'
+    scope: subscription(id)
+    params: {
+      principalId: functionApp.outputs.principalId
+      workloadIdentityEnabled: workloadIdentityEnabled
+    }
+  }
+]
+
+module eventsResourceGroups 'app/resourceGroup.bicep' = [
+  for id in watchedSubscriptionIds: if (id != homeSubscriptionId) {
+    name: 'acrpull-events-rg-${take(id, 36)}'
+    scope: subscription(id)
+    params: {
+      name: eventsResourceGroupName
+      location: location
+      tags: tags
+    }
+  }
+]
+
+module resourceEvents 'app/eventGrid.bicep' = [
+  for id in watchedSubscriptionIds: {
+    name: 'acrpull-events-${take(id, 36)}'
+    scope: resourceGroup(id, id == homeSubscriptionId ? homeResourceGroupName : eventsResourceGroupName)
+    dependsOn: [
+      rg
+      eventsResourceGroups
+    ]
+    params: {
+      watchedSubscriptionId: id
+      systemTopicName: '${abbrs.systemTopic}resources-${resourceToken}'
+      functionAppId: functionApp.outputs.id
+      deadLetterStorageAccountId: storage.outputs.id
+      deadLetterContainerName: storage.outputs.deadLetterContainerName
+      eventSubscriptionEnabled: eventSubscriptionsEnabled
+      tags: tags
+    }
+  }
+]
+
+module resourceEventsDeadLetterAccess 'app/deadLetterAccess.bicep' = [
+  for (id, i) in watchedSubscriptionIds: {
+    name: 'acrpull-deadletter-${take(id, 36)}'
+    scope: rg
+    params: {
+      principalId: resourceEvents[i].outputs.principalId
+      storageAccountName: storage.outputs.name
+      deadLetterContainerName: storage.outputs.deadLetterContainerName
+    }
+  }
+]
+
+module keyVaultEvents 'app/keyVaultEvents.bicep' = {
+  name: 'keyVaultEvents'
+  scope: rg
+  params: {
+    systemTopicName: '${abbrs.systemTopic}keyvault-${resourceToken}'
+    keyVaultName: keyVault.outputs.name
+    location: location
+    functionAppId: functionApp.outputs.id
+    deadLetterStorageAccountId: storage.outputs.id
+    deadLetterContainerName: storage.outputs.deadLetterContainerName
+    eventSubscriptionEnabled: eventSubscriptionsEnabled
+    tags: tags
+  }
+}
+
+module keyVaultEventsDeadLetterAccess 'app/deadLetterAccess.bicep' = {
+  name: 'acrpull-deadletter-keyvault'
+  scope: rg
+  params: {
+    principalId: keyVaultEvents.outputs.principalId
+    storageAccountName: storage.outputs.name
+    deadLetterContainerName: storage.outputs.deadLetterContainerName
+  }
+}
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output SERVICE_API_NAME string = functionApp.outputs.name
+output SERVICE_API_URI string = 'https://${functionApp.outputs.defaultHostName}'
+output APP_PRINCIPAL_ID string = functionApp.outputs.principalId
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output TABLES_SERVICE_URI string = storage.outputs.tableEndpoint
+output KEY_VAULT_NAME string = keyVault.outputs.name
+output KEY_VAULT_URI string = keyVault.outputs.uri
+output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
+output WATCHED_SUBSCRIPTION_IDS string = join(watchedSubscriptionIds, ',')
