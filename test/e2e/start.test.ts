@@ -1,0 +1,107 @@
+/**
+ * `npm start` (scripts/start.ts) as a user runs it: one line per component, `.local/endpoints.json`
+ * once everything answers, and a clean shutdown on Ctrl-C that leaves no process and no file behind.
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { spawnGroup, type ChildHandle } from '../../devhost/childProcess.js';
+import { REPO_ROOT } from '../support/hostProcess.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function startScript(env: Record<string, string>): { child: ChildHandle; localDir: string } {
+  const localDir = mkdtempSync(join(tmpdir(), 'acr-pull-local-'));
+  const child = spawnGroup(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, LOCAL_DIR: localDir, FUNCTIONS_HTTP_PORT: '0', APP_ENTRY: inject('appEntry'), ...env },
+  });
+  cleanups.push(() => rmSync(localDir, { recursive: true, force: true }));
+  cleanups.push(() => child.stop());
+  return { child, localDir };
+}
+
+/** Pids of the live processes whose parent is `pid` (Linux /proc). */
+function childPids(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+const commandLine = (pid: number): string => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return '';
+  }
+};
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('npm start', () => {
+  it('brings up Azurite and the functions host, writes endpoints.json, and stops everything on SIGINT', async () => {
+    const { child, localDir } = startScript({});
+    const endpointsFile = join(localDir, 'endpoints.json');
+    await child.waitForLine((line) => line.startsWith('Endpoints and keys:'), 60_000);
+
+    expect(child.output.find((l) => l.startsWith('✓ azurite'))).toMatch(/^✓ azurite +http:\/\/127\.0\.0\.1:\d+/);
+    const functionsLine = child.output.find((l) => l.startsWith('✓ functions'));
+    expect(functionsLine).toMatch(/^✓ functions +http:\/\/127\.0\.0\.1:\d+ +\((\w+, )*\w+\)$/);
+    expect(functionsLine).toContain('smokeHttp, smokeHttpAnonymous, smokeEventGrid, smokeTimer');
+
+    const endpoints = JSON.parse(readFileSync(endpointsFile, 'utf8')) as Record<string, string>;
+    expect(Object.keys(endpoints).sort()).toEqual(['eventGridKey', 'functionKey', 'functions', 'masterKey', 'tables', 'tablesConnectionString']);
+    expect(statSync(endpointsFile).mode & 0o077).toBe(0); // it holds keys: owner only
+    expect(endpoints['tablesConnectionString']).toContain(`TableEndpoint=${endpoints['tables']};`);
+
+    const status = await fetch(`${endpoints['functions']}/admin/host/status`, { headers: { 'x-functions-key': endpoints['masterKey']! } });
+    expect(await status.json()).toMatchObject({ state: 'Running' });
+    const smoke = await fetch(`${endpoints['functions']}/api/smoke/start?code=${encodeURIComponent(endpoints['functionKey']!)}`);
+    expect(smoke.status).toBe(200);
+    const tables = await fetch(`${endpoints['tables']}/Tables`);
+    expect(tables.status).toBeLessThan(500); // Azurite answers (without a signature it refuses)
+    const output = child.output.join('\n');
+    for (const key of ['functionKey', 'masterKey', 'eventGridKey']) expect(output).not.toContain(endpoints[key]);
+
+    const children = childPids(child.pid);
+    const stackChildren = children.filter((pid) => /azurite|devhost\/main\.ts/.test(commandLine(pid)));
+    expect(stackChildren.map(commandLine).map((cmd) => (cmd.includes('azurite') ? 'azurite' : 'host')).sort()).toEqual(['azurite', 'host']);
+    process.kill(child.pid, 'SIGINT');
+    expect(await child.exited).toBe(0);
+    expect(existsSync(endpointsFile)).toBe(false);
+    for (const pid of stackChildren) expect(isAlive(pid), `child ${pid} (${commandLine(pid)}) still runs`).toBe(false);
+  });
+
+  it('fails with a clear message when FUNCTIONS_HTTP_PORT is taken, and writes no endpoints.json', async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((done) => blocker.listen(0, '127.0.0.1', done));
+    cleanups.push(() => new Promise<void>((done) => blocker.close(() => done())));
+    const port = (blocker.address() as { port: number }).port;
+
+    const { child, localDir } = startScript({ FUNCTIONS_HTTP_PORT: String(port) });
+    expect(await child.exited).toBe(1);
+    expect(child.output.join('\n')).toContain(`Port ${port} is in use`);
+    expect(existsSync(join(localDir, 'endpoints.json'))).toBe(false);
+    expect(childPids(child.pid)).toEqual([]);
+  });
+});

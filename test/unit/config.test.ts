@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, SETTINGS } from '../../src/config.js';
+
+const MINIMAL = {
+  AZURE_TENANT_ID: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+  WATCHED_SUBSCRIPTIONS: '00000000-0000-0000-0000-000000000001',
+  TABLES__tableServiceUri: 'https://stacrpull.table.core.windows.net',
+} as const;
+
+/** The problems `loadConfig` reports for `env`, or [] when it accepts it. */
+function problemsOf(env: Record<string, string | undefined>): readonly string[] {
+  try {
+    loadConfig(env);
+    return [];
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+}
+
+const example = (name: string) => SETTINGS.find((s) => s.name === name)!.example;
+
+describe('loadConfig', () => {
+  it('accepts the minimal settings and applies every documented default', () => {
+    const config = loadConfig(MINIMAL);
+    expect(config).toEqual({
+      tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+      armEndpoint: 'https://management.azure.com',
+      graphEndpoint: 'https://graph.microsoft.com',
+      authorityHost: 'https://login.microsoftonline.com',
+      watchedSubscriptions: ['00000000-0000-0000-0000-000000000001'],
+      tables: { serviceUri: 'https://stacrpull.table.core.windows.net', connectionString: undefined },
+      tablePrefix: 'acrpull',
+      defaultConsent: 'none',
+      allowConsentOverride: false,
+      rotationSchedule: '0 0 3 * * *',
+      rotationPeriodDays: 90,
+      rotationGraceHours: 24,
+      deleteApplicationOnUnenrol: false,
+      reconcileSchedule: '0 */30 * * * *',
+      managedIdentityClientId: undefined,
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it.each([
+    ['trims and lower-cases GUIDs', { AZURE_TENANT_ID: '  72F988BF-86F1-41AF-91AB-2D7CD011DB47 ' }, (c: ReturnType<typeof loadConfig>) => c.tenantId, '72f988bf-86f1-41af-91ab-2d7cd011db47'],
+    ['splits watched subscriptions on commas', { WATCHED_SUBSCRIPTIONS: '00000000-0000-0000-0000-000000000001, 00000000-0000-0000-0000-000000000002' }, (c: ReturnType<typeof loadConfig>) => c.watchedSubscriptions, ['00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-000000000002']],
+    ['drops a trailing slash from endpoints', { ARM_ENDPOINT: 'https://127.0.0.1:8443/' }, (c: ReturnType<typeof loadConfig>) => c.armEndpoint, 'https://127.0.0.1:8443'],
+    ['reads a connection string instead of a service URI', { TABLES__tableServiceUri: undefined, TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true' }, (c: ReturnType<typeof loadConfig>) => c.tables, { serviceUri: undefined, connectionString: 'UseDevelopmentStorage=true' }],
+    ['parses booleans', { ACCESS_ALLOW_CONSENT_OVERRIDE: 'TRUE' }, (c: ReturnType<typeof loadConfig>) => c.allowConsentOverride, true],
+    ['parses whole numbers', { ROTATION_PERIOD_DAYS: '30' }, (c: ReturnType<typeof loadConfig>) => c.rotationPeriodDays, 30],
+    ['reads the consent default', { ACCESS_DEFAULT_CONSENT: 'same-subscription' }, (c: ReturnType<typeof loadConfig>) => c.defaultConsent, 'same-subscription'],
+    ['treats a blank optional setting as unset', { TABLE_PREFIX: '   ' }, (c: ReturnType<typeof loadConfig>) => c.tablePrefix, 'acrpull'],
+  ])('%s', (_name, overrides, read, expected) => {
+    expect(read(loadConfig({ ...MINIMAL, ...overrides }))).toEqual(expected);
+  });
+
+  it.each([
+    ['a missing required setting', { AZURE_TENANT_ID: undefined }, 'AZURE_TENANT_ID', 'expected a value (required), got nothing'],
+    ['a malformed GUID', { AZURE_TENANT_ID: 'contoso' }, 'AZURE_TENANT_ID', 'expected a GUID, got "contoso"'],
+    ['a malformed subscription list', { WATCHED_SUBSCRIPTIONS: 'sub-one' }, 'WATCHED_SUBSCRIPTIONS', 'expected comma-separated subscription GUIDs, got "sub-one"'],
+    ['a URL that is not http(s)', { ARM_ENDPOINT: 'ftp://management.azure.com' }, 'ARM_ENDPOINT', 'expected an https URL, got "ftp://management.azure.com"'],
+    ['an unknown consent default', { ACCESS_DEFAULT_CONSENT: 'maybe' }, 'ACCESS_DEFAULT_CONSENT', 'expected none|same-resource-group|same-subscription|any, got "maybe"'],
+    ['a boolean that is not true|false', { CREDENTIALS_DELETE_APP_ON_UNENROL: 'yes' }, 'CREDENTIALS_DELETE_APP_ON_UNENROL', 'expected true|false, got "yes"'],
+    ['a number out of range', { ROTATION_PERIOD_DAYS: '0' }, 'ROTATION_PERIOD_DAYS', 'expected a whole number from 1 to 730, got "0"'],
+    ['a five-field cron schedule', { ROTATION_SCHEDULE: '0 3 * * *' }, 'ROTATION_SCHEDULE', 'expected an NCRONTAB expression of six fields'],
+    ['an invalid cron field', { RECONCILE_SCHEDULE: '0 */30 * * * funday' }, 'RECONCILE_SCHEDULE', 'expected a valid NCRONTAB expression, got "0 */30 * * * funday"'],
+    ['a table prefix with a dash', { TABLE_PREFIX: 'acr-pull' }, 'TABLE_PREFIX', 'expected letters and digits, starting with a letter, at most 30, got "acr-pull"'],
+    ['no Table Storage at all', { TABLES__tableServiceUri: undefined }, 'TABLES__tableServiceUri', 'expected a Table Storage URL (or TABLES_CONNECTION_STRING for local development), got nothing'],
+    ['a malformed client id', { AZURE_CLIENT_ID: 'my-identity' }, 'AZURE_CLIENT_ID', 'expected a GUID, got "my-identity"'],
+  ])('reports %s on one line naming the setting, the problem and an example', (_case, overrides, name, problem) => {
+    const problems = problemsOf({ ...MINIMAL, ...overrides });
+    expect(problems).toHaveLength(1);
+    const [line] = problems;
+    expect(line).not.toContain('\n');
+    expect(line!.startsWith(`${name}: `)).toBe(true);
+    expect(line).toContain(problem);
+    expect(line!.endsWith(`(example: ${example(name)})`)).toBe(true);
+  });
+
+  it('reports several bad settings one line each, in one error', () => {
+    const env = { ...MINIMAL, AZURE_TENANT_ID: 'contoso', ACCESS_DEFAULT_CONSENT: 'maybe', ROTATION_GRACE_HOURS: 'soon' };
+    const problems = problemsOf(env);
+    expect(problems.map((p) => p.split(':')[0])).toEqual(['AZURE_TENANT_ID', 'ACCESS_DEFAULT_CONSENT', 'ROTATION_GRACE_HOURS']);
+    expect(() => loadConfig(env)).toThrow(problems.join('\n'));
+  });
+
+  it('gives every setting an example that loadConfig itself accepts', () => {
+    const env = Object.fromEntries(SETTINGS.map((s) => [s.name, s.example]));
+    expect(problemsOf(env)).toEqual([]);
+  });
+});
+
+describe('local.settings.sample.json', () => {
+  const sample = JSON.parse(readFileSync(new URL('../../local.settings.sample.json', import.meta.url), 'utf8')) as { IsEncrypted: boolean; Values: Record<string, string> };
+  const HOST_KEYS = ['FUNCTIONS_WORKER_RUNTIME', 'AzureWebJobsStorage'];
+
+  it('lists exactly the settings the app reads, plus the host’s own keys', () => {
+    expect(Object.keys(sample.Values).sort()).toEqual([...HOST_KEYS, ...SETTINGS.map((s) => s.name)].sort());
+  });
+
+  it('gives each setting its documented example and the host the node worker with local storage', () => {
+    expect(sample.IsEncrypted).toBe(false);
+    expect(sample.Values['FUNCTIONS_WORKER_RUNTIME']).toBe('node');
+    expect(sample.Values['AzureWebJobsStorage']).toBe('UseDevelopmentStorage=true');
+    for (const setting of SETTINGS) expect(sample.Values[setting.name], setting.name).toBe(setting.example);
+  });
+});
