@@ -5,14 +5,14 @@
  * (each in its own process group) and waits for it to exit.
  */
 import type { FunctionSummary } from '../devhost/host.js';
+import { startEmulator, type EmulatorEndpoints, type RunningEmulator } from '../emulator/index.js';
+import { APP_EVENT_SUBSCRIPTIONS } from '../src/eventSubscriptions.js';
 import { startAzurite, type RunningAzurite } from '../test/support/azurite.js';
 import { startHostProcess, type HostProcess } from '../test/support/hostProcess.js';
+import { rawRequest } from '../test/support/emulator.js';
 
-/** What an emulator starter returns (see `emulator/index.ts` `startEmulator()`). */
-export interface StackEmulator {
-  readonly endpoints: Record<string, unknown>;
-  stop(): Promise<void>;
-}
+/** What an emulator starter returns: `startEmulator()` from `emulator/index.ts`. */
+export type StackEmulator = RunningEmulator;
 
 export type StackComponent = 'emulator' | 'azurite' | 'functions';
 
@@ -28,23 +28,18 @@ export interface StackOptions {
   /** Extra app settings for the host, over the stack's own. */
   readonly appSettings?: Readonly<Record<string, string | undefined>>;
   /**
-   * EMULATOR HOOK — starts the local Azure emulator before the host. Plug in
-   * `() => startEmulator(...)` from `emulator/index.ts` once it exists.
+   * The local Azure emulator: started by default (`startEmulator()`); `false` runs the host
+   * with placeholder endpoints that reach nothing, for tests of the host alone.
    */
-  readonly emulator?: () => Promise<StackEmulator>;
-  /**
-   * EMULATOR HOOK — the app settings that point the app at the emulator (ARM_ENDPOINT,
-   * GRAPH_ENDPOINT, IDENTITY_ENDPOINT, IDENTITY_HEADER, NODE_EXTRA_CA_CERTS …).
-   */
-  readonly emulatorAppSettings?: (emulator: StackEmulator) => Readonly<Record<string, string | undefined>>;
+  readonly emulator?: false | (() => Promise<StackEmulator>);
   /** Called as each component becomes ready. */
   readonly onReady?: (component: StackComponent, url: string, detail?: string) => void;
   /** Called with each raw line the host prints. */
   readonly onHostLine?: (line: string) => void;
 }
 
-/** What `.local/endpoints.json` holds. */
-export interface StackEndpoints {
+/** What `.local/endpoints.json` holds: the host, Table Storage and, flat, the emulator's endpoints. */
+export interface StackEndpoints extends Partial<Omit<EmulatorEndpoints, 'loopbackDnsPreload'>> {
   readonly functions: string;
   readonly tables: string;
   readonly tablesConnectionString: string;
@@ -52,14 +47,13 @@ export interface StackEndpoints {
   readonly masterKey: string;
   /** The `eventgrid_extension` system key: `code` on `/runtime/webhooks/eventgrid`. */
   readonly eventGridKey: string;
-  /** The emulator's endpoints, once the emulator is plugged in. */
-  readonly emulator?: Record<string, unknown>;
 }
 
 export interface RunningStack {
   readonly endpoints: StackEndpoints;
   readonly functions: readonly FunctionSummary[];
   readonly host: HostProcess;
+  readonly emulator?: StackEmulator;
   /** Pids of every child process the stack started. */
   readonly pids: readonly number[];
   stop(): Promise<void>;
@@ -86,10 +80,10 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
   };
   try {
     let emulator: StackEmulator | undefined;
-    if (options.emulator) {
-      emulator = await options.emulator();
+    if (options.emulator !== false) {
+      emulator = await (options.emulator ?? (() => startEmulator()))();
       stops.push(() => emulator!.stop());
-      options.onReady?.('emulator', String(Object.values(emulator.endpoints)[0] ?? ''));
+      options.onReady?.('emulator', emulator.endpoints.arm, 'ARM, Entra, Graph, Key Vault, Event Grid');
     }
 
     let tables = options.tables;
@@ -107,7 +101,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       env: {
         ...PLACEHOLDER_APP_SETTINGS,
         TABLES_CONNECTION_STRING: tables.connectionString,
-        ...(emulator && options.emulatorAppSettings ? options.emulatorAppSettings(emulator) : {}),
+        ...(emulator ? emulatorAppSettings(emulator) : {}),
         ...options.appSettings,
         FUNCTIONS_HTTP_PORT: String(options.functionsPort ?? 0),
       },
@@ -115,7 +109,9 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     stops.push(() => host.stop());
     pids.push(host.pid);
     options.onReady?.('functions', host.url, host.functions.map((f) => f.name).join(', '));
+    if (emulator) await subscribeApp(emulator, host.url, host.keys.eventGridKey, host.functions);
 
+    const { loopbackDnsPreload: _preload, ...emulatorEndpoints } = emulator?.endpoints ?? ({} as Partial<EmulatorEndpoints>);
     return {
       endpoints: {
         functions: host.url,
@@ -124,16 +120,49 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         functionKey: host.keys.functionKey,
         masterKey: host.keys.masterKey,
         eventGridKey: host.keys.eventGridKey,
-        ...(emulator ? { emulator: emulator.endpoints } : {}),
+        ...emulatorEndpoints,
       },
       functions: host.functions,
       host,
+      emulator,
       pids,
       stop: stopAll,
     };
   } catch (error) {
     await stopAll();
     throw error;
+  }
+}
+
+/** The app settings that point the app at the emulator, as the infra points it at Azure. */
+export function emulatorAppSettings(emulator: StackEmulator): Record<string, string> {
+  const env = emulator.env();
+  return {
+    ...env,
+    // Keep whatever NODE_OPTIONS the caller had, and add the .localhost resolver for vault hosts.
+    NODE_OPTIONS: [process.env['NODE_OPTIONS'], env['NODE_OPTIONS']].filter(Boolean).join(' '),
+    WATCHED_SUBSCRIPTIONS: emulator.endpoints.subscriptionId,
+  };
+}
+
+/**
+ * Subscribes each Event Grid function the app registered to the emulator's events, with the
+ * same event types and filters the infra gives Event Grid in Azure (one list: APP_EVENT_SUBSCRIPTIONS).
+ */
+export async function subscribeApp(emulator: StackEmulator, hostUrl: string, eventGridKey: string, functions: readonly FunctionSummary[]): Promise<void> {
+  for (const subscription of APP_EVENT_SUBSCRIPTIONS) {
+    if (!functions.some((f) => f.name === subscription.functionName)) continue;
+    const endpoint = `${hostUrl}/runtime/webhooks/eventgrid?functionName=${encodeURIComponent(subscription.functionName)}&code=${encodeURIComponent(eventGridKey)}`;
+    const response = await rawRequest(
+      `${emulator.endpoints.admin}/eventgrid/subscriptions/${subscription.functionName}`,
+      {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ endpoint, includedEventTypes: subscription.includedEventTypes, advancedFilters: subscription.advancedFilters }),
+      },
+      emulator.caPem,
+    );
+    if (response.status >= 300) throw new Error(`subscribing ${subscription.functionName} to the emulator's events failed: ${response.status} ${response.text}`);
   }
 }
 

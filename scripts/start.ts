@@ -65,7 +65,6 @@ try {
     functionsPort,
     azuritePort,
     appEntry: env['APP_ENTRY']?.trim() || undefined,
-    // EMULATOR HOOK: emulator: () => startEmulator(), emulatorAppSettings: (e) => ({ ARM_ENDPOINT: …, … }),
     onReady: (component, url, detail) => console.log(`✓ ${label(component)} ${detail ? `${url.padEnd(24)} (${detail})` : url}`),
     onHostLine: printHostLine,
   });

@@ -59,18 +59,24 @@ function isAlive(pid: number): boolean {
 }
 
 describe('npm start', () => {
-  it('brings up Azurite and the functions host, writes endpoints.json, and stops everything on SIGINT', async () => {
+  it('brings up the emulator, Azurite and the functions host, writes endpoints.json, and stops everything on SIGINT', async () => {
     const { child, localDir } = startScript({});
     const endpointsFile = join(localDir, 'endpoints.json');
     await child.waitForLine((line) => line.startsWith('Endpoints and keys:'), 60_000);
 
+    expect(child.output.find((l) => l.startsWith('✓ emulator'))).toMatch(/^✓ emulator +https:\/\/127\.0\.0\.1:\d+ +\(ARM, Entra, Graph, Key Vault, Event Grid\)$/);
     expect(child.output.find((l) => l.startsWith('✓ azurite'))).toMatch(/^✓ azurite +http:\/\/127\.0\.0\.1:\d+/);
     const functionsLine = child.output.find((l) => l.startsWith('✓ functions'));
     expect(functionsLine).toMatch(/^✓ functions +http:\/\/127\.0\.0\.1:\d+ +\((\w+, )*\w+\)$/);
     expect(functionsLine).toContain('smokeHttp, smokeHttpAnonymous, smokeEventGrid, smokeTimer');
 
-    const endpoints = JSON.parse(readFileSync(endpointsFile, 'utf8')) as Record<string, string>;
-    expect(Object.keys(endpoints).sort()).toEqual(['eventGridKey', 'functionKey', 'functions', 'masterKey', 'tables', 'tablesConnectionString']);
+    const endpoints = JSON.parse(readFileSync(endpointsFile, 'utf8')) as Record<string, string> & { operator: { clientId: string; clientSecret: string } };
+    // The keys issue #2 lists, plus the host's keys and the app identity the emulator plays.
+    expect(Object.keys(endpoints).sort()).toEqual(
+      ['admin', 'app', 'arm', 'caCert', 'eventGridKey', 'functionKey', 'functions', 'graph', 'identityEndpoint', 'identityHeader', 'keyVault', 'keyVaultName', 'login', 'masterKey', 'operator', 'subscriptionId', 'tables', 'tablesConnectionString', 'tenantId'].sort(),
+    );
+    expect(Object.keys(endpoints.operator).sort()).toEqual(['clientId', 'clientSecret', 'objectId']);
+    expect(existsSync(endpoints['caCert']!)).toBe(true);
     expect(statSync(endpointsFile).mode & 0o077).toBe(0); // it holds keys: owner only
     expect(endpoints['tablesConnectionString']).toContain(`TableEndpoint=${endpoints['tables']};`);
 
@@ -82,6 +88,7 @@ describe('npm start', () => {
     expect(tables.status).toBeLessThan(500); // Azurite answers (without a signature it refuses)
     const output = child.output.join('\n');
     for (const key of ['functionKey', 'masterKey', 'eventGridKey']) expect(output).not.toContain(endpoints[key]);
+    expect(output).not.toContain(endpoints.operator.clientSecret);
 
     const children = childPids(child.pid);
     const stackChildren = children.filter((pid) => /azurite|devhost\/main\.ts/.test(commandLine(pid)));
