@@ -1,0 +1,44 @@
+/**
+ * Proves a pull password works the way its consumers will use it: an OAuth 2.0
+ * client-credentials token request to Entra with the application's id and the password
+ * (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow).
+ * A new credential object per proof, so no cached token can stand in for a real request.
+ */
+import { AuthenticationError, ClientSecretCredential } from '@azure/identity';
+import type { Config } from '../config.js';
+import type { AzureClientOptions } from './arm.js';
+import { TransientAzureError } from '../errors.js';
+import type { Secret } from '../secret.js';
+
+export type ProofResult = { readonly ok: true } | { readonly ok: false; readonly errorCode: string };
+
+export interface PasswordProof {
+  /** ok when Entra issues a token for the application with this password; otherwise Entra's error code. */
+  prove(appId: string, password: Secret): Promise<ProofResult>;
+}
+
+/** Client-credentials proof against AZURE_AUTHORITY_HOST, for a token to ARM_ENDPOINT. */
+export function createPasswordProof(config: Config, options: { clientOptions?: AzureClientOptions } = {}): PasswordProof {
+  return {
+    async prove(appId, password) {
+      const credential = new ClientSecretCredential(config.tenantId, appId, password.reveal(), {
+        ...options.clientOptions,
+        authorityHost: config.authorityHost,
+        // The authority comes from a trusted setting (AZURE_AUTHORITY_HOST), so MSAL need not ask
+        // login.microsoftonline.com to validate it: sovereign clouds and private hosts work alike.
+        disableInstanceDiscovery: true,
+      });
+      try {
+        await credential.getToken(`${config.armEndpoint}/.default`);
+        return { ok: true };
+      } catch (error) {
+        // 4xx from the token endpoint is Entra saying no (invalid_client, unauthorized_client):
+        // the password does not work (yet). Anything else may pass: let the host retry.
+        if (error instanceof AuthenticationError && error.statusCode >= 400 && error.statusCode < 500) {
+          return { ok: false, errorCode: error.errorResponse.error || `Http${error.statusCode}` };
+        }
+        throw new TransientAzureError('TokenRequestFailed', `token request for application ${appId} failed: ${error instanceof Error ? error.name : 'unknown error'}`);
+      }
+    },
+  };
+}

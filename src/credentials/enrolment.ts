@@ -1,0 +1,192 @@
+/**
+ * A registry enrolled for pull credentials, and the rotation state persisted with it.
+ * Pure: names, due times and views; no I/O.
+ */
+import { InvalidInputError } from '../errors.js';
+
+export const ENROLMENT_STATUSES = { enrolling: 'enrolling', active: 'active', unenrolled: 'unenrolled' } as const;
+export type EnrolmentStatus = (typeof ENROLMENT_STATUSES)[keyof typeof ENROLMENT_STATUSES];
+
+/**
+ * Where a rotation is. Each phase is written before the next step starts, so a run that
+ * stops anywhere leaves a state the next run can finish or undo:
+ *   idle    nothing in flight
+ *   adding  about to call addPassword (the password's displayName carries the rotationId)
+ *   added   the new password exists on the application (keyId known) but may not be stored
+ *   stored  Key Vault's latest version is the new password; not yet proven
+ * Proving and marking the password current is one write: back to idle with current/previous moved.
+ */
+export const ROTATION_PHASES = { idle: 'idle', adding: 'adding', added: 'added', stored: 'stored' } as const;
+export type RotationPhase = (typeof ROTATION_PHASES)[keyof typeof ROTATION_PHASES];
+
+/** Step boundaries a run passes, in order; `afterStep` hooks see these names. */
+export const ROTATION_STEPS = {
+  started: 'started',
+  passwordAdded: 'password-added',
+  secretStored: 'secret-stored',
+  proven: 'proven',
+  markedCurrent: 'marked-current',
+  previousRemoved: 'previous-removed',
+} as const;
+export type RotationStep = (typeof ROTATION_STEPS)[keyof typeof ROTATION_STEPS];
+
+export interface Enrolment {
+  /** Registry resource id as first seen. */
+  readonly registryId: string;
+  readonly registryName: string;
+  readonly vaultName: string;
+  /** Rotation period from the registry's `acr-pull-credential-days` tag; undefined = the setting. */
+  readonly periodDays?: number;
+  readonly status: EnrolmentStatus;
+  readonly appId?: string;
+  /** The application's object id (Graph `id`). */
+  readonly applicationObjectId?: string;
+  /** The service principal's object id: the principalId of its role assignment. */
+  readonly servicePrincipalId?: string;
+  /** True when the application was given to us (appId) rather than created. */
+  readonly adopted?: boolean;
+  /** Set while we are creating the application, so a crash can find what it created. */
+  readonly creatingApplication?: boolean;
+  readonly role?: string;
+
+  readonly phase: RotationPhase;
+  readonly rotationId?: string;
+  readonly rotationReason?: string;
+  readonly pendingKeyId?: string;
+  readonly pendingExpiresOn?: string;
+  readonly pendingSecretVersion?: string;
+
+  readonly currentKeyId?: string;
+  readonly currentCreatedAt?: string;
+  readonly currentExpiresOn?: string;
+  readonly currentSecretVersion?: string;
+  readonly previousKeyId?: string;
+  readonly previousRemoveAfter?: string;
+
+  /** The run that holds the row, and until when; a run that died loses it when it lapses. */
+  readonly leaseOwner?: string;
+  readonly leaseUntil?: string;
+
+  readonly enrolledAt?: string;
+  readonly lastRotatedAt?: string;
+  readonly lastErrorCode?: string;
+}
+
+/** An enrolment as read from the store, with the ETag its next write must match. */
+export interface StoredEnrolment extends Enrolment {
+  readonly etag: string;
+}
+
+/** What the HTTP API and the timer show: no secret values, only ids and times. */
+export interface EnrolmentView {
+  readonly registryId: string;
+  readonly registryName: string;
+  readonly vaultName: string;
+  readonly status: EnrolmentStatus;
+  readonly appId?: string;
+  readonly servicePrincipalId?: string;
+  readonly usernameSecret: string;
+  readonly passwordSecret: string;
+  readonly periodDays: number;
+  readonly phase: RotationPhase;
+  readonly currentKeyId?: string;
+  readonly currentExpiresOn?: string;
+  readonly nextRotationAt?: string;
+  readonly previousKeyId?: string;
+  readonly previousRemoveAfter?: string;
+  readonly lastRotatedAt?: string;
+}
+
+/** Names derived from the registry, as the Container Instances docs use them. */
+export function usernameSecretName(registryName: string): string {
+  return `${registryName.toLowerCase()}-pull-usr`;
+}
+export function passwordSecretName(registryName: string): string {
+  return `${registryName.toLowerCase()}-pull-pwd`;
+}
+export function applicationDisplayName(registryName: string): string {
+  return `${registryName.toLowerCase()}-pull`;
+}
+
+/** Prefix of every password displayName we create: how we recognise our own passwords. */
+export const PASSWORD_DISPLAY_NAME_PREFIX = 'acr-pull-automation';
+export function passwordDisplayName(rotationId: string): string {
+  return `${PASSWORD_DISPLAY_NAME_PREFIX} ${rotationId}`;
+}
+export function isOurPassword(displayName: string | undefined): boolean {
+  return displayName?.startsWith(`${PASSWORD_DISPLAY_NAME_PREFIX} `) ?? false;
+}
+
+const DAY_MS = 86_400_000;
+
+export function effectivePeriodDays(enrolment: Pick<Enrolment, 'periodDays'>, defaultPeriodDays: number): number {
+  return enrolment.periodDays ?? defaultPeriodDays;
+}
+
+/** When the current password is due for replacement: at two thirds of its life. */
+export function nextRotationAt(enrolment: Pick<Enrolment, 'currentCreatedAt' | 'periodDays'>, defaultPeriodDays: number): Date | undefined {
+  if (!enrolment.currentCreatedAt) return undefined;
+  const created = Date.parse(enrolment.currentCreatedAt);
+  return new Date(created + (effectivePeriodDays(enrolment, defaultPeriodDays) * DAY_MS * 2) / 3);
+}
+
+export function passwordExpiresOn(now: Date, periodDays: number): Date {
+  return new Date(now.getTime() + periodDays * DAY_MS);
+}
+
+/** Whether a rotation is wanted now. A password never made current is always due. */
+export function isRotationDue(enrolment: Enrolment, defaultPeriodDays: number, now: Date): boolean {
+  const due = nextRotationAt(enrolment, defaultPeriodDays);
+  return due === undefined || due.getTime() <= now.getTime();
+}
+
+export function isPreviousRemovable(enrolment: Enrolment, now: Date): boolean {
+  return enrolment.previousKeyId !== undefined && (enrolment.previousRemoveAfter === undefined || Date.parse(enrolment.previousRemoveAfter) <= now.getTime());
+}
+
+export function isLeaseHeld(enrolment: Enrolment, now: Date): boolean {
+  return enrolment.leaseUntil !== undefined && Date.parse(enrolment.leaseUntil) > now.getTime();
+}
+
+export function toEnrolmentView(enrolment: Enrolment, defaultPeriodDays: number): EnrolmentView {
+  const next = enrolment.status === ENROLMENT_STATUSES.active ? nextRotationAt(enrolment, defaultPeriodDays) : undefined;
+  return stripUndefined({
+    registryId: enrolment.registryId,
+    registryName: enrolment.registryName,
+    vaultName: enrolment.vaultName,
+    status: enrolment.status,
+    appId: enrolment.appId,
+    servicePrincipalId: enrolment.servicePrincipalId,
+    usernameSecret: usernameSecretName(enrolment.registryName),
+    passwordSecret: passwordSecretName(enrolment.registryName),
+    periodDays: effectivePeriodDays(enrolment, defaultPeriodDays),
+    phase: enrolment.phase,
+    currentKeyId: enrolment.currentKeyId,
+    currentExpiresOn: enrolment.currentExpiresOn,
+    nextRotationAt: next?.toISOString(),
+    previousKeyId: enrolment.previousKeyId,
+    previousRemoveAfter: enrolment.previousRemoveAfter,
+    lastRotatedAt: enrolment.lastRotatedAt,
+  });
+}
+
+export interface RegistryRef {
+  readonly subscriptionId: string;
+  readonly resourceGroup: string;
+  readonly name: string;
+}
+
+const REGISTRY_ID = /^\/subscriptions\/([^/]+)\/resourcegroups\/([^/]+)\/providers\/microsoft\.containerregistry\/registries\/([^/]+)\/?$/i;
+
+/** The parts of a registry resource id (compared case-insensitively, as ARM does). */
+export function parseRegistryId(registryId: string): RegistryRef {
+  const match = REGISTRY_ID.exec(registryId.trim());
+  if (!match) {
+    throw new InvalidInputError('InvalidRegistryId', `"${registryId}" is not a container registry resource id (/subscriptions/…/resourceGroups/…/providers/Microsoft.ContainerRegistry/registries/<name>)`);
+  }
+  return { subscriptionId: match[1]!.toLowerCase(), resourceGroup: match[2]!.toLowerCase(), name: match[3]!.toLowerCase() };
+}
+
+function stripUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}

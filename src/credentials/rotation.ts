@@ -1,0 +1,358 @@
+/**
+ * The rotation state machine (DESIGN.md, "Credential rotation — never lose a working credential"):
+ *
+ *   adding → addPassword → added → store new Key Vault version → stored → read back and prove
+ *   → mark current (previous = old current) → after the grace period remove the previous one.
+ *
+ * Every phase is persisted in the enrolment row before the step it announces, under a lease
+ * taken with the row's ETag, so only one run moves a registry at a time and a run that stops
+ * anywhere leaves a state the next run finishes or undoes:
+ *   - adding/added and Key Vault does not serve the new password: it was never stored, its value
+ *     is gone, so it is removed and a fresh rotation starts;
+ *   - added and Key Vault serves it: the store happened, carry on from stored;
+ *   - stored: read back, prove, mark current.
+ * No password is removed while Key Vault serves it, and a new password is added only after the
+ * previous one is gone, so the application holds at most current + previous (+ one in flight).
+ */
+import { randomUUID } from 'node:crypto';
+import { AUDIT_OUTCOMES, type AuditEntry } from '../audit/auditLog.js';
+import { errorCode, NotReadyError } from '../errors.js';
+import type { Secret } from '../secret.js';
+import type { CredentialsDeps, RunOptions } from './deps.js';
+import {
+  effectivePeriodDays,
+  isOurPassword,
+  isLeaseHeld,
+  isPreviousRemovable,
+  isRotationDue,
+  nextRotationAt,
+  passwordDisplayName,
+  passwordExpiresOn,
+  passwordSecretName,
+  ROTATION_PHASES,
+  ROTATION_STEPS,
+  type Enrolment,
+  type RotationStep,
+  type StoredEnrolment,
+} from './enrolment.js';
+import { ConcurrencyConflictError } from './enrolmentStore.js';
+
+export const ROTATION_OUTCOMES = {
+  rotated: 'rotated',
+  notDue: 'not-due',
+  maintained: 'maintained',
+  inProgress: 'in-progress',
+  notEnrolled: 'not-enrolled',
+} as const;
+export type RotationOutcome = (typeof ROTATION_OUTCOMES)[keyof typeof ROTATION_OUTCOMES];
+
+export interface RotationResult {
+  readonly outcome: RotationOutcome;
+  readonly registryId: string;
+  /** keyId of the password Key Vault serves after the run. */
+  readonly currentKeyId?: string;
+  readonly nextRotationAt?: string;
+  /** What the run did, in order, for responses and logs. */
+  readonly actions: readonly string[];
+}
+
+export const PASSWORD_CONTENT_TYPE = 'text/plain; acr-pull-password';
+export const USERNAME_CONTENT_TYPE = 'text/plain; acr-pull-username';
+export const MANAGED_BY_TAG = { managedBy: 'acr-pull-automation' } as const;
+
+/** A run holding an enrolment's lease: each save is an ETag-conditional write that renews it. */
+export class LeasedRun {
+  readonly actions: string[] = [];
+  readonly runId = randomUUID();
+  #row: StoredEnrolment;
+
+  private constructor(
+    readonly deps: CredentialsDeps,
+    row: StoredEnrolment,
+    readonly options: RunOptions,
+  ) {
+    this.#row = row;
+  }
+
+  get row(): StoredEnrolment {
+    return this.#row;
+  }
+
+  /**
+   * Takes the enrolment's lease, or answers undefined when another live run holds it (or took it
+   * between our read and our write).
+   */
+  static async acquire(deps: CredentialsDeps, row: StoredEnrolment, options: RunOptions): Promise<LeasedRun | undefined> {
+    if (isLeaseHeld(row, deps.now())) return undefined;
+    const run = new LeasedRun(deps, row, options);
+    try {
+      await run.save({});
+    } catch (error) {
+      if (error instanceof ConcurrencyConflictError) return undefined;
+      throw error;
+    }
+    return run;
+  }
+
+  /** Writes the row with these changes (undefined clears a field) and renews the lease. */
+  async save(patch: Partial<Enrolment>): Promise<StoredEnrolment> {
+    const leaseUntil = new Date(this.deps.now().getTime() + this.deps.leaseSeconds * 1000).toISOString();
+    this.#row = await this.deps.store.replace({ ...this.#row, ...patch, leaseOwner: this.runId, leaseUntil });
+    return this.#row;
+  }
+
+  /** Gives the lease back so the next run need not wait for it to lapse. Best effort. */
+  async release(patch: Partial<Enrolment> = {}): Promise<void> {
+    try {
+      this.#row = await this.deps.store.replace({ ...this.#row, ...patch, leaseOwner: undefined, leaseUntil: undefined });
+    } catch (error) {
+      if (!(error instanceof ConcurrencyConflictError)) throw error;
+    }
+  }
+
+  async step(step: RotationStep): Promise<void> {
+    this.actions.push(step);
+    this.options.log?.info(`rotation step ${step}`, { registryId: this.row.registryId, step, phase: this.row.phase });
+    await this.options.afterStep?.(step, this.row);
+  }
+
+  async audit(entry: Omit<AuditEntry, 'registry' | 'resourceId' | 'eventId' | 'caller' | 'correlationId'>): Promise<void> {
+    const trigger = this.options.trigger ?? {};
+    await this.deps.audit.record({
+      ...entry,
+      registry: this.row.registryId,
+      resourceId: this.row.registryId,
+      ...(this.row.servicePrincipalId && !entry.principalId ? { principalId: this.row.servicePrincipalId } : {}),
+      ...(trigger.eventId ? { eventId: trigger.eventId } : {}),
+      ...(trigger.caller ? { caller: trigger.caller } : {}),
+      ...(trigger.correlationId ? { correlationId: trigger.correlationId } : {}),
+      details: { ...(this.row.appId ? { appId: this.row.appId } : {}), ...entry.details },
+    });
+  }
+}
+
+export interface RotateOptions {
+  /** Rotate even when the current password is not due (rotate now, near-expiry, vault changed). */
+  readonly force?: boolean;
+  /** Why, for the audit trail: 'timer', 'requested', 'near-expiry', 'enrolment'. */
+  readonly reason: string;
+}
+
+/**
+ * Brings one enrolment to a settled state under a lease already held: finishes or undoes a
+ * rotation in flight, rotates when due (or forced), removes the previous password after its grace.
+ */
+export async function rotateUnderLease(run: LeasedRun, options: RotateOptions): Promise<RotationResult> {
+  const { deps } = run;
+  let force = options.force ?? false;
+  let rotated = false;
+
+  // 1. A rotation in flight: finish it or undo it.
+  if (run.row.phase === ROTATION_PHASES.adding || run.row.phase === ROTATION_PHASES.added) {
+    const served = await servedPassword(run);
+    if (run.row.phase === ROTATION_PHASES.added && run.row.pendingKeyId && served?.keyId === run.row.pendingKeyId) {
+      await run.save({ phase: ROTATION_PHASES.stored, pendingSecretVersion: served.version });
+      await run.audit({ action: 'rotate', outcome: AUDIT_OUTCOMES.rotationStep, reason: 'resumed an interrupted rotation: Key Vault already serves the new password', details: { keyId: run.row.pendingKeyId, step: 'resume-stored' } });
+    } else {
+      await removeUnstoredPasswords(run, served?.keyId);
+      await run.save({ phase: ROTATION_PHASES.idle, rotationId: undefined, rotationReason: undefined, pendingKeyId: undefined, pendingExpiresOn: undefined, pendingSecretVersion: undefined });
+      // The interrupted run wanted a rotation: start a fresh one.
+      force = true;
+    }
+  }
+  if (run.row.phase === ROTATION_PHASES.stored) {
+    await proveAndMarkCurrent(run);
+    rotated = true;
+  }
+
+  // 2. Passwords we created that no state refers to (a run that lost its lease mid-step).
+  if (!rotated) await removeUnstoredPasswords(run, (await servedPassword(run))?.keyId);
+
+  // 3. A new password when due.
+  const now = deps.now();
+  if (!rotated && (force || isRotationDue(run.row, deps.config.rotationPeriodDays, now))) {
+    await rotate(run, options.reason);
+    rotated = true;
+  }
+
+  // 4. The previous password, once its grace period is over.
+  let removedPrevious = false;
+  if (isPreviousRemovable(run.row, deps.now())) {
+    removedPrevious = await removePrevious(run, 'its grace period is over');
+  }
+
+  const next = nextRotationAt(run.row, deps.config.rotationPeriodDays);
+  return {
+    outcome: rotated ? ROTATION_OUTCOMES.rotated : removedPrevious || run.actions.length > 0 ? ROTATION_OUTCOMES.maintained : ROTATION_OUTCOMES.notDue,
+    registryId: run.row.registryId,
+    ...(run.row.currentKeyId ? { currentKeyId: run.row.currentKeyId } : {}),
+    ...(next ? { nextRotationAt: next.toISOString() } : {}),
+    actions: run.actions,
+  };
+}
+
+/** Whether a run has anything to do for this enrolment now (so idle rows are not written). */
+export function needsRun(row: Enrolment, deps: CredentialsDeps, force: boolean): boolean {
+  const now = deps.now();
+  return force || row.phase !== ROTATION_PHASES.idle || isRotationDue(row, deps.config.rotationPeriodDays, now) || isPreviousRemovable(row, now);
+}
+
+async function rotate(run: LeasedRun, reason: string): Promise<void> {
+  const { deps } = run;
+  // Keep at most current + previous: a previous still in its grace period goes first. It is
+  // two generations old; Key Vault has not served it since the last switch.
+  if (run.row.previousKeyId) await removePrevious(run, 'a new rotation started before its grace period ended');
+
+  const rotationId = randomUUID();
+  const period = effectivePeriodDays(run.row, deps.config.rotationPeriodDays);
+  const expiresOn = passwordExpiresOn(deps.now(), period);
+  await run.save({ phase: ROTATION_PHASES.adding, rotationId, rotationReason: reason, lastErrorCode: undefined });
+  await run.step(ROTATION_STEPS.started);
+
+  const password = await deps.graph.addPassword(requireObjectId(run), { displayName: passwordDisplayName(rotationId), endDateTime: expiresOn });
+  await run.save({ phase: ROTATION_PHASES.added, pendingKeyId: password.keyId, pendingExpiresOn: password.endDateTime });
+  await run.audit({ action: 'rotate', outcome: AUDIT_OUTCOMES.rotationStep, reason: `added a new password to application ${run.row.appId} (${reason})`, details: { keyId: password.keyId, step: ROTATION_STEPS.passwordAdded, expiresOn: password.endDateTime } });
+  await run.step(ROTATION_STEPS.passwordAdded);
+
+  const stored = await storePassword(run, password.secretText, password.keyId, new Date(password.endDateTime));
+  await run.save({ phase: ROTATION_PHASES.stored, pendingSecretVersion: stored.version });
+  await run.audit({ action: 'rotate', outcome: AUDIT_OUTCOMES.rotationStep, reason: `stored the new password in ${run.row.vaultName} as ${passwordSecretName(run.row.registryName)}`, details: { keyId: password.keyId, step: ROTATION_STEPS.secretStored, secretVersion: stored.version } });
+  await run.step(ROTATION_STEPS.secretStored);
+
+  await proveAndMarkCurrent(run);
+}
+
+/** Writes the password as a new version of `<registry>-pull-pwd` with expiry, content type and tags. */
+export async function storePassword(run: LeasedRun, value: Secret, keyId: string, expiresOn: Date): Promise<{ version: string }> {
+  const { row } = run;
+  return run.deps.vaults.setSecret(row.vaultName, passwordSecretName(row.registryName), value, {
+    expiresOn,
+    contentType: PASSWORD_CONTENT_TYPE,
+    tags: { ...MANAGED_BY_TAG, appId: row.appId ?? '', keyId, rotatedAt: run.deps.now().toISOString() },
+  });
+}
+
+/** Reads the stored password back from Key Vault, proves it with Entra, then makes it current. */
+async function proveAndMarkCurrent(run: LeasedRun): Promise<void> {
+  const { deps, row } = run;
+  const pendingKeyId = row.pendingKeyId ?? '';
+  const secret = await deps.vaults.getSecret(row.vaultName, passwordSecretName(row.registryName));
+  if (!secret || secret.tags['keyId'] !== pendingKeyId) {
+    // Someone wrote another version over ours. Ours is not served: undo it, start again next run.
+    await run.audit({ action: 'rotate', outcome: AUDIT_OUTCOMES.failed, errorCode: 'SecretChangedDuringRotation', reason: `Key Vault no longer serves the new password ${pendingKeyId}; it is removed and the rotation starts again`, details: { keyId: pendingKeyId } });
+    await removeUnstoredPasswords(run, secret?.tags['keyId']);
+    await run.save({ phase: ROTATION_PHASES.idle, rotationId: undefined, rotationReason: undefined, pendingKeyId: undefined, pendingExpiresOn: undefined, pendingSecretVersion: undefined, lastErrorCode: 'SecretChangedDuringRotation' });
+    throw new NotReadyError('SecretChangedDuringRotation', `Key Vault secret ${passwordSecretName(row.registryName)} changed during the rotation`);
+  }
+  const proof = await deps.proof.prove(row.appId ?? '', secret.value);
+  if (!proof.ok) {
+    // Entra may not have replicated the new password yet. The old one is still on the
+    // application, so nothing is lost: the next run proves again from `stored`.
+    await run.save({ lastErrorCode: proof.errorCode });
+    await run.audit({ action: 'rotate', outcome: AUDIT_OUTCOMES.failed, errorCode: proof.errorCode, reason: `the new password ${pendingKeyId} did not get a token yet; the previous password stays until it does`, details: { keyId: pendingKeyId, step: 'prove' } });
+    throw new NotReadyError('PasswordNotProven', `the new password ${pendingKeyId} for application ${row.appId} did not get a token: ${proof.errorCode}`);
+  }
+  await run.step(ROTATION_STEPS.proven);
+
+  const now = deps.now();
+  const graceMs = deps.config.rotationGraceHours * 3_600_000;
+  const oldKeyId = row.currentKeyId;
+  await run.save({
+    phase: ROTATION_PHASES.idle,
+    currentKeyId: pendingKeyId,
+    currentCreatedAt: now.toISOString(),
+    currentExpiresOn: row.pendingExpiresOn ?? secret.expiresOn?.toISOString(),
+    currentSecretVersion: row.pendingSecretVersion ?? secret.version,
+    previousKeyId: oldKeyId,
+    previousRemoveAfter: oldKeyId ? new Date(now.getTime() + graceMs).toISOString() : undefined,
+    rotationId: undefined,
+    rotationReason: undefined,
+    pendingKeyId: undefined,
+    pendingExpiresOn: undefined,
+    pendingSecretVersion: undefined,
+    lastRotatedAt: now.toISOString(),
+    lastErrorCode: undefined,
+  });
+  await run.audit({
+    action: 'rotate',
+    outcome: AUDIT_OUTCOMES.rotated,
+    reason: oldKeyId
+      ? `new password ${pendingKeyId} proven and current in ${row.vaultName}; the previous password ${oldKeyId} is removed after ${deps.config.rotationGraceHours} h`
+      : `first password ${pendingKeyId} proven and current in ${row.vaultName}`,
+    details: { keyId: pendingKeyId, ...(oldKeyId ? { previousKeyId: oldKeyId } : {}), expiresOn: run.row.currentExpiresOn ?? '', secretVersion: run.row.currentSecretVersion ?? '' },
+  });
+  await run.step(ROTATION_STEPS.markedCurrent);
+}
+
+async function removePrevious(run: LeasedRun, why: string): Promise<boolean> {
+  const keyId = run.row.previousKeyId;
+  if (!keyId) return false;
+  const removed = await removePasswordUnlessServed(run, keyId, `previous password ${keyId}: ${why}`);
+  if (!removed) return false;
+  await run.save({ previousKeyId: undefined, previousRemoveAfter: undefined });
+  await run.step(ROTATION_STEPS.previousRemoved);
+  return true;
+}
+
+/**
+ * Removes passwords we created (displayName prefix) that are neither current, previous nor the
+ * one Key Vault serves: created by a run that stopped before storing them.
+ */
+async function removeUnstoredPasswords(run: LeasedRun, servedKeyId: string | undefined): Promise<void> {
+  const { deps, row } = run;
+  if (!row.appId) return;
+  const app = await deps.graph.getApplicationByAppId(row.appId);
+  if (!app) return;
+  const keep = new Set([row.currentKeyId, row.previousKeyId, servedKeyId].filter((k): k is string => k !== undefined));
+  for (const password of app.passwordCredentials) {
+    const isPending = password.keyId === row.pendingKeyId || (row.rotationId !== undefined && password.displayName === passwordDisplayName(row.rotationId));
+    if (keep.has(password.keyId) || !(isPending || isOurPassword(password.displayName))) continue;
+    await removePasswordUnlessServed(run, password.keyId, `password ${password.keyId} was created but never stored in Key Vault`);
+  }
+}
+
+/** The one way a password is removed: never the one Key Vault serves at this moment. */
+async function removePasswordUnlessServed(run: LeasedRun, keyId: string, reason: string): Promise<boolean> {
+  const { deps, row } = run;
+  const served = await servedPassword(run);
+  if (served?.keyId === keyId) {
+    await run.audit({ action: 'rotate', outcome: AUDIT_OUTCOMES.skipped, reason: `kept ${keyId}: Key Vault serves it`, details: { keyId } });
+    return false;
+  }
+  const result = await deps.graph.removePassword(requireObjectId(run), keyId);
+  run.actions.push(`removed ${keyId}`);
+  run.options.log?.info('removed a password', { registryId: row.registryId, keyId, result });
+  await run.audit({ action: 'rotate', outcome: AUDIT_OUTCOMES.rotationStep, reason: result === 'removed' ? `removed ${reason}` : `${reason}; it was already gone`, details: { keyId, step: 'remove-password' } });
+  return true;
+}
+
+/** The keyId and version of the password Key Vault serves now (from its tags), if any. */
+async function servedPassword(run: LeasedRun): Promise<{ keyId: string; version: string } | undefined> {
+  const secret = await run.deps.vaults.getSecret(run.row.vaultName, passwordSecretName(run.row.registryName));
+  const keyId = secret?.tags['keyId'];
+  return secret && keyId ? { keyId, version: secret.version } : undefined;
+}
+
+function requireObjectId(run: LeasedRun): string {
+  if (!run.row.applicationObjectId) throw new NotReadyError('ApplicationNotCreated', `registry ${run.row.registryName} has no application yet`);
+  return run.row.applicationObjectId;
+}
+
+/** Runs `work` under the enrolment's lease, releasing it afterwards (recording the error code on failure). */
+export async function withLease<T>(
+  deps: CredentialsDeps,
+  row: StoredEnrolment,
+  options: RunOptions,
+  work: (run: LeasedRun) => Promise<T>,
+): Promise<{ kind: 'done'; value: T } | { kind: 'busy' }> {
+  const run = await LeasedRun.acquire(deps, row, options);
+  if (!run) return { kind: 'busy' };
+  try {
+    const value = await work(run);
+    await run.release();
+    return { kind: 'done', value };
+  } catch (error) {
+    await run.release({ lastErrorCode: errorCode(error) }).catch(() => undefined);
+    throw error;
+  }
+}

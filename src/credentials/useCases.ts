@@ -1,0 +1,390 @@
+/**
+ * The credentials use cases the triggers and the HTTP API call: enrol, rotate (now, when due,
+ * on near-expiry), un-enrol, list, and react to a registry's tags.
+ */
+import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
+import type { ArmResource } from '../azure/arm.js';
+import { errorCode, InvalidInputError, NotReadyError } from '../errors.js';
+import { ownedDescription, roleAssignmentName } from '../policy/assignmentName.js';
+import { chooseRole, describeRole, type RoleChoice } from '../policy/roles.js';
+import { parseCredentialTags } from '../policy/tags.js';
+import { Secret } from '../secret.js';
+import type { CredentialsDeps, RunOptions } from './deps.js';
+import {
+  applicationDisplayName,
+  ENROLMENT_STATUSES,
+  parseRegistryId,
+  passwordSecretName,
+  ROTATION_PHASES,
+  toEnrolmentView,
+  usernameSecretName,
+  type Enrolment,
+  type EnrolmentView,
+  type StoredEnrolment,
+} from './enrolment.js';
+import { ConcurrencyConflictError } from './enrolmentStore.js';
+import { LeasedRun, MANAGED_BY_TAG, needsRun, ROTATION_OUTCOMES, rotateUnderLease, USERNAME_CONTENT_TYPE, withLease, type RotationResult } from './rotation.js';
+
+export interface EnrolRequest {
+  readonly registryId: string;
+  readonly vaultName: string;
+  /** Rotation period in days; the setting ROTATION_PERIOD_DAYS when absent. */
+  readonly periodDays?: number;
+  /** Adopt this existing application instead of creating one. */
+  readonly appId?: string;
+}
+
+export const ENROL_OUTCOMES = { enrolled: 'enrolled', alreadyEnrolled: 'already-enrolled', inProgress: 'in-progress' } as const;
+export type EnrolOutcome = (typeof ENROL_OUTCOMES)[keyof typeof ENROL_OUTCOMES];
+
+export interface EnrolResult {
+  readonly outcome: EnrolOutcome;
+  readonly enrolment: EnrolmentView;
+  readonly rotation?: RotationResult;
+}
+
+/**
+ * Enrols a registry: application + service principal named after it, the registry's pull role
+ * on it, `<registry>-pull-usr` / `-pwd` in the vault with a proven password. Idempotent: a
+ * repeated request with the same settings changes nothing.
+ */
+export async function enrolRegistry(deps: CredentialsDeps, request: EnrolRequest, options: RunOptions = {}): Promise<EnrolResult> {
+  const ref = parseRegistryId(request.registryId);
+  if (request.periodDays !== undefined && (!Number.isInteger(request.periodDays) || request.periodDays < 1 || request.periodDays > 730)) {
+    throw new InvalidInputError('InvalidPeriod', `periodDays must be a whole number from 1 to 730, got ${request.periodDays}`);
+  }
+  const registry = await deps.arm.getResource(request.registryId);
+  if (!registry) throw new InvalidInputError('RegistryNotFound', `registry ${request.registryId} does not exist`);
+  await deps.vaults.resolveVault(request.vaultName);
+  const vaultName = request.vaultName.toLowerCase();
+
+  let row = await deps.store.get(registry.id);
+  if (!row) {
+    try {
+      row = await deps.store.create({
+        registryId: registry.id,
+        registryName: ref.name,
+        vaultName,
+        ...(request.periodDays !== undefined ? { periodDays: request.periodDays } : {}),
+        status: ENROLMENT_STATUSES.enrolling,
+        phase: ROTATION_PHASES.idle,
+        enrolledAt: deps.now().toISOString(),
+      });
+    } catch (error) {
+      if (!(error instanceof ConcurrencyConflictError)) throw error;
+      row = await deps.store.get(registry.id);
+      if (!row) throw error;
+    }
+  }
+  const view = (r: Enrolment) => toEnrolmentView(r, deps.config.rotationPeriodDays);
+  const unchanged =
+    row.status === ENROLMENT_STATUSES.active &&
+    row.vaultName === vaultName &&
+    row.periodDays === request.periodDays &&
+    (request.appId === undefined || request.appId === row.appId) &&
+    row.phase === ROTATION_PHASES.idle &&
+    row.currentKeyId !== undefined;
+  if (unchanged) return { outcome: ENROL_OUTCOMES.alreadyEnrolled, enrolment: view(row) };
+
+  const outcome = await withLease(deps, row, options, async (run) => {
+    const vaultChanged = run.row.vaultName !== vaultName;
+    await run.save({
+      status: run.row.status === ENROLMENT_STATUSES.active && !vaultChanged ? ENROLMENT_STATUSES.active : ENROLMENT_STATUSES.enrolling,
+      vaultName,
+      periodDays: request.periodDays,
+    });
+    await ensureApplication(run, request.appId);
+    const principalId = await ensureServicePrincipal(run);
+    await grantPullRole(run, registry, principalId);
+    await storeUsername(run);
+    await run.save({ status: ENROLMENT_STATUSES.active });
+    await run.audit({
+      action: 'enrol',
+      outcome: AUDIT_OUTCOMES.enrolled,
+      reason: `registry ${run.row.registryName} enrolled for pull credentials in ${vaultName} (${usernameSecretName(run.row.registryName)} / ${passwordSecretName(run.row.registryName)}), rotated every ${run.row.periodDays ?? deps.config.rotationPeriodDays} days`,
+      principalId,
+      ...(run.row.role ? { role: run.row.role } : {}),
+      details: { vaultName, adopted: run.row.adopted === true },
+    });
+    // A new vault must get a password of its own; a first enrolment has none yet.
+    return rotateUnderLease(run, { force: vaultChanged || !run.row.currentKeyId, reason: 'enrolment' });
+  });
+  if (outcome.kind === 'busy') {
+    const current = (await deps.store.get(registry.id)) ?? row;
+    return { outcome: ENROL_OUTCOMES.inProgress, enrolment: view(current) };
+  }
+  const final = (await deps.store.get(registry.id)) ?? row;
+  return { outcome: ENROL_OUTCOMES.enrolled, enrolment: view(final), rotation: outcome.value };
+}
+
+export interface UnenrolResult {
+  readonly outcome: 'unenrolled' | 'not-enrolled' | 'in-progress';
+  readonly applicationDeleted: boolean;
+}
+
+/**
+ * Stops rotation for a registry. The application (and its role assignment) is deleted only when
+ * CREDENTIALS_DELETE_APP_ON_UNENROL is true; otherwise it and the Key Vault secrets stay.
+ */
+export async function unenrolRegistry(deps: CredentialsDeps, registryId: string, options: RunOptions & { reason?: string } = {}): Promise<UnenrolResult> {
+  parseRegistryId(registryId);
+  const row = await deps.store.get(registryId);
+  if (!row || row.status === ENROLMENT_STATUSES.unenrolled) return { outcome: 'not-enrolled', applicationDeleted: false };
+  const outcome = await withLease(deps, row, options, async (run) => {
+    // A password in flight that Key Vault does not serve would be left behind: settle first.
+    if (run.row.phase === ROTATION_PHASES.adding || run.row.phase === ROTATION_PHASES.added) {
+      await run.save({ status: ENROLMENT_STATUSES.active });
+      await rotateUnderLease(run, { reason: 'un-enrolment' }).catch(() => undefined);
+    }
+    let applicationDeleted = false;
+    if (deps.config.deleteApplicationOnUnenrol && run.row.applicationObjectId && !run.row.adopted) {
+      if (run.row.servicePrincipalId && run.row.role) await revokePullRole(run, run.row.servicePrincipalId);
+      const result = await deps.graph.deleteApplication(run.row.applicationObjectId);
+      applicationDeleted = result === 'deleted';
+      await run.audit({ action: 'unenrol', outcome: AUDIT_OUTCOMES.revoked, reason: `deleted application ${run.row.appId} (CREDENTIALS_DELETE_APP_ON_UNENROL is true)` });
+    }
+    await run.save({
+      status: ENROLMENT_STATUSES.unenrolled,
+      ...(applicationDeleted
+        ? { appId: undefined, applicationObjectId: undefined, servicePrincipalId: undefined, currentKeyId: undefined, currentCreatedAt: undefined, currentExpiresOn: undefined, currentSecretVersion: undefined, previousKeyId: undefined, previousRemoveAfter: undefined, role: undefined }
+        : {}),
+    });
+    await run.audit({
+      action: 'unenrol',
+      outcome: AUDIT_OUTCOMES.unenrolled,
+      reason: `${options.reason ?? 'un-enrolment requested'}: rotation stopped for ${run.row.registryName}${applicationDeleted ? '' : '; the application and the Key Vault secrets are kept'}`,
+    });
+    return { outcome: 'unenrolled' as const, applicationDeleted };
+  });
+  return outcome.kind === 'busy' ? { outcome: 'in-progress', applicationDeleted: false } : outcome.value;
+}
+
+/** Rotates one registry's password now, whatever its age. Concurrent requests make one new password. */
+export async function rotateNow(deps: CredentialsDeps, registryId: string, options: RunOptions & { reason?: string } = {}): Promise<RotationResult> {
+  parseRegistryId(registryId);
+  const row = await deps.store.get(registryId);
+  if (!row || row.status !== ENROLMENT_STATUSES.active) return { outcome: ROTATION_OUTCOMES.notEnrolled, registryId, actions: [] };
+  return rotateRow(deps, row, { force: true, reason: options.reason ?? 'requested' }, options);
+}
+
+/** Rotates the registry's password if due, and finishes any step left over. */
+export async function rotateIfDue(deps: CredentialsDeps, registryId: string, options: RunOptions & { reason?: string } = {}): Promise<RotationResult> {
+  const row = await deps.store.get(registryId);
+  if (!row || row.status !== ENROLMENT_STATUSES.active) return { outcome: ROTATION_OUTCOMES.notEnrolled, registryId, actions: [] };
+  return rotateRow(deps, row, { force: false, reason: options.reason ?? 'timer' }, options);
+}
+
+async function rotateRow(deps: CredentialsDeps, row: StoredEnrolment, rotate: { force: boolean; reason: string }, options: RunOptions): Promise<RotationResult> {
+  if (!needsRun(row, deps, rotate.force)) return notDue(deps, row);
+  const outcome = await withLease(deps, row, options, (run) => rotateUnderLease(run, rotate));
+  if (outcome.kind === 'busy') return { outcome: ROTATION_OUTCOMES.inProgress, registryId: row.registryId, actions: [] };
+  return outcome.value;
+}
+
+function notDue(deps: CredentialsDeps, row: Enrolment): RotationResult {
+  const view = toEnrolmentView(row, deps.config.rotationPeriodDays);
+  return {
+    outcome: ROTATION_OUTCOMES.notDue,
+    registryId: row.registryId,
+    ...(row.currentKeyId ? { currentKeyId: row.currentKeyId } : {}),
+    ...(view.nextRotationAt ? { nextRotationAt: view.nextRotationAt } : {}),
+    actions: [],
+  };
+}
+
+export interface SweepResult {
+  readonly results: readonly RotationResult[];
+  readonly failures: readonly { registryId: string; errorCode: string }[];
+}
+
+/** The timer: every active enrolment, rotated when due; one registry's failure does not stop the others. */
+export async function rotateDueCredentials(deps: CredentialsDeps, options: RunOptions = {}): Promise<SweepResult> {
+  const results: RotationResult[] = [];
+  const failures: { registryId: string; errorCode: string }[] = [];
+  for (const row of await deps.store.list()) {
+    if (row.status !== ENROLMENT_STATUSES.active) continue;
+    try {
+      results.push(await rotateRow(deps, row, { force: false, reason: 'timer' }, options));
+    } catch (error) {
+      failures.push({ registryId: row.registryId, errorCode: errorCode(error) });
+      options.log?.warn('rotation failed', { registryId: row.registryId, error });
+      await deps.audit.record({ action: 'rotate', outcome: AUDIT_OUTCOMES.failed, errorCode: errorCode(error), reason: `scheduled rotation of ${row.registryName} failed; the next run resumes it`, registry: row.registryId, resourceId: row.registryId });
+    }
+  }
+  return { results, failures };
+}
+
+/** Every enrolment, with ids and times only. */
+export async function listEnrolments(deps: CredentialsDeps): Promise<EnrolmentView[]> {
+  const rows = await deps.store.list();
+  return rows.map((row) => toEnrolmentView(row, deps.config.rotationPeriodDays)).sort((a, b) => a.registryId.localeCompare(b.registryId));
+}
+
+/** One enrolment, or undefined. */
+export async function getEnrolment(deps: CredentialsDeps, registryId: string): Promise<EnrolmentView | undefined> {
+  parseRegistryId(registryId);
+  const row = await deps.store.get(registryId);
+  return row ? toEnrolmentView(row, deps.config.rotationPeriodDays) : undefined;
+}
+
+/** A registry as the resource-event handler read it from ARM, or its deletion. */
+export type RegistryChange = ArmResource | { readonly id: string; readonly deleted: true };
+
+export interface RegistryChangeResult {
+  readonly outcome: 'enrolled' | 'already-enrolled' | 'in-progress' | 'unenrolled' | 'not-enrolled' | 'invalid-tags';
+}
+
+/**
+ * What the resource-event handler calls for a registry write or delete: enrols when the registry
+ * carries `acr-pull-credential`, un-enrols when the tag is gone or the registry is deleted.
+ * Invalid tags change nothing and are recorded.
+ */
+export async function onRegistryChanged(deps: CredentialsDeps, registry: RegistryChange, options: RunOptions = {}): Promise<RegistryChangeResult> {
+  if ('deleted' in registry) {
+    const result = await unenrolRegistry(deps, registry.id, { ...options, reason: 'registry deleted' });
+    return { outcome: result.outcome === 'unenrolled' ? 'unenrolled' : result.outcome };
+  }
+  const tags = parseCredentialTags(registry.tags);
+  if (tags.status === 'absent') {
+    const result = await unenrolRegistry(deps, registry.id, { ...options, reason: 'tag acr-pull-credential removed' });
+    return { outcome: result.outcome === 'unenrolled' ? 'unenrolled' : result.outcome };
+  }
+  if (tags.status === 'invalid') {
+    const trigger = options.trigger ?? {};
+    await deps.audit.record({
+      action: 'enrol',
+      outcome: AUDIT_OUTCOMES.rejectedInput,
+      errorCode: 'InvalidTag',
+      reason: tags.errors.map((e) => e.message).join('; '),
+      registry: registry.id,
+      resourceId: registry.id,
+      ...(trigger.eventId ? { eventId: trigger.eventId } : {}),
+      ...(trigger.caller ? { caller: trigger.caller } : {}),
+    });
+    return { outcome: 'invalid-tags' };
+  }
+  const result = await enrolRegistry(deps, { registryId: registry.id, vaultName: tags.vaultName, ...(tags.days !== undefined ? { periodDays: tags.days } : {}) }, options);
+  return { outcome: result.outcome };
+}
+
+/** Key Vault `Microsoft.KeyVault.SecretNearExpiry` data, PascalCase as on the wire. */
+export interface SecretNearExpiry {
+  readonly VaultName: string;
+  readonly ObjectName: string;
+  readonly Version?: string | null;
+}
+
+/**
+ * A secret is near expiry: when it is one of our `-pull-pwd` secrets and the version Key Vault
+ * means is the one we serve, rotate now. Anything else is not ours or already replaced.
+ */
+export async function onSecretNearExpiry(deps: CredentialsDeps, event: SecretNearExpiry, options: RunOptions = {}): Promise<RotationResult | { outcome: 'not-ours' | 'already-replaced' }> {
+  const vaultName = event.VaultName.toLowerCase();
+  const match = (await deps.store.list()).find(
+    (row) => row.status === ENROLMENT_STATUSES.active && row.vaultName === vaultName && passwordSecretName(row.registryName) === event.ObjectName.toLowerCase(),
+  );
+  if (!match) return { outcome: 'not-ours' };
+  if (event.Version && match.currentSecretVersion && event.Version !== match.currentSecretVersion && match.phase === ROTATION_PHASES.idle) {
+    return { outcome: 'already-replaced' };
+  }
+  return rotateRow(deps, match, { force: true, reason: 'near-expiry' }, options);
+}
+
+async function ensureApplication(run: LeasedRun, adoptAppId: string | undefined): Promise<void> {
+  const { deps } = run;
+  const displayName = applicationDisplayName(run.row.registryName);
+  const forget = { currentKeyId: undefined, currentCreatedAt: undefined, currentExpiresOn: undefined, currentSecretVersion: undefined, previousKeyId: undefined, previousRemoveAfter: undefined, servicePrincipalId: undefined, role: undefined };
+
+  if (adoptAppId && adoptAppId !== run.row.appId) {
+    const app = await deps.graph.getApplicationByAppId(adoptAppId);
+    if (!app) throw new InvalidInputError('ApplicationNotFound', `no application with appId ${adoptAppId} is visible to the app`);
+    await run.save({ ...forget, appId: app.appId, applicationObjectId: app.id, adopted: true });
+    // The password Key Vault serves for this application, if one of its passwords, becomes current,
+    // so the first rotation retires it after the grace period.
+    const served = await deps.vaults.getSecret(run.row.vaultName, passwordSecretName(run.row.registryName));
+    const servedKeyId = served?.tags['keyId'];
+    if (servedKeyId && app.passwordCredentials.some((p) => p.keyId === servedKeyId)) await run.save({ currentKeyId: servedKeyId, currentSecretVersion: served?.version });
+    await run.audit({ action: 'enrol', outcome: AUDIT_OUTCOMES.rotationStep, reason: `adopted existing application ${app.appId}`, details: { step: 'adopt-application', appId: app.appId } });
+    return;
+  }
+  if (run.row.appId) {
+    const app = await deps.graph.getApplicationByAppId(run.row.appId);
+    if (app) return;
+    if (run.row.adopted) throw new InvalidInputError('ApplicationNotFound', `adopted application ${run.row.appId} no longer exists`);
+    await run.save({ ...forget, appId: undefined, applicationObjectId: undefined });
+  }
+  // A run that stopped between creating the application and recording it left a marker.
+  if (run.row.creatingApplication) {
+    const found = await deps.graph.findApplicationsByDisplayName(displayName);
+    if (found.length === 1 && found[0]) {
+      await run.save({ appId: found[0].appId, applicationObjectId: found[0].id, creatingApplication: undefined, adopted: undefined });
+      return;
+    }
+  }
+  await run.save({ creatingApplication: true });
+  const app = await deps.graph.createApplication(displayName, { notes: `Pull-only credentials for registry ${run.row.registryId}, managed by acr-pull-automation.` });
+  await run.save({ appId: app.appId, applicationObjectId: app.id, creatingApplication: undefined, adopted: undefined });
+  await run.audit({ action: 'enrol', outcome: AUDIT_OUTCOMES.rotationStep, reason: `created application ${displayName} (${app.appId})`, details: { step: 'create-application', appId: app.appId } });
+}
+
+async function ensureServicePrincipal(run: LeasedRun): Promise<string> {
+  const { deps } = run;
+  const appId = run.row.appId ?? '';
+  if (run.row.servicePrincipalId) return run.row.servicePrincipalId;
+  const existing = await deps.graph.findServicePrincipal(appId);
+  const principal = existing ?? (await deps.graph.createServicePrincipal(appId));
+  await run.save({ servicePrincipalId: principal.id });
+  if (!existing) await run.audit({ action: 'enrol', outcome: AUDIT_OUTCOMES.rotationStep, reason: `created service principal ${principal.id} for application ${appId}`, principalId: principal.id, details: { step: 'create-service-principal' } });
+  return principal.id;
+}
+
+async function grantPullRole(run: LeasedRun, registry: ArmResource, principalId: string): Promise<void> {
+  const choice = chooseRole(stringProperty(registry, 'roleAssignmentMode'), 'pull');
+  const name = assignmentName(registry.id, principalId, choice);
+  const outcome = await run.deps.roleAssignments.create({
+    scope: registry.id,
+    name,
+    principalId,
+    principalType: 'ServicePrincipal',
+    roleDefinitionGuid: choice.role.roleDefinitionId,
+    description: ownedDescription(`pull credentials for ${run.row.registryName}`),
+  });
+  await run.save({ role: choice.role.roleDefinitionId });
+  await run.audit({
+    action: 'grant',
+    outcome: outcome === 'created' ? AUDIT_OUTCOMES.granted : AUDIT_OUTCOMES.alreadyPresent,
+    reason: `${choice.reason}, for the pull-credential service principal${outcome === 'created' ? '; propagation pending' : ''}`,
+    principalId,
+    role: describeRole(choice.role),
+    details: { propagation: outcome === 'created' ? 'pending' : 'done' },
+  });
+}
+
+async function revokePullRole(run: LeasedRun, principalId: string): Promise<void> {
+  const roleGuid = run.row.role ?? '';
+  const name = roleAssignmentName({ scope: run.row.registryId, principalId, roleDefinitionId: roleGuid });
+  if (!name.ok) return;
+  const result = await run.deps.roleAssignments.delete(run.row.registryId, name.value);
+  await run.audit({ action: 'revoke', outcome: result === 'deleted' ? AUDIT_OUTCOMES.revoked : AUDIT_OUTCOMES.alreadyPresent, reason: `pull role of the pull-credential service principal ${result === 'deleted' ? 'removed' : 'was already gone'} before deleting its application`, principalId });
+}
+
+async function storeUsername(run: LeasedRun): Promise<void> {
+  const { deps, row } = run;
+  const appId = row.appId ?? '';
+  const name = usernameSecretName(row.registryName);
+  const existing = await deps.vaults.getSecret(row.vaultName, name);
+  if (existing?.value.reveal() === appId) return;
+  await deps.vaults.setSecret(row.vaultName, name, new Secret(appId), { contentType: USERNAME_CONTENT_TYPE, tags: { ...MANAGED_BY_TAG, appId } });
+  await run.audit({ action: 'enrol', outcome: AUDIT_OUTCOMES.rotationStep, reason: `stored the username (appId) in ${row.vaultName} as ${name}`, details: { step: 'store-username' } });
+}
+
+function assignmentName(scope: string, principalId: string, choice: RoleChoice): string {
+  const name = roleAssignmentName({ scope, principalId, roleDefinitionId: choice.role.roleDefinitionId });
+  if (!name.ok) throw new NotReadyError('InvalidAssignment', name.error);
+  return name.value;
+}
+
+function stringProperty(resource: ArmResource, key: string): string | undefined {
+  const value = resource.properties?.[key];
+  return typeof value === 'string' ? value : undefined;
+}

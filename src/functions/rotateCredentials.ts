@@ -1,0 +1,58 @@
+/**
+ * Credential rotation triggers: the timer (`%ROTATION_SCHEDULE%`) and Key Vault's
+ * `Microsoft.KeyVault.SecretNearExpiry` events. Each handler parses its input and calls a use case.
+ */
+import { app, type EventGridEvent, type InvocationContext, type Timer } from '@azure/functions';
+import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
+import { createCredentialsDeps, type CredentialsDeps } from '../credentials/deps.js';
+import { onSecretNearExpiry, rotateDueCredentials } from '../credentials/useCases.js';
+import { getDeps, type Deps } from '../deps.js';
+import { invocationLogger } from '../log.js';
+
+export const SECRET_NEAR_EXPIRY = 'Microsoft.KeyVault.SecretNearExpiry';
+
+let built: CredentialsDeps | undefined;
+/** The credentials dependencies: from `Deps` once the composition root carries them, else built once over its shared adapters. */
+function credentialsDeps(): CredentialsDeps {
+  const deps = getDeps() as Deps & { credentials?: CredentialsDeps };
+  if (deps.credentials) return deps.credentials;
+  built ??= createCredentialsDeps(deps.config, deps.credential, deps.audit, { arm: deps.arm, roleAssignments: deps.roleAssignments, resourceGraph: deps.resourceGraph });
+  return built;
+}
+
+/** The timer: every enrolled registry whose password is due, plus any step an earlier run left. */
+export async function rotateCredentialsTimer(_timer: Timer, context: InvocationContext): Promise<void> {
+  const log = invocationLogger(context);
+  const { results, failures } = await rotateDueCredentials(credentialsDeps(), { log });
+  log.info('rotation sweep finished', {
+    checked: results.length + failures.length,
+    rotated: results.filter((r) => r.outcome === 'rotated').length,
+    failed: failures.length,
+  });
+}
+
+/**
+ * Key Vault near-expiry of a secret we manage: rotate now. Data is PascalCase on the wire
+ * (https://learn.microsoft.com/azure/event-grid/event-schema-key-vault). Other events and other
+ * secrets are acknowledged and ignored; only transient errors escape (redelivery).
+ */
+export async function keyVaultSecretEvents(event: EventGridEvent, context: InvocationContext): Promise<void> {
+  const log = invocationLogger(context, { eventId: event.id });
+  if (event.eventType !== SECRET_NEAR_EXPIRY) {
+    log.info('not a secret near-expiry event; ignored', { eventType: event.eventType });
+    return;
+  }
+  const data = (event.data ?? {}) as Record<string, unknown>;
+  const vaultName = data['VaultName'];
+  const objectName = data['ObjectName'] ?? event.subject;
+  if (typeof vaultName !== 'string' || typeof objectName !== 'string') {
+    await credentialsDeps().audit.record({ action: 'event', outcome: AUDIT_OUTCOMES.rejectedInput, errorCode: 'InvalidEvent', reason: 'SecretNearExpiry event without VaultName or ObjectName', eventId: event.id });
+    return;
+  }
+  const version = typeof data['Version'] === 'string' ? data['Version'] : undefined;
+  const result = await onSecretNearExpiry(credentialsDeps(), { VaultName: vaultName, ObjectName: objectName, Version: version }, { log, trigger: { eventId: event.id } });
+  log.info('secret near expiry handled', { vaultName, secretName: objectName, outcome: result.outcome });
+}
+
+app.timer('rotateCredentials', { schedule: '%ROTATION_SCHEDULE%', handler: rotateCredentialsTimer });
+app.eventGrid('keyVaultSecretEvents', { handler: keyVaultSecretEvents });

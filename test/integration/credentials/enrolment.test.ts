@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enrolRegistry, listEnrolments, rotateNow, unenrolRegistry } from '../../../src/credentials/useCases.js';
+import { startWorld, type World } from './world.js';
+
+let world: World;
+beforeAll(async () => {
+  world = await startWorld();
+});
+afterAll(async () => world?.stop());
+
+describe('enrolment', () => {
+  it('creates the application, grants AcrPull on the registry only and stores proven credentials in Key Vault', async () => {
+    const { registryId, registryName, vaultName } = await world.newRegistry();
+    const deps = world.deps();
+    const result = await enrolRegistry(deps, { registryId, vaultName });
+    expect(result.outcome).toBe('enrolled');
+    expect(result.rotation?.outcome).toBe('rotated');
+    const appId = result.enrolment.appId!;
+    expect(appId).toMatch(/^[0-9a-f-]{36}$/);
+
+    const served = await world.servedPassword(registryName, vaultName, appId);
+    expect(served.works).toBe(true);
+    expect(served.keyId).toBe(result.enrolment.currentKeyId);
+
+    const usr = await deps.vaults.getSecret(vaultName, `${registryName}-pull-usr`);
+    expect(usr?.value.reveal()).toBe(appId);
+    const pwd = await deps.vaults.getSecret(vaultName, `${registryName}-pull-pwd`);
+    expect(pwd?.contentType).toBe('text/plain; acr-pull-password');
+    expect(pwd?.tags).toMatchObject({ appId, keyId: result.enrolment.currentKeyId });
+    expect(pwd?.tags['rotatedAt']).toMatch(/^\d{4}-/);
+    expect(pwd?.expiresOn?.getTime()).toBeGreaterThan(Date.now() + 89 * 86_400_000);
+
+    const audit = await world.audit.query({ registry: registryId });
+    expect(audit.items.map((r) => r.outcome)).toEqual(expect.arrayContaining(['enrolled', 'granted', 'rotated']));
+    expect(audit.items.find((r) => r.outcome === 'granted')?.role).toMatch(/^AcrPull/);
+
+    // A repeated enrolment changes nothing.
+    const again = await enrolRegistry(deps, { registryId, vaultName });
+    expect(again.outcome).toBe('already-enrolled');
+    expect(await world.passwordsOnApp(appId)).toHaveLength(1);
+    expect((await listEnrolments(deps)).map((e) => e.registryId)).toContain(registryId);
+  });
+
+  it('grants Container Registry Repository Reader on a registry in ABAC repository mode', async () => {
+    const { registryId, vaultName } = await world.newRegistry({ roleAssignmentMode: 'AbacRepositoryPermissions' });
+    await enrolRegistry(world.deps(), { registryId, vaultName });
+    const audit = await world.audit.query({ registry: registryId });
+    const grant = audit.items.find((r) => r.action === 'grant');
+    expect(grant?.role).toMatch(/^Container Registry Repository Reader/);
+    expect(grant?.reason).toMatch(/AbacRepositoryPermissions/);
+  });
+
+  it('stops rotating after un-enrolment and keeps the application by default', async () => {
+    const { registryId, registryName, vaultName } = await world.newRegistry();
+    const deps = world.deps();
+    const enrolled = await enrolRegistry(deps, { registryId, vaultName });
+    const result = await unenrolRegistry(deps, registryId);
+    expect(result).toEqual({ outcome: 'unenrolled', applicationDeleted: false });
+    expect((await rotateNow(deps, registryId)).outcome).toBe('not-enrolled');
+    expect((await world.servedPassword(registryName, vaultName, enrolled.enrolment.appId!)).works).toBe(true);
+  });
+
+  it('deletes the application on un-enrolment when CREDENTIALS_DELETE_APP_ON_UNENROL is true', async () => {
+    const { registryId, vaultName } = await world.newRegistry();
+    const deps = world.deps({ config: { ...world.config, deleteApplicationOnUnenrol: true } });
+    const enrolled = await enrolRegistry(deps, { registryId, vaultName });
+    const result = await unenrolRegistry(deps, registryId);
+    expect(result).toEqual({ outcome: 'unenrolled', applicationDeleted: true });
+    expect(await deps.graph.getApplicationByAppId(enrolled.enrolment.appId!)).toBeUndefined();
+  });
+
+  it('refuses a vault that does not exist', async () => {
+    const { registryId } = await world.newRegistry();
+    await expect(enrolRegistry(world.deps(), { registryId, vaultName: 'kv-missing' })).rejects.toMatchObject({ code: 'VaultNotFound' });
+  });
+});
