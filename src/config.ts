@@ -75,6 +75,15 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'AZURE_CLIENT_ID', required: false, example: '11111111-2222-3333-4444-555555555555', description: 'Client id of a user-assigned managed identity, when the app should use it instead of its system-assigned one.' },
 ];
 
+/**
+ * Every setting's documented default, for hosts that must see settings explicitly: timer
+ * schedules are bound as `%ROTATION_SCHEDULE%`, which the Functions host resolves from app
+ * settings alone. The infra sets the same values in Azure.
+ */
+export const SETTING_DEFAULTS: Readonly<Record<string, string>> = Object.fromEntries(
+  SETTINGS.filter((s) => s.default !== undefined).map((s) => [s.name, s.default as string]),
+);
+
 /** Thrown by `loadConfig`: its message has one line per bad setting. */
 export class ConfigError extends Error {
   readonly code = 'InvalidConfiguration';

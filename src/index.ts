@@ -7,3 +7,10 @@ import { app } from '@azure/functions';
 app.setup({ enableHttpStream: false });
 
 import './functions/smoke.js';
+import './functions/resourceEvents.js';
+import './functions/rotateCredentials.js';
+import './functions/accessApi.js';
+import './functions/credentialsApi.js';
+import './functions/auditApi.js';
+import './functions/healthApi.js';
+import './functions/openapi.js';

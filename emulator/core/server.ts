@@ -139,7 +139,10 @@ export class EmulatorCore {
       const rawBody = await readBody(req);
       let url: URL;
       try {
-        url = new URL(req.url ?? '/', `https://${req.headers.host ?? '127.0.0.1'}`);
+        // The request target is a path even when it starts with '//' (the SDKs send '//subscriptions/…'
+        // for a scope with a leading slash, and ARM accepts it); new URL() would read it as a host.
+        const target = (req.url ?? '/').replace(/^\/{2,}/, '/');
+        url = new URL(`https://${req.headers.host ?? '127.0.0.1'}${target.startsWith('/') ? target : `/${target}`}`);
       } catch {
         url = new URL('https://127.0.0.1/');
       }

@@ -170,7 +170,7 @@ export const registerGraph: RegisterModule = (ctx: EmulatorContext) => {
   /** Wraps a handler with the bearer check Graph applies. */
   const authed = (handler: (req: EmuRequest, caller: TokenClaims) => EmuResponse) => (req: EmuRequest): EmuResponse => {
     if (!req.headers.authorization) return err(401, 'InvalidAuthenticationToken', 'Access token is empty.');
-    const caller = ctx.tokens.verify(req.headers.authorization, AUDIENCES.graph);
+    const caller = ctx.tokens.verify(req.headers.authorization, [...AUDIENCES.graph, ctx.baseUrl, `${ctx.baseUrl}/`]);
     if (!caller) return err(401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid audience, signature or expiry.');
     return handler(req, caller);
   };

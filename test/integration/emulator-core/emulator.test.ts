@@ -142,3 +142,24 @@ describe('emulator core', () => {
     expect(calls.body.calls).toContainEqual(expect.objectContaining({ api: 'managedIdentity', route: '/msi/token', status: 200, count: 1 }));
   });
 });
+
+describe('emulator request handling', () => {
+  it("reads a request target that starts with '//' as a path, as ARM does (the SDKs send one for a scope with a leading slash)", async () => {
+    const withArm = await startTestEmulator({ arm: true });
+    try {
+      const token = (await withArm.operatorCredential().getToken('https://management.azure.com/.default'))?.token;
+      const path = `//subscriptions/${withArm.endpoints.subscriptionId}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01`;
+      const response = await withArm.fetch(`${withArm.endpoints.arm}${path}`, { headers: { authorization: `Bearer ${token}` } });
+      expect(response.status).toBe(200);
+      expect(response.json<{ value: unknown[] }>()).toHaveProperty('value');
+    } finally {
+      await withArm.stop();
+    }
+  });
+
+  it('accepts Graph tokens issued for its own URL, the audience a client asks for when GRAPH_ENDPOINT points at it', async () => {
+    const token = await tokenOf(`${emu.endpoints.graph}/.default`);
+    const response = await emu.fetch(`${emu.endpoints.graph}/v1.0/applications`, { headers: { authorization: `Bearer ${token}` } });
+    expect(response.status).toBe(200);
+  });
+});

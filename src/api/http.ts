@@ -1,0 +1,270 @@
+/**
+ * The HTTP API's plumbing, free of trigger types: a route is data (its template, auth level and
+ * operations with their zod schemas), and `handleApiRequest` validates a request against those
+ * schemas, calls the operation and maps every outcome to JSON or RFC 9457 problem details.
+ *
+ * `src/functions/*Api.ts` register each route with `app.http` and hand requests here; the
+ * OpenAPI document is generated from the same route table, so what is validated is what is
+ * documented.
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { invocationLogger, type LogSink, type Logger } from '../log.js';
+import { PROBLEM_CONTENT_TYPE, problem, problemFromError, problemFromZod, type Problem } from './problem.js';
+
+/** Methods a route is registered for: all of them, so a wrong method gets a 405 problem from us rather than an empty one from the host. */
+export const REGISTERED_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
+export type ApiMethod = (typeof REGISTERED_METHODS)[number];
+
+/** Largest request body accepted, in bytes. Every request this API takes is a few hundred bytes. */
+export const MAX_BODY_BYTES = 16 * 1024;
+
+/** The query parameter the Functions host reads the key from; it is not the operation's input. */
+const KEY_QUERY_PARAMETER = 'code';
+
+/** What the API reads from a request: `@azure/functions`' `HttpRequest` has this shape. */
+export interface ApiRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: { get(name: string): string | null };
+  readonly params: Readonly<Record<string, string>>;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/** What the API answers: `@azure/functions`' `HttpResponseInit` accepts this shape. */
+export interface ApiResponse {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body?: string;
+}
+
+/** A successful operation's answer; the body is sent as JSON. */
+export interface ApiResult {
+  readonly status: number;
+  readonly body?: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** Everything an operation gets: validated input, the caller and a logger bound to the invocation. */
+export interface OperationInput<P, Q, B> {
+  readonly params: P;
+  readonly query: Q;
+  readonly body: B;
+  /** Who asked: the App Service authentication principal, else the function key. */
+  readonly caller: string;
+  readonly log: Logger;
+  readonly invocationId: string;
+  /** The request URL, for links such as `nextLink`. */
+  readonly url: URL;
+}
+
+export interface ResponseSpec {
+  readonly description: string;
+  /** Schema of the JSON body; absent for an empty body. Problem responses are added by the generator. */
+  readonly schema?: z.ZodType;
+}
+
+export interface Operation<P = unknown, Q = unknown, B = unknown> {
+  readonly method: ApiMethod;
+  readonly operationId: string;
+  readonly summary: string;
+  readonly description?: string;
+  readonly tags: readonly string[];
+  readonly params?: z.ZodType<P>;
+  readonly query?: z.ZodType<Q>;
+  readonly body?: z.ZodType<B>;
+  /** Successful responses by status. */
+  readonly responses: Readonly<Record<number, ResponseSpec>>;
+  /** Problem statuses this operation can answer beyond the common ones (400, 401, 405, 413, 415, 500). */
+  readonly problems?: readonly number[];
+  handle(input: OperationInput<P, Q, B>): Promise<ApiResult>;
+}
+
+export const AUTH_LEVELS = { anonymous: 'anonymous', function: 'function' } as const;
+export type AuthLevel = (typeof AUTH_LEVELS)[keyof typeof AUTH_LEVELS];
+
+/** One `app.http` registration: a route template (without the `api/` prefix) and its operations. */
+export interface ApiRoute {
+  /** Function name. */
+  readonly name: string;
+  /** Route template as the Functions host reads it, e.g. `credentials/{registry}/rotate`. */
+  readonly route: string;
+  readonly authLevel: AuthLevel;
+  // Operations differ in their input types; `any` lets one table hold them all.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly operations: readonly Operation<any, any, any>[];
+}
+
+/** Declares an operation with its input types inferred from its schemas. */
+export function operation<P = undefined, Q = undefined, B = undefined>(op: Operation<P, Q, B>): Operation<P, Q, B> {
+  return op;
+}
+
+/** Validates the request for its route, runs the matching operation and answers JSON or problem+json. Never throws. */
+export async function handleApiRequest(route: ApiRoute, request: ApiRequest, context: LogSink): Promise<ApiResponse> {
+  const invocationId = context.invocationId || randomUUID();
+  const instance = `urn:uuid:${invocationId}`;
+  const log = invocationLogger(context, { route: route.route, method: request.method });
+  const method = request.method.toUpperCase();
+  const op = route.operations.find((o) => o.method === method);
+  const allow = route.operations.map((o) => o.method).join(', ');
+  if (!op) {
+    return problemResponse(problem('MethodNotAllowed', `${method} is not supported on /api/${route.route}; use ${allow}.`, { instance }), { allow }, method);
+  }
+  try {
+    const url = new URL(request.url, 'http://localhost');
+    const params = op.params ? op.params.safeParse({ ...request.params }) : { success: true as const, data: undefined };
+    if (!params.success) return problemResponse(problemFromZod(params.error, 'params', instance));
+
+    // The URL, not `request.query`: the host's query map keeps one value of a repeated parameter.
+    const queryObject = queryToObject(url.searchParams);
+    if (!queryObject.ok) return problemResponse(queryObject.problem(instance));
+    const query = (op.query ?? EMPTY_QUERY).safeParse(queryObject.value);
+    if (!query.success) return problemResponse(problemFromZod(query.error, 'query', instance));
+
+    const body = await readJsonBody(request, op.body !== undefined);
+    if (!body.ok) return problemResponse(body.problem(instance));
+    const parsedBody = op.body ? op.body.safeParse(body.value) : { success: true as const, data: undefined };
+    if (!parsedBody.success) return problemResponse(problemFromZod(parsedBody.error, 'body', instance));
+
+    const caller = callerOf(request.headers);
+    const result = await op.handle({
+      params: params.data,
+      query: op.query ? query.data : undefined,
+      body: parsedBody.data,
+      caller,
+      log: log.child({ caller }),
+      invocationId,
+      url,
+    });
+    const headers: Record<string, string> = { ...result.headers };
+    if (result.body === undefined) return { status: result.status, headers };
+    return { status: result.status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify(result.body) };
+  } catch (error) {
+    const answer = problemFromError(error, instance);
+    if (answer.status >= 500) log.error('request failed', { error, code: answer.code });
+    else log.warn('request refused', { code: answer.code, detail: answer.detail });
+    return problemResponse(answer, answer.status === 503 ? { 'retry-after': '30' } : {});
+  }
+}
+
+/** Operations without query parameters still refuse unknown ones. */
+const EMPTY_QUERY = z.strictObject({});
+
+/** A problem as an HTTP response. */
+export function problemResponse(body: Problem, headers: Record<string, string> = {}, method?: string): ApiResponse {
+  return {
+    status: body.status,
+    headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...headers },
+    ...(method === 'HEAD' ? {} : { body: JSON.stringify(body) }),
+  };
+}
+
+type Read<T> = { ok: true; value: T } | { ok: false; problem: (instance: string) => Problem };
+
+function queryToObject(query: URLSearchParams): Read<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of query) {
+    if (key === KEY_QUERY_PARAMETER) continue;
+    if (Object.hasOwn(out, key)) {
+      return { ok: false, problem: (instance) => problem('ValidationFailed', `query parameter ${JSON.stringify(key)} is given more than once.`, { instance, errors: [{ pointer: `#/query/${key}`, detail: 'given more than once' }] }) };
+    }
+    out[key] = value;
+  }
+  return { ok: true, value: out };
+}
+
+/**
+ * Reads the body as JSON within the size limit. An operation without a body accepts an empty
+ * one (or `{}`); a JSON body needs a JSON content type when one is given.
+ */
+async function readJsonBody(request: ApiRequest, expectsBody: boolean): Promise<Read<unknown>> {
+  const declared = Number(request.headers.get('content-length') ?? NaN);
+  const tooLarge: Read<unknown> = { ok: false, problem: (instance) => problem('PayloadTooLarge', `The body is larger than ${MAX_BODY_BYTES} bytes.`, { instance }) };
+  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return tooLarge;
+  const bytes = Buffer.from(await request.arrayBuffer());
+  if (bytes.length > MAX_BODY_BYTES) return tooLarge;
+  const text = bytes.toString('utf8').replace(/^\uFEFF/, '');
+  if (text.trim() === '') {
+    if (!expectsBody) return { ok: true, value: undefined };
+    return { ok: false, problem: (instance) => problem('ValidationFailed', 'This operation needs a JSON body.', { instance, errors: [{ pointer: '#/body', detail: 'required' }] }) };
+  }
+  const contentType = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (contentType && contentType !== 'application/json' && !contentType.endsWith('+json')) {
+    return { ok: false, problem: (instance) => problem('UnsupportedMediaType', `The body must be application/json, not ${JSON.stringify(contentType.slice(0, 100))}.`, { instance }) };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : 'not JSON';
+    return { ok: false, problem: (instance) => problem('MalformedJson', `The body is not valid JSON: ${why.slice(0, 200)}`, { instance }) };
+  }
+  if (!expectsBody) {
+    const isEmptyObject = typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
+    if (!isEmptyObject) {
+      return { ok: false, problem: (instance) => problem('UnknownField', 'This operation takes no body (an empty one or {} is fine).', { instance, errors: [{ pointer: '#/body', detail: 'not accepted' }] }) };
+    }
+    return { ok: true, value: undefined };
+  }
+  return { ok: true, value };
+}
+
+const OBJECT_ID_CLAIMS = ['http://schemas.microsoft.com/identity/claims/objectidentifier', 'oid'];
+const APP_ID_CLAIMS = ['appid', 'azp'];
+const NAME_CLAIMS = ['preferred_username', 'upn', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn', 'name', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name'];
+
+/**
+ * Who is calling, for audit rows and logs. With App Service authentication the platform sets
+ * `x-ms-client-principal` (base64 JSON of `{auth_typ, claims: [{typ, val}], name_typ}`) and
+ * `x-ms-client-principal-id` / `-name`
+ * (https://learn.microsoft.com/azure/app-service/configure-authentication-user-identities#access-user-claims-in-app-code):
+ * the caller is the object id (or `app:<appId>`), with the name in parentheses. Without it the
+ * request was authorised by a function key; the Functions host does not tell the worker which
+ * key, so the caller is `function-key`.
+ */
+export function callerOf(headers: { get(name: string): string | null }): string {
+  const claims = decodePrincipal(headers.get('x-ms-client-principal'));
+  const claim = (types: readonly string[]) => claims?.find((c) => types.includes(c.typ))?.val;
+  const id = clean(headers.get('x-ms-client-principal-id')) ?? clean(claim(OBJECT_ID_CLAIMS)) ?? prefixed('app:', clean(claim(APP_ID_CLAIMS)));
+  const name = clean(headers.get('x-ms-client-principal-name')) ?? clean(claim(NAME_CLAIMS));
+  if (id && name && name !== id) return `${id} (${name})`;
+  return id ?? name ?? 'function-key';
+}
+
+function decodePrincipal(header: string | null): { typ: string; val: string }[] | undefined {
+  if (!header) return undefined;
+  try {
+    const parsed = JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as { claims?: unknown };
+    if (!Array.isArray(parsed.claims)) return undefined;
+    return parsed.claims.filter((c): c is { typ: string; val: string } => typeof c?.typ === 'string' && typeof c?.val === 'string');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Header values end up in audit rows and logs: printable characters only, bounded length. */
+function clean(value: string | null | undefined): string | undefined {
+  if (!value) return undefined;
+  // Control characters would forge log lines.
+  // eslint-disable-next-line no-control-regex
+  const text = value.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 200);
+  return text || undefined;
+}
+
+function prefixed(prefix: string, value: string | undefined): string | undefined {
+  return value ? `${prefix}${value}` : undefined;
+}
+
+/**
+ * The `app.http` options for a route: every method (so a wrong one is a 405 problem from us),
+ * its auth level, and a handler that never throws.
+ */
+export function httpFunctionOptions(route: ApiRoute) {
+  return {
+    route: route.route,
+    methods: [...REGISTERED_METHODS],
+    authLevel: route.authLevel,
+    handler: (request: ApiRequest, context: LogSink): Promise<ApiResponse> => handleApiRequest(route, request, context),
+  };
+}

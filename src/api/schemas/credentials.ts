@@ -1,0 +1,77 @@
+/** Schemas of `/api/credentials`: enrolment requests and the views the credentials use cases return. */
+import { z } from 'zod';
+import { ENROLMENT_STATUSES, ROTATION_PHASES } from '../../credentials/enrolment.js';
+import { ROTATION_OUTCOMES } from '../../credentials/rotation.js';
+import { ENROL_OUTCOMES } from '../../credentials/useCases.js';
+import { named, PrincipalId, RegistryId, RegistryName } from './common.js';
+
+const values = <T extends Record<string, string>>(o: T) => Object.values(o) as [T[keyof T], ...T[keyof T][]];
+
+/** Key Vault names: 3-24 letters, digits and hyphens, starting with a letter. */
+export const VaultName = named(
+  'VaultName',
+  z
+    .string()
+    .regex(/^[A-Za-z](?:[A-Za-z0-9]|-(?!-)){1,22}[A-Za-z0-9]$/, 'a vault name is 3-24 letters, digits and single hyphens, starting with a letter')
+    .meta({ examples: ['demo-vault'] }),
+  'A Key Vault name.',
+);
+
+export const EnrolRequestSchema = named(
+  'EnrolRequest',
+  z.strictObject({
+    registryId: RegistryId,
+    vaultName: VaultName.describe('The vault that receives <registry>-pull-usr and <registry>-pull-pwd.'),
+    periodDays: z.number().int().min(1).max(730).optional().describe('Password lifetime in days (rotated at two thirds). Default: ROTATION_PERIOD_DAYS.'),
+    appId: PrincipalId.optional().describe('Adopt this existing application (client id) instead of creating one.'),
+  }),
+  'Enrol a registry for pull credentials.',
+);
+
+export const RegistryPathSchema = named('RegistryPath', z.strictObject({ registry: RegistryName.describe('The enrolled registry’s name.') }));
+
+export const EnrolmentSchema = named(
+  'Enrolment',
+  z.object({
+    registryId: z.string(),
+    registryName: z.string(),
+    vaultName: z.string(),
+    status: z.enum(values(ENROLMENT_STATUSES)),
+    appId: z.string().optional(),
+    servicePrincipalId: z.string().optional(),
+    usernameSecret: z.string().describe('Key Vault secret holding the username (the application id).'),
+    passwordSecret: z.string().describe('Key Vault secret holding the password. Its value is never returned by this API.'),
+    periodDays: z.number().int(),
+    phase: z.enum(values(ROTATION_PHASES)),
+    currentKeyId: z.string().optional(),
+    currentExpiresOn: z.string().optional().describe('When the password Key Vault serves expires.'),
+    nextRotationAt: z.string().optional().describe('When the next rotation is due.'),
+    previousKeyId: z.string().optional(),
+    previousRemoveAfter: z.string().optional(),
+    lastRotatedAt: z.string().optional(),
+  }),
+  'An enrolled registry: ids and times, never a secret value.',
+);
+
+export const EnrolmentListSchema = named('EnrolmentList', z.object({ items: z.array(EnrolmentSchema) }));
+
+export const RotationResultSchema = named(
+  'RotationResult',
+  z.object({
+    outcome: z.enum(values(ROTATION_OUTCOMES)),
+    registryId: z.string(),
+    currentKeyId: z.string().optional(),
+    nextRotationAt: z.string().optional(),
+    actions: z.array(z.string()).describe('What the run did, in order.'),
+  }),
+);
+
+export const EnrolResultSchema = named(
+  'EnrolResult',
+  z.object({ outcome: z.enum(values(ENROL_OUTCOMES)), enrolment: EnrolmentSchema, rotation: RotationResultSchema.optional() }),
+);
+
+export const UnenrolResultSchema = named(
+  'UnenrolResult',
+  z.object({ outcome: z.enum(['unenrolled', 'in-progress']), registryId: z.string(), applicationDeleted: z.boolean() }),
+);

@@ -1,0 +1,86 @@
+/**
+ * The HTTP API over the app's real dependencies: each route gets a lazy getter over `getDeps()`,
+ * so importing a function module builds nothing and invalid settings surface per request
+ * (as a problem, or in the health report) rather than at load.
+ */
+import { createCredentialsDeps, type CredentialsDeps } from '../credentials/deps.js';
+import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
+import { getDeps, type Deps } from '../deps.js';
+import { AppError } from '../errors.js';
+import { isOwnedByUs } from '../policy/assignmentName.js';
+import type { HealthProbes } from './health.js';
+import type { ApiRoute } from './http.js';
+import { accessRoutes } from './routes/access.js';
+import { auditRoute } from './routes/audit.js';
+import { credentialsRoutes } from './routes/credentials.js';
+import { healthRoute } from './routes/health.js';
+import { openApiRoute } from './routes/openapi.js';
+
+/** The API's version, as in package.json. */
+export const API_VERSION = '0.1.0';
+
+/** What the API routes need from the composition root. */
+export interface ApiDeps {
+  readonly deps: () => Deps;
+  readonly credentials: () => CredentialsDeps;
+  readonly health: () => HealthProbes;
+}
+
+/** Every route of the HTTP API, grouped by the function module that registers it. */
+export function apiRoutes(api: ApiDeps) {
+  const access = accessRoutes(api.deps);
+  const credentials = credentialsRoutes(api.credentials);
+  const audit = auditRoute(api.deps);
+  const health = healthRoute(api.health);
+  const all = (): ApiRoute[] => [...access, ...credentials, audit, health];
+  return { access, credentials, audit, health, openapi: openApiRoute(all, API_VERSION) };
+}
+
+let credentials: CredentialsDeps | undefined;
+
+/** The credentials dependencies: from `Deps` once the composition root carries them, else built here once over its shared adapters. */
+function credentialsDeps(): CredentialsDeps {
+  const deps = getDeps() as Deps & { credentials?: CredentialsDeps };
+  if (deps.credentials) return deps.credentials;
+  credentials ??= createCredentialsDeps(deps.config, deps.credential, deps.audit, {
+    arm: deps.arm,
+    roleAssignments: deps.roleAssignments,
+    resourceGraph: deps.resourceGraph,
+  });
+  return credentials;
+}
+
+/** The probes `GET /api/health` runs, over the same adapters the use cases use. */
+export function healthProbes(deps: Deps, graph: Pick<CredentialsDeps['graph'], 'getApplicationByAppId'>): HealthProbes {
+  const [first] = deps.config.watchedSubscriptions;
+  const roleAssignments = deps.roleAssignments as Deps['roleAssignments'] & {
+    listInSubscription?: (subscriptionId: string) => Promise<RoleAssignmentInfo[]>;
+  };
+  return {
+    watchedSubscriptions: deps.config.watchedSubscriptions,
+    async tableStorage() {
+      await deps.audit.query({ top: 1, since: new Date(Date.now() - 60_000) });
+    },
+    async arm() {
+      if (first) await deps.roleAssignments.listAtScope(`/subscriptions/${first}`);
+    },
+    async graph() {
+      // A lookup of an application id that never exists: one cheap authorised read.
+      await graph.getApplicationByAppId('00000000-0000-0000-0000-000000000000');
+    },
+    async roleAssignments(subscriptionId) {
+      if (!roleAssignments.listInSubscription) {
+        throw new AppError('CountUnavailable', 'the role-assignment adapter cannot list a whole subscription yet');
+      }
+      const all = await roleAssignments.listInSubscription(subscriptionId);
+      return { total: all.length, owned: all.filter((a) => isOwnedByUs(a.description)).length };
+    },
+  };
+}
+
+/** The routes wired to the process-wide dependencies. */
+export const API = apiRoutes({
+  deps: getDeps,
+  credentials: credentialsDeps,
+  health: () => healthProbes(getDeps(), credentialsDeps().graph),
+});

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { buildOpenApiDocument, ROUTE_PREFIX } from '../../../src/api/openapi.js';
+import { apiRoutes } from '../../../src/api/wiring.js';
+import { API_PROBLEMS, problemTypeFor } from '../../../src/api/problem.js';
+import { checkOpenApi31, resolvePointer } from './openApiShape.js';
+
+const unused = () => {
+  throw new Error('the document is built without dependencies');
+};
+const routes = apiRoutes({ deps: unused, credentials: unused, health: unused });
+const all = [...routes.access, ...routes.credentials, routes.audit, routes.health, routes.openapi];
+const doc = buildOpenApiDocument(all, { version: '0.1.0' }) as unknown as Record<string, unknown> & { paths: Record<string, Record<string, Record<string, unknown>>> };
+
+describe('the OpenAPI document', () => {
+  it('is a structurally valid OpenAPI 3.1 document whose schemas are JSON Schema 2020-12', () => {
+    expect(checkOpenApi31(doc)).toEqual([]);
+    expect(doc['openapi']).toMatch(/^3\.1\.\d+$/);
+  });
+
+  it('catches what a broken generator would produce', () => {
+    const broken = structuredClone(doc) as unknown as Record<string, unknown> & { components: { schemas: Record<string, unknown> } };
+    broken['openapi'] = '3.0.3';
+    broken.components.schemas['Broken'] = { type: 'strng', nullable: true, required: 'x', items: [{}], properties: { a: { $ref: '#/components/schemas/Missing' } } };
+    const problems = checkOpenApi31(broken);
+    expect(problems.join('\n')).toMatch(/3\.1\.x/);
+    expect(problems.join('\n')).toMatch(/type "strng"/);
+    expect(problems.join('\n')).toMatch(/nullable/);
+    expect(problems.join('\n')).toMatch(/Missing does not resolve/);
+    expect(problems.join('\n')).toMatch(/items is a schema/);
+  });
+
+  it.each([
+    ['post', '/api/access/preview'],
+    ['get', '/api/credentials'],
+    ['post', '/api/credentials'],
+    ['post', '/api/credentials/{registry}/rotate'],
+    ['delete', '/api/credentials/{registry}'],
+    ['get', '/api/audit'],
+    ['get', '/api/health'],
+    ['get', '/api/openapi.json'],
+  ])('documents %s %s', (method, path) => {
+    expect(doc.paths[path]?.[method]).toBeDefined();
+  });
+
+  it('describes request bodies with the schemas that validate them, unknown fields refused', () => {
+    const preview = doc.paths['/api/access/preview']!['post']!['requestBody'] as { content: Record<string, { schema: { $ref: string } }> };
+    const schema = resolvePointer(doc, preview.content['application/json']!.schema.$ref) as Record<string, unknown>;
+    expect(schema['additionalProperties']).toBe(false);
+    expect(schema['required']).toEqual(['resourceId']);
+  });
+
+  it('lists the audit filters as query parameters', () => {
+    const params = (doc.paths['/api/audit']!['get']!['parameters'] as { name: string; in: string }[]).map((p) => `${p.in}:${p.name}`);
+    expect(params).toEqual(expect.arrayContaining(['query:resourceId', 'query:registry', 'query:since', 'query:until', 'query:continuationToken']));
+  });
+
+  it('requires the function key everywhere except on the document itself', () => {
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const op of Object.values(item)) {
+        const security = op['security'] as unknown[];
+        if (path === `${ROUTE_PREFIX}/openapi.json`) expect(security).toEqual([]);
+        else expect(security).toEqual([{ functionKey: [] }, { functionKeyQuery: [] }]);
+      }
+    }
+  });
+
+  it('answers errors as problem+json', () => {
+    const response = resolvePointer(doc, '#/components/responses/Problem400') as { content: Record<string, unknown> };
+    expect(Object.keys(response.content)).toEqual(['application/problem+json']);
+    expect(Object.keys(API_PROBLEMS).map(problemTypeFor).every((t) => t.startsWith('urn:acr-pull-automation:problem:'))).toBe(true);
+  });
+});
