@@ -3,12 +3,14 @@
  * writes `.local/endpoints.json` once every component answers, and runs until Ctrl-C.
  *
  * Settings: FUNCTIONS_HTTP_PORT (default 7071; 0 picks a free port), AZURITE_TABLE_PORT
- * (default a free port), APP_ENTRY (default package.json `main`), LOCAL_DIR (default `.local`).
+ * (default a free port), APP_ENTRY (default package.json `main`), LOCAL_DIR (default `.local`),
+ * DEMO (default `on`; `off` skips the demo scenes).
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isPortFree } from '../test/support/ports.js';
+import { runDemo } from './demo.js';
 import { checkStackAnswers, startStack, type RunningStack, type StackComponent } from './stack.js';
 
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
@@ -81,6 +83,11 @@ mkdirSync(localDir, { recursive: true });
 // The file holds the local keys: readable by this user only.
 writeFileSync(endpointsFile, `${JSON.stringify(stack!.endpoints, null, 2)}\n`, { mode: 0o600 });
 const shownFile = relative(process.cwd(), endpointsFile);
+if ((env['DEMO']?.trim().toLowerCase() ?? 'on') !== 'off' && stack!.emulator) {
+  await runDemo({ endpoints: stack!.endpoints, caPem: stack!.emulator.caPem, print: (line) => console.log(line) }).catch((error: unknown) => {
+    console.error(`✗ demo: ${error instanceof Error ? error.message : String(error)}`);
+  });
+}
 console.log(`Endpoints and keys: ${shownFile.startsWith('..') ? endpointsFile : shownFile}   (Ctrl-C to stop)`);
 
 void stack!.host.child.exited.then((code) => {
@@ -89,7 +96,7 @@ void stack!.host.child.exited.then((code) => {
   void shutdown(1);
 });
 
-/** Function logs in a short form; host errors as they come; everything else stays quiet. */
+/** Function warnings and errors in a short form (every line with VERBOSE=1); host errors as they come. */
 function printHostLine(line: string): void {
   let parsed: { level?: string; functionName?: string; message?: string; event?: string };
   try {
@@ -99,6 +106,7 @@ function printHostLine(line: string): void {
     return;
   }
   if (parsed.event === 'ready') return;
-  if (parsed.functionName) console.log(`  [${parsed.functionName}] ${parsed.message ?? ''}`);
+  const quiet = parsed.level !== 'error' && parsed.level !== 'warning' && env['VERBOSE'] !== '1';
+  if (parsed.functionName && !quiet) console.log(`  [${parsed.functionName}] ${parsed.message ?? ''}`);
   else if (parsed.level === 'error' || parsed.level === 'warning') console.log(`  host ${parsed.level}: ${parsed.message ?? ''}`);
 }
