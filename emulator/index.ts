@@ -5,7 +5,8 @@ import type { RegisterModule } from './core/contract.js';
 import { writeLoopbackDnsPreload } from './core/loopbackDns.js';
 import { EmulatorCore } from './core/server.js';
 import { createTls } from './core/tls.js';
-import { APP, DEFAULT_SUBSCRIPTION_ID, DEMO_VAULT, OPERATOR, TENANT_ID } from './core/wellKnown.js';
+import { APP, DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP, DEFAULT_SUBSCRIPTION_ID, DEMO_VAULT, OPERATOR, TENANT_ID } from './core/wellKnown.js';
+import { BUILT_IN_ROLE_IDS } from './arm/roles.js';
 import { registerGraph } from './graph/index.js';
 import { MANAGED_IDENTITY_PATH, registerIdentity } from './identity/index.js';
 import { registerKeyVault } from './keyvault/index.js';
@@ -57,7 +58,11 @@ export interface RunningEmulator {
   readonly startupMs: number;
 }
 
-/** The default scenario: operator, app identity, their Graph permissions, the demo vault. */
+/**
+ * The default scenario: operator, app identity, their Graph permissions and Azure roles, the demo
+ * resource group and the demo vault (data plane, and an ARM resource whose `properties.vaultUri` is
+ * that data plane, so the vault is found by name through Resource Graph or ARM GET, as in Azure).
+ */
 function defaultScenario(operatorSecret: string): Record<string, unknown> {
   return {
     identity: {
@@ -83,6 +88,24 @@ function defaultScenario(operatorSecret: string): Record<string, unknown> {
       },
     },
     keyVault: { vaults: [{ name: DEMO_VAULT.name, resourceId: DEMO_VAULT.resourceId }] },
+    arm: {
+      // Owner on the default subscription.
+      operatorObjectId: OPERATOR.objectId,
+      resourceGroups: [{ name: DEFAULT_RESOURCE_GROUP, location: DEFAULT_LOCATION }],
+      // vaultUri comes from the Key Vault module (ensureVault), seeded above.
+      resources: [{ id: DEMO_VAULT.resourceId, location: DEFAULT_LOCATION, properties: { tenantId: TENANT_ID, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true } }],
+      // The app's managed identity: what infra/ grants the Function App (read, assign roles,
+      // manage identities on the watched subscription; manage secrets on its vault).
+      roleAssignments: [
+        ...[BUILT_IN_ROLE_IDS.Reader, BUILT_IN_ROLE_IDS.RoleBasedAccessControlAdministrator, BUILT_IN_ROLE_IDS.ManagedIdentityContributor].map((roleDefinitionId) => ({
+          scope: `/subscriptions/${DEFAULT_SUBSCRIPTION_ID}`,
+          principalId: APP.objectId,
+          principalType: 'ServicePrincipal',
+          roleDefinitionId,
+        })),
+        { scope: DEMO_VAULT.resourceId, principalId: APP.objectId, principalType: 'ServicePrincipal', roleDefinitionId: BUILT_IN_ROLE_IDS.KeyVaultSecretsOfficer },
+      ],
+    },
   };
 }
 

@@ -39,13 +39,20 @@ export function toRoleDefinitionJson(role: RoleDefinition, scope: string): Recor
   };
 }
 
-export function toRoleAssignmentJson(a: RoleAssignment): Record<string, unknown> {
+/**
+ * A role assignment on the wire. `tenantForm` answers `roleDefinitionId` as
+ * `/providers/Microsoft.Authorization/roleDefinitions/<id>`, as the 2022-04-01 examples
+ * (RoleAssignments_CreateForResource.json, RoleAssignments_ListForScope.json) do even when the
+ * request used the subscription form; otherwise the subscription form for subscription scopes.
+ */
+export function toRoleAssignmentJson(a: RoleAssignment, tenantForm = false): Record<string, unknown> {
+  const guid = a.roleDefinitionId.split('/').pop()!;
   return {
     id: a.id,
     name: a.name,
     type: RA_TYPE,
     properties: {
-      roleDefinitionId: roleDefinitionIdFor(a.scope, a.roleDefinitionId.split('/').pop()!),
+      roleDefinitionId: tenantForm ? roleDefinitionIdFor('/', guid) : roleDefinitionIdFor(a.scope, guid),
       principalId: a.principalId,
       principalType: a.principalType,
       scope: a.scope,
@@ -109,6 +116,7 @@ function parseFilter(filter: string | null): { atScope: boolean; principalId?: s
 }
 
 export function authorizationHandlers({ ctx, state, authorizer }: AuthorizationDeps) {
+  const toJson = (a: RoleAssignment) => toRoleAssignmentJson(a, state.options.tenantFormRoleDefinitionIds);
   const check = (caller: Caller, action: string, scope: string): EmuResponse | undefined =>
     authorizer.isAuthorized(caller.objectId, action, scope) ? undefined : armErrors.authorizationFailed(caller.objectId, action, scope || '/');
 
@@ -166,7 +174,7 @@ export function authorizationHandlers({ ctx, state, authorizer }: AuthorizationD
       existing.description = typeof props.description === 'string' ? props.description : existing.description;
       existing.updatedOn = now;
       existing.updatedBy = caller.objectId;
-      return { status: 200, body: toRoleAssignmentJson(existing) };
+      return { status: 200, body: toJson(existing) };
     }
     for (const a of state.roleAssignments.values()) if (same(a)) return armError(409, 'RoleAssignmentExists', 'The role assignment already exists.');
     const sub = parseResourceId(scope)?.subscriptionId;
@@ -181,7 +189,7 @@ export function authorizationHandlers({ ctx, state, authorizer }: AuthorizationD
     };
     state.roleAssignments.set(keyOf(id), assignment);
     ctx.events.publish(toArmEvent({ kind: 'write', resourceId: id, operationName: 'Microsoft.Authorization/roleAssignments/write', claims: caller.claims, tenantId: ctx.tenantId, correlationId: caller.correlationId, evidence: authorizer.explain(caller.objectId, 'Microsoft.Authorization/roleAssignments/write', scope), now: ctx.clock.now() }));
-    return { status: 201, body: toRoleAssignmentJson(assignment) };
+    return { status: 201, body: toJson(assignment) };
   };
 
   const getRoleAssignment = (req: EmuRequest, caller: Caller): EmuResponse => {
@@ -190,7 +198,7 @@ export function authorizationHandlers({ ctx, state, authorizer }: AuthorizationD
     if (denied) return denied;
     const a = state.roleAssignments.get(keyOf(`${scope}/providers/Microsoft.Authorization/roleAssignments/${req.params.name}`));
     if (!a) return armError(404, 'RoleAssignmentNotFound', `The role assignment '${req.params.name}' is not found.`);
-    return { status: 200, body: toRoleAssignmentJson(a) };
+    return { status: 200, body: toJson(a) };
   };
 
   const deleteRoleAssignment = (req: EmuRequest, caller: Caller): EmuResponse => {
@@ -203,7 +211,7 @@ export function authorizationHandlers({ ctx, state, authorizer }: AuthorizationD
     const evidence = authorizer.explain(caller.objectId, 'Microsoft.Authorization/roleAssignments/delete', scope);
     state.roleAssignments.delete(key);
     ctx.events.publish(toArmEvent({ kind: 'delete', resourceId: a.id, operationName: 'Microsoft.Authorization/roleAssignments/delete', claims: caller.claims, tenantId: ctx.tenantId, correlationId: caller.correlationId, evidence, request: req, now: ctx.clock.now() }));
-    return { status: 200, body: toRoleAssignmentJson(a) };
+    return { status: 200, body: toJson(a) };
   };
 
   const listRoleAssignments = (req: EmuRequest, caller: Caller): EmuResponse => {
@@ -218,7 +226,7 @@ export function authorizationHandlers({ ctx, state, authorizer }: AuthorizationD
       if (filter.atScope ? !above : !(above || below)) return false;
       return !filter.principalId || a.principalId.toLowerCase() === filter.principalId.toLowerCase();
     });
-    return { status: 200, body: paged(req, items.map(toRoleAssignmentJson), state.options.pageSize) };
+    return { status: 200, body: paged(req, items.map(toJson), state.options.pageSize) };
   };
 
   return { getRoleDefinition, listRoleDefinitions, putRoleAssignment, getRoleAssignment, deleteRoleAssignment, listRoleAssignments };

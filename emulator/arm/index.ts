@@ -3,8 +3,10 @@
  * routes against the emulator contract and provides the `authorizer` service.
  *
  * Routes are split by API (for counters, latency and faults) on the last `/providers/{ns}`
- * segment of the path: Microsoft.Authorization → authorization, Microsoft.ManagedIdentity →
- * managedIdentity, Microsoft.ResourceGraph → resourceGraph, everything else → arm.
+ * segment of the path: Microsoft.Authorization → authorization, Microsoft.ResourceGraph →
+ * resourceGraph, everything else → arm. Microsoft.ManagedIdentity resources (user-assigned
+ * identities, federated credentials) are ARM resources like any other: they share ARM's write
+ * throttle and error shape, so they count as `arm`, not as `managedIdentity` (the token endpoint).
  */
 import { createHash } from 'node:crypto';
 import type { EmuRequest, EmuResponse, EmulatorContext, EmulatorModule, RegisterModule } from '../core/contract.js';
@@ -22,11 +24,13 @@ export { BUILT_IN_ROLE_IDS } from './roles.js';
 export interface ArmSeed {
   /** Made Owner on the default subscription. */
   operatorObjectId?: string;
-  /** The product's identity: Reader + RBAC Administrator + Managed Identity Contributor on the default subscription, Key Vault Secrets Officer on every vault. */
+  /** The product's identity: Reader + RBAC Administrator + Managed Identity Contributor + Key Vault Secrets Officer on the default subscription (the default scenario narrows Secrets Officer to the demo vault through `roleAssignments`). */
   appObjectId?: string;
   subscriptions?: { subscriptionId: string; displayName?: string }[];
   resourceGroups?: { subscriptionId?: string; name: string; location: string; tags?: Record<string, string> }[];
   roleAssignments?: { scope: string; principalId: string; roleDefinitionId: string; principalType?: string; name?: string; description?: string }[];
+  /** Resources created as a PUT of the same body would (server-filled properties, no events); the resource group must exist. */
+  resources?: { id: string; location?: string; tags?: Record<string, string>; properties?: Record<string, unknown>; identity?: Record<string, unknown>; sku?: Record<string, unknown>; kind?: string }[];
   denyPolicies?: DenyPolicy[];
   options?: Partial<typeof DEFAULT_OPTIONS>;
 }
@@ -61,8 +65,9 @@ export const registerArm: RegisterModule = (ctx: EmulatorContext): EmulatorModul
   r.add('arm', 'GET', RG, e(res.getResourceGroup));
   r.add('arm', 'DELETE', RG, e(res.removeResourceGroup));
 
-  // Resources (arm and managedIdentity APIs share the handlers).
-  for (const [api, pattern] of [['arm', GENERIC_RESOURCE], ['managedIdentity', IDENTITY_RESOURCE]] as const) {
+  // Resources, Microsoft.ManagedIdentity included (see the header comment).
+  for (const pattern of [GENERIC_RESOURCE, IDENTITY_RESOURCE]) {
+    const api = 'arm';
     r.add(api, 'PUT', pattern, e((q, c) => res.writeResource(q, c, false)));
     r.add(api, 'PATCH', pattern, e((q, c) => res.writeResource(q, c, true)));
     r.add(api, 'GET', pattern, e(res.getResource));
@@ -81,7 +86,8 @@ export const registerArm: RegisterModule = (ctx: EmulatorContext): EmulatorModul
       const rest = q.params.rest ?? '';
       const m = /^(roleAssignments|roleDefinitions)(?:\/([^/]+))?\/?$/i.exec(rest);
       if (!m) return armError(404, 'InvalidResourceType', `The resource type '${rest}' could not be found in the namespace 'Microsoft.Authorization'.`);
-      const params = { ...q.params, scope: (q.params.scope ?? '').replace(/\/$/, ''), name: m[2] ?? '', id: m[2] ?? '' };
+      // ARM collapses repeated slashes: `getById('/subscriptions/…')` sends `//subscriptions/…`.
+      const params = { ...q.params, scope: (q.params.scope ?? '').replace(/\/{2,}/g, '/').replace(/\/$/, ''), name: m[2] ?? '', id: m[2] ?? '' };
       return handler({ ...q, params }, c);
     }));
   authRoute('GET', (q, c) => {
@@ -130,7 +136,7 @@ export const registerArm: RegisterModule = (ctx: EmulatorContext): EmulatorModul
       denyPolicies: [...state.denyPolicies.values()],
       options: state.options,
     }),
-    seed: (scenario) => {
+    seed: async (scenario) => {
       const s = (isObject(scenario.arm) ? scenario.arm : scenario) as ArmSeed;
       const sub = `/subscriptions/${ctx.defaultSubscriptionId}`;
       for (const x of s.subscriptions ?? []) state.subscriptions.set(x.subscriptionId.toLowerCase(), { subscriptionId: x.subscriptionId, displayName: x.displayName ?? x.subscriptionId });
@@ -144,6 +150,10 @@ export const registerArm: RegisterModule = (ctx: EmulatorContext): EmulatorModul
       for (const rg of s.resourceGroups ?? []) {
         const id = `/subscriptions/${rg.subscriptionId ?? ctx.defaultSubscriptionId}/resourceGroups/${rg.name}`;
         state.resourceGroups.set(keyOf(id), { id, hidden: {}, body: { id, name: rg.name, type: 'Microsoft.Resources/resourceGroups', location: rg.location, tags: rg.tags ?? {}, properties: { provisioningState: 'Succeeded' } } });
+      }
+      for (const x of s.resources ?? []) {
+        const { id, ...body } = x;
+        await res.seedResource(id, body);
       }
       for (const a of s.roleAssignments ?? []) addAssignment(a);
     },

@@ -65,7 +65,9 @@ export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
   const check = (caller: Caller, action: string, scope: string): EmuResponse | undefined =>
     authorizer.isAuthorized(caller.objectId, action, scope) ? undefined : armErrors.authorizationFailed(caller.objectId, action, scope);
 
-  const publish = (kind: 'write' | 'delete', caller: Caller, resourceId: string, operationName: string, req?: EmuRequest) =>
+  /** Publishes ARM's event for a write or delete; seeded resources (no caller) publish nothing. */
+  const publish = (kind: 'write' | 'delete', caller: Caller | undefined, resourceId: string, operationName: string, req?: EmuRequest) =>
+    caller &&
     ctx.events.publish(
       toArmEvent({ kind, resourceId, operationName, claims: caller.claims, tenantId: ctx.tenantId, correlationId: caller.correlationId, evidence: authorizer.explain(caller.objectId, operationName, resourceId), request: req, now: ctx.clock.now() }),
     );
@@ -75,6 +77,10 @@ export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
   // ---------- identities (how ARM fills `identity` on compute resources) ----------
 
   const addManagedIdentityPrincipal = (displayName: string, resourceId: string) => {
+    // A principal the directory already holds for this resource (a scenario's `identity.principals`,
+    // such as the Function App's own identity) is the identity's service principal: reuse it.
+    const known = ctx.directory.list().find((x) => x.servicePrincipalType === 'ManagedIdentity' && x.resourceId !== undefined && keyOf(x.resourceId) === keyOf(resourceId));
+    if (known) return { objectId: known.objectId, appId: known.appId ?? randomUUID() };
     const objectId = randomUUID();
     const appId = randomUUID();
     ctx.directory.add({ objectId, appId, displayName, principalType: 'ServicePrincipal', servicePrincipalType: 'ManagedIdentity', resourceId, createdAt: ctx.clock.now() });
@@ -118,7 +124,7 @@ export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
 
   // ---------- type-specific server fills ----------
 
-  const ensureResourceGroup = (caller: Caller, subscriptionId: string, name: string, location: string, managedBy?: string) => {
+  const ensureResourceGroup = (caller: Caller | undefined, subscriptionId: string, name: string, location: string, managedBy?: string) => {
     const id = `/subscriptions/${subscriptionId}/resourceGroups/${name}`;
     if (state.resourceGroups.has(keyOf(id))) return;
     state.resourceGroups.set(keyOf(id), { id, hidden: {}, body: { id, name, type: 'Microsoft.Resources/resourceGroups', location, managedBy, tags: {}, properties: { provisioningState: 'Succeeded' } } });
@@ -130,7 +136,7 @@ export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
     return { id, hidden: {}, body: { id, name, type: 'Microsoft.ManagedIdentity/userAssignedIdentities', location, tags: isObject(tags) ? tags : {}, properties: { tenantId: ctx.tenantId, principalId: objectId, clientId: appId, isolationScope: 'None' } } };
   };
 
-  const fillServerProperties = async (typeKey: string, p: ResourcePath, id: string, body: Record<string, unknown>, existing: StoredResource | undefined, hidden: Record<string, unknown>, caller: Caller): Promise<EmuResponse | undefined> => {
+  const fillServerProperties = async (typeKey: string, p: ResourcePath, id: string, body: Record<string, unknown>, existing: StoredResource | undefined, hidden: Record<string, unknown>, caller: Caller | undefined): Promise<EmuResponse | undefined> => {
     const props = (isObject(body.properties) ? body.properties : {}) as Record<string, unknown>;
     const prev = existing && isObject(existing.body.properties) ? existing.body.properties : {};
     const name = p.names[p.names.length - 1]!;
@@ -202,6 +208,7 @@ export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
         }
         props.vaultUri = vaultUri;
         props.tenantId ??= ctx.tenantId;
+        props.sku ??= { family: 'A', name: 'standard' };
         props.enableRbacAuthorization ??= true;
         break;
       }
@@ -219,12 +226,13 @@ export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
 
   // ---------- resources ----------
 
-  const lookup = (req: EmuRequest) => {
-    const p = parsePath(req.url.pathname);
-    if (!p) return { error: armErrors.noRoute(req.url.pathname) };
+  type Found = { p: ResourcePath; typeKey: string; spec: TypeSpec; rg: StoredResource; error?: undefined };
+  const lookup = (path: string, apiVersion: string | null): Found | { error: EmuResponse } => {
+    const p = parsePath(path);
+    if (!p) return { error: armErrors.noRoute(path) };
     const typeKey = `${p.namespace}/${p.types.join('/')}`.toLowerCase();
     const spec = RESOURCE_TYPES[typeKey];
-    if (!spec) return { error: armError(400, 'InvalidResourceType', `The resource type '${p.types.join('/')}' could not be found in the namespace '${p.namespace}' for api version '${req.url.searchParams.get('api-version')}'.`) };
+    if (!spec) return { error: armError(400, 'InvalidResourceType', `The resource type '${p.types.join('/')}' could not be found in the namespace '${p.namespace}' for api version '${apiVersion}'.`) };
     if (!subscriptionExists(p.subscriptionId)) return { error: armErrors.subscriptionNotFound(p.subscriptionId) };
     const rg = state.getResourceGroup(p.subscriptionId, p.resourceGroup);
     if (!rg) return { error: armErrors.resourceGroupNotFound(p.resourceGroup) };
@@ -232,15 +240,28 @@ export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
   };
 
   const writeResource = async (req: EmuRequest, caller: Caller, patch: boolean): Promise<EmuResponse> => {
-    const l = lookup(req);
+    const l = lookup(req.url.pathname, req.url.searchParams.get('api-version'));
     if (l.error) return l.error;
-    const { p, typeKey, spec, rg } = l;
+    const { p } = l;
     if (p.types.length !== p.names.length) return armErrors.noRoute(req.url.pathname);
     const id = req.url.pathname.replace(/\/$/, '');
-    const action = `${spec.type}/write`;
-    const denied = check(caller, action, id);
+    const denied = check(caller, `${l.spec.type}/write`, id);
     if (denied) return denied;
     if (!isObject(req.body)) return armError(400, 'InvalidRequestContent', 'The request content was invalid and could not be deserialized.');
+    return upsert(l, id, req.body, patch, caller);
+  };
+
+  /** Creates a resource from a scenario, as a PUT would, without authorization or events. */
+  const seedResource = async (id: string, input: Record<string, unknown>): Promise<void> => {
+    const l = lookup(id, 'seed');
+    if (l.error) throw new Error(`arm seed: resource '${id}': ${(l.error.body as { error: { message: string } }).error.message}`);
+    const res = await upsert(l, id.replace(/\/$/, ''), input, false, undefined);
+    if (res.status >= 300) throw new Error(`arm seed: resource '${id}': ${JSON.stringify(res.body)}`);
+  };
+
+  const upsert = async (l: Found, id: string, input: Record<string, unknown>, patch: boolean, caller: Caller | undefined): Promise<EmuResponse> => {
+    const { p, typeKey, spec, rg } = l;
+    const action = `${spec.type}/write`;
     if (p.names.length > 1) {
       const parentId = id.replace(/\/[^/]+\/[^/]+$/, '');
       if (!state.getResource(parentId)) return armErrors.parentNotFound(parentId.split('/').slice(-1)[0]!);
@@ -260,7 +281,6 @@ export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
     }
     try {
       if (identityKey) await sleep(state.options.ficWriteDurationMs);
-      const input = req.body;
       let body: Record<string, unknown>;
       const hidden: Record<string, unknown> = { ...(existing?.hidden ?? {}) };
       const name = p.names[p.names.length - 1]!;
@@ -338,7 +358,7 @@ export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
   };
 
   const getResource = (req: EmuRequest, caller: Caller): EmuResponse => {
-    const l = lookup(req);
+    const l = lookup(req.url.pathname, req.url.searchParams.get('api-version'));
     if (l.error) return l.error;
     const { p, spec, typeKey } = l;
     if (p.types.length !== p.names.length) return listResources(req, caller, typeKey, spec);
@@ -379,7 +399,7 @@ export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
   };
 
   const deleteResource = (req: EmuRequest, caller: Caller): EmuResponse => {
-    const l = lookup(req);
+    const l = lookup(req.url.pathname, req.url.searchParams.get('api-version'));
     if (l.error) return l.error;
     const denied = check(caller, `${l.spec.type}/delete`, req.url.pathname);
     if (denied) return denied;
@@ -481,5 +501,5 @@ export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
     return { status: 200, body: tagsJson(target.id, next) };
   };
 
-  return { writeResource, getResource, deleteResource, listBySubscription, getSubscription, putResourceGroup, getResourceGroup, listResourceGroups, removeResourceGroup, tags };
+  return { writeResource, seedResource, getResource, deleteResource, listBySubscription, getSubscription, putResourceGroup, getResourceGroup, listResourceGroups, removeResourceGroup, tags };
 }

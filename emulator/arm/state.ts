@@ -49,9 +49,11 @@ export interface ArmOptions {
   ficLimit: number;
   /** Role assignments per subscription (Azure: 4,000). */
   roleAssignmentLimit: number;
+  /** Answer role assignments' `roleDefinitionId` in the tenant form, as the REST spec examples do. */
+  tenantFormRoleDefinitionIds: boolean;
 }
 
-export const DEFAULT_OPTIONS: ArmOptions = { pageSize: 100, ficWriteDurationMs: 25, ficLimit: 20, roleAssignmentLimit: 4000 };
+export const DEFAULT_OPTIONS: ArmOptions = { pageSize: 100, ficWriteDurationMs: 25, ficLimit: 20, roleAssignmentLimit: 4000, tenantFormRoleDefinitionIds: false };
 
 export class ArmState {
   subscriptions = new Map<string, { subscriptionId: string; displayName: string }>();
