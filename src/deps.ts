@@ -13,16 +13,19 @@ import { createTableAuditLog } from './audit/tableAuditLog.js';
 import { createAcrTasks } from './azure/acrTasks.js';
 import { createArmClient, createArmResources, type AzureClientOptions } from './azure/arm.js';
 import { createCredential } from './azure/credential.js';
+import { createFederatedCredentials } from './azure/federatedCredentials.js';
 import { createResourceGraph } from './azure/resourceGraph.js';
 import { createRoleAssignments } from './azure/roleAssignments.js';
 import { createTableClient } from './azure/tables.js';
 import { loadConfig, type Config } from './config.js';
+import { createIdentityLocks } from './workload/identityLocks.js';
+import type { WorkloadDeps } from './workload/workloadDeps.js';
 
 /** Table name suffixes (after TABLE_PREFIX) owned by the access feature and the audit trail. */
-export const TABLE_SUFFIXES = { audit: 'audit', grants: 'grants' } as const;
+export const TABLE_SUFFIXES = { audit: 'audit', grants: 'grants', workloadGrants: 'workloadgrants' } as const;
 
 /** Everything the use cases need. Other areas add their adapters here. */
-export interface Deps extends AccessDeps {
+export interface Deps extends AccessDeps, WorkloadDeps {
   readonly config: Config;
   readonly credential: TokenCredential;
   readonly audit: AuditLog;
@@ -49,6 +52,9 @@ export function createDeps(config: Config, credential: TokenCredential, options:
     acrTasks: createAcrTasks(config, credential, { arm }),
     grantIndex: createTableGrantIndex(createTableClient(config, credential, TABLE_SUFFIXES.grants)),
     registries: createRegistryDirectory(resourceGraph, { subscriptions: config.watchedSubscriptions }),
+    federatedCredentials: createFederatedCredentials(config, credential, { ...(options.clientOptions ? { clientOptions: options.clientOptions } : {}) }),
+    vaultGrantIndex: createTableGrantIndex(createTableClient(config, credential, TABLE_SUFFIXES.workloadGrants)),
+    identityLocks: createIdentityLocks(),
   };
 }
 

@@ -8,6 +8,8 @@ import type { Logger } from '../log.js';
 import type { AccessDeps } from './accessDeps.js';
 import { parseResourceEvent } from './resourceEvent.js';
 import { reconcileResource, type ReconcileResult } from './reconcile.js';
+import { isWorkloadResource, reconcileWorkloadIdentity } from '../workload/reconcileWorkloadIdentity.js';
+import { hasWorkloadDeps } from '../workload/workloadDeps.js';
 
 /** Handles one delivered resource event (Event Grid schema or CloudEvents). */
 export async function handleResourceEvent(deps: AccessDeps, input: unknown, log: Logger): Promise<ReconcileResult | undefined> {
@@ -38,14 +40,23 @@ export async function handleResourceEvent(deps: AccessDeps, input: unknown, log:
     case 'handled': {
       const { event } = parsed;
       const child = log.child({ resourceId: event.resourceId, operationName: event.operationName });
-      return reconcileResource(deps, event.resourceId, {
+      const options = {
         log: child,
         trigger: {
           eventId: event.eventId,
           ...(event.correlationId ? { correlationId: event.correlationId } : {}),
           ...(event.caller ? { caller: event.caller } : {}),
         },
-      });
+      };
+      if (!hasWorkloadDeps(deps) || !isWorkloadResource(event.resourceId)) return reconcileResource(deps, event.resourceId, options);
+      // Identities and clusters also carry workload identity (docs/workload-identity.md): run both, then rethrow the first retry.
+      const [access, workload] = await Promise.allSettled([
+        reconcileResource(deps, event.resourceId, options),
+        reconcileWorkloadIdentity(deps, event.resourceId, options),
+      ]);
+      if (access.status === 'rejected') throw access.reason;
+      if (workload.status === 'rejected') throw workload.reason;
+      return access.value;
     }
   }
 }

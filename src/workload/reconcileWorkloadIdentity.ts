@@ -1,0 +1,582 @@
+/**
+ * The workload-identity use case (AKS): bring a user-assigned identity's federated identity
+ * credentials and Key Vault Secrets User grants in line with its `acr-workload-*` tags.
+ *
+ *   identity written → its clusters (Resource Graph by name, then ARM for the exact issuer) ×
+ *     its service accounts → planFederatedCredentials (cap of 20) → deletes, then writes, one at a
+ *     time; its vaults → Key Vault Secrets User, ours revoked where no longer named
+ *   identity deleted → its credentials went with it; ours on vaults the index remembers are revoked
+ *   cluster written or deleted → every identity whose tag names it (Resource Graph) is settled with
+ *     the cluster as ARM has it now: issuer enabled → created, changed → updated, gone → ours deleted
+ *
+ * Like the access use case, only the resource id is taken from the event and ARM is re-read; a
+ * dry run plans on the same path and writes nothing (not even audit rows).
+ */
+import type { AuditEntry } from '../audit/auditLog.js';
+import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
+import { namesConsumer, type Trigger } from '../access/reconcile.js';
+import type { ArmResource } from '../azure/arm.js';
+import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
+import { AppError, NotReadyError, PolicyDeniedError, TransientAzureError, errorCode } from '../errors.js';
+import type { Logger } from '../log.js';
+import { isOwnedByUs, ownedDescription, roleAssignmentName } from '../policy/assignmentName.js';
+import { normalizeResourceId, parseResourceId, sameResourceId } from '../policy/resourceId.js';
+import { describeRole, ROLES } from '../policy/roles.js';
+import {
+  federatedCredentialName,
+  isOwnedCredentialName,
+  parseWorkloadTags,
+  WORKLOAD_AUDIENCE,
+  WORKLOAD_TAG_NAMES,
+  type ClusterRef,
+  type VaultRef,
+} from '../policy/workloadTags.js';
+import { planFederatedCredentials, type CredentialPlan, type WantedCredential } from './credentialPlan.js';
+import type { WorkloadDeps } from './workloadDeps.js';
+
+export const USER_ASSIGNED_IDENTITY_TYPE = 'microsoft.managedidentity/userassignedidentities';
+export const MANAGED_CLUSTER_TYPE = 'microsoft.containerservice/managedclusters';
+const KEY_VAULT_TYPE = 'microsoft.keyvault/vaults';
+
+export interface WorkloadReconcileOptions {
+  readonly trigger: Trigger;
+  readonly log: Logger;
+  /** Plan only: nothing is written to ARM, the index or the audit log. */
+  readonly dryRun?: boolean;
+}
+
+/** The Key Vault part of one identity's plan. */
+export interface VaultPlan {
+  readonly grants: readonly { readonly vaultId: string; readonly vaultName: string; readonly name: string; readonly reason: string }[];
+  readonly unchanged: readonly { readonly vaultId: string; readonly vaultName: string; readonly name: string; readonly owned: boolean; readonly reason: string }[];
+  readonly revokes: readonly { readonly vaultId: string; readonly vaultName: string; readonly name: string; readonly principalId: string; readonly reason: string }[];
+}
+
+export interface WorkloadReconcileResult {
+  readonly resourceId: string;
+  /** One entry per decision, in the order made; in a dry run the would-be audit rows. */
+  readonly decisions: readonly AuditEntry[];
+  /** One per identity settled. */
+  readonly plans: readonly { readonly identityId: string; readonly credentials: CredentialPlan; readonly vaults: VaultPlan }[];
+}
+
+/** Whether a resource id is one this use case acts on (a user-assigned identity or an AKS cluster). */
+export function isWorkloadResource(resourceId: string): boolean {
+  const type = parseResourceId(resourceId);
+  return type.ok && (type.value.type === USER_ASSIGNED_IDENTITY_TYPE || type.value.type === MANAGED_CLUSTER_TYPE);
+}
+
+/** Reconciles the workload-identity state of one identity, or of every identity naming one cluster, from ARM's current state. */
+export async function reconcileWorkloadIdentity(deps: WorkloadDeps, resourceId: string, options: WorkloadReconcileOptions): Promise<WorkloadReconcileResult> {
+  const run = new Run(deps, options);
+  const parsed = parseResourceId(resourceId);
+  if (!parsed.ok || (parsed.value.type !== USER_ASSIGNED_IDENTITY_TYPE && parsed.value.type !== MANAGED_CLUSTER_TYPE)) {
+    const reason = parsed.ok ? `${resourceId} is neither a user-assigned identity nor an AKS cluster` : parsed.error;
+    await run.decide({ action: 'workload identity', outcome: AUDIT_OUTCOMES.rejectedInput, reason, resourceId, errorCode: 'InvalidResourceId' });
+    return run.result(resourceId);
+  }
+  const id = parsed.value.id;
+  try {
+    if (parsed.value.type === USER_ASSIGNED_IDENTITY_TYPE) await settleIdentity(run, id, new Map());
+    else await settleCluster(run, id);
+  } catch (error) {
+    if (!(error instanceof AppError)) throw error;
+    await run.fail({ action: 'workload identity', resourceId: id, reason: `could not reconcile workload identity for ${parsed.value.name}` }, error);
+  }
+  run.throwIfRetryNeeded();
+  return run.result(id);
+}
+
+/** State of one reconciliation: decisions made, and the first error that calls for redelivery. */
+class Run {
+  readonly started = Date.now();
+  readonly decisions: AuditEntry[] = [];
+  readonly plans: { identityId: string; credentials: CredentialPlan; vaults: VaultPlan }[] = [];
+  retryError: Error | undefined;
+  constructor(
+    readonly deps: WorkloadDeps,
+    readonly options: WorkloadReconcileOptions,
+  ) {}
+
+  get dryRun(): boolean {
+    return this.options.dryRun === true;
+  }
+
+  action(name: string): string {
+    return this.dryRun ? `${name} (dry run)` : name;
+  }
+
+  async decide(entry: AuditEntry): Promise<void> {
+    const { eventId, correlationId, caller } = this.options.trigger;
+    const full: AuditEntry = {
+      ...entry,
+      ...(eventId ? { eventId } : {}),
+      ...(correlationId ? { correlationId } : {}),
+      ...(caller ? { caller } : {}),
+      durationMs: Date.now() - this.started,
+    };
+    this.decisions.push(full);
+    const fields = { outcome: full.outcome, resourceId: full.resourceId, principalId: full.principalId, role: full.role, errorCode: full.errorCode, ...full.details };
+    if (full.outcome === AUDIT_OUTCOMES.failed) this.options.log.warn(full.reason, fields);
+    else this.options.log.info(full.reason, fields);
+    if (!this.dryRun) await this.deps.audit.record(full);
+  }
+
+  /** Records a failure; transient and not-ready ones are rethrown at the end so Event Grid redelivers. */
+  async fail(entry: Omit<AuditEntry, 'outcome' | 'errorCode'>, error: unknown): Promise<void> {
+    const retry = error instanceof TransientAzureError || error instanceof NotReadyError;
+    if (retry) this.retryError ??= error as Error;
+    const message = error instanceof Error ? error.message : String(error);
+    await this.decide({ ...entry, outcome: AUDIT_OUTCOMES.failed, errorCode: errorCode(error), reason: `${entry.reason}: ${message}${retry ? ' (will retry on redelivery)' : ''}` });
+  }
+
+  throwIfRetryNeeded(): void {
+    if (this.retryError) throw this.retryError;
+  }
+
+  result(resourceId: string): WorkloadReconcileResult {
+    return { resourceId, decisions: this.decisions, plans: this.plans };
+  }
+}
+
+/** A cluster as the run knows it: ARM's current copy, or null when it does not exist. */
+type KnownClusters = Map<string, ArmResource | null>;
+
+/** A cluster event: settle every identity whose `acr-workload-cluster` tag names this cluster. */
+async function settleCluster(run: Run, clusterId: string): Promise<void> {
+  const { deps } = run;
+  const cluster = await deps.arm.getResource(clusterId);
+  const parsed = parseResourceId(clusterId);
+  const clusterName = parsed.ok ? parsed.value.name : clusterId;
+  const known: KnownClusters = new Map([[key(clusterId), cluster ?? null]]);
+  const rows = await deps.resourceGraph.query(identitiesNamingClusterQuery(clusterName), deps.config.watchedSubscriptions);
+  const identities = rows
+    .filter((row) => typeof row['id'] === 'string')
+    .filter((row) => parseWorkloadTags(row['tags'] as Record<string, string> | undefined).clusters.some((ref) => refersToCluster(ref, String(row['id']), clusterId)));
+  if (identities.length === 0) {
+    await run.decide({
+      action: 'workload identity',
+      outcome: AUDIT_OUTCOMES.skipped,
+      reason: `no user-assigned identity names cluster ${clusterName} in ${WORKLOAD_TAG_NAMES.cluster}`,
+      resourceId: clusterId,
+    });
+    return;
+  }
+  for (const row of identities) {
+    const identityId = String(row['id']);
+    try {
+      await settleIdentity(run, identityId, known);
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      await run.fail({ action: 'workload identity', resourceId: identityId, reason: `could not settle workload identity ${String(row['name'] ?? identityId)} for cluster ${clusterName}` }, error);
+    }
+  }
+}
+
+/** Settles one identity; writes are serialised per identity in this process (a dry run only reads). */
+async function settleIdentity(run: Run, identityId: string, known: KnownClusters): Promise<void> {
+  if (run.dryRun) return settleIdentityNow(run, identityId, known);
+  return run.deps.identityLocks.run(identityId, () => settleIdentityNow(run, identityId, known));
+}
+
+async function settleIdentityNow(run: Run, identityId: string, known: KnownClusters): Promise<void> {
+  const { deps } = run;
+  const identity = await deps.arm.getResource(identityId);
+  if (!identity) {
+    await revokeVaultsOfDeletedIdentity(run, identityId);
+    return;
+  }
+  const id = identity.id;
+  const name = identity.name;
+  const principalId = typeof identity.properties?.['principalId'] === 'string' ? identity.properties['principalId'] : undefined;
+  if (!principalId) throw new NotReadyError('IdentityNotReady', `user-assigned identity ${name} has no principalId yet`);
+
+  const tags = parseWorkloadTags(identity.tags);
+  for (const error of tags.errors) {
+    await run.decide({
+      action: 'workload identity',
+      outcome: AUDIT_OUTCOMES.rejectedInput,
+      reason: `tag ${error.tag} on ${name}: ${error.message}`,
+      resourceId: id,
+      errorCode: 'InvalidTag',
+      details: { tag: error.tag, item: error.item },
+    });
+  }
+
+  const existing = (await deps.federatedCredentials.list(id)) ?? [];
+  const indexedVaults = await deps.vaultGrantIndex.listForConsumer(id);
+  if (!tags.present && !existing.some((c) => isOwnedCredentialName(c.name)) && indexedVaults.length === 0) {
+    await run.decide({
+      action: 'workload identity',
+      outcome: AUDIT_OUTCOMES.skipped,
+      reason: `${name} has no ${WORKLOAD_TAG_NAMES.cluster}, ${WORKLOAD_TAG_NAMES.subjects} or ${WORKLOAD_TAG_NAMES.vault} tag and holds no federated credentials or vault grants of ours`,
+      resourceId: id,
+    });
+    return;
+  }
+
+  const clusters = await resolveClusters(run, identity, tags.clusters, known);
+  const wanted: WantedCredential[] = [];
+  for (const cluster of clusters.withIssuer) {
+    for (const sa of tags.serviceAccounts) {
+      wanted.push({
+        name: federatedCredentialName(cluster.id, sa.namespace, sa.serviceAccount),
+        issuer: cluster.issuer,
+        subject: sa.subject,
+        audiences: [WORKLOAD_AUDIENCE],
+        clusterId: cluster.id,
+        clusterName: cluster.name,
+        namespace: sa.namespace,
+        serviceAccount: sa.serviceAccount,
+      });
+    }
+  }
+  // A bad tag item or an ambiguous cluster means part of what is wanted is unknown: delete nothing then.
+  const complete = tags.errors.length === 0 && clusters.complete;
+  const plan = planFederatedCredentials({ identityName: name, wanted, existing, allowDeletes: complete });
+  await applyCredentialPlan(run, id, principalId, plan);
+
+  const vaults = await settleVaults(run, identity, principalId, tags.vaults, indexedVaults.map((e) => e.registryId), complete);
+  run.plans.push({ identityId: id, credentials: plan, vaults });
+}
+
+interface ResolvedClusters {
+  readonly withIssuer: readonly { readonly id: string; readonly name: string; readonly issuer: string }[];
+  /** False when a reference could not be settled (ambiguous name): nothing is deleted then. */
+  readonly complete: boolean;
+}
+
+/** Cluster references → clusters as ARM has them now, with their exact OIDC issuer URL. */
+async function resolveClusters(run: Run, identity: ArmResource, refs: readonly ClusterRef[], known: KnownClusters): Promise<ResolvedClusters> {
+  const { deps } = run;
+  const subscriptionId = parseResourceId(identity.id).ok ? (parseResourceId(identity.id) as { value: { subscriptionId: string } }).value.subscriptionId : '';
+  const ids = new Map<string, { id: string; ref: ClusterRef }>();
+  let complete = true;
+
+  const byName = refs.filter((r) => r.kind === 'name');
+  if (byName.length > 0) {
+    // Resource Graph finds the id; ARM (below) gives the current issuer, since Resource Graph may lag.
+    const rows = await deps.resourceGraph.query(clustersByNameQuery(byName.map((r) => r.name)), [subscriptionId]);
+    for (const ref of byName) {
+      const matches = rows.filter((row) => typeof row['id'] === 'string' && String(row['name']).toLowerCase() === ref.name.toLowerCase());
+      // A cluster this run already knows (the event's cluster) counts even if Resource Graph has not caught up.
+      const fromKnown = [...known.entries()].filter(([k, v]) => v && parseResourceId(k).ok && sameSubscriptionAndName(k, subscriptionId, ref.name)).map(([, v]) => v!.id);
+      const found = [...new Set([...matches.map((row) => String(row['id'])), ...fromKnown].map((x) => key(x)))];
+      if (found.length === 0) {
+        await run.decide({
+          action: 'workload identity',
+          outcome: AUDIT_OUTCOMES.skipped,
+          reason: `${WORKLOAD_TAG_NAMES.cluster} on ${identity.name} names cluster ${ref.name}, which does not exist in subscription ${subscriptionId}; no federated credentials for it`,
+          resourceId: identity.id,
+          details: { cluster: ref.name },
+        });
+        continue;
+      }
+      if (found.length > 1) {
+        complete = false;
+        await run.decide({
+          action: 'workload identity',
+          outcome: AUDIT_OUTCOMES.rejectedInput,
+          reason: `${WORKLOAD_TAG_NAMES.cluster} on ${identity.name} names cluster ${ref.name}, but ${found.length} clusters have that name in subscription ${subscriptionId}; write its resource id instead`,
+          resourceId: identity.id,
+          errorCode: 'AmbiguousCluster',
+          details: { cluster: ref.name },
+        });
+        continue;
+      }
+      const only = matches.find((row) => key(String(row['id'])) === found[0]);
+      ids.set(found[0]!, { id: only ? String(only['id']) : (known.get(found[0]!)?.id ?? found[0]!), ref });
+    }
+  }
+  for (const ref of refs) if (ref.kind === 'resourceId') ids.set(key(ref.resourceId), { id: ref.resourceId, ref });
+
+  const withIssuer: { id: string; name: string; issuer: string }[] = [];
+  for (const [k, { id }] of ids) {
+    let cluster = known.get(k);
+    if (cluster === undefined) {
+      cluster = (await deps.arm.getResource(id)) ?? null;
+      known.set(k, cluster);
+    }
+    const name = parseResourceId(id).ok ? (parseResourceId(id) as { value: { name: string } }).value.name : id;
+    if (!cluster) {
+      await run.decide({
+        action: 'workload identity',
+        outcome: AUDIT_OUTCOMES.skipped,
+        reason: `cluster ${name} named by ${identity.name} does not exist; no federated credentials for it`,
+        resourceId: identity.id,
+        details: { cluster: id },
+      });
+      continue;
+    }
+    const issuer = issuerOf(cluster);
+    if (!issuer) {
+      await run.decide({
+        action: 'workload identity',
+        outcome: AUDIT_OUTCOMES.skipped,
+        reason: `cluster ${cluster.name} has no OIDC issuer yet (az aks update --enable-oidc-issuer --enable-workload-identity); its federated credentials follow when it does`,
+        resourceId: identity.id,
+        details: { cluster: cluster.id },
+      });
+      continue;
+    }
+    withIssuer.push({ id: cluster.id, name: cluster.name, issuer });
+  }
+  return { withIssuer, complete };
+}
+
+/** `properties.oidcIssuerProfile.issuerURL` (capital URL on the wire), exactly as AKS reports it, when enabled. */
+export function issuerOf(cluster: ArmResource): string | undefined {
+  const profile = cluster.properties?.['oidcIssuerProfile'];
+  if (typeof profile !== 'object' || profile === null) return undefined;
+  const p = profile as Record<string, unknown>;
+  if (p['enabled'] === false) return undefined;
+  const url = p['issuerURL'] ?? p['issuerUrl'];
+  return typeof url === 'string' && url.trim() !== '' ? url : undefined;
+}
+
+async function applyCredentialPlan(run: Run, identityId: string, principalId: string, plan: CredentialPlan): Promise<void> {
+  const { deps } = run;
+  const base = { resourceId: identityId, principalId };
+  const details = (c: { name: string; subject: string; issuer: string; clusterId?: string }) => ({
+    credential: c.name,
+    subject: c.subject,
+    issuer: c.issuer,
+    ...(c.clusterId ? { cluster: c.clusterId } : {}),
+  });
+
+  // Deletes first: they free slots under the cap.
+  for (const d of plan.deletes) {
+    const entry = { ...base, action: run.action('delete federated credential'), details: details(d.credential) };
+    if (run.dryRun) {
+      await run.decide({ ...entry, outcome: AUDIT_OUTCOMES.wouldRevoke, reason: d.reason });
+      continue;
+    }
+    try {
+      const outcome = await deps.federatedCredentials.delete(identityId, d.credential.name);
+      await run.decide({ ...entry, outcome: AUDIT_OUTCOMES.revoked, reason: outcome === 'deleted' ? `${d.reason}; deleted` : `${d.reason} (it was already gone)` });
+    } catch (error) {
+      await run.fail({ ...entry, reason: `could not delete federated credential ${d.credential.name}` }, error);
+    }
+  }
+  for (const k of plan.kept) {
+    await run.decide({ ...base, action: run.action('delete federated credential'), outcome: AUDIT_OUTCOMES.skipped, reason: k.reason, details: details(k.credential) });
+  }
+
+  const writes = [...plan.updates.map((u) => ({ credential: u.credential, reason: u.reason })), ...plan.creates];
+  for (const w of writes) {
+    const entry = { ...base, action: run.action('federated credential'), details: details(w.credential) };
+    if (run.dryRun) {
+      await run.decide({ ...entry, outcome: AUDIT_OUTCOMES.wouldGrant, reason: w.reason });
+      continue;
+    }
+    try {
+      const { name, issuer, subject, audiences } = w.credential;
+      const outcome = await deps.federatedCredentials.put(identityId, { name, issuer, subject, audiences });
+      await run.decide({ ...entry, outcome: AUDIT_OUTCOMES.granted, reason: `${w.reason}; federated credential ${name} ${outcome}` });
+    } catch (error) {
+      await run.fail({ ...entry, reason: `could not write federated credential ${w.credential.name}` }, error);
+    }
+  }
+
+  for (const o of plan.overLimit) {
+    await run.decide({
+      ...base,
+      action: run.action('federated credential'),
+      outcome: AUDIT_OUTCOMES.rejectedInput,
+      reason: o.reason,
+      errorCode: 'FederatedIdentityCredentialLimit',
+      details: { ...details(o.credential), limit: plan.limit },
+    });
+  }
+  for (const u of plan.unchanged) {
+    await run.decide({
+      ...base,
+      action: run.action('federated credential'),
+      outcome: AUDIT_OUTCOMES.alreadyPresent,
+      reason: u.reason,
+      details: { ...details(u.credential), existing: u.existingName, owned: u.owned },
+    });
+  }
+}
+
+/** Key Vault Secrets User on the vaults the tag names; ours on vaults it no longer names are revoked. */
+async function settleVaults(run: Run, identity: ArmResource, principalId: string, refs: readonly VaultRef[], indexed: readonly string[], allowRevoke: boolean): Promise<VaultPlan> {
+  const { deps } = run;
+  const plan: { grants: VaultPlan['grants'][number][]; unchanged: VaultPlan['unchanged'][number][]; revokes: VaultPlan['revokes'][number][] } = { grants: [], unchanged: [], revokes: [] };
+  const role = ROLES.keyVaultSecretsUser;
+  const wantedVaults = new Map<string, { id: string; name: string }>();
+  if (refs.length > 0) {
+    const rows = await deps.resourceGraph.query(vaultsByNameQuery(refs.map((r) => r.name)), deps.config.watchedSubscriptions);
+    for (const ref of refs) {
+      const row = rows.find((r) => typeof r['id'] === 'string' && String(r['name']).toLowerCase() === ref.name && (ref.kind === 'name' || sameResourceId(String(r['id']), ref.resourceId)));
+      if (!row) {
+        await run.decide({
+          action: run.action('grant'),
+          outcome: AUDIT_OUTCOMES.skipped,
+          reason: `${WORKLOAD_TAG_NAMES.vault} on ${identity.name} names Key Vault ${ref.raw}, which was not found in the watched subscriptions`,
+          resourceId: identity.id,
+          principalId,
+          role: describeRole(role),
+          details: { vault: ref.raw },
+        });
+        continue;
+      }
+      wantedVaults.set(key(String(row['id'])), { id: String(row['id']), name: String(row['name']) });
+    }
+  }
+
+  const scopes = new Map<string, { id: string; name: string }>(wantedVaults);
+  for (const vaultId of indexed) if (!scopes.has(key(vaultId))) scopes.set(key(vaultId), { id: vaultId, name: nameOf(vaultId) });
+
+  for (const [k, vault] of scopes) {
+    const assignments = await deps.roleAssignments.listAtScope(vault.id);
+    const secretsUser = assignments.filter((a) => a.roleDefinitionGuid === role.roleDefinitionId);
+    const ours = secretsUser.filter((a) => isOwnedByUs(a.description) && namesConsumer(a.description, identity.id));
+    const base = { resourceId: identity.id, role: describeRole(role), details: { vault: vault.id } };
+    const before = run.retryError;
+
+    if (wantedVaults.has(k)) {
+      const present = secretsUser.find((a) => a.principalId.toLowerCase() === principalId.toLowerCase());
+      const name = roleAssignmentName({ scope: vault.id, principalId, roleDefinitionId: role.roleDefinitionId });
+      if (!name.ok) throw new AppError('InvalidScope', name.error);
+      if (present) {
+        const owned = isOwnedByUs(present.description);
+        const reason = owned ? `${identity.name} holds ${role.name} on ${vault.name}` : `${identity.name} holds ${role.name} on ${vault.name} (assigned outside the automation; left as it is)`;
+        plan.unchanged.push({ vaultId: vault.id, vaultName: vault.name, name: present.name, owned, reason });
+        await run.decide({ ...base, action: 'grant', outcome: AUDIT_OUTCOMES.alreadyPresent, principalId, reason });
+      } else {
+        const reason = `${WORKLOAD_TAG_NAMES.vault} on ${identity.name} names ${vault.name}`;
+        plan.grants.push({ vaultId: vault.id, vaultName: vault.name, name: name.value, reason });
+        await grantVault(run, identity, principalId, vault, name.value, reason, base);
+      }
+      // Ours for an earlier principal of this identity (deleted and recreated under the same name).
+      for (const a of ours.filter((x) => x.principalId.toLowerCase() !== principalId.toLowerCase())) {
+        await revokeVault(run, plan, identity.id, vault, a, `${identity.name}'s principal changed; the grant to its old principal ${a.principalId} is revoked`);
+      }
+    } else if (allowRevoke) {
+      for (const a of ours) await revokeVault(run, plan, identity.id, vault, a, `${WORKLOAD_TAG_NAMES.vault} on ${identity.name} no longer names ${vault.name}`);
+      if (!run.dryRun && run.retryError === before) await deps.vaultGrantIndex.remove(identity.id, vault.id);
+    } else {
+      for (const a of ours) {
+        await run.decide({ ...base, action: run.action('revoke'), outcome: AUDIT_OUTCOMES.skipped, principalId: a.principalId, reason: `${role.name} on ${vault.name} is not asked for, but kept: the workload tags on ${identity.name} could not be fully read this time` });
+      }
+    }
+  }
+  return plan;
+}
+
+async function grantVault(
+  run: Run,
+  identity: ArmResource,
+  principalId: string,
+  vault: { id: string; name: string },
+  name: string,
+  reason: string,
+  base: { resourceId: string; role: string; details: { vault: string } },
+): Promise<void> {
+  const { deps } = run;
+  const role = ROLES.keyVaultSecretsUser;
+  const entry = { ...base, action: run.action('grant'), principalId };
+  if (run.dryRun) {
+    await run.decide({ ...entry, outcome: AUDIT_OUTCOMES.wouldGrant, reason });
+    return;
+  }
+  // Write-ahead, as for registries: the index names the vault before the assignment exists.
+  await deps.vaultGrantIndex.upsert({ consumerId: identity.id, registryId: vault.id });
+  try {
+    const outcome = await deps.roleAssignments.create({
+      scope: vault.id,
+      name,
+      principalId,
+      principalType: 'ServicePrincipal',
+      roleDefinitionGuid: role.roleDefinitionId,
+      description: ownedDescription(`${WORKLOAD_TAG_NAMES.vault} on ${identity.id}`),
+    });
+    await run.decide({
+      ...entry,
+      outcome: outcome === 'created' ? AUDIT_OUTCOMES.granted : AUDIT_OUTCOMES.alreadyPresent,
+      reason: outcome === 'created' ? `${reason}; ${role.name} granted, propagation pending (Azure RBAC can take minutes to take effect)` : `${reason}; already assigned`,
+    });
+  } catch (error) {
+    if (error instanceof PolicyDeniedError) {
+      await run.decide({ ...entry, outcome: AUDIT_OUTCOMES.deniedByPlatformPolicy, reason: `a platform policy refused ${role.name} on ${vault.name}: ${error.message}`, errorCode: error.code });
+    } else {
+      await run.fail({ ...entry, reason: `could not grant ${role.name} on ${vault.name}` }, error);
+    }
+  }
+}
+
+async function revokeVault(run: Run, plan: { revokes: VaultPlan['revokes'][number][] }, identityId: string, vault: { id: string; name: string }, a: RoleAssignmentInfo, reason: string): Promise<void> {
+  const role = ROLES.keyVaultSecretsUser;
+  plan.revokes.push({ vaultId: vault.id, vaultName: vault.name, name: a.name, principalId: a.principalId, reason });
+  const entry = { action: run.action('revoke'), resourceId: identityId, principalId: a.principalId, role: describeRole(role), details: { vault: vault.id } };
+  if (run.dryRun) {
+    await run.decide({ ...entry, outcome: AUDIT_OUTCOMES.wouldRevoke, reason });
+    return;
+  }
+  try {
+    const outcome = await run.deps.roleAssignments.delete(a.scope, a.name);
+    await run.decide({ ...entry, outcome: AUDIT_OUTCOMES.revoked, reason: outcome === 'deleted' ? reason : `${reason} (it was already gone)` });
+  } catch (error) {
+    await run.fail({ ...entry, reason: `could not revoke ${role.name} on ${vault.name}` }, error);
+  }
+}
+
+/** The identity is gone (its federated credentials went with it): revoke ours on the vaults the index remembers. */
+async function revokeVaultsOfDeletedIdentity(run: Run, identityId: string): Promise<void> {
+  const { deps } = run;
+  const name = nameOf(identityId);
+  const indexed = await deps.vaultGrantIndex.listForConsumer(identityId);
+  if (indexed.length === 0) {
+    await run.decide({ action: 'workload identity', outcome: AUDIT_OUTCOMES.skipped, reason: `${name} does not exist; its federated credentials were deleted with it and it holds no vault grants of ours`, resourceId: identityId });
+    return;
+  }
+  const plan: { revokes: VaultPlan['revokes'][number][] } = { revokes: [] };
+  for (const entry of indexed) {
+    const vault = { id: entry.registryId, name: nameOf(entry.registryId) };
+    const assignments = await deps.roleAssignments.listAtScope(vault.id);
+    const ours = assignments.filter((a) => a.roleDefinitionGuid === ROLES.keyVaultSecretsUser.roleDefinitionId && isOwnedByUs(a.description) && namesConsumer(a.description, identityId));
+    const before = run.retryError;
+    for (const a of ours) await revokeVault(run, plan, identityId, vault, a, `${name} was deleted, so its ${ROLES.keyVaultSecretsUser.name} on ${vault.name} is revoked`);
+    if (!run.dryRun && run.retryError === before) await deps.vaultGrantIndex.remove(identityId, vault.id);
+  }
+}
+
+/** Resource Graph: identities whose `acr-workload-cluster` tag mentions this cluster name (the grammar then decides). */
+export function identitiesNamingClusterQuery(clusterName: string): string {
+  const safe = clusterName.replace(/[^A-Za-z0-9_-]/g, '');
+  return `resources | where type =~ '${USER_ASSIGNED_IDENTITY_TYPE}' and tags['${WORKLOAD_TAG_NAMES.cluster}'] contains '${safe}' | project id, name, type, tags`;
+}
+
+/** Resource Graph: AKS clusters by name. Names were validated (letters, digits, - and _) by the tag parser. */
+export function clustersByNameQuery(names: readonly string[]): string {
+  const list = names.map((n) => `'${n.replace(/[^A-Za-z0-9_-]/g, '')}'`).join(', ');
+  return `resources | where type =~ '${MANAGED_CLUSTER_TYPE}' and name in~ (${list}) | project id, name, type`;
+}
+
+/** Resource Graph: Key Vaults by name. Names were validated (letters, digits, -) by the tag parser. */
+export function vaultsByNameQuery(names: readonly string[]): string {
+  const list = names.map((n) => `'${n.replace(/[^A-Za-z0-9-]/g, '')}'`).join(', ');
+  return `resources | where type =~ '${KEY_VAULT_TYPE}' and name in~ (${list}) | project id, name, type`;
+}
+
+/** Whether a cluster reference on an identity names this cluster: by id, or by name in the identity's subscription. */
+export function refersToCluster(ref: ClusterRef, identityId: string, clusterId: string): boolean {
+  if (ref.kind === 'resourceId') return sameResourceId(ref.resourceId, clusterId);
+  const identity = parseResourceId(identityId);
+  return identity.ok && sameSubscriptionAndName(clusterId, identity.value.subscriptionId, ref.name);
+}
+
+function sameSubscriptionAndName(clusterId: string, subscriptionId: string, name: string): boolean {
+  const cluster = parseResourceId(clusterId);
+  return cluster.ok && cluster.value.subscriptionId === subscriptionId.toLowerCase() && cluster.value.name.toLowerCase() === name.toLowerCase();
+}
+
+function key(resourceId: string): string {
+  return normalizeResourceId(resourceId) ?? resourceId.toLowerCase();
+}
+
+function nameOf(resourceId: string): string {
+  const parsed = parseResourceId(resourceId);
+  return parsed.ok ? parsed.value.name : resourceId;
+}
