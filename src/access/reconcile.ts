@@ -15,11 +15,11 @@
 import type { AuditEntry } from '../audit/auditLog.js';
 import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
 import type { ArmResource } from '../azure/arm.js';
-import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
+import type { CreateRoleAssignment, RoleAssignmentInfo } from '../azure/roleAssignments.js';
 import { AppError, NotReadyError, PolicyDeniedError, TransientAzureError, errorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isOwnedByUs } from '../policy/assignmentName.js';
-import { planAccess, type AccessPlan, type PlanIdentity, type RegistryFacts } from '../policy/plan.js';
+import { planAccess, type AccessPlan, type PlanIdentity, type PlannedGrant, type RegistryFacts } from '../policy/plan.js';
 import { normalizeResourceId, parseResourceId, sameResourceId } from '../policy/resourceId.js';
 import { describeRole, roleFor } from '../policy/roles.js';
 import { parseConsumerTags, TAG_NAMES, type AccessRequest } from '../policy/tags.js';
@@ -27,6 +27,7 @@ import type { AccessDeps } from './accessDeps.js';
 import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
 import type { GrantIndexEntry } from './grantIndex.js';
 import { IDENTITY_KINDS, resolveIdentities, taskCredentialIdentity, userAssignedFromResource, type ConsumerIdentity } from './identities.js';
+import { isManualGrant, keepManualGrants } from './manualGrantDescription.js';
 
 /** What started a reconciliation, for the audit row. */
 export interface Trigger {
@@ -83,8 +84,13 @@ export async function reconcileResource(deps: AccessDeps, resourceId: string, op
   return run.result(id);
 }
 
+/** Starts the decision record of one use-case run (reconciliation, manual grant or revoke): audit, log, dry run. */
+export function startRun(deps: AccessDeps, options: ReconcileOptions): Run {
+  return new Run(deps, options);
+}
+
 /** State of one reconciliation: decisions made, and the first error that calls for redelivery. */
-class Run {
+export class Run {
   readonly started = Date.now();
   readonly decisions: AuditEntry[] = [];
   readonly plans: { consumerId: string; plan: AccessPlan }[] = [];
@@ -142,7 +148,7 @@ async function settleConsumer(
   const consumerId = consumer.id;
   const consumerName = consumer.name;
 
-  const identities = await identitiesOf(run, consumer);
+  const identities = await identitiesOf(deps, consumer);
   const principals = new Set(identities.map((i) => i.principalId.toLowerCase()));
 
   const tags = parseConsumerTags(consumer.tags);
@@ -188,14 +194,15 @@ async function settleConsumer(
     await run.decide({ action: 'grant', outcome: AUDIT_OUTCOMES.skipped, reason: `${consumerName} asks for registry access but has no managed identity`, resourceId: consumerId });
   }
 
-  const plan = planAccess({
+  // Manual grants (POST /api/access/grants) are ours, but the tag policy does not revoke them.
+  const plan = keepManualGrants(planAccess({
     consumer: { id: consumerId, name: consumerName, ...(consumer.tags ? { tags: consumer.tags } : {}) },
     identities: identities.map(toPlanIdentity),
     requests: requests.map((r) => ({ registryRef: r.registryRef, access: r.access })),
     registries: facts,
     existing: existing.map((a) => ({ name: a.name, scope: a.scope, principalId: a.principalId, roleDefinitionId: a.roleDefinitionGuid, ...(a.description ? { description: a.description } : {}) })),
     defaultConsent: deps.config.defaultConsent,
-  });
+  }), existing);
   run.plans.push({ consumerId, plan });
 
   await applyPlan(run, consumer, identities, plan, stale, indexed, facts, only !== undefined);
@@ -203,12 +210,12 @@ async function settleConsumer(
 }
 
 /** Identities from the resource, reading a user-assigned identity only when the response lacks its principal id. */
-async function identitiesOf(run: Run, consumer: ArmResource): Promise<ConsumerIdentity[]> {
+export async function identitiesOf(deps: Pick<AccessDeps, 'arm'>, consumer: ArmResource): Promise<ConsumerIdentity[]> {
   const resolution = resolveIdentities(consumer);
   if (resolution.notReady) throw new NotReadyError('ResourceNotReady', resolution.notReady);
   const identities = [...resolution.identities];
   for (const id of resolution.lookups) {
-    const identity = await run.deps.arm.getResource(id);
+    const identity = await deps.arm.getResource(id);
     const resolved = identity ? userAssignedFromResource(identity) : undefined;
     if (resolved) identities.push(resolved);
     else throw new NotReadyError('IdentityNotReady', `user-assigned identity ${id} on ${consumer.name} has no principal id yet`);
@@ -216,7 +223,8 @@ async function identitiesOf(run: Run, consumer: ArmResource): Promise<ConsumerId
   return identities;
 }
 
-function toPlanIdentity(identity: ConsumerIdentity): PlanIdentity {
+/** A resolved identity as the planner sees it (managed identities are service principals). */
+export function toPlanIdentity(identity: ConsumerIdentity): PlanIdentity {
   const source = identity.kind === IDENTITY_KINDS.systemAssigned ? 'system' : identity.kind === IDENTITY_KINDS.kubelet ? 'kubelet' : 'user';
   return {
     principalId: identity.principalId,
@@ -283,41 +291,15 @@ async function applyPlan(
 
   for (const g of plan.grants) {
     const scopeKey = normalizeResourceId(g.scope) ?? g.scope.toLowerCase();
-    const base = { action: grantAction, resourceId: consumerId, principalId: g.principalId, registry: g.scope, role: describeRole(g.role) };
-    if (run.dryRun) {
-      await run.decide({ ...base, outcome: AUDIT_OUTCOMES.wouldGrant, reason: g.reason });
-      continue;
-    }
     const registry: RegistryTarget = factsOf(g.scope) ?? { id: g.scope, name: g.registryName };
     // Write-ahead: the index names the registry before the assignment exists, so a crash in between
     // still leaves the registry on the list to check when the consumer is untagged or deleted.
-    if (!indexedByScope.has(scopeKey)) {
+    if (!run.dryRun && !indexedByScope.has(scopeKey)) {
       const entry = { consumerId, registryId: g.scope, ...(registry.loginServer ? { loginServer: registry.loginServer } : {}) };
       await deps.grantIndex.upsert(entry);
       indexedByScope.set(scopeKey, entry);
     }
-    try {
-      const outcome = await deps.roleAssignments.create({
-        scope: g.scope,
-        name: g.name,
-        principalId: g.principalId,
-        principalType: g.principalType as 'ServicePrincipal',
-        roleDefinitionGuid: g.role.roleDefinitionId,
-        description: g.description,
-      });
-      keep.set(scopeKey, registry);
-      await run.decide({
-        ...base,
-        outcome: outcome === 'created' ? AUDIT_OUTCOMES.granted : AUDIT_OUTCOMES.alreadyPresent,
-        reason: outcome === 'created' ? `${g.reason}; granted, propagation pending (Azure RBAC can take minutes to take effect)` : `${g.reason}; already assigned`,
-      });
-    } catch (error) {
-      if (error instanceof PolicyDeniedError) {
-        await run.decide({ ...base, outcome: AUDIT_OUTCOMES.deniedByPlatformPolicy, reason: `a platform policy refused the assignment: ${error.message}`, errorCode: error.code });
-      } else {
-        await run.fail({ ...base, reason: `could not grant ${g.role.name} on ${g.registryName}` }, error);
-      }
-    }
+    if (await applyGrant(run, g, { action: grantAction, resourceId: consumerId, reason: g.reason })) keep.set(scopeKey, registry);
   }
 
   const revokes = [
@@ -380,12 +362,57 @@ async function applyPlan(
   }
 }
 
-async function revoke(
+/** What a grant's audit row says beyond the assignment itself. */
+export interface GrantRow {
+  readonly action: string;
+  /** The consumer; absent for a manual grant to a bare principal. */
+  readonly resourceId?: string;
+  readonly reason: string;
+  readonly details?: AuditEntry['details'];
+}
+
+/**
+ * Creates one planned assignment and records the decision (granted, already present, denied by
+ * platform policy, failed); in a dry run records would-grant. True when the assignment now exists.
+ */
+export async function applyGrant(run: Run, g: PlannedGrant, row: GrantRow): Promise<boolean> {
+  const base = { action: row.action, ...(row.resourceId ? { resourceId: row.resourceId } : {}), principalId: g.principalId, registry: g.scope, role: describeRole(g.role), ...(row.details ? { details: row.details } : {}) };
+  if (run.dryRun) {
+    await run.decide({ ...base, outcome: AUDIT_OUTCOMES.wouldGrant, reason: row.reason });
+    return false;
+  }
+  try {
+    const outcome = await run.deps.roleAssignments.create({
+      scope: g.scope,
+      name: g.name,
+      principalId: g.principalId,
+      principalType: g.principalType as CreateRoleAssignment['principalType'],
+      roleDefinitionGuid: g.role.roleDefinitionId,
+      description: g.description,
+    });
+    await run.decide({
+      ...base,
+      outcome: outcome === 'created' ? AUDIT_OUTCOMES.granted : AUDIT_OUTCOMES.alreadyPresent,
+      reason: outcome === 'created' ? `${row.reason}; granted, propagation pending (Azure RBAC can take minutes to take effect)` : `${row.reason}; already assigned`,
+    });
+    return true;
+  } catch (error) {
+    if (error instanceof PolicyDeniedError) {
+      await run.decide({ ...base, outcome: AUDIT_OUTCOMES.deniedByPlatformPolicy, reason: `a platform policy refused the assignment: ${error.message}`, errorCode: error.code });
+    } else {
+      await run.fail({ ...base, reason: `could not grant ${g.role.name} on ${g.registryName}` }, error);
+    }
+    return false;
+  }
+}
+
+/** Deletes one assignment of ours and records it (revoked, or would-revoke in a dry run). */
+export async function revoke(
   run: Run,
-  consumerId: string,
+  consumerId: string | undefined,
   r: { name: string; scope: string; principalId: string; role: string; reason: string; registryName: string },
 ): Promise<void> {
-  const base = { action: run.dryRun ? 'revoke (dry run)' : 'revoke', resourceId: consumerId, principalId: r.principalId, registry: r.scope, role: r.role };
+  const base = { action: run.dryRun ? 'revoke (dry run)' : 'revoke', ...(consumerId ? { resourceId: consumerId } : {}), principalId: r.principalId, registry: r.scope, role: r.role };
   if (run.dryRun) {
     await run.decide({ ...base, outcome: AUDIT_OUTCOMES.wouldRevoke, reason: r.reason });
     return;
@@ -456,7 +483,8 @@ async function settleRegistry(run: Run, registryId: string, registry: ArmResourc
   }
 
   // Ours on this registry held by principals of no consumer that asks for it now.
-  const orphans = assignments.filter((a) => isOwnedByUs(a.description) && !entitled.has(a.principalId.toLowerCase()));
+  // Manual grants are revoked by hand (or with their consumer), not by the tag policy.
+  const orphans = assignments.filter((a) => isOwnedByUs(a.description) && !isManualGrant(a.description) && !entitled.has(a.principalId.toLowerCase()));
   const checked = new Set<string>();
   for (const a of orphans) {
     const consumerId = consumerIdFromDescription(a.description);

@@ -4,9 +4,7 @@
  * (as a problem, or in the health report) rather than at load.
  */
 import { createCredentialsDeps, type CredentialsDeps } from '../credentials/deps.js';
-import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
 import { getDeps, type Deps } from '../deps.js';
-import { AppError } from '../errors.js';
 import { isOwnedByUs } from '../policy/assignmentName.js';
 import type { HealthProbes } from './health.js';
 import type { ApiRoute } from './http.js';
@@ -53,9 +51,6 @@ function credentialsDeps(): CredentialsDeps {
 /** The probes `GET /api/health` runs, over the same adapters the use cases use. */
 export function healthProbes(deps: Deps, graph: Pick<CredentialsDeps['graph'], 'getApplicationByAppId'>): HealthProbes {
   const [first] = deps.config.watchedSubscriptions;
-  const roleAssignments = deps.roleAssignments as Deps['roleAssignments'] & {
-    listInSubscription?: (subscriptionId: string) => Promise<RoleAssignmentInfo[]>;
-  };
   return {
     watchedSubscriptions: deps.config.watchedSubscriptions,
     async tableStorage() {
@@ -69,10 +64,8 @@ export function healthProbes(deps: Deps, graph: Pick<CredentialsDeps['graph'], '
       await graph.getApplicationByAppId('00000000-0000-0000-0000-000000000000');
     },
     async roleAssignments(subscriptionId) {
-      if (!roleAssignments.listInSubscription) {
-        throw new AppError('CountUnavailable', 'the role-assignment adapter cannot list a whole subscription yet');
-      }
-      const all = await roleAssignments.listInSubscription(subscriptionId);
+      // Azure's limit counts every assignment in the subscription; ours are those carrying the marker.
+      const all = await deps.roleAssignments.listInSubscription(subscriptionId);
       return { total: all.length, owned: all.filter((a) => isOwnedByUs(a.description)).length };
     },
   };

@@ -48,6 +48,11 @@ export interface RoleAssignments {
   create(input: CreateRoleAssignment, options?: { abortSignal?: AbortSignal }): Promise<CreateOutcome>;
   /** Assignments made exactly at `scope` (not inherited from above). */
   listAtScope(scope: string, options?: { abortSignal?: AbortSignal }): Promise<RoleAssignmentInfo[]>;
+  /**
+   * Every assignment within the subscription (at it, its resource groups and resources; not those
+   * inherited from management groups): what Azure's 4,000-per-subscription limit counts.
+   */
+  listInSubscription(subscriptionId: string, options?: { abortSignal?: AbortSignal }): Promise<RoleAssignmentInfo[]>;
   /** Deletes by scope and name; 'not-found' when it is already gone. */
   delete(scope: string, name: string, options?: { abortSignal?: AbortSignal }): Promise<'deleted' | 'not-found'>;
 }
@@ -109,6 +114,23 @@ export function createRoleAssignments(config: Config, credential: TokenCredentia
         }
       } catch (caught) {
         throw toAppError(caught, `list role assignments on ${scope}`);
+      }
+      return found;
+    },
+    async listInSubscription(subscriptionId, opts) {
+      const scope = `/subscriptions/${subscriptionId}`;
+      const prefix = `${scope.toLowerCase()}/`;
+      const found: RoleAssignmentInfo[] = [];
+      try {
+        // No filter: at, above and below the subscription; the SDK follows nextLink. Above (management
+        // groups, root) does not count toward the subscription's limit, so it is dropped.
+        for await (const assignment of client.roleAssignments.listForScope(sdkScope(scope), { abortSignal: opts?.abortSignal })) {
+          const info = toInfo(assignment);
+          const at = info?.scope.toLowerCase();
+          if (info && at && (at === scope.toLowerCase() || at.startsWith(prefix))) found.push(info);
+        }
+      } catch (caught) {
+        throw toAppError(caught, `list role assignments in subscription ${subscriptionId}`);
       }
       return found;
     },

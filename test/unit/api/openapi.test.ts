@@ -45,8 +45,20 @@ describe('the OpenAPI document', () => {
   it('describes request bodies with the schemas that validate them, unknown fields refused', () => {
     const preview = doc.paths['/api/access/preview']!['post']!['requestBody'] as { content: Record<string, { schema: { $ref: string } }> };
     const schema = resolvePointer(doc, preview.content['application/json']!.schema.$ref) as Record<string, unknown>;
-    expect(schema['additionalProperties']).toBe(false);
-    expect(schema['required']).toEqual(['resourceId']);
+    // { resourceId } (tag policy) or { resourceId | principalId, registry, access } (manual grant): each form strict.
+    const forms = schema['anyOf'] as Record<string, unknown>[];
+    expect(forms.map((f) => f['additionalProperties'])).toEqual([false, false, false]);
+    expect(forms.map((f) => f['required'])).toEqual([['resourceId'], ['resourceId', 'registry', 'access'], ['principalId', 'registry', 'access']]);
+  });
+
+  it.each([
+    ['post', '/api/access/grants', 'GrantRequest'],
+    ['delete', '/api/access/grants', 'RevokeRequest'],
+  ])('documents %s %s with the strict %s body', (method, path, name) => {
+    const body = doc.paths[path]![method]!['requestBody'] as { content: Record<string, { schema: { $ref: string } }> };
+    expect(body.content['application/json']!.schema.$ref).toBe(`#/components/schemas/${name}`);
+    const forms = (resolvePointer(doc, `#/components/schemas/${name}`) as { anyOf: Record<string, unknown>[] }).anyOf;
+    expect(forms.every((f) => f['additionalProperties'] === false)).toBe(true);
   });
 
   it('lists the audit filters as query parameters', () => {

@@ -1,0 +1,417 @@
+/**
+ * Manual grant and revoke (POST / DELETE /api/access/grants, and preview by principal): a person
+ * asks for pull or push on one registry for a resource's identities or for one principal.
+ *
+ * Same rules as the event path, on the same code: the registry must consent (`evaluateConsent`
+ * for a resource; a bare principal sits nowhere, so only a registry that allows `*` covers it),
+ * the role follows the registry's mode (`chooseRole` inside `planAccess`), names are
+ * deterministic, the assignment carries our marker — saying it was manual and who asked — and
+ * grants go through `applyGrant`, revokes through `revoke`, decisions through the same audited run.
+ * An override of consent needs ACCESS_ALLOW_CONSENT_OVERRIDE and is recorded as one. Revoke only
+ * ever deletes assignments of ours.
+ */
+import { AUDIT_OUTCOMES, type AuditEntry } from '../audit/auditLog.js';
+import type { ArmResource } from '../azure/arm.js';
+import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
+import type { ConsentDefault } from '../config.js';
+import { AppError, InvalidInputError, PolicyDeniedError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { isOwnedByUs } from '../policy/assignmentName.js';
+import { defaultConsentRule, evaluateConsent, formatConsent, parseConsent, type ConsentDecision, type ConsentRule } from '../policy/consent.js';
+import { planAccess, type AccessPlan, type PlanIdentity, type PlannedGrant, type RegistryFacts } from '../policy/plan.js';
+import { parseResourceId, REGISTRY_TYPE, sameResourceId } from '../policy/resourceId.js';
+import { accessOf, chooseRole, describeRole, roleFor, type Role } from '../policy/roles.js';
+import { getTag, parseRegistryRef, TAG_FOR_ACCESS, TAG_NAMES, type Access } from '../policy/tags.js';
+import type { AccessDeps } from './accessDeps.js';
+import { isManualGrant, manualGrantDescription } from './manualGrantDescription.js';
+import { applyGrant, identitiesOf, refersTo, revoke, startRun, toPlanIdentity, type Run } from './reconcile.js';
+
+/** Principal types a role assignment takes (`principalType` on the PUT). */
+export const PRINCIPAL_TYPES = { servicePrincipal: 'ServicePrincipal', user: 'User', group: 'Group' } as const;
+export type PrincipalType = (typeof PRINCIPAL_TYPES)[keyof typeof PRINCIPAL_TYPES];
+
+/** Who gets (or loses) the access: every identity of a resource, or one principal. */
+export type ManualTarget = { readonly resourceId: string } | { readonly principalId: string; readonly principalType: PrincipalType };
+
+export type ManualRequest = ManualTarget & {
+  /** The registry by name, login server or resource id. */
+  readonly registry: string;
+  readonly access: Access;
+  /** Who asked: recorded on every audit row and in the assignment's description. */
+  readonly caller: string;
+};
+
+export type ManualGrantRequest = ManualRequest & {
+  /** Grant even where the registry does not consent; needs ACCESS_ALLOW_CONSENT_OVERRIDE, audited as an override. */
+  readonly override?: boolean;
+};
+
+export interface ManualOptions {
+  readonly log: Logger;
+  readonly correlationId?: string;
+  /** Decide and report only: nothing is written to ARM, the grant index or the audit log. */
+  readonly dryRun?: boolean;
+}
+
+/** Error codes of the manual use cases, for problem types and audit rows. */
+export const MANUAL_ERROR_CODES = {
+  consentDenied: 'ConsentDenied',
+  overrideDisabled: 'ConsentOverrideDisabled',
+  registryNotFound: 'RegistryNotFound',
+  resourceNotFound: 'ResourceNotFound',
+  invalidRegistry: 'InvalidRegistryReference',
+  notAConsumer: 'NotAConsumer',
+  noManagedIdentity: 'NoManagedIdentity',
+  notOwned: 'NotOwnedByAutomation',
+} as const;
+
+export const MANUAL_GRANT_OUTCOMES = {
+  granted: 'granted',
+  alreadyPresent: 'already-present',
+  wouldGrant: 'would-grant',
+  deniedByConsent: 'denied-by-consent',
+} as const;
+export type ManualGrantOutcome = (typeof MANUAL_GRANT_OUTCOMES)[keyof typeof MANUAL_GRANT_OUTCOMES];
+
+export const MANUAL_REVOKE_OUTCOMES = {
+  revoked: 'revoked',
+  wouldRevoke: 'would-revoke',
+  nothingToRevoke: 'nothing-to-revoke',
+} as const;
+export type ManualRevokeOutcome = (typeof MANUAL_REVOKE_OUTCOMES)[keyof typeof MANUAL_REVOKE_OUTCOMES];
+
+export interface ManualRegistry {
+  readonly id: string;
+  readonly name: string;
+  readonly loginServer?: string;
+  readonly roleAssignmentMode?: string;
+}
+
+/** One assignment the request touched. */
+export interface ManualAssignment {
+  readonly name: string;
+  readonly scope: string;
+  readonly principalId: string;
+  readonly role: Role;
+  readonly outcome: string;
+}
+
+export interface ManualGrantResult {
+  readonly outcome: ManualGrantOutcome;
+  /** Whether registry consent was overridden. */
+  readonly override: boolean;
+  /** Why the registry consents, or does not. */
+  readonly consent: ConsentDecision;
+  readonly registry: ManualRegistry;
+  readonly resourceId?: string;
+  readonly principalIds: readonly string[];
+  readonly role: Role;
+  readonly assignments: readonly ManualAssignment[];
+  /** The audit rows written (in a dry run, the rows a real run would write). */
+  readonly decisions: readonly AuditEntry[];
+  /** The plan the decision came from; absent when consent refused it before planning. */
+  readonly plan?: AccessPlan;
+}
+
+export interface ManualRevokeResult {
+  readonly outcome: ManualRevokeOutcome;
+  readonly registry: ManualRegistry;
+  readonly resourceId?: string;
+  readonly principalIds: readonly string[];
+  readonly assignments: readonly ManualAssignment[];
+  readonly decisions: readonly AuditEntry[];
+}
+
+/** Who the request is about, resolved from ARM. */
+interface ResolvedTarget {
+  readonly consumer?: ArmResource;
+  readonly identities: readonly PlanIdentity[];
+  /** In reasons: `vm-web-1` or `principal 3f2a…`. */
+  readonly label: string;
+}
+
+/**
+ * Grants pull or push on one registry, by hand, within registry consent (or over it, when the
+ * setting allows and the request says so). Throws PolicyDeniedError when consent or a platform
+ * policy refuses, AppError for a missing registry or resource; in a dry run returns the refusal.
+ */
+export async function grantManually(deps: AccessDeps, request: ManualGrantRequest, options: ManualOptions): Promise<ManualGrantResult> {
+  const run = startRun(deps, { log: options.log, dryRun: options.dryRun === true, trigger: { caller: request.caller, ...(options.correlationId ? { correlationId: options.correlationId } : {}) } });
+  const tag = TAG_FOR_ACCESS[request.access];
+  const facts = await findRegistry(run, request);
+  const target = await resolveTarget(run, request, facts);
+  const resourceId = target.consumer?.id;
+  const principalIds = target.identities.map((i) => i.principalId.toLowerCase());
+  const choice = chooseRole(facts.roleAssignmentMode, request.access);
+  const registry = toManualRegistry(facts);
+  const row = { ...(resourceId ? { resourceId } : {}), registry: facts.id, role: describeRole(choice.role) };
+
+  const consent = target.consumer
+    ? evaluateConsent({ id: facts.id, ...(facts.tags ? { tags: facts.tags } : {}) }, { id: target.consumer.id, ...(target.consumer.tags ? { tags: target.consumer.tags } : {}) }, deps.config.defaultConsent)
+    : consentForPrincipal(facts, deps.config.defaultConsent, target.label);
+  let override = false;
+  if (!consent.allowed) {
+    const refusal = !request.override
+      ? { code: MANUAL_ERROR_CODES.consentDenied, reason: `${request.caller} asked for ${facts.name} (${tag}) for ${target.label} by hand, but ${consent.reason}` }
+      : !deps.config.allowConsentOverride
+        ? {
+            code: MANUAL_ERROR_CODES.overrideDisabled,
+            reason: `${request.caller} asked to override registry consent for ${facts.name} (${tag}) for ${target.label}, but ACCESS_ALLOW_CONSENT_OVERRIDE is off (${consent.reason})`,
+          }
+        : undefined;
+    if (refusal) {
+      await run.decide({ action: actionOf(run, 'grant'), outcome: AUDIT_OUTCOMES.deniedByConsent, reason: refusal.reason, errorCode: refusal.code, ...row, ...onePrincipal(principalIds), details: { manual: true } });
+      if (run.dryRun) {
+        return { outcome: MANUAL_GRANT_OUTCOMES.deniedByConsent, override: false, consent, registry, ...(resourceId ? { resourceId } : {}), principalIds, role: choice.role, assignments: [], decisions: run.decisions };
+      }
+      throw new PolicyDeniedError(refusal.code, refusal.reason);
+    }
+    override = true;
+  }
+
+  // Plan with the event path's planner. Where consent was already judged above (a bare principal, or
+  // an override), the planner is handed a registry that consents to anyone, so it plans names,
+  // roles and what exists, not consent a second time.
+  const forced = override || !target.consumer;
+  const existing = (await deps.roleAssignments.listAtScope(facts.id)).filter((a) => principalIds.includes(a.principalId.toLowerCase()));
+  const planned = planAccess({
+    consumer: target.consumer
+      ? { id: target.consumer.id, name: target.consumer.name, ...(target.consumer.tags ? { tags: target.consumer.tags } : {}) }
+      : { id: facts.id, name: target.label },
+    identities: target.identities,
+    requests: [{ registryRef: request.registry, access: request.access }],
+    registries: [forced ? withoutConsentTag(facts) : facts],
+    existing: existing.map(toExisting),
+    defaultConsent: forced ? 'any' : deps.config.defaultConsent,
+  });
+  const why = override
+    ? `${request.caller} overrode registry consent for ${target.label} on ${facts.name} (${tag}), which refused it: ${consent.reason}; ${choice.reason}`
+    : `${request.caller} asked for ${facts.name} (${tag}) for ${target.label} by hand; ${consent.reason}; ${choice.reason}`;
+  const grants: PlannedGrant[] = planned.grants.map((g) => ({
+    ...g,
+    description: manualGrantDescription({ tag, caller: request.caller, override, principalId: g.principalId, ...(resourceId ? { consumerId: resourceId } : {}) }),
+    reason: `${why}, for ${g.principalId}`,
+  }));
+  // A manual grant only adds: the planner's revokes (other roles of ours) are the tag policy's business.
+  const plan: AccessPlan = { ...planned, grants, revokes: [] };
+  const details = { manual: true, ...(override ? { consentOverride: true } : {}) };
+
+  for (const d of plan.denied) {
+    await run.decide({ action: actionOf(run, 'grant'), outcome: AUDIT_OUTCOMES.rejectedInput, reason: d.reason, errorCode: 'InvalidPrincipal', ...row, ...onePrincipal(d.principalIds), details });
+  }
+  const assignments: ManualAssignment[] = [];
+  for (const u of plan.unchanged) {
+    const reason = u.owned ? `${u.reason}; nothing to do` : `${u.reason} (assigned outside the automation; left as it is)`;
+    await run.decide({ action: actionOf(run, 'grant'), outcome: AUDIT_OUTCOMES.alreadyPresent, reason, ...row, principalId: u.principalId, details });
+    assignments.push({ name: u.name, scope: u.scope, principalId: u.principalId, role: u.role, outcome: AUDIT_OUTCOMES.alreadyPresent });
+  }
+  if (!run.dryRun && resourceId && grants.length > 0) {
+    // Write-ahead, as the event path does: when the consumer is deleted, its grants are found through the index.
+    await deps.grantIndex.upsert({ consumerId: resourceId, registryId: facts.id, ...(facts.loginServer ? { loginServer: facts.loginServer } : {}) });
+  }
+  for (const g of grants) {
+    await applyGrant(run, g, { action: actionOf(run, 'grant'), ...(resourceId ? { resourceId } : {}), reason: g.reason, details });
+    const decision = run.decisions[run.decisions.length - 1];
+    assignments.push({ name: g.name, scope: g.scope, principalId: g.principalId, role: g.role, outcome: decision?.outcome ?? AUDIT_OUTCOMES.failed });
+  }
+
+  throwIfRefused(run);
+  const outcomes = assignments.map((a) => a.outcome);
+  const outcome = outcomes.includes(AUDIT_OUTCOMES.granted)
+    ? MANUAL_GRANT_OUTCOMES.granted
+    : outcomes.includes(AUDIT_OUTCOMES.wouldGrant)
+      ? MANUAL_GRANT_OUTCOMES.wouldGrant
+      : MANUAL_GRANT_OUTCOMES.alreadyPresent;
+  return { outcome, override, consent, registry, ...(resourceId ? { resourceId } : {}), principalIds, role: choice.role, assignments, decisions: run.decisions, plan };
+}
+
+/**
+ * Revokes pull or push on one registry, by hand: deletes the assignments of ours that give that
+ * access (either mode's role) to the target's principals. One not made by the automation is left
+ * as it is and refused with NotOwnedByAutomation when it is all there is.
+ */
+export async function revokeManually(deps: AccessDeps, request: ManualRequest, options: ManualOptions): Promise<ManualRevokeResult> {
+  const run = startRun(deps, { log: options.log, dryRun: options.dryRun === true, trigger: { caller: request.caller, ...(options.correlationId ? { correlationId: options.correlationId } : {}) } });
+  const tag = TAG_FOR_ACCESS[request.access];
+  const facts = await findRegistry(run, request);
+  const target = await resolveTarget(run, request, facts);
+  const resourceId = target.consumer?.id;
+  const principalIds = target.identities.map((i) => i.principalId.toLowerCase());
+  const registry = toManualRegistry(facts);
+  const base = { resourceId, registry, principalIds };
+
+  const matching = (await deps.roleAssignments.listAtScope(facts.id)).filter((a) => {
+    const role = roleFor(a.roleDefinitionGuid);
+    return principalIds.includes(a.principalId.toLowerCase()) && role !== undefined && accessOf(role) === request.access;
+  });
+  if (matching.length === 0) {
+    await run.decide({
+      action: actionOf(run, 'revoke'),
+      outcome: AUDIT_OUTCOMES.skipped,
+      reason: `${request.caller} asked to revoke ${tag} on ${facts.name} for ${target.label}, which holds no such role there`,
+      ...(resourceId ? { resourceId } : {}),
+      registry: facts.id,
+      ...onePrincipal(principalIds),
+      details: { manual: true },
+    });
+    return { ...withResource(base), outcome: MANUAL_REVOKE_OUTCOMES.nothingToRevoke, assignments: [], decisions: run.decisions };
+  }
+
+  const assignments: ManualAssignment[] = [];
+  for (const a of matching) {
+    const role = roleFor(a.roleDefinitionGuid)!;
+    if (!isOwnedByUs(a.description)) {
+      await run.decide({
+        action: actionOf(run, 'revoke'),
+        outcome: AUDIT_OUTCOMES.skipped,
+        reason: `${role.name} on ${facts.name} for ${a.principalId} was not made by the automation; it is left as it is`,
+        ...(resourceId ? { resourceId } : {}),
+        registry: facts.id,
+        principalId: a.principalId,
+        role: describeRole(role),
+        errorCode: MANUAL_ERROR_CODES.notOwned,
+        details: { manual: true },
+      });
+      assignments.push({ name: a.name, scope: a.scope, principalId: a.principalId, role, outcome: AUDIT_OUTCOMES.skipped });
+      continue;
+    }
+    const tagGranted = !isManualGrant(a.description) && target.consumer !== undefined;
+    await revoke(run, resourceId, {
+      name: a.name,
+      scope: a.scope,
+      principalId: a.principalId,
+      role: describeRole(role),
+      registryName: facts.name,
+      reason:
+        `${request.caller} revoked ${role.name} on ${facts.name} for ${a.principalId} by hand` +
+        (tagGranted ? `; it came from the tag policy, which grants it again on ${target.label}'s next event while its ${tag} tag asks for ${facts.name}` : ''),
+    });
+    const decision = run.decisions[run.decisions.length - 1];
+    assignments.push({ name: a.name, scope: a.scope, principalId: a.principalId, role, outcome: decision?.outcome ?? AUDIT_OUTCOMES.failed });
+  }
+
+  throwIfRefused(run);
+  const outcomes = assignments.map((a) => a.outcome);
+  if (outcomes.includes(AUDIT_OUTCOMES.revoked)) return { ...withResource(base), outcome: MANUAL_REVOKE_OUTCOMES.revoked, assignments, decisions: run.decisions };
+  if (outcomes.includes(AUDIT_OUTCOMES.wouldRevoke)) return { ...withResource(base), outcome: MANUAL_REVOKE_OUTCOMES.wouldRevoke, assignments, decisions: run.decisions };
+  if (run.dryRun) return { ...withResource(base), outcome: MANUAL_REVOKE_OUTCOMES.nothingToRevoke, assignments, decisions: run.decisions };
+  throw new PolicyDeniedError(MANUAL_ERROR_CODES.notOwned, `${tag} on ${facts.name} for ${target.label} was not granted by the automation, so it does not revoke it`);
+}
+
+/**
+ * Consent for a bare principal: the registry's rules say where a consumer may be (resource group,
+ * subscription, tag), and a principal is not anywhere, so only `*` covers it.
+ */
+export function consentForPrincipal(registry: Pick<RegistryFacts, 'name' | 'tags'>, defaultConsent: ConsentDefault, label: string): ConsentDecision {
+  const tag = getTag(registry.tags, TAG_NAMES.allow);
+  let rule: ConsentRule;
+  let source: string;
+  if (tag === undefined) {
+    rule = defaultConsentRule(defaultConsent);
+    source = `registry ${registry.name} has no ${TAG_NAMES.allow} tag and the default is ${defaultConsent}`;
+  } else {
+    const parsed = parseConsent(tag);
+    if (!parsed.ok) return { allowed: false, reason: `registry ${registry.name} has an invalid ${TAG_NAMES.allow} tag, so it allows nobody: ${parsed.error}` };
+    rule = parsed.value;
+    source = `registry ${registry.name} allows ${formatConsent(rule)}`;
+  }
+  if (rule.terms.some((t) => t.kind === 'any')) return { allowed: true, reason: `${source}; any consumer` };
+  return { allowed: false, reason: `${source}; ${label} is a principal, not a resource, so only ${TAG_NAMES.allow}=* covers it (or grant to the resource that holds the identity)` };
+}
+
+/** The registry the request names, read fresh from ARM (its consent tag and mode decide the grant). */
+async function findRegistry(run: Run, request: ManualRequest): Promise<RegistryFacts> {
+  const { deps } = run;
+  const ref = parseRegistryRef(request.registry);
+  if (!ref.ok) {
+    await run.decide({ action: 'grant', outcome: AUDIT_OUTCOMES.rejectedInput, reason: `registry ${JSON.stringify(request.registry.slice(0, 100))}: ${ref.error}`, errorCode: MANUAL_ERROR_CODES.invalidRegistry });
+    throw new InvalidInputError(MANUAL_ERROR_CODES.invalidRegistry, `registry ${JSON.stringify(request.registry.slice(0, 100))}: ${ref.error}`);
+  }
+  const found = (await deps.registries.resolve([ref.value])).filter((f) => refersTo({ registryRef: ref.value, access: request.access, tag: TAG_FOR_ACCESS[request.access] }, f));
+  const only = found.length === 1 ? found[0] : undefined;
+  const resource = only ? await deps.arm.getResource(only.id) : undefined;
+  if (!only || !resource) {
+    const reason = found.length > 1 ? `registry ${ref.value.raw} matches more than one registry; name it by resource id` : `registry ${ref.value.raw} was not found in the watched subscriptions`;
+    if (only) deps.registries.invalidate(only.id);
+    await run.decide({ action: 'grant', outcome: AUDIT_OUTCOMES.rejectedInput, reason, errorCode: MANUAL_ERROR_CODES.registryNotFound, ...(only ? { registry: only.id } : {}) });
+    throw new AppError(MANUAL_ERROR_CODES.registryNotFound, reason);
+  }
+  return deps.registries.remember(resource);
+}
+
+/** The principals the request is about: a resource's identities (read from ARM) or the one given. */
+async function resolveTarget(run: Run, request: ManualRequest, facts: RegistryFacts): Promise<ResolvedTarget> {
+  if (!('resourceId' in request)) {
+    return {
+      identities: [{ principalId: request.principalId.toLowerCase(), principalType: request.principalType, source: 'user' }],
+      label: `principal ${request.principalId.toLowerCase()}`,
+    };
+  }
+  const { deps } = run;
+  const parsed = parseResourceId(request.resourceId);
+  const refuse = async (code: string, reason: string, error: AppError): Promise<never> => {
+    await run.decide({ action: 'grant', outcome: AUDIT_OUTCOMES.rejectedInput, reason, errorCode: code, resourceId: request.resourceId, registry: facts.id });
+    throw error;
+  };
+  if (!parsed.ok || !parsed.value.type) {
+    const reason = parsed.ok ? `${request.resourceId} is not a resource` : parsed.error;
+    return refuse('InvalidResourceId', reason, new InvalidInputError('InvalidResourceId', reason));
+  }
+  if (parsed.value.type === REGISTRY_TYPE || sameResourceId(parsed.value.id, facts.id)) {
+    const reason = `${parsed.value.name} is a registry; grant to the resource or principal that pulls from it`;
+    return refuse(MANUAL_ERROR_CODES.notAConsumer, reason, new InvalidInputError(MANUAL_ERROR_CODES.notAConsumer, reason));
+  }
+  const consumer = await deps.arm.getResource(parsed.value.id);
+  if (!consumer) {
+    const reason = `resource ${parsed.value.id} does not exist`;
+    return refuse(MANUAL_ERROR_CODES.resourceNotFound, reason, new AppError(MANUAL_ERROR_CODES.resourceNotFound, reason));
+  }
+  const identities = await identitiesOf(deps, consumer);
+  if (identities.length === 0) {
+    const reason = `${consumer.name} has no managed identity to grant to`;
+    return refuse(MANUAL_ERROR_CODES.noManagedIdentity, reason, new InvalidInputError(MANUAL_ERROR_CODES.noManagedIdentity, reason));
+  }
+  return { consumer, identities: identities.map(toPlanIdentity), label: consumer.name };
+}
+
+/** After the writes: a platform deny is a refusal, a failure is the failure (transient ones first, so the caller retries). */
+function throwIfRefused(run: Run): void {
+  run.throwIfRetryNeeded();
+  const denied = run.decisions.find((d) => d.outcome === AUDIT_OUTCOMES.deniedByPlatformPolicy);
+  if (denied) throw new PolicyDeniedError(denied.errorCode ?? 'RequestDisallowedByPolicy', denied.reason);
+  const failed = run.decisions.find((d) => d.outcome === AUDIT_OUTCOMES.failed);
+  if (failed) throw new AppError(failed.errorCode ?? 'InternalError', failed.reason);
+}
+
+function actionOf(run: Run, action: 'grant' | 'revoke'): string {
+  return run.dryRun ? `${action} (dry run)` : action;
+}
+
+function onePrincipal(principalIds: readonly string[]): { principalId?: string } {
+  return principalIds.length === 1 && principalIds[0] ? { principalId: principalIds[0] } : {};
+}
+
+function withResource<T extends { resourceId: string | undefined }>(value: T): Omit<T, 'resourceId'> & { resourceId?: string } {
+  const { resourceId, ...rest } = value;
+  return resourceId ? { ...rest, resourceId } : rest;
+}
+
+function toManualRegistry(facts: RegistryFacts): ManualRegistry {
+  return {
+    id: facts.id,
+    name: facts.name,
+    ...(facts.loginServer ? { loginServer: facts.loginServer } : {}),
+    ...(facts.roleAssignmentMode ? { roleAssignmentMode: facts.roleAssignmentMode } : {}),
+  };
+}
+
+/** The registry as the planner sees it once consent has been decided elsewhere. */
+function withoutConsentTag(facts: RegistryFacts): RegistryFacts {
+  if (!facts.tags) return facts;
+  const tags = Object.fromEntries(Object.entries(facts.tags).filter(([k]) => k.toLowerCase() !== TAG_NAMES.allow));
+  return { ...facts, tags };
+}
+
+function toExisting(a: RoleAssignmentInfo) {
+  return { name: a.name, scope: a.scope, principalId: a.principalId, roleDefinitionId: a.roleDefinitionGuid, ...(a.description ? { description: a.description } : {}) };
+}
