@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { ClientSecretCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
+import { installLoopbackDns } from '../emulator/index.js';
 import { rawRequest, type RawResponse } from '../test/support/emulator.js';
 import type { StackEndpoints } from './stack.js';
 
@@ -100,10 +101,15 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   await arm('PUT', `${vaultId}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}`, API.authorization, {
     properties: { roleDefinitionId: `${sub}/providers/Microsoft.Authorization/roleDefinitions/${KEY_VAULT_SECRETS_USER}`, principalId: e.operator.objectId, principalType: 'ServicePrincipal' },
   }).catch(() => undefined); // already there from an earlier run of the demo
+  // Local vaults are <name>.vault.localhost (emulator/README.md, "Differences from Azure").
+  installLoopbackDns();
   const secrets = new SecretClient(e.keyVault ?? '', credential, { tlsOptions: { ca: caPem } });
-  const usr = await secrets.getSecret('fabrikamacr-pull-usr').catch(() => undefined);
-  const pwd = await secrets.getSecret('fabrikamacr-pull-pwd').catch(() => undefined);
-  if (!usr || !pwd) throw new Error('fabrikamacr pull credentials are not in the vault');
+  const readSecret = (name: string) =>
+    secrets.getSecret(name).catch((error: unknown) => {
+      throw new Error(`fabrikamacr pull credentials are not readable in ${e.keyVaultName}: ${name}: ${(error as { code?: string }).code ?? String(error)}`);
+    });
+  await readSecret('fabrikamacr-pull-usr');
+  const pwd = await readSecret('fabrikamacr-pull-pwd');
   const expires = pwd.properties.expiresOn?.toISOString().slice(0, 10) ?? 'no expiry';
   print(`  → pull credentials stored in ${e.keyVaultName} as fabrikamacr-pull-usr / -pwd, expire ${expires}`);
 

@@ -18,6 +18,8 @@ import { createResourceGraph } from './azure/resourceGraph.js';
 import { createRoleAssignments } from './azure/roleAssignments.js';
 import { createTableClient } from './azure/tables.js';
 import { loadConfig, type Config } from './config.js';
+import { createCredentialsDeps, type CredentialsDeps } from './credentials/deps.js';
+import { onRegistryChanged } from './credentials/useCases.js';
 import { createIdentityLocks } from './workload/identityLocks.js';
 import type { WorkloadDeps } from './workload/workloadDeps.js';
 
@@ -29,6 +31,8 @@ export interface Deps extends AccessDeps, WorkloadDeps {
   readonly config: Config;
   readonly credential: TokenCredential;
   readonly audit: AuditLog;
+  /** Pull credentials (enrolment and rotation), over the same ARM, Resource Graph and role-assignment adapters. */
+  readonly credentials: CredentialsDeps;
 }
 
 export interface CreateDepsOptions {
@@ -42,13 +46,21 @@ export function createDeps(config: Config, credential: TokenCredential, options:
   const armClient = createArmClient(config, credential, options.clientOptions);
   const arm = createArmResources(config, credential, { client: armClient });
   const resourceGraph = createResourceGraph(config, credential, { client: armClient });
+  const clientOptions = options.clientOptions ? { clientOptions: options.clientOptions } : {};
+  const audit = options.audit ?? createTableAuditLog(createTableClient(config, credential, TABLE_SUFFIXES.audit));
+  const roleAssignments = createRoleAssignments(config, credential, clientOptions);
+  const credentials = createCredentialsDeps(config, credential, audit, { arm, roleAssignments, resourceGraph, ...clientOptions });
   return {
     config,
     credential,
-    audit: options.audit ?? createTableAuditLog(createTableClient(config, credential, TABLE_SUFFIXES.audit)),
+    audit,
     arm,
     resourceGraph,
-    roleAssignments: createRoleAssignments(config, credential, { ...(options.clientOptions ? { clientOptions: options.clientOptions } : {}) }),
+    roleAssignments,
+    credentials,
+    onRegistryChanged: async (registry, runOptions) => {
+      await onRegistryChanged(credentials, registry, runOptions);
+    },
     acrTasks: createAcrTasks(config, credential, { arm }),
     grantIndex: createTableGrantIndex(createTableClient(config, credential, TABLE_SUFFIXES.grants)),
     registries: createRegistryDirectory(resourceGraph, { subscriptions: config.watchedSubscriptions }),

@@ -48,7 +48,15 @@ export async function handleResourceEvent(deps: AccessDeps, input: unknown, log:
           ...(event.caller ? { caller: event.caller } : {}),
         },
       };
-      if (!hasWorkloadDeps(deps) || !isWorkloadResource(event.resourceId)) return reconcileResource(deps, event.resourceId, options);
+      if (!hasWorkloadDeps(deps) || !isWorkloadResource(event.resourceId)) {
+        const result = await reconcileResource(deps, event.resourceId, options);
+        // A registry event also drives its pull credentials (acr-pull-credential), from the same read.
+        if (result.registry && deps.onRegistryChanged) {
+          const { resource } = result.registry;
+          await deps.onRegistryChanged(resource ?? { id: result.resourceId, deleted: true }, options);
+        }
+        return result;
+      }
       // Identities and clusters also carry workload identity (docs/workload-identity.md): run both, then rethrow the first retry.
       const [access, workload] = await Promise.allSettled([
         reconcileResource(deps, event.resourceId, options),

@@ -50,6 +50,11 @@ export interface ReconcileResult {
   readonly decisions: readonly AuditEntry[];
   /** The plans computed (one per consumer settled). */
   readonly plans: readonly { readonly consumerId: string; readonly plan: AccessPlan }[];
+  /**
+   * For a registry: what ARM answered when it was read (undefined: deleted), so other features
+   * that act on registry events (pull credentials) reuse the one read of the resource.
+   */
+  readonly registry?: { readonly resource: ArmResource | undefined };
 }
 
 const CONSUMER_TYPES = new Set<string>(Object.values(WATCHED_RESOURCE_TYPES).filter((t) => t !== WATCHED_RESOURCE_TYPES.registry));
@@ -72,7 +77,10 @@ export async function reconcileResource(deps: AccessDeps, resourceId: string, op
   // ARM is the truth: a delete event delivered after a re-create must not revoke, so read even then.
   try {
     const resource = await deps.arm.getResource(id);
-    if (type === WATCHED_RESOURCE_TYPES.registry) await settleRegistry(run, id, resource);
+    if (type === WATCHED_RESOURCE_TYPES.registry) {
+      run.registryRead = { resource };
+      await settleRegistry(run, id, resource);
+    }
     else if (resource) await settleConsumer(run, resource);
     else await revokeForDeletedConsumer(run, id);
   } catch (error) {
@@ -95,6 +103,8 @@ export class Run {
   readonly decisions: AuditEntry[] = [];
   readonly plans: { consumerId: string; plan: AccessPlan }[] = [];
   retryError: Error | undefined;
+  /** Set when the resource reconciled is a registry: ARM's answer to the one read. */
+  registryRead: { resource: ArmResource | undefined } | undefined;
   constructor(
     readonly deps: AccessDeps,
     readonly options: ReconcileOptions,
@@ -134,7 +144,7 @@ export class Run {
   }
 
   result(resourceId: string): ReconcileResult {
-    return { resourceId, decisions: this.decisions, plans: this.plans };
+    return { resourceId, decisions: this.decisions, plans: this.plans, ...(this.registryRead ? { registry: this.registryRead } : {}) };
   }
 }
 

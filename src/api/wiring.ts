@@ -3,7 +3,7 @@
  * so importing a function module builds nothing and invalid settings surface per request
  * (as a problem, or in the health report) rather than at load.
  */
-import { createCredentialsDeps, type CredentialsDeps } from '../credentials/deps.js';
+import type { CredentialsDeps } from '../credentials/deps.js';
 import { getDeps, type Deps } from '../deps.js';
 import { isOwnedByUs } from '../policy/assignmentName.js';
 import type { HealthProbes } from './health.js';
@@ -34,18 +34,9 @@ export function apiRoutes(api: ApiDeps) {
   return { access, credentials, audit, health, openapi: openApiRoute(all, API_VERSION) };
 }
 
-let credentials: CredentialsDeps | undefined;
-
-/** The credentials dependencies: from `Deps` once the composition root carries them, else built here once over its shared adapters. */
+/** The credentials dependencies, built once by the composition root. */
 function credentialsDeps(): CredentialsDeps {
-  const deps = getDeps() as Deps & { credentials?: CredentialsDeps };
-  if (deps.credentials) return deps.credentials;
-  credentials ??= createCredentialsDeps(deps.config, deps.credential, deps.audit, {
-    arm: deps.arm,
-    roleAssignments: deps.roleAssignments,
-    resourceGraph: deps.resourceGraph,
-  });
-  return credentials;
+  return getDeps().credentials;
 }
 
 /** The probes `GET /api/health` runs, over the same adapters the use cases use. */

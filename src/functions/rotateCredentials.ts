@@ -4,20 +4,16 @@
  */
 import { app, type EventGridEvent, type InvocationContext, type Timer } from '@azure/functions';
 import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
-import { createCredentialsDeps, type CredentialsDeps } from '../credentials/deps.js';
+import type { CredentialsDeps } from '../credentials/deps.js';
 import { onSecretNearExpiry, rotateDueCredentials } from '../credentials/useCases.js';
-import { getDeps, type Deps } from '../deps.js';
+import { getDeps } from '../deps.js';
 import { invocationLogger } from '../log.js';
 
 export const SECRET_NEAR_EXPIRY = 'Microsoft.KeyVault.SecretNearExpiry';
 
-let built: CredentialsDeps | undefined;
-/** The credentials dependencies: from `Deps` once the composition root carries them, else built once over its shared adapters. */
+/** The credentials dependencies, built once by the composition root. */
 function credentialsDeps(): CredentialsDeps {
-  const deps = getDeps() as Deps & { credentials?: CredentialsDeps };
-  if (deps.credentials) return deps.credentials;
-  built ??= createCredentialsDeps(deps.config, deps.credential, deps.audit, { arm: deps.arm, roleAssignments: deps.roleAssignments, resourceGraph: deps.resourceGraph });
-  return built;
+  return getDeps().credentials;
 }
 
 /** The timer: every enrolled registry whose password is due, plus any step an earlier run left. */
