@@ -6,7 +6,6 @@ import { app } from '@azure/functions';
 
 app.setup({ enableHttpStream: false });
 
-import './functions/smoke.js';
 import './functions/resourceEvents.js';
 import './functions/rotateCredentials.js';
 import './functions/accessApi.js';

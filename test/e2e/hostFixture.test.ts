@@ -1,6 +1,7 @@
 /**
  * The local host with a small fixture app (test/support/hostFixtureApp.cjs): timers on their
- * schedule with `%SETTING%` resolved from app settings, runOnStartup, and an app that fails to load.
+ * schedule with `%SETTING%` resolved from app settings, runOnStartup, the timer payload, route
+ * templates and methods, cookies, and an app that fails to load.
  */
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -65,6 +66,25 @@ describe('local host: route templates and responses', () => {
     expect(await functionAt('/api/items/42')).toEqual({ functionName: 'fixtureItem', params: { id: '42' } });
     expect(await functionAt('/api/items/latest')).toEqual({ functionName: 'fixtureItemLatest', params: {} });
     expect((await get('/api/items/forty-two')).status).toBe(404);
+  });
+
+  it('answers 405 with Allow for a method the function is not registered for, without invoking it', async () => {
+    const response = await get('/api/items/7', { method: 'DELETE' });
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe('GET');
+    expect(host.logs().filter((l) => l.functionName === 'fixtureItem')).toEqual([]);
+  });
+
+  it('fires a timer through the admin API with the timer payload of its schedule', async () => {
+    const fired = await get('/admin/functions/fixtureScheduled', { method: 'POST', headers: { 'x-functions-key': host.keys.masterKey, 'content-type': 'application/json' }, body: JSON.stringify({ input: '' }) });
+    expect(fired.status).toBe(202);
+    const line = await host.waitForLog((l) => l.functionName === 'fixtureScheduled');
+    expect(line.invocationId).toMatch(/^[0-9a-f-]{36}$/);
+    const payload = JSON.parse(line.message) as { isPastDue: boolean; next: string; schedule: unknown };
+    expect(payload).toMatchObject({ fixture: 'scheduled', isPastDue: false, schedule: { adjustForDST: true } });
+    const next = new Date(payload.next); // '0 0 0 1 1 *': the next 1 January at midnight
+    expect([next.getUTCMonth(), next.getUTCDate(), next.getUTCHours(), next.getUTCMinutes(), next.getUTCSeconds()]).toEqual([0, 1, 0, 0, 0]);
+    expect(next.getTime()).toBeGreaterThan(Date.now());
   });
 
   it('requires the master key for an admin-level route', async () => {

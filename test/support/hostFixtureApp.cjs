@@ -1,6 +1,7 @@
-// A tiny Functions app for the local host's own tests: what the smoke functions in src/ cannot
-// show without slowing the real app down — a timer on a fast schedule read from an app setting,
-// runOnStartup, and an app that fails while loading.
+// A tiny Functions app for the local host's own tests: what the app's real functions (driven in
+// host.test.ts) cannot show — a timer on a fast schedule read from an app setting and the timer
+// payload it gets, runOnStartup, route templates and methods the API does not use, a response
+// with cookies, and an app that fails while loading.
 const { app } = require('@azure/functions');
 
 if (process.env.HOST_FIXTURE_FAIL_AT_LOAD) {
@@ -11,7 +12,8 @@ if (process.env.HOST_FIXTURE_FAIL_AT_LOAD) {
 
 app.timer('fixtureScheduled', {
   schedule: '%FIXTURE_TIMER_SCHEDULE%',
-  handler: (timer, context) => context.log(JSON.stringify({ fixture: 'scheduled', isPastDue: timer.isPastDue, next: timer.scheduleStatus.next })),
+  handler: (timer, context) =>
+    context.log(JSON.stringify({ fixture: 'scheduled', isPastDue: timer.isPastDue, next: timer.scheduleStatus.next, schedule: timer.schedule })),
 });
 
 app.timer('fixtureOnStartup', {
@@ -20,7 +22,8 @@ app.timer('fixtureOnStartup', {
   handler: (_timer, context) => context.log(JSON.stringify({ fixture: 'startup' })),
 });
 
-// Route templates beyond the smoke functions': catch-all, constraints, literal precedence,
+// Route templates beyond the real API's: catch-all, constraints, literal precedence, methods
+// restricted by the registration (the API registers every method and answers 405 itself),
 // admin-level auth, and a response with a status, headers and a cookie.
 const echo = (request, context) => ({
   status: 200,
