@@ -28,6 +28,11 @@ export const WATCHED_RESOURCE_TYPES = {
   userAssignedIdentity: 'microsoft.managedidentity/userassignedidentities',
   containerApp: 'microsoft.app/containerapps',
   site: 'microsoft.web/sites',
+  /**
+   * Not a consumer: a Key Vault's `acr-workload-allow` tag is its consent to workload-identity grants
+   * (docs/workload-identity.md), so withdrawing it must revoke without waiting for the identity's next event.
+   */
+  keyVault: 'microsoft.keyvault/vaults',
 } as const;
 export type WatchedResourceKind = keyof typeof WATCHED_RESOURCE_TYPES;
 export type WatchedResourceType = (typeof WATCHED_RESOURCE_TYPES)[WatchedResourceKind];
@@ -45,6 +50,7 @@ const PROVIDER_TYPES: readonly string[] = [
   'Microsoft.ManagedIdentity/userAssignedIdentities',
   'Microsoft.App/containerApps',
   'Microsoft.Web/sites',
+  'Microsoft.KeyVault/vaults',
 ];
 
 /** Every `data.operationName` the function handles: write and delete per watched type, plus tag writes. */

@@ -1,5 +1,6 @@
 /**
- * Registry consent: the `acr-pull-allow` tag says which consumers the automation may grant.
+ * Consent: the `acr-pull-allow` tag on a registry (and, with the same grammar, `acr-workload-allow`
+ * on a Key Vault) says which consumers the automation may grant.
  *
  * Both sides opt in. Without this tag, anyone allowed to write tags on a VM could give that VM
  * pull access to any registry through the automation, which holds role-assignment rights.
@@ -8,6 +9,7 @@ import type { ConsentDefault } from '../config.js';
 import { isResourceGroupName, parseResourceId, type ParsedResourceId } from './resourceId.js';
 import { fail, isGuid, ok, quote, type Result, type Tags } from './result.js';
 import { getTag, TAG_NAMES } from './tags.js';
+import { WORKLOAD_TAG_NAMES } from './workloadTags.js';
 
 export type ConsentTerm =
   | { readonly kind: 'any' }
@@ -28,6 +30,16 @@ export interface ConsentParty {
   readonly tags?: Tags;
 }
 
+/** The resource that consents, in the words reasons use, and the tag it consents with. */
+export interface ConsentSubject {
+  /** `registry`, `Key Vault`. */
+  readonly noun: string;
+  readonly tag: string;
+}
+
+/** A registry consents with `acr-pull-allow`. */
+export const REGISTRY_CONSENT: ConsentSubject = { noun: 'registry', tag: TAG_NAMES.allow };
+
 export interface ConsentDecision {
   readonly allowed: boolean;
   /** Plain words for the audit row: which rule, and the fact about the consumer it turned on. */
@@ -35,16 +47,19 @@ export interface ConsentDecision {
 }
 
 const TERMS_HELP = 'none, *, same-resource-group, same-subscription, rg:<name>, rg:<subscription id>/<name>, sub:<subscription id>, tag:<key>=<value>';
-/** Tags that a consumer writes itself: consenting on them would let any consumer consent to itself. */
-const SELF_SERVICE_TAGS: readonly string[] = [TAG_NAMES.pull, TAG_NAMES.push, TAG_NAMES.allow];
+/**
+ * Tags that a consumer writes itself (or could write on itself): consenting on them would let any
+ * consumer consent to itself. The workload tags sit on the user-assigned identity that asks.
+ */
+const SELF_SERVICE_TAGS: readonly string[] = [TAG_NAMES.pull, TAG_NAMES.push, TAG_NAMES.allow, ...Object.values(WORKLOAD_TAG_NAMES)];
 
-/** Parses an `acr-pull-allow` value: comma-separated terms; unknown or malformed terms are named in the error. */
-export function parseConsent(value: string): Result<ConsentRule> {
+/** Parses an `acr-pull-allow` (or `acr-workload-allow`) value: comma-separated terms; unknown or malformed terms are named in the error. */
+export function parseConsent(value: string, tag: string = TAG_NAMES.allow): Result<ConsentRule> {
   const parts = value
     .split(',')
     .map((p) => p.trim())
     .filter((p) => p !== '');
-  if (parts.length === 0) return fail(`${TAG_NAMES.allow} is empty; write none to refuse every consumer, or one or more of ${TERMS_HELP}`);
+  if (parts.length === 0) return fail(`${tag} is empty; write none to refuse every consumer, or one or more of ${TERMS_HELP}`);
   const terms: ConsentTerm[] = [];
   const problems: string[] = [];
   let sawNone = false;
@@ -115,7 +130,7 @@ export function formatConsent(rule: ConsentRule): string {
     .join(', ');
 }
 
-/** The rule a registry without an `acr-pull-allow` tag follows (`ACCESS_DEFAULT_CONSENT`). */
+/** The rule a registry without an `acr-pull-allow` tag (or a vault without `acr-workload-allow`) follows (`ACCESS_DEFAULT_CONSENT`). */
 export function defaultConsentRule(defaultConsent: ConsentDefault): ConsentRule {
   switch (defaultConsent) {
     case 'none':
@@ -165,49 +180,55 @@ function factFor(term: ConsentTerm, consumer: ParsedResourceId): string {
 }
 
 /**
- * Whether the registry consents to the automation granting this consumer access, and why.
- * An invalid `acr-pull-allow` tag denies everything; so do invalid ids.
+ * Whether the registry (or, with `subject`, another resource such as a Key Vault) consents to the
+ * automation granting this consumer access, and why. An invalid consent tag denies everything; so do invalid ids.
  */
-export function evaluateConsent(registry: ConsentParty, consumer: ConsentParty, defaultConsent: ConsentDefault): ConsentDecision {
+export function evaluateConsent(
+  registry: ConsentParty,
+  consumer: ConsentParty,
+  defaultConsent: ConsentDefault,
+  subject: ConsentSubject = REGISTRY_CONSENT,
+): ConsentDecision {
+  const { noun, tag: tagName } = subject;
   const registryId = parseResourceId(registry.id);
-  if (!registryId.ok) return { allowed: false, reason: `registry id is not valid, so nothing is granted: ${registryId.error}` };
+  if (!registryId.ok) return { allowed: false, reason: `${noun} id is not valid, so nothing is granted: ${registryId.error}` };
   const consumerId = parseResourceId(consumer.id);
   if (!consumerId.ok) return { allowed: false, reason: `consumer id is not valid, so nothing is granted: ${consumerId.error}` };
   const r = registryId.value;
   const c = consumerId.value;
-  const tag = getTag(registry.tags, TAG_NAMES.allow);
+  const tag = getTag(registry.tags, tagName);
 
   let rule: ConsentRule;
   let source: string;
   if (tag === undefined) {
     rule = defaultConsentRule(defaultConsent);
-    source = `registry ${r.name} has no ${TAG_NAMES.allow} tag and the default is ${defaultConsent}`;
+    source = `${noun} ${r.name} has no ${tagName} tag and the default is ${defaultConsent}`;
     if (rule.terms.length === 0) return { allowed: false, reason: source };
   } else {
-    const parsed = parseConsent(tag);
+    const parsed = parseConsent(tag, tagName);
     if (!parsed.ok) {
-      return { allowed: false, reason: `registry ${r.name} has an invalid ${TAG_NAMES.allow} tag, so it allows nobody: ${parsed.error}` };
+      return { allowed: false, reason: `${noun} ${r.name} has an invalid ${tagName} tag, so it allows nobody: ${parsed.error}` };
     }
     rule = parsed.value;
-    source = `registry ${r.name} allows ${formatConsent(rule)}`;
-    if (rule.terms.length === 0) return { allowed: false, reason: `registry ${r.name} allows none (${TAG_NAMES.allow}=${tag.trim()})` };
+    source = `${noun} ${r.name} allows ${formatConsent(rule)}`;
+    if (rule.terms.length === 0) return { allowed: false, reason: `${noun} ${r.name} allows none (${tagName}=${tag.trim()})` };
   }
 
   const hit = rule.terms.find((t) => matches(t, r, c, consumer.tags));
   if (hit) return { allowed: true, reason: `${source}; ${factFor(hit, c)}` };
-  return { allowed: false, reason: `${source}; ${c.name} ${whereIs(c)}, which that does not cover${describeRegistryPlace(rule, r)}` };
+  return { allowed: false, reason: `${source}; ${c.name} ${whereIs(c)}, which that does not cover${describeRegistryPlace(rule, r, noun)}` };
 }
 
-/** For same-* rules, where the registry itself sits, so the engineer sees both sides. */
-function describeRegistryPlace(rule: ConsentRule, registry: ParsedResourceId): string {
+/** For same-* rules, where the consenting resource itself sits, so the engineer sees both sides. */
+function describeRegistryPlace(rule: ConsentRule, registry: ParsedResourceId, noun: string): string {
   if (rule.terms.some((t) => t.kind === 'same-resource-group')) {
-    return ` (the registry is in ${registry.resourceGroup ?? '?'}, subscription ${registry.subscriptionId})`;
+    return ` (the ${noun} is in ${registry.resourceGroup ?? '?'}, subscription ${registry.subscriptionId})`;
   }
-  if (rule.terms.some((t) => t.kind === 'same-subscription')) return ` (the registry is in subscription ${registry.subscriptionId})`;
+  if (rule.terms.some((t) => t.kind === 'same-subscription')) return ` (the ${noun} is in subscription ${registry.subscriptionId})`;
   return '';
 }
 
 /** Whether the registry consents; the boolean half of `evaluateConsent`. */
-export function hasConsent(registry: ConsentParty, consumer: ConsentParty, defaultConsent: ConsentDefault): boolean {
-  return evaluateConsent(registry, consumer, defaultConsent).allowed;
+export function hasConsent(registry: ConsentParty, consumer: ConsentParty, defaultConsent: ConsentDefault, subject: ConsentSubject = REGISTRY_CONSENT): boolean {
+  return evaluateConsent(registry, consumer, defaultConsent, subject).allowed;
 }

@@ -6,6 +6,10 @@
  *   acr-workload-subjects  = one or more Kubernetes service accounts as `<namespace>/<serviceaccount>`
  *   acr-workload-vault     = one or more Key Vaults (name or resource id) → Key Vault Secrets User
  *
+ * and on the Key Vault, its consent (the vault side opts in, as a registry does with `acr-pull-allow`):
+ *
+ *   acr-workload-allow     = the `acr-pull-allow` grammar (consent.ts), judged against the identity
+ *
  * Items are separated by commas, semicolons or whitespace (as in `acr-pull`). Every (cluster,
  * service account) pair gets one federated identity credential whose name is deterministic and
  * starts with FEDERATED_CREDENTIAL_PREFIX — the only way to know a credential is ours, since
@@ -14,6 +18,7 @@
  * Pure: no I/O. Bad input is a value (a TagError per bad item), never a throw.
  */
 import { createHash } from 'node:crypto';
+import type { ConsentSubject } from './consent.js';
 import { parseResourceId } from './resourceId.js';
 import { fail, ok, quote, type Result, type Tags } from './result.js';
 import { checkKeyVaultName, getTag, splitTagValue } from './tags.js';
@@ -23,8 +28,16 @@ export const WORKLOAD_TAG_NAMES = {
   cluster: 'acr-workload-cluster',
   subjects: 'acr-workload-subjects',
   vault: 'acr-workload-vault',
+  /** On the Key Vault, not the identity: which identities the automation may grant Key Vault Secrets User. */
+  allow: 'acr-workload-allow',
 } as const;
 export type WorkloadTagName = (typeof WORKLOAD_TAG_NAMES)[keyof typeof WORKLOAD_TAG_NAMES];
+
+/**
+ * A Key Vault consents with `acr-workload-allow`, in the `acr-pull-allow` grammar. Without it an
+ * identity that names a vault in `acr-workload-vault` would grant itself access to that vault's secrets.
+ */
+export const VAULT_CONSENT: ConsentSubject = { noun: 'Key Vault', tag: WORKLOAD_TAG_NAMES.allow };
 
 /** The audience AKS workload identity tokens carry (https://learn.microsoft.com/azure/aks/workload-identity-deploy-cluster). */
 export const WORKLOAD_AUDIENCE = 'api://AzureADTokenExchange';

@@ -8,24 +8,33 @@
  *   identity deleted → its credentials went with it; ours on vaults the index remembers are revoked
  *   cluster written or deleted → every identity whose tag names it (Resource Graph) is settled with
  *     the cluster as ARM has it now: issuer enabled → created, changed → updated, gone → ours deleted
+ *   Key Vault written, re-tagged or deleted → every identity that names it, or holds ours on it, is
+ *     settled with the vault as ARM has it now: its `acr-workload-allow` consent decides the grant
+ *
+ * A vault grant needs both sides, as a registry grant does: the identity names the vault
+ * (`acr-workload-vault`) and the vault consents (`acr-workload-allow`, the `acr-pull-allow` grammar,
+ * `ACCESS_DEFAULT_CONSENT` when absent). Without the vault's consent, a tag on the identity would
+ * grant itself the vault's secrets.
  *
  * Like the access use case, only the resource id is taken from the event and ARM is re-read; a
  * dry run plans on the same path and writes nothing (not even audit rows).
  */
 import type { AuditEntry } from '../audit/auditLog.js';
 import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
-import { namesConsumer, type Trigger } from '../access/reconcile.js';
+import { consumerIdFromDescription, namesConsumer, type Trigger } from '../access/reconcile.js';
 import type { ArmResource } from '../azure/arm.js';
 import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
 import { AppError, NotReadyError, PolicyDeniedError, TransientAzureError, errorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isOwnedByUs, ownedDescription, roleAssignmentName } from '../policy/assignmentName.js';
+import { evaluateConsent } from '../policy/consent.js';
 import { normalizeResourceId, parseResourceId, sameResourceId } from '../policy/resourceId.js';
 import { describeRole, ROLES } from '../policy/roles.js';
 import {
   federatedCredentialName,
   isOwnedCredentialName,
   parseWorkloadTags,
+  VAULT_CONSENT,
   WORKLOAD_AUDIENCE,
   WORKLOAD_TAG_NAMES,
   type ClusterRef,
@@ -36,7 +45,7 @@ import type { WorkloadDeps } from './workloadDeps.js';
 
 export const USER_ASSIGNED_IDENTITY_TYPE = 'microsoft.managedidentity/userassignedidentities';
 export const MANAGED_CLUSTER_TYPE = 'microsoft.containerservice/managedclusters';
-const KEY_VAULT_TYPE = 'microsoft.keyvault/vaults';
+export const KEY_VAULT_TYPE = 'microsoft.keyvault/vaults';
 
 export interface WorkloadReconcileOptions {
   readonly trigger: Trigger;
@@ -49,6 +58,8 @@ export interface WorkloadReconcileOptions {
 export interface VaultPlan {
   readonly grants: readonly { readonly vaultId: string; readonly vaultName: string; readonly name: string; readonly reason: string }[];
   readonly unchanged: readonly { readonly vaultId: string; readonly vaultName: string; readonly name: string; readonly owned: boolean; readonly reason: string }[];
+  /** Named by the identity, but the vault does not consent (`acr-workload-allow`): nothing granted. */
+  readonly denied: readonly { readonly vaultId: string; readonly vaultName: string; readonly reason: string }[];
   readonly revokes: readonly { readonly vaultId: string; readonly vaultName: string; readonly name: string; readonly principalId: string; readonly reason: string }[];
 }
 
@@ -60,24 +71,27 @@ export interface WorkloadReconcileResult {
   readonly plans: readonly { readonly identityId: string; readonly credentials: CredentialPlan; readonly vaults: VaultPlan }[];
 }
 
-/** Whether a resource id is one this use case acts on (a user-assigned identity or an AKS cluster). */
+const WORKLOAD_TYPES = new Set<string>([USER_ASSIGNED_IDENTITY_TYPE, MANAGED_CLUSTER_TYPE, KEY_VAULT_TYPE]);
+
+/** Whether a resource id is one this use case acts on (a user-assigned identity, an AKS cluster or a Key Vault). */
 export function isWorkloadResource(resourceId: string): boolean {
   const type = parseResourceId(resourceId);
-  return type.ok && (type.value.type === USER_ASSIGNED_IDENTITY_TYPE || type.value.type === MANAGED_CLUSTER_TYPE);
+  return type.ok && type.value.type !== undefined && WORKLOAD_TYPES.has(type.value.type);
 }
 
-/** Reconciles the workload-identity state of one identity, or of every identity naming one cluster, from ARM's current state. */
+/** Reconciles the workload-identity state of one identity, or of every identity naming one cluster or Key Vault, from ARM's current state. */
 export async function reconcileWorkloadIdentity(deps: WorkloadDeps, resourceId: string, options: WorkloadReconcileOptions): Promise<WorkloadReconcileResult> {
   const run = new Run(deps, options);
   const parsed = parseResourceId(resourceId);
-  if (!parsed.ok || (parsed.value.type !== USER_ASSIGNED_IDENTITY_TYPE && parsed.value.type !== MANAGED_CLUSTER_TYPE)) {
-    const reason = parsed.ok ? `${resourceId} is neither a user-assigned identity nor an AKS cluster` : parsed.error;
+  if (!parsed.ok || parsed.value.type === undefined || !WORKLOAD_TYPES.has(parsed.value.type)) {
+    const reason = parsed.ok ? `${resourceId} is not a user-assigned identity, an AKS cluster or a Key Vault` : parsed.error;
     await run.decide({ action: 'workload identity', outcome: AUDIT_OUTCOMES.rejectedInput, reason, resourceId, errorCode: 'InvalidResourceId' });
     return run.result(resourceId);
   }
   const id = parsed.value.id;
   try {
     if (parsed.value.type === USER_ASSIGNED_IDENTITY_TYPE) await settleIdentity(run, id, new Map());
+    else if (parsed.value.type === KEY_VAULT_TYPE) await settleVault(run, id);
     else await settleCluster(run, id);
   } catch (error) {
     if (!(error instanceof AppError)) throw error;
@@ -92,6 +106,8 @@ class Run {
   readonly started = Date.now();
   readonly decisions: AuditEntry[] = [];
   readonly plans: { identityId: string; credentials: CredentialPlan; vaults: VaultPlan }[] = [];
+  /** Key Vaults as ARM has them now (null: gone), read once per run however many identities name them. */
+  readonly vaults = new Map<string, ArmResource | null>();
   retryError: Error | undefined;
   constructor(
     readonly deps: WorkloadDeps,
@@ -402,9 +418,16 @@ async function applyCredentialPlan(run: Run, identityId: string, principalId: st
 /** Key Vault Secrets User on the vaults the tag names; ours on vaults it no longer names are revoked. */
 async function settleVaults(run: Run, identity: ArmResource, principalId: string, refs: readonly VaultRef[], indexed: readonly string[], allowRevoke: boolean): Promise<VaultPlan> {
   const { deps } = run;
-  const plan: { grants: VaultPlan['grants'][number][]; unchanged: VaultPlan['unchanged'][number][]; revokes: VaultPlan['revokes'][number][] } = { grants: [], unchanged: [], revokes: [] };
+  const plan: { grants: VaultPlan['grants'][number][]; unchanged: VaultPlan['unchanged'][number][]; denied: VaultPlan['denied'][number][]; revokes: VaultPlan['revokes'][number][] } = {
+    grants: [],
+    unchanged: [],
+    denied: [],
+    revokes: [],
+  };
   const role = ROLES.keyVaultSecretsUser;
-  const wantedVaults = new Map<string, { id: string; name: string }>();
+  const wantedVaults = new Map<string, ArmResource>();
+  /** Named, and found by Resource Graph, but gone in ARM (deleted; Resource Graph lags). */
+  const gone = new Set<string>();
   if (refs.length > 0) {
     const rows = await deps.resourceGraph.query(vaultsByNameQuery(refs.map((r) => r.name)), deps.config.watchedSubscriptions);
     for (const ref of refs) {
@@ -421,7 +444,22 @@ async function settleVaults(run: Run, identity: ArmResource, principalId: string
         });
         continue;
       }
-      wantedVaults.set(key(String(row['id'])), { id: String(row['id']), name: String(row['name']) });
+      // Resource Graph finds the id; ARM gives the current tags, so a withdrawn consent is never missed through its lag.
+      const vault = await readVault(run, String(row['id']));
+      if (!vault) {
+        gone.add(key(String(row['id'])));
+        await run.decide({
+          action: run.action('grant'),
+          outcome: AUDIT_OUTCOMES.skipped,
+          reason: `${WORKLOAD_TAG_NAMES.vault} on ${identity.name} names Key Vault ${ref.raw}, which no longer exists`,
+          resourceId: identity.id,
+          principalId,
+          role: describeRole(role),
+          details: { vault: String(row['id']) },
+        });
+        continue;
+      }
+      wantedVaults.set(key(vault.id), vault);
     }
   }
 
@@ -435,17 +473,26 @@ async function settleVaults(run: Run, identity: ArmResource, principalId: string
     const base = { resourceId: identity.id, role: describeRole(role), details: { vault: vault.id } };
     const before = run.retryError;
 
-    if (wantedVaults.has(k)) {
+    const wanted = wantedVaults.get(k);
+    if (wanted) {
       const present = secretsUser.find((a) => a.principalId.toLowerCase() === principalId.toLowerCase());
+      const consent = evaluateConsent({ id: wanted.id, ...(wanted.tags ? { tags: wanted.tags } : {}) }, { id: identity.id, ...(identity.tags ? { tags: identity.tags } : {}) }, deps.config.defaultConsent, VAULT_CONSENT);
+      if (!consent.allowed) {
+        await denyVault(run, plan, identity, principalId, vault, consent.reason, ours, present, base);
+        if (!run.dryRun && run.retryError === before) await deps.vaultGrantIndex.remove(identity.id, vault.id);
+        continue;
+      }
       const name = roleAssignmentName({ scope: vault.id, principalId, roleDefinitionId: role.roleDefinitionId });
       if (!name.ok) throw new AppError('InvalidScope', name.error);
       if (present) {
         const owned = isOwnedByUs(present.description);
-        const reason = owned ? `${identity.name} holds ${role.name} on ${vault.name}` : `${identity.name} holds ${role.name} on ${vault.name} (assigned outside the automation; left as it is)`;
+        const reason = owned
+          ? `${identity.name} holds ${role.name} on ${vault.name} (${consent.reason})`
+          : `${identity.name} holds ${role.name} on ${vault.name} (assigned outside the automation; left as it is)`;
         plan.unchanged.push({ vaultId: vault.id, vaultName: vault.name, name: present.name, owned, reason });
         await run.decide({ ...base, action: 'grant', outcome: AUDIT_OUTCOMES.alreadyPresent, principalId, reason });
       } else {
-        const reason = `${WORKLOAD_TAG_NAMES.vault} on ${identity.name} names ${vault.name}`;
+        const reason = `${WORKLOAD_TAG_NAMES.vault} on ${identity.name} names ${vault.name}, and ${consent.reason}`;
         plan.grants.push({ vaultId: vault.id, vaultName: vault.name, name: name.value, reason });
         await grantVault(run, identity, principalId, vault, name.value, reason, base);
       }
@@ -453,8 +500,9 @@ async function settleVaults(run: Run, identity: ArmResource, principalId: string
       for (const a of ours.filter((x) => x.principalId.toLowerCase() !== principalId.toLowerCase())) {
         await revokeVault(run, plan, identity.id, vault, a, `${identity.name}'s principal changed; the grant to its old principal ${a.principalId} is revoked`);
       }
-    } else if (allowRevoke) {
-      for (const a of ours) await revokeVault(run, plan, identity.id, vault, a, `${WORKLOAD_TAG_NAMES.vault} on ${identity.name} no longer names ${vault.name}`);
+    } else if (allowRevoke || gone.has(k)) {
+      const why = gone.has(k) ? `Key Vault ${vault.name} no longer exists` : `${WORKLOAD_TAG_NAMES.vault} on ${identity.name} no longer names ${vault.name}`;
+      for (const a of ours) await revokeVault(run, plan, identity.id, vault, a, why);
       if (!run.dryRun && run.retryError === before) await deps.vaultGrantIndex.remove(identity.id, vault.id);
     } else {
       for (const a of ours) {
@@ -463,6 +511,30 @@ async function settleVaults(run: Run, identity: ArmResource, principalId: string
     }
   }
   return plan;
+}
+
+/** The vault does not consent to this identity: no grant, a denied-by-consent row, and ours revoked (consent withdrawn or narrowed). */
+async function denyVault(
+  run: Run,
+  plan: { denied: VaultPlan['denied'][number][]; revokes: VaultPlan['revokes'][number][] },
+  identity: ArmResource,
+  principalId: string,
+  vault: { id: string; name: string },
+  consentReason: string,
+  ours: readonly RoleAssignmentInfo[],
+  present: RoleAssignmentInfo | undefined,
+  base: { resourceId: string; role: string; details: { vault: string } },
+): Promise<void> {
+  const role = ROLES.keyVaultSecretsUser;
+  const byHand = present !== undefined && !isOwnedByUs(present.description);
+  const reason =
+    `${WORKLOAD_TAG_NAMES.vault} on ${identity.name} names ${vault.name}, but ${consentReason}; ${role.name} is not granted` +
+    (byHand ? ` (an assignment made outside the automation exists and is left as it is)` : '');
+  plan.denied.push({ vaultId: vault.id, vaultName: vault.name, reason });
+  await run.decide({ ...base, action: run.action('grant'), outcome: AUDIT_OUTCOMES.deniedByConsent, principalId, reason });
+  for (const a of ours) {
+    await revokeVault(run, plan, identity.id, vault, a, `Key Vault ${vault.name} does not consent to ${identity.name} (${consentReason}), so its ${role.name} is revoked`);
+  }
 }
 
 async function grantVault(
@@ -540,6 +612,72 @@ async function revokeVaultsOfDeletedIdentity(run: Run, identityId: string): Prom
     for (const a of ours) await revokeVault(run, plan, identityId, vault, a, `${name} was deleted, so its ${ROLES.keyVaultSecretsUser.name} on ${vault.name} is revoked`);
     if (!run.dryRun && run.retryError === before) await deps.vaultGrantIndex.remove(identityId, vault.id);
   }
+}
+
+/** A Key Vault as ARM has it now (null: gone), read once per run. */
+async function readVault(run: Run, vaultId: string): Promise<ArmResource | null> {
+  const k = key(vaultId);
+  let vault = run.vaults.get(k);
+  if (vault === undefined) {
+    vault = (await run.deps.arm.getResource(vaultId)) ?? null;
+    run.vaults.set(k, vault);
+  }
+  return vault;
+}
+
+/**
+ * A Key Vault event (written, re-tagged, deleted): settle every identity whose `acr-workload-vault`
+ * names it, and every identity that holds ours on it (it may no longer name it, or Resource Graph
+ * may not show its tag yet), against the vault as ARM has it now.
+ */
+async function settleVault(run: Run, vaultId: string): Promise<void> {
+  const { deps } = run;
+  const vault = await readVault(run, vaultId);
+  const vaultName = vault?.name ?? nameOf(vaultId);
+  const identities = new Map<string, string>();
+  const rows = await deps.resourceGraph.query(identitiesNamingVaultQuery(vaultName), deps.config.watchedSubscriptions);
+  for (const row of rows) {
+    if (typeof row['id'] !== 'string') continue;
+    const refs = parseWorkloadTags(row['tags'] as Record<string, string> | undefined).vaults;
+    if (refs.some((ref) => refersToVault(ref, vaultId))) identities.set(key(row['id']), row['id']);
+  }
+  const assignments = await deps.roleAssignments.listAtScope(vaultId);
+  for (const a of assignments) {
+    if (a.roleDefinitionGuid !== ROLES.keyVaultSecretsUser.roleDefinitionId || !isOwnedByUs(a.description)) continue;
+    const identityId = consumerIdFromDescription(a.description);
+    const parsed = identityId === undefined ? undefined : parseResourceId(identityId);
+    if (identityId && parsed?.ok && parsed.value.type === USER_ASSIGNED_IDENTITY_TYPE) identities.set(key(identityId), identityId);
+  }
+  if (identities.size === 0) {
+    await run.decide({
+      action: 'workload identity',
+      outcome: AUDIT_OUTCOMES.skipped,
+      reason: `no user-assigned identity names Key Vault ${vaultName} in ${WORKLOAD_TAG_NAMES.vault} or holds ${ROLES.keyVaultSecretsUser.name} there from the automation`,
+      resourceId: vaultId,
+    });
+    return;
+  }
+  for (const identityId of identities.values()) {
+    try {
+      await settleIdentity(run, identityId, new Map());
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      await run.fail({ action: 'workload identity', resourceId: identityId, reason: `could not settle workload identity ${nameOf(identityId)} for Key Vault ${vaultName}` }, error);
+    }
+  }
+}
+
+/** Resource Graph: identities whose `acr-workload-vault` tag mentions this vault name (the grammar then decides). */
+export function identitiesNamingVaultQuery(vaultName: string): string {
+  const safe = vaultName.replace(/[^A-Za-z0-9-]/g, '');
+  return `resources | where type =~ '${USER_ASSIGNED_IDENTITY_TYPE}' and tags['${WORKLOAD_TAG_NAMES.vault}'] contains '${safe}' | project id, name, type, tags`;
+}
+
+/** Whether a vault reference on an identity names this vault: by id, or by name (vault names are globally unique). */
+export function refersToVault(ref: VaultRef, vaultId: string): boolean {
+  if (ref.kind === 'resourceId') return sameResourceId(ref.resourceId, vaultId);
+  const vault = parseResourceId(vaultId);
+  return vault.ok && vault.value.name.toLowerCase() === ref.name.toLowerCase();
 }
 
 /** Resource Graph: identities whose `acr-workload-cluster` tag mentions this cluster name (the grammar then decides). */

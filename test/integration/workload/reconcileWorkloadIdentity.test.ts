@@ -21,6 +21,15 @@ const reconcile = (id: string, dryRun = false) => reconcileWorkloadIdentity(h.de
 const identityId = (name: string) => `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}`;
 const clusterId = (name: string) => `${rg}/providers/Microsoft.ContainerService/managedClusters/${name}`;
 
+/** A Key Vault (Azure RBAC model), written as the operator; `tags` carries its consent. */
+async function vault(name: string, tags: Record<string, string> = {}): Promise<string> {
+  const id = `${rg}/providers/Microsoft.KeyVault/vaults/${name}`;
+  await h.put(id, VAULT_API, { location: 'westeurope', tags, properties: { tenantId: h.emu.endpoints.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true } });
+  return id;
+}
+const ALLOW_RG = { 'acr-workload-allow': 'same-resource-group' };
+const secretsUsersAt = async (scope: string) => (await h.assignmentsAt(scope)).filter((a) => a.roleDefinitionId === ROLES.keyVaultSecretsUser.roleDefinitionId);
+
 async function cluster(name: string, oidc: boolean): Promise<{ id: string; issuer?: string }> {
   const id = clusterId(name);
   const body = await h.put(id, API.aks, { location: 'westeurope', identity: { type: 'SystemAssigned' }, properties: { dnsPrefix: name, oidcIssuerProfile: { enabled: oidc } } });
@@ -135,19 +144,19 @@ describe('reconcileWorkloadIdentity', () => {
     }
   });
 
-  it('grants Key Vault Secrets User on the tagged vault, and revokes only its own when untagged', async () => {
-    const vault = `${rg}/providers/Microsoft.KeyVault/vaults/wl-vault-1`;
-    await h.put(vault, VAULT_API, { location: 'westeurope', properties: { tenantId: h.emu.endpoints.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true } });
+  it('grants Key Vault Secrets User on the tagged vault that consents, and revokes only its own when untagged', async () => {
+    const kv = await vault('wl-vault-1', ALLOW_RG);
     const id = await identity('id-vault', { 'acr-workload-vault': 'wl-vault-1' });
     const other = await identity('id-hand', {});
-    await h.put(`${vault}/providers/Microsoft.Authorization/roleAssignments/6f1d3c9e-0000-4000-8000-0000000000aa`, '2022-04-01', {
+    await h.put(`${kv}/providers/Microsoft.Authorization/roleAssignments/6f1d3c9e-0000-4000-8000-0000000000aa`, '2022-04-01', {
       properties: { roleDefinitionId: `/subscriptions/${h.sub}/providers/Microsoft.Authorization/roleDefinitions/${ROLES.keyVaultSecretsUser.roleDefinitionId}`, principalId: other.principalId, principalType: 'ServicePrincipal', description: 'made by hand' },
     });
 
     const granted = await reconcile(id.id);
     expect(outcomes(granted)).toEqual(['granted']);
     expect(granted.decisions[0]).toMatchObject({ principalId: id.principalId, role: expect.stringContaining('Key Vault Secrets User') });
-    const mine = (await h.assignmentsAt(vault)).filter((a) => a.principalId === id.principalId);
+    expect(granted.decisions[0]!.reason).toMatch(/Key Vault wl-vault-1 allows same-resource-group/);
+    const mine = (await h.assignmentsAt(kv)).filter((a) => a.principalId === id.principalId);
     expect(mine).toHaveLength(1);
     expect(mine[0]!.roleDefinitionId).toBe(ROLES.keyVaultSecretsUser.roleDefinitionId);
     expect(mine[0]!.description).toMatch(/^Managed by acr-pull-automation: acr-workload-vault on /);
@@ -156,18 +165,97 @@ describe('reconcileWorkloadIdentity', () => {
     await h.tag(id.id, {});
     const revoked = await reconcile(id.id);
     expect(outcomes(revoked)).toEqual(['revoked']);
-    const left = await h.assignmentsAt(vault);
+    const left = await h.assignmentsAt(kv);
     expect(left.map((a) => a.description)).toEqual(['made by hand']);
   });
 
   it('revokes the vault grant when the identity is deleted', async () => {
-    const vault = `${rg}/providers/Microsoft.KeyVault/vaults/wl-vault-2`;
-    await h.put(vault, VAULT_API, { location: 'westeurope', properties: { tenantId: h.emu.endpoints.tenantId, sku: { family: 'A', name: 'standard' } } });
+    const kv = await vault('wl-vault-2', ALLOW_RG);
     const id = await identity('id-deleted', { 'acr-workload-vault': 'wl-vault-2' });
-    await reconcile(id.id);
+    expect(outcomes(await reconcile(id.id))).toEqual(['granted']);
     await h.del(id.id, API.identity);
     expect(outcomes(await reconcile(id.id))).toEqual(['revoked']);
-    expect(await h.assignmentsAt(vault)).toEqual([]);
+    expect(await h.assignmentsAt(kv)).toEqual([]);
+  });
+
+  it('grants nothing on a vault that has not consented, and says why in the audit row', async () => {
+    const kv = await vault('wl-vault-none');
+    const id = await identity('id-no-consent', { 'acr-workload-vault': 'wl-vault-none' });
+    const result = await reconcile(id.id);
+    expect(outcomes(result)).toEqual(['denied-by-consent']);
+    expect(result.decisions[0]).toMatchObject({ action: 'grant', principalId: id.principalId, role: expect.stringContaining('Key Vault Secrets User'), details: { vault: kv } });
+    expect(result.decisions[0]!.reason).toMatch(/Key Vault wl-vault-none has no acr-workload-allow tag and the default is none/);
+    expect(await secretsUsersAt(kv)).toEqual([]);
+    const rows = (await h.deps.audit.query({ resourceId: id.id })).items;
+    expect(rows.some((r) => r.outcome === 'denied-by-consent' && /acr-workload-allow/.test(r.reason))).toBe(true);
+    // The preview says the same and writes nothing.
+    expect(outcomes(await reconcile(id.id, true))).toEqual(['denied-by-consent']);
+  });
+
+  it('does not accept acr-pull-allow on a vault as its consent', async () => {
+    const kv = await vault('wl-vault-pullallow', { 'acr-pull-allow': '*' });
+    const id = await identity('id-pullallow', { 'acr-workload-vault': 'wl-vault-pullallow' });
+    expect(outcomes(await reconcile(id.id))).toEqual(['denied-by-consent']);
+    expect(await secretsUsersAt(kv)).toEqual([]);
+  });
+
+  it('revokes ours when the vault withdraws consent (vault event), and keeps one made by hand', async () => {
+    const kv = await vault('wl-vault-withdraw', ALLOW_RG);
+    const id = await identity('id-withdraw', { 'acr-workload-vault': 'wl-vault-withdraw' });
+    const other = await identity('id-withdraw-hand', { 'acr-workload-vault': 'wl-vault-withdraw' });
+    await h.put(`${kv}/providers/Microsoft.Authorization/roleAssignments/6f1d3c9e-0000-4000-8000-0000000000bb`, '2022-04-01', {
+      properties: { roleDefinitionId: `/subscriptions/${h.sub}/providers/Microsoft.Authorization/roleDefinitions/${ROLES.keyVaultSecretsUser.roleDefinitionId}`, principalId: other.principalId, principalType: 'ServicePrincipal', description: 'made by hand' },
+    });
+    expect(outcomes(await reconcile(id.id))).toEqual(['granted']);
+
+    await h.tag(kv, {});
+    const result = await reconcile(kv);
+    const mine = result.decisions.filter((d) => d.resourceId === id.id);
+    expect(mine.map((d) => d.outcome)).toEqual(['denied-by-consent', 'revoked']);
+    expect(mine[1]!.reason).toMatch(/does not consent to id-withdraw/);
+    const theirs = result.decisions.filter((d) => d.resourceId === other.id);
+    expect(theirs.map((d) => d.outcome)).toEqual(['denied-by-consent']);
+    expect(theirs[0]!.reason).toMatch(/made outside the automation exists and is left as it is/);
+    expect((await secretsUsersAt(kv)).map((a) => a.description)).toEqual(['made by hand']);
+
+    // Consent given again: the next vault event grants again.
+    await h.tag(kv, { 'acr-workload-allow': 'same-subscription' });
+    expect((await reconcile(kv)).decisions.filter((d) => d.resourceId === id.id).map((d) => d.outcome)).toEqual(['granted']);
+  });
+
+  it('revokes ours when the vault narrows consent to other identities, and settles from a delivered vault event', async () => {
+    const kv = await vault('wl-vault-narrow', { 'acr-workload-allow': 'tag:team=orders' });
+    const web = await identity('id-narrow-web', { 'acr-workload-vault': 'wl-vault-narrow', team: 'web' });
+    const orders = await identity('id-narrow-orders', { 'acr-workload-vault': 'wl-vault-narrow', team: 'orders' });
+    expect(outcomes(await reconcile(web.id))).toEqual(['denied-by-consent']);
+    expect(outcomes(await reconcile(orders.id))).toEqual(['granted']);
+
+    await h.tag(kv, { 'acr-workload-allow': 'tag:team=web' });
+    // Shaped like the documented tags write event (https://learn.microsoft.com/azure/event-grid/event-schema-subscriptions).
+    await handleResourceEvent(h.deps, {
+      id: 'evt-kv-narrow',
+      metadataVersion: '1',
+      eventType: 'Microsoft.Resources.ResourceWriteSuccess',
+      subject: `${kv}/providers/Microsoft.Resources/tags/default`,
+      eventTime: new Date().toISOString(),
+      dataVersion: '',
+      topic: `/subscriptions/${h.sub}`,
+      data: { operationName: 'Microsoft.Resources/tags/write', resourceUri: `${kv}/providers/Microsoft.Resources/tags/default`, status: 'Succeeded', subscriptionId: h.sub },
+    }, h.log);
+    expect((await secretsUsersAt(kv)).map((a) => a.principalId)).toEqual([web.principalId]);
+    const ordersRows = (await h.deps.audit.query({ resourceId: orders.id })).items;
+    expect(ordersRows.some((r) => r.eventId === 'evt-kv-narrow' && r.outcome === 'revoked')).toBe(true);
+    expect(ordersRows.some((r) => r.eventId === 'evt-kv-narrow' && r.outcome === 'denied-by-consent')).toBe(true);
+  });
+
+  it('revokes ours when the vault is deleted', async () => {
+    const kv = await vault('wl-vault-gone', ALLOW_RG);
+    const id = await identity('id-vault-gone', { 'acr-workload-vault': 'wl-vault-gone' });
+    expect(outcomes(await reconcile(id.id))).toEqual(['granted']);
+    await h.del(kv, VAULT_API);
+    const result = await reconcile(kv);
+    expect(result.decisions.filter((d) => d.resourceId === id.id).map((d) => d.outcome)).toEqual(['skipped', 'revoked']);
+    expect(await secretsUsersAt(kv)).toEqual([]);
   });
 
   it('previews without writing', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ConsentDefault } from '../../../src/config.js';
 import { evaluateConsent, formatConsent, parseConsent } from '../../../src/policy/consent.js';
+import { VAULT_CONSENT } from '../../../src/policy/workloadTags.js';
 
 const SUB = '00000000-0000-0000-0000-000000000001';
 const OTHER_SUB = '00000000-0000-0000-0000-000000000002';
@@ -191,5 +192,81 @@ describe('evaluateConsent', () => {
     const decision = evaluateConsent(registry, consumer, defaultConsent ?? 'none');
     expect(decision.allowed).toBe(allowed);
     expect(decision.reason).toContain(reason);
+  });
+});
+
+// Issue #7: a Key Vault consents to workload-identity grants with acr-workload-allow, in this grammar.
+describe('evaluateConsent for a Key Vault (acr-workload-allow)', () => {
+  const vaultId = (name: string, rg = 'rg-apps', sub = SUB) => `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.KeyVault/vaults/${name}`;
+  const identityId = (name: string, rg = 'rg-apps', sub = SUB) => `/subscriptions/${sub}/resourcegroups/${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}`;
+  it.each<{ case: string; vault: { id: string; tags?: Record<string, string> }; identity: { id: string; tags?: Record<string, string> }; defaultConsent?: ConsentDefault; allowed: boolean; reason: string }>([
+    {
+      case: 'a vault that allows its resource group',
+      vault: { id: vaultId('contoso-kv'), tags: { 'acr-workload-allow': 'same-resource-group' } },
+      identity: { id: identityId('id-orders') },
+      allowed: true,
+      reason: 'Key Vault contoso-kv allows same-resource-group; id-orders is in rg-apps',
+    },
+    {
+      case: 'a vault without the tag, default none',
+      vault: { id: vaultId('contoso-kv') },
+      identity: { id: identityId('id-orders') },
+      allowed: false,
+      reason: 'Key Vault contoso-kv has no acr-workload-allow tag and the default is none',
+    },
+    {
+      case: 'a vault without the tag follows ACCESS_DEFAULT_CONSENT',
+      vault: { id: vaultId('contoso-kv') },
+      identity: { id: identityId('id-orders') },
+      defaultConsent: 'same-subscription',
+      allowed: true,
+      reason: 'Key Vault contoso-kv has no acr-workload-allow tag and the default is same-subscription',
+    },
+    {
+      case: 'an acr-pull-allow tag on a vault, which is not its workload consent',
+      vault: { id: vaultId('contoso-kv'), tags: { 'acr-pull-allow': '*' } },
+      identity: { id: identityId('id-orders') },
+      allowed: false,
+      reason: 'has no acr-workload-allow tag',
+    },
+    {
+      case: 'a narrowed consent, naming where the vault sits',
+      vault: { id: vaultId('contoso-kv'), tags: { 'ACR-Workload-Allow': 'same-resource-group' } },
+      identity: { id: identityId('id-orders', 'rg-other') },
+      allowed: false,
+      reason: 'id-orders is in rg-other (subscription 00000000-0000-0000-0000-000000000001), which that does not cover (the Key Vault is in rg-apps',
+    },
+    {
+      case: 'an empty value',
+      vault: { id: vaultId('contoso-kv'), tags: { 'acr-workload-allow': ' ' } },
+      identity: { id: identityId('id-orders') },
+      defaultConsent: 'any',
+      allowed: false,
+      reason: 'Key Vault contoso-kv has an invalid acr-workload-allow tag, so it allows nobody: acr-workload-allow is empty',
+    },
+    {
+      case: 'none',
+      vault: { id: vaultId('contoso-kv'), tags: { 'acr-workload-allow': 'none' } },
+      identity: { id: identityId('id-orders') },
+      allowed: false,
+      reason: 'Key Vault contoso-kv allows none (acr-workload-allow=none)',
+    },
+  ])('decides $case', ({ vault, identity, defaultConsent, allowed, reason }) => {
+    const decision = evaluateConsent(vault, identity, defaultConsent ?? 'none', VAULT_CONSENT);
+    expect(decision.allowed).toBe(allowed);
+    expect(decision.reason).toContain(reason);
+  });
+
+  it.each(['acr-workload-vault', 'acr-workload-cluster', 'acr-workload-subjects', 'acr-workload-allow'])(
+    'refuses tag:%s=… because the identity writes it itself',
+    (key) => {
+      const rule = parseConsent(`tag:${key}=contoso-kv`, VAULT_CONSENT.tag);
+      expect(rule.ok).toBe(false);
+      if (!rule.ok) expect(rule.error).toContain(`${key} is written by consumers themselves`);
+    },
+  );
+
+  it('keeps the registry wording by default', () => {
+    expect(evaluateConsent({ id: registryId('contosoacr') }, { id: vmId('vm-web-1') }, 'none').reason).toBe('registry contosoacr has no acr-pull-allow tag and the default is none');
   });
 });
