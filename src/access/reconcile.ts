@@ -492,9 +492,13 @@ async function settleRegistry(run: Run, registryId: string, registry: ArmResourc
     }
   }
 
-  // Ours on this registry held by principals of no consumer that asks for it now.
-  // Manual grants are revoked by hand (or with their consumer), not by the tag policy.
-  const orphans = assignments.filter((a) => isOwnedByUs(a.description) && !isManualGrant(a.description) && !entitled.has(a.principalId.toLowerCase()));
+  // Ours on this registry held by principals of no consumer that asks for it now. The tag policy
+  // owns only the assignments it made for a consumer (the description names it): manual grants
+  // are revoked by hand (or with their consumer), and pull-credential service principals by
+  // un-enrolment — never by a registry event.
+  const orphans = assignments.filter(
+    (a) => isOwnedByUs(a.description) && !isManualGrant(a.description) && consumerIdFromDescription(a.description) !== undefined && !entitled.has(a.principalId.toLowerCase()),
+  );
   const checked = new Set<string>();
   for (const a of orphans) {
     const consumerId = consumerIdFromDescription(a.description);

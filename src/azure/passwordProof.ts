@@ -4,11 +4,14 @@
  * (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow).
  * A new credential object per proof, so no cached token can stand in for a real request.
  */
-import { AuthenticationError, ClientSecretCredential } from '@azure/identity';
+import { AuthenticationError, AuthenticationRequiredError, ClientSecretCredential } from '@azure/identity';
 import type { Config } from '../config.js';
 import type { AzureClientOptions } from './arm.js';
 import { TransientAzureError } from '../errors.js';
 import type { Secret } from '../secret.js';
+
+/** OAuth 2.0 error codes with which Entra refuses a client's credentials (RFC 6749 §5.2). */
+const ENTRA_REFUSALS = /\b(invalid_client|unauthorized_client|invalid_grant)\b/;
 
 export type ProofResult = { readonly ok: true } | { readonly ok: false; readonly errorCode: string };
 
@@ -37,6 +40,10 @@ export function createPasswordProof(config: Config, options: { clientOptions?: A
         if (error instanceof AuthenticationError && error.statusCode >= 400 && error.statusCode < 500) {
           return { ok: false, errorCode: error.errorResponse.error || `Http${error.statusCode}` };
         }
+        // MSAL reports Entra's 401 invalid_client (AADSTS7000215, a wrong or removed secret) as a
+        // ServerError, which @azure/identity wraps in AuthenticationRequiredError: still an answer.
+        const refused = error instanceof AuthenticationRequiredError ? ENTRA_REFUSALS.exec(error.message) : null;
+        if (refused) return { ok: false, errorCode: refused[1] ?? 'invalid_client' };
         throw new TransientAzureError('TokenRequestFailed', `token request for application ${appId} failed: ${error instanceof Error ? error.name : 'unknown error'}`);
       }
     },
