@@ -8,6 +8,7 @@ app.setup({ enableHttpStream: false });
 
 import './functions/resourceEvents.js';
 import './functions/rotateCredentials.js';
+import './functions/reconcileSweep.js';
 import './functions/accessApi.js';
 import './functions/credentialsApi.js';
 import './functions/auditApi.js';

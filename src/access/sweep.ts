@@ -1,0 +1,331 @@
+/**
+ * The reconciliation sweep: what events missed, caught on a timer (RECONCILE_SCHEDULE).
+ *
+ * Event Grid delivers at least once, but may drop an event after its retry window, and nothing
+ * is delivered while a subscription is being (re)created. Per watched subscription the sweep:
+ *
+ *   1. lists our role assignments in the subscription (the marker in `description`);
+ *   2. finds with Resource Graph every resource with `acr-pull` / `acr-push`, every registry with
+ *      `acr-pull-allow`, every user-assigned identity with `acr-workload-*` tags — plus every
+ *      registry that holds ours and every consumer our descriptions name (untagged or deleted
+ *      while the event was lost) — and reconciles each through the same use cases the events use
+ *      (`reconcileResource`, `reconcileWorkloadIdentity`), a few at a time;
+ *   3. lists ours again and revokes those whose principal is gone: the consumer the description
+ *      names no longer exists (404), or no longer has that principal (identity removed or
+ *      replaced). An assignment without our marker, or whose description names no consumer
+ *      (pull-credential service principals, manual grants to a bare principal), is never touched.
+ *
+ * Every decision is an audit row with `caller: 'sweep'` and the sweep's id as correlation id.
+ * A failure on one resource (recorded by the use case, or here) does not stop the others, and
+ * the sweep never throws for it: timers have no redelivery, the next sweep retries.
+ */
+import type { AuditEntry } from '../audit/auditLog.js';
+import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
+import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
+import { AppError, errorCode } from '../errors.js';
+import type { Logger } from '../log.js';
+import { isOwnedByUs } from '../policy/assignmentName.js';
+import { normalizeResourceId, parseResourceId, REGISTRY_TYPE, resourceTypeOf } from '../policy/resourceId.js';
+import { describeRole, roleFor } from '../policy/roles.js';
+import { TAG_NAMES } from '../policy/tags.js';
+import { WORKLOAD_TAG_NAMES } from '../policy/workloadTags.js';
+import { reconcileWorkloadIdentity, USER_ASSIGNED_IDENTITY_TYPE } from '../workload/reconcileWorkloadIdentity.js';
+import { hasWorkloadDeps } from '../workload/workloadDeps.js';
+import type { AccessDeps } from './accessDeps.js';
+import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
+import { consumerIdFromDescription, identitiesOf, reconcileResource, revoke, startRun, type Trigger } from './reconcile.js';
+
+/** The caller on every audit row the sweep writes. */
+export const SWEEP_CALLER = 'sweep';
+
+/** Resources reconciled at once: enough to overlap ARM round trips, few enough to stay far from ARM's throttles. */
+export const DEFAULT_SWEEP_CONCURRENCY = 4;
+
+/** Resource types the access use case settles as consumers (registries are settled as registries). */
+const CONSUMER_TYPES: ReadonlySet<string> = new Set([
+  WATCHED_RESOURCE_TYPES.acrTask,
+  WATCHED_RESOURCE_TYPES.virtualMachine,
+  WATCHED_RESOURCE_TYPES.virtualMachineScaleSet,
+  WATCHED_RESOURCE_TYPES.managedCluster,
+  WATCHED_RESOURCE_TYPES.userAssignedIdentity,
+  WATCHED_RESOURCE_TYPES.containerApp,
+  WATCHED_RESOURCE_TYPES.site,
+]);
+
+const WORKLOAD_TAGS = [WORKLOAD_TAG_NAMES.cluster, WORKLOAD_TAG_NAMES.subjects, WORKLOAD_TAG_NAMES.vault] as const;
+
+export interface SweepOptions {
+  readonly log: Logger;
+  /** Correlates every audit row of one sweep (the timer invocation's id). */
+  readonly sweepId?: string;
+  /** Resources reconciled at once; default DEFAULT_SWEEP_CONCURRENCY. */
+  readonly concurrency?: number;
+}
+
+export interface SweepSummary {
+  readonly subscriptions: number;
+  /** Resources handed to the access and workload use cases. */
+  readonly resources: number;
+  /** Of those, how many ended in an error (recorded as failed audit rows; the next sweep retries). */
+  readonly failedResources: number;
+  /** Our assignments whose principal was checked in step 3. */
+  readonly assignmentsChecked: number;
+  /** Audit rows by outcome, over the whole sweep. */
+  readonly outcomes: Readonly<Record<string, number>>;
+  readonly durationMs: number;
+}
+
+/** What one resource needs: the access use case, the workload-identity use case, or both. */
+interface SweepTarget {
+  readonly id: string;
+  access: boolean;
+  workload: boolean;
+}
+
+/** Reconciles every watched subscription against ARM's current state; never throws for a failed resource. */
+export async function sweepSubscriptions(deps: AccessDeps, options: SweepOptions): Promise<SweepSummary> {
+  const started = Date.now();
+  const trigger: Trigger = { caller: SWEEP_CALLER, ...(options.sweepId ? { correlationId: options.sweepId } : {}) };
+  const sweep = new SweepState(deps, options, trigger);
+  for (const subscriptionId of deps.config.watchedSubscriptions) {
+    await sweepSubscription(sweep, subscriptionId);
+  }
+  const summary: SweepSummary = {
+    subscriptions: deps.config.watchedSubscriptions.length,
+    resources: sweep.resources,
+    failedResources: sweep.failedResources,
+    assignmentsChecked: sweep.assignmentsChecked,
+    outcomes: Object.fromEntries(sweep.outcomes),
+    durationMs: Date.now() - started,
+  };
+  options.log.info('reconciliation sweep finished', { ...summary });
+  return summary;
+}
+
+/** Counters and shared options of one sweep. */
+class SweepState {
+  resources = 0;
+  failedResources = 0;
+  assignmentsChecked = 0;
+  readonly outcomes = new Map<string, number>();
+  readonly concurrency: number;
+  constructor(
+    readonly deps: AccessDeps,
+    readonly options: SweepOptions,
+    readonly trigger: Trigger,
+  ) {
+    this.concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_SWEEP_CONCURRENCY));
+  }
+
+  count(decisions: readonly AuditEntry[]): void {
+    for (const d of decisions) this.outcomes.set(d.outcome, (this.outcomes.get(d.outcome) ?? 0) + 1);
+  }
+
+  /**
+   * An error the use cases did not record (anything but an AppError, or a step of the sweep itself):
+   * one failed audit row, and the sweep goes on. Recording itself may fail (Table Storage down): then the log has it.
+   */
+  async recordFailure(entry: { action: string; resourceId?: string; reason: string }, error: unknown): Promise<void> {
+    const message = error instanceof Error ? error.message : String(error);
+    const row: AuditEntry = {
+      ...entry,
+      outcome: AUDIT_OUTCOMES.failed,
+      errorCode: errorCode(error),
+      reason: `${entry.reason}: ${message} (the next sweep retries)`,
+      ...(this.trigger.correlationId ? { correlationId: this.trigger.correlationId } : {}),
+      caller: SWEEP_CALLER,
+    };
+    this.count([row]);
+    this.options.log.warn(row.reason, { outcome: row.outcome, resourceId: row.resourceId, errorCode: row.errorCode });
+    try {
+      await this.deps.audit.record(row);
+    } catch (auditError) {
+      this.options.log.error('could not write the audit row for a sweep failure', { resourceId: row.resourceId, error: auditError });
+    }
+  }
+}
+
+async function sweepSubscription(sweep: SweepState, subscriptionId: string): Promise<void> {
+  const { deps } = sweep;
+  const subscriptionScope = `/subscriptions/${subscriptionId}`;
+
+  // 1. Ours before: where they are and whom they name widen the set of resources to reconcile.
+  let before: RoleAssignmentInfo[] = [];
+  try {
+    before = (await deps.roleAssignments.listInSubscription(subscriptionId)).filter((a) => isOwnedByUs(a.description));
+  } catch (error) {
+    await sweep.recordFailure({ action: 'sweep', resourceId: subscriptionScope, reason: `could not list role assignments in subscription ${subscriptionId}` }, error);
+  }
+
+  // 2. Everything tagged, and everything ours points at, through the event path's use cases.
+  const targets = new Map<string, SweepTarget>();
+  const add = (id: string, kind: { access?: boolean; workload?: boolean }) => {
+    const key = normalizeResourceId(id);
+    if (!key) return;
+    const target = targets.get(key) ?? { id, access: false, workload: false };
+    target.access ||= kind.access === true;
+    target.workload ||= kind.workload === true;
+    targets.set(key, target);
+  };
+  try {
+    for (const row of await deps.resourceGraph.query(sweepTargetsQuery(), [subscriptionId])) {
+      if (typeof row['id'] !== 'string' || typeof row['type'] !== 'string') continue;
+      const type = row['type'].toLowerCase();
+      const tags = (row['tags'] ?? {}) as Record<string, string>;
+      if (type === REGISTRY_TYPE) add(row['id'], { access: true });
+      else if (CONSUMER_TYPES.has(type)) {
+        add(row['id'], {
+          access: hasTag(tags, TAG_NAMES.pull) || hasTag(tags, TAG_NAMES.push),
+          workload: type === USER_ASSIGNED_IDENTITY_TYPE && WORKLOAD_TAGS.some((t) => hasTag(tags, t)),
+        });
+      }
+    }
+  } catch (error) {
+    await sweep.recordFailure({ action: 'sweep', resourceId: subscriptionScope, reason: `could not query Resource Graph for tagged resources in subscription ${subscriptionId}` }, error);
+  }
+  for (const a of before) {
+    if (resourceTypeOf(a.scope) === REGISTRY_TYPE) add(a.scope, { access: true });
+    const consumerId = consumerIdFromDescription(a.description);
+    const type = consumerId ? resourceTypeOf(consumerId) : undefined;
+    if (consumerId && type && CONSUMER_TYPES.has(type)) add(consumerId, { access: true, workload: type === USER_ASSIGNED_IDENTITY_TYPE });
+  }
+  const work = [...targets.values()].filter((t) => t.access || t.workload);
+  sweep.resources += work.length;
+  // Consumers first, then registries: settling a registry settles its consumers and revokes ours
+  // there, so running both at once would race to the same writes (and record each twice).
+  const isRegistry = (t: SweepTarget) => resourceTypeOf(t.id) === REGISTRY_TYPE;
+  for (const wave of [work.filter((t) => !isRegistry(t)), work.filter(isRegistry)]) {
+    await forEachConcurrently(wave, sweep.concurrency, (target) => reconcileTarget(sweep, target), (target, error) =>
+      sweep.recordFailure({ action: 'reconcile', resourceId: target.id, reason: `the sweep could not reconcile ${nameOf(target.id)}` }, error),
+    );
+  }
+
+  // 3. Ours after: revoke those whose principal is gone.
+  let after: RoleAssignmentInfo[];
+  try {
+    after = (await deps.roleAssignments.listInSubscription(subscriptionId)).filter((a) => isOwnedByUs(a.description));
+  } catch (error) {
+    await sweep.recordFailure({ action: 'sweep', resourceId: subscriptionScope, reason: `could not list role assignments in subscription ${subscriptionId} to find those whose principal is gone` }, error);
+    return;
+  }
+  const byConsumer = new Map<string, { consumerId: string; assignments: RoleAssignmentInfo[] }>();
+  for (const a of after) {
+    const consumerId = consumerIdFromDescription(a.description);
+    const key = consumerId ? normalizeResourceId(consumerId) : undefined;
+    if (!consumerId || !key) continue; // names no consumer: not ours to judge by principal
+    const group = byConsumer.get(key) ?? { consumerId, assignments: [] };
+    group.assignments.push(a);
+    byConsumer.set(key, group);
+    sweep.assignmentsChecked++;
+  }
+  await forEachConcurrently([...byConsumer.values()], sweep.concurrency, (group) => revokeGonePrincipals(sweep, group.consumerId, group.assignments), (group, error) =>
+    sweep.recordFailure({ action: 'revoke', resourceId: group.consumerId, reason: `the sweep could not check the principals of ${nameOf(group.consumerId)}` }, error),
+  );
+}
+
+/** One resource through the same use cases an event for it would reach. */
+async function reconcileTarget(sweep: SweepState, target: SweepTarget): Promise<void> {
+  const { deps } = sweep;
+  const options = { log: sweep.options.log.child({ resourceId: target.id }), trigger: sweep.trigger };
+  const runs: Promise<{ decisions: readonly AuditEntry[] }>[] = [];
+  if (target.access) runs.push(reconcileResource(deps, target.id, options));
+  if (target.workload && hasWorkloadDeps(deps)) runs.push(reconcileWorkloadIdentity(deps, target.id, options));
+  let failed = false;
+  for (const settled of await Promise.allSettled(runs)) {
+    if (settled.status === 'fulfilled') {
+      sweep.count(settled.value.decisions);
+      continue;
+    }
+    failed = true;
+    const error: unknown = settled.reason;
+    // An AppError escapes a use case only after its failed audit row is written (the retry it asks for
+    // is the next sweep); its other decisions are in the audit table, not in these counts.
+    if (error instanceof AppError) sweep.options.log.warn(`could not reconcile ${target.id}; the next sweep retries`, { resourceId: target.id, errorCode: error.code });
+    else await sweep.recordFailure({ action: 'reconcile', resourceId: target.id, reason: `the sweep could not reconcile ${nameOf(target.id)}` }, error);
+  }
+  if (failed) sweep.failedResources++;
+}
+
+/**
+ * Our assignments naming one consumer: revoke those whose principal is gone — the consumer no
+ * longer exists, or no longer has that principal. Records each revoke (or failure) as an audit row.
+ */
+async function revokeGonePrincipals(sweep: SweepState, consumerId: string, assignments: readonly RoleAssignmentInfo[]): Promise<void> {
+  const { deps } = sweep;
+  const run = startRun(deps, { log: sweep.options.log.child({ resourceId: consumerId }), trigger: sweep.trigger });
+  const name = nameOf(consumerId);
+  try {
+    const consumer = await deps.arm.getResource(consumerId);
+    const principals = consumer ? new Set((await identitiesOf(deps, consumer)).map((i) => i.principalId.toLowerCase())) : undefined;
+    for (const a of assignments) {
+      if (principals?.has(a.principalId.toLowerCase())) continue;
+      const role = roleFor(a.roleDefinitionGuid);
+      const scopeName = nameOf(a.scope);
+      const roleName = role?.name ?? `role ${a.roleDefinitionGuid}`;
+      const before = run.decisions.length;
+      await revoke(run, consumerId, {
+        name: a.name,
+        scope: a.scope,
+        principalId: a.principalId,
+        role: role ? describeRole(role) : a.roleDefinitionGuid,
+        registryName: scopeName,
+        reason: principals
+          ? `principal ${a.principalId} no longer belongs to ${name} (identity removed or replaced), so its ${roleName} on ${scopeName} is revoked`
+          : `${name} no longer exists (its delete was not seen), so its ${roleName} on ${scopeName} is revoked`,
+      });
+      // Gone for good: nothing of ours for this consumer remains there, so the indexes may forget it.
+      if (!principals && run.decisions[before]?.outcome === AUDIT_OUTCOMES.revoked) {
+        await deps.grantIndex.remove(consumerId, a.scope);
+        if (hasWorkloadDeps(deps)) await deps.vaultGrantIndex.remove(consumerId, a.scope);
+      }
+    }
+  } catch (error) {
+    sweep.count(run.decisions);
+    if (!(error instanceof AppError)) throw error; // recorded by the pool's onError
+    const recorded = run.decisions.length;
+    await run.fail({ action: 'revoke', resourceId: consumerId, reason: `could not check the principals of ${name}` }, error);
+    sweep.count(run.decisions.slice(recorded));
+    return;
+  }
+  sweep.count(run.decisions);
+}
+
+/**
+ * Resource Graph: what the sweep reconciles — consumers with `acr-pull` / `acr-push`, registries
+ * with `acr-pull-allow`, user-assigned identities with `acr-workload-*` tags.
+ */
+export function sweepTargetsQuery(): string {
+  const tagged = (tag: string) => `isnotempty(tags['${tag}'])`;
+  const workload = WORKLOAD_TAGS.map(tagged).join(' or ');
+  return (
+    `resources | where ${tagged(TAG_NAMES.pull)} or ${tagged(TAG_NAMES.push)}` +
+    ` or (type =~ '${REGISTRY_TYPE}' and ${tagged(TAG_NAMES.allow)})` +
+    ` or (type =~ '${USER_ASSIGNED_IDENTITY_TYPE}' and (${workload}))` +
+    ` | project id, type, tags`
+  );
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time; a throw goes to `onError` and the others carry on. */
+async function forEachConcurrently<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>, onError: (item: T, error: unknown) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (error) {
+        await onError(item, error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+function hasTag(tags: Readonly<Record<string, string>>, name: string): boolean {
+  return Object.entries(tags).some(([k, v]) => k.toLowerCase() === name && typeof v === 'string' && v.trim() !== '');
+}
+
+function nameOf(resourceId: string): string {
+  const parsed = parseResourceId(resourceId);
+  return parsed.ok ? parsed.value.name : resourceId;
+}

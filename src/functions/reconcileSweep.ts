@@ -1,0 +1,16 @@
+/**
+ * The reconciliation sweep timer (`%RECONCILE_SCHEDULE%`, default every 30 minutes): settles
+ * what resource events missed. It never throws for a failed resource — timers have no
+ * redelivery; the failure is an audit row and the next sweep retries.
+ */
+import { app, type InvocationContext, type Timer } from '@azure/functions';
+import { sweepSubscriptions } from '../access/sweep.js';
+import { getDeps } from '../deps.js';
+import { invocationLogger } from '../log.js';
+
+export async function reconcileSweep(timer: Timer, context: InvocationContext): Promise<void> {
+  const log = invocationLogger(context, { isPastDue: timer.isPastDue });
+  await sweepSubscriptions(getDeps(), { log, sweepId: context.invocationId });
+}
+
+app.timer('reconcileSweep', { schedule: '%RECONCILE_SCHEDULE%', handler: reconcileSweep });
