@@ -7,8 +7,10 @@ import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
 import type { Logger } from '../log.js';
 import type { AccessDeps } from './accessDeps.js';
 import { parseResourceEvent } from './resourceEvent.js';
-import { reconcileResource, type ReconcileResult } from './reconcile.js';
-import { isWorkloadResource, reconcileWorkloadIdentity } from '../workload/reconcileWorkloadIdentity.js';
+import { reconcileResource, type ReconcileOptions, type ReconcileResult } from './reconcile.js';
+import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
+import { resourceTypeOf } from '../policy/resourceId.js';
+import { isWorkloadResource, reconcileWorkloadIdentity, type WorkloadReconcileResult } from '../workload/reconcileWorkloadIdentity.js';
 import { hasWorkloadDeps } from '../workload/workloadDeps.js';
 
 /** Handles one delivered resource event (Event Grid schema or CloudEvents). */
@@ -48,23 +50,33 @@ export async function handleResourceEvent(deps: AccessDeps, input: unknown, log:
           ...(event.caller ? { caller: event.caller } : {}),
         },
       };
-      if (!hasWorkloadDeps(deps) || !isWorkloadResource(event.resourceId)) {
-        const result = await reconcileResource(deps, event.resourceId, options);
-        // A registry event also drives its pull credentials (acr-pull-credential), from the same read.
-        if (result.registry && deps.onRegistryChanged) {
-          const { resource } = result.registry;
-          await deps.onRegistryChanged(resource ?? { id: result.resourceId, deleted: true }, options);
-        }
-        return result;
-      }
-      // Identities and clusters also carry workload identity (docs/workload-identity.md): run both, then rethrow the first retry.
-      const [access, workload] = await Promise.allSettled([
-        reconcileResource(deps, event.resourceId, options),
-        reconcileWorkloadIdentity(deps, event.resourceId, options),
-      ]);
-      if (access.status === 'rejected') throw access.reason;
-      if (workload.status === 'rejected') throw workload.reason;
-      return access.value;
+      return reconcileChangedResource(deps, event.resourceId, options);
     }
   }
+}
+
+/**
+ * Every feature that acts on a changed resource, from ARM's current state: registry access
+ * (consumers and registries), workload identity (identities, clusters, Key Vaults) and pull
+ * credentials (registries). The event path runs it; the HTTP preview runs it with `dryRun`.
+ */
+export async function reconcileChangedResource(deps: AccessDeps, resourceId: string, options: ReconcileOptions): Promise<ReconcileResult & { workload?: WorkloadReconcileResult }> {
+  const workloadDeps = hasWorkloadDeps(deps) && isWorkloadResource(resourceId) ? deps : undefined;
+  // A Key Vault matters only to workload identity (its acr-workload-allow consent).
+  const accessToo = !(workloadDeps && resourceTypeOf(resourceId) === WATCHED_RESOURCE_TYPES.keyVault);
+  // Run both, then rethrow the first retry, so one feature's transient error doesn't hide the other's work.
+  const [access, workload] = await Promise.allSettled([
+    accessToo ? reconcileResource(deps, resourceId, options) : Promise.resolve<ReconcileResult>({ resourceId, decisions: [], plans: [] }),
+    workloadDeps ? reconcileWorkloadIdentity(workloadDeps, resourceId, options) : Promise.resolve(undefined),
+  ]);
+  if (access.status === 'rejected') throw access.reason;
+  if (workload.status === 'rejected') throw workload.reason;
+  const result = access.value;
+  // A registry event also drives its pull credentials (acr-pull-credential), from the same read.
+  // Enrolment has no dry run: a preview shows only what access would do for the registry.
+  if (result.registry && deps.onRegistryChanged && !options.dryRun) {
+    const { resource } = result.registry;
+    await deps.onRegistryChanged(resource ?? { id: result.resourceId, deleted: true }, options);
+  }
+  return workload.value ? { ...result, workload: workload.value } : result;
 }

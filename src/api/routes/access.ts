@@ -1,7 +1,7 @@
 /** `/api/access/*`: preview, and manual grant and revoke. */
 import type { AccessDeps } from '../../access/accessDeps.js';
 import { grantManually, MANUAL_GRANT_OUTCOMES, PRINCIPAL_TYPES, revokeManually, type ManualTarget } from '../../access/manualGrants.js';
-import { reconcileResource } from '../../access/reconcile.js';
+import { reconcileChangedResource } from '../../access/handleResourceEvent.js';
 import { AUTH_LEVELS, operation, type ApiRoute, type OperationInput } from '../http.js';
 import { GrantRequestSchema, GrantResultSchema, PreviewRequestSchema, PreviewResultSchema, RevokeRequestSchema, RevokeResultSchema, type RevokeRequest } from '../schemas/access.js';
 
@@ -35,8 +35,10 @@ export function accessRoutes(deps: () => AccessDeps): ApiRoute[] {
           async handle(input) {
             const { body, caller, invocationId, log } = input;
             if (!('registry' in body)) {
-              const result = await reconcileResource(deps(), body.resourceId, { dryRun: true, log, trigger: { caller, correlationId: invocationId } });
-              return { status: 200, body: { resourceId: result.resourceId, dryRun: true, decisions: result.decisions, plans: result.plans } };
+              // The event path's own code with writes off: registry access, and workload identity for identities, clusters and vaults.
+              const result = await reconcileChangedResource(deps(), body.resourceId, { dryRun: true, log, trigger: { caller, correlationId: invocationId } });
+              const decisions = [...result.decisions, ...(result.workload?.decisions ?? [])];
+              return { status: 200, body: { resourceId: result.resourceId, dryRun: true, decisions, plans: result.plans } };
             }
             const result = await grantManually(deps(), { ...targetOf(body), registry: body.registry, access: body.access, caller, override: body.override === true }, { ...runOptions(input), dryRun: true });
             const subject = result.resourceId ? { resourceId: result.resourceId } : { principalId: result.principalIds[0] ?? '' };

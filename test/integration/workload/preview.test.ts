@@ -1,0 +1,42 @@
+/**
+ * The HTTP preview runs the event path's own code (`reconcileChangedResource`) with writes off:
+ * for an identity it shows workload identity changes too (issue #7: "Preview (the HTTP API)
+ * shows these changes too"), and for a Key Vault only workload identity acts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reconcileChangedResource } from '../../../src/access/handleResourceEvent.js';
+import { API, startAccessHarness, type AccessHarness } from '../access/harness.js';
+
+let h: AccessHarness;
+let rg: string;
+
+beforeAll(async () => {
+  h = await startAccessHarness();
+  rg = await h.rg('rg-preview');
+});
+afterAll(async () => h?.stop());
+
+describe('preview of a changed resource', () => {
+  it('shows the federated credentials an identity would get, and writes nothing', async () => {
+    const clusterId = `${rg}/providers/Microsoft.ContainerService/managedClusters/aks-preview`;
+    await h.put(clusterId, API.aks, { location: 'westeurope', identity: { type: 'SystemAssigned' }, properties: { dnsPrefix: 'aks-preview', oidcIssuerProfile: { enabled: true } } });
+    const identityId = `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-preview`;
+    await h.put(identityId, API.identity, { location: 'westeurope', tags: { 'acr-workload-cluster': 'aks-preview', 'acr-workload-subjects': 'default/app' } });
+
+    await h.clearCalls();
+    const result = await reconcileChangedResource(h.deps, identityId, { dryRun: true, log: h.log, trigger: { caller: 'tester' } });
+    expect(result.workload?.decisions.map((d) => d.outcome)).toEqual(['would-grant']);
+    expect(result.workload?.decisions[0]?.reason).toContain('default/app on cluster aks-preview');
+    const writes = (await h.calls()).filter((c) => c.method !== 'GET' && ['arm', 'authorization'].includes(c.api));
+    expect(writes).toEqual([]);
+    expect(await h.deps.federatedCredentials.list(identityId)).toEqual([]);
+  });
+
+  it('leaves a Key Vault to workload identity alone: the access feature records nothing for it', async () => {
+    const vaultId = `${rg}/providers/Microsoft.KeyVault/vaults/kv-preview`;
+    await h.put(vaultId, '2023-07-01', { location: 'westeurope', tags: { 'acr-workload-allow': 'same-resource-group' }, properties: { tenantId: h.emu.endpoints.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true } });
+    const result = await reconcileChangedResource(h.deps, vaultId, { dryRun: true, log: h.log, trigger: { caller: 'tester' } });
+    expect(result.decisions).toEqual([]);
+    expect(result.workload).toBeDefined();
+  });
+});
