@@ -59,7 +59,20 @@ export interface RunningEmulator {
 }
 
 /**
- * The default scenario: operator, app identity, their Graph permissions and Azure roles, the demo
+ * The custom role infra/app/taskCredentialRole.bicep gives the app on each watched subscription:
+ * setting an ACR task's `credentials.customRegistries` is a task write, which none of the app's
+ * built-in roles include (Reader reads; RBAC Administrator writes role assignments only).
+ */
+export const TASK_CREDENTIAL_ROLE = {
+  name: '5b1c2d3e-7a8b-4c9d-8e0f-a1b2c3d4e5f6',
+  roleName: 'acr-pull-automation ACR task credentials',
+  description: "Read ACR tasks and set their custom-registry credentials (az acr task credential add --use-identity).",
+  actions: ['Microsoft.ContainerRegistry/registries/tasks/read', 'Microsoft.ContainerRegistry/registries/tasks/write'],
+} as const;
+
+/**
+ * The default scenario: operator, app identity, their Graph permissions and Azure roles (the task
+ * credential custom role included), the demo
  * resource group and the demo vault (data plane, and an ARM resource whose `properties.vaultUri` is
  * that data plane, so the vault is found by name through Resource Graph or ARM GET, as in Azure).
  */
@@ -94,10 +107,11 @@ function defaultScenario(operatorSecret: string): Record<string, unknown> {
       resourceGroups: [{ name: DEFAULT_RESOURCE_GROUP, location: DEFAULT_LOCATION }],
       // vaultUri comes from the Key Vault module (ensureVault), seeded above.
       resources: [{ id: DEMO_VAULT.resourceId, location: DEFAULT_LOCATION, properties: { tenantId: TENANT_ID, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true } }],
+      roleDefinitions: [{ ...TASK_CREDENTIAL_ROLE, actions: [...TASK_CREDENTIAL_ROLE.actions], assignableScopes: [`/subscriptions/${DEFAULT_SUBSCRIPTION_ID}`] }],
       // The app's managed identity: what infra/ grants the Function App (read, assign roles,
-      // manage identities on the watched subscription; manage secrets on its vault).
+      // manage identities, set ACR task credentials on the watched subscription; manage secrets on its vault).
       roleAssignments: [
-        ...[BUILT_IN_ROLE_IDS.Reader, BUILT_IN_ROLE_IDS.RoleBasedAccessControlAdministrator, BUILT_IN_ROLE_IDS.ManagedIdentityContributor].map((roleDefinitionId) => ({
+        ...[BUILT_IN_ROLE_IDS.Reader, BUILT_IN_ROLE_IDS.RoleBasedAccessControlAdministrator, BUILT_IN_ROLE_IDS.ManagedIdentityContributor, TASK_CREDENTIAL_ROLE.name].map((roleDefinitionId) => ({
           scope: `/subscriptions/${DEFAULT_SUBSCRIPTION_ID}`,
           principalId: APP.objectId,
           principalType: 'ServicePrincipal',

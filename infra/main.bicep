@@ -140,6 +140,14 @@ module rbac 'app/rbac.bicep' = {
   }
 }
 
+module taskCredentialRole 'app/taskCredentialRole.bicep' = {
+  name: 'acrpull-task-credential-role'
+  params: {
+    environmentName: environmentName
+    watchedSubscriptionIds: watchedSubscriptionIds
+  }
+}
+
 module watchedScopeAccess 'app/watchedScopeAccess.bicep' = [
   for id in watchedSubscriptionIds: {
     name: 'acrpull-access-${take(id, 36)}'
@@ -147,6 +155,7 @@ module watchedScopeAccess 'app/watchedScopeAccess.bicep' = [
     params: {
       principalId: functionApp.outputs.principalId
       workloadIdentityEnabled: workloadIdentityEnabled
+      taskCredentialRoleGuid: taskCredentialRole.outputs.roleDefinitionGuid
     }
   }
 ]

@@ -1,5 +1,5 @@
 /**
- * Microsoft.Authorization: built-in role definitions, role assignments (api-version 2022-04-01,
+ * Microsoft.Authorization: built-in and seeded custom role definitions, role assignments (api-version 2022-04-01,
  * as `@azure/arm-authorization` v9 calls them) and the Authorizer every API uses for 403s.
  * Shapes: azure-rest-api-specs specification/authorization/resource-manager/Microsoft.Authorization/
  * stable/2022-04-01/examples/RoleAssignments_CreateForResource.json, RoleAssignments_Get.json,
@@ -9,7 +9,7 @@ import type { Authorizer, EmuRequest, EmuResponse, EmulatorContext } from '../co
 import { toArmEvent, type Evidence } from './armEvents.js';
 import { armError, armErrors } from './errors.js';
 import { isGuid, isScopeAtOrAbove, keyOf, parseResourceId } from './ids.js';
-import { BUILT_IN_ROLES, findBuiltInRole, roleGrants, type RoleDefinition } from './roles.js';
+import { roleGrants, type RoleDefinition } from './roles.js';
 import { isObject, paged, type ArmState, type Caller, type RoleAssignment } from './state.js';
 
 const RA_TYPE = 'Microsoft.Authorization/roleAssignments';
@@ -29,7 +29,7 @@ export function toRoleDefinitionJson(role: RoleDefinition, scope: string): Recor
       roleName: role.roleName,
       type: role.type,
       description: role.description,
-      assignableScopes: ['/'],
+      assignableScopes: role.assignableScopes ?? ['/'],
       permissions: role.permissions.map((p) => ({ ...p })),
       createdOn: '2018-01-01T00:00:00.0000000Z',
       updatedOn: '2024-01-01T00:00:00.0000000Z',
@@ -74,7 +74,7 @@ export function createAuthorizer(state: ArmState): Authorizer & { explain(princi
     for (const a of state.roleAssignments.values()) {
       if (a.principalId.toLowerCase() !== principalId.toLowerCase()) continue;
       if (!isScopeAtOrAbove(a.scope, scope)) continue;
-      const role = findBuiltInRole(a.roleDefinitionId);
+      const role = state.findRole(a.roleDefinitionId);
       if (role && roleGrants(role, action)) {
         return { role: role.roleName, roleAssignmentScope: a.scope, roleAssignmentId: a.name.replace(/-/g, ''), roleDefinitionId: role.name.replace(/-/g, ''), principalId: a.principalId.replace(/-/g, ''), principalType: a.principalType };
       }
@@ -121,7 +121,7 @@ export function authorizationHandlers({ ctx, state, authorizer }: AuthorizationD
     authorizer.isAuthorized(caller.objectId, action, scope) ? undefined : armErrors.authorizationFailed(caller.objectId, action, scope || '/');
 
   const getRoleDefinition = (req: EmuRequest): EmuResponse => {
-    const role = findBuiltInRole(req.params.id ?? '');
+    const role = state.findRole(req.params.id ?? '');
     if (!role || !isGuid(req.params.id ?? '')) return armError(404, 'RoleDefinitionDoesNotExist', `The specified role definition with ID '${req.params.id}' does not exist.`);
     return { status: 200, body: toRoleDefinitionJson(role, req.params.scope ?? '') };
   };
@@ -129,7 +129,7 @@ export function authorizationHandlers({ ctx, state, authorizer }: AuthorizationD
   const listRoleDefinitions = (req: EmuRequest): EmuResponse => {
     const filter = req.url.searchParams.get('$filter');
     const byName = filter ? /roleName\s+eq\s+'([^']+)'/i.exec(filter)?.[1] : undefined;
-    const roles = BUILT_IN_ROLES.filter((r) => !byName || r.roleName.toLowerCase() === byName.toLowerCase());
+    const roles = state.allRoles().filter((r) => !byName || r.roleName.toLowerCase() === byName.toLowerCase());
     return { status: 200, body: { value: roles.map((r) => toRoleDefinitionJson(r, req.params.scope ?? '')) } };
   };
 
@@ -141,8 +141,10 @@ export function authorizationHandlers({ ctx, state, authorizer }: AuthorizationD
     if (!props || typeof props.roleDefinitionId !== 'string' || typeof props.principalId !== 'string')
       return armError(400, 'InvalidRequestContent', 'The request content was invalid and could not be deserialized: properties.roleDefinitionId and properties.principalId are required.');
     const roleGuid = props.roleDefinitionId.split('/').pop()!;
-    const role = findBuiltInRole(roleGuid);
-    if (!role || !isGuid(roleGuid)) return armError(400, 'RoleDefinitionDoesNotExist', `The specified role definition with ID '${roleGuid}' does not exist.`);
+    const role = state.findRole(roleGuid);
+    // A custom role exists only within its assignable scopes.
+    const visible = role && (role.type === 'BuiltInRole' || (role.assignableScopes ?? []).some((s) => isScopeAtOrAbove(s, scope)));
+    if (!role || !visible || !isGuid(roleGuid)) return armError(400, 'RoleDefinitionDoesNotExist', `The specified role definition with ID '${roleGuid}' does not exist.`);
     const denied = check(caller, 'Microsoft.Authorization/roleAssignments/write', scope);
     if (denied) return denied;
     const principalId = props.principalId;

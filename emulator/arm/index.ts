@@ -15,7 +15,7 @@ import { armError } from './errors.js';
 import { keyOf } from './ids.js';
 import { resourceGraphHandler } from './resourceGraph.js';
 import { resourceHandlers } from './resources.js';
-import { findBuiltInRole, BUILT_IN_ROLE_IDS } from './roles.js';
+import { BUILT_IN_ROLE_IDS, toCustomRole, type CustomRoleSeed } from './roles.js';
 import { ArmState, DEFAULT_OPTIONS, armEntry, isObject, type DenyPolicy } from './state.js';
 
 export { BUILT_IN_ROLE_IDS } from './roles.js';
@@ -28,6 +28,8 @@ export interface ArmSeed {
   appObjectId?: string;
   subscriptions?: { subscriptionId: string; displayName?: string }[];
   resourceGroups?: { subscriptionId?: string; name: string; location: string; tags?: Record<string, string> }[];
+  /** Custom role definitions (`{ name?, roleName, actions, notActions?, dataActions?, assignableScopes? }`); seeded before `roleAssignments`, which may name them by GUID or role name. */
+  roleDefinitions?: CustomRoleSeed[];
   roleAssignments?: { scope: string; principalId: string; roleDefinitionId: string; principalType?: string; name?: string; description?: string }[];
   /** Resources created as a PUT of the same body would (server-filled properties, no events); the resource group must exist. */
   resources?: { id: string; location?: string; tags?: Record<string, string>; properties?: Record<string, unknown>; identity?: Record<string, unknown>; sku?: Record<string, unknown>; kind?: string }[];
@@ -118,8 +120,8 @@ export const registerArm: RegisterModule = (ctx: EmulatorContext): EmulatorModul
   });
 
   const addAssignment = (a: NonNullable<ArmSeed['roleAssignments']>[number]) => {
-    const role = findBuiltInRole(a.roleDefinitionId);
-    if (!role) throw new Error(`arm seed: unknown role '${a.roleDefinitionId}' (use a built-in role id or name)`);
+    const role = state.findRole(a.roleDefinitionId);
+    if (!role) throw new Error(`arm seed: unknown role '${a.roleDefinitionId}' (use a built-in or seeded custom role id or name)`);
     const name = a.name ?? deterministicGuid(`${a.scope}|${a.principalId}|${role.name}`);
     const id = `${a.scope}/providers/Microsoft.Authorization/roleAssignments/${name}`;
     const now = ctx.clock.now().toISOString();
@@ -134,6 +136,7 @@ export const registerArm: RegisterModule = (ctx: EmulatorContext): EmulatorModul
       resources: [...state.resources.values()].map((x) => ({ ...x.body, ...(Object.keys(x.hidden).length ? { written: x.hidden } : {}) })),
       roleAssignments: [...state.roleAssignments.values()],
       denyPolicies: [...state.denyPolicies.values()],
+      roleDefinitions: [...state.customRoles.values()],
       options: state.options,
     }),
     seed: async (scenario) => {
@@ -142,6 +145,11 @@ export const registerArm: RegisterModule = (ctx: EmulatorContext): EmulatorModul
       for (const x of s.subscriptions ?? []) state.subscriptions.set(x.subscriptionId.toLowerCase(), { subscriptionId: x.subscriptionId, displayName: x.displayName ?? x.subscriptionId });
       if (s.options) Object.assign(state.options, s.options);
       for (const p of s.denyPolicies ?? []) state.denyPolicies.set(p.name, p);
+      for (const d of s.roleDefinitions ?? []) {
+        if (!d || typeof d.roleName !== 'string' || !Array.isArray(d.actions)) throw new Error('arm seed: roleDefinitions entries need roleName and actions');
+        const role = toCustomRole(d, d.name ?? deterministicGuid(`customRole|${d.roleName}`), sub);
+        state.customRoles.set(role.name, role);
+      }
       if (s.operatorObjectId) addAssignment({ scope: sub, principalId: s.operatorObjectId, roleDefinitionId: BUILT_IN_ROLE_IDS.Owner });
       if (s.appObjectId) {
         for (const role of [BUILT_IN_ROLE_IDS.Reader, BUILT_IN_ROLE_IDS.RoleBasedAccessControlAdministrator, BUILT_IN_ROLE_IDS.ManagedIdentityContributor, BUILT_IN_ROLE_IDS.KeyVaultSecretsOfficer])
@@ -163,6 +171,7 @@ export const registerArm: RegisterModule = (ctx: EmulatorContext): EmulatorModul
       state.resources.clear();
       state.roleAssignments.clear();
       state.denyPolicies.clear();
+      state.customRoles.clear();
       state.ficInFlight.clear();
       state.options = { ...DEFAULT_OPTIONS };
       initial();

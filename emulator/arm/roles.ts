@@ -4,7 +4,7 @@
  * Ids and permissions: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles
  * (containers: AcrPull, AcrPush, Container Registry Repository Reader/Writer; security: Key Vault
  * Secrets User/Officer; general: Owner, Contributor, Reader; privileged: Role Based Access Control
- * Administrator; identity: Managed Identity Contributor).
+ * Administrator; identity: Managed Identity Contributor). Custom roles are seeded (`arm.roleDefinitions`).
  */
 
 export interface Permission {
@@ -21,6 +21,22 @@ export interface RoleDefinition {
   readonly description: string;
   readonly type: 'BuiltInRole' | 'CustomRole';
   readonly permissions: readonly Permission[];
+  /** Where the role may be assigned; built-in roles: `['/']`. */
+  readonly assignableScopes?: readonly string[];
+}
+
+/** A custom role as a scenario seeds it (`arm.roleDefinitions`): the actions it grants. */
+export interface CustomRoleSeed {
+  /** The GUID; a name-based one from `roleName` when absent. */
+  readonly name?: string;
+  readonly roleName: string;
+  readonly description?: string;
+  readonly actions: readonly string[];
+  readonly notActions?: readonly string[];
+  readonly dataActions?: readonly string[];
+  readonly notDataActions?: readonly string[];
+  /** Defaults to the default subscription. */
+  readonly assignableScopes?: readonly string[];
 }
 
 const perm = (p: Partial<Permission>): Permission => ({ actions: [], notActions: [], dataActions: [], notDataActions: [], ...p });
@@ -140,6 +156,24 @@ export function roleGrants(role: RoleDefinition, action: string): boolean {
 }
 
 export function findBuiltInRole(idOrName: string): RoleDefinition | undefined {
+  return findRole(BUILT_IN_ROLES, idOrName);
+}
+
+/** A role among `roles` by GUID, full role definition id, or role name (case-insensitive). */
+export function findRole(roles: Iterable<RoleDefinition>, idOrName: string): RoleDefinition | undefined {
   const guid = idOrName.split('/').pop()!.toLowerCase();
-  return BUILT_IN_ROLES.find((r) => r.name === guid || r.roleName.toLowerCase() === idOrName.toLowerCase());
+  for (const r of roles) if (r.name === guid || r.roleName.toLowerCase() === idOrName.toLowerCase()) return r;
+  return undefined;
+}
+
+/** A seeded custom role as ARM holds it. */
+export function toCustomRole(seed: CustomRoleSeed, name: string, defaultScope: string): RoleDefinition {
+  return {
+    name: name.toLowerCase(),
+    roleName: seed.roleName,
+    description: seed.description ?? '',
+    type: 'CustomRole',
+    permissions: [perm({ actions: [...seed.actions], notActions: [...(seed.notActions ?? [])], dataActions: [...(seed.dataActions ?? [])], notDataActions: [...(seed.notDataActions ?? [])] })],
+    assignableScopes: seed.assignableScopes?.length ? [...seed.assignableScopes] : [defaultScope],
+  };
 }

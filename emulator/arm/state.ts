@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { EmuRequest, EmuResponse, EmulatorContext, TokenClaims } from '../core/contract.js';
 import { armErrors } from './errors.js';
 import { keyOf } from './ids.js';
+import { BUILT_IN_ROLES, findRole, type RoleDefinition } from './roles.js';
 
 export interface StoredResource {
   /** In the caller's casing, as first written. */
@@ -61,8 +62,20 @@ export class ArmState {
   resources = new Map<string, StoredResource>();
   roleAssignments = new Map<string, RoleAssignment>();
   denyPolicies = new Map<string, DenyPolicy>();
+  /** Seeded custom role definitions by GUID. */
+  customRoles = new Map<string, RoleDefinition>();
   ficInFlight = new Set<string>();
   options: ArmOptions = { ...DEFAULT_OPTIONS };
+
+  /** A built-in or custom role by GUID, full role definition id or role name. */
+  findRole(idOrName: string): RoleDefinition | undefined {
+    return findRole(BUILT_IN_ROLES, idOrName) ?? findRole(this.customRoles.values(), idOrName);
+  }
+
+  /** Built-in roles, then the custom ones. */
+  allRoles(): RoleDefinition[] {
+    return [...BUILT_IN_ROLES, ...this.customRoles.values()];
+  }
 
   getResource(id: string): StoredResource | undefined {
     return this.resources.get(keyOf(id));

@@ -46,7 +46,7 @@ export function registerAdminRoutes(core: EmulatorCore, defaults: () => Record<s
 
   r.add('admin', 'GET', /^\/admin\/faults\/?$/, () => ok(core.faults.current()));
   r.add('admin', 'PUT', /^\/admin\/faults\/?$/, (req) => {
-    if (!isObject(req.body)) return apiError('admin', 400, 'InvalidFaults', 'Expected a JSON object: { latencyMs, errorRate, throttle, replicationDelayMs, events }.');
+    if (!isObject(req.body)) return apiError('admin', 400, 'InvalidFaults', 'Expected a JSON object: { latencyMs, errorRate, errors, retryAfterSeconds, throttle, replicationDelayMs, events }.');
     try {
       const faults = core.faults.update(req.body);
       core.throttle.reset();

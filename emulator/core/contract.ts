@@ -190,12 +190,26 @@ export interface ThrottleConfig {
   readonly refillPerSecond: number;
 }
 
+/** The statuses `PUT /admin/faults` can inject, each with its own probability (0..1). */
+export const INJECTABLE_STATUSES = ['429', '500', '503'] as const;
+export type InjectableStatus = (typeof INJECTABLE_STATUSES)[number];
+export type InjectedErrorRates = Partial<Record<InjectableStatus, number>>;
+
 /** Everything `PUT /admin/faults` sets. */
 export interface EmulatorFaults {
   /** Added latency per API in milliseconds. */
   readonly latencyMs: Partial<Record<ApiName, number>>;
-  /** Probability (0..1) per API that a request fails with a 5xx in that API's shape. */
+  /** Probability (0..1) per API that a request fails with a 503 in that API's shape (same as `errors[api]['503']`). */
   readonly errorRate: Partial<Record<ApiName, number>>;
+  /**
+   * Probability (0..1) per API and status that a request fails with that status, in the API's
+   * shape: 429 (throttled, with `Retry-After` and the API's rate-limit headers), 500, 503. Each
+   * status draws on its own share of one roll, so `{ '429': 0.2, '500': 0.05 }` fails 25%.
+   * Optional so older fault views (test harnesses) stay valid.
+   */
+  readonly errors?: Partial<Record<ApiName, InjectedErrorRates>>;
+  /** `Retry-After` (seconds) an injected 429 or 503 carries; 1 unless set. */
+  readonly retryAfterSeconds?: number;
   readonly throttle: ThrottleConfig;
   /** How long a new principal stays invisible to ARM (`Directory.isReplicated`). */
   readonly replicationDelayMs: number;

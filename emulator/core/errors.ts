@@ -87,17 +87,75 @@ export function badRequestBody(api: ApiName, detail: string): EmuResponse {
   }
 }
 
-export function injectedServerError(api: ApiName): EmuResponse {
+/** An injected 503 in the API's shape; `Retry-After` where the API sends one. */
+export function injectedServerError(api: ApiName, retryAfterSeconds = 1): EmuResponse {
+  const retryAfter = { 'Retry-After': String(retryAfterSeconds) };
   switch (api) {
     case 'graph':
-      return apiError(api, 503, 'serviceNotAvailable', 'The service is temporarily unavailable. Please retry later.', { 'Retry-After': '1' });
+      return apiError(api, 503, 'serviceNotAvailable', 'The service is temporarily unavailable. Please retry later.', retryAfter);
     case 'login':
       return apiError(api, 503, 'temporarily_unavailable', 'AADSTS90033: A transient error has occurred. Please try again.');
     case 'keyVault':
-      return apiError(api, 503, 'ServiceUnavailable', 'The service is temporarily unavailable.', { 'Retry-After': '1' });
+      return apiError(api, 503, 'ServiceUnavailable', 'The service is temporarily unavailable.', retryAfter);
     case 'managedIdentity':
       return apiError(api, 503, 'service_unavailable', 'The managed identity endpoint is temporarily unavailable.');
     default:
-      return apiError(api, 503, 'ServiceUnavailable', 'The server is currently unable to handle the request.', { 'Retry-After': '1' });
+      return apiError(api, 503, 'ServiceUnavailable', 'The server is currently unable to handle the request.', retryAfter);
+  }
+}
+
+/** An injected 500 in the API's shape (ARM: `InternalServerError`). */
+export function injectedInternalError(api: ApiName): EmuResponse {
+  switch (api) {
+    case 'graph':
+      return apiError(api, 500, 'generalException', 'An unspecified error has occurred.');
+    case 'login':
+      return apiError(api, 500, 'server_error', 'AADSTS90033: A transient error has occurred. Please try again.');
+    case 'keyVault':
+      return apiError(api, 500, 'InternalServerError', 'The server encountered an internal error.');
+    case 'managedIdentity':
+      return apiError(api, 500, 'unknown', 'An unexpected error occurred while fetching the token.');
+    default:
+      // https://learn.microsoft.com/azure/azure-resource-manager/troubleshooting/common-deployment-errors
+      return apiError(api, 500, 'InternalServerError', 'Encountered internal server error. Diagnostic information: timestamp, subscription id, tracking id, request correlation id.');
+  }
+}
+
+/**
+ * An injected 429 in the API's shape, with `Retry-After` (seconds) and the remaining-quota headers
+ * the API sends. ARM: `x-ms-ratelimit-remaining-subscription-{reads|writes|deletes}` by method, code
+ * `TooManyRequests` (https://learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling);
+ * Resource Graph: `x-ms-user-quota-remaining` / `x-ms-user-quota-resets-after`
+ * (https://learn.microsoft.com/azure/governance/resource-graph/concepts/guidance-for-throttled-requests).
+ */
+export function injectedThrottle(api: ApiName, method: string, retryAfterSeconds = 1): EmuResponse {
+  const retryAfter = { 'Retry-After': String(retryAfterSeconds) };
+  switch (api) {
+    case 'graph':
+      // https://learn.microsoft.com/graph/throttling
+      return apiError(api, 429, 'TooManyRequests', 'Too many requests. Please retry after the time in the Retry-After header.', retryAfter);
+    case 'login':
+      return apiError(api, 429, 'temporarily_unavailable', 'AADSTS50196: The server terminated an operation because it encountered a client request loop. Please retry later.', retryAfter);
+    case 'keyVault':
+      // https://learn.microsoft.com/azure/key-vault/general/overview-throttling
+      return apiError(api, 429, 'Throttled', 'Request was not processed because too many requests were received.', retryAfter);
+    case 'managedIdentity':
+      return apiError(api, 429, 'too_many_requests', 'Too many requests to the managed identity endpoint.', retryAfter);
+    case 'resourceGraph': {
+      const resetsAfter = new Date(Math.ceil(retryAfterSeconds) * 1000).toISOString().slice(11, 19);
+      return apiError(api, 429, 'TooManyRequests', 'Please provide below info when asking for support: timestamp, correlationId. The request was throttled: the user quota is used up.', {
+        ...retryAfter,
+        'x-ms-user-quota-remaining': '0',
+        'x-ms-user-quota-resets-after': resetsAfter,
+      });
+    }
+    default: {
+      const kind = method === 'GET' || method === 'HEAD' ? 'reads' : method === 'DELETE' ? 'deletes' : 'writes';
+      const operation = kind === 'reads' ? 'Read' : kind === 'deletes' ? 'Delete' : 'Write';
+      return apiError(api, 429, 'TooManyRequests', `The request is being throttled as the limit has been reached for operation type - ${operation}.`, {
+        ...retryAfter,
+        [`x-ms-ratelimit-remaining-subscription-${kind}`]: '0',
+      });
+    }
   }
 }

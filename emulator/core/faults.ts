@@ -1,8 +1,10 @@
-import type { EmulatorFaults, FaultsView } from './contract.js';
+import { API_NAMES, INJECTABLE_STATUSES, type ApiName, type EmulatorFaults, type FaultsView, type InjectableStatus, type InjectedErrorRates } from './contract.js';
 
 export const DEFAULT_FAULTS: EmulatorFaults = {
   latencyMs: {},
   errorRate: {},
+  errors: {},
+  retryAfterSeconds: 1,
   // ARM's documented write limit: 200 burst, then 10 per second per principal and region.
   throttle: { enabled: true, burst: 200, refillPerSecond: 10 },
   replicationDelayMs: 0,
@@ -28,10 +30,29 @@ export class FaultSettings implements FaultsView {
       }
       return out;
     };
+    const rate = (n: unknown, name: string): number => {
+      if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || n > 1) throw new RangeError(`${name}: expected a probability 0..1, got ${JSON.stringify(n)}`);
+      return n;
+    };
     const cur = this.value;
+    const errors: Partial<Record<ApiName, InjectedErrorRates>> = { ...cur.errors };
+    for (const [api, rates] of Object.entries(obj(p.errors))) {
+      if (!(API_NAMES as readonly string[]).includes(api)) throw new RangeError(`errors.${api}: expected one of ${API_NAMES.join(', ')}`);
+      const merged: InjectedErrorRates = { ...errors[api as ApiName] };
+      for (const [status, n] of Object.entries(obj(rates))) {
+        if (!(INJECTABLE_STATUSES as readonly string[]).includes(status)) throw new RangeError(`errors.${api}.${status}: expected a status of ${INJECTABLE_STATUSES.join(', ')}`);
+        merged[status as InjectableStatus] = rate(n, `errors.${api}.${status}`);
+      }
+      errors[api as ApiName] = merged;
+    }
+    const retryAfter = p.retryAfterSeconds;
+    if (retryAfter !== undefined && (typeof retryAfter !== 'number' || !Number.isFinite(retryAfter) || retryAfter < 0))
+      throw new RangeError(`retryAfterSeconds: expected a number >= 0, got ${JSON.stringify(retryAfter)}`);
     this.value = {
       latencyMs: { ...cur.latencyMs, ...nums(p.latencyMs, 'latencyMs') },
       errorRate: { ...cur.errorRate, ...nums(p.errorRate, 'errorRate') },
+      errors,
+      retryAfterSeconds: typeof retryAfter === 'number' ? retryAfter : (cur.retryAfterSeconds ?? 1),
       throttle: { ...cur.throttle, ...(obj(p.throttle) as Partial<EmulatorFaults['throttle']>) },
       replicationDelayMs: typeof p.replicationDelayMs === 'number' ? p.replicationDelayMs : cur.replicationDelayMs,
       events: { ...cur.events, ...(obj(p.events) as Partial<EmulatorFaults['events']>) },
@@ -42,6 +63,20 @@ export class FaultSettings implements FaultsView {
   reset(): void {
     this.value = DEFAULT_FAULTS;
   }
+}
+
+/**
+ * Which status, if any, to inject for one request to `api`: one roll against the stacked rates of
+ * `errors[api]` (429, 500, 503) plus the older `errorRate[api]` (503).
+ */
+export function pickInjectedStatus(faults: EmulatorFaults, api: ApiName, roll: number = Math.random()): InjectableStatus | undefined {
+  const rates = faults.errors?.[api] ?? {};
+  let edge = 0;
+  for (const status of INJECTABLE_STATUSES) {
+    edge += (rates[status] ?? 0) + (status === '503' ? (faults.errorRate[api] ?? 0) : 0);
+    if (roll < edge) return status;
+  }
+  return undefined;
 }
 
 /** ARM's write throttle: one token bucket per principal, refilled in real time. */

@@ -6,8 +6,8 @@ import { CallLog } from './calls.js';
 import { EmulatorClock } from './clock.js';
 import type { ApiName, EmuRequest, EmuResponse, EmulatorContext, EmulatorModule, EventBus, GridEvent, RegisterModule } from './contract.js';
 import { EmulatorDirectory } from './directory.js';
-import { apiError, badRequestBody, injectedServerError, notFoundRoute } from './errors.js';
-import { FaultSettings, WriteThrottle } from './faults.js';
+import { apiError, badRequestBody, injectedInternalError, injectedServerError, injectedThrottle, notFoundRoute } from './errors.js';
+import { FaultSettings, pickInjectedStatus, WriteThrottle } from './faults.js';
 import { apiForPath, RouteTable } from './router.js';
 import { EmulatorServices } from './services.js';
 import type { EmulatorTls } from './tls.js';
@@ -29,7 +29,7 @@ type Dispatch = (method: string, path: string) => { api: ApiName; template: stri
 
 /**
  * The emulator's core: one HTTPS listener (plus one per vault), the route table, and the
- * request pipeline every API shares — latency, injected 5xx, ARM write throttling, body parsing,
+ * request pipeline every API shares — latency, injected 429/500/503, ARM write throttling, body parsing,
  * error shapes and call counters.
  */
 export class EmulatorCore {
@@ -201,8 +201,11 @@ export class EmulatorCore {
       const faults = this.faults.current();
       const latency = faults.latencyMs[api] ?? 0;
       if (latency > 0) await new Promise((r) => setTimeout(r, latency));
-      const rate = faults.errorRate[api] ?? 0;
-      if (rate > 0 && Math.random() < rate) return injectedServerError(api);
+      const injected = pickInjectedStatus(faults, api);
+      const retryAfterSeconds = faults.retryAfterSeconds ?? 1;
+      if (injected === '429') return injectedThrottle(api, method, retryAfterSeconds);
+      if (injected === '500') return injectedInternalError(api);
+      if (injected === '503') return injectedServerError(api, retryAfterSeconds);
     }
     const throttled = this.throttleWrite(api, req);
     if ('status' in throttled) return throttled;

@@ -7,9 +7,14 @@
 //   Condition format: https://learn.microsoft.com/azure/role-based-access-control/delegate-role-assignments-examples#example-constrain-roles-and-principal-types
 // - Managed Identity Contributor, only when workload identity is on: federated identity
 //   credentials on user-assigned identities.
+// - The ACR task credentials custom role (taskCredentialRole.bicep): read tasks and set their
+//   custom-registry credential, nothing else.
 targetScope = 'subscription'
 
 param principalId string
+
+@description('GUID of the ACR task credentials custom role (taskCredentialRole.bicep), assignable in this subscription.')
+param taskCredentialRoleGuid string
 
 @description('Whether the workload identity feature (federated credentials) is on.')
 param workloadIdentityEnabled bool
@@ -54,5 +59,15 @@ resource identityContributor 'Microsoft.Authorization/roleAssignments@2022-04-01
     principalId: principalId
     principalType: 'ServicePrincipal'
     description: 'acr-pull-automation: federated identity credentials for AKS workload identity'
+  }
+}
+
+resource taskCredentials 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(subscription().id, principalId, taskCredentialRoleGuid)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', taskCredentialRoleGuid)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    description: 'acr-pull-automation: set the custom-registry credentials of ACR tasks to their identity'
   }
 }

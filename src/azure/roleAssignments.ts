@@ -1,6 +1,8 @@
 /**
  * Role assignments through `@azure/arm-authorization` (api-version 2022-04-01).
- * Wire facts: PUT answers 201 on create; the same (scope, principal, role) under another name is
+ * Wire facts: PUT answers 201 on create and 200 when the assignment already exists under that name
+ * (RoleAssignments_Create's responses, examples/RoleAssignments_CreateForResource.json: "201", "200");
+ * the same (scope, principal, role) under another name is
  * 409 `RoleAssignmentExists`; responses may give `roleDefinitionId` in the tenant form
  * `/providers/Microsoft.Authorization/roleDefinitions/<id>`, so roles compare by the trailing id.
  * https://learn.microsoft.com/rest/api/authorization/role-assignments/create
@@ -41,7 +43,8 @@ export type CreateOutcome = (typeof CREATE_OUTCOMES)[keyof typeof CREATE_OUTCOME
 
 export interface RoleAssignments {
   /**
-   * Creates the assignment. 'already-present' when it exists (same name, or 409 RoleAssignmentExists).
+   * Creates the assignment: 'created' on 201; 'already-present' on 200 (it exists under this name) or
+   * 409 RoleAssignmentExists (it exists under another name).
    * Throws PolicyDeniedError (RequestDisallowedByPolicy), NotReadyError (PrincipalNotFound after a
    * bounded retry), TransientAzureError (429/5xx past the SDK's retry budget), AppError otherwise.
    */
@@ -88,8 +91,16 @@ export function createRoleAssignments(config: Config, credential: TokenCredentia
       };
       for (let attempt = 0; ; attempt++) {
         try {
-          await client.roleAssignments.create(sdkScope(input.scope), input.name, parameters, { abortSignal: opts?.abortSignal });
-          return CREATE_OUTCOMES.created;
+          let status: number | undefined;
+          await client.roleAssignments.create(sdkScope(input.scope), input.name, parameters, {
+            abortSignal: opts?.abortSignal,
+            // After the SDK's retries: the status of the answer that counted.
+            onResponse: (raw) => {
+              status = raw.status;
+            },
+          });
+          // 201 created it; 200 found it already there under this name (a concurrent or repeated event).
+          return status === 200 ? CREATE_OUTCOMES.alreadyPresent : CREATE_OUTCOMES.created;
         } catch (caught) {
           const error = toAppError(caught, `assign role ${input.roleDefinitionGuid} to ${input.principalId} on ${input.scope}`);
           const code = error instanceof AppError ? error.code : undefined;

@@ -200,6 +200,8 @@ export interface AccessStack {
   clearCalls(): Promise<void>;
   /** Audit rows about one resource, newest first. */
   audit(resourceId: string): Promise<AuditRecord[]>;
+  /** Audit rows about one registry (every consumer's decisions on it), newest first. */
+  auditForRegistry(registryId: string): Promise<AuditRecord[]>;
   stop(): Promise<void>;
 }
 
@@ -226,7 +228,8 @@ export async function startAccessStack(options: {
       tlsOptions: { ca },
     });
     // The SDK's default retry policy: 429 with Retry-After and 5xx are retried, as for any ARM client.
-    const client: Client = getClient(e.arm, credential, { credentials: { scopes: [`${e.arm}/.default`] }, tlsOptions: { ca } });
+    // More retries than the default 3: the fault run injects 25% errors, and the operator's writes are the steps, not the subject.
+    const client: Client = getClient(e.arm, credential, { credentials: { scopes: [`${e.arm}/.default`] }, tlsOptions: { ca }, retryOptions: { maxRetries: 10 } });
     const check = (res: { status: string; body: unknown }, what: string) => {
       if (!res.status.startsWith('2')) throw new Error(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
     };
@@ -301,6 +304,16 @@ export async function startAccessStack(options: {
       },
       async audit(resourceId) {
         return (await auditLog.query({ resourceId, top: 500 })).items;
+      },
+      async auditForRegistry(registryId) {
+        const rows: AuditRecord[] = [];
+        let continuationToken: string | undefined;
+        do {
+          const page = await auditLog.query({ registry: registryId, top: 500, ...(continuationToken ? { continuationToken } : {}) });
+          rows.push(...page.items);
+          continuationToken = page.continuationToken;
+        } while (continuationToken);
+        return rows;
       },
       stop: () => stack.stop(),
     };

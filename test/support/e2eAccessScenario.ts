@@ -21,8 +21,6 @@ import {
 
 /** The Reader built-in role: what the hand-made assignment on the pull registry grants. */
 export const READER_ROLE_GUID = 'acdd72a7-3385-48ef-bd42-f606fba81ae7';
-/** Contributor: what the build registry's owner gives the app so it may set its tasks' credentials. */
-export const CONTRIBUTOR_ROLE_GUID = 'b24988ac-6180-42a0-ab88-20f7382dd24c';
 
 export const ROLE_LABELS: Readonly<Record<string, string>> = {
   [ROLES.acrPull.roleDefinitionId]: 'AcrPull',
@@ -30,7 +28,6 @@ export const ROLE_LABELS: Readonly<Record<string, string>> = {
   [ROLES.repositoryReader.roleDefinitionId]: 'RepositoryReader',
   [ROLES.repositoryWriter.roleDefinitionId]: 'RepositoryWriter',
   [READER_ROLE_GUID]: 'Reader',
-  [CONTRIBUTOR_ROLE_GUID]: 'Contributor',
 };
 
 /** The registries of one run, by logical name. */
@@ -53,6 +50,8 @@ export interface ScenarioRun {
   readonly steps: ReadonlyArray<{ readonly name: string; run(): Promise<void> }>;
   /** Every assignment on this run's registries as `registry principal role owner`, sorted. */
   finalState(): Promise<string[]>;
+  /** `registry principal role` → how many "granted" grant rows the audit trail has for it, over the run's registries. */
+  grantedRows(): Promise<Map<string, number>>;
 }
 
 /** Builds one run of the scenario on the stack; nothing is written until its steps run. */
@@ -104,10 +103,8 @@ export function scenario(s: AccessStack, key: string, appObjectId: string): Scen
         await s.resourceGroup(otherRgName);
         await s.put(registry('pull'), aRegistry({ tags: allow('same-resource-group') }));
         await s.put(registry('base'), aRegistry({ tags: allow('same-subscription') }));
+        // The task's credentials are set with the app's own roles (the task credential custom role, infra/app/taskCredentialRole.bicep).
         await s.put(registry('build'), aRegistry());
-        // Setting a task's credentials is a task write (Microsoft.ContainerRegistry/registries/tasks/write),
-        // which the app's subscription-wide roles do not include: the build registry's owner grants it.
-        await s.put(`${registry('build')}/providers/Microsoft.Authorization/roleAssignments/${handName(key, 3)}`, aHandMadeAssignment(s.subscriptionId, CONTRIBUTOR_ROLE_GUID, appObjectId));
         await s.put(registry('narrow'), aRegistry({ tags: allow('*') }));
         await s.put(registry('shared'), aRegistry({ tags: allow('*') }));
         await s.put(registry('abac'), aRegistry({ tags: allow('*'), roleAssignmentMode: 'AbacRepositoryPermissions' }));
@@ -188,6 +185,18 @@ export function scenario(s: AccessStack, key: string, appObjectId: string): Scen
         for (const a of await s.assignmentsAt(registry(name))) out.push(describeAssignment(name, a, principals));
       }
       return out.sort();
+    },
+    async grantedRows() {
+      const counts = new Map<string, number>();
+      for (const name of REGISTRY_KEYS) {
+        for (const row of await s.auditForRegistry(registry(name))) {
+          if (row.action !== 'grant' || row.outcome !== 'granted') continue;
+          const role = ROLE_LABELS[/\(([0-9a-f-]{36})\)/i.exec(row.role ?? '')?.[1]?.toLowerCase() ?? ''] ?? row.role;
+          const key = `${name} ${principals.get(row.principalId?.toLowerCase() ?? '') ?? `unknown:${row.principalId}`} ${role}`;
+          counts.set(key, (counts.get(key) ?? 0) + 1);
+        }
+      }
+      return counts;
     },
   };
 }

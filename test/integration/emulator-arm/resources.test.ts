@@ -17,6 +17,7 @@ import { SecretClient } from '@azure/keyvault-secrets';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILT_IN_ROLE_IDS } from '../../../emulator/arm/roles.js';
 import { APP, DEFAULT_RESOURCE_GROUP, DEMO_VAULT, OPERATOR } from '../../../emulator/core/wellKnown.js';
+import { TASK_CREDENTIAL_ROLE } from '../../../emulator/index.js';
 import type { TestEmulator } from '../../support/emulator.js';
 import { ARM_SCOPE, aServicePrincipal, armCaller, rgId, startArmEmulator, type ArmCall } from './armSupport.js';
 
@@ -76,7 +77,14 @@ describe('the default scenario', () => {
     };
     expect(await at(sub, OPERATOR.objectId)).toEqual([`sub:${BUILT_IN_ROLE_IDS.Owner}`]);
     expect((await at(DEMO_VAULT.resourceId, APP.objectId)).sort()).toEqual(
-      [`sub:${BUILT_IN_ROLE_IDS.Reader}`, `sub:${BUILT_IN_ROLE_IDS.RoleBasedAccessControlAdministrator}`, `sub:${BUILT_IN_ROLE_IDS.ManagedIdentityContributor}`, `vault:${BUILT_IN_ROLE_IDS.KeyVaultSecretsOfficer}`].sort(),
+      [
+        `sub:${BUILT_IN_ROLE_IDS.Reader}`,
+        `sub:${BUILT_IN_ROLE_IDS.RoleBasedAccessControlAdministrator}`,
+        `sub:${BUILT_IN_ROLE_IDS.ManagedIdentityContributor}`,
+        // The custom role that lets the app point an ACR task's registry credential at its identity (infra/app/taskCredentialRole.bicep).
+        `sub:${TASK_CREDENTIAL_ROLE.name}`,
+        `vault:${BUILT_IN_ROLE_IDS.KeyVaultSecretsOfficer}`,
+      ].sort(),
     );
     // Secrets Officer is on the demo vault only, not on the subscription.
     expect(await at(sub, APP.objectId)).not.toContain(`sub:${BUILT_IN_ROLE_IDS.KeyVaultSecretsOfficer}`);

@@ -206,6 +206,7 @@ describe('role assignments', () => {
         'app/watchedScopeAccess.bicep:reader',
         'app/watchedScopeAccess.bicep:roleBasedAccessControlAdministrator',
         'app/watchedScopeAccess.bicep:managedIdentityContributor',
+        'app/watchedScopeAccess.bicep:taskCredentialRoleGuid',
         'app/deadLetterAccess.bicep:storageBlobDataContributor',
       ].sort(),
     );
@@ -234,6 +235,52 @@ describe('role assignments', () => {
       managedIdentityContributor: "'e40ec5ca-96e0-45a2-b4ff-59039f2c2b59'",
       storageBlobDataContributor: "'ba92f5b4-2d11-453d-a403-e96b0029c9fe'",
     });
+  });
+});
+
+describe('the ACR task credentials custom role', () => {
+  const text = bicep('app/taskCredentialRole.bicep');
+  const definition = resourceOf('app/taskCredentialRole.bicep', 'Microsoft.Authorization/roleDefinitions');
+  const properties = property(definition.body, 'properties') ?? '';
+  const permissions = property(properties, 'permissions') ?? '';
+  // What src/azure/acrTasks.ts calls on a task through ARM, and the action each call needs
+  // (https://learn.microsoft.com/azure/role-based-access-control/permissions/containers). A PATCH of
+  // credentials is a write; listDetails/action (Tasks_GetDetails: the task with its secrets) is never called.
+  const ACTION_OF_CALL: Record<string, string> = {
+    getResource: 'Microsoft.ContainerRegistry/registries/tasks/read',
+    patchResource: 'Microsoft.ContainerRegistry/registries/tasks/write',
+  };
+  const adapter = readFileSync(join(INFRA_DIR, '..', 'src', 'azure', 'acrTasks.ts'), 'utf8');
+
+  it('grants exactly the task actions src/azure/acrTasks.ts needs: read the task, write its credentials', () => {
+    const calls = [...new Set([...adapter.matchAll(/\barm\.(\w+)\(/g)].map((m) => m[1]!))];
+    expect(calls.length, 'acrTasks.ts calls ARM').toBeGreaterThan(0);
+    for (const call of calls) expect(ACTION_OF_CALL[call], `an action for arm.${call}`).toBeDefined();
+    expect(adapter).not.toMatch(/listDetails|getDetails/i);
+    // Reading the task is what it is written with (and what `az acr task credential add` does first).
+    const needed = [...new Set([ACTION_OF_CALL.getResource!, ...calls.map((c) => ACTION_OF_CALL[c]!)])].sort();
+    expect(variable(text, 'actions') && stringArray(variable(text, 'actions')!).sort()).toEqual(needed);
+    expect(property(permissions.replace(/^\s*\[|\]\s*$/g, ''), 'actions')).toBe('actions');
+    for (const key of ['notActions', 'dataActions', 'notDataActions']) expect(property(permissions.replace(/^\s*\[|\]\s*$/g, ''), key), key).toBe('[]');
+  });
+
+  it('is a custom role with a guid() name, assignable at the watched subscriptions', () => {
+    expect(property(definition.body, 'name')).toMatch(/^guid\(/);
+    expect(property(properties, 'type')).toBe("'CustomRole'");
+    expect(property(properties, 'roleName')).toContain('${environmentName}');
+    expect(property(properties, 'assignableScopes')).toBe("[for id in watchedSubscriptionIds: '/subscriptions/${id}']");
+    expect(bicep('main.bicep')).toMatch(/module taskCredentialRole 'app\/taskCredentialRole\.bicep'[\s\S]*?watchedSubscriptionIds: watchedSubscriptionIds/);
+  });
+
+  it('is assigned to the app identity on each watched subscription, with principalType', () => {
+    const assignment = allResources.find((r) => r.file === 'app/watchedScopeAccess.bicep' && r.symbol === 'taskCredentials')!;
+    expect(assignment).toBeDefined();
+    expect(assignment.condition).toBeUndefined();
+    const assignmentProperties = property(assignment.body, 'properties') ?? '';
+    expect(property(assignmentProperties, 'roleDefinitionId')).toBe("subscriptionResourceId('Microsoft.Authorization/roleDefinitions', taskCredentialRoleGuid)");
+    expect(property(assignmentProperties, 'principalId')).toBe('principalId');
+    expect(property(assignmentProperties, 'principalType')).toBe("'ServicePrincipal'");
+    expect(bicep('main.bicep')).toMatch(/taskCredentialRoleGuid: taskCredentialRole\.outputs\.roleDefinitionGuid/);
   });
 });
 
