@@ -5,7 +5,7 @@
 import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
 import type { ArmResource } from '../azure/arm.js';
 import { errorCode, InvalidInputError, NotReadyError } from '../errors.js';
-import { ownedDescription, roleAssignmentName } from '../policy/assignmentName.js';
+import { roleAssignmentName } from '../policy/assignmentName.js';
 import { chooseRole, describeRole, type RoleChoice } from '../policy/roles.js';
 import { parseCredentialTags } from '../policy/tags.js';
 import { Secret } from '../secret.js';
@@ -15,6 +15,7 @@ import {
   ENROLMENT_STATUSES,
   parseRegistryId,
   passwordSecretName,
+  pullRoleDescription,
   ROTATION_PHASES,
   toEnrolmentView,
   usernameSecretName,
@@ -347,7 +348,7 @@ async function grantPullRole(run: LeasedRun, registry: ArmResource, principalId:
     principalId,
     principalType: 'ServicePrincipal',
     roleDefinitionGuid: choice.role.roleDefinitionId,
-    description: ownedDescription(`pull credentials for ${run.row.registryName}`),
+    description: pullRoleDescription(run.row.registryName),
   });
   await run.save({ role: choice.role.roleDefinitionId });
   await run.audit({

@@ -8,7 +8,7 @@ import { rotateNow } from '../../../src/credentials/useCases.js';
 import { buildDeps } from './buildDeps.js';
 
 const env = process.env as Record<string, string>;
-const { deps } = buildDeps(env, readFileSync(env['EMULATOR_CA']!, 'utf8'), { subscriptionId: env['EMULATOR_SUBSCRIPTION']!, leaseSeconds: Number(env['LEASE_SECONDS'] ?? '2') });
+const { deps } = buildDeps(env, readFileSync(env['EMULATOR_CA']!, 'utf8'), { leaseSeconds: Number(env['LEASE_SECONDS'] ?? '2') });
 const stopAt = env['STOP_AT'];
 console.log('START');
 await rotateNow(deps, env['REGISTRY_ID']!, {

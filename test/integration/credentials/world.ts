@@ -10,12 +10,11 @@ import { createArmClient } from '../../../src/azure/arm.js';
 import type { AuditLog } from '../../../src/audit/auditLog.js';
 import type { CredentialsDeps } from '../../../src/credentials/deps.js';
 import { createGraph } from '../../../src/azure/graph.js';
-import { createPasswordProof } from '../../../src/azure/passwordProof.js';
 import { createVaultSecrets } from '../../../src/azure/keyVault.js';
 import { passwordSecretName } from '../../../src/credentials/enrolment.js';
 import { startTestEmulator, type TestEmulator } from '../../support/emulator.js';
 import { APP, OPERATOR } from '../../../emulator/index.js';
-import { buildDeps, graphAudience } from './buildDeps.js';
+import { buildDeps } from './buildDeps.js';
 
 export interface World {
   readonly emulator: TestEmulator;
@@ -27,6 +26,8 @@ export interface World {
   readonly childEnv: Record<string, string>;
   /** Creates a resource group, a vault and a registry through ARM (as the operator). */
   newRegistry(options?: { tags?: Record<string, string>; roleAssignmentMode?: string }): Promise<{ registryId: string; registryName: string; vaultName: string }>;
+  /** Creates another vault in the registry's resource group (as the operator). */
+  newVault(registryId: string): Promise<string>;
   /** What Key Vault serves for the registry's password, and whether Entra accepts it. */
   servedPassword(registryName: string, vaultName: string, appId: string): Promise<{ keyId?: string; works: boolean; value?: string }>;
   passwordsOnApp(appId: string): Promise<readonly { keyId: string; displayName?: string }[]>;
@@ -43,20 +44,18 @@ export async function startWorld(settings: Record<string, string> = {}): Promise
     AZURE_TENANT_ID: e.tenantId,
     WATCHED_SUBSCRIPTIONS: e.subscriptionId,
     ARM_ENDPOINT: e.arm,
-    // See graphAudience in buildDeps.ts.
-    GRAPH_ENDPOINT: e.graph.replace('127.0.0.1', 'localhost'),
+    GRAPH_ENDPOINT: e.graph,
     AZURE_AUTHORITY_HOST: e.login,
     TABLES_CONNECTION_STRING: inject('tablesConnectionString'),
     TABLE_PREFIX: `c${randomUUID().replace(/-/g, '').slice(0, 12)}`,
     ROTATION_GRACE_HOURS: '24',
     ...settings,
   };
-  const built = buildDeps(env, emulator.caPem, { subscriptionId: e.subscriptionId });
+  const built = buildDeps(env, emulator.caPem);
   const { config } = built;
-  const operator = graphAudience(emulator.operatorCredential(), config.graphEndpoint);
+  const operator = emulator.operatorCredential();
   const operatorArm = createArmClient(config, operator, emulator.clientOptions);
   const operatorGraph = createGraph(config, operator, { clientOptions: emulator.clientOptions });
-  const proof = createPasswordProof(config, { clientOptions: emulator.clientOptions });
   const vaults = createVaultSecrets(config, built.credential, { resourceGraph: built.resourceGraph, clientOptions: emulator.clientOptions });
 
   const armPut = async (id: string, body: unknown, apiVersion: string) => {
@@ -83,11 +82,21 @@ export async function startWorld(settings: Record<string, string> = {}): Promise
       await armPut(registryId, { location: 'westeurope', sku: { name: 'Standard' }, tags: options.tags ?? {}, properties: options.roleAssignmentMode ? { roleAssignmentMode: options.roleAssignmentMode } : {} }, '2025-11-01');
       return { registryId, registryName, vaultName };
     },
+    async newVault(registryId) {
+      const rg = registryId.split('/providers/')[0]!;
+      const vaultName = `kv-${randomUUID().replace(/-/g, '').slice(0, 8)}`;
+      await armPut(`${rg}/providers/Microsoft.KeyVault/vaults/${vaultName}`, { location: 'westeurope', properties: { tenantId: e.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true } }, '2023-07-01');
+      return vaultName;
+    },
     async servedPassword(registryName, vaultName, appId) {
       const secret = await vaults.getSecret(vaultName, passwordSecretName(registryName));
       if (!secret) return { works: false };
-      const result = await proof.prove(appId, secret.value);
-      return { keyId: secret.tags['keyId'], works: result.ok, value: secret.value.reveal() };
+      // A client-credentials sign-in as a pull client does it, independent of the product's own proof.
+      const works = await emulator
+        .credentialFor(appId, secret.value.reveal())
+        .getToken(`${e.arm}/.default`)
+        .then(() => true, () => false);
+      return { keyId: secret.tags['keyId'], works, value: secret.value.reveal() };
     },
     async passwordsOnApp(appId) {
       const app = await operatorGraph.getApplicationByAppId(appId);
