@@ -10,6 +10,8 @@ import {
   parseVaultRef,
   parseWorkloadTags,
   serviceAccountSubject,
+  VAULT_CONSENT,
+  WORKLOAD_TAG_NAMES,
 } from '../../../src/policy/workloadTags.js';
 
 const SUB = '00000000-0000-0000-0000-000000000001';
@@ -231,5 +233,15 @@ describe('federatedCredentialName', () => {
 describe('serviceAccountSubject', () => {
   it('is the subject the AKS issuer signs', () => {
     expect(serviceAccountSubject('default', 'app')).toBe('system:serviceaccount:default:app');
+  });
+});
+
+describe('acr-workload-allow', () => {
+  it('is read from the vault, not the identity: on an identity it asks for nothing', () => {
+    expect(parseWorkloadTags({ 'acr-workload-allow': '*' })).toEqual({ present: false, clusters: [], serviceAccounts: [], vaults: [], errors: [] });
+  });
+  it('uses the acr-pull-allow grammar under its own name', () => {
+    expect(VAULT_CONSENT).toEqual({ noun: 'Key Vault', tag: 'acr-workload-allow' });
+    expect(WORKLOAD_TAG_NAMES.allow).toBe('acr-workload-allow');
   });
 });
