@@ -30,7 +30,7 @@ export const WATCHED_RESOURCE_TYPES = {
   site: 'microsoft.web/sites',
   /**
    * Not a consumer: a Key Vault's `acr-workload-allow` tag is its consent to workload-identity grants
-   * (docs/workload-identity.md), so withdrawing it must revoke without waiting for the identity's next event.
+   * (README, Workload identity for AKS), so withdrawing it must revoke without waiting for the identity's next event.
    */
   keyVault: 'microsoft.keyvault/vaults',
 } as const;

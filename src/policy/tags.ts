@@ -1,7 +1,7 @@
 /**
  * The tag grammar: consumer tags (`acr-pull`, `acr-push`) and registry-side credential tags
  * (`acr-pull-credential`, `acr-pull-credential-days`). The registry consent tag lives in `consent.ts`.
- * docs/tag-policy.md is the reference for engineers; keep the two in step.
+ * the README (Tag policy reference) is the reference for engineers; keep the two in step.
  */
 import { parseResourceId, REGISTRY_TYPE } from './resourceId.js';
 import { fail, ok, quote, type Result, type Tags } from './result.js';
