@@ -31,6 +31,9 @@ param defaultConsent string = 'none'
 @description('NCRONTAB schedule (six fields, seconds first) of the credential rotation timer (ROTATION_SCHEDULE).')
 param rotationSchedule string = '0 0 3 * * *'
 
+@description('NCRONTAB schedule (six fields, seconds first) of the reconciliation sweep that catches missed events (RECONCILE_SCHEDULE).')
+param reconcileSchedule string = '0 */30 * * * *'
+
 @minValue(1)
 @maxValue(730)
 @description('Lifetime of a pull password in days (ROTATION_PERIOD_DAYS).')
@@ -125,6 +128,7 @@ module functionApp 'app/functionApp.bicep' = {
     watchedSubscriptions: join(watchedSubscriptionIds, ',')
     defaultConsent: defaultConsent
     rotationSchedule: rotationSchedule
+    reconcileSchedule: reconcileSchedule
     rotationPeriodDays: rotationPeriodDays
   }
 }

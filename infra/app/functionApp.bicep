@@ -30,6 +30,9 @@ param defaultConsent string
 @description('NCRONTAB (six fields) of the rotation timer.')
 param rotationSchedule string
 
+@description('NCRONTAB (six fields) of the reconciliation sweep. The host resolves %RECONCILE_SCHEDULE% from app settings only.')
+param reconcileSchedule string
+
 @minValue(1)
 @maxValue(730)
 param rotationPeriodDays int
@@ -103,6 +106,7 @@ var appSettings = {
   TABLES__tableServiceUri: storageTableEndpoint
   ACCESS_DEFAULT_CONSENT: defaultConsent
   ROTATION_SCHEDULE: rotationSchedule
+  RECONCILE_SCHEDULE: reconcileSchedule
   ROTATION_PERIOD_DAYS: string(rotationPeriodDays)
   ARM_ENDPOINT: environment().resourceManager
   GRAPH_ENDPOINT: graphEndpoint

@@ -4,7 +4,7 @@
  * src/config.ts requires, the ABAC condition to the roles the code may assign, and the house
  * rules for role assignments, storage and Key Vault. Issue #8.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RESOURCE_EVENT_SUBSCRIPTION, RESOURCE_EVENT_TYPES, RESOURCE_OPERATION_NAMES, isHandledOperation } from '../../../src/access/eventSubscription.js';
@@ -137,7 +137,11 @@ describe('app settings', () => {
   // The Functions host's own settings (identity-based host storage, Application Insights with Entra auth).
   const HOST_SETTINGS = ['AzureWebJobsStorage__accountName', 'AzureWebJobsStorage__credential', 'APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'];
   // What this deployment decides rather than leaving to the code's default.
-  const DEPLOYMENT_SETTINGS = ['AZURE_TENANT_ID', 'WATCHED_SUBSCRIPTIONS', 'TABLES__tableServiceUri', 'ACCESS_DEFAULT_CONSENT', 'ROTATION_SCHEDULE', 'ROTATION_PERIOD_DAYS'];
+  const DEPLOYMENT_SETTINGS = ['AZURE_TENANT_ID', 'WATCHED_SUBSCRIPTIONS', 'TABLES__tableServiceUri', 'ACCESS_DEFAULT_CONSENT', 'ROTATION_SCHEDULE', 'RECONCILE_SCHEDULE', 'ROTATION_PERIOD_DAYS'];
+  // Trigger bindings such as schedule: '%ROTATION_SCHEDULE%' are resolved by the Functions host
+  // from app settings alone (the app's own defaults never reach it): each must be set here.
+  const BOUND_SETTINGS = readdirSync('src/functions')
+    .flatMap((file) => [...readFileSync(join('src/functions', file), 'utf8').matchAll(/'%([A-Za-z0-9_]+)%'/g)].map((m) => m[1]!));
 
   it('are applied as the app settings of the Function App', () => {
     const config = resourceOf('app/functionApp.bicep', 'Microsoft.Web/sites/config');
@@ -151,6 +155,11 @@ describe('app settings', () => {
 
   it.each(DEPLOYMENT_SETTINGS)('set %s', (name) => {
     expect(appSettings.has(name)).toBe(true);
+  });
+
+  it('set every setting a trigger binds as %NAME%, which the host resolves from app settings only', () => {
+    expect(BOUND_SETTINGS.length).toBeGreaterThan(1);
+    expect(BOUND_SETTINGS.filter((name) => !appSettings.has(name))).toEqual([]);
   });
 
   it('set only settings the app or the Functions host reads', () => {
@@ -171,6 +180,7 @@ describe('app settings', () => {
     const spec = (name: string) => SETTINGS.find((s) => s.name === name)!;
     expect(main.get('defaultConsent')?.defaultValue).toBe(`'${spec('ACCESS_DEFAULT_CONSENT').default}'`);
     expect(main.get('rotationSchedule')?.defaultValue).toBe(`'${spec('ROTATION_SCHEDULE').default}'`);
+    expect(main.get('reconcileSchedule')?.defaultValue).toBe(`'${spec('RECONCILE_SCHEDULE').default}'`);
     expect(main.get('rotationPeriodDays')?.defaultValue).toBe(spec('ROTATION_PERIOD_DAYS').default);
     for (const file of ['main.bicep', 'app/functionApp.bicep']) {
       const allowed = /@allowed\((\[[^\]]*\])\)/.exec(params(bicep(file)).get('defaultConsent')?.decorators ?? '');
