@@ -146,8 +146,8 @@ export async function startCredentialsStack(options: {
     appSettings: {
       TABLE_PREFIX: `e2ec${randomBytes(5).toString('hex')}`,
       E2E_CLOCK_OFFSET_FILE: offsetFile,
-      // Timers fire through the admin API only: the schedule never comes round during a test.
-      ROTATION_SCHEDULE: '0 0 3 1 1 *',
+      // Timers fire through the admin API only: no schedule comes round during a test.
+      FUNCTIONS_RUN_TIMERS: 'false',
       ...options.appSettings,
     },
     emulator: async () => {
