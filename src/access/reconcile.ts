@@ -16,8 +16,8 @@ import type { AuditEntry } from '../audit/auditLog.js';
 import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
 import type { ArmResource } from '../azure/arm.js';
 import type { CreateRoleAssignment, RoleAssignmentInfo } from '../azure/roleAssignments.js';
-import { AppError, NotReadyError, PolicyDeniedError, TransientAzureError, errorCode } from '../errors.js';
-import type { Logger } from '../log.js';
+import { AppError, NotReadyError, PolicyDeniedError } from '../errors.js';
+import { DecisionRecorder, type DecisionOptions, type DecisionTrigger } from '../audit/decisionRecorder.js';
 import { isOwnedByUs } from '../policy/assignmentName.js';
 import { planAccess, type AccessPlan, type PlanIdentity, type PlannedGrant, type RegistryFacts } from '../policy/plan.js';
 import { normalizeResourceId, parseResourceId, sameResourceId } from '../policy/resourceId.js';
@@ -30,19 +30,10 @@ import { IDENTITY_KINDS, resolveIdentities, taskCredentialIdentity, userAssigned
 import { isManualGrant, keepManualGrants } from './manualGrantDescription.js';
 
 /** What started a reconciliation, for the audit row. */
-export interface Trigger {
-  readonly eventId?: string;
-  readonly correlationId?: string;
-  /** Who caused it: the event's caller object id (or `app:<appid>`), or the HTTP caller. */
-  readonly caller?: string;
-}
+export type Trigger = DecisionTrigger;
 
-export interface ReconcileOptions {
-  readonly trigger: Trigger;
-  readonly log: Logger;
-  /** Plan only: nothing is written to ARM, the grant index or the audit log. */
-  readonly dryRun?: boolean;
-}
+/** `dryRun`: plan only — nothing is written to ARM, the grant index or the audit log. */
+export type ReconcileOptions = DecisionOptions;
 
 export interface ReconcileResult {
   readonly resourceId: string;
@@ -97,50 +88,16 @@ export function startRun(deps: AccessDeps, options: ReconcileOptions): Run {
   return new Run(deps, options);
 }
 
-/** State of one reconciliation: decisions made, and the first error that calls for redelivery. */
-export class Run {
-  readonly started = Date.now();
-  readonly decisions: AuditEntry[] = [];
+/** State of one reconciliation: its decision record, the plans made, and the registry read. */
+export class Run extends DecisionRecorder {
   readonly plans: { consumerId: string; plan: AccessPlan }[] = [];
-  retryError: Error | undefined;
   /** Set when the resource reconciled is a registry: ARM's answer to the one read. */
   registryRead: { resource: ArmResource | undefined } | undefined;
   constructor(
     readonly deps: AccessDeps,
-    readonly options: ReconcileOptions,
-  ) {}
-
-  get dryRun(): boolean {
-    return this.options.dryRun === true;
-  }
-
-  async decide(entry: AuditEntry): Promise<void> {
-    const { eventId, correlationId, caller } = this.options.trigger;
-    const full: AuditEntry = {
-      ...entry,
-      ...(eventId ? { eventId } : {}),
-      ...(correlationId ? { correlationId } : {}),
-      ...(caller ? { caller } : {}),
-      durationMs: Date.now() - this.started,
-    };
-    this.decisions.push(full);
-    const fields = { outcome: full.outcome, resourceId: full.resourceId, registry: full.registry, principalId: full.principalId, role: full.role, errorCode: full.errorCode };
-    if (full.outcome === AUDIT_OUTCOMES.failed) this.options.log.warn(full.reason, fields);
-    else this.options.log.info(full.reason, fields);
-    if (!this.dryRun) await this.deps.audit.record(full);
-  }
-
-  /** Records a failure; transient and not-ready ones are rethrown at the end so Event Grid redelivers. */
-  async fail(entry: Omit<AuditEntry, 'outcome' | 'errorCode'>, error: unknown): Promise<void> {
-    const code = errorCode(error);
-    const retry = error instanceof TransientAzureError || error instanceof NotReadyError;
-    if (retry) this.retryError ??= error as Error;
-    const message = error instanceof Error ? error.message : String(error);
-    await this.decide({ ...entry, outcome: AUDIT_OUTCOMES.failed, errorCode: code, reason: `${entry.reason}: ${message}${retry ? ' (will retry on redelivery)' : ''}` });
-  }
-
-  throwIfRetryNeeded(): void {
-    if (this.retryError) throw this.retryError;
+    override readonly options: ReconcileOptions,
+  ) {
+    super(deps.audit, options);
   }
 
   result(resourceId: string): ReconcileResult {

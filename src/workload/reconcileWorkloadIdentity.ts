@@ -21,11 +21,11 @@
  */
 import type { AuditEntry } from '../audit/auditLog.js';
 import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
-import { consumerIdFromDescription, namesConsumer, type Trigger } from '../access/reconcile.js';
+import { DecisionRecorder, type DecisionOptions } from '../audit/decisionRecorder.js';
+import { consumerIdFromDescription, namesConsumer } from '../access/reconcile.js';
 import type { ArmResource } from '../azure/arm.js';
 import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
-import { AppError, NotReadyError, PolicyDeniedError, TransientAzureError, errorCode } from '../errors.js';
-import type { Logger } from '../log.js';
+import { AppError, NotReadyError, PolicyDeniedError } from '../errors.js';
 import { isOwnedByUs, ownedDescription, roleAssignmentName } from '../policy/assignmentName.js';
 import { evaluateConsent } from '../policy/consent.js';
 import { normalizeResourceId, parseResourceId, sameResourceId } from '../policy/resourceId.js';
@@ -47,12 +47,8 @@ export const USER_ASSIGNED_IDENTITY_TYPE = 'microsoft.managedidentity/userassign
 export const MANAGED_CLUSTER_TYPE = 'microsoft.containerservice/managedclusters';
 export const KEY_VAULT_TYPE = 'microsoft.keyvault/vaults';
 
-export interface WorkloadReconcileOptions {
-  readonly trigger: Trigger;
-  readonly log: Logger;
-  /** Plan only: nothing is written to ARM, the index or the audit log. */
-  readonly dryRun?: boolean;
-}
+/** `dryRun`: plan only — nothing is written to ARM, the index or the audit log. */
+export type WorkloadReconcileOptions = DecisionOptions;
 
 /** The Key Vault part of one identity's plan. */
 export interface VaultPlan {
@@ -101,53 +97,20 @@ export async function reconcileWorkloadIdentity(deps: WorkloadDeps, resourceId: 
   return run.result(id);
 }
 
-/** State of one reconciliation: decisions made, and the first error that calls for redelivery. */
-class Run {
-  readonly started = Date.now();
-  readonly decisions: AuditEntry[] = [];
+/** State of one reconciliation: its decision record, the plans made, and the vaults read. */
+class Run extends DecisionRecorder {
   readonly plans: { identityId: string; credentials: CredentialPlan; vaults: VaultPlan }[] = [];
   /** Key Vaults as ARM has them now (null: gone), read once per run however many identities name them. */
   readonly vaults = new Map<string, ArmResource | null>();
-  retryError: Error | undefined;
   constructor(
     readonly deps: WorkloadDeps,
-    readonly options: WorkloadReconcileOptions,
-  ) {}
-
-  get dryRun(): boolean {
-    return this.options.dryRun === true;
+    override readonly options: WorkloadReconcileOptions,
+  ) {
+    super(deps.audit, options);
   }
 
   action(name: string): string {
     return this.dryRun ? `${name} (dry run)` : name;
-  }
-
-  async decide(entry: AuditEntry): Promise<void> {
-    const { eventId, correlationId, caller } = this.options.trigger;
-    const full: AuditEntry = {
-      ...entry,
-      ...(eventId ? { eventId } : {}),
-      ...(correlationId ? { correlationId } : {}),
-      ...(caller ? { caller } : {}),
-      durationMs: Date.now() - this.started,
-    };
-    this.decisions.push(full);
-    const fields = { outcome: full.outcome, resourceId: full.resourceId, principalId: full.principalId, role: full.role, errorCode: full.errorCode, ...full.details };
-    if (full.outcome === AUDIT_OUTCOMES.failed) this.options.log.warn(full.reason, fields);
-    else this.options.log.info(full.reason, fields);
-    if (!this.dryRun) await this.deps.audit.record(full);
-  }
-
-  /** Records a failure; transient and not-ready ones are rethrown at the end so Event Grid redelivers. */
-  async fail(entry: Omit<AuditEntry, 'outcome' | 'errorCode'>, error: unknown): Promise<void> {
-    const retry = error instanceof TransientAzureError || error instanceof NotReadyError;
-    if (retry) this.retryError ??= error as Error;
-    const message = error instanceof Error ? error.message : String(error);
-    await this.decide({ ...entry, outcome: AUDIT_OUTCOMES.failed, errorCode: errorCode(error), reason: `${entry.reason}: ${message}${retry ? ' (will retry on redelivery)' : ''}` });
-  }
-
-  throwIfRetryNeeded(): void {
-    if (this.retryError) throw this.retryError;
   }
 
   result(resourceId: string): WorkloadReconcileResult {

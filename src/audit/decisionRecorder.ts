@@ -1,0 +1,65 @@
+import { errorCode, NotReadyError, TransientAzureError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { AUDIT_OUTCOMES, type AuditEntry, type AuditLog } from './auditLog.js';
+
+/** What started a run, for its audit rows. */
+export interface DecisionTrigger {
+  readonly eventId?: string;
+  readonly correlationId?: string;
+  /** Who caused it: the event's caller object id (or `app:<appid>`), the HTTP caller, or 'sweep'. */
+  readonly caller?: string;
+}
+
+export interface DecisionOptions {
+  readonly trigger: DecisionTrigger;
+  readonly log: Logger;
+  /** Plan only: decisions are returned, not written to the audit trail. */
+  readonly dryRun?: boolean;
+}
+
+/**
+ * The decision record of one use-case run: every decision becomes one audit row (with the
+ * trigger's event id, correlation id and caller) and one log line; the first transient or
+ * not-ready failure is kept so the run can rethrow it at the end for Event Grid to redeliver.
+ */
+export class DecisionRecorder {
+  readonly started = Date.now();
+  readonly decisions: AuditEntry[] = [];
+  retryError: Error | undefined;
+  constructor(
+    readonly audit: AuditLog,
+    readonly options: DecisionOptions,
+  ) {}
+
+  get dryRun(): boolean {
+    return this.options.dryRun === true;
+  }
+
+  async decide(entry: AuditEntry): Promise<void> {
+    const { eventId, correlationId, caller } = this.options.trigger;
+    const full: AuditEntry = {
+      ...entry,
+      ...(eventId ? { eventId } : {}),
+      ...(correlationId ? { correlationId } : {}),
+      ...(caller ? { caller } : {}),
+      durationMs: Date.now() - this.started,
+    };
+    this.decisions.push(full);
+    const fields = { outcome: full.outcome, resourceId: full.resourceId, registry: full.registry, principalId: full.principalId, role: full.role, errorCode: full.errorCode, ...full.details };
+    if (full.outcome === AUDIT_OUTCOMES.failed) this.options.log.warn(full.reason, fields);
+    else this.options.log.info(full.reason, fields);
+    if (!this.dryRun) await this.audit.record(full);
+  }
+
+  /** Records a failure; transient and not-ready ones are rethrown by `throwIfRetryNeeded` so Event Grid redelivers. */
+  async fail(entry: Omit<AuditEntry, 'outcome' | 'errorCode'>, error: unknown): Promise<void> {
+    const retry = error instanceof TransientAzureError || error instanceof NotReadyError;
+    if (retry) this.retryError ??= error as Error;
+    const message = error instanceof Error ? error.message : String(error);
+    await this.decide({ ...entry, outcome: AUDIT_OUTCOMES.failed, errorCode: errorCode(error), reason: `${entry.reason}: ${message}${retry ? ' (will retry on redelivery)' : ''}` });
+  }
+
+  throwIfRetryNeeded(): void {
+    if (this.retryError) throw this.retryError;
+  }
+}
