@@ -30,3 +30,20 @@ describe('README', () => {
     expect(names.sort()).toEqual(SETTINGS.map((s) => s.name).sort());
   });
 });
+
+describe('README links', () => {
+  const slug = (heading: string) => heading.trim().toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-');
+  const anchors = new Set([...readme.matchAll(/^#{1,6} (.+)$/gm)].map((m) => slug(m[1]!)));
+
+  it('point at sections that exist, and at files that exist', async () => {
+    const { existsSync } = await import('node:fs');
+    const broken: string[] = [];
+    for (const [, target] of readme.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (target!.startsWith('http')) continue;
+      if (target!.startsWith('#')) {
+        if (!anchors.has(target!.slice(1))) broken.push(target!);
+      } else if (!existsSync(target!.split('#')[0]!)) broken.push(target!);
+    }
+    expect(broken).toEqual([]);
+  });
+});
