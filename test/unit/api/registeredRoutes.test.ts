@@ -20,6 +20,10 @@ describe('registered HTTP routes', () => {
       expect(doc.paths, `route ${route} of ${fn.name}`).toHaveProperty([path]);
       const documented = Object.keys(doc.paths[path]!);
       expect(documented.length, `${path} documents at least one method`).toBeGreaterThan(0);
+      // Every method the route's operations serve is documented, and nothing more.
+      const served = routes.find((r) => r.name === fn.name)?.operations.map((o) => o.method.toLowerCase());
+      expect(served, `${fn.name} is one of the API's routes`).toBeDefined();
+      expect(documented.sort(), path).toEqual(served!.sort());
     }
     // And nothing is documented that is not registered.
     const registeredPaths = new Set(http.map((fn) => `/api/${String(fn.trigger['route'] ?? fn.name)}`));
