@@ -38,6 +38,11 @@ const DEFAULT_TOP = 50;
 const MAX_TOP = 1000;
 /** How far back a time-only query walks day partitions when no `since` is given. */
 const DEFAULT_LOOKBACK_DAYS = 30;
+/**
+ * Day partitions one call reads at most: a wide window (`since=2020-01-01`) is paged through
+ * with continuation tokens instead of one request walking years of days.
+ */
+const MAX_DAYS_PER_PAGE = 31;
 
 function invertedTicks(ms: number): string {
   return String(MAX_TICKS - ms).padStart(13, '0');
@@ -133,7 +138,9 @@ async function queryAudit(client: TableClient, query: AuditQuery, now: Date): Pr
   if (query.resourceId) partitions.push(resourcePartition(query.resourceId));
   else if (query.registry) partitions.push(registryPartition(query.registry));
   else {
-    for (let day = Date.UTC(until.getUTCFullYear(), until.getUTCMonth(), until.getUTCDate()); day >= since.getTime() - DAY_MS; day -= DAY_MS) {
+    // Nothing is written after now: a window ending in the future starts walking at today.
+    const newest = new Date(Math.min(until.getTime(), now.getTime()));
+    for (let day = Date.UTC(newest.getUTCFullYear(), newest.getUTCMonth(), newest.getUTCDate()); day >= since.getTime() - DAY_MS; day -= DAY_MS) {
       partitions.push(dayPartition(new Date(day)));
     }
   }
@@ -145,7 +152,10 @@ async function queryAudit(client: TableClient, query: AuditQuery, now: Date): Pr
   if (cursor && index < 0) throw new InvalidInputError('InvalidContinuationToken', 'continuationToken does not belong to this query');
 
   const items: AuditRecord[] = [];
+  let read = 0;
   while (index < partitions.length && items.length < top) {
+    if (read === MAX_DAYS_PER_PAGE) return { items, continuationToken: encodeCursor({ p: partitions[index]! }) };
+    read += 1;
     const partitionKey = partitions[index]!;
     const pages = client
       .listEntities({ queryOptions: { filter: `PartitionKey eq ${quote(partitionKey)} and ${rowRange}${extra}` } })

@@ -75,3 +75,33 @@ describe('table audit log', () => {
     await expect(audit.query({ since: new Date('2026-02-01'), until: new Date('2026-01-01') })).rejects.toThrow(/since must not be later/);
   });
 });
+
+describe('table audit log, wide windows', () => {
+  it('pages through a window of years a month of days at a time, and still finds the oldest record', async () => {
+    let now = new Date('2025-01-10T12:00:00Z');
+    const audit = freshAuditLog(() => now);
+    await audit.record({ action: 'grant', outcome: AUDIT_OUTCOMES.granted, reason: 'old' });
+    now = new Date('2026-11-20T12:00:00Z');
+    await audit.record({ action: 'grant', outcome: AUDIT_OUTCOMES.granted, reason: 'new' });
+
+    // The window ends far in the future: the walk starts at today, not in 2099.
+    const query = { since: new Date('2024-12-01T00:00:00Z'), until: new Date('2099-01-01T00:00:00Z') };
+    const first = await audit.query(query);
+    expect(first.items.map((r) => r.reason)).toEqual(['new']);
+    expect(first.continuationToken).toBeDefined();
+
+    const seen = [...first.items.map((r) => r.reason)];
+    let token = first.continuationToken;
+    let pages = 1;
+    while (token && pages < 40) {
+      const page = await audit.query({ ...query, continuationToken: token });
+      seen.push(...page.items.map((r) => r.reason));
+      token = page.continuationToken;
+      pages += 1;
+    }
+    expect(seen).toEqual(['new', 'old']);
+    // About 720 days at 31 a page; a walk that started in 2099 would need over a thousand pages.
+    expect(pages).toBeGreaterThan(20);
+    expect(pages).toBeLessThan(30);
+  });
+});
