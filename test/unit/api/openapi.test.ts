@@ -1,3 +1,4 @@
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
 import { buildOpenApiDocument, ROUTE_PREFIX } from '../../../src/api/openapi.js';
 import { apiRoutes } from '../../../src/api/wiring.js';
@@ -15,6 +16,18 @@ describe('the OpenAPI document', () => {
   it('is a structurally valid OpenAPI 3.1 document whose schemas are JSON Schema 2020-12', () => {
     expect(checkOpenApi31(doc)).toEqual([]);
     expect(doc['openapi']).toMatch(/^3\.1\.\d+$/);
+  });
+
+  it('validates against the official OpenAPI 3.1 schema', async () => {
+    const validator = new Validator();
+    const result = await validator.validate(structuredClone(doc));
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe('3.1');
+    // And it is no rubber stamp: a path item with an unknown operation fails it.
+    const broken = structuredClone(doc);
+    (broken.paths['/api/audit'] as Record<string, unknown>)['fetch'] = { responses: 'none' };
+    expect((await new Validator().validate(broken)).valid).toBe(false);
   });
 
   it('catches what a broken generator would produce', () => {
