@@ -13,15 +13,14 @@
 import { AUDIT_OUTCOMES, type AuditEntry } from '../audit/auditLog.js';
 import type { ArmResource } from '../azure/arm.js';
 import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
-import type { ConsentDefault } from '../config.js';
 import { AppError, InvalidInputError, PolicyDeniedError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isOwnedByUs } from '../policy/assignmentName.js';
-import { defaultConsentRule, evaluateConsent, formatConsent, parseConsent, type ConsentDecision, type ConsentRule } from '../policy/consent.js';
+import { consentForPrincipal, evaluateConsent, type ConsentDecision } from '../policy/consent.js';
 import { planAccess, type AccessPlan, type PlanIdentity, type PlannedGrant, type RegistryFacts } from '../policy/plan.js';
 import { parseResourceId, REGISTRY_TYPE, sameResourceId } from '../policy/resourceId.js';
 import { accessOf, chooseRole, describeRole, roleFor, type Role } from '../policy/roles.js';
-import { getTag, parseRegistryRef, TAG_FOR_ACCESS, TAG_NAMES, type Access } from '../policy/tags.js';
+import { parseRegistryRef, TAG_FOR_ACCESS, TAG_NAMES, type Access } from '../policy/tags.js';
 import type { AccessDeps } from './accessDeps.js';
 import { isManualGrant, manualGrantDescription } from './manualGrantDescription.js';
 import { applyGrant, identitiesOf, refersTo, revoke, startRun, toPlanIdentity, type Run } from './reconcile.js';
@@ -296,27 +295,6 @@ export async function revokeManually(deps: AccessDeps, request: ManualRequest, o
   if (outcomes.includes(AUDIT_OUTCOMES.wouldRevoke)) return { ...withResource(base), outcome: MANUAL_REVOKE_OUTCOMES.wouldRevoke, assignments, decisions: run.decisions };
   if (run.dryRun) return { ...withResource(base), outcome: MANUAL_REVOKE_OUTCOMES.nothingToRevoke, assignments, decisions: run.decisions };
   throw new PolicyDeniedError(MANUAL_ERROR_CODES.notOwned, `${tag} on ${facts.name} for ${target.label} was not granted by the automation, so it does not revoke it`);
-}
-
-/**
- * Consent for a bare principal: the registry's rules say where a consumer may be (resource group,
- * subscription, tag), and a principal is not anywhere, so only `*` covers it.
- */
-export function consentForPrincipal(registry: Pick<RegistryFacts, 'name' | 'tags'>, defaultConsent: ConsentDefault, label: string): ConsentDecision {
-  const tag = getTag(registry.tags, TAG_NAMES.allow);
-  let rule: ConsentRule;
-  let source: string;
-  if (tag === undefined) {
-    rule = defaultConsentRule(defaultConsent);
-    source = `registry ${registry.name} has no ${TAG_NAMES.allow} tag and the default is ${defaultConsent}`;
-  } else {
-    const parsed = parseConsent(tag);
-    if (!parsed.ok) return { allowed: false, reason: `registry ${registry.name} has an invalid ${TAG_NAMES.allow} tag, so it allows nobody: ${parsed.error}` };
-    rule = parsed.value;
-    source = `registry ${registry.name} allows ${formatConsent(rule)}`;
-  }
-  if (rule.terms.some((t) => t.kind === 'any')) return { allowed: true, reason: `${source}; any consumer` };
-  return { allowed: false, reason: `${source}; ${label} is a principal, not a resource, so only ${TAG_NAMES.allow}=* covers it (or grant to the resource that holds the identity)` };
 }
 
 /** The registry the request names, read fresh from ARM (its consent tag and mode decide the grant). */

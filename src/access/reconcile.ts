@@ -20,6 +20,7 @@ import { AppError, NotReadyError, PolicyDeniedError } from '../errors.js';
 import { DecisionRecorder, type DecisionOptions, type DecisionTrigger } from '../audit/decisionRecorder.js';
 import { isOwnedByUs } from '../policy/assignmentName.js';
 import { planAccess, type AccessPlan, type PlanIdentity, type PlannedGrant, type RegistryFacts } from '../policy/plan.js';
+import { consentForPrincipal, evaluateConsent } from '../policy/consent.js';
 import { normalizeResourceId, parseResourceId, sameResourceId } from '../policy/resourceId.js';
 import { describeRole, roleFor } from '../policy/roles.js';
 import { parseConsumerTags, TAG_NAMES, type AccessRequest } from '../policy/tags.js';
@@ -27,7 +28,7 @@ import type { AccessDeps } from './accessDeps.js';
 import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
 import type { GrantIndexEntry } from './grantIndex.js';
 import { IDENTITY_KINDS, resolveIdentities, taskCredentialIdentity, userAssignedFromResource, type ConsumerIdentity } from './identities.js';
-import { isManualGrant, keepManualGrants } from './manualGrantDescription.js';
+import { isConsentOverride, isManualGrant, keepManualGrants } from './manualGrantDescription.js';
 
 /** What started a reconciliation, for the audit row. */
 export type Trigger = DecisionTrigger;
@@ -485,6 +486,42 @@ async function settleRegistry(run: Run, registryId: string, registry: ArmResourc
       reason: consumerId ? `${consumerId} no longer exists, so its assignment on ${facts.name} is revoked` : `no consumer asks for this assignment of ours on ${facts.name} any more`,
     });
     if (consumerId && !run.dryRun) await deps.grantIndex.remove(consumerId, facts.id);
+  }
+
+  await settleManualGrants(run, facts, registry, assignments);
+}
+
+/**
+ * Manual grants made within consent go when the registry withdraws or narrows it, as the tag
+ * policy's do; only a grant made as a consent override (ACCESS_ALLOW_CONSENT_OVERRIDE) outlives
+ * consent, until it is revoked by hand or its consumer goes.
+ */
+async function settleManualGrants(run: Run, facts: RegistryFacts, registry: ArmResource, assignments: readonly RoleAssignmentInfo[]): Promise<void> {
+  const { deps } = run;
+  const consumers = new Map<string, ArmResource | undefined>();
+  for (const a of assignments) {
+    if (!isManualGrant(a.description) || isConsentOverride(a.description)) continue;
+    const consumerId = consumerIdFromDescription(a.description);
+    let decision: { allowed: boolean; reason: string };
+    if (consumerId) {
+      const key = normalizeResourceId(consumerId) ?? consumerId.toLowerCase();
+      if (!consumers.has(key)) consumers.set(key, await deps.arm.getResource(consumerId));
+      const consumer = consumers.get(key);
+      if (!consumer) continue; // a deleted consumer's grants go with it (its delete event, or the sweep)
+      decision = evaluateConsent({ id: facts.id, tags: registry.tags }, { id: consumer.id, tags: consumer.tags }, deps.config.defaultConsent);
+    } else {
+      decision = consentForPrincipal({ name: facts.name, tags: registry.tags }, deps.config.defaultConsent, `principal ${a.principalId}`);
+    }
+    if (decision.allowed) continue;
+    const role = roleFor(a.roleDefinitionGuid);
+    await revoke(run, consumerId, {
+      name: a.name,
+      scope: a.scope,
+      principalId: a.principalId,
+      role: role ? describeRole(role) : a.roleDefinitionGuid,
+      registryName: facts.name,
+      reason: `registry ${facts.name} no longer allows this manual grant: ${decision.reason}`,
+    });
   }
 }
 

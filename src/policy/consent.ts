@@ -232,3 +232,24 @@ function describeRegistryPlace(rule: ConsentRule, registry: ParsedResourceId, no
 export function hasConsent(registry: ConsentParty, consumer: ConsentParty, defaultConsent: ConsentDefault, subject: ConsentSubject = REGISTRY_CONSENT): boolean {
   return evaluateConsent(registry, consumer, defaultConsent, subject).allowed;
 }
+
+/**
+ * Consent for a bare principal: the registry's rules say where a consumer may be (resource group,
+ * subscription, tag), and a principal is not anywhere, so only `*` covers it.
+ */
+export function consentForPrincipal(registry: { readonly name: string; readonly tags?: Tags }, defaultConsent: ConsentDefault, label: string): ConsentDecision {
+  const tag = getTag(registry.tags, TAG_NAMES.allow);
+  let rule: ConsentRule;
+  let source: string;
+  if (tag === undefined) {
+    rule = defaultConsentRule(defaultConsent);
+    source = `registry ${registry.name} has no ${TAG_NAMES.allow} tag and the default is ${defaultConsent}`;
+  } else {
+    const parsed = parseConsent(tag);
+    if (!parsed.ok) return { allowed: false, reason: `registry ${registry.name} has an invalid ${TAG_NAMES.allow} tag, so it allows nobody: ${parsed.error}` };
+    rule = parsed.value;
+    source = `registry ${registry.name} allows ${formatConsent(rule)}`;
+  }
+  if (rule.terms.some((t) => t.kind === 'any')) return { allowed: true, reason: `${source}; any consumer` };
+  return { allowed: false, reason: `${source}; ${label} is a principal, not a resource, so only ${TAG_NAMES.allow}=* covers it (or grant to the resource that holds the identity)` };
+}

@@ -184,6 +184,31 @@ describe('manual grants beside the tag policy', () => {
   });
 });
 
+describe('manual grants and registry consent', () => {
+  it('revokes manual grants made within consent when the registry narrows it, keeping an override and any grant still allowed', async () => {
+    const registry = `${rg}/providers/Microsoft.ContainerRegistry/registries/narrowingacr`;
+    await h.put(registry, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': '*' }, properties: {} });
+    const inRg = await newVm(rg, 'vm-man-narrow-in');
+    const elsewhere = await newVm(otherRg, 'vm-man-narrow-out');
+    const overridden = await newVm(otherRg, 'vm-man-narrow-override');
+    const principal = 'a1b2c3d4-0000-4000-8000-00000000f00d';
+    await grant({ resourceId: inRg.id, registry: 'narrowingacr', access: 'pull' });
+    await grant({ resourceId: elsewhere.id, registry: 'narrowingacr', access: 'pull' });
+    await grant({ principalId: principal, principalType: 'ServicePrincipal', registry: 'narrowingacr', access: 'pull' });
+
+    // Narrowed to its own resource group: the VM elsewhere and the bare principal are no longer allowed.
+    await h.put(registry, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group' }, properties: {} });
+    await grant({ resourceId: overridden.id, registry: 'narrowingacr', access: 'pull', override: true }, withOverride());
+    const result = await reconcileResource(h.deps, registry, { log: h.log, trigger: { eventId: 'evt-narrow' } });
+
+    const revoked = result.decisions.filter((d) => d.outcome === 'revoked');
+    expect(revoked.map((d) => d.principalId).sort()).toEqual([elsewhere.principalId, principal].sort());
+    expect(revoked.every((d) => /no longer allows this manual grant/.test(d.reason))).toBe(true);
+    const left = (await h.assignmentsAt(registry)).map((a) => a.principalId).sort();
+    expect(left).toEqual([inRg.principalId, overridden.principalId].sort());
+  });
+});
+
 describe('revokeManually', () => {
   it('revokes only assignments it created: one made by hand stays and is refused as not ours', async () => {
     const vm = await newVm(rg, 'vm-man-revoke');

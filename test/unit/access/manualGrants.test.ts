@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isConsentOverride, isManualGrant, keepManualGrants, manualGrantDescription } from '../../../src/access/manualGrantDescription.js';
-import { consentForPrincipal } from '../../../src/access/manualGrants.js';
+import { consentForPrincipal } from '../../../src/policy/consent.js';
 import { consumerIdFromDescription, namesConsumer } from '../../../src/access/reconcile.js';
 import { isOwnedByUs, ownedDescription } from '../../../src/policy/assignmentName.js';
 import type { AccessPlan } from '../../../src/policy/plan.js';
