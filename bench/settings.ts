@@ -1,0 +1,104 @@
+/**
+ * Bench sizes and the command-line overrides. `full` is what the README's table comes from;
+ * `small` is for development; `tiny` is what the harness test runs (a handful of events).
+ */
+
+export const SCENARIOS = ['latency', 'calls', 'burst', 'rotation', 'coldStart'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+export const SIZES = ['tiny', 'small', 'full'] as const;
+export type Size = (typeof SIZES)[number];
+
+export interface BenchSettings {
+  readonly size: Size;
+  readonly scenarios: readonly ScenarioName[];
+  /** 1. VMs created one at a time, per latency setting. */
+  readonly latencyVms: number;
+  /** 1. Emulator latency per call (ms) on the ARM endpoint's APIs, one pass each. */
+  readonly latenciesMs: readonly number[];
+  /** 2. Consumers waiting for a registry that does not exist yet. */
+  readonly waitingConsumers: number;
+  /** 3. VMs created at once under the write throttle. */
+  readonly burstVms: number;
+  /**
+   * 3. ARM's bucket is 200 writes burst then 10/s for 1,000 writes; the bench keeps that shape for
+   * `burstVms` (burst and refill scaled by burstVms / 1000) and divides time by this factor
+   * (refill multiplied by it). 1 = ARM's own numbers at 1,000 VMs.
+   */
+  readonly timeScale: number;
+  /** 4. Registries due at once on the timer. */
+  readonly rotations: number;
+  /** 5. Fresh processes per build. */
+  readonly coldStartRuns: number;
+}
+
+const BASE: Record<Size, Omit<BenchSettings, 'size' | 'scenarios'>> = {
+  tiny: { latencyVms: 3, latenciesMs: [0, 100], waitingConsumers: 3, burstVms: 10, timeScale: 20, rotations: 2, coldStartRuns: 2 },
+  small: { latencyVms: 30, latenciesMs: [0, 100], waitingConsumers: 10, burstVms: 200, timeScale: 4, rotations: 10, coldStartRuns: 4 },
+  full: { latencyVms: 200, latenciesMs: [0, 100], waitingConsumers: 50, burstVms: 1000, timeScale: 2, rotations: 100, coldStartRuns: 10 },
+};
+
+/** ARM's documented write bucket: https://learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling */
+export const ARM_WRITE_BUCKET = { burst: 200, refillPerSecond: 10, forWrites: 1000 } as const;
+
+/** The bucket the burst scenario sets on the emulator, from the settings. */
+export function burstBucket(settings: Pick<BenchSettings, 'burstVms' | 'timeScale'>): { burst: number; refillPerSecond: number; boundMs: number } {
+  const share = settings.burstVms / ARM_WRITE_BUCKET.forWrites;
+  const burst = Math.max(1, Math.round(ARM_WRITE_BUCKET.burst * share));
+  const refillPerSecond = ARM_WRITE_BUCKET.refillPerSecond * share * settings.timeScale;
+  const boundMs = (Math.max(0, settings.burstVms - burst) / refillPerSecond) * 1000;
+  return { burst, refillPerSecond, boundMs };
+}
+
+export const USAGE = `npm run bench -- [--size tiny|small|full] [--only ${SCENARIOS.join(',')}]
+  [--latency-vms N] [--latencies 0,100] [--waiting-consumers N] [--burst-vms N] [--time-scale F]
+  [--rotations N] [--cold-start-runs N] [--out bench/results.json]`;
+
+/** Parses the command line; throws with the usage on anything it does not know. */
+export function parseArgs(argv: readonly string[]): { settings: BenchSettings; out: string } {
+  const options = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (!m) throw new Error(`unknown argument ${arg}\n${USAGE}`);
+    const value = m[2] ?? argv[++i];
+    if (value === undefined) throw new Error(`--${m[1]} needs a value\n${USAGE}`);
+    options.set(m[1]!, value);
+  }
+  const size = (options.get('size') ?? 'full') as Size;
+  if (!SIZES.includes(size)) throw new Error(`--size: expected ${SIZES.join('|')}, got ${size}\n${USAGE}`);
+  const base = BASE[size];
+  const int = (name: string, fallback: number, min = 1) => {
+    const raw = options.get(name);
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected a whole number >= ${min}, got ${raw}`);
+    return n;
+  };
+  const only = options.get('only');
+  const scenarios = only ? only.split(',').map((s) => s.trim()) : [...SCENARIOS];
+  for (const s of scenarios) if (!SCENARIOS.includes(s as ScenarioName)) throw new Error(`--only: unknown scenario ${s} (${SCENARIOS.join(', ')})`);
+  const timeScale = Number(options.get('time-scale') ?? base.timeScale);
+  if (!(timeScale > 0)) throw new Error(`--time-scale: expected a number > 0, got ${options.get('time-scale')}`);
+  const latencies = options.get('latencies')?.split(',').map(Number) ?? base.latenciesMs;
+  if (latencies.some((l) => !Number.isFinite(l) || l < 0)) throw new Error(`--latencies: expected numbers >= 0, got ${options.get('latencies')}`);
+  const known = new Set(['size', 'only', 'latency-vms', 'latencies', 'waiting-consumers', 'burst-vms', 'time-scale', 'rotations', 'cold-start-runs', 'out']);
+  for (const k of options.keys()) if (!known.has(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
+  return {
+    settings: {
+      size,
+      scenarios: scenarios as ScenarioName[],
+      latencyVms: int('latency-vms', base.latencyVms),
+      latenciesMs: latencies,
+      waitingConsumers: int('waiting-consumers', base.waitingConsumers),
+      burstVms: int('burst-vms', base.burstVms),
+      timeScale,
+      rotations: int('rotations', base.rotations),
+      coldStartRuns: int('cold-start-runs', base.coldStartRuns),
+    },
+    out: options.get('out') ?? 'bench/results.json',
+  };
+}
+
+export function settingsFor(size: Size, overrides: Partial<BenchSettings> = {}): BenchSettings {
+  return { size, scenarios: [...SCENARIOS], ...BASE[size], ...overrides };
+}
