@@ -20,6 +20,12 @@ export interface GrantIndexEntry {
   readonly loginServer?: string;
   /** For an ACR task: the identity written to `customRegistries[loginServer]` ('[system]' or a client id). */
   readonly taskIdentity?: string;
+  /**
+   * The principals (lower-cased) we may have granted to for this consumer on this registry, so a
+   * consumer event can list the registry's assignments by principal rather than all of them.
+   * Undefined on rows written before it was recorded: then the whole registry is listed.
+   */
+  readonly principalIds?: readonly string[];
 }
 
 export interface GrantIndex {
@@ -43,6 +49,7 @@ export function createTableGrantIndex(table: LazyTable): GrantIndex {
           registryId: row['registryId'],
           ...(typeof row['loginServer'] === 'string' && row['loginServer'] ? { loginServer: row['loginServer'] } : {}),
           ...(typeof row['taskIdentity'] === 'string' && row['taskIdentity'] ? { taskIdentity: row['taskIdentity'] } : {}),
+          ...principalIdsOf(row['principalIds']),
         });
       }
       return entries;
@@ -57,6 +64,8 @@ export function createTableGrantIndex(table: LazyTable): GrantIndex {
           registryId: entry.registryId,
           loginServer: entry.loginServer ?? '',
           taskIdentity: entry.taskIdentity ?? '',
+          // A JSON array; '' (as on rows from before the column) means not recorded.
+          principalIds: entry.principalIds ? JSON.stringify([...entry.principalIds]) : '',
         },
         'Replace',
       );
@@ -89,6 +98,18 @@ export function createMemoryGrantIndex(): GrantIndex & { readonly entries: Map<s
       entries.delete(k(consumerId, registryId));
     },
   };
+}
+
+/** The recorded principal ids, or nothing when the row has none (written before they were recorded) or they do not parse. */
+function principalIdsOf(value: unknown): { principalIds?: string[] } {
+  if (typeof value !== 'string' || !value) return {};
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (Array.isArray(parsed) && parsed.every((p) => typeof p === 'string')) return { principalIds: parsed.map((p) => p.toLowerCase()) };
+  } catch {
+    // Unreadable: treated as not recorded, so the whole registry is listed.
+  }
+  return {};
 }
 
 function keyOf(resourceId: string): string {

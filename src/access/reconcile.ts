@@ -152,7 +152,10 @@ async function settleConsumer(
 
   const assignments: RoleAssignmentInfo[] = [];
   if (only) assignments.push(...only.assignments);
-  else for (const scope of scopes.values()) assignments.push(...(await deps.roleAssignments.listAtScope(scope)));
+  else {
+    const indexedByScope = new Map(indexed.map((e) => [normalizeResourceId(e.registryId) ?? e.registryId.toLowerCase(), e]));
+    for (const [scopeKey, scope] of scopes) assignments.push(...(await listForConsumer(deps, scope, principals, indexedByScope.get(scopeKey))));
+  }
 
   const existing = assignments.filter((a) => principals.has(a.principalId.toLowerCase()));
   // Ours for this consumer whose principal it no longer has (identity removed or recreated): the principal is gone.
@@ -173,8 +176,38 @@ async function settleConsumer(
   }), existing);
   run.plans.push({ consumerId, plan });
 
-  await applyPlan(run, consumer, identities, plan, stale, indexed, facts, only !== undefined);
+  await applyPlan(run, consumer, principals, identities, plan, stale, indexed, facts, only !== undefined);
   return principals;
+}
+
+/**
+ * What a consumer event needs of one registry's assignments: those of the consumer's principals and
+ * of the principals the index recorded for it there (so ours held by a principal it no longer has
+ * are still found), each listed by ARM's `assignedTo()` filter — a page per principal rather than
+ * every page of a registry shared by many consumers. An index row from before principals were
+ * recorded says nothing about who held ours, so then the whole registry is listed.
+ */
+async function listForConsumer(
+  deps: AccessDeps,
+  scope: string,
+  principals: ReadonlySet<string>,
+  entry: GrantIndexEntry | undefined,
+): Promise<RoleAssignmentInfo[]> {
+  if (entry && !entry.principalIds) return deps.roleAssignments.listAtScope(scope);
+  const found: RoleAssignmentInfo[] = [];
+  for (const principalId of unionOf(principals, entry?.principalIds)) found.push(...(await deps.roleAssignments.listAtScope(scope, { principalId })));
+  return found;
+}
+
+/** Lower-cased, de-duplicated and sorted, so an unchanged set writes nothing. */
+function unionOf(...sets: (Iterable<string> | undefined)[]): string[] {
+  const all = new Set<string>();
+  for (const set of sets) for (const p of set ?? []) all.add(p.toLowerCase());
+  return [...all].sort();
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((p, i) => p === b[i]);
 }
 
 /** Identities from the resource, reading a user-assigned identity only when the response lacks its principal id. */
@@ -212,6 +245,7 @@ interface RegistryTarget {
 async function applyPlan(
   run: Run,
   consumer: ArmResource,
+  principals: ReadonlySet<string>,
   identities: readonly ConsumerIdentity[],
   plan: AccessPlan,
   stale: readonly RoleAssignmentInfo[],
@@ -225,7 +259,8 @@ async function applyPlan(
   const grantAction = run.dryRun ? 'grant (dry run)' : 'grant';
   /** Registries (normalized id) where the consumer holds ours after this run. */
   const keep = new Map<string, RegistryTarget>();
-  const indexedByScope = new Map(indexed.map((e) => [normalizeResourceId(e.registryId) ?? e.registryId.toLowerCase(), e]));
+  const indexedByScope = new Map<string, GrantIndexEntry>(indexed.map((e) => [normalizeResourceId(e.registryId) ?? e.registryId.toLowerCase(), e]));
+  const current = unionOf(principals);
   const factsOf = (scope: string) => facts.find((f) => sameResourceId(f.id, scope));
 
   for (const u of plan.unchanged) {
@@ -260,12 +295,19 @@ async function applyPlan(
   for (const g of plan.grants) {
     const scopeKey = normalizeResourceId(g.scope) ?? g.scope.toLowerCase();
     const registry: RegistryTarget = factsOf(g.scope) ?? { id: g.scope, name: g.registryName };
-    // Write-ahead: the index names the registry before the assignment exists, so a crash in between
-    // still leaves the registry on the list to check when the consumer is untagged or deleted.
-    if (!run.dryRun && !indexedByScope.has(scopeKey)) {
-      const entry = { consumerId, registryId: g.scope, ...(registry.loginServer ? { loginServer: registry.loginServer } : {}) };
-      await deps.grantIndex.upsert(entry);
-      indexedByScope.set(scopeKey, entry);
+    // Write-ahead: the index names the registry, and the principals it grants to, before the
+    // assignment exists, so a crash in between still leaves both on the list to check when the
+    // consumer is untagged, re-identified or deleted. A row that records no principals (written
+    // before they were recorded) stays so: its registry is listed whole until a settle narrows it.
+    const entry = indexedByScope.get(scopeKey);
+    const recorded = entry ? entry.principalIds : [];
+    if (!run.dryRun && recorded && !recorded.includes(g.principalId.toLowerCase())) {
+      const next: GrantIndexEntry = {
+        ...(entry ?? { consumerId, registryId: g.scope, ...(registry.loginServer ? { loginServer: registry.loginServer } : {}) }),
+        principalIds: unionOf(recorded, current, [g.principalId]),
+      };
+      await deps.grantIndex.upsert(next);
+      indexedByScope.set(scopeKey, next);
     }
     if (await applyGrant(run, g, { action: grantAction, resourceId: consumerId, reason: g.reason })) keep.set(scopeKey, registry);
   }
@@ -284,15 +326,33 @@ async function applyPlan(
       };
     }),
   ];
-  for (const r of revokes) await revoke(run, consumerId, r);
+  /** Registries where a revoke failed: what the index recorded there must stay, so a redelivery finds it again. */
+  const unsettled = new Set<string>();
+  for (const r of revokes) if (!(await revoke(run, consumerId, r))) unsettled.add(normalizeResourceId(r.scope) ?? r.scope.toLowerCase());
+
+  // Once ours held by principals the consumer no longer has are revoked, only its current
+  // principals can hold ours there: the row records just those (on a consumer event, which listed
+  // every principal the row named, or the whole registry for a row that named none).
+  const narrowToCurrent = async (scopeKey: string, entry: GrantIndexEntry) => {
+    if (limited || unsettled.has(scopeKey) || (entry.principalIds && sameSet(unionOf(entry.principalIds), current))) return;
+    const next: GrantIndexEntry = { ...entry, principalIds: current };
+    await deps.grantIndex.upsert(next);
+    indexedByScope.set(scopeKey, next);
+  };
 
   // Keep what we still hold on the index; drop registries where nothing of ours remains.
   if (!run.dryRun) {
-    for (const [scopeKey, entry] of indexedByScope) {
-      if (keep.has(scopeKey)) continue;
+    for (const [scopeKey, entry] of [...indexedByScope]) {
+      if (keep.has(scopeKey)) {
+        await narrowToCurrent(scopeKey, entry);
+        continue;
+      }
       if (limited && !facts.some((f) => sameResourceId(f.id, entry.registryId))) continue;
       const stillOurs = plan.unchanged.some((u) => u.owned && sameResourceId(u.scope, entry.registryId));
-      if (stillOurs) continue;
+      if (stillOurs) {
+        await narrowToCurrent(scopeKey, entry);
+        continue;
+      }
       if (isTask && 'taskIdentity' in entry && entry.taskIdentity && 'loginServer' in entry && entry.loginServer) {
         try {
           await deps.acrTasks.removeCustomRegistry(consumerId, entry.loginServer);
@@ -315,7 +375,7 @@ async function applyPlan(
       if (entry?.taskIdentity === identity && entry.loginServer === loginServer) continue;
       try {
         await deps.acrTasks.setCustomRegistryIdentity(consumerId, loginServer, identity);
-        await deps.grantIndex.upsert({ consumerId, registryId: registry.id, loginServer, taskIdentity: identity });
+        await deps.grantIndex.upsert({ consumerId, registryId: registry.id, loginServer, taskIdentity: identity, ...(entry?.principalIds ? { principalIds: entry.principalIds } : {}) });
         await run.decide({
           action: 'task-credential',
           outcome: AUDIT_OUTCOMES.granted,
@@ -374,22 +434,24 @@ export async function applyGrant(run: Run, g: PlannedGrant, row: GrantRow): Prom
   }
 }
 
-/** Deletes one assignment of ours and records it (revoked, or would-revoke in a dry run). */
+/** Deletes one assignment of ours and records it (revoked, or would-revoke in a dry run). False when the delete failed. */
 export async function revoke(
   run: Run,
   consumerId: string | undefined,
   r: { name: string; scope: string; principalId: string; role: string; reason: string; registryName: string },
-): Promise<void> {
+): Promise<boolean> {
   const base = { action: run.dryRun ? 'revoke (dry run)' : 'revoke', ...(consumerId ? { resourceId: consumerId } : {}), principalId: r.principalId, registry: r.scope, role: r.role };
   if (run.dryRun) {
     await run.decide({ ...base, outcome: AUDIT_OUTCOMES.wouldRevoke, reason: r.reason });
-    return;
+    return true;
   }
   try {
     const outcome = await run.deps.roleAssignments.delete(r.scope, r.name);
     await run.decide({ ...base, outcome: AUDIT_OUTCOMES.revoked, reason: outcome === 'deleted' ? r.reason : `${r.reason} (it was already gone)` });
+    return true;
   } catch (error) {
     await run.fail({ ...base, reason: `could not revoke ${r.role} on ${r.registryName}` }, error);
+    return false;
   }
 }
 

@@ -49,8 +49,12 @@ export interface RoleAssignments {
    * bounded retry), TransientAzureError (429/5xx past the SDK's retry budget), AppError otherwise.
    */
   create(input: CreateRoleAssignment, options?: { abortSignal?: AbortSignal }): Promise<CreateOutcome>;
-  /** Assignments made exactly at `scope` (not inherited from above). */
-  listAtScope(scope: string, options?: { abortSignal?: AbortSignal }): Promise<RoleAssignmentInfo[]>;
+  /**
+   * Assignments made exactly at `scope` (not inherited from above). With `principalId`, only that
+   * principal's, filtered by ARM (`atScope() and assignedTo('<id>')`): one page instead of the
+   * registry's whole list.
+   */
+  listAtScope(scope: string, options?: { principalId?: string; abortSignal?: AbortSignal }): Promise<RoleAssignmentInfo[]>;
   /**
    * Every assignment within the subscription (at it, its resource groups and resources; not those
    * inherited from management groups): what Azure's 4,000-per-subscription limit counts.
@@ -118,13 +122,18 @@ export function createRoleAssignments(config: Config, credential: TokenCredentia
     },
     async listAtScope(scope, opts) {
       const found: RoleAssignmentInfo[] = [];
+      const principalId = opts?.principalId;
+      // assignedTo() also matches through group membership, so the principal is checked again below.
+      const filter = principalId ? `atScope() and assignedTo('${principalId.replace(/'/g, "''")}')` : 'atScope()';
       try {
-        for await (const assignment of client.roleAssignments.listForScope(sdkScope(scope), { filter: 'atScope()', abortSignal: opts?.abortSignal })) {
+        for await (const assignment of client.roleAssignments.listForScope(sdkScope(scope), { filter, abortSignal: opts?.abortSignal })) {
           const info = toInfo(assignment);
-          if (info && info.scope.toLowerCase() === scope.toLowerCase()) found.push(info);
+          if (!info || info.scope.toLowerCase() !== scope.toLowerCase()) continue;
+          if (principalId && info.principalId.toLowerCase() !== principalId.toLowerCase()) continue;
+          found.push(info);
         }
       } catch (caught) {
-        throw toAppError(caught, `list role assignments on ${scope}`);
+        throw toAppError(caught, `list role assignments on ${scope}${principalId ? ` for principal ${principalId}` : ''}`);
       }
       return found;
     },
