@@ -9,6 +9,7 @@
 import { ClientSecretCredential } from '@azure/identity';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { appendFileSync } from 'node:fs';
 import { startStack, type RunningStack } from '../scripts/stack.js';
 import { rawRequest, type RawResponse } from '../test/support/emulator.js';
 
@@ -94,6 +95,8 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     appEntry: options.appEntry,
     ...(options.tables ? { tables: options.tables } : {}),
     appSettings: { TABLE_PREFIX: tablePrefix },
+    // BENCH_HOST_LOG=<file> keeps the host's warnings and errors, to find out why a scenario failed.
+    ...(process.env['BENCH_HOST_LOG'] ? { onHostLine: (line: string) => (line.includes('"warning"') || line.includes('"error"') ? appendFileSync(process.env['BENCH_HOST_LOG']!, `${line}\n`) : undefined) } : {}),
   });
   try {
     const emulator = stack.emulator;
