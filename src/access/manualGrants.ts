@@ -129,20 +129,30 @@ interface ResolvedTarget {
   readonly label: string;
 }
 
+/** What a manual grant or revoke starts from: its decision record, the registry read fresh from ARM, and the target's principals. */
+async function startManualRun(deps: AccessDeps, request: ManualRequest, options: ManualOptions) {
+  const run = startRun(deps, { log: options.log, dryRun: options.dryRun === true, trigger: { caller: request.caller, ...(options.correlationId ? { correlationId: options.correlationId } : {}) } });
+  const facts = await findRegistry(run, request);
+  const target = await resolveTarget(run, request, facts);
+  return {
+    run,
+    tag: TAG_FOR_ACCESS[request.access],
+    facts,
+    target,
+    resourceId: target.consumer?.id,
+    principalIds: target.identities.map((i) => i.principalId.toLowerCase()),
+    registry: toManualRegistry(facts),
+  };
+}
+
 /**
  * Grants pull or push on one registry, by hand, within registry consent (or over it, when the
  * setting allows and the request says so). Throws PolicyDeniedError when consent or a platform
  * policy refuses, AppError for a missing registry or resource; in a dry run returns the refusal.
  */
 export async function grantManually(deps: AccessDeps, request: ManualGrantRequest, options: ManualOptions): Promise<ManualGrantResult> {
-  const run = startRun(deps, { log: options.log, dryRun: options.dryRun === true, trigger: { caller: request.caller, ...(options.correlationId ? { correlationId: options.correlationId } : {}) } });
-  const tag = TAG_FOR_ACCESS[request.access];
-  const facts = await findRegistry(run, request);
-  const target = await resolveTarget(run, request, facts);
-  const resourceId = target.consumer?.id;
-  const principalIds = target.identities.map((i) => i.principalId.toLowerCase());
+  const { run, tag, facts, target, resourceId, principalIds, registry } = await startManualRun(deps, request, options);
   const choice = chooseRole(facts.roleAssignmentMode, request.access);
-  const registry = toManualRegistry(facts);
   const row = { ...(resourceId ? { resourceId } : {}), registry: facts.id, role: describeRole(choice.role) };
 
   const consent = target.consumer
@@ -230,13 +240,7 @@ export async function grantManually(deps: AccessDeps, request: ManualGrantReques
  * as it is and refused with NotOwnedByAutomation when it is all there is.
  */
 export async function revokeManually(deps: AccessDeps, request: ManualRequest, options: ManualOptions): Promise<ManualRevokeResult> {
-  const run = startRun(deps, { log: options.log, dryRun: options.dryRun === true, trigger: { caller: request.caller, ...(options.correlationId ? { correlationId: options.correlationId } : {}) } });
-  const tag = TAG_FOR_ACCESS[request.access];
-  const facts = await findRegistry(run, request);
-  const target = await resolveTarget(run, request, facts);
-  const resourceId = target.consumer?.id;
-  const principalIds = target.identities.map((i) => i.principalId.toLowerCase());
-  const registry = toManualRegistry(facts);
+  const { run, tag, facts, target, resourceId, principalIds, registry } = await startManualRun(deps, request, options);
   const base = { resourceId, registry, principalIds };
 
   const matching = (await deps.roleAssignments.listAtScope(facts.id)).filter((a) => {

@@ -3,7 +3,7 @@
  * `apiSchemas`, the registry the OpenAPI generator turns into `components.schemas`.
  */
 import { z } from 'zod';
-import { parseResourceId, REGISTRY_TYPE } from '../../policy/resourceId.js';
+import { parseResourceId, REGISTRY_TYPE, type ParsedResourceId } from '../../policy/resourceId.js';
 import { INVALID_RESOURCE_ID } from '../problem.js';
 
 /** Named schemas: each becomes `#/components/schemas/<id>` in the OpenAPI document. */
@@ -15,36 +15,34 @@ export function named<T extends z.ZodType>(id: string, schema: T, description?: 
   return schema;
 }
 
-/** A resource id that `parseResourceId` accepts: no query, fragment, OData quotes, encoded or `..` segments. */
-export const ResourceId = named(
-  'ResourceId',
-  z
+/** A string that `parseResourceId` accepts (and, when given, that `check` accepts too); refusals are InvalidResourceId problems. */
+function armId(check?: (parsed: ParsedResourceId, value: string) => string | undefined) {
+  return z
     .string()
     .min(1)
     .max(2048)
     .superRefine((value, ctx) => {
       const parsed = parseResourceId(value);
-      if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.error, params: { problem: INVALID_RESOURCE_ID } });
-    })
-    .meta({ examples: ['/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines/vm-web-1'] }),
+      const problem = parsed.ok ? check?.(parsed.value, value) : parsed.error;
+      if (problem) ctx.addIssue({ code: 'custom', message: problem, params: { problem: INVALID_RESOURCE_ID } });
+    });
+}
+
+/** A resource id that `parseResourceId` accepts: no query, fragment, OData quotes, encoded or `..` segments. */
+export const ResourceId = named(
+  'ResourceId',
+  armId().meta({ examples: ['/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines/vm-web-1'] }),
   'An ARM resource id, /subscriptions/<id>/resourceGroups/<rg>/providers/<namespace>/<type>/<name>. Compared case-insensitively.',
 );
 
 /** The resource id of a container registry. */
 export const RegistryId = named(
   'RegistryId',
-  z
-    .string()
-    .min(1)
-    .max(2048)
-    .superRefine((value, ctx) => {
-      const parsed = parseResourceId(value);
-      if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.error, params: { problem: INVALID_RESOURCE_ID } });
-      else if (parsed.value.type !== REGISTRY_TYPE || parsed.value.names.length !== 1) {
-        ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value.slice(0, 80))} is not a container registry id (…/providers/Microsoft.ContainerRegistry/registries/<name>)`, params: { problem: INVALID_RESOURCE_ID } });
-      }
-    })
-    .meta({ examples: ['/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/contosoacr'] }),
+  armId((parsed, value) =>
+    parsed.type !== REGISTRY_TYPE || parsed.names.length !== 1
+      ? `${JSON.stringify(value.slice(0, 80))} is not a container registry id (…/providers/Microsoft.ContainerRegistry/registries/<name>)`
+      : undefined,
+  ).meta({ examples: ['/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/contosoacr'] }),
   'The ARM resource id of a container registry.',
 );
 
