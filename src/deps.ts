@@ -19,7 +19,8 @@ import { createRoleAssignments } from './azure/roleAssignments.js';
 import { createTableClient } from './azure/tables.js';
 import { loadConfig, type Config } from './config.js';
 import { createCredentialsDeps, type CredentialsDeps } from './credentials/deps.js';
-import { onRegistryChanged } from './credentials/useCases.js';
+import { ENROLMENT_STATUSES } from './credentials/enrolment.js';
+import { listEnrolments, onRegistryChanged } from './credentials/useCases.js';
 import { createIdentityLocks } from './workload/identityLocks.js';
 import type { WorkloadDeps } from './workload/workloadDeps.js';
 
@@ -61,6 +62,8 @@ export function createDeps(config: Config, credential: TokenCredential, options:
     onRegistryChanged: async (registry, runOptions) => {
       await onRegistryChanged(credentials, registry, runOptions);
     },
+    listEnrolledRegistries: async () =>
+      (await listEnrolments(credentials)).filter((e) => e.status !== ENROLMENT_STATUSES.unenrolled).map((e) => e.registryId),
     acrTasks: createAcrTasks(config, credential, { arm }),
     grantIndex: createTableGrantIndex(createTableClient(config, credential, TABLE_SUFFIXES.grants)),
     registries: createRegistryDirectory(resourceGraph, { subscriptions: config.watchedSubscriptions }),

@@ -26,4 +26,6 @@ export interface AccessDeps {
     registry: ArmResource | { readonly id: string; readonly deleted: true },
     options: { readonly log: Logger; readonly trigger: { readonly eventId?: string; readonly correlationId?: string; readonly caller?: string } },
   ) => Promise<void>;
+  /** Registries enrolled for pull credentials (not un-enrolled), so the sweep settles them even after a lost event. */
+  readonly listEnrolledRegistries?: () => Promise<readonly string[]>;
 }

@@ -25,13 +25,14 @@ import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
 import { AppError, errorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isOwnedByUs } from '../policy/assignmentName.js';
-import { normalizeResourceId, parseResourceId, REGISTRY_TYPE, resourceTypeOf } from '../policy/resourceId.js';
+import { normalizeResourceId, parseResourceId, REGISTRY_TYPE, resourceTypeOf, subscriptionIdOf } from '../policy/resourceId.js';
 import { describeRole, roleFor } from '../policy/roles.js';
 import { TAG_NAMES } from '../policy/tags.js';
 import { WORKLOAD_TAG_NAMES } from '../policy/workloadTags.js';
 import { reconcileWorkloadIdentity, USER_ASSIGNED_IDENTITY_TYPE } from '../workload/reconcileWorkloadIdentity.js';
 import { hasWorkloadDeps } from '../workload/workloadDeps.js';
 import type { AccessDeps } from './accessDeps.js';
+import { reconcileChangedResource } from './handleResourceEvent.js';
 import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
 import { consumerIdFromDescription, identitiesOf, reconcileResource, revoke, startRun, type Trigger } from './reconcile.js';
 
@@ -183,6 +184,14 @@ async function sweepSubscription(sweep: SweepState, subscriptionId: string): Pro
   } catch (error) {
     await sweep.recordFailure({ action: 'sweep', resourceId: subscriptionScope, reason: `could not query Resource Graph for tagged resources in subscription ${subscriptionId}` }, error);
   }
+  // Registries enrolled for pull credentials: a lost untag or delete event still un-enrols them.
+  if (deps.listEnrolledRegistries) {
+    try {
+      for (const id of await deps.listEnrolledRegistries()) if (subscriptionIdOf(id)?.toLowerCase() === subscriptionId.toLowerCase()) add(id, { access: true });
+    } catch (error) {
+      await sweep.recordFailure({ action: 'sweep', resourceId: subscriptionScope, reason: 'could not list the registries enrolled for pull credentials' }, error);
+    }
+  }
   for (const a of before) {
     if (resourceTypeOf(a.scope) === REGISTRY_TYPE) add(a.scope, { access: true });
     const consumerId = consumerIdFromDescription(a.description);
@@ -228,7 +237,8 @@ async function reconcileTarget(sweep: SweepState, target: SweepTarget): Promise<
   const { deps } = sweep;
   const options = { log: sweep.options.log.child({ resourceId: target.id }), trigger: sweep.trigger };
   const runs: Promise<{ decisions: readonly AuditEntry[] }>[] = [];
-  if (target.access) runs.push(reconcileResource(deps, target.id, options));
+  // A registry goes through the event path's own step, so its pull credentials are settled too.
+  if (target.access) runs.push(resourceTypeOf(target.id) === REGISTRY_TYPE ? reconcileChangedResource(deps, target.id, options) : reconcileResource(deps, target.id, options));
   if (target.workload && hasWorkloadDeps(deps)) runs.push(reconcileWorkloadIdentity(deps, target.id, options));
   let failed = false;
   for (const settled of await Promise.allSettled(runs)) {
@@ -292,14 +302,14 @@ async function revokeGonePrincipals(sweep: SweepState, consumerId: string, assig
 
 /**
  * Resource Graph: what the sweep reconciles — consumers with `acr-pull` / `acr-push`, registries
- * with `acr-pull-allow`, user-assigned identities with `acr-workload-*` tags.
+ * with `acr-pull-allow` or `acr-pull-credential`, user-assigned identities with `acr-workload-*` tags.
  */
 export function sweepTargetsQuery(): string {
   const tagged = (tag: string) => `isnotempty(tags['${tag}'])`;
   const workload = WORKLOAD_TAGS.map(tagged).join(' or ');
   return (
     `resources | where ${tagged(TAG_NAMES.pull)} or ${tagged(TAG_NAMES.push)}` +
-    ` or (type =~ '${REGISTRY_TYPE}' and ${tagged(TAG_NAMES.allow)})` +
+    ` or (type =~ '${REGISTRY_TYPE}' and (${tagged(TAG_NAMES.allow)} or ${tagged(TAG_NAMES.credential)}))` +
     ` or (type =~ '${USER_ASSIGNED_IDENTITY_TYPE}' and (${workload}))` +
     ` | project id, type, tags`
   );
