@@ -63,7 +63,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'AZURE_AUTHORITY_HOST', required: false, default: 'https://login.microsoftonline.com', example: 'https://login.microsoftonline.com', description: 'Entra authority host, used to prove a new pull password works before switching to it.' },
   { name: 'WATCHED_SUBSCRIPTIONS', required: true, example: '00000000-0000-0000-0000-000000000001,00000000-0000-0000-0000-000000000002', description: 'Comma-separated subscription ids the app acts on; events from others are skipped.' },
   { name: 'TABLES__tableServiceUri', required: false, example: 'https://stacrpull.table.core.windows.net', description: 'Table Storage endpoint, reached with the managed identity. Either this or TABLES_CONNECTION_STRING.' },
-  { name: 'TABLES_CONNECTION_STRING', required: false, example: 'UseDevelopmentStorage=true', description: 'Table Storage connection string, for local development only (Azurite).' },
+  { name: 'TABLES_CONNECTION_STRING', required: false, example: 'UseDevelopmentStorage=true', description: 'Table Storage connection string, for local development only, where the table endpoint is plain http.' },
   { name: 'TABLE_PREFIX', required: false, default: 'acrpull', example: 'acrpull', description: 'Prefix of the tables the app creates (letters and digits).' },
   { name: 'ACCESS_DEFAULT_CONSENT', required: false, default: 'none', example: 'none', description: `What a registry without an acr-pull-allow tag consents to: ${CONSENT_DEFAULTS.join('|')}.` },
   { name: 'ACCESS_ALLOW_CONSENT_OVERRIDE', required: false, default: 'false', example: 'false', description: 'Whether a manual grant through the HTTP API may override registry consent (audited as an override).' },

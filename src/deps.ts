@@ -1,8 +1,8 @@
 /**
  * The composition root: configuration loaded once, the credential and every adapter built once
  * per process (the Functions host reuses the process across invocations), handed to use cases as
- * a plain `Deps` object. Tests build the same object against the emulator and Azurite with
- * `createDeps(config, credential, options)`.
+ * a plain `Deps` object. `createDeps(config, credential, options)` builds the same object from
+ * any configuration and credential.
  */
 import type { TokenCredential } from '@azure/identity';
 import type { AccessDeps } from './access/accessDeps.js';
@@ -37,7 +37,7 @@ export interface Deps extends AccessDeps, WorkloadDeps {
 }
 
 export interface CreateDepsOptions {
-  /** SDK pipeline options (tests: the emulator's CA). */
+  /** SDK pipeline options, passed to every client (for example the TLS trust of a private endpoint). */
   readonly clientOptions?: AzureClientOptions;
   readonly audit?: AuditLog;
 }

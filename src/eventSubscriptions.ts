@@ -1,6 +1,6 @@
 /**
  * Every Event Grid subscription the app expects, by function: the infra creates them in Azure
- * and the local stack creates the same ones on the emulator, from this one list.
+ * and the local stack creates the same ones for itself, from this one list.
  */
 import { RESOURCE_EVENT_SUBSCRIPTION, type AdvancedFilter } from './access/eventSubscription.js';
 

@@ -1,6 +1,6 @@
 /**
  * The one list of resource events the access feature handles. The infra's Event Grid
- * subscription, the local stack's emulator subscription and the handler's own filter are all
+ * subscription, the local stack's subscription and the handler's own filter are all
  * built from these constants, so what Azure delivers and what the code accepts cannot drift.
  *
  * Operation names are ARM's `data.operationName` values
@@ -73,7 +73,7 @@ export interface ResourceEventSubscription {
   readonly advancedFilters: readonly AdvancedFilter[];
 }
 
-/** The subscription the infra creates in Azure and the stack creates on the emulator. */
+/** The subscription the infra creates in Azure and the local stack creates for itself. */
 export const RESOURCE_EVENT_SUBSCRIPTION: ResourceEventSubscription = {
   functionName: RESOURCE_EVENTS_FUNCTION,
   includedEventTypes: Object.values(RESOURCE_EVENT_TYPES),

@@ -52,7 +52,7 @@ export interface ArmResources {
   patchResource(resourceId: string, body: unknown, options?: { abortSignal?: AbortSignal }): Promise<ArmResource>;
 }
 
-/** Pipeline options the adapters pass to their SDK clients (tests hand the emulator's CA here). */
+/** Pipeline options the adapters pass to their SDK clients (for example the TLS trust of a private endpoint). */
 export interface AzureClientOptions {
   readonly tlsOptions?: { readonly ca?: string };
 }

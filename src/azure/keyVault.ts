@@ -44,7 +44,7 @@ const VAULT_NAME = /^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/;
 export interface VaultSecretsOptions {
   /** Finds vaults by name; the shared Resource Graph adapter. */
   readonly resourceGraph: ResourceGraph;
-  /** SDK pipeline options (tests: the emulator's CA). */
+  /** SDK pipeline options, passed to every client (for example the TLS trust of a private endpoint). */
   readonly clientOptions?: AzureClientOptions;
 }
 

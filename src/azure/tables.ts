@@ -4,8 +4,8 @@ import type { Config } from '../config.js';
 
 /**
  * A client for one of the app's tables (`<TABLE_PREFIX><suffix>`), created on first use.
- * In Azure the managed identity reaches `TABLES__tableServiceUri`; locally Azurite is reached
- * with TABLES_CONNECTION_STRING (Azurite serves plain http, which only a connection string may use).
+ * In Azure the managed identity reaches `TABLES__tableServiceUri`; for local development a
+ * TABLES_CONNECTION_STRING may name a plain-http endpoint, which only a connection string may use.
  */
 export function createTableClient(config: Config, credential: TokenCredential, suffix: string): LazyTable {
   const tableName = `${config.tablePrefix}${suffix}`;

@@ -1,6 +1,6 @@
 /**
  * What the credentials use cases need, as plain interfaces, and the factory the composition
- * root (src/deps.ts) calls. Tests build the same object against Azurite and the emulator.
+ * root (src/deps.ts) calls, with every endpoint taken from configuration.
  */
 import type { TokenCredential } from '@azure/core-auth';
 import type { AuditLog } from '../audit/auditLog.js';
@@ -38,7 +38,7 @@ export interface CredentialsDepsOptions {
   readonly roleAssignments: Pick<RoleAssignments, 'create' | 'delete'>;
   readonly resourceGraph: ResourceGraph;
   readonly table?: LazyTable;
-  /** SDK pipeline options (tests: the emulator's CA). */
+  /** SDK pipeline options, passed to every client (for example the TLS trust of a private endpoint). */
   readonly clientOptions?: AzureClientOptions;
   readonly now?: () => Date;
   readonly leaseSeconds?: number;
