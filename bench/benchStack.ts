@@ -6,10 +6,10 @@
  * Node's `http.server.*` diagnostics channels: the emulator runs in this process) so every 429
  * can be paired with the retry that followed it.
  */
-import { ClientSecretCredential } from '@azure/identity';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { appendFileSync } from 'node:fs';
+import { createOperator } from '../scripts/operator.js';
 import { startStack, type RunningStack } from '../scripts/stack.js';
 import { rawRequest, type RawResponse } from '../test/support/emulator.js';
 
@@ -103,24 +103,9 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     if (!emulator) throw new Error('the bench needs the emulator');
     const e = emulator.endpoints;
     const ca = emulator.caPem;
-    const credential = new ClientSecretCredential(e.tenantId, e.operator.clientId, e.operator.clientSecret, { authorityHost: e.login, disableInstanceDiscovery: true, tlsOptions: { ca } });
-    let token: { token: string; expiresOnTimestamp: number } | undefined;
-    const bearer = async () => {
-      if (!token || token.expiresOnTimestamp - Date.now() < 5 * 60_000) token = (await credential.getToken(`${e.arm}/.default`)) ?? undefined;
-      if (!token) throw new Error('the operator got no ARM token');
-      return token.token;
-    };
-    const admin = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-      const res = await rawRequest(`${e.admin}${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }, ca);
-      if (res.status >= 300) throw new Error(`admin ${method} ${path}: ${res.status} ${res.text}`);
-      return (res.text ? JSON.parse(res.text) : undefined) as T;
-    };
-    const arm = async (method: string, path: string, apiVersion: string, body?: unknown): Promise<RawResponse> => {
-      const url = path.startsWith('https://') ? path : `${e.arm}${path}${path.includes('?') ? '&' : '?'}api-version=${apiVersion}`;
-      const res = await rawRequest(url, { method, headers: { authorization: `Bearer ${await bearer()}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }, ca);
-      if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${res.text}`);
-      return res;
-    };
+    const operator = createOperator(e, ca);
+    const { admin } = operator;
+    const { arm } = operator;
     const tablesConnectionString = stack.endpoints.tablesConnectionString;
 
     return {

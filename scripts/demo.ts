@@ -4,10 +4,9 @@
  * Every line it prints is read back from ARM, Key Vault or the audit trail, never assumed.
  */
 import { randomUUID } from 'node:crypto';
-import { ClientSecretCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { installLoopbackDns } from '../emulator/index.js';
-import { rawRequest, type RawResponse } from '../test/support/emulator.js';
+import { createOperator } from './operator.js';
 import type { StackEndpoints } from './stack.js';
 
 const API = { resources: '2024-03-01', registries: '2025-11-01', compute: '2024-07-01', authorization: '2022-04-01', tags: '2021-04-01' };
@@ -29,27 +28,10 @@ interface RoleAssignment {
 /** Plays every scene; resolves when the last one is printed. Throws when a scene's outcome is not what the product promises. */
 export async function runDemo(options: DemoOptions): Promise<void> {
   const { endpoints: e, caPem, print } = options;
-  if (!e.arm || !e.admin || !e.operator || !e.subscriptionId || !e.tenantId || !e.login) throw new Error('the demo needs the emulator');
-  const credential = new ClientSecretCredential(e.tenantId, e.operator.clientId, e.operator.clientSecret, {
-    authorityHost: e.login,
-    disableInstanceDiscovery: true,
-    tlsOptions: { ca: caPem },
-  });
-  const arm = async (method: string, path: string, apiVersion: string, body?: unknown): Promise<RawResponse> => {
-    const token = await credential.getToken('https://management.azure.com/.default');
-    const response = await rawRequest(
-      `${e.arm}${path}?api-version=${apiVersion}`,
-      { method, headers: { authorization: `Bearer ${token?.token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) },
-      caPem,
-    );
-    if (response.status >= 300) throw new Error(`${method} ${path} answered ${response.status}: ${response.text}`);
-    return response;
-  };
-  const admin = (method: string, path: string) => rawRequest(`${e.admin}${path}`, { method }, caPem);
-  const settle = async () => {
-    const idle = await admin('POST', '/eventgrid/idle?timeoutMs=30000');
-    if (idle.status !== 200) throw new Error('Event Grid delivery did not settle within 30 s');
-  };
+  if (!e.subscriptionId || !e.operator) throw new Error('the demo needs the emulator');
+  const operator = createOperator(e, caPem);
+  const { arm, credential } = operator;
+  const settle = () => operator.idle(30_000);
 
   const sub = `/subscriptions/${e.subscriptionId}`;
   const rg = `${sub}/resourceGroups/${options.resourceGroup ?? 'demo-rg'}`;
@@ -62,7 +44,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     return response.json<{ value: RoleAssignment[] }>().value;
   };
   const lastEventTime = async (resourceId: string): Promise<Date | undefined> => {
-    const events = (await admin('GET', '/eventgrid/events')).json<{ value: { subject: string; eventTime: string }[] }>().value;
+    const events = (await operator.admin<{ value: { subject: string; eventTime: string }[] }>('GET', '/eventgrid/events')).value;
     const mine = events.filter((ev) => ev.subject.toLowerCase() === resourceId.toLowerCase());
     return mine.length ? new Date(mine[mine.length - 1]!.eventTime) : undefined;
   };

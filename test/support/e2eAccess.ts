@@ -10,14 +10,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { getClient, type Client } from '@azure-rest/core-client';
-import { ClientSecretCredential } from '@azure/identity';
 import { PLACEHOLDER_APP_SETTINGS, startStack, type RunningStack } from '../../scripts/stack.js';
 import type { AuditRecord } from '../../src/audit/auditLog.js';
 import { createTableAuditLog } from '../../src/audit/tableAuditLog.js';
 import { createTableClient } from '../../src/azure/tables.js';
 import { loadConfig } from '../../src/config.js';
 import { TABLE_SUFFIXES } from '../../src/deps.js';
-import { rawRequest } from './emulator.js';
+import { createOperator } from '../../scripts/operator.js';
 
 export const API_VERSIONS = {
   resourceGroup: '2021-04-01',
@@ -223,26 +222,15 @@ export async function startAccessStack(options: {
     const emulator = stack.emulator!;
     const e = emulator.endpoints;
     const ca = emulator.caPem;
-    const credential = new ClientSecretCredential(e.tenantId, e.operator.clientId, e.operator.clientSecret, {
-      authorityHost: e.login,
-      disableInstanceDiscovery: true,
-      tlsOptions: { ca },
-    });
+    const operator = createOperator(e, ca);
+    const { credential, admin } = operator;
     // The SDK's default retry policy: 429 with Retry-After and 5xx are retried, as for any ARM client.
     // More retries than the default 3: the fault run injects 25% errors, and the operator's writes are the steps, not the subject.
     const client: Client = getClient(e.arm, credential, { credentials: { scopes: [`${e.arm}/.default`] }, tlsOptions: { ca }, retryOptions: { maxRetries: 10 } });
     const check = (res: { status: string; body: unknown }, what: string) => {
       if (!res.status.startsWith('2')) throw new Error(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
     };
-    const admin = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-      const res = await rawRequest(
-        `${e.admin}${path}`,
-        { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) },
-        ca,
-      );
-      if (res.status >= 300) throw new Error(`admin ${method} ${path}: ${res.status} ${res.text}`);
-      return (res.text ? JSON.parse(res.text) : undefined) as T;
-    };
+
     const auditLog = createTableAuditLog(
       createTableClient(loadConfig({ ...PLACEHOLDER_APP_SETTINGS, TABLES_CONNECTION_STRING: options.tablesConnectionString, TABLE_PREFIX: tablePrefix }), credential, TABLE_SUFFIXES.audit),
     );

@@ -23,7 +23,7 @@ import { SecretClient } from '@azure/keyvault-secrets';
 import { startStack, type RunningStack } from '../../scripts/stack.js';
 import { DEMO_VAULT, installLoopbackDns, startEmulator } from '../../emulator/index.js';
 import type { AuditRecord } from '../../src/audit/auditLog.js';
-import { rawRequest } from './emulator.js';
+import { createOperator } from '../../scripts/operator.js';
 
 export const CREDENTIAL_TAGS = { vault: 'acr-pull-credential', days: 'acr-pull-credential-days' } as const;
 export const ROLE_IDS = { acrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d', keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6' } as const;
@@ -187,11 +187,7 @@ export async function startCredentialsStack(options: {
       if (!res.status.startsWith('2')) throw new Error(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
       return res.body;
     };
-    const admin = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-      const res = await rawRequest(`${e.admin}${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }, ca);
-      if (res.status >= 300) throw new Error(`admin ${method} ${path}: ${res.status} ${res.text}`);
-      return (res.text ? JSON.parse(res.text) : undefined) as T;
-    };
+    const { admin } = createOperator(e, ca);
     const idle = () => admin<void>('POST', '/eventgrid/idle?timeoutMs=60000');
     const responses: string[] = [];
     const api = async (method: string, path: string, body?: unknown): Promise<HttpResult> => {
