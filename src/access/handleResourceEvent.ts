@@ -9,7 +9,8 @@ import type { AccessDeps } from './accessDeps.js';
 import { parseResourceEvent } from './resourceEvent.js';
 import { reconcileResource, type ReconcileOptions, type ReconcileResult } from './reconcile.js';
 import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
-import { resourceTypeOf } from '../policy/resourceId.js';
+import { normalizeResourceId, resourceTypeOf } from '../policy/resourceId.js';
+import type { ArmResource, ArmResources } from '../azure/arm.js';
 import { isWorkloadResource, reconcileWorkloadIdentity, type WorkloadReconcileResult } from '../workload/reconcileWorkloadIdentity.js';
 import { hasWorkloadDeps } from '../workload/workloadDeps.js';
 
@@ -60,7 +61,9 @@ export async function handleResourceEvent(deps: AccessDeps, input: unknown, log:
  * (consumers and registries), workload identity (identities, clusters, Key Vaults) and pull
  * credentials (registries). The event path runs it; the HTTP preview runs it with `dryRun`.
  */
-export async function reconcileChangedResource(deps: AccessDeps, resourceId: string, options: ReconcileOptions): Promise<ReconcileResult & { workload?: WorkloadReconcileResult }> {
+export async function reconcileChangedResource(given: AccessDeps, resourceId: string, options: ReconcileOptions): Promise<ReconcileResult & { workload?: WorkloadReconcileResult }> {
+  // Both features read the resource; within one event that is one ARM read (the budget), not one each.
+  const deps = { ...given, arm: readOnce(given.arm) };
   const workloadDeps = hasWorkloadDeps(deps) && isWorkloadResource(resourceId) ? deps : undefined;
   // A Key Vault matters only to workload identity (its acr-workload-allow consent).
   const accessToo = !(workloadDeps && resourceTypeOf(resourceId) === WATCHED_RESOURCE_TYPES.keyVault);
@@ -79,4 +82,27 @@ export async function reconcileChangedResource(deps: AccessDeps, resourceId: str
     await deps.onRegistryChanged(resource ?? { id: result.resourceId, deleted: true }, options);
   }
   return workload.value ? { ...result, workload: workload.value } : result;
+}
+
+/** ARM reads shared for the length of one event: each resource is read once; a write through it drops the copy. */
+function readOnce(arm: ArmResources): ArmResources {
+  const reads = new Map<string, Promise<ArmResource | undefined>>();
+  const keyOf = (id: string) => normalizeResourceId(id) ?? id.toLowerCase();
+  return {
+    getResource(id, options) {
+      const key = keyOf(id);
+      let read = reads.get(key);
+      if (!read) {
+        read = arm.getResource(id, options);
+        // A failed read is not shared: the next caller asks ARM again.
+        read.catch(() => reads.delete(key));
+        reads.set(key, read);
+      }
+      return read;
+    },
+    async patchResource(id, body, options) {
+      reads.delete(keyOf(id));
+      return arm.patchResource(id, body, options);
+    },
+  };
 }

@@ -40,3 +40,16 @@ describe('preview of a changed resource', () => {
     expect(result.workload).toBeDefined();
   });
 });
+
+describe('one event, one read', () => {
+  it('reads a tagged identity from ARM once, though registry access and workload identity both settle it', async () => {
+    const identityId = `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-once`;
+    await h.put(identityId, API.identity, { location: 'westeurope', tags: { 'acr-pull': 'nosuchacr', 'acr-workload-cluster': 'aks-preview', 'acr-workload-subjects': 'default/once' } });
+    // Observe our own ARM adapter (the real one, against the emulator): which resources it reads.
+    const reads: string[] = [];
+    const arm = { ...h.deps.arm, getResource: (id: string, options?: { abortSignal?: AbortSignal }) => (reads.push(id.toLowerCase()), h.deps.arm.getResource(id, options)) };
+    const result = await reconcileChangedResource({ ...h.deps, arm }, identityId, { log: h.log, trigger: { caller: 'tester' } });
+    expect(result.workload).toBeDefined();
+    expect(reads.filter((id) => id === identityId.toLowerCase())).toHaveLength(1);
+  });
+});
