@@ -127,6 +127,7 @@ module functionApp 'app/functionApp.bicep' = {
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     watchedSubscriptions: join(watchedSubscriptionIds, ',')
     defaultConsent: defaultConsent
+    keyVaultName: keyVault.outputs.name
     rotationSchedule: rotationSchedule
     reconcileSchedule: reconcileSchedule
     rotationPeriodDays: rotationPeriodDays

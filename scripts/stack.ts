@@ -142,6 +142,8 @@ export function emulatorAppSettings(emulator: StackEmulator): Record<string, str
     // Keep whatever NODE_OPTIONS the caller had, and add the .localhost resolver for vault hosts.
     NODE_OPTIONS: [process.env['NODE_OPTIONS'], env['NODE_OPTIONS']].filter(Boolean).join(' '),
     WATCHED_SUBSCRIPTIONS: emulator.endpoints.subscriptionId,
+    // The demo vault holds the demo's pull credentials, as the infra's vault does in Azure.
+    CREDENTIALS_VAULT_NAMES: emulator.endpoints.keyVaultName,
   };
 }
 

@@ -7,6 +7,7 @@
  * README's settings table, `local.settings.sample.json` and the infra tests are held to.
  */
 import { CronExpressionParser } from 'cron-parser';
+import { checkKeyVaultName } from './policy/tags.js';
 
 export const CONSENT_DEFAULTS = ['none', 'same-resource-group', 'same-subscription', 'any'] as const;
 export type ConsentDefault = (typeof CONSENT_DEFAULTS)[number];
@@ -42,6 +43,11 @@ export interface Config {
   readonly reconcileSchedule: string;
   /** Client id of a user-assigned managed identity, when the app does not use its system-assigned one. */
   readonly managedIdentityClientId?: string;
+  /**
+   * Key Vaults (names, lower case) that hold the app's pull credentials: never a workload-identity
+   * target. Vaults that a registry's `acr-pull-credential` tag or an enrolment names count too.
+   */
+  readonly credentialsVaultNames: readonly string[];
 }
 
 /** One setting: its name, whether required, its default, an example, and what it means. */
@@ -72,6 +78,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'ROTATION_GRACE_HOURS', required: false, default: '24', example: '24', description: 'Hours the previous password stays valid after a rotation before it is removed.' },
   { name: 'CREDENTIALS_DELETE_APP_ON_UNENROL', required: false, default: 'false', example: 'false', description: 'Whether un-enrolling a registry deletes its pull application.' },
   { name: 'RECONCILE_SCHEDULE', required: false, default: '0 */30 * * * *', example: '0 */30 * * * *', description: 'NCRONTAB schedule of the reconciliation sweep that catches missed events.' },
+  { name: 'CREDENTIALS_VAULT_NAMES', required: false, example: 'kv-acrpull-abc123', description: "Comma-separated Key Vault names that hold the app's pull credentials (the infra sets its own vault). They, and any vault a registry's acr-pull-credential tag or an enrolment names, are never given to a workload identity." },
   { name: 'AZURE_CLIENT_ID', required: false, example: '11111111-2222-3333-4444-555555555555', description: 'Client id of a user-assigned managed identity, when the app should use it instead of its system-assigned one.' },
 ];
 
@@ -146,6 +153,16 @@ export function loadConfig(env: Env): Config {
     bad(name, `a whole number from ${min} to ${max}`, value);
     return min;
   };
+  const vaultNames = (name: string): string[] => {
+    const value = env[name]?.trim() ?? '';
+    const names: string[] = [];
+    for (const part of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+      const checked = checkKeyVaultName(part);
+      if (checked.ok) names.push(checked.value);
+      else bad(name, 'comma-separated Key Vault names', value);
+    }
+    return [...new Set(names)];
+  };
   const ncrontab = (name: string): string => {
     const value = raw(name) ?? '';
     const fields = value.split(/\s+/);
@@ -208,6 +225,7 @@ export function loadConfig(env: Env): Config {
     deleteApplicationOnUnenrol: bool('CREDENTIALS_DELETE_APP_ON_UNENROL'),
     reconcileSchedule: ncrontab('RECONCILE_SCHEDULE'),
     managedIdentityClientId: env['AZURE_CLIENT_ID']?.trim() ? guid('AZURE_CLIENT_ID') : undefined,
+    credentialsVaultNames: vaultNames('CREDENTIALS_VAULT_NAMES'),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

@@ -21,6 +21,7 @@ import { loadConfig, type Config } from './config.js';
 import { createCredentialsDeps, type CredentialsDeps } from './credentials/deps.js';
 import { ENROLMENT_STATUSES } from './credentials/enrolment.js';
 import { listEnrolments, onRegistryChanged } from './credentials/useCases.js';
+import { createTableIdentityLeases, IDENTITY_LEASE_TABLE_SUFFIX, type IdentityLeaseOptions } from './workload/identityLeases.js';
 import { createIdentityLocks } from './workload/identityLocks.js';
 import type { WorkloadDeps } from './workload/workloadDeps.js';
 
@@ -40,6 +41,8 @@ export interface CreateDepsOptions {
   /** SDK pipeline options, passed to every client (for example the TLS trust of a private endpoint). */
   readonly clientOptions?: AzureClientOptions;
   readonly audit?: AuditLog;
+  /** Timings of the per-identity lease of workload identity (tests shorten them). */
+  readonly identityLease?: IdentityLeaseOptions;
 }
 
 /** Builds every adapter from config and credential. */
@@ -70,6 +73,9 @@ export function createDeps(config: Config, credential: TokenCredential, options:
     federatedCredentials: createFederatedCredentials(config, credential, { ...(options.clientOptions ? { clientOptions: options.clientOptions } : {}) }),
     vaultGrantIndex: createTableGrantIndex(createTableClient(config, credential, TABLE_SUFFIXES.workloadGrants)),
     identityLocks: createIdentityLocks(),
+    identityLeases: createTableIdentityLeases(createTableClient(config, credential, IDENTITY_LEASE_TABLE_SUFFIX), options.identityLease),
+    listCredentialVaults: async () =>
+      (await listEnrolments(credentials)).filter((e) => e.status !== ENROLMENT_STATUSES.unenrolled).map((e) => ({ vaultName: e.vaultName, registryName: e.registryName })),
   };
 }
 

@@ -55,6 +55,24 @@ const FIC_TYPE = 'microsoft.managedidentity/userassignedidentities/federatediden
 const UAMI_TYPE = 'microsoft.managedidentity/userassignedidentities';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The user-assigned identity a federated identity credential id belongs to. */
+const identityOfFic = (ficId: string) => ficId.replace(/\/federatedIdentityCredentials\/[^/]+$/i, '');
+
+/**
+ * Entra rejects a federated-credential write while another write on the same user-assigned identity
+ * is in flight: "Creating multiple federated identity credentials under the same user-assigned managed
+ * identity concurrently triggers concurrency detection logic, which causes requests to fail with
+ * 409-conflict HTTP status code" (https://learn.microsoft.com/entra/workload-id/workload-identity-federation-considerations,
+ * "Concurrent updates aren't supported").
+ */
+const concurrentFicWrites = (ficId: string): EmuResponse =>
+  armError(409, 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity', `Too many Federated Identity Credentials are written concurrently for the managed identity '${identityOfFic(ficId)}'. Concurrent Federated Identity Credentials writes under the same managed identity are not supported.`);
+
+/** Whether a Key Vault created without `enableRbacAuthorization` uses Azure RBAC: from api-version 2026-02-01 on. */
+export function isRbacDefault(apiVersion: string | null): boolean {
+  return apiVersion !== null && /^\d{4}-\d{2}-\d{2}/.test(apiVersion) && apiVersion.slice(0, 10) >= '2026-02-01';
+}
+
 export interface ResourceDeps {
   readonly ctx: EmulatorContext;
   readonly state: ArmState;
@@ -136,7 +154,7 @@ export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
     return { id, hidden: {}, body: { id, name, type: 'Microsoft.ManagedIdentity/userAssignedIdentities', location, tags: isObject(tags) ? tags : {}, properties: { tenantId: ctx.tenantId, principalId: objectId, clientId: appId, isolationScope: 'None' } } };
   };
 
-  const fillServerProperties = async (typeKey: string, p: ResourcePath, id: string, body: Record<string, unknown>, existing: StoredResource | undefined, hidden: Record<string, unknown>, caller: Caller | undefined): Promise<EmuResponse | undefined> => {
+  const fillServerProperties = async (typeKey: string, p: ResourcePath, id: string, body: Record<string, unknown>, existing: StoredResource | undefined, hidden: Record<string, unknown>, caller: Caller | undefined, apiVersion: string | null): Promise<EmuResponse | undefined> => {
     const props = (isObject(body.properties) ? body.properties : {}) as Record<string, unknown>;
     const prev = existing && isObject(existing.body.properties) ? existing.body.properties : {};
     const name = p.names[p.names.length - 1]!;
@@ -209,7 +227,15 @@ export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
         props.vaultUri = vaultUri;
         props.tenantId ??= ctx.tenantId;
         props.sku ??= { family: 'A', name: 'standard' };
-        props.enableRbacAuthorization ??= true;
+        // The permission model (`properties.enableRbacAuthorization`). Absent on create, the default
+        // depends on the api-version: `"default": false` up to 2025-05-01
+        // (keyvault/resource-manager/Microsoft.KeyVault/KeyVault/stable/2025-05-01/openapi.json,
+        // VaultProperties), `"default": true` from 2026-02-01 (…/stable/2026-02-01/openapi.json).
+        // Absent on a PUT over an existing vault, it keeps its value, as VaultPatchProperties says
+        // ("If null or not specified, the value of this property will not change").
+        if (typeof props.enableRbacAuthorization !== 'boolean') {
+          props.enableRbacAuthorization = typeof prev.enableRbacAuthorization === 'boolean' ? prev.enableRbacAuthorization : isRbacDefault(apiVersion);
+        }
         break;
       }
       case 'microsoft.web/sites':
@@ -226,7 +252,7 @@ export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
 
   // ---------- resources ----------
 
-  type Found = { p: ResourcePath; typeKey: string; spec: TypeSpec; rg: StoredResource; error?: undefined };
+  type Found = { p: ResourcePath; typeKey: string; spec: TypeSpec; rg: StoredResource; apiVersion: string | null; error?: undefined };
   const lookup = (path: string, apiVersion: string | null): Found | { error: EmuResponse } => {
     const p = parsePath(path);
     if (!p) return { error: armErrors.noRoute(path) };
@@ -236,7 +262,7 @@ export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
     if (!subscriptionExists(p.subscriptionId)) return { error: armErrors.subscriptionNotFound(p.subscriptionId) };
     const rg = state.getResourceGroup(p.subscriptionId, p.resourceGroup);
     if (!rg) return { error: armErrors.resourceGroupNotFound(p.resourceGroup) };
-    return { p, typeKey, spec, rg };
+    return { p, typeKey, spec, rg, apiVersion };
   };
 
   const writeResource = async (req: EmuRequest, caller: Caller, patch: boolean): Promise<EmuResponse> => {
@@ -271,9 +297,8 @@ export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
 
     let identityKey: string | undefined;
     if (typeKey === FIC_TYPE) {
-      identityKey = keyOf(id.replace(/\/federatedIdentityCredentials\/[^/]+$/i, ''));
-      if (state.ficInFlight.has(identityKey))
-        return armError(409, 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity', `Too many Federated Identity Credentials are written concurrently for the managed identity '${id.replace(/\/federatedIdentityCredentials\/[^/]+$/i, '')}'. Concurrent Federated Identity Credentials writes under the same managed identity are not supported.`);
+      identityKey = keyOf(identityOfFic(id));
+      if (state.ficInFlight.has(identityKey)) return concurrentFicWrites(id);
       const count = [...state.resources.values()].filter((r) => keyOf(r.id).startsWith(identityKey + '/federatedidentitycredentials/')).length;
       if (!existing && count >= state.options.ficLimit)
         return armError(400, 'BadRequest', `Too many Federated Identity Credentials are written to the managed identity. The maximum number of Federated Identity Credentials per managed identity is ${state.options.ficLimit}.`);
@@ -312,7 +337,7 @@ export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
         removeSystemPrincipal(existing);
         delete body.identity;
       }
-      const err = await fillServerProperties(typeKey, p, id, body, existing, hidden, caller);
+      const err = await fillServerProperties(typeKey, p, id, body, existing, hidden, caller, l.apiVersion);
       if (err) return err;
       if (body.tags === undefined) delete body.tags;
       if (body.location === undefined) delete body.location;
@@ -398,13 +423,28 @@ export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
     return { status: 200, body: paged(req, items.map((r) => r.body), state.options.pageSize) };
   };
 
-  const deleteResource = (req: EmuRequest, caller: Caller): EmuResponse => {
+  const deleteResource = async (req: EmuRequest, caller: Caller): Promise<EmuResponse> => {
     const l = lookup(req.url.pathname, req.url.searchParams.get('api-version'));
     if (l.error) return l.error;
     const denied = check(caller, `${l.spec.type}/delete`, req.url.pathname);
     if (denied) return denied;
+    const id = req.url.pathname.replace(/\/$/, '');
+    if (l.typeKey === FIC_TYPE) {
+      // Entra's concurrency rule covers every federated-credential write on one identity, deletes included.
+      const identityKey = keyOf(identityOfFic(id));
+      if (state.ficInFlight.has(identityKey)) return concurrentFicWrites(id);
+      state.ficInFlight.add(identityKey);
+      try {
+        await sleep(state.options.ficWriteDurationMs);
+        if (!state.getResource(id)) return { status: 204 };
+        deleteTree(caller, id, req);
+        return { status: 200 };
+      } finally {
+        state.ficInFlight.delete(identityKey);
+      }
+    }
     if (!state.getResource(req.url.pathname)) return { status: 204 };
-    deleteTree(caller, req.url.pathname.replace(/\/$/, ''), req);
+    deleteTree(caller, id, req);
     return { status: 200 };
   };
 

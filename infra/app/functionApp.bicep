@@ -37,6 +37,9 @@ param reconcileSchedule string
 @maxValue(730)
 param rotationPeriodDays int
 
+@description('Name of the Key Vault that holds the pull credentials (CREDENTIALS_VAULT_NAMES).')
+param keyVaultName string
+
 @description('Microsoft Graph endpoint of the cloud (environment() has no Microsoft Graph entry).')
 param graphEndpoint string = 'https://graph.microsoft.com'
 
@@ -111,6 +114,8 @@ var appSettings = {
   ARM_ENDPOINT: environment().resourceManager
   GRAPH_ENDPOINT: graphEndpoint
   AZURE_AUTHORITY_HOST: environment().authentication.loginEndpoint
+  // The vault holding every pull password: never a workload-identity target.
+  CREDENTIALS_VAULT_NAMES: keyVaultName
 }
 
 resource settings 'Microsoft.Web/sites/config@2024-04-01' = {

@@ -10,6 +10,8 @@ export const AUDIT_OUTCOMES = {
   revoked: 'revoked',
   deniedByConsent: 'denied-by-consent',
   deniedByPlatformPolicy: 'denied-by-platform-policy',
+  /** Refused by the automation's own rule, whatever the target consents to; `errorCode` names the rule. */
+  denied: 'denied',
   skipped: 'skipped',
   failed: 'failed',
   rejectedInput: 'rejected-input',

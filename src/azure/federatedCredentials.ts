@@ -39,7 +39,8 @@ export function createFederatedCredentials(
   credential: TokenCredential,
   options: { clientOptions?: AzureClientOptions } = {},
 ): FederatedCredentials {
-  // The SDK client is bound to one subscription; identities may live in any watched one.
+  // The SDK client is bound to one subscription; identities may live in any watched one. Clients
+  // hold no Azure state, so keeping them per process is safe with several instances.
   const clients = new Map<string, ManagedServiceIdentityClient>();
   const clientFor = (subscriptionId: string): ManagedServiceIdentityClient => {
     let client = clients.get(subscriptionId);

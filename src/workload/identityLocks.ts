@@ -2,11 +2,12 @@
  * One writer at a time per user-assigned identity, within this process.
  *
  * Entra rejects concurrent federated-credential writes to one identity (409
- * `ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity`), and the cap of 20 must
- * be checked against what is there when we write. The Functions host runs several invocations
- * at once in one process, so each identity gets a promise chain: a reconciliation of an identity
- * starts only when the previous one has finished. Another instance racing us still gets the 409,
- * which the adapter turns into a NotReadyError (Event Grid redelivers).
+ * `ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity`). The Functions host runs
+ * several invocations at once in one process, so each identity gets a promise chain: a
+ * reconciliation of an identity starts only when the previous one here has finished. This is an
+ * optimisation only — runs of one instance queue here instead of polling the lease table; across
+ * instances the lease in Table Storage (identityLeases.ts) is what serialises. Safe with several
+ * instances: it holds nothing but promises of this process's own runs.
  */
 import { normalizeResourceId } from '../policy/resourceId.js';
 

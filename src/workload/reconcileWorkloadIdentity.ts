@@ -12,9 +12,14 @@
  *     settled with the vault as ARM has it now: its `acr-workload-allow` consent decides the grant
  *
  * A vault grant needs both sides, as a registry grant does: the identity names the vault
- * (`acr-workload-vault`) and the vault consents (`acr-workload-allow`, the `acr-pull-allow` grammar,
- * `ACCESS_DEFAULT_CONSENT` when absent). Without the vault's consent, a tag on the identity would
- * grant itself the vault's secrets.
+ * (`acr-workload-vault`) and the vault consents (`acr-workload-allow`, the `acr-pull-allow` grammar;
+ * a vault without it consents to nobody — `ACCESS_DEFAULT_CONSENT` is for registries). Without the
+ * vault's consent, a tag on the identity would grant itself the vault's secrets. The app's own vaults
+ * (those holding pull credentials) and vaults in access-policy mode are refused whatever they say
+ * (policy/vaultGrant.ts).
+ *
+ * Writes are serialised per identity across instances (identityLeases.ts), and in this process first
+ * (identityLocks.ts). Nothing else here outlives a run: vaults and own-vault answers are read per run.
  *
  * Like the access use case, only the resource id is taken from the event and ARM is re-read; a
  * dry run plans on the same path and writes nothing (not even audit rows).
@@ -27,14 +32,14 @@ import type { ArmResource } from '../azure/arm.js';
 import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
 import { AppError, NotReadyError, PolicyDeniedError } from '../errors.js';
 import { isOwnedByUs, ownedDescription, roleAssignmentName } from '../policy/assignmentName.js';
-import { evaluateConsent } from '../policy/consent.js';
+import { TAG_NAMES } from '../policy/tags.js';
+import { decideVaultGrant, VAULT_DENIALS, type VaultGrantDecision } from '../policy/vaultGrant.js';
 import { normalizeResourceId, parseResourceId, sameResourceId } from '../policy/resourceId.js';
 import { describeRole, ROLES } from '../policy/roles.js';
 import {
   federatedCredentialName,
   isOwnedCredentialName,
   parseWorkloadTags,
-  VAULT_CONSENT,
   WORKLOAD_AUDIENCE,
   WORKLOAD_TAG_NAMES,
   type ClusterRef,
@@ -102,6 +107,8 @@ class Run extends DecisionRecorder {
   readonly plans: { identityId: string; credentials: CredentialPlan; vaults: VaultPlan }[] = [];
   /** Key Vaults as ARM has them now (null: gone), read once per run however many identities name them. */
   readonly vaults = new Map<string, ArmResource | null>();
+  /** Whether a vault (by lower-case name) holds the app's pull credentials, and how we know; read once per run. */
+  readonly credentialsVaults = new Map<string, Promise<string | undefined>>();
   constructor(
     readonly deps: WorkloadDeps,
     override readonly options: WorkloadReconcileOptions,
@@ -152,10 +159,14 @@ async function settleCluster(run: Run, clusterId: string): Promise<void> {
   }
 }
 
-/** Settles one identity; writes are serialised per identity in this process (a dry run only reads). */
+/**
+ * Settles one identity. Writes are serialised per identity: in this process by the lock, across
+ * instances by the lease (a dry run only reads, and takes neither).
+ */
 async function settleIdentity(run: Run, identityId: string, known: KnownClusters): Promise<void> {
   if (run.dryRun) return settleIdentityNow(run, identityId, known);
-  return run.deps.identityLocks.run(identityId, () => settleIdentityNow(run, identityId, known));
+  const { identityLocks, identityLeases } = run.deps;
+  return identityLocks.run(identityId, () => identityLeases.run(identityId, () => settleIdentityNow(run, identityId, known), { log: run.options.log }));
 }
 
 async function settleIdentityNow(run: Run, identityId: string, known: KnownClusters): Promise<void> {
@@ -439,9 +450,13 @@ async function settleVaults(run: Run, identity: ArmResource, principalId: string
     const wanted = wantedVaults.get(k);
     if (wanted) {
       const present = secretsUser.find((a) => a.principalId.toLowerCase() === principalId.toLowerCase());
-      const consent = evaluateConsent({ id: wanted.id, ...(wanted.tags ? { tags: wanted.tags } : {}) }, { id: identity.id, ...(identity.tags ? { tags: identity.tags } : {}) }, deps.config.defaultConsent, VAULT_CONSENT);
+      const holds = await credentialsVaultReason(run, wanted.name);
+      const consent = decideVaultGrant(
+        { id: wanted.id, name: wanted.name, ...(wanted.tags ? { tags: wanted.tags } : {}), ...(wanted.properties ? { properties: wanted.properties } : {}), ...(holds ? { holdsPullCredentials: holds } : {}) },
+        { id: identity.id, ...(identity.tags ? { tags: identity.tags } : {}) },
+      );
       if (!consent.allowed) {
-        await denyVault(run, plan, identity, principalId, vault, consent.reason, ours, present, base);
+        await denyVault(run, plan, identity, principalId, vault, consent, ours, present, base);
         if (!run.dryRun && run.retryError === before) await deps.vaultGrantIndex.remove(identity.id, vault.id);
         continue;
       }
@@ -468,36 +483,89 @@ async function settleVaults(run: Run, identity: ArmResource, principalId: string
       for (const a of ours) await revokeVault(run, plan, identity.id, vault, a, why);
       if (!run.dryRun && run.retryError === before) await deps.vaultGrantIndex.remove(identity.id, vault.id);
     } else {
+      const holds = ours.length > 0 ? await credentialsVaultReason(run, vault.name) : undefined;
       for (const a of ours) {
-        await run.decide({ ...base, action: run.action('revoke'), outcome: AUDIT_OUTCOMES.skipped, principalId: a.principalId, reason: `${role.name} on ${vault.name} is not asked for, but kept: the workload tags on ${identity.name} could not be fully read this time` });
+        // Ours on a vault holding pull credentials goes whatever the tags say.
+        if (holds) await revokeVault(run, plan, identity.id, vault, a, `Key Vault ${vault.name} holds the automation's pull credentials (${holds}), so ${identity.name}'s ${role.name} there is revoked`);
+        else await run.decide({ ...base, action: run.action('revoke'), outcome: AUDIT_OUTCOMES.skipped, principalId: a.principalId, reason: `${role.name} on ${vault.name} is not asked for, but kept: the workload tags on ${identity.name} could not be fully read this time` });
       }
     }
   }
   return plan;
 }
 
-/** The vault does not consent to this identity: no grant, a denied-by-consent row, and ours revoked (consent withdrawn or narrowed). */
+/**
+ * No grant on this vault: it does not consent (a `denied-by-consent` row), or it holds the app's pull
+ * credentials or uses access policies (a `denied` row whose errorCode says which); ours is revoked.
+ */
 async function denyVault(
   run: Run,
   plan: { denied: VaultPlan['denied'][number][]; revokes: VaultPlan['revokes'][number][] },
   identity: ArmResource,
   principalId: string,
   vault: { id: string; name: string },
-  consentReason: string,
+  decision: VaultGrantDecision & { allowed: false },
   ours: readonly RoleAssignmentInfo[],
   present: RoleAssignmentInfo | undefined,
   base: { resourceId: string; role: string; details: { vault: string } },
 ): Promise<void> {
   const role = ROLES.keyVaultSecretsUser;
+  const byConsent = decision.code === VAULT_DENIALS.noConsent;
   const byHand = present !== undefined && !isOwnedByUs(present.description);
   const reason =
-    `${WORKLOAD_TAG_NAMES.vault} on ${identity.name} names ${vault.name}, but ${consentReason}; ${role.name} is not granted` +
+    `${WORKLOAD_TAG_NAMES.vault} on ${identity.name} names ${vault.name}, but ${decision.reason}; ${role.name} is not granted` +
     (byHand ? ` (an assignment made outside the automation exists and is left as it is)` : '');
   plan.denied.push({ vaultId: vault.id, vaultName: vault.name, reason });
-  await run.decide({ ...base, action: run.action('grant'), outcome: AUDIT_OUTCOMES.deniedByConsent, principalId, reason });
+  await run.decide({
+    ...base,
+    action: run.action('grant'),
+    outcome: byConsent ? AUDIT_OUTCOMES.deniedByConsent : AUDIT_OUTCOMES.denied,
+    principalId,
+    reason,
+    ...(byConsent ? {} : { errorCode: decision.code }),
+  });
   for (const a of ours) {
-    await revokeVault(run, plan, identity.id, vault, a, `Key Vault ${vault.name} does not consent to ${identity.name} (${consentReason}), so its ${role.name} is revoked`);
+    const why = byConsent
+      ? `Key Vault ${vault.name} does not consent to ${identity.name} (${decision.reason}), so its ${role.name} is revoked`
+      : `${decision.reason}; ${identity.name}'s ${role.name} there is revoked`;
+    await revokeVault(run, plan, identity.id, vault, a, why);
   }
+}
+
+/**
+ * Whether a Key Vault holds the app's pull credentials, and how the app knows; undefined when it does
+ * not. Read at decision time (once per run, never kept across runs): the CREDENTIALS_VAULT_NAMES
+ * setting, the credentials enrolments, and any registry whose `acr-pull-credential` tag names the
+ * vault (Resource Graph) — a registry may be tagged before its enrolment exists.
+ */
+function credentialsVaultReason(run: Run, vaultName: string): Promise<string | undefined> {
+  const name = vaultName.toLowerCase();
+  let answer = run.credentialsVaults.get(name);
+  if (!answer) {
+    answer = (async () => {
+      const { deps } = run;
+      if (deps.config.credentialsVaultNames.includes(name)) return 'CREDENTIALS_VAULT_NAMES names it';
+      const enrolled = (await deps.listCredentialVaults()).find((e) => e.vaultName.toLowerCase() === name);
+      if (enrolled) return `registry ${enrolled.registryName} stores its pull credentials there`;
+      const rows = await deps.resourceGraph.query(registriesStoringCredentialsInQuery(name), deps.config.watchedSubscriptions);
+      const tagged = rows.find((row) => typeof row['name'] === 'string' && String(getTagValue(row['tags'], TAG_NAMES.credential) ?? '').trim().toLowerCase() === name);
+      return tagged ? `registry ${String(tagged['name'])}'s ${TAG_NAMES.credential} tag names it` : undefined;
+    })();
+    run.credentialsVaults.set(name, answer);
+  }
+  return answer;
+}
+
+function getTagValue(tags: unknown, tag: string): string | undefined {
+  if (typeof tags !== 'object' || tags === null) return undefined;
+  const entry = Object.entries(tags).find(([k]) => k.toLowerCase() === tag);
+  return typeof entry?.[1] === 'string' ? entry[1] : undefined;
+}
+
+/** Resource Graph: registries whose `acr-pull-credential` tag mentions this vault name (the caller then compares exactly). */
+export function registriesStoringCredentialsInQuery(vaultName: string): string {
+  const safe = vaultName.replace(/[^A-Za-z0-9-]/g, '');
+  return `resources | where type =~ 'microsoft.containerregistry/registries' and tags['${TAG_NAMES.credential}'] contains '${safe}' | project id, name, type, tags`;
 }
 
 async function grantVault(

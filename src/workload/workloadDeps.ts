@@ -5,6 +5,7 @@ import type { FederatedCredentials } from '../azure/federatedCredentials.js';
 import type { ResourceGraph } from '../azure/resourceGraph.js';
 import type { RoleAssignments } from '../azure/roleAssignments.js';
 import type { Config } from '../config.js';
+import type { IdentityLeases } from './identityLeases.js';
 import type { IdentityLocks } from './identityLocks.js';
 
 /** What the workload-identity use case needs; `Deps` (src/deps.ts) provides it, tests may build it directly. */
@@ -21,12 +22,25 @@ export interface WorkloadDeps {
    * Its own table, `<TABLE_PREFIX>workloadgrants`; it only narrows the search, never authorises a delete.
    */
   readonly vaultGrantIndex: GrantIndex;
-  /** One reconciliation at a time per identity in this process. */
+  /** One reconciliation at a time per identity in this process (saves the lease table a round trip). */
   readonly identityLocks: IdentityLocks;
+  /** One reconciliation at a time per identity across instances: a lease in Table Storage. */
+  readonly identityLeases: IdentityLeases;
+  /**
+   * The Key Vaults pull-credential enrolments store passwords in, read from the credentials
+   * enrolment store when asked (never cached): these vaults are never a workload-identity target.
+   */
+  readonly listCredentialVaults: () => Promise<readonly { readonly vaultName: string; readonly registryName: string }[]>;
 }
 
 /** Whether a dependency object carries the workload-identity adapters (the access tests build ones that do not). */
 export function hasWorkloadDeps<T extends object>(deps: T): deps is T & WorkloadDeps {
   const d = deps as Partial<WorkloadDeps>;
-  return d.federatedCredentials !== undefined && d.vaultGrantIndex !== undefined && d.identityLocks !== undefined;
+  return (
+    d.federatedCredentials !== undefined &&
+    d.vaultGrantIndex !== undefined &&
+    d.identityLocks !== undefined &&
+    d.identityLeases !== undefined &&
+    d.listCredentialVaults !== undefined
+  );
 }

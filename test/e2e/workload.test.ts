@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AuditRecord } from '../../src/audit/auditLog.js';
 import { ROLES } from '../../src/policy/roles.js';
 import { FEDERATED_CREDENTIAL_PREFIX, federatedCredentialName } from '../../src/policy/workloadTags.js';
+import { DEFAULT_RESOURCE_GROUP } from '../../emulator/core/wellKnown.js';
 import { API_VERSIONS, aUserAssignedIdentity, startAccessStack, type AccessStack } from '../support/e2eAccess.js';
 
 const FIC_API = '2024-11-30';
@@ -30,7 +31,13 @@ let arm: Client;
 let rg: string;
 
 beforeAll(async () => {
-  s = await startAccessStack({ tablesConnectionString: inject('tablesConnectionString'), tablesEndpoint: inject('tablesEndpoint'), appEntry: inject('appEntry') });
+  // Registries here default to same-resource-group: vaults must still consent on their own (issue 13 point 3).
+  s = await startAccessStack({
+    tablesConnectionString: inject('tablesConnectionString'),
+    tablesEndpoint: inject('tablesEndpoint'),
+    appEntry: inject('appEntry'),
+    appSettings: { ACCESS_DEFAULT_CONSENT: 'same-resource-group' },
+  });
   const e = s.stack.emulator!.endpoints;
   const ca = s.stack.emulator!.caPem;
   const credential = new ClientSecretCredential(e.tenantId, e.operator.clientId, e.operator.clientSecret, { authorityHost: e.login, disableInstanceDiscovery: true, tlsOptions: { ca } });
@@ -74,12 +81,15 @@ async function putIdentity(name: string, tags: Record<string, string>): Promise<
   return { id, principalId: body.properties.principalId };
 }
 
-/** A Key Vault with the Azure RBAC permission model. Follows keyvault/.../stable/2023-07-01/examples/createVault.json, trimmed. */
-async function putVault(name: string, tags: Record<string, string>): Promise<string> {
+/**
+ * A Key Vault, by default with the Azure RBAC permission model. Follows
+ * keyvault/.../stable/2023-07-01/examples/createVault.json, trimmed.
+ */
+async function putVault(name: string, tags: Record<string, string>, enableRbacAuthorization = true): Promise<string> {
   const id = vaultId(name);
   await s.put(id, {
     apiVersion: VAULT_API,
-    body: { location: LOCATION, tags, properties: { tenantId: s.stack.emulator!.endpoints.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true } },
+    body: { location: LOCATION, tags, properties: { tenantId: s.stack.emulator!.endpoints.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization } },
   });
   return id;
 }
@@ -215,7 +225,7 @@ describe('workload identity from resource events', () => {
     expect((await audit(kv)).filter((r) => r.outcome === 'failed' || r.outcome === 'rejected-input')).toEqual([]);
   });
 
-  it('grants nothing on a vault without consent, with an audit row that says why', async () => {
+  it('grants nothing on a vault without consent, though ACCESS_DEFAULT_CONSENT covers the identity, with an audit row that says why', async () => {
     const kv = await putVault('kv-e2e-none', {});
     await s.idle();
     const id = await putIdentity('id-no-consent', { 'acr-workload-vault': 'kv-e2e-none' });
@@ -228,5 +238,35 @@ describe('workload identity from resource events', () => {
     expect(denied[0]).toMatchObject({ action: 'grant', principalId: id.principalId, role: expect.stringContaining('Key Vault Secrets User') });
     expect(denied[0]!.reason).toMatch(/Key Vault kv-e2e-none has no acr-workload-allow tag and the default is none/);
     expect(rows.some((r) => r.outcome === 'granted')).toBe(false);
+  });
+
+  it("refuses the app's own vault (CREDENTIALS_VAULT_NAMES), though it consents to everyone", async () => {
+    const demo = s.stack.emulator!.endpoints;
+    const demoVault = `/subscriptions/${demo.subscriptionId}/resourceGroups/${DEFAULT_RESOURCE_GROUP}/providers/Microsoft.KeyVault/vaults/${demo.keyVaultName}`;
+    await s.tag(demoVault, { 'acr-workload-allow': '*' }, 'Merge');
+    await s.idle();
+    const id = await putIdentity('id-own-vault', { 'acr-workload-vault': demo.keyVaultName });
+    await s.idle();
+
+    expect((await secretsUsersAt(demoVault)).filter((a) => a.principalId === id.principalId)).toEqual([]);
+    const denied = (await audit(id.id)).filter((r) => r.outcome === 'denied');
+    expect(denied.length).toBeGreaterThanOrEqual(1);
+    expect(denied[0]).toMatchObject({ action: 'grant', errorCode: 'CredentialsVault', principalId: id.principalId });
+    expect(denied[0]!.reason).toContain(`Key Vault ${demo.keyVaultName} holds the automation's pull credentials (CREDENTIALS_VAULT_NAMES names it)`);
+  });
+
+  it('grants nothing on a vault in access-policy mode, with a denied row naming the permission model', async () => {
+    const kv = await putVault('kv-e2e-policies', { 'acr-workload-allow': 'same-resource-group' }, false);
+    await s.idle();
+    const id = await putIdentity('id-policies', { 'acr-workload-vault': 'kv-e2e-policies' });
+    await s.idle();
+
+    expect(await secretsUsersAt(kv)).toEqual([]);
+    const rows = await audit(id.id);
+    expect(rows.some((r) => r.outcome === 'granted')).toBe(false);
+    const denied = rows.filter((r) => r.outcome === 'denied');
+    expect(denied.length).toBeGreaterThanOrEqual(1);
+    expect(denied[0]).toMatchObject({ action: 'grant', errorCode: 'VaultAccessPolicyMode', principalId: id.principalId });
+    expect(denied[0]!.reason).toContain('uses the access-policy permission model (enableRbacAuthorization=false), where Key Vault Secrets User has no effect');
   });
 });

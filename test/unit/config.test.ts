@@ -38,6 +38,7 @@ describe('loadConfig', () => {
       rotationPeriodDays: 90,
       rotationGraceHours: 24,
       deleteApplicationOnUnenrol: false,
+      credentialsVaultNames: [],
       reconcileSchedule: '0 */30 * * * *',
       managedIdentityClientId: undefined,
     });
@@ -53,6 +54,7 @@ describe('loadConfig', () => {
     ['parses whole numbers', { ROTATION_PERIOD_DAYS: '30' }, (c: ReturnType<typeof loadConfig>) => c.rotationPeriodDays, 30],
     ['reads the consent default', { ACCESS_DEFAULT_CONSENT: 'same-subscription' }, (c: ReturnType<typeof loadConfig>) => c.defaultConsent, 'same-subscription'],
     ['treats a blank optional setting as unset', { TABLE_PREFIX: '   ' }, (c: ReturnType<typeof loadConfig>) => c.tablePrefix, 'acrpull'],
+    ['reads the credentials vaults as lower-case names, once each', { CREDENTIALS_VAULT_NAMES: ' KV-AcrPull-1, kv-acrpull-1,demo-vault ' }, (c: ReturnType<typeof loadConfig>) => c.credentialsVaultNames, ['kv-acrpull-1', 'demo-vault']],
   ])('%s', (_name, overrides, read, expected) => {
     expect(read(loadConfig({ ...MINIMAL, ...overrides }))).toEqual(expected);
   });
@@ -69,6 +71,7 @@ describe('loadConfig', () => {
     ['an invalid cron field', { RECONCILE_SCHEDULE: '0 */30 * * * funday' }, 'RECONCILE_SCHEDULE', 'expected a valid NCRONTAB expression, got "0 */30 * * * funday"'],
     ['a table prefix with a dash', { TABLE_PREFIX: 'acr-pull' }, 'TABLE_PREFIX', 'expected letters and digits, starting with a letter, at most 30, got "acr-pull"'],
     ['no Table Storage at all', { TABLES__tableServiceUri: undefined }, 'TABLES__tableServiceUri', 'expected a Table Storage URL (or TABLES_CONNECTION_STRING for local development), got nothing'],
+    ['a credentials vault that is not a Key Vault name', { CREDENTIALS_VAULT_NAMES: 'kv-ok,kv_bad' }, 'CREDENTIALS_VAULT_NAMES', 'expected comma-separated Key Vault names, got "kv-ok,kv_bad"'],
     ['a malformed client id', { AZURE_CLIENT_ID: 'my-identity' }, 'AZURE_CLIENT_ID', 'expected a GUID, got "my-identity"'],
   ])('reports %s on one line naming the setting, the problem and an example', (_case, overrides, name, problem) => {
     const problems = problemsOf({ ...MINIMAL, ...overrides });

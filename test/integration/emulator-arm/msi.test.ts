@@ -119,6 +119,27 @@ describe('federated identity credentials through @azure/arm-msi', () => {
     }
   });
 
+  it('answers 409 to a delete while another write on the identity is in flight (issue 14 point 7)', async () => {
+    await client.userAssignedIdentities.createOrUpdate(RG, 'id-race-delete', { location: 'westeurope' });
+    await client.federatedIdentityCredentials.createOrUpdate(RG, 'id-race-delete', 'fic-old', fic('system:serviceaccount:ns:old'));
+    await emu.admin('PUT', '/arm/options', { ficWriteDurationMs: 300 });
+    try {
+      const results = await Promise.allSettled([
+        client.federatedIdentityCredentials.createOrUpdate(RG, 'id-race-delete', 'fic-new', fic('system:serviceaccount:ns:new')),
+        new Promise((r) => setTimeout(r, 50)).then(() => client.federatedIdentityCredentials.delete(RG, 'id-race-delete', 'fic-old')),
+      ]);
+      expect(results[0]!.status).toBe('fulfilled');
+      expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ statusCode: 409, code: 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity' });
+      // The delete did nothing; once the write is done, it goes through.
+      const names = async () => { const out: string[] = []; for await (const f of client.federatedIdentityCredentials.list(RG, 'id-race-delete')) out.push(f.name!); return out.sort(); };
+      expect(await names()).toEqual(['fic-new', 'fic-old']);
+      await client.federatedIdentityCredentials.delete(RG, 'id-race-delete', 'fic-old');
+      expect(await names()).toEqual(['fic-new']);
+    } finally {
+      await emu.admin('PUT', '/arm/options', { ficWriteDurationMs: 25 });
+    }
+  });
+
   it('answers 404 ParentResourceNotFound for a credential on an identity that does not exist', async () => {
     await expect(client.federatedIdentityCredentials.createOrUpdate(RG, 'id-missing', 'fic', fic('system:serviceaccount:ns:x'))).rejects.toMatchObject({ statusCode: 404, code: 'ParentResourceNotFound' });
   });

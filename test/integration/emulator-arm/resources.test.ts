@@ -100,6 +100,24 @@ describe('the default scenario', () => {
 });
 
 describe('Key Vault through ARM', () => {
+  // The permission model: `"default": false` up to 2025-05-01, `"default": true` from 2026-02-01
+  // (keyvault/.../stable/2025-05-01/openapi.json and …/stable/2026-02-01/openapi.json, VaultProperties.enableRbacAuthorization).
+  it.each([
+    { apiVersion: '2023-07-01', given: undefined, rbac: false },
+    { apiVersion: '2025-05-01', given: undefined, rbac: false },
+    { apiVersion: '2026-02-01', given: undefined, rbac: true },
+    { apiVersion: '2023-07-01', given: true, rbac: true },
+    { apiVersion: '2026-02-01', given: false, rbac: false },
+  ])('answers enableRbacAuthorization=$rbac for a vault created with api-version $apiVersion and $given', async ({ apiVersion, given, rbac }) => {
+    const id = `${rg}/providers/Microsoft.KeyVault/vaults/kv-model-${apiVersion.slice(0, 4)}-${String(given)}`;
+    const created = await put(id, apiVersion, { location: 'westeurope', properties: { tenantId: emu.endpoints.tenantId, sku: { family: 'A', name: 'standard' }, ...(given === undefined ? {} : { enableRbacAuthorization: given }) } });
+    expect(created.status).toBe(201);
+    expect(created.body.properties.enableRbacAuthorization).toBe(rbac);
+    // A later PUT without the property keeps the model (VaultPatchProperties: "the value of this property will not change").
+    const again = await put(id, '2026-02-01', { location: 'westeurope', properties: { tenantId: emu.endpoints.tenantId, sku: { family: 'A', name: 'standard' } } });
+    expect(again.body.properties.enableRbacAuthorization).toBe(rbac);
+  });
+
   it('creates the data plane on PUT and answers its vaultUri; the secrets client then works with a data role', async () => {
     const id = `${rg}/providers/Microsoft.KeyVault/vaults/kv-team`;
     const created = await put(id, API.kv, { location: 'westeurope', properties: { tenantId: emu.endpoints.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true } });

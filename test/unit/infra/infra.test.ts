@@ -137,7 +137,7 @@ describe('app settings', () => {
   // The Functions host's own settings (identity-based host storage, Application Insights with Entra auth).
   const HOST_SETTINGS = ['AzureWebJobsStorage__accountName', 'AzureWebJobsStorage__credential', 'APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'];
   // What this deployment decides rather than leaving to the code's default.
-  const DEPLOYMENT_SETTINGS = ['AZURE_TENANT_ID', 'WATCHED_SUBSCRIPTIONS', 'TABLES__tableServiceUri', 'ACCESS_DEFAULT_CONSENT', 'ROTATION_SCHEDULE', 'RECONCILE_SCHEDULE', 'ROTATION_PERIOD_DAYS'];
+  const DEPLOYMENT_SETTINGS = ['AZURE_TENANT_ID', 'WATCHED_SUBSCRIPTIONS', 'TABLES__tableServiceUri', 'ACCESS_DEFAULT_CONSENT', 'ROTATION_SCHEDULE', 'RECONCILE_SCHEDULE', 'ROTATION_PERIOD_DAYS', 'CREDENTIALS_VAULT_NAMES'];
   // Trigger bindings such as schedule: '%ROTATION_SCHEDULE%' are resolved by the Functions host
   // from app settings alone (the app's own defaults never reach it): each must be set here.
   const BOUND_SETTINGS = readdirSync('src/functions')
@@ -155,6 +155,13 @@ describe('app settings', () => {
 
   it.each(DEPLOYMENT_SETTINGS)('set %s', (name) => {
     expect(appSettings.has(name)).toBe(true);
+  });
+
+  it("names the deployment's own Key Vault in CREDENTIALS_VAULT_NAMES, so workload identity never grants on it", () => {
+    expect(appSettings.get('CREDENTIALS_VAULT_NAMES')).toBe('keyVaultName');
+    const main = readFileSync('infra/main.bicep', 'utf8');
+    const functionAppModule = main.slice(main.indexOf("module functionApp 'app/functionApp.bicep'"), main.indexOf('\nmodule ', main.indexOf("module functionApp 'app/functionApp.bicep'") + 1));
+    expect(functionAppModule).toContain('keyVaultName: keyVault.outputs.name');
   });
 
   it('set every setting a trigger binds as %NAME%, which the host resolves from app settings only', () => {
