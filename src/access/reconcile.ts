@@ -20,9 +20,9 @@ import { AppError, NotReadyError, PolicyDeniedError } from '../errors.js';
 import { DecisionRecorder, type DecisionOptions, type DecisionTrigger } from '../audit/decisionRecorder.js';
 import { isOwnedByUs } from '../policy/assignmentName.js';
 import { planAccess, type AccessPlan, type PlanIdentity, type PlannedGrant, type RegistryFacts } from '../policy/plan.js';
-import { consentForPrincipal, evaluateConsent } from '../policy/consent.js';
+import { consentForPrincipal, evaluateConsent, registryConsentFor } from '../policy/consent.js';
 import { normalizeResourceId, parseResourceId, sameResourceId } from '../policy/resourceId.js';
-import { describeRole, roleFor } from '../policy/roles.js';
+import { accessOf, describeRole, roleFor } from '../policy/roles.js';
 import { parseConsumerTags, TAG_NAMES, type AccessRequest } from '../policy/tags.js';
 import type { AccessDeps } from './accessDeps.js';
 import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
@@ -136,7 +136,7 @@ async function settleConsumer(
   }
 
   const indexed = await deps.grantIndex.listForConsumer(consumerId);
-  const facts = only ? [only.facts] : requests.length > 0 ? await deps.registries.resolve(requests.map((r) => r.registryRef)) : [];
+  let facts = only ? [only.facts] : requests.length > 0 ? await deps.registries.resolve(requests.map((r) => r.registryRef)) : [];
 
   // Where to look: registries asked for now, and (unless limited to one) those we granted on before.
   const scopes = new Map<string, string>();
@@ -166,18 +166,45 @@ async function settleConsumer(
   }
 
   // Manual grants (POST /api/access/grants) are ours, but the tag policy does not revoke them.
-  const plan = keepManualGrants(planAccess({
+  const planWith = (registries: readonly RegistryFacts[]) => keepManualGrants(planAccess({
     consumer: { id: consumerId, name: consumerName, ...(consumer.tags ? { tags: consumer.tags } : {}) },
     identities: identities.map(toPlanIdentity),
     requests: requests.map((r) => ({ registryRef: r.registryRef, access: r.access })),
-    registries: facts,
+    registries,
     existing: existing.map((a) => ({ name: a.name, scope: a.scope, principalId: a.principalId, roleDefinitionId: a.roleDefinitionGuid, ...(a.description ? { description: a.description } : {}) })),
     defaultConsent: deps.config.defaultConsent,
   }), existing);
+  let plan = planWith(facts);
+  // A grant is a write, decided on consent read from ARM now: cached or indexed facts may only
+  // lead to "no change" or "deny" (issue 13, stale consent). So when the plan grants, read those
+  // registries again and plan once more; an event that grants nothing stays at one read.
+  // (The registry-event path's facts are ARM's answer to that event's own read already.)
+  if (!only && plan.grants.length > 0) {
+    facts = await rereadRegistries(deps, facts, new Set(plan.grants.map((g) => normalizeResourceId(g.scope) ?? g.scope.toLowerCase())));
+    plan = planWith(facts);
+  }
   run.plans.push({ consumerId, plan });
 
   await applyPlan(run, consumer, principals, identities, plan, stale, indexed, facts, only !== undefined);
   return principals;
+}
+
+/** The facts with those of the registries in `scopes` read again from ARM (and the cache corrected); a registry gone is marked so. */
+async function rereadRegistries(deps: AccessDeps, facts: readonly RegistryFacts[], scopes: ReadonlySet<string>): Promise<RegistryFacts[]> {
+  const out: RegistryFacts[] = [];
+  for (const f of facts) {
+    if (!scopes.has(normalizeResourceId(f.id) ?? f.id.toLowerCase())) {
+      out.push(f);
+      continue;
+    }
+    const resource = await deps.arm.getResource(f.id);
+    if (resource) out.push(deps.registries.remember(resource));
+    else {
+      deps.registries.invalidate(f.id);
+      out.push({ ...f, exists: false });
+    }
+  }
+  return out;
 }
 
 /**
@@ -564,15 +591,17 @@ async function settleManualGrants(run: Run, facts: RegistryFacts, registry: ArmR
   for (const a of assignments) {
     if (!isManualGrant(a.description) || isConsentOverride(a.description)) continue;
     const consumerId = consumerIdFromDescription(a.description);
+    const grantedRole = roleFor(a.roleDefinitionGuid);
+    const access = (grantedRole && accessOf(grantedRole)) ?? 'pull';
     let decision: { allowed: boolean; reason: string };
     if (consumerId) {
       const key = normalizeResourceId(consumerId) ?? consumerId.toLowerCase();
       if (!consumers.has(key)) consumers.set(key, await deps.arm.getResource(consumerId));
       const consumer = consumers.get(key);
       if (!consumer) continue; // a deleted consumer's grants go with it (its delete event, or the sweep)
-      decision = evaluateConsent({ id: facts.id, tags: registry.tags }, { id: consumer.id, tags: consumer.tags }, deps.config.defaultConsent);
+      decision = evaluateConsent({ id: facts.id, tags: registry.tags }, { id: consumer.id, tags: consumer.tags }, deps.config.defaultConsent, registryConsentFor(access));
     } else {
-      decision = consentForPrincipal({ name: facts.name, tags: registry.tags }, deps.config.defaultConsent, `principal ${a.principalId}`);
+      decision = consentForPrincipal({ name: facts.name, tags: registry.tags }, deps.config.defaultConsent, `principal ${a.principalId}`, access);
     }
     if (decision.allowed) continue;
     const role = roleFor(a.roleDefinitionGuid);
