@@ -118,7 +118,7 @@ describe('access from resource events, fault-free', () => {
   });
 
   it("sets the ACR task's custom-registry credential for the registry it pulls from to its identity", async () => {
-    // ARM does not echo credentials.customRegistries; the emulator keeps what was written.
+    // ARM echoes credentials.customRegistries by login server only (values null); the emulator keeps what was written.
     const state = await s.admin<{ modules: { arm: { resources: Array<{ id: string; written?: { customRegistries?: unknown } }> } } }>('GET', '/state');
     const task = state.modules.arm.resources.find((r) => r.id.toLowerCase() === run.id('task').toLowerCase());
     expect(task?.written?.customRegistries).toEqual({ [`${run.registryName('base')}.azurecr.io`]: { identity: '[system]' } });
