@@ -27,7 +27,7 @@ export interface Config {
   readonly tables: { readonly serviceUri?: string; readonly connectionString?: string };
   /** Prefix of every table the app creates, so several instances can share an account. */
   readonly tablePrefix: string;
-  /** What a registry without an `acr-pull-allow` tag consents to. */
+  /** What a registry without an `acr-pull-allow` tag consents to, for pull only: push needs `acr-push-allow`. */
   readonly defaultConsent: ConsentDefault;
   /** Whether a manual grant may override registry consent (audited as an override). */
   readonly allowConsentOverride: boolean;
@@ -71,7 +71,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'TABLES__tableServiceUri', required: false, example: 'https://stacrpull.table.core.windows.net', description: 'Table Storage endpoint, reached with the managed identity. Either this or TABLES_CONNECTION_STRING.' },
   { name: 'TABLES_CONNECTION_STRING', required: false, example: 'UseDevelopmentStorage=true', description: 'Table Storage connection string, for local development only, where the table endpoint is plain http.' },
   { name: 'TABLE_PREFIX', required: false, default: 'acrpull', example: 'acrpull', description: 'Prefix of the tables the app creates (letters and digits).' },
-  { name: 'ACCESS_DEFAULT_CONSENT', required: false, default: 'none', example: 'none', description: `What a registry without an acr-pull-allow tag consents to: ${CONSENT_DEFAULTS.join('|')}.` },
+  { name: 'ACCESS_DEFAULT_CONSENT', required: false, default: 'none', example: 'none', description: `What a registry without an acr-pull-allow tag consents to for pull (never push, which needs acr-push-allow): ${CONSENT_DEFAULTS.join('|')}.` },
   { name: 'ACCESS_ALLOW_CONSENT_OVERRIDE', required: false, default: 'false', example: 'false', description: 'Whether a manual grant through the HTTP API may override registry consent (audited as an override).' },
   { name: 'ROTATION_SCHEDULE', required: false, default: '0 0 3 * * *', example: '0 0 3 * * *', description: 'NCRONTAB schedule (six fields, seconds first) of the rotation timer.' },
   { name: 'ROTATION_PERIOD_DAYS', required: false, default: '90', example: '90', description: 'Lifetime of a pull password in days; it is replaced at two thirds of its life.' },

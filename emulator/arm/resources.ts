@@ -168,13 +168,19 @@ export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
         body.sku ??= { name: 'Basic', tier: 'Basic' };
         break;
       case 'microsoft.containerregistry/registries/tasks': {
-        // Azure does not echo credentials.customRegistries; keep what was written for the admin snapshot.
+        // Azure echoes credentials.customRegistries by login server only, every value null (its
+        // identity or user name and password are never echoed): containerregistry/.../
+        // 2019-06-01-preview/examples/TasksGet.json and TasksUpdate_WithMSICustomCredentials.json.
+        // Keep what was written for the admin snapshot; an entry written as null is removed.
         const creds = isObject(props.credentials) ? props.credentials : undefined;
-        if (creds && 'customRegistries' in creds) hidden.customRegistries = creds.customRegistries;
-        if (creds) {
-          const { customRegistries: _omit, ...rest } = creds;
-          props.credentials = Object.keys(rest).length ? rest : null;
+        if (creds && 'customRegistries' in creds) {
+          const entries = isObject(creds.customRegistries) ? Object.entries(creds.customRegistries).filter(([, v]) => v !== null && v !== undefined) : [];
+          hidden.customRegistries = Object.fromEntries(entries);
         }
+        const written = isObject(hidden.customRegistries) ? Object.keys(hidden.customRegistries) : [];
+        const { customRegistries: _omit, ...rest } = creds ?? {};
+        if (written.length > 0) props.credentials = { ...rest, customRegistries: Object.fromEntries(written.map((loginServer) => [loginServer, null])) };
+        else if (creds) props.credentials = Object.keys(rest).length ? rest : null;
         props.creationDate = prev.creationDate ?? ctx.clock.now().toISOString();
         props.status ??= 'Enabled';
         break;
@@ -314,6 +320,8 @@ export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
         body = { ...existing.body };
         if ('tags' in input) body.tags = input.tags ?? {};
         if ('sku' in input) body.sku = input.sku;
+        // What a task echoes of its custom registries is not state: what was written (hidden) is.
+        if (isObject(body.properties)) body.properties = withoutEchoedCustomRegistries(body.properties);
         if (isObject(input.properties)) body.properties = deepMerge(isObject(body.properties) ? body.properties : {}, input.properties);
         if (isObject(input.properties) && isObject(input.properties.credentials) && 'customRegistries' in input.properties.credentials) {
           // PATCH of a task's custom registries merges by login server, as the CLI's `credential add` does.
@@ -542,4 +550,11 @@ export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
   };
 
   return { writeResource, seedResource, getResource, deleteResource, listBySubscription, getSubscription, putResourceGroup, getResourceGroup, listResourceGroups, removeResourceGroup, tags };
+}
+
+/** A task's properties without the echoed `credentials.customRegistries` (login server → null). */
+function withoutEchoedCustomRegistries(properties: Record<string, unknown>): Record<string, unknown> {
+  if (!isObject(properties.credentials) || !('customRegistries' in properties.credentials)) return properties;
+  const { customRegistries: _echo, ...credentials } = properties.credentials;
+  return { ...properties, credentials };
 }

@@ -2,8 +2,9 @@
  * Manual grant and revoke (POST / DELETE /api/access/grants, and preview by principal): a person
  * asks for pull or push on one registry for a resource's identities or for one principal.
  *
- * Same rules as the event path, on the same code: the registry must consent (`evaluateConsent`
- * for a resource; a bare principal sits nowhere, so only a registry that allows `*` covers it),
+ * Same rules as the event path, on the same code: the registry must consent — `acr-pull-allow` (or
+ * the default) for pull, `acr-push-allow` for push — (`evaluateConsent` for a resource; a bare
+ * principal sits nowhere, so only a registry that allows `*` covers it),
  * the role follows the registry's mode (`chooseRole` inside `planAccess`), names are
  * deterministic, the assignment carries our marker — saying it was manual and who asked — and
  * grants go through `applyGrant`, revokes through `revoke`, decisions through the same audited run.
@@ -16,7 +17,7 @@ import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
 import { AppError, InvalidInputError, PolicyDeniedError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isOwnedByUs } from '../policy/assignmentName.js';
-import { consentForPrincipal, evaluateConsent, type ConsentDecision } from '../policy/consent.js';
+import { consentForPrincipal, evaluateConsent, registryConsentFor, type ConsentDecision } from '../policy/consent.js';
 import { planAccess, type AccessPlan, type PlanIdentity, type PlannedGrant, type RegistryFacts } from '../policy/plan.js';
 import { parseResourceId, REGISTRY_TYPE, sameResourceId } from '../policy/resourceId.js';
 import { accessOf, chooseRole, describeRole, roleFor, type Role } from '../policy/roles.js';
@@ -156,8 +157,13 @@ export async function grantManually(deps: AccessDeps, request: ManualGrantReques
   const row = { ...(resourceId ? { resourceId } : {}), registry: facts.id, role: describeRole(choice.role) };
 
   const consent = target.consumer
-    ? evaluateConsent({ id: facts.id, ...(facts.tags ? { tags: facts.tags } : {}) }, { id: target.consumer.id, ...(target.consumer.tags ? { tags: target.consumer.tags } : {}) }, deps.config.defaultConsent)
-    : consentForPrincipal(facts, deps.config.defaultConsent, target.label);
+    ? evaluateConsent(
+        { id: facts.id, ...(facts.tags ? { tags: facts.tags } : {}) },
+        { id: target.consumer.id, ...(target.consumer.tags ? { tags: target.consumer.tags } : {}) },
+        deps.config.defaultConsent,
+        registryConsentFor(request.access),
+      )
+    : consentForPrincipal(facts, deps.config.defaultConsent, target.label, request.access);
   let override = false;
   if (!consent.allowed) {
     const refusal = !request.override
@@ -189,7 +195,7 @@ export async function grantManually(deps: AccessDeps, request: ManualGrantReques
       : { id: facts.id, name: target.label },
     identities: target.identities,
     requests: [{ registryRef: request.registry, access: request.access }],
-    registries: [forced ? withoutConsentTag(facts) : facts],
+    registries: [forced ? consentingToAll(facts) : facts],
     existing: existing.map(toExisting),
     defaultConsent: forced ? 'any' : deps.config.defaultConsent,
   });
@@ -387,11 +393,14 @@ function toManualRegistry(facts: RegistryFacts): ManualRegistry {
   };
 }
 
-/** The registry as the planner sees it once consent has been decided elsewhere. */
-function withoutConsentTag(facts: RegistryFacts): RegistryFacts {
-  if (!facts.tags) return facts;
-  const tags = Object.fromEntries(Object.entries(facts.tags).filter(([k]) => k.toLowerCase() !== TAG_NAMES.allow));
-  return { ...facts, tags };
+/**
+ * The registry as the planner sees it once consent has been decided elsewhere: both consent tags
+ * say `*` (push has no default to fall back on, so dropping the tags would not do).
+ */
+function consentingToAll(facts: RegistryFacts): RegistryFacts {
+  const consentTags: readonly string[] = [TAG_NAMES.allow, TAG_NAMES.pushAllow];
+  const others = Object.entries(facts.tags ?? {}).filter(([k]) => !consentTags.includes(k.toLowerCase()));
+  return { ...facts, tags: { ...Object.fromEntries(others), [TAG_NAMES.allow]: '*', [TAG_NAMES.pushAllow]: '*' } };
 }
 
 function toExisting(a: RoleAssignmentInfo) {

@@ -14,15 +14,16 @@
  */
 import type { AuditEntry } from '../audit/auditLog.js';
 import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
+import { customRegistryLoginServers, SYSTEM_IDENTITY } from '../azure/acrTasks.js';
 import type { ArmResource } from '../azure/arm.js';
 import type { CreateRoleAssignment, RoleAssignmentInfo } from '../azure/roleAssignments.js';
 import { AppError, NotReadyError, PolicyDeniedError } from '../errors.js';
 import { DecisionRecorder, type DecisionOptions, type DecisionTrigger } from '../audit/decisionRecorder.js';
 import { isOwnedByUs } from '../policy/assignmentName.js';
 import { planAccess, type AccessPlan, type PlanIdentity, type PlannedGrant, type RegistryFacts } from '../policy/plan.js';
-import { consentForPrincipal, evaluateConsent } from '../policy/consent.js';
+import { consentForPrincipal, evaluateConsent, registryConsentFor } from '../policy/consent.js';
 import { normalizeResourceId, parseResourceId, sameResourceId } from '../policy/resourceId.js';
-import { describeRole, roleFor } from '../policy/roles.js';
+import { accessOf, describeRole, roleFor } from '../policy/roles.js';
 import { parseConsumerTags, TAG_NAMES, type AccessRequest } from '../policy/tags.js';
 import type { AccessDeps } from './accessDeps.js';
 import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
@@ -136,7 +137,7 @@ async function settleConsumer(
   }
 
   const indexed = await deps.grantIndex.listForConsumer(consumerId);
-  const facts = only ? [only.facts] : requests.length > 0 ? await deps.registries.resolve(requests.map((r) => r.registryRef)) : [];
+  let facts = only ? [only.facts] : requests.length > 0 ? await deps.registries.resolve(requests.map((r) => r.registryRef)) : [];
 
   // Where to look: registries asked for now, and (unless limited to one) those we granted on before.
   const scopes = new Map<string, string>();
@@ -166,18 +167,45 @@ async function settleConsumer(
   }
 
   // Manual grants (POST /api/access/grants) are ours, but the tag policy does not revoke them.
-  const plan = keepManualGrants(planAccess({
+  const planWith = (registries: readonly RegistryFacts[]) => keepManualGrants(planAccess({
     consumer: { id: consumerId, name: consumerName, ...(consumer.tags ? { tags: consumer.tags } : {}) },
     identities: identities.map(toPlanIdentity),
     requests: requests.map((r) => ({ registryRef: r.registryRef, access: r.access })),
-    registries: facts,
+    registries,
     existing: existing.map((a) => ({ name: a.name, scope: a.scope, principalId: a.principalId, roleDefinitionId: a.roleDefinitionGuid, ...(a.description ? { description: a.description } : {}) })),
     defaultConsent: deps.config.defaultConsent,
   }), existing);
+  let plan = planWith(facts);
+  // A grant is a write, decided on consent read from ARM now: cached or indexed facts may only
+  // lead to "no change" or "deny" (issue 13, stale consent). So when the plan grants, read those
+  // registries again and plan once more; an event that grants nothing stays at one read.
+  // (The registry-event path's facts are ARM's answer to that event's own read already.)
+  if (!only && plan.grants.length > 0) {
+    facts = await rereadRegistries(deps, facts, new Set(plan.grants.map((g) => normalizeResourceId(g.scope) ?? g.scope.toLowerCase())));
+    plan = planWith(facts);
+  }
   run.plans.push({ consumerId, plan });
 
   await applyPlan(run, consumer, principals, identities, plan, stale, indexed, facts, only !== undefined);
   return principals;
+}
+
+/** The facts with those of the registries in `scopes` read again from ARM (and the cache corrected); a registry gone is marked so. */
+async function rereadRegistries(deps: AccessDeps, facts: readonly RegistryFacts[], scopes: ReadonlySet<string>): Promise<RegistryFacts[]> {
+  const out: RegistryFacts[] = [];
+  for (const f of facts) {
+    if (!scopes.has(normalizeResourceId(f.id) ?? f.id.toLowerCase())) {
+      out.push(f);
+      continue;
+    }
+    const resource = await deps.arm.getResource(f.id);
+    if (resource) out.push(deps.registries.remember(resource));
+    else {
+      deps.registries.invalidate(f.id);
+      out.push({ ...f, exists: false });
+    }
+  }
+  return out;
 }
 
 /**
@@ -224,6 +252,13 @@ export async function identitiesOf(deps: Pick<AccessDeps, 'arm'>, consumer: ArmR
   return identities;
 }
 
+/** The principal (lower-cased) of the identity an ACR task's registry credential uses (`taskCredentialIdentity`). */
+function taskCredentialPrincipal(identities: readonly ConsumerIdentity[]): string | undefined {
+  const identity = taskCredentialIdentity(identities);
+  const holder = identities.find((i) => (identity === SYSTEM_IDENTITY ? i.kind === IDENTITY_KINDS.systemAssigned : i.kind === IDENTITY_KINDS.userAssigned && i.clientId === identity));
+  return holder?.principalId.toLowerCase();
+}
+
 /** A resolved identity as the planner sees it (managed identities are service principals). */
 export function toPlanIdentity(identity: ConsumerIdentity): PlanIdentity {
   const source = identity.kind === IDENTITY_KINDS.systemAssigned ? 'system' : identity.kind === IDENTITY_KINDS.kubelet ? 'kubelet' : 'user';
@@ -259,12 +294,19 @@ async function applyPlan(
   const grantAction = run.dryRun ? 'grant (dry run)' : 'grant';
   /** Registries (normalized id) where the consumer holds ours after this run. */
   const keep = new Map<string, RegistryTarget>();
+  // An ACR task's registry credential follows what it asks for: each registry where the identity
+  // its credential uses holds the role now — granted here, or already there, whoever assigned it.
+  const credentialPrincipal = isTask ? taskCredentialPrincipal(identities) : undefined;
+  const credentialFor = new Map<string, RegistryTarget>();
   const indexedByScope = new Map<string, GrantIndexEntry>(indexed.map((e) => [normalizeResourceId(e.registryId) ?? e.registryId.toLowerCase(), e]));
   const current = unionOf(principals);
   const factsOf = (scope: string) => facts.find((f) => sameResourceId(f.id, scope));
+  /** An ACR task's credential entries, by login server, as its response lists them (undefined: not listed). */
+  const taskLoginServers = isTask ? customRegistryLoginServers(consumer) : undefined;
 
   for (const u of plan.unchanged) {
     if (u.owned) keep.set(normalizeResourceId(u.scope) ?? u.scope.toLowerCase(), factsOf(u.scope) ?? { id: u.scope, name: u.registryName });
+    if (u.principalId === credentialPrincipal) credentialFor.set(normalizeResourceId(u.scope) ?? u.scope.toLowerCase(), factsOf(u.scope) ?? { id: u.scope, name: u.registryName });
     await run.decide({
       action: 'grant',
       outcome: AUDIT_OUTCOMES.alreadyPresent,
@@ -309,7 +351,10 @@ async function applyPlan(
       await deps.grantIndex.upsert(next);
       indexedByScope.set(scopeKey, next);
     }
-    if (await applyGrant(run, g, { action: grantAction, resourceId: consumerId, reason: g.reason })) keep.set(scopeKey, registry);
+    if (await applyGrant(run, g, { action: grantAction, resourceId: consumerId, reason: g.reason })) {
+      keep.set(scopeKey, registry);
+      if (g.principalId === credentialPrincipal) credentialFor.set(scopeKey, registry);
+    }
   }
 
   const revokes = [
@@ -343,7 +388,7 @@ async function applyPlan(
   // Keep what we still hold on the index; drop registries where nothing of ours remains.
   if (!run.dryRun) {
     for (const [scopeKey, entry] of [...indexedByScope]) {
-      if (keep.has(scopeKey)) {
+      if (keep.has(scopeKey) || credentialFor.has(scopeKey)) {
         await narrowToCurrent(scopeKey, entry);
         continue;
       }
@@ -353,7 +398,8 @@ async function applyPlan(
         await narrowToCurrent(scopeKey, entry);
         continue;
       }
-      if (isTask && 'taskIdentity' in entry && entry.taskIdentity && 'loginServer' in entry && entry.loginServer) {
+      // Only an entry the index says we wrote is removed (and only while the task still lists it).
+      if (isTask && entry.taskIdentity && entry.loginServer && taskLoginServers?.has(entry.loginServer.toLowerCase()) !== false) {
         try {
           await deps.acrTasks.removeCustomRegistry(consumerId, entry.loginServer);
         } catch (error) {
@@ -365,17 +411,42 @@ async function applyPlan(
     }
   }
 
-  // ACR task: point its custom-registry credential for each granted registry at its identity.
+  // ACR task: point its custom-registry credential for each registry it holds the role on at its
+  // identity. An entry for that login server the automation did not write (by hand, with a
+  // password or another identity) is someone else's setting: never changed, and said so.
   if (isTask && !run.dryRun) {
     const identity = taskCredentialIdentity(identities);
     if (!identity) return;
-    for (const [scopeKey, registry] of keep) {
-      const loginServer = registry.loginServer ?? `${registry.name.toLowerCase()}.azurecr.io`;
+    for (const [scopeKey, registry] of credentialFor) {
+      const loginServer = (registry.loginServer ?? `${registry.name.toLowerCase()}.azurecr.io`).toLowerCase();
       const entry = indexedByScope.get(scopeKey);
-      if (entry?.taskIdentity === identity && entry.loginServer === loginServer) continue;
+      const ours = entry?.taskIdentity !== undefined && entry.loginServer?.toLowerCase() === loginServer;
+      const listed = taskLoginServers?.has(loginServer);
+      if (ours && entry?.taskIdentity === identity && listed !== false) continue;
+      if (!ours && listed === true) {
+        await run.decide({
+          action: 'task-credential',
+          outcome: AUDIT_OUTCOMES.skipped,
+          reason: `task ${consumer.name} already has a credential for ${loginServer} that the automation did not set (by hand: a password or another identity); it is left as it is`,
+          resourceId: consumerId,
+          registry: registry.id,
+        });
+        continue;
+      }
+      // Write-ahead: once the index says the entry is ours, a crash after the PATCH cannot make it look like someone else's.
+      // A new row (the role was assigned by hand) records the task's principals, so its registry is listed by principal.
+      const principalIds = entry ? entry.principalIds : current;
+      const next: GrantIndexEntry = { consumerId, registryId: registry.id, loginServer, taskIdentity: identity, ...(principalIds ? { principalIds } : {}) };
       try {
-        await deps.acrTasks.setCustomRegistryIdentity(consumerId, loginServer, identity);
-        await deps.grantIndex.upsert({ consumerId, registryId: registry.id, loginServer, taskIdentity: identity, ...(entry?.principalIds ? { principalIds: entry.principalIds } : {}) });
+        await deps.grantIndex.upsert(next);
+        try {
+          await deps.acrTasks.setCustomRegistryIdentity(consumerId, loginServer, identity);
+        } catch (error) {
+          // Not written: the index must not claim it (an entry someone adds meanwhile would look like ours).
+          if (entry) await deps.grantIndex.upsert(entry);
+          else await deps.grantIndex.remove(consumerId, registry.id);
+          throw error;
+        }
         await run.decide({
           action: 'task-credential',
           outcome: AUDIT_OUTCOMES.granted,
@@ -564,15 +635,17 @@ async function settleManualGrants(run: Run, facts: RegistryFacts, registry: ArmR
   for (const a of assignments) {
     if (!isManualGrant(a.description) || isConsentOverride(a.description)) continue;
     const consumerId = consumerIdFromDescription(a.description);
+    const grantedRole = roleFor(a.roleDefinitionGuid);
+    const access = (grantedRole && accessOf(grantedRole)) ?? 'pull';
     let decision: { allowed: boolean; reason: string };
     if (consumerId) {
       const key = normalizeResourceId(consumerId) ?? consumerId.toLowerCase();
       if (!consumers.has(key)) consumers.set(key, await deps.arm.getResource(consumerId));
       const consumer = consumers.get(key);
       if (!consumer) continue; // a deleted consumer's grants go with it (its delete event, or the sweep)
-      decision = evaluateConsent({ id: facts.id, tags: registry.tags }, { id: consumer.id, tags: consumer.tags }, deps.config.defaultConsent);
+      decision = evaluateConsent({ id: facts.id, tags: registry.tags }, { id: consumer.id, tags: consumer.tags }, deps.config.defaultConsent, registryConsentFor(access));
     } else {
-      decision = consentForPrincipal({ name: facts.name, tags: registry.tags }, deps.config.defaultConsent, `principal ${a.principalId}`);
+      decision = consentForPrincipal({ name: facts.name, tags: registry.tags }, deps.config.defaultConsent, `principal ${a.principalId}`, access);
     }
     if (decision.allowed) continue;
     const role = roleFor(a.roleDefinitionGuid);

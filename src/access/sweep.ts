@@ -6,7 +6,7 @@
  *
  *   1. lists our role assignments in the subscription (the marker in `description`);
  *   2. finds with Resource Graph every resource with `acr-pull` / `acr-push`, every registry with
- *      `acr-pull-allow`, every user-assigned identity with `acr-workload-*` tags — plus every
+ *      `acr-pull-allow` or `acr-push-allow`, every user-assigned identity with `acr-workload-*` tags — plus every
  *      registry that holds ours and every consumer our descriptions name (untagged or deleted
  *      while the event was lost) — and reconciles each through the same use cases the events use
  *      (`reconcileResource`, `reconcileWorkloadIdentity`), a few at a time;
@@ -302,14 +302,14 @@ async function revokeGonePrincipals(sweep: SweepState, consumerId: string, assig
 
 /**
  * Resource Graph: what the sweep reconciles — consumers with `acr-pull` / `acr-push`, registries
- * with `acr-pull-allow` or `acr-pull-credential`, user-assigned identities with `acr-workload-*` tags.
+ * with `acr-pull-allow`, `acr-push-allow` or `acr-pull-credential`, user-assigned identities with `acr-workload-*` tags.
  */
 export function sweepTargetsQuery(): string {
   const tagged = (tag: string) => `isnotempty(tags['${tag}'])`;
   const workload = WORKLOAD_TAGS.map(tagged).join(' or ');
   return (
     `resources | where ${tagged(TAG_NAMES.pull)} or ${tagged(TAG_NAMES.push)}` +
-    ` or (type =~ '${REGISTRY_TYPE}' and (${tagged(TAG_NAMES.allow)} or ${tagged(TAG_NAMES.credential)}))` +
+    ` or (type =~ '${REGISTRY_TYPE}' and (${tagged(TAG_NAMES.allow)} or ${tagged(TAG_NAMES.pushAllow)} or ${tagged(TAG_NAMES.credential)}))` +
     ` or (type =~ '${USER_ASSIGNED_IDENTITY_TYPE}' and (${workload}))` +
     ` | project id, type, tags`
   );

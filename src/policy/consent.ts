@@ -1,14 +1,15 @@
 /**
- * Consent: the `acr-pull-allow` tag on a registry (and, with the same grammar, `acr-workload-allow`
- * on a Key Vault) says which consumers the automation may grant.
+ * Consent: the `acr-pull-allow` tag on a registry (and, with the same grammar, `acr-push-allow` for
+ * push and `acr-workload-allow` on a Key Vault) says which consumers the automation may grant.
  *
  * Both sides opt in. Without this tag, anyone allowed to write tags on a VM could give that VM
- * pull access to any registry through the automation, which holds role-assignment rights.
+ * pull access to any registry through the automation, which holds role-assignment rights. Push
+ * overwrites the images production pulls, so it has its own tag and never follows the default.
  */
 import type { ConsentDefault } from '../config.js';
 import { isResourceGroupName, parseResourceId, type ParsedResourceId } from './resourceId.js';
 import { fail, isGuid, ok, quote, type Result, type Tags } from './result.js';
-import { getTag, TAG_NAMES } from './tags.js';
+import { getTag, TAG_NAMES, type Access } from './tags.js';
 import { WORKLOAD_TAG_NAMES } from './workloadTags.js';
 
 export type ConsentTerm =
@@ -35,10 +36,33 @@ export interface ConsentSubject {
   /** `registry`, `Key Vault`. */
   readonly noun: string;
   readonly tag: string;
+  /**
+   * Set when a missing tag means no consent whatever `ACCESS_DEFAULT_CONSENT` says: the words the
+   * reason gives for it.
+   */
+  readonly withoutDefault?: string;
+  /** How reasons say what the rule allows: `allows` unless set (`allows push by`). */
+  readonly allows?: string;
 }
 
-/** A registry consents with `acr-pull-allow`. */
+/** A registry consents to pull with `acr-pull-allow`. */
 export const REGISTRY_CONSENT: ConsentSubject = { noun: 'registry', tag: TAG_NAMES.allow };
+
+/**
+ * A registry consents to push with `acr-push-allow`, separately: pull consent does not imply it, and
+ * no default stands in for it (issue 13: push through pull consent).
+ */
+export const REGISTRY_PUSH_CONSENT: ConsentSubject = {
+  noun: 'registry',
+  tag: TAG_NAMES.pushAllow,
+  allows: 'allows push by',
+  withoutDefault: `push needs the registry's own ${TAG_NAMES.pushAllow} consent (${TAG_NAMES.allow} and ACCESS_DEFAULT_CONSENT cover pull only)`,
+};
+
+/** The registry consent that covers `access`. */
+export function registryConsentFor(access: Access): ConsentSubject {
+  return access === 'push' ? REGISTRY_PUSH_CONSENT : REGISTRY_CONSENT;
+}
 
 export interface ConsentDecision {
   readonly allowed: boolean;
@@ -51,9 +75,9 @@ const TERMS_HELP = 'none, *, same-resource-group, same-subscription, rg:<name>, 
  * Tags that a consumer writes itself (or could write on itself): consenting on them would let any
  * consumer consent to itself. The workload tags sit on the user-assigned identity that asks.
  */
-const SELF_SERVICE_TAGS: readonly string[] = [TAG_NAMES.pull, TAG_NAMES.push, TAG_NAMES.allow, ...Object.values(WORKLOAD_TAG_NAMES)];
+const SELF_SERVICE_TAGS: readonly string[] = [TAG_NAMES.pull, TAG_NAMES.push, TAG_NAMES.allow, TAG_NAMES.pushAllow, ...Object.values(WORKLOAD_TAG_NAMES)];
 
-/** Parses an `acr-pull-allow` (or `acr-workload-allow`) value: comma-separated terms; unknown or malformed terms are named in the error. */
+/** Parses an `acr-pull-allow` (or `acr-push-allow`, `acr-workload-allow`) value: comma-separated terms; unknown or malformed terms are named in the error. */
 export function parseConsent(value: string, tag: string = TAG_NAMES.allow): Result<ConsentRule> {
   const parts = value
     .split(',')
@@ -189,7 +213,7 @@ export function evaluateConsent(
   defaultConsent: ConsentDefault,
   subject: ConsentSubject = REGISTRY_CONSENT,
 ): ConsentDecision {
-  const { noun, tag: tagName } = subject;
+  const { noun, tag: tagName, withoutDefault, allows = 'allows' } = subject;
   const registryId = parseResourceId(registry.id);
   if (!registryId.ok) return { allowed: false, reason: `${noun} id is not valid, so nothing is granted: ${registryId.error}` };
   const consumerId = parseResourceId(consumer.id);
@@ -200,6 +224,9 @@ export function evaluateConsent(
 
   let rule: ConsentRule;
   let source: string;
+  if (tag === undefined && withoutDefault !== undefined) {
+    return { allowed: false, reason: `${noun} ${r.name} has no ${tagName} tag; ${withoutDefault}` };
+  }
   if (tag === undefined) {
     rule = defaultConsentRule(defaultConsent);
     source = `${noun} ${r.name} has no ${tagName} tag and the default is ${defaultConsent}`;
@@ -210,8 +237,8 @@ export function evaluateConsent(
       return { allowed: false, reason: `${noun} ${r.name} has an invalid ${tagName} tag, so it allows nobody: ${parsed.error}` };
     }
     rule = parsed.value;
-    source = `${noun} ${r.name} allows ${formatConsent(rule)}`;
-    if (rule.terms.length === 0) return { allowed: false, reason: `${noun} ${r.name} allows none (${tagName}=${tag.trim()})` };
+    source = `${noun} ${r.name} ${allows} ${formatConsent(rule)}`;
+    if (rule.terms.length === 0) return { allowed: false, reason: `${noun} ${r.name} ${allows} none (${tagName}=${tag.trim()})` };
   }
 
   const hit = rule.terms.find((t) => matches(t, r, c, consumer.tags));
@@ -235,21 +262,24 @@ export function hasConsent(registry: ConsentParty, consumer: ConsentParty, defau
 
 /**
  * Consent for a bare principal: the registry's rules say where a consumer may be (resource group,
- * subscription, tag), and a principal is not anywhere, so only `*` covers it.
+ * subscription, tag), and a principal is not anywhere, so only `*` covers it — `acr-pull-allow=*`
+ * for pull, `acr-push-allow=*` for push (which has no default).
  */
-export function consentForPrincipal(registry: { readonly name: string; readonly tags?: Tags }, defaultConsent: ConsentDefault, label: string): ConsentDecision {
-  const tag = getTag(registry.tags, TAG_NAMES.allow);
+export function consentForPrincipal(registry: { readonly name: string; readonly tags?: Tags }, defaultConsent: ConsentDefault, label: string, access: Access = 'pull'): ConsentDecision {
+  const { tag: tagName, withoutDefault, allows = 'allows' } = registryConsentFor(access);
+  const tag = getTag(registry.tags, tagName);
   let rule: ConsentRule;
   let source: string;
+  if (tag === undefined && withoutDefault !== undefined) return { allowed: false, reason: `registry ${registry.name} has no ${tagName} tag; ${withoutDefault}` };
   if (tag === undefined) {
     rule = defaultConsentRule(defaultConsent);
-    source = `registry ${registry.name} has no ${TAG_NAMES.allow} tag and the default is ${defaultConsent}`;
+    source = `registry ${registry.name} has no ${tagName} tag and the default is ${defaultConsent}`;
   } else {
-    const parsed = parseConsent(tag);
-    if (!parsed.ok) return { allowed: false, reason: `registry ${registry.name} has an invalid ${TAG_NAMES.allow} tag, so it allows nobody: ${parsed.error}` };
+    const parsed = parseConsent(tag, tagName);
+    if (!parsed.ok) return { allowed: false, reason: `registry ${registry.name} has an invalid ${tagName} tag, so it allows nobody: ${parsed.error}` };
     rule = parsed.value;
-    source = `registry ${registry.name} allows ${formatConsent(rule)}`;
+    source = `registry ${registry.name} ${allows} ${formatConsent(rule)}`;
   }
   if (rule.terms.some((t) => t.kind === 'any')) return { allowed: true, reason: `${source}; any consumer` };
-  return { allowed: false, reason: `${source}; ${label} is a principal, not a resource, so only ${TAG_NAMES.allow}=* covers it (or grant to the resource that holds the identity)` };
+  return { allowed: false, reason: `${source}; ${label} is a principal, not a resource, so only ${tagName}=* covers it (or grant to the resource that holds the identity)` };
 }

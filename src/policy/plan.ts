@@ -6,7 +6,7 @@
  */
 import type { ConsentDefault } from '../config.js';
 import { isOwnedByUs, ownedDescription, roleAssignmentName } from './assignmentName.js';
-import { evaluateConsent } from './consent.js';
+import { evaluateConsent, registryConsentFor } from './consent.js';
 import { parseResourceId, REGISTRY_TYPE, sameResourceId } from './resourceId.js';
 import { isGuid, quote, type Tags } from './result.js';
 import { accessOf, chooseRole, REGISTRY_ROLES, roleDefinitionGuid, roleFor, type Role, type RoleChoice } from './roles.js';
@@ -243,7 +243,8 @@ export function planAccess(input: PlanInput): AccessPlan {
   const decisions = new Map<string, { allowed: boolean; reason: string; choice: RoleChoice }>();
   for (const w of [...wanted.values()].sort(byKey((w) => `${w.key}|${w.access}`))) {
     const tag = TAG_FOR_ACCESS[w.access];
-    const consent = evaluateConsent({ id: w.facts.id, tags: w.facts.tags }, { id: input.consumer.id, tags: input.consumer.tags }, input.defaultConsent);
+    // Pull and push each need their own consent: acr-pull-allow (or the default) for pull, acr-push-allow for push.
+    const consent = evaluateConsent({ id: w.facts.id, tags: w.facts.tags }, { id: input.consumer.id, tags: input.consumer.tags }, input.defaultConsent, registryConsentFor(w.access));
     const choice = chooseRole(w.facts.roleAssignmentMode, w.access);
     decisions.set(`${w.key}|${w.access}`, { allowed: consent.allowed, reason: consent.reason, choice });
     if (!consent.allowed) {
@@ -316,6 +317,7 @@ export function planAccess(input: PlanInput): AccessPlan {
     const decision = decisions.get(`${scope.value.normalized}|${access}`);
     let reason: string;
     if (decision === undefined) reason = `${consumerName} no longer asks for ${registryName} in its ${tag} tag`;
+    else if (!decision.allowed && access === 'push') reason = `registry ${registryName} does not allow ${consumerName} to push (${role.name} is revoked): ${decision.reason}`;
     else if (!decision.allowed) reason = `registry ${registryName} no longer allows ${consumerName}: ${decision.reason}`;
     else reason = `${decision.choice.role.name} replaces ${role.name} on ${registryName}: ${decision.choice.reason}`;
     revokes.push({ name: e.name, scope: e.scope, registryName, principalId, role, reason });

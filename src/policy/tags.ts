@@ -1,6 +1,7 @@
 /**
  * The tag grammar: consumer tags (`acr-pull`, `acr-push`) and registry-side credential tags
- * (`acr-pull-credential`, `acr-pull-credential-days`). The registry consent tag lives in `consent.ts`.
+ * (`acr-pull-credential`, `acr-pull-credential-days`). The registry consent tags (`acr-pull-allow`,
+ * `acr-push-allow`) live in `consent.ts`.
  * the README (Tag policy reference) is the reference for engineers; keep the two in step.
  */
 import { parseResourceId, REGISTRY_TYPE } from './resourceId.js';
@@ -11,6 +12,8 @@ export const TAG_NAMES = {
   pull: 'acr-pull',
   push: 'acr-push',
   allow: 'acr-pull-allow',
+  /** The registry's separate consent to push: pushing overwrites the images production pulls. */
+  pushAllow: 'acr-push-allow',
   credential: 'acr-pull-credential',
   credentialDays: 'acr-pull-credential-days',
 } as const;

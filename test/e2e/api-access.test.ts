@@ -86,10 +86,18 @@ describe('/api/access/grants through the host', () => {
 
 describe('POST /api/access/preview by principal and registry through the host', () => {
   it('says why a bare principal is refused, writing nothing', async () => {
-    const r = await api('/api/access/preview', 'POST', { principalId: '6a1b2c3d-0000-4000-8000-000000000002', registry: 'manuale2eacr', access: 'push' });
+    const r = await api('/api/access/preview', 'POST', { principalId: '6a1b2c3d-0000-4000-8000-000000000002', registry: 'manuale2eacr', access: 'pull' });
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ dryRun: true, outcome: 'denied-by-consent' });
     expect(r.json?.['decisions'][0].reason).toMatch(/only acr-pull-allow=\* covers it/);
+  });
+
+  // Issue 13: push through pull consent — a registry tagged acr-pull-allow only consents to no push.
+  it('says push is refused on a registry that consents to pull only', async () => {
+    const r = await api('/api/access/preview', 'POST', { principalId: '6a1b2c3d-0000-4000-8000-000000000002', registry: 'manuale2eacr', access: 'push' });
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ dryRun: true, outcome: 'denied-by-consent' });
+    expect(r.json?.['decisions'][0].reason).toMatch(/has no acr-push-allow tag; push needs the registry's own acr-push-allow consent/);
   });
 });
 

@@ -59,7 +59,7 @@ export function accessRoutes(deps: () => AccessDeps): ApiRoute[] {
           summary: 'Grant pull or push on a registry by hand',
           description:
             'Assigns the registry’s pull or push role (AcrPull/AcrPush, or the repository roles on an ABAC registry) to every managed identity of a resource, or to one principal. ' +
-            'Still subject to the registry’s acr-pull-allow consent (a bare principal needs acr-pull-allow=*); override: true needs ACCESS_ALLOW_CONSENT_OVERRIDE and is audited as an override. ' +
+            'Still subject to the registry’s consent: acr-pull-allow for pull, acr-push-allow for push, which has no default (a bare principal needs acr-pull-allow=* or acr-push-allow=*); override: true needs ACCESS_ALLOW_CONSENT_OVERRIDE and is audited as an override. ' +
             'The assignment is the automation’s (its description says manual, and who asked): the tag policy does not revoke it; DELETE /api/access/grants does. Idempotent.',
           tags: ['access'],
           body: GrantRequestSchema,

@@ -35,7 +35,7 @@ const PrincipalType = named(
 const consumerDescription = 'A consumer (VM, scale set, AKS cluster, identity, ACR task, Container App, App Service): every managed identity it has.';
 const principalDescription = 'One Entra principal (managed identity, service principal, user or group) by object id.';
 const overrideDescription =
-  'Grant although the registry’s acr-pull-allow does not cover this consumer. Refused (403 ConsentOverrideDisabled) unless ACCESS_ALLOW_CONSENT_OVERRIDE is true; recorded as an override.';
+  'Grant although the registry’s acr-pull-allow (acr-push-allow for push) does not cover this consumer. Refused (403 ConsentOverrideDisabled) unless ACCESS_ALLOW_CONSENT_OVERRIDE is true; recorded as an override.';
 
 const forResource = { resourceId: ResourceId.describe(consumerDescription), registry: RegistryReference, access: Access };
 const forPrincipal = { principalId: PrincipalId.describe(principalDescription), principalType: PrincipalType.optional(), registry: RegistryReference, access: Access };
@@ -102,7 +102,7 @@ const ManualRegistry = named(
   'ManualRegistry',
   z.object({ id: z.string(), name: z.string(), loginServer: z.string().optional(), roleAssignmentMode: z.string().optional().describe('Absent means LegacyRegistryPermissions.') }),
 );
-const Consent = z.object({ allowed: z.boolean(), reason: z.string().describe('Which acr-pull-allow rule decided, and the consumer fact it turned on.') });
+const Consent = z.object({ allowed: z.boolean(), reason: z.string().describe('Which acr-pull-allow rule (acr-push-allow for push) decided, and the consumer fact it turned on.') });
 const ManualAssignment = z.object({ name: z.string(), scope: z.string(), principalId: z.string(), role: Role, outcome: z.enum(Object.values(AUDIT_OUTCOMES) as [string, ...string[]]) });
 
 export const GrantResultSchema = named(

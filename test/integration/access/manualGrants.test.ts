@@ -44,9 +44,9 @@ beforeAll(async () => {
   acr = `${rg}/providers/Microsoft.ContainerRegistry/registries/manualacr`;
   openAcr = `${rg}/providers/Microsoft.ContainerRegistry/registries/openacr`;
   abacAcr = `${rg}/providers/Microsoft.ContainerRegistry/registries/abacmanualacr`;
-  await h.put(acr, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group' }, properties: {} });
-  await h.put(openAcr, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': '*' }, properties: {} });
-  await h.put(abacAcr, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': '*' }, properties: { roleAssignmentMode: 'AbacRepositoryPermissions' } });
+  await h.put(acr, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group', 'acr-push-allow': 'same-resource-group' }, properties: {} });
+  await h.put(openAcr, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': '*', 'acr-push-allow': '*' }, properties: {} });
+  await h.put(abacAcr, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': '*', 'acr-push-allow': '*' }, properties: { roleAssignmentMode: 'AbacRepositoryPermissions' } });
 });
 afterAll(async () => h?.stop());
 
@@ -155,6 +155,26 @@ describe('grantManually', () => {
     expect((await h.deps.audit.query({ registry: openAcr })).items.length).toBe(before.items.length);
   });
 
+  // Issue 13: push through pull consent. acr-pull-allow (even *) and ACCESS_DEFAULT_CONSENT cover pull only.
+  it('refuses push by hand where the registry consents to pull only, for a resource, a bare principal and in preview', async () => {
+    const registry = `${rg}/providers/Microsoft.ContainerRegistry/registries/pullonlyacr`;
+    await h.put(registry, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': '*' }, properties: {} });
+    const anyDefault: Deps = { ...h.deps, config: { ...h.deps.config, defaultConsent: 'any' } };
+    const vm = await newVm(rg, 'vm-man-push-pullonly');
+    const forResource = await rejection(grant({ resourceId: vm.id, registry: 'pullonlyacr', access: 'push' }, anyDefault));
+    expect(forResource.code).toBe('ConsentDenied');
+    expect(forResource.message).toMatch(/has no acr-push-allow tag; push needs the registry's own acr-push-allow consent/);
+    const principalId = '6a1b2c3d-0000-4000-8000-00000000d00d';
+    const forPrincipal = await rejection(grant({ principalId, principalType: 'ServicePrincipal', registry: 'pullonlyacr', access: 'push' }, anyDefault));
+    expect(forPrincipal.message).toMatch(/acr-push-allow/);
+    const preview = await grantManually(anyDefault, { resourceId: vm.id, registry: 'pullonlyacr', access: 'push', caller: CALLER }, { log: h.log, dryRun: true });
+    expect(preview.outcome).toBe('denied-by-consent');
+    expect(preview.consent.reason).toMatch(/acr-push-allow/);
+    expect(await h.assignmentsAt(registry)).toEqual([]);
+    // Pull on the same registry is unaffected.
+    expect((await grant({ resourceId: vm.id, registry: 'pullonlyacr', access: 'pull' })).outcome).toBe('granted');
+  });
+
   it('answers RegistryNotFound for a registry that does not exist', async () => {
     const vm = await newVm(rg, 'vm-man-nowhere');
     await expect(grant({ resourceId: vm.id, registry: 'nosuchacr', access: 'pull' })).rejects.toMatchObject({ code: 'RegistryNotFound' });
@@ -206,6 +226,23 @@ describe('manual grants and registry consent', () => {
     expect(revoked.every((d) => /no longer allows this manual grant/.test(d.reason))).toBe(true);
     const left = (await h.assignmentsAt(registry)).map((a) => a.principalId).sort();
     expect(left).toEqual([inRg.principalId, overridden.principalId].sort());
+  });
+
+  it('revokes manual push grants when the registry removes acr-push-allow, and keeps pull', async () => {
+    const registry = `${rg}/providers/Microsoft.ContainerRegistry/registries/pushwithdrawnacr`;
+    await h.put(registry, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': '*', 'acr-push-allow': '*' }, properties: {} });
+    const vm = await newVm(rg, 'vm-man-push-withdrawn');
+    const principal = 'a1b2c3d4-0000-4000-8000-00000000beef';
+    await grant({ resourceId: vm.id, registry: 'pushwithdrawnacr', access: 'pull' });
+    await grant({ resourceId: vm.id, registry: 'pushwithdrawnacr', access: 'push' });
+    await grant({ principalId: principal, principalType: 'ServicePrincipal', registry: 'pushwithdrawnacr', access: 'push' });
+
+    await h.put(registry, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': '*' }, properties: {} });
+    const result = await reconcileResource(h.deps, registry, { log: h.log, trigger: { eventId: 'evt-push-withdrawn' } });
+    const revoked = result.decisions.filter((d) => d.outcome === 'revoked');
+    expect(revoked.map((d) => d.principalId).sort()).toEqual([vm.principalId, principal].sort());
+    expect(revoked.every((d) => d.role?.startsWith('AcrPush') && /has no acr-push-allow tag/.test(d.reason))).toBe(true);
+    expect((await h.assignmentsAt(registry)).map((a) => `${a.principalId} ${a.roleDefinitionId}`)).toEqual([`${vm.principalId} ${ROLES.acrPull.roleDefinitionId}`]);
   });
 });
 

@@ -32,7 +32,7 @@ beforeAll(async () => {
   h = await startAccessHarness();
   rg = await h.rg('rg-api');
   acr = `${rg}/providers/Microsoft.ContainerRegistry/registries/apiacr`;
-  await h.put(acr, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group' }, properties: {} });
+  await h.put(acr, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group', 'acr-push-allow': 'same-resource-group' }, properties: {} });
 });
 afterAll(async () => h?.stop());
 

@@ -15,7 +15,7 @@ beforeAll(async () => {
   h = await startAccessHarness();
   rg = await h.rg('rg-web');
   acr = `${rg}/providers/Microsoft.ContainerRegistry/registries/contosoacr`;
-  await h.put(acr, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group' }, properties: {} });
+  await h.put(acr, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group', 'acr-push-allow': 'same-resource-group' }, properties: {} });
 });
 afterAll(async () => h?.stop());
 

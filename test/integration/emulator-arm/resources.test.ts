@@ -6,7 +6,7 @@
  *   VirtualMachine_Create_WithUserAssignedIdentity (identity.userAssignedIdentities.{principalId, clientId});
  * - containerservice/.../ManagedClustersCreate_*.json (identityProfile.kubeletidentity, oidcIssuerProfile.issuerURL);
  * - containerregistry/.../RegistryCreate.json (properties.roleAssignmentMode, api-version 2025-11-01),
- *   TasksCreate_WithUserIdentities.json (credentials.customRegistries not echoed);
+ *   TasksCreate_WithUserIdentities.json and TasksGet.json (credentials.customRegistries echoed by login server, values null);
  * - resources/.../PatchTagsResource.json (tags API, operation Merge / Delete);
  * - keyvault/.../createVault.json (properties.vaultUri);
  * - resourcegraph/.../2022-10-01/examples/ResourcesFirstPageQuery.json / ResourcesNextPageQuery.json ($skipToken).
@@ -202,7 +202,7 @@ describe('compute and container resources', () => {
     expect(abac.body.properties).toMatchObject({ loginServer: 'fabrikamacr.azurecr.io', roleAssignmentMode: 'AbacRepositoryPermissions' });
   });
 
-  it("PUTs an ACR task with a custom registry credential that the response does not echo", async () => {
+  it("PUTs an ACR task with a custom registry credential that the response echoes by login server only", async () => {
     const registry = `${rg}/providers/Microsoft.ContainerRegistry/registries/taskacr`;
     await put(registry, API.acr, { location: 'westeurope', sku: { name: 'Standard' }, properties: {} });
     const task = await put(`${registry}/tasks/build`, API.task, {
@@ -212,8 +212,9 @@ describe('compute and container resources', () => {
     });
     expect(task.status).toBe(201);
     expect(task.body.identity.principalId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(task.body.properties.credentials?.customRegistries ?? null).toBeNull();
-    expect((await get(`${registry}/tasks/build`, API.task)).body.properties.credentials?.customRegistries ?? null).toBeNull();
+    // TasksGet.json: the entry's key, never its value.
+    expect(task.body.properties.credentials.customRegistries).toEqual({ 'baseimages.azurecr.io': null });
+    expect((await get(`${registry}/tasks/build`, API.task)).body.properties.credentials.customRegistries).toEqual({ 'baseimages.azurecr.io': null });
   });
 
   it.each([

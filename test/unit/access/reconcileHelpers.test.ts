@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { consumerIdFromDescription, namesConsumer, refersTo, taggedConsumersQuery } from '../../../src/access/reconcile.js';
 import { registriesByNameQuery } from '../../../src/access/registries.js';
-import { customRegistriesBody } from '../../../src/azure/acrTasks.js';
+import { customRegistriesBody, customRegistryLoginServers } from '../../../src/azure/acrTasks.js';
 import { apiVersionFor } from '../../../src/azure/arm.js';
 import { ownedDescription } from '../../../src/policy/assignmentName.js';
 import { parseRegistryRef } from '../../../src/policy/tags.js';
@@ -53,6 +53,18 @@ describe('queries and bodies', () => {
     expect(customRegistriesBody('ContosoACR.azurecr.io', { identity: '[system]' })).toEqual({
       properties: { credentials: { customRegistries: { 'contosoacr.azurecr.io': { identity: '[system]' } } } },
     });
+  });
+
+  // containerregistry/.../2019-06-01-preview/examples/TasksGet.json: entries listed by login server, values null.
+  it.each<[string, unknown, string[] | undefined]>([
+    ['entries by login server, values null', { customRegistries: { 'ContosoACR.azurecr.io': null, 'fabrikamacr.azurecr.io': null }, sourceRegistry: null }, ['contosoacr.azurecr.io', 'fabrikamacr.azurecr.io']],
+    ['an empty map', { customRegistries: {} }, []],
+    ['credentials null', null, undefined],
+    ['no customRegistries', { sourceRegistry: null }, undefined],
+    ['customRegistries null', { customRegistries: null }, undefined],
+  ])("reads which login servers an ACR task has a credential for: %s", (_case, credentials, expected) => {
+    const found = customRegistryLoginServers({ id: `${ACR}/tasks/build`, name: 'build', type: 'Microsoft.ContainerRegistry/registries/tasks', properties: { credentials } });
+    expect(found === undefined ? undefined : [...found].sort()).toEqual(expected);
   });
 
   it.each([

@@ -81,14 +81,29 @@ describe('resources', () => {
     expect((await h.call('GET', kubelet.resourceId)).status).toBe(200);
   });
 
-  it('registries answer loginServer and roleAssignmentMode; tasks do not echo customRegistries', async () => {
+  // containerregistry/.../2019-06-01-preview/examples/TasksGet.json: customRegistries comes back by login server, each value null.
+  it('registries answer loginServer and roleAssignmentMode; tasks echo customRegistries by login server only, never the values', async () => {
     const acr = await h.call('PUT', ACR, { body: { location: 'eastus', sku: { name: 'Standard' } } });
     expect(acr.body.properties).toMatchObject({ loginServer: 'contosoacr.azurecr.io', roleAssignmentMode: 'LegacyRegistryPermissions' });
     const task = await h.call('PUT', `${ACR}/tasks/base`, { body: { location: 'eastus', identity: { type: 'SystemAssigned' }, properties: { credentials: { customRegistries: { 'other.azurecr.io': { identity: '[system]' } } } } } });
     expect(task.status).toBe(201);
-    expect(task.body.properties.credentials).toBeNull();
+    expect(task.body.properties.credentials).toEqual({ customRegistries: { 'other.azurecr.io': null } });
     const snap = arm.snapshot() as { resources: { id: string; written?: unknown }[] };
     expect(snap.resources.find((r) => r.id.endsWith('/tasks/base'))?.written).toEqual({ customRegistries: { 'other.azurecr.io': { identity: '[system]' } } });
+  });
+
+  it('PATCH of a task merges custom registries by login server, removes one written as null, and keeps them through other PATCHes', async () => {
+    await h.call('PUT', ACR, { body: { location: 'eastus', sku: { name: 'Standard' } } });
+    const task = `${ACR}/tasks/merge`;
+    await h.call('PUT', task, { body: { location: 'eastus', identity: { type: 'SystemAssigned' }, properties: { credentials: { customRegistries: { 'a.azurecr.io': { identity: '[system]' } } } } } });
+    const added = await h.call('PATCH', task, { body: { properties: { credentials: { customRegistries: { 'b.azurecr.io': { userName: { type: 'Opaque', value: 'u' }, password: { type: 'Opaque', value: 'p' } } } } } } });
+    expect(added.body.properties.credentials.customRegistries).toEqual({ 'a.azurecr.io': null, 'b.azurecr.io': null });
+    const tagged = await h.call('PATCH', task, { body: { tags: { team: 'build' } } });
+    expect(tagged.body.properties.credentials.customRegistries).toEqual({ 'a.azurecr.io': null, 'b.azurecr.io': null });
+    const removed = await h.call('PATCH', task, { body: { properties: { credentials: { customRegistries: { 'a.azurecr.io': null } } } } });
+    expect(removed.body.properties.credentials.customRegistries).toEqual({ 'b.azurecr.io': null });
+    const snap = arm.snapshot() as { resources: { id: string; written?: unknown }[] };
+    expect(snap.resources.find((r) => r.id.endsWith('/tasks/merge'))?.written).toEqual({ customRegistries: { 'b.azurecr.io': { userName: { type: 'Opaque', value: 'u' }, password: { type: 'Opaque', value: 'p' } } } });
   });
 
   it('PATCH merges properties and replaces tags; tags API publishes Microsoft.Resources/tags/write', async () => {

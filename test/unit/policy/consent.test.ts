@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ConsentDefault } from '../../../src/config.js';
-import { evaluateConsent, formatConsent, parseConsent } from '../../../src/policy/consent.js';
+import { consentForPrincipal, evaluateConsent, formatConsent, parseConsent, REGISTRY_PUSH_CONSENT, registryConsentFor } from '../../../src/policy/consent.js';
 import { VAULT_CONSENT } from '../../../src/policy/workloadTags.js';
 
 const SUB = '00000000-0000-0000-0000-000000000001';
@@ -38,6 +38,7 @@ describe('parseConsent', () => {
     { value: 'tag:team', message: 'expected tag:<key>=<value> with both parts' },
     { value: 'tag:=x', message: 'expected tag:<key>=<value> with both parts' },
     { value: 'tag:acr-pull=contosoacr', message: 'acr-pull is written by consumers themselves' },
+    { value: 'tag:ACR-PUSH-ALLOW=same-resource-group', message: 'ACR-PUSH-ALLOW is written by consumers themselves' },
   ])('refuses $value and names the term', ({ value, message }) => {
     const rule = parseConsent(value);
     expect(rule.ok).toBe(false);
@@ -190,6 +191,53 @@ describe('evaluateConsent', () => {
     },
   ])('decides $case', ({ registry, consumer, defaultConsent, allowed, reason }) => {
     const decision = evaluateConsent(registry, consumer, defaultConsent ?? 'none');
+    expect(decision.allowed).toBe(allowed);
+    expect(decision.reason).toContain(reason);
+  });
+});
+
+// Issue 13, push through pull consent: push has its own consent, acr-push-allow, and no default.
+describe('evaluateConsent for push (acr-push-allow)', () => {
+  it.each<{ case: string; tags?: Record<string, string>; consumer?: string; defaultConsent: ConsentDefault; allowed: boolean; reason: string }>([
+    {
+      case: 'a registry that consents to pull only',
+      tags: { 'acr-pull-allow': 'same-resource-group' },
+      defaultConsent: 'none',
+      allowed: false,
+      reason: "registry contosoacr has no acr-push-allow tag; push needs the registry's own acr-push-allow consent (acr-pull-allow and ACCESS_DEFAULT_CONSENT cover pull only)",
+    },
+    { case: 'no tag at all and a default of any', defaultConsent: 'any', allowed: false, reason: 'has no acr-push-allow tag; push needs' },
+    { case: 'no tag and a default of same-resource-group', tags: { 'acr-pull-allow': '*' }, defaultConsent: 'same-resource-group', allowed: false, reason: 'has no acr-push-allow tag' },
+    {
+      case: 'acr-push-allow covering the consumer',
+      tags: { 'acr-push-allow': 'same-resource-group' },
+      defaultConsent: 'none',
+      allowed: true,
+      reason: 'registry contosoacr allows push by same-resource-group; vm-web-1 is in rg-web',
+    },
+    { case: 'acr-push-allow not covering the consumer', tags: { 'acr-push-allow': 'rg:rg-ci' }, defaultConsent: 'any', allowed: false, reason: 'registry contosoacr allows push by rg:rg-ci; vm-web-1 is in rg-web' },
+    { case: 'acr-push-allow=none', tags: { 'acr-push-allow': 'none', 'acr-pull-allow': '*' }, defaultConsent: 'any', allowed: false, reason: 'registry contosoacr allows push by none (acr-push-allow=none)' },
+    { case: 'an invalid acr-push-allow', tags: { 'Acr-Push-Allow': 'everyone' }, defaultConsent: 'any', allowed: false, reason: 'registry contosoacr has an invalid acr-push-allow tag, so it allows nobody: unknown term "everyone"' },
+    { case: 'a consumer tag matching a tag: term', tags: { 'acr-push-allow': 'tag:team=ci' }, consumer: 'ci', defaultConsent: 'none', allowed: true, reason: 'vm-web-1 has tag team=ci' },
+  ])('decides $case', ({ tags, consumer, defaultConsent, allowed, reason }) => {
+    const decision = evaluateConsent({ id: registryId('contosoacr'), ...(tags ? { tags } : {}) }, { id: vmId('vm-web-1'), ...(consumer ? { tags: { team: consumer } } : {}) }, defaultConsent, REGISTRY_PUSH_CONSENT);
+    expect(decision.allowed).toBe(allowed);
+    expect(decision.reason).toContain(reason);
+  });
+
+  it('picks the consent by access', () => {
+    expect(registryConsentFor('pull').tag).toBe('acr-pull-allow');
+    expect(registryConsentFor('push').tag).toBe('acr-push-allow');
+  });
+
+  it.each<{ tags: Record<string, string>; access: 'pull' | 'push'; defaultConsent: ConsentDefault; allowed: boolean; reason: string }>([
+    { tags: { 'acr-pull-allow': '*' }, access: 'pull', defaultConsent: 'none', allowed: true, reason: 'registry contosoacr allows *; any consumer' },
+    { tags: { 'acr-pull-allow': '*' }, access: 'push', defaultConsent: 'any', allowed: false, reason: 'registry contosoacr has no acr-push-allow tag; push needs' },
+    { tags: {}, access: 'push', defaultConsent: 'any', allowed: false, reason: 'has no acr-push-allow tag' },
+    { tags: { 'acr-push-allow': '*' }, access: 'push', defaultConsent: 'none', allowed: true, reason: 'registry contosoacr allows push by *; any consumer' },
+    { tags: { 'acr-push-allow': 'same-subscription' }, access: 'push', defaultConsent: 'none', allowed: false, reason: 'so only acr-push-allow=* covers it' },
+  ])('judges a bare principal for $access on $tags (default $defaultConsent)', ({ tags, access, defaultConsent, allowed, reason }) => {
+    const decision = consentForPrincipal({ name: 'contosoacr', tags }, defaultConsent, 'principal 3f2a', access);
     expect(decision.allowed).toBe(allowed);
     expect(decision.reason).toContain(reason);
   });

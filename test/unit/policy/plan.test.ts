@@ -19,6 +19,8 @@ const registry = (name: string, extra: Partial<RegistryFacts> = {}): RegistryFac
   ...extra,
 });
 const CONTOSO = registry('contosoacr');
+/** Consents to pull and, separately, to push. */
+const PUSHABLE = registry('contosoacr', { tags: { 'acr-pull-allow': 'same-resource-group', 'acr-push-allow': 'same-resource-group' } });
 
 const assignment = (facts: RegistryFacts, principalId: string, roleDefinitionId: string, extra: Partial<ExistingAssignment> = {}): ExistingAssignment => {
   const name = roleAssignmentName({ scope: facts.id, principalId, roleDefinitionId });
@@ -60,9 +62,38 @@ describe('planAccess', () => {
       expected: { grants: ['AcrPull on contosoacr to 3f2a'] },
     },
     {
-      case: 'grants AcrPush for acr-push',
-      input: input({ tags: { 'acr-push': 'contosoacr.azurecr.io' } }),
+      case: 'grants AcrPush for acr-push where the registry consents to push',
+      input: input({ tags: { 'acr-push': 'contosoacr.azurecr.io' }, registries: [PUSHABLE] }),
       expected: { grants: ['AcrPush on contosoacr to 3f2a'] },
+    },
+    // Issue 13, push through pull consent: acr-pull-allow covers pull only.
+    {
+      case: 'denies push on a registry that consents to pull only',
+      input: input({ tags: { 'acr-push': 'contosoacr', 'acr-pull': 'contosoacr' } }),
+      expected: { grants: ['AcrPull on contosoacr to 3f2a'], denied: ['contosoacr push'] },
+    },
+    {
+      case: 'denies push on a registry without acr-push-allow whatever ACCESS_DEFAULT_CONSENT says',
+      input: input({ tags: { 'acr-push': 'contosoacr', 'acr-pull': 'contosoacr' }, registries: [registry('contosoacr', { tags: {} })], defaultConsent: 'any' }),
+      expected: { grants: ['AcrPull on contosoacr to 3f2a'], denied: ['contosoacr push'] },
+    },
+    {
+      case: 'grants Repository Writer on an ABAC registry that consents to push',
+      input: input({ tags: { 'acr-push': 'contosoacr' }, registries: [registry('contosoacr', { roleAssignmentMode: 'AbacRepositoryPermissions', tags: { 'acr-push-allow': 'same-resource-group' } })] }),
+      expected: { grants: ['Container Registry Repository Writer on contosoacr to 3f2a'] },
+    },
+    {
+      case: 'revokes a push grant of ours made without push consent, and keeps pull',
+      input: input({
+        tags: { 'acr-push': 'contosoacr', 'acr-pull': 'contosoacr' },
+        existing: [assignment(CONTOSO, SYSTEM, ROLES.acrPush.roleDefinitionId), assignment(CONTOSO, SYSTEM, ROLES.acrPull.roleDefinitionId)],
+      }),
+      expected: { revokes: ['AcrPush on contosoacr from 3f2a'], unchanged: ['AcrPull on contosoacr for 3f2a'], denied: ['contosoacr push'] },
+    },
+    {
+      case: 'leaves a push assignment made by hand where the registry does not consent to push',
+      input: input({ tags: { 'acr-push': 'contosoacr' }, existing: [assignment(CONTOSO, SYSTEM, ROLES.acrPush.roleDefinitionId, { description: 'given by hand' })] }),
+      expected: { denied: ['contosoacr push'] },
     },
     {
       case: 'grants Repository Reader on an ABAC registry',
@@ -169,7 +200,7 @@ describe('planAccess', () => {
     },
     {
       case: 'resolves a raw reference from an HTTP request',
-      input: input({ requests: [{ registryRef: 'CONTOSOACR', access: 'push' }] }),
+      input: input({ requests: [{ registryRef: 'CONTOSOACR', access: 'push' }], registries: [PUSHABLE] }),
       expected: { grants: ['AcrPush on contosoacr to 3f2a'] },
     },
     {
