@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RESOURCE_EVENT_SUBSCRIPTION, RESOURCE_EVENT_TYPES, RESOURCE_OPERATION_NAMES, isHandledOperation } from '../../../src/access/eventSubscription.js';
 import { CONSENT_DEFAULTS, SETTINGS } from '../../../src/config.js';
-import { ASSIGNABLE_ROLE_DEFINITION_IDS } from '../../../src/policy/roles.js';
+import { ASSIGNABLE_ROLE_DEFINITION_IDS, ROLES } from '../../../src/policy/roles.js';
 import {
+  ASSIGNABLE_ROLES_BY_FEATURE,
   RESOURCE_EVENTS_FUNCTIONS_FILE,
   ROTATION_FUNCTIONS_FILE,
   SECRET_NEAR_EXPIRY_EVENT_TYPE,
@@ -300,15 +301,22 @@ describe('the ABAC condition on Role Based Access Control Administrator', () => 
   function roleOf(body: string): string | undefined {
     return /roleDefinitions',\s*roles\.(\w+)\)/.exec(body)?.[1];
   }
-  const generated = readJson('generated/assignableRoles.json') as { roleDefinitionIds: string[] };
+  const generated = readJson('generated/assignableRoles.json') as { registryAccessRoleDefinitionIds: string[]; workloadIdentityRoleDefinitionIds: string[] };
+  const registryIds = ASSIGNABLE_ROLES_BY_FEATURE.registryAccess.map((r) => r.roleDefinitionId);
+  const workloadIds = ASSIGNABLE_ROLES_BY_FEATURE.workloadIdentity.map((r) => r.roleDefinitionId);
 
-  // Bicep's interpolation of the one variable the condition uses, done here.
-  const rendered = (): string => {
-    expect(variable(text, 'assignableRoleIds')).toBe("loadJsonContent('../generated/assignableRoles.json').roleDefinitionIds");
+  // Bicep's evaluation of the variables the condition uses, done here for one value of the parameter.
+  const rendered = (workloadIdentityEnabled: boolean): string => {
+    expect(variable(text, 'assignableRoles')).toBe("loadJsonContent('../generated/assignableRoles.json')");
+    expect(variable(text, 'assignableRoleIds')).toBe(
+      'workloadIdentityEnabled ? concat(assignableRoles.registryAccessRoleDefinitionIds, assignableRoles.workloadIdentityRoleDefinitionIds) : assignableRoles.registryAccessRoleDefinitionIds',
+    );
     expect(variable(text, 'roleIdSet')).toBe("'{${join(assignableRoleIds, ', ')}}'");
+    const ids = workloadIdentityEnabled ? [...generated.registryAccessRoleDefinitionIds, ...generated.workloadIdentityRoleDefinitionIds] : generated.registryAccessRoleDefinitionIds;
     const template = stringValue(variable(text, 'assignableRolesCondition') ?? "''");
-    return template.replaceAll('${roleIdSet}', `{${generated.roleDefinitionIds.join(', ')}}`);
+    return template.replaceAll('${roleIdSet}', `{${ids.join(', ')}}`);
   };
+  const roleSets = (condition: string) => [...condition.matchAll(/GuidEquals \{([^}]*)\}/g)].map((m) => m[1]!.split(',').map((s) => s.trim()).sort());
 
   it('is version 2.0 on the assignment', () => {
     const properties = property(writer.body, 'properties') ?? '';
@@ -316,17 +324,27 @@ describe('the ABAC condition on Role Based Access Control Administrator', () => 
     expect(property(properties, 'condition')).toBe('assignableRolesCondition');
   });
 
-  it('names exactly the role ids the code may assign', () => {
-    expect([...generated.roleDefinitionIds].sort()).toEqual([...ASSIGNABLE_ROLE_DEFINITION_IDS].sort());
-    const sets = [...rendered().matchAll(/GuidEquals \{([^}]*)\}/g)].map((m) => m[1]!.split(',').map((s) => s.trim()).sort());
-    expect(sets).toEqual([[...ASSIGNABLE_ROLE_DEFINITION_IDS].sort(), [...ASSIGNABLE_ROLE_DEFINITION_IDS].sort()]);
+  it('sorts every role the code may assign into exactly one feature', () => {
+    expect([...registryIds, ...workloadIds].sort()).toEqual([...ASSIGNABLE_ROLE_DEFINITION_IDS].sort());
+    expect(new Set([...registryIds, ...workloadIds]).size).toBe(ASSIGNABLE_ROLE_DEFINITION_IDS.length);
+    expect(workloadIds).toEqual([ROLES.keyVaultSecretsUser.roleDefinitionId]);
+    expect(generated).toMatchObject({ registryAccessRoleDefinitionIds: registryIds, workloadIdentityRoleDefinitionIds: workloadIds });
   });
 
-  it('allows writing and deleting only those roles, only for service principals (documented format)', () => {
-    const ids = `{${ASSIGNABLE_ROLE_DEFINITION_IDS.join(', ')}}`;
+  // Issue 13, point 6: the app's own right is no wider than the features the deployment turns on.
+  it('allows Key Vault Secrets User only with workload identity on', () => {
+    expect(roleSets(rendered(false))).toEqual([[...registryIds].sort(), [...registryIds].sort()]);
+    expect(rendered(false)).not.toContain(ROLES.keyVaultSecretsUser.roleDefinitionId);
+    expect(roleSets(rendered(true))).toEqual([[...ASSIGNABLE_ROLE_DEFINITION_IDS].sort(), [...ASSIGNABLE_ROLE_DEFINITION_IDS].sort()]);
+    expect(bicep('main.bicep')).toMatch(/module watchedScopeAccess 'app\/watchedScopeAccess\.bicep'[\s\S]*?workloadIdentityEnabled: workloadIdentityEnabled/);
+    expect(params(bicep('main.bicep')).get('workloadIdentityEnabled')?.defaultValue).toBe('false');
+  });
+
+  it.each([false, true])('allows writing and deleting only those roles, only for service principals (documented format), workload identity %s', (on) => {
+    const ids = `{${(on ? [...registryIds, ...workloadIds] : registryIds).join(', ')}}`;
     const clause = (action: 'write' | 'delete', source: 'Request' | 'Resource') =>
       `((!(ActionMatches{'Microsoft.Authorization/roleAssignments/${action}'})) OR (@${source}[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals ${ids} AND @${source}[Microsoft.Authorization/roleAssignments:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {'ServicePrincipal'}))`;
-    expect(rendered()).toBe(`${clause('write', 'Request')} AND ${clause('delete', 'Resource')}`);
+    expect(rendered(on)).toBe(`${clause('write', 'Request')} AND ${clause('delete', 'Resource')}`);
   });
 });
 
