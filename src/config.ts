@@ -42,6 +42,12 @@ export interface Config {
   readonly reconcileSchedule: string;
   /** Client id of a user-assigned managed identity, when the app does not use its system-assigned one. */
   readonly managedIdentityClientId?: string;
+  /**
+   * Whether App Service Authentication is on (`WEBSITE_AUTH_ENABLED`, set by the platform): only
+   * then are the `x-ms-client-principal*` headers the platform's, and only then does the HTTP API
+   * read the caller and its app roles from them.
+   */
+  readonly appServiceAuthEnabled: boolean;
 }
 
 /** One setting: its name, whether required, its default, an example, and what it means. */
@@ -52,6 +58,13 @@ export interface SettingSpec {
   readonly example: string;
   readonly description: string;
 }
+
+/**
+ * The platform setting App Service sets to `true` (it writes `True`) when App Service Authentication
+ * (Easy Auth) is on for the app, and then strips any `x-ms-client-principal*` header a client sends
+ * (https://learn.microsoft.com/azure/app-service/configure-authentication-user-identities).
+ */
+export const APP_SERVICE_AUTH_SETTING = 'WEBSITE_AUTH_ENABLED';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -73,6 +86,14 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'CREDENTIALS_DELETE_APP_ON_UNENROL', required: false, default: 'false', example: 'false', description: 'Whether un-enrolling a registry deletes its pull application.' },
   { name: 'RECONCILE_SCHEDULE', required: false, default: '0 */30 * * * *', example: '0 */30 * * * *', description: 'NCRONTAB schedule of the reconciliation sweep that catches missed events.' },
   { name: 'AZURE_CLIENT_ID', required: false, example: '11111111-2222-3333-4444-555555555555', description: 'Client id of a user-assigned managed identity, when the app should use it instead of its system-assigned one.' },
+  {
+    name: APP_SERVICE_AUTH_SETTING,
+    required: false,
+    default: 'false',
+    example: 'false',
+    description:
+      'Set by App Service, never by you or the infra: true when App Service Authentication is on. Only then does the HTTP API take the caller from the x-ms-client-principal headers and require the app role of each route; otherwise those headers are ignored and the caller is the function key.',
+  },
 ];
 
 /**
@@ -94,6 +115,16 @@ export class ConfigError extends Error {
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * `WEBSITE_AUTH_ENABLED` alone, parsed as `loadConfig` parses it, for the one decision made before
+ * the settings are read: each HTTP route's auth level when it is registered. Never throws: a value
+ * `loadConfig` refuses counts as off here (so the host keeps asking for keys, and the API ignores
+ * principal headers), and `loadConfig` reports it.
+ */
+export function isAppServiceAuthEnabled(env: Env): boolean {
+  return env[APP_SERVICE_AUTH_SETTING]?.trim().toLowerCase() === 'true';
+}
 
 /** Reads and validates every setting; throws `ConfigError` listing each bad one. */
 export function loadConfig(env: Env): Config {
@@ -208,6 +239,7 @@ export function loadConfig(env: Env): Config {
     deleteApplicationOnUnenrol: bool('CREDENTIALS_DELETE_APP_ON_UNENROL'),
     reconcileSchedule: ncrontab('RECONCILE_SCHEDULE'),
     managedIdentityClientId: env['AZURE_CLIENT_ID']?.trim() ? guid('AZURE_CLIENT_ID') : undefined,
+    appServiceAuthEnabled: bool(APP_SERVICE_AUTH_SETTING),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

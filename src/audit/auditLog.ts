@@ -10,6 +10,8 @@ export const AUDIT_OUTCOMES = {
   revoked: 'revoked',
   deniedByConsent: 'denied-by-consent',
   deniedByPlatformPolicy: 'denied-by-platform-policy',
+  /** An HTTP API write refused because the caller lacks the app role (App Service Authentication on). */
+  deniedByAppRole: 'denied-by-app-role',
   skipped: 'skipped',
   failed: 'failed',
   rejectedInput: 'rejected-input',
