@@ -39,8 +39,14 @@ param reconcileSchedule string = '0 */30 * * * *'
 @description('Lifetime of a pull password in days (ROTATION_PERIOD_DAYS).')
 param rotationPeriodDays int = 90
 
-@description('Whether the AKS workload identity feature is on: gives the app Managed Identity Contributor on the watched subscriptions.')
+@description('Whether the AKS workload identity feature is on: gives the app Managed Identity Contributor on the watched subscriptions, and lets its role-assignment right assign Key Vault Secrets User (otherwise it can assign only registry roles).')
 param workloadIdentityEnabled bool = false
+
+@description('Whether to turn on App Service Authentication with Microsoft Entra ID for the HTTP API: an app registration with the app roles Access.Read and Access.Write, tokens required on every route but the Event Grid webhook and the OpenAPI document. Off: function keys only, and callers are recorded as function-key.')
+param apiAuthEnabled bool = true
+
+@description('Object id of the principal given Access.Write on the API; empty for the deploying user (azd passes nothing), "none" for nobody.')
+param apiWriterPrincipalId string = ''
 
 @description('Whether to create the Event Grid subscriptions. Off on the first provision: Event Grid refuses an Azure Function endpoint until the code is deployed (the postdeploy hook turns it on).')
 param eventSubscriptionsEnabled bool = false
@@ -131,6 +137,17 @@ module functionApp 'app/functionApp.bicep' = {
     rotationSchedule: rotationSchedule
     reconcileSchedule: reconcileSchedule
     rotationPeriodDays: rotationPeriodDays
+  }
+}
+
+module apiAuth 'app/apiAuth.bicep' = if (apiAuthEnabled) {
+  name: 'apiAuth'
+  scope: rg
+  params: {
+    functionAppName: functionApp.outputs.name
+    uniqueName: 'acr-pull-automation-api-${resourceToken}'
+    displayName: 'acr-pull-automation API (${environmentName})'
+    writerPrincipalId: apiWriterPrincipalId == 'none' ? '' : (empty(apiWriterPrincipalId) ? deployer().objectId : apiWriterPrincipalId)
   }
 }
 
@@ -247,3 +264,4 @@ output KEY_VAULT_NAME string = keyVault.outputs.name
 output KEY_VAULT_URI string = keyVault.outputs.uri
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output WATCHED_SUBSCRIPTION_IDS string = join(watchedSubscriptionIds, ',')
+output API_CLIENT_ID string = apiAuthEnabled ? apiAuth!.outputs.clientId : ''

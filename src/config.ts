@@ -48,6 +48,12 @@ export interface Config {
    * target. Vaults that a registry's `acr-pull-credential` tag or an enrolment names count too.
    */
   readonly credentialsVaultNames: readonly string[];
+  /**
+   * Whether App Service Authentication is on (`WEBSITE_AUTH_ENABLED`, set by the platform): only
+   * then are the `x-ms-client-principal*` headers the platform's, and only then does the HTTP API
+   * read the caller and its app roles from them.
+   */
+  readonly appServiceAuthEnabled: boolean;
 }
 
 /** One setting: its name, whether required, its default, an example, and what it means. */
@@ -58,6 +64,13 @@ export interface SettingSpec {
   readonly example: string;
   readonly description: string;
 }
+
+/**
+ * The platform setting App Service sets to `true` (it writes `True`) when App Service Authentication
+ * (Easy Auth) is on for the app, and then strips any `x-ms-client-principal*` header a client sends
+ * (https://learn.microsoft.com/azure/app-service/configure-authentication-user-identities).
+ */
+export const APP_SERVICE_AUTH_SETTING = 'WEBSITE_AUTH_ENABLED';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -80,6 +93,14 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'RECONCILE_SCHEDULE', required: false, default: '0 */30 * * * *', example: '0 */30 * * * *', description: 'NCRONTAB schedule of the reconciliation sweep that catches missed events.' },
   { name: 'CREDENTIALS_VAULT_NAMES', required: false, example: 'kv-acrpull-abc123', description: "Comma-separated Key Vault names that hold the app's pull credentials (the infra sets its own vault). They, and any vault a registry's acr-pull-credential tag or an enrolment names, are never given to a workload identity." },
   { name: 'AZURE_CLIENT_ID', required: false, example: '11111111-2222-3333-4444-555555555555', description: 'Client id of a user-assigned managed identity, when the app should use it instead of its system-assigned one.' },
+  {
+    name: APP_SERVICE_AUTH_SETTING,
+    required: false,
+    default: 'false',
+    example: 'false',
+    description:
+      'Set by App Service, never by you or the infra: true when App Service Authentication is on. Only then does the HTTP API take the caller from the x-ms-client-principal headers and require the app role of each route; otherwise those headers are ignored and the caller is the function key.',
+  },
 ];
 
 /**
@@ -101,6 +122,16 @@ export class ConfigError extends Error {
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * `WEBSITE_AUTH_ENABLED` alone, parsed as `loadConfig` parses it, for the one decision made before
+ * the settings are read: each HTTP route's auth level when it is registered. Never throws: a value
+ * `loadConfig` refuses counts as off here (so the host keeps asking for keys, and the API ignores
+ * principal headers), and `loadConfig` reports it.
+ */
+export function isAppServiceAuthEnabled(env: Env): boolean {
+  return env[APP_SERVICE_AUTH_SETTING]?.trim().toLowerCase() === 'true';
+}
 
 /** Reads and validates every setting; throws `ConfigError` listing each bad one. */
 export function loadConfig(env: Env): Config {
@@ -226,6 +257,7 @@ export function loadConfig(env: Env): Config {
     reconcileSchedule: ncrontab('RECONCILE_SCHEDULE'),
     managedIdentityClientId: env['AZURE_CLIENT_ID']?.trim() ? guid('AZURE_CLIENT_ID') : undefined,
     credentialsVaultNames: vaultNames('CREDENTIALS_VAULT_NAMES'),
+    appServiceAuthEnabled: bool(APP_SERVICE_AUTH_SETTING),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

@@ -1,9 +1,11 @@
 // The app identity's roles on one watched subscription — all it needs to act there, and no more:
 // - Reader: read resources, their tags and identities, role assignments, Resource Graph.
 // - Role Based Access Control Administrator, with an ABAC condition: it may create and delete
-//   only assignments of the roles the product grants (infra/generated/assignableRoles.json, from
-//   src/policy/roles.ts), and only to service principals (managed identities and the pull
-//   applications). It can't grant itself or anyone else anything else.
+//   only assignments of the roles the enabled features grant (infra/generated/assignableRoles.json,
+//   from src/policy/roles.ts): the registry roles always, Key Vault Secrets User only when
+//   workload identity is on. And only to service principals (managed identities and the pull
+//   applications). It can't grant itself or anyone else anything else. ABAC conditions on role
+//   assignments can't test the scope, so the code decides where (docs/security.md).
 //   Condition format: https://learn.microsoft.com/azure/role-based-access-control/delegate-role-assignments-examples#example-constrain-roles-and-principal-types
 // - Managed Identity Contributor, only when workload identity is on: federated identity
 //   credentials on user-assigned identities.
@@ -25,7 +27,9 @@ var roles = {
   managedIdentityContributor: 'e40ec5ca-96e0-45a2-b4ff-59039f2c2b59'
 }
 
-var assignableRoleIds = loadJsonContent('../generated/assignableRoles.json').roleDefinitionIds
+var assignableRoles = loadJsonContent('../generated/assignableRoles.json')
+// Key Vault Secrets User is assignable only while the feature that assigns it is on.
+var assignableRoleIds = workloadIdentityEnabled ? concat(assignableRoles.registryAccessRoleDefinitionIds, assignableRoles.workloadIdentityRoleDefinitionIds) : assignableRoles.registryAccessRoleDefinitionIds
 var roleIdSet = '{${join(assignableRoleIds, ', ')}}'
 // Writes are checked against the request, deletes against the existing assignment (@Resource).
 var assignableRolesCondition = '((!(ActionMatches{\'Microsoft.Authorization/roleAssignments/write\'})) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals ${roleIdSet} AND @Request[Microsoft.Authorization/roleAssignments:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {\'ServicePrincipal\'})) AND ((!(ActionMatches{\'Microsoft.Authorization/roleAssignments/delete\'})) OR (@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals ${roleIdSet} AND @Resource[Microsoft.Authorization/roleAssignments:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {\'ServicePrincipal\'}))'
@@ -46,7 +50,7 @@ resource roleAssignmentWriter 'Microsoft.Authorization/roleAssignments@2022-04-0
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.roleBasedAccessControlAdministrator)
     principalId: principalId
     principalType: 'ServicePrincipal'
-    description: 'acr-pull-automation: grant and revoke only the registry and Key Vault roles it manages, only to service principals'
+    description: workloadIdentityEnabled ? 'acr-pull-automation: grant and revoke only the registry roles and Key Vault Secrets User, only to service principals' : 'acr-pull-automation: grant and revoke only the registry roles, only to service principals'
     conditionVersion: '2.0'
     condition: assignableRolesCondition
   }

@@ -9,7 +9,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { AUDIT_OUTCOMES, type AuditLog } from '../audit/auditLog.js';
 import { invocationLogger, type LogSink, type Logger } from '../log.js';
+import { APP_ROLES, rolesSatisfying, type AppRoleKey } from './appRoles.js';
 import { PROBLEM_CONTENT_TYPE, problem, problemFromError, problemFromZod, type Problem } from './problem.js';
 
 /** Methods a route is registered for: all of them, so a wrong method gets a 405 problem from us rather than an empty one from the host. */
@@ -50,7 +52,10 @@ export interface OperationInput<P, Q, B> {
   readonly params: P;
   readonly query: Q;
   readonly body: B;
-  /** Who asked: the App Service authentication principal, else the function key. */
+  /**
+   * Who asked: with App Service Authentication on, the principal the platform authenticated;
+   * otherwise `function-key`, whatever headers the request carries.
+   */
   readonly caller: string;
   readonly log: Logger;
   readonly invocationId: string;
@@ -77,6 +82,11 @@ export interface Operation<P = unknown, Q = unknown, B = unknown> {
   readonly responses: Readonly<Record<number, ResponseSpec>>;
   /** Problem statuses this operation can answer beyond the common ones (400, 401, 405, 413, 415, 500). */
   readonly problems?: readonly number[];
+  /**
+   * The app role a caller needs with App Service Authentication on (`read` for what only reads,
+   * `write` for what changes Azure or the app's state); `null` only on an anonymous route.
+   */
+  readonly appRole: AppRoleKey | null;
   handle(input: OperationInput<P, Q, B>): Promise<ApiResult>;
 }
 
@@ -100,8 +110,22 @@ export function operation<P = undefined, Q = undefined, B = undefined>(op: Opera
   return op;
 }
 
+/**
+ * How the API knows its callers, decided once per process from `WEBSITE_AUTH_ENABLED`
+ * (`isAppServiceAuthEnabled` in src/config.ts) and handed to every route.
+ */
+export interface CallerPolicy {
+  /** App Service Authentication is on: the platform authenticated the caller and set the principal headers. */
+  readonly appServiceAuthEnabled: boolean;
+  /** Where a write refused for a missing app role is recorded; called only when that happens. */
+  readonly audit?: () => Pick<AuditLog, 'record'>;
+}
+
+/** Function keys only: the host checks the key, principal headers are ignored. */
+export const FUNCTION_KEYS_ONLY: CallerPolicy = { appServiceAuthEnabled: false };
+
 /** Validates the request for its route, runs the matching operation and answers JSON or problem+json. Never throws. */
-export async function handleApiRequest(route: ApiRoute, request: ApiRequest, context: LogSink): Promise<ApiResponse> {
+export async function handleApiRequest(route: ApiRoute, request: ApiRequest, context: LogSink, policy: CallerPolicy = FUNCTION_KEYS_ONLY): Promise<ApiResponse> {
   const invocationId = context.invocationId || randomUUID();
   const instance = `urn:uuid:${invocationId}`;
   const log = invocationLogger(context, { route: route.route, method: request.method });
@@ -111,6 +135,10 @@ export async function handleApiRequest(route: ApiRoute, request: ApiRequest, con
   if (!op) {
     return problemResponse(problem('MethodNotAllowed', `${method} is not supported on /api/${route.route}; use ${allow}.`, { instance }), { allow }, method);
   }
+  const who = identifyCaller(request.headers, policy.appServiceAuthEnabled);
+  const refused = await authorise(route, op, who, policy, { invocationId, instance, log });
+  if (refused) return problemResponse(refused, {}, method);
+  const caller = who?.caller ?? ANONYMOUS_CALLER;
   try {
     const url = new URL(request.url, 'http://localhost');
     const params = op.params ? op.params.safeParse({ ...request.params }) : { success: true as const, data: undefined };
@@ -127,7 +155,6 @@ export async function handleApiRequest(route: ApiRoute, request: ApiRequest, con
     const parsedBody = op.body ? op.body.safeParse(body.value) : { success: true as const, data: undefined };
     if (!parsedBody.success) return problemResponse(problemFromZod(parsedBody.error, 'body', instance));
 
-    const caller = callerOf(request.headers);
     const result = await op.handle({
       params: params.data,
       query: op.query ? query.data : undefined,
@@ -210,34 +237,94 @@ async function readJsonBody(request: ApiRequest, expectsBody: boolean): Promise<
   return { ok: true, value };
 }
 
+/** The caller recorded when the Functions host checked a function key: it does not tell the worker which key. */
+export const FUNCTION_KEY_CALLER = 'function-key';
+/** The caller of an anonymous route (the OpenAPI document) with App Service Authentication on and no principal. */
+const ANONYMOUS_CALLER = 'anonymous';
+
+/** Who is calling and, with App Service Authentication, the app roles Entra gave them. */
+export interface IdentifiedCaller {
+  /** For audit rows, logs and assignment descriptions. */
+  readonly caller: string;
+  /** The app roles in the principal's claims; absent when a function key was the only credential. */
+  readonly roles?: readonly string[];
+}
+
 const OBJECT_ID_CLAIMS = ['http://schemas.microsoft.com/identity/claims/objectidentifier', 'oid'];
 const APP_ID_CLAIMS = ['appid', 'azp'];
 const NAME_CLAIMS = ['preferred_username', 'upn', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn', 'name', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name'];
+/** Entra's `roles` claim, as App Service names it after its claim mapping (the payload's `role_typ` says which). */
+const ROLE_CLAIMS = ['roles', 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role'];
 
 /**
- * Who is calling, for audit rows and logs. With App Service authentication the platform sets
- * `x-ms-client-principal` (base64 JSON of `{auth_typ, claims: [{typ, val}], name_typ}`) and
- * `x-ms-client-principal-id` / `-name`
- * (https://learn.microsoft.com/azure/app-service/configure-authentication-user-identities#access-user-claims-in-app-code):
- * the caller is the object id (or `app:<appId>`), with the name in parentheses. Without it the
- * request was authorised by a function key; the Functions host does not tell the worker which
- * key, so the caller is `function-key`.
+ * Who is calling. Only with App Service Authentication on does the platform set
+ * `x-ms-client-principal` (base64 JSON of `{auth_typ, claims: [{typ, val}], name_typ, role_typ}`)
+ * and `x-ms-client-principal-id` / `-name`, after stripping any a client sent
+ * (https://learn.microsoft.com/azure/app-service/configure-authentication-user-identities#decode-the-client-principal-header):
+ * the caller is the object id (or `app:<appId>`), with the name in parentheses, and its roles are
+ * the principal's role claims; `undefined` when no principal came with the request. With it off,
+ * anyone holding a function key could write those headers, so they are not read at all: the
+ * caller is `function-key`.
  */
-export function callerOf(headers: { get(name: string): string | null }): string {
-  const claims = decodePrincipal(headers.get('x-ms-client-principal'));
-  const claim = (types: readonly string[]) => claims?.find((c) => types.includes(c.typ))?.val;
+export function identifyCaller(headers: { get(name: string): string | null }, appServiceAuthEnabled: boolean): IdentifiedCaller | undefined {
+  if (!appServiceAuthEnabled) return { caller: FUNCTION_KEY_CALLER };
+  const principal = decodePrincipal(headers.get('x-ms-client-principal'));
+  const claims = principal?.claims ?? [];
+  const claim = (types: readonly string[]) => claims.find((c) => types.includes(c.typ))?.val;
   const id = clean(headers.get('x-ms-client-principal-id')) ?? clean(claim(OBJECT_ID_CLAIMS)) ?? prefixed('app:', clean(claim(APP_ID_CLAIMS)));
   const name = clean(headers.get('x-ms-client-principal-name')) ?? clean(claim(NAME_CLAIMS));
-  if (id && name && name !== id) return `${id} (${name})`;
-  return id ?? name ?? 'function-key';
+  const caller = id && name && name !== id ? `${id} (${name})` : (id ?? name);
+  if (!caller) return undefined;
+  const roleTypes = principal?.roleType ? [principal.roleType, ...ROLE_CLAIMS] : ROLE_CLAIMS;
+  const roles = [...new Set(claims.filter((c) => roleTypes.includes(c.typ)).map((c) => c.val))];
+  return { caller, roles };
 }
 
-function decodePrincipal(header: string | null): { typ: string; val: string }[] | undefined {
+/** `undefined` when the caller may run the operation; otherwise the problem to answer (recorded first when it refuses a write). */
+async function authorise(
+  route: ApiRoute,
+  op: Operation<unknown, unknown, unknown>,
+  who: IdentifiedCaller | undefined,
+  policy: CallerPolicy,
+  at: { invocationId: string; instance: string; log: Logger },
+): Promise<Problem | undefined> {
+  // With keys only, the host has checked the key already; an anonymous route needs nothing.
+  if (!policy.appServiceAuthEnabled || op.appRole === null) return undefined;
+  const where = `${op.method} /api/${route.route}`;
+  if (!who) {
+    at.log.warn('request refused', { code: 'NotAuthenticated', route: route.route });
+    return problem('NotAuthenticated', `${where} needs a Microsoft Entra token for this API; App Service Authentication passed the request without a principal.`, { instance: at.instance });
+  }
+  const accepted = rolesSatisfying(op.appRole);
+  if (who.roles?.some((r) => accepted.includes(r))) return undefined;
+  const has = who.roles && who.roles.length > 0 ? `has only ${who.roles.map((r) => JSON.stringify(r.slice(0, 60))).join(', ')}` : 'has no app role';
+  const detail = `${where} needs the app role ${APP_ROLES[op.appRole].value}; ${who.caller} ${has}. Ask an owner of the API's app registration to assign it.`;
+  at.log.warn('request refused', { code: 'AppRoleRequired', caller: who.caller, route: route.route });
+  if (op.appRole === 'write' && policy.audit) {
+    try {
+      await policy.audit().record({
+        action: op.operationId,
+        outcome: AUDIT_OUTCOMES.deniedByAppRole,
+        reason: detail,
+        caller: who.caller,
+        correlationId: at.invocationId,
+        errorCode: 'AppRoleRequired',
+      });
+    } catch (error) {
+      // The refusal stands either way; the operator finds it in the log.
+      at.log.error('could not record a refused request in the audit trail', { error });
+    }
+  }
+  return problem('AppRoleRequired', detail, { instance: at.instance });
+}
+
+function decodePrincipal(header: string | null): { claims: { typ: string; val: string }[]; roleType?: string } | undefined {
   if (!header) return undefined;
   try {
-    const parsed = JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as { claims?: unknown };
+    const parsed = JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as { claims?: unknown; role_typ?: unknown };
     if (!Array.isArray(parsed.claims)) return undefined;
-    return parsed.claims.filter((c): c is { typ: string; val: string } => typeof c?.typ === 'string' && typeof c?.val === 'string');
+    const claims = parsed.claims.filter((c): c is { typ: string; val: string } => typeof c?.typ === 'string' && typeof c?.val === 'string');
+    return { claims, ...(typeof parsed.role_typ === 'string' && parsed.role_typ ? { roleType: parsed.role_typ } : {}) };
   } catch {
     return undefined;
   }
@@ -257,14 +344,24 @@ function prefixed(prefix: string, value: string | undefined): string | undefined
 }
 
 /**
+ * The auth level the Functions host enforces for a route. With App Service Authentication on, the
+ * platform has authenticated every caller before the host sees the request and the API checks the
+ * app role, so the host asks for no key (Azure's guidance for Easy Auth); otherwise the route's own
+ * level, a function key.
+ */
+export function hostAuthLevel(route: ApiRoute, policy: CallerPolicy): AuthLevel {
+  return policy.appServiceAuthEnabled ? AUTH_LEVELS.anonymous : route.authLevel;
+}
+
+/**
  * The `app.http` options for a route: every method (so a wrong one is a 405 problem from us),
  * its auth level, and a handler that never throws.
  */
-export function httpFunctionOptions(route: ApiRoute) {
+export function httpFunctionOptions(route: ApiRoute, policy: CallerPolicy = FUNCTION_KEYS_ONLY) {
   return {
     route: route.route,
     methods: [...REGISTERED_METHODS],
-    authLevel: route.authLevel,
-    handler: (request: ApiRequest, context: LogSink): Promise<ApiResponse> => handleApiRequest(route, request, context),
+    authLevel: hostAuthLevel(route, policy),
+    handler: (request: ApiRequest, context: LogSink): Promise<ApiResponse> => handleApiRequest(route, request, context, policy),
   };
 }

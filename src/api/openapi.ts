@@ -4,6 +4,7 @@
  * https://spec.openapis.org/oas/v3.1.0
  */
 import { z } from 'zod';
+import { APP_ROLES } from './appRoles.js';
 import type { ApiRoute, Operation } from './http.js';
 import { API_PROBLEMS, PROBLEM_CONTENT_TYPE, problemTypeFor } from './problem.js';
 import { apiSchemas, ProblemSchema } from './schemas/common.js';
@@ -28,8 +29,8 @@ const COMMON_PROBLEMS = [400, 405, 500] as const;
 const BODY_PROBLEMS = [413, 415] as const;
 const PROBLEM_DESCRIPTIONS: Readonly<Record<number, string>> = {
   400: 'Malformed JSON, an unknown field, an invalid resource id or another validation error.',
-  401: 'The function key is missing or wrong (answered by the Functions host, without a body).',
-  403: 'Policy refuses the request: registry consent or an Azure Policy deny assignment.',
+  401: 'The function key is missing or wrong (answered by the Functions host, without a body); with App Service Authentication, no valid Microsoft Entra token (answered by App Service).',
+  403: 'Policy refuses the request (registry consent, an Azure Policy deny assignment), or, with App Service Authentication, the caller lacks the app role (AppRoleRequired).',
   404: 'The thing named in the path does not exist.',
   405: 'The route does not support this method; the Allow header lists those it does.',
   409: 'The request conflicts with the current state, or something it needs is not ready yet.',
@@ -77,6 +78,13 @@ export function buildOpenApiDocument(routes: readonly ApiRoute[], info: { versio
       securitySchemes: {
         functionKey: { type: 'apiKey', in: 'header', name: 'x-functions-key', description: 'A function key of the Function App.' },
         functionKeyQuery: { type: 'apiKey', in: 'query', name: 'code', description: 'The same key as a query parameter.' },
+        entraId: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description:
+            'With App Service Authentication on (as `azd up` deploys it): a Microsoft Entra token for the API app registration, carrying the app role each operation lists. Function keys are then not asked for.',
+        },
       },
     },
   };
@@ -121,7 +129,8 @@ function operationObject(route: ApiRoute, op: Operation, schemas: Record<string,
       ? { description: spec.description, content: { 'application/json': { schema: refTo(spec.schema, `${where} response ${status}`) } } }
       : { description: spec.description };
   }
-  const problemStatuses = [...new Set<number>([...COMMON_PROBLEMS, ...(op.method === 'GET' ? [] : BODY_PROBLEMS), ...(op.problems ?? [])])].sort((a, b) => a - b);
+  const roleProblems = op.appRole === null ? [] : [403];
+  const problemStatuses = [...new Set<number>([...COMMON_PROBLEMS, ...(op.method === 'GET' ? [] : BODY_PROBLEMS), ...roleProblems, ...(op.problems ?? [])])].sort((a, b) => a - b);
   for (const status of problemStatuses) {
     if (!PROBLEM_DESCRIPTIONS[status]) throw new Error(`${where} lists problem status ${status}, which has no description`);
     responses[String(status)] = { $ref: `#/components/responses/Problem${status}` };
@@ -137,7 +146,8 @@ function operationObject(route: ApiRoute, op: Operation, schemas: Record<string,
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: refTo(op.body, `${where} body`) } } } } : {}),
     responses,
-    security: secured ? [{ functionKey: [] }, { functionKeyQuery: [] }] : [],
+    // OpenAPI 3.1 lets a non-OAuth scheme list the roles an operation needs.
+    security: secured ? [{ functionKey: [] }, { functionKeyQuery: [] }, ...(op.appRole ? [{ entraId: [APP_ROLES[op.appRole].value] }] : [])] : [],
   };
 }
 

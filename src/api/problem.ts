@@ -42,6 +42,8 @@ export const API_PROBLEMS = {
   InvalidContinuationToken: { status: 400, title: 'The continuation token is not one this API returned' },
   InvalidTimeRange: { status: 400, title: 'The time range is not valid' },
   InvalidInput: { status: 400, title: 'The request is not valid' },
+  NotAuthenticated: { status: 401, title: 'The request carries no authenticated principal' },
+  AppRoleRequired: { status: 403, title: 'The caller lacks the app role this operation needs' },
   ConsentDenied: { status: 403, title: 'The registry does not consent to this grant' },
   RequestDisallowedByPolicy: { status: 403, title: 'An Azure Policy assignment denied the request' },
   PolicyDenied: { status: 403, title: 'Policy does not allow this request' },

@@ -3,11 +3,12 @@
  * so importing a function module builds nothing and invalid settings surface per request
  * (as a problem, or in the health report) rather than at load.
  */
+import { isAppServiceAuthEnabled } from '../config.js';
 import type { CredentialsDeps } from '../credentials/deps.js';
 import { getDeps, type Deps } from '../deps.js';
 import { isOwnedByUs } from '../policy/assignmentName.js';
 import type { HealthProbes } from './health.js';
-import type { ApiRoute } from './http.js';
+import type { ApiRoute, CallerPolicy } from './http.js';
 import { accessRoutes } from './routes/access.js';
 import { auditRoute } from './routes/audit.js';
 import { credentialsRoutes } from './routes/credentials.js';
@@ -61,6 +62,16 @@ export function healthProbes(deps: Deps, graph: Pick<CredentialsDeps['graph'], '
     },
   };
 }
+
+/**
+ * How this process knows its callers: App Service Authentication from the platform's
+ * `WEBSITE_AUTH_ENABLED` (read once, here in the composition root, as src/deps.ts reads the
+ * rest), and writes refused for a missing app role recorded in the audit trail.
+ */
+export const CALLER_POLICY: CallerPolicy = {
+  appServiceAuthEnabled: isAppServiceAuthEnabled(process.env),
+  audit: () => getDeps().audit,
+};
 
 /** The routes wired to the process-wide dependencies. */
 export const API = apiRoutes({

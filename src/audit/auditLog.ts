@@ -12,6 +12,8 @@ export const AUDIT_OUTCOMES = {
   deniedByPlatformPolicy: 'denied-by-platform-policy',
   /** Refused by the automation's own rule, whatever the target consents to; `errorCode` names the rule. */
   denied: 'denied',
+  /** An HTTP API write refused because the caller lacks the app role (App Service Authentication on). */
+  deniedByAppRole: 'denied-by-app-role',
   skipped: 'skipped',
   failed: 'failed',
   rejectedInput: 'rejected-input',

@@ -1,6 +1,6 @@
 /** HTTP: `GET /api/health` — settings, dependencies, role-assignment headroom (function key required). */
 import { app } from '@azure/functions';
 import { httpFunctionOptions } from '../api/http.js';
-import { API } from '../api/wiring.js';
+import { API, CALLER_POLICY } from '../api/wiring.js';
 
-app.http(API.health.name, httpFunctionOptions(API.health));
+app.http(API.health.name, httpFunctionOptions(API.health, CALLER_POLICY));

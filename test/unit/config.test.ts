@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, SETTINGS } from '../../src/config.js';
+import { ConfigError, isAppServiceAuthEnabled, loadConfig, SETTINGS } from '../../src/config.js';
 
 const MINIMAL = {
   AZURE_TENANT_ID: '72f988bf-86f1-41af-91ab-2d7cd011db47',
@@ -41,8 +41,22 @@ describe('loadConfig', () => {
       credentialsVaultNames: [],
       reconcileSchedule: '0 */30 * * * *',
       managedIdentityClientId: undefined,
+      appServiceAuthEnabled: false,
     });
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  // App Service writes `True`; anything loadConfig refuses counts as off for the route registration.
+  it.each([
+    ['True', true, true],
+    ['true', true, true],
+    ['false', false, false],
+    ['', false, false],
+    ['yes', false, 'refused'],
+  ] as const)('reads WEBSITE_AUTH_ENABLED=%j as %s (registration: %s)', (value, registration, loaded) => {
+    expect(isAppServiceAuthEnabled({ WEBSITE_AUTH_ENABLED: value })).toBe(registration);
+    if (loaded === 'refused') expect(() => loadConfig({ ...MINIMAL, WEBSITE_AUTH_ENABLED: value })).toThrow(/WEBSITE_AUTH_ENABLED: expected true\|false/);
+    else expect(loadConfig({ ...MINIMAL, WEBSITE_AUTH_ENABLED: value }).appServiceAuthEnabled).toBe(loaded);
   });
 
   it.each([

@@ -23,6 +23,7 @@ export function accessRoutes(deps: () => AccessDeps): ApiRoute[] {
         operation({
           method: 'POST',
           operationId: 'previewAccess',
+          appRole: 'read',
           summary: 'Preview what the tag policy, or a manual grant, would do',
           description:
             'With { resourceId }: runs the same reconciliation as a resource event with writes turned off — the resource’s identities, the grants its tags ask for, ' +
@@ -56,6 +57,7 @@ export function accessRoutes(deps: () => AccessDeps): ApiRoute[] {
         operation({
           method: 'POST',
           operationId: 'grantAccess',
+          appRole: 'write',
           summary: 'Grant pull or push on a registry by hand',
           description:
             'Assigns the registry’s pull or push role (AcrPull/AcrPush, or the repository roles on an ABAC registry) to every managed identity of a resource, or to one principal. ' +
@@ -77,6 +79,7 @@ export function accessRoutes(deps: () => AccessDeps): ApiRoute[] {
         operation({
           method: 'DELETE',
           operationId: 'revokeAccess',
+          appRole: 'write',
           summary: 'Revoke pull or push on a registry by hand',
           description:
             'Deletes the automation’s assignments that give this access (either mode’s role) to the resource’s identities or the principal. ' +

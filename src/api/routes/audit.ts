@@ -17,6 +17,7 @@ export function auditRoute(deps: () => AuditRouteDeps): ApiRoute {
       operation({
         method: 'GET',
         operationId: 'listAuditRecords',
+        appRole: 'read',
         summary: 'Read the audit trail',
         description:
           'Every decision the automation made, newest first, optionally for one resource or registry and a time window. ' +

@@ -26,6 +26,7 @@ export function credentialsRoutes(deps: () => CredentialsDeps): ApiRoute[] {
         operation({
           method: 'GET',
           operationId: 'listEnrolments',
+          appRole: 'read',
           summary: 'List registries enrolled for pull credentials',
           description: 'Each enrolled registry with its service principal, password expiry, last rotation and next rotation due. Secret values are never returned.',
           tags: ['credentials'],
@@ -37,6 +38,7 @@ export function credentialsRoutes(deps: () => CredentialsDeps): ApiRoute[] {
         operation({
           method: 'POST',
           operationId: 'enrolRegistry',
+          appRole: 'write',
           summary: 'Enrol a registry for pull credentials',
           description:
             'Creates (or adopts) a pull-only application and service principal with the registry’s pull role, and stores its username and a proven password ' +
@@ -65,6 +67,7 @@ export function credentialsRoutes(deps: () => CredentialsDeps): ApiRoute[] {
         operation({
           method: 'POST',
           operationId: 'rotateCredentials',
+          appRole: 'write',
           summary: 'Rotate a registry’s pull password now',
           description: 'Adds a new password, stores it in Key Vault, proves it and makes it current; the previous one is removed after the grace period.',
           tags: ['credentials'],
@@ -91,6 +94,7 @@ export function credentialsRoutes(deps: () => CredentialsDeps): ApiRoute[] {
         operation({
           method: 'DELETE',
           operationId: 'unenrolRegistry',
+          appRole: 'write',
           summary: 'Stop managing a registry’s pull credentials',
           description: 'Stops rotation. The application and its role assignment are deleted only when CREDENTIALS_DELETE_APP_ON_UNENROL is true; the Key Vault secrets stay.',
           tags: ['credentials'],

@@ -16,6 +16,7 @@ export function healthRoute(probes: () => HealthProbes): ApiRoute {
       operation({
         method: 'GET',
         operationId: 'getHealth',
+        appRole: 'read',
         summary: 'Check settings, dependencies and role-assignment headroom',
         description:
           'Validates the app settings, reaches Table Storage, ARM and Microsoft Graph, and counts per watched subscription the role assignments ' +

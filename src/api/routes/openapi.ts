@@ -21,6 +21,7 @@ export function openApiRoute(routes: () => readonly ApiRoute[], version: string)
       operation({
         method: 'GET',
         operationId: 'getOpenApiDocument',
+        appRole: null,
         summary: 'This API as an OpenAPI 3.1 document',
         tags: ['operations'],
         responses: { 200: { description: 'The OpenAPI document.', schema: OpenApiDocumentSchema } },

@@ -12,6 +12,8 @@ let h: AccessHarness;
 let rg: string;
 let acr: string;
 let overrideOn = false;
+/** `x-ms-client-principal` of a caller holding Access.Write (https://learn.microsoft.com/azure/app-service/configure-authentication-user-identities). */
+const WRITER = Buffer.from(JSON.stringify({ auth_typ: 'aad', claims: [{ typ: 'roles', val: 'Access.Write' }], name_typ: 'name', role_typ: 'roles' })).toString('base64');
 const context = { invocationId: '22222222-2222-2222-2222-222222222222', functionName: 'accessApi', log() {}, warn() {}, error() {} };
 
 async function send(route: 'access/grants' | 'access/preview', method: string, body: unknown) {
@@ -20,11 +22,12 @@ async function send(route: 'access/grants' | 'access/preview', method: string, b
   const request: ApiRequest = {
     method,
     url: `http://localhost/api/${route}`,
-    headers: new Headers({ 'content-type': 'application/json', 'x-ms-client-principal-id': 'aaaaaaaa-0000-4000-8000-000000000001', 'x-ms-client-principal-name': 'alice@contoso.com' }),
+    // As App Service injects them with authentication on: the caller and its app roles.
+    headers: new Headers({ 'content-type': 'application/json', 'x-ms-client-principal-id': 'aaaaaaaa-0000-4000-8000-000000000001', 'x-ms-client-principal-name': 'alice@contoso.com', 'x-ms-client-principal': WRITER }),
     params: {},
     arrayBuffer: async () => new TextEncoder().encode(JSON.stringify(body)).buffer as ArrayBuffer,
   };
-  const response = await handleApiRequest(table, request, context);
+  const response = await handleApiRequest(table, request, context, { appServiceAuthEnabled: true });
   return { status: response.status, contentType: response.headers['content-type'], json: JSON.parse(response.body ?? '{}') as Record<string, any> };
 }
 

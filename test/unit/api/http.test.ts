@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { callerOf, handleApiRequest, MAX_BODY_BYTES, operation, type ApiRequest, type ApiRoute } from '../../../src/api/http.js';
+import { APP_ROLES } from '../../../src/api/appRoles.js';
+import { FUNCTION_KEY_CALLER, handleApiRequest, hostAuthLevel, httpFunctionOptions, identifyCaller, MAX_BODY_BYTES, operation, type ApiRequest, type ApiRoute, type CallerPolicy } from '../../../src/api/http.js';
+import type { AuditEntry } from '../../../src/audit/auditLog.js';
 import { named, ResourceId } from '../../../src/api/schemas/common.js';
 import { InvalidInputError } from '../../../src/errors.js';
 
@@ -12,7 +14,7 @@ const route: ApiRoute = {
   authLevel: 'function',
   operations: [
     operation({
-      method: 'POST', operationId: 't', summary: 't', tags: [], body: Body, responses: { 200: { description: 'ok' } },
+      method: 'POST', operationId: 't', summary: 't', tags: [], body: Body, responses: { 200: { description: 'ok' } }, appRole: 'write',
       async handle({ body, caller }) {
         seen.push(body);
         if (body.resourceId.endsWith('/boom')) throw new Error('secret detail AccountKey=abc');
@@ -20,7 +22,7 @@ const route: ApiRoute = {
         return { status: 200, body: { caller } };
       },
     }),
-    operation({ method: 'GET', operationId: 'g', summary: 'g', tags: [], responses: { 200: { description: 'ok' } }, async handle() { return { status: 200, body: { ok: true } }; } }),
+    operation({ method: 'GET', operationId: 'g', summary: 'g', tags: [], responses: { 200: { description: 'ok' } }, appRole: 'read', async handle({ caller }) { return { status: 200, body: { ok: true, caller } }; } }),
   ],
 };
 
@@ -85,17 +87,92 @@ describe('handleApiRequest', () => {
   });
 });
 
-describe('callerOf', () => {
-  const principal = (claims: { typ: string; val: string }[]) => Buffer.from(JSON.stringify({ auth_typ: 'aad', claims, name_typ: 'name' })).toString('base64');
+const principal = (claims: { typ: string; val: string }[], extra: Record<string, unknown> = {}) =>
+  Buffer.from(JSON.stringify({ auth_typ: 'aad', claims, name_typ: 'name', ...extra })).toString('base64');
+const OID = 'http://schemas.microsoft.com/identity/claims/objectidentifier';
+const headersOf = (headers: Record<string, string>) => {
+  const map = new Map(Object.entries(headers));
+  return { get: (name: string) => map.get(name) ?? null };
+};
+
+// Issue 13, point 5: without App Service Authentication anyone holding a function key could write
+// these headers, so they name no one.
+describe('identifyCaller with App Service Authentication off', () => {
   it.each([
-    [{}, 'function-key'],
-    [{ 'x-ms-client-principal-id': 'abc', 'x-ms-client-principal-name': 'alice@contoso.com' }, 'abc (alice@contoso.com)'],
-    [{ 'x-ms-client-principal': principal([{ typ: 'http://schemas.microsoft.com/identity/claims/objectidentifier', val: 'oid-1' }, { typ: 'preferred_username', val: 'bob@contoso.com' }]) }, 'oid-1 (bob@contoso.com)'],
-    [{ 'x-ms-client-principal': principal([{ typ: 'appid', val: 'app-1' }]) }, 'app:app-1'],
-    [{ 'x-ms-client-principal': 'not base64 json' }, 'function-key'],
-    [{ 'x-ms-client-principal-id': 'evil\nforged log line' }, 'evilforged log line'],
-  ])('reads %j as %s', (headers, expected) => {
-    const map = new Map(Object.entries(headers as Record<string, string>));
-    expect(callerOf({ get: (name) => map.get(name) ?? null })).toBe(expected);
+    [{}],
+    [{ 'x-ms-client-principal-id': 'abc', 'x-ms-client-principal-name': 'alice@contoso.com' }],
+    [{ 'x-ms-client-principal': principal([{ typ: OID, val: 'oid-1' }, { typ: 'roles', val: APP_ROLES.write.value }]) }],
+  ])('ignores the principal headers %j: the caller is the function key', (headers) => {
+    expect(identifyCaller(headersOf(headers), false)).toEqual({ caller: FUNCTION_KEY_CALLER });
+  });
+});
+
+describe('identifyCaller with App Service Authentication on', () => {
+  it.each([
+    [{ 'x-ms-client-principal-id': 'abc', 'x-ms-client-principal-name': 'alice@contoso.com' }, 'abc (alice@contoso.com)', []],
+    [{ 'x-ms-client-principal': principal([{ typ: OID, val: 'oid-1' }, { typ: 'preferred_username', val: 'bob@contoso.com' }, { typ: 'roles', val: 'Access.Read' }]) }, 'oid-1 (bob@contoso.com)', ['Access.Read']],
+    [{ 'x-ms-client-principal': principal([{ typ: 'appid', val: 'app-1' }, { typ: 'roles', val: 'Access.Write' }, { typ: 'roles', val: 'Access.Read' }]) }, 'app:app-1', ['Access.Write', 'Access.Read']],
+    // role_typ names the claim type App Service used for roles.
+    [{ 'x-ms-client-principal': principal([{ typ: OID, val: 'oid-2' }, { typ: 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role', val: 'Access.Write' }], { role_typ: 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role' }) }, 'oid-2', ['Access.Write']],
+    [{ 'x-ms-client-principal-id': 'evil\nforged log line' }, 'evilforged log line', []],
+  ])('reads %j as %s with roles %j', (headers, caller, roles) => {
+    expect(identifyCaller(headersOf(headers), true)).toEqual({ caller, roles });
+  });
+
+  it.each([[{}], [{ 'x-ms-client-principal': 'not base64 json' }]])('finds no caller in %j', (headers) => {
+    expect(identifyCaller(headersOf(headers), true)).toBeUndefined();
+  });
+});
+
+describe('app roles with App Service Authentication on', () => {
+  const recorded: AuditEntry[] = [];
+  const policy: CallerPolicy = { appServiceAuthEnabled: true, audit: () => ({ record: async (entry) => (recorded.push(entry), { ...entry, id: 'x', time: 't' }) }) };
+  const as = (roles: string[]) => ({ 'x-ms-client-principal': principal([{ typ: OID, val: 'oid-9' }, ...roles.map((val) => ({ typ: 'roles', val }))]) });
+  const post = (headers: Record<string, string>) => request('POST', JSON.stringify({ resourceId: vm }), headers);
+  const callWith = async (req: ApiRequest) => {
+    const response = await handleApiRequest(route, req, context, policy);
+    return { ...response, json: response.body ? (JSON.parse(response.body) as Record<string, unknown>) : undefined };
+  };
+
+  it('lets a reader read, naming the principal', async () => {
+    const r = await callWith(request('GET', undefined, as([APP_ROLES.read.value])));
+    expect([r.status, r.json?.['caller']]).toEqual([200, 'oid-9']);
+  });
+
+  it('lets a writer read and write', async () => {
+    expect((await callWith(request('GET', undefined, as([APP_ROLES.write.value])))).status).toBe(200);
+    const r = await callWith(post(as([APP_ROLES.write.value])));
+    expect([r.status, r.json?.['caller']]).toEqual([200, 'oid-9']);
+  });
+
+  it('refuses a write to a reader with a 403 problem and an audit row, calling nothing', async () => {
+    seen.length = 0;
+    recorded.length = 0;
+    const r = await callWith(post(as([APP_ROLES.read.value])));
+    expect([r.status, r.headers['content-type'], r.json?.['code']]).toEqual([403, 'application/problem+json', 'AppRoleRequired']);
+    expect(r.json?.['detail']).toBe('POST /api/test needs the app role Access.Write; oid-9 has only "Access.Read". Ask an owner of the API\'s app registration to assign it.');
+    expect(seen).toEqual([]);
+    expect(recorded).toEqual([expect.objectContaining({ action: 't', outcome: 'denied-by-app-role', caller: 'oid-9', errorCode: 'AppRoleRequired', correlationId: context.invocationId })]);
+  });
+
+  it('refuses a read to a principal without a role (403, no audit row for a read)', async () => {
+    recorded.length = 0;
+    const r = await callWith(request('GET', undefined, as([])));
+    expect([r.status, r.json?.['code']]).toEqual([403, 'AppRoleRequired']);
+    expect(r.json?.['detail']).toContain('oid-9 has no app role');
+    expect(recorded).toEqual([]);
+  });
+
+  it('refuses a request without a principal with 401, calling nothing', async () => {
+    seen.length = 0;
+    const r = await callWith(post({}));
+    expect([r.status, r.json?.['code']]).toEqual([401, 'NotAuthenticated']);
+    expect(seen).toEqual([]);
+  });
+
+  it('asks the host for no key on a keyed route (the platform authenticated the caller), and for the key otherwise', () => {
+    expect(hostAuthLevel(route, policy)).toBe('anonymous');
+    expect(hostAuthLevel(route, { appServiceAuthEnabled: false })).toBe('function');
+    expect(httpFunctionOptions(route).authLevel).toBe('function');
   });
 });

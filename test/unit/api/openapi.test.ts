@@ -79,12 +79,18 @@ describe('the OpenAPI document', () => {
     expect(params).toEqual(expect.arrayContaining(['query:resourceId', 'query:registry', 'query:since', 'query:until', 'query:continuationToken']));
   });
 
-  it('requires the function key everywhere except on the document itself', () => {
+  it('requires the function key, or an Entra token with the app role, everywhere except on the document itself', () => {
+    const WRITES = ['grantAccess', 'revokeAccess', 'enrolRegistry', 'rotateCredentials', 'unenrolRegistry'];
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const op of Object.values(item)) {
         const security = op['security'] as unknown[];
-        if (path === `${ROUTE_PREFIX}/openapi.json`) expect(security).toEqual([]);
-        else expect(security).toEqual([{ functionKey: [] }, { functionKeyQuery: [] }]);
+        if (path === `${ROUTE_PREFIX}/openapi.json`) {
+          expect(security).toEqual([]);
+          continue;
+        }
+        const role = WRITES.includes(op['operationId'] as string) ? 'Access.Write' : 'Access.Read';
+        expect(security, String(op['operationId'])).toEqual([{ functionKey: [] }, { functionKeyQuery: [] }, { entraId: [role] }]);
+        expect(op['responses'], String(op['operationId'])).toHaveProperty(['403']);
       }
     }
   });

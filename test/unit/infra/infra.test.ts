@@ -8,9 +8,12 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RESOURCE_EVENT_SUBSCRIPTION, RESOURCE_EVENT_TYPES, RESOURCE_OPERATION_NAMES, isHandledOperation } from '../../../src/access/eventSubscription.js';
-import { CONSENT_DEFAULTS, SETTINGS } from '../../../src/config.js';
-import { ASSIGNABLE_ROLE_DEFINITION_IDS } from '../../../src/policy/roles.js';
+import { APP_ROLES, EVENT_GRID_WEBHOOK_PATHS, OPENAPI_DOCUMENT_PATH, UNAUTHENTICATED_PATHS } from '../../../src/api/appRoles.js';
+import { openApiRoute } from '../../../src/api/routes/openapi.js';
+import { APP_SERVICE_AUTH_SETTING, CONSENT_DEFAULTS, SETTINGS } from '../../../src/config.js';
+import { ASSIGNABLE_ROLE_DEFINITION_IDS, ROLES } from '../../../src/policy/roles.js';
 import {
+  ASSIGNABLE_ROLES_BY_FEATURE,
   RESOURCE_EVENTS_FUNCTIONS_FILE,
   ROTATION_FUNCTIONS_FILE,
   SECRET_NEAR_EXPIRY_EVENT_TYPE,
@@ -307,15 +310,22 @@ describe('the ABAC condition on Role Based Access Control Administrator', () => 
   function roleOf(body: string): string | undefined {
     return /roleDefinitions',\s*roles\.(\w+)\)/.exec(body)?.[1];
   }
-  const generated = readJson('generated/assignableRoles.json') as { roleDefinitionIds: string[] };
+  const generated = readJson('generated/assignableRoles.json') as { registryAccessRoleDefinitionIds: string[]; workloadIdentityRoleDefinitionIds: string[] };
+  const registryIds = ASSIGNABLE_ROLES_BY_FEATURE.registryAccess.map((r) => r.roleDefinitionId);
+  const workloadIds = ASSIGNABLE_ROLES_BY_FEATURE.workloadIdentity.map((r) => r.roleDefinitionId);
 
-  // Bicep's interpolation of the one variable the condition uses, done here.
-  const rendered = (): string => {
-    expect(variable(text, 'assignableRoleIds')).toBe("loadJsonContent('../generated/assignableRoles.json').roleDefinitionIds");
+  // Bicep's evaluation of the variables the condition uses, done here for one value of the parameter.
+  const rendered = (workloadIdentityEnabled: boolean): string => {
+    expect(variable(text, 'assignableRoles')).toBe("loadJsonContent('../generated/assignableRoles.json')");
+    expect(variable(text, 'assignableRoleIds')).toBe(
+      'workloadIdentityEnabled ? concat(assignableRoles.registryAccessRoleDefinitionIds, assignableRoles.workloadIdentityRoleDefinitionIds) : assignableRoles.registryAccessRoleDefinitionIds',
+    );
     expect(variable(text, 'roleIdSet')).toBe("'{${join(assignableRoleIds, ', ')}}'");
+    const ids = workloadIdentityEnabled ? [...generated.registryAccessRoleDefinitionIds, ...generated.workloadIdentityRoleDefinitionIds] : generated.registryAccessRoleDefinitionIds;
     const template = stringValue(variable(text, 'assignableRolesCondition') ?? "''");
-    return template.replaceAll('${roleIdSet}', `{${generated.roleDefinitionIds.join(', ')}}`);
+    return template.replaceAll('${roleIdSet}', `{${ids.join(', ')}}`);
   };
+  const roleSets = (condition: string) => [...condition.matchAll(/GuidEquals \{([^}]*)\}/g)].map((m) => m[1]!.split(',').map((s) => s.trim()).sort());
 
   it('is version 2.0 on the assignment', () => {
     const properties = property(writer.body, 'properties') ?? '';
@@ -323,17 +333,101 @@ describe('the ABAC condition on Role Based Access Control Administrator', () => 
     expect(property(properties, 'condition')).toBe('assignableRolesCondition');
   });
 
-  it('names exactly the role ids the code may assign', () => {
-    expect([...generated.roleDefinitionIds].sort()).toEqual([...ASSIGNABLE_ROLE_DEFINITION_IDS].sort());
-    const sets = [...rendered().matchAll(/GuidEquals \{([^}]*)\}/g)].map((m) => m[1]!.split(',').map((s) => s.trim()).sort());
-    expect(sets).toEqual([[...ASSIGNABLE_ROLE_DEFINITION_IDS].sort(), [...ASSIGNABLE_ROLE_DEFINITION_IDS].sort()]);
+  it('sorts every role the code may assign into exactly one feature', () => {
+    expect([...registryIds, ...workloadIds].sort()).toEqual([...ASSIGNABLE_ROLE_DEFINITION_IDS].sort());
+    expect(new Set([...registryIds, ...workloadIds]).size).toBe(ASSIGNABLE_ROLE_DEFINITION_IDS.length);
+    expect(workloadIds).toEqual([ROLES.keyVaultSecretsUser.roleDefinitionId]);
+    expect(generated).toMatchObject({ registryAccessRoleDefinitionIds: registryIds, workloadIdentityRoleDefinitionIds: workloadIds });
   });
 
-  it('allows writing and deleting only those roles, only for service principals (documented format)', () => {
-    const ids = `{${ASSIGNABLE_ROLE_DEFINITION_IDS.join(', ')}}`;
+  // Issue 13, point 6: the app's own right is no wider than the features the deployment turns on.
+  it('allows Key Vault Secrets User only with workload identity on', () => {
+    expect(roleSets(rendered(false))).toEqual([[...registryIds].sort(), [...registryIds].sort()]);
+    expect(rendered(false)).not.toContain(ROLES.keyVaultSecretsUser.roleDefinitionId);
+    expect(roleSets(rendered(true))).toEqual([[...ASSIGNABLE_ROLE_DEFINITION_IDS].sort(), [...ASSIGNABLE_ROLE_DEFINITION_IDS].sort()]);
+    expect(bicep('main.bicep')).toMatch(/module watchedScopeAccess 'app\/watchedScopeAccess\.bicep'[\s\S]*?workloadIdentityEnabled: workloadIdentityEnabled/);
+    expect(params(bicep('main.bicep')).get('workloadIdentityEnabled')?.defaultValue).toBe('false');
+  });
+
+  it.each([false, true])('allows writing and deleting only those roles, only for service principals (documented format), workload identity %s', (on) => {
+    const ids = `{${(on ? [...registryIds, ...workloadIds] : registryIds).join(', ')}}`;
     const clause = (action: 'write' | 'delete', source: 'Request' | 'Resource') =>
       `((!(ActionMatches{'Microsoft.Authorization/roleAssignments/${action}'})) OR (@${source}[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals ${ids} AND @${source}[Microsoft.Authorization/roleAssignments:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {'ServicePrincipal'}))`;
-    expect(rendered()).toBe(`${clause('write', 'Request')} AND ${clause('delete', 'Resource')}`);
+    expect(rendered(on)).toBe(`${clause('write', 'Request')} AND ${clause('delete', 'Resource')}`);
+  });
+});
+
+// Issue 13, point 5: `azd up` turns on App Service Authentication with Entra ID for the API, with
+// the app roles and open paths the code uses.
+describe('App Service Authentication for the HTTP API', () => {
+  const text = bicep('app/apiAuth.bicep');
+  const generated = readJson('generated/apiAuth.json') as { appRoles: Array<{ id: string; value: string }>; writeRoleId: string; excludedPaths: string[] };
+  const application = resourceOf('app/apiAuth.bicep', 'Microsoft.Graph/applications');
+  const servicePrincipal = resourceOf('app/apiAuth.bicep', 'Microsoft.Graph/servicePrincipals');
+  const authSettings = resourceOf('app/apiAuth.bicep', 'Microsoft.Web/sites/config');
+  const authProperties = property(authSettings.body, 'properties') ?? '';
+  const main = bicep('main.bicep');
+
+  it('creates the app registration with the Microsoft Graph Bicep extension', () => {
+    expect(text).toMatch(/^extension microsoftGraphV1$/m);
+    const config = JSON.parse(readFileSync(join(INFRA_DIR, 'bicepconfig.json'), 'utf8')) as { extensions: Record<string, string> };
+    expect(config.extensions['microsoftGraphV1']).toMatch(/^br:mcr\.microsoft\.com\/bicep\/extensions\/microsoftgraph\/v1\.0:\d+\.\d+\.\d+$/);
+    expect(property(application.body, 'uniqueName')).toBe('uniqueName');
+    expect(property(application.body, 'signInAudience')).toBe("'AzureADMyOrg'");
+  });
+
+  it('defines exactly the app roles src/api/appRoles.ts checks, for users and applications', () => {
+    expect(variable(text, 'apiAuth')).toBe("loadJsonContent('../generated/apiAuth.json')");
+    expect(generated.appRoles.map((r) => [r.value, r.id])).toEqual(Object.values(APP_ROLES).map((r) => [r.value, r.id]));
+    expect(generated.writeRoleId).toBe(APP_ROLES.write.id);
+    const roles = property(application.body, 'appRoles') ?? '';
+    expect(roles).toMatch(/^\[\s*for role in apiAuth\.appRoles: \{/);
+    for (const key of ['id', 'value', 'displayName', 'description']) expect(roles).toContain(`${key}: role.${key}`);
+    expect(roles).toMatch(/allowedMemberTypes: \[\s*'User'\s*'Application'\s*\]/);
+  });
+
+  it('issues tokens only to principals holding a role, and gives the deployer Access.Write', () => {
+    expect(property(servicePrincipal.body, 'appRoleAssignmentRequired')).toBe('true');
+    const writer = resourceOf('app/apiAuth.bicep', 'Microsoft.Graph/appRoleAssignedTo');
+    expect(property(writer.body, 'appRoleId')).toBe('apiAuth.writeRoleId');
+    expect(property(writer.body, 'resourceId')).toBe('servicePrincipal.id');
+    expect(main).toMatch(/writerPrincipalId: apiWriterPrincipalId == 'none' \? '' : \(empty\(apiWriterPrincipalId\) \? deployer\(\)\.objectId : apiWriterPrincipalId\)/);
+  });
+
+  it('requires a token on every path but the Event Grid webhook and the OpenAPI document, answering 401', () => {
+    expect(property(authSettings.body, 'name')).toBe("'authsettingsV2'");
+    expect(property(authSettings.body, 'parent')).toBe('functionApp');
+    expect(property(property(authProperties, 'platform') ?? '', 'enabled')).toBe('true');
+    const validation = property(authProperties, 'globalValidation') ?? '';
+    expect(property(validation, 'requireAuthentication')).toBe('true');
+    expect(property(validation, 'unauthenticatedClientAction')).toBe("'Return401'");
+    expect(property(validation, 'excludedPaths')).toBe('apiAuth.excludedPaths');
+    expect(generated.excludedPaths).toEqual([...UNAUTHENTICATED_PATHS]);
+    // Each open path is one the code means to be open.
+    expect(EVENT_GRID_WEBHOOK_PATHS.map((p) => p.toLowerCase())).toEqual(['/runtime/webhooks/eventgrid', '/runtime/webhooks/eventgrid']);
+    expect(OPENAPI_DOCUMENT_PATH).toBe(`/api/${openApiRoute(() => [], 'test').route}`);
+    expect(openApiRoute(() => [], 'test').authLevel).toBe('anonymous');
+  });
+
+  it('validates Entra ID v2 tokens for the registration', () => {
+    const aad = property(property(authProperties, 'identityProviders') ?? '', 'azureActiveDirectory') ?? '';
+    expect(property(aad, 'enabled')).toBe('true');
+    const registration = property(aad, 'registration') ?? '';
+    expect(property(registration, 'clientId')).toBe('application.appId');
+    expect(property(registration, 'openIdIssuer')).toBe("'${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'");
+    expect(property(property(application.body, 'api') ?? '', 'requestedAccessTokenVersion')).toBe('2');
+    expect(property(property(aad, 'validation') ?? '', 'allowedAudiences')).toContain('application.appId');
+  });
+
+  it('is on by default in azd up, and can be turned off', () => {
+    expect(params(main).get('apiAuthEnabled')?.defaultValue).toBe('true');
+    expect(main).toMatch(/^module apiAuth 'app\/apiAuth\.bicep' = if \(apiAuthEnabled\) \{[\s\S]*?functionAppName: functionApp\.outputs\.name/m);
+    expect(main).toMatch(/^output API_CLIENT_ID string = /m);
+  });
+
+  it('never sets WEBSITE_AUTH_ENABLED itself: only App Service may say authentication is on', () => {
+    for (const [file, body] of infra) expect(body.includes(APP_SERVICE_AUTH_SETTING), file).toBe(false);
+    expect(readFileSync(join(INFRA_DIR, 'main.parameters.json'), 'utf8')).not.toContain(APP_SERVICE_AUTH_SETTING);
   });
 });
 
