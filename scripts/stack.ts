@@ -142,6 +142,8 @@ export function emulatorAppSettings(emulator: StackEmulator): Record<string, str
     // Keep whatever NODE_OPTIONS the caller had, and add the .localhost resolver for vault hosts.
     NODE_OPTIONS: [process.env['NODE_OPTIONS'], env['NODE_OPTIONS']].filter(Boolean).join(' '),
     WATCHED_SUBSCRIPTIONS: emulator.endpoints.subscriptionId,
+    // The whole local subscription is in scope, so the role check is what refuses a privileged identity here.
+    WORKLOAD_FEDERATION_SCOPES: `/subscriptions/${emulator.endpoints.subscriptionId}`,
   };
 }
 

@@ -10,6 +10,8 @@ export const AUDIT_OUTCOMES = {
   revoked: 'revoked',
   deniedByConsent: 'denied-by-consent',
   deniedByPlatformPolicy: 'denied-by-platform-policy',
+  /** The identity may not be federated: outside WORKLOAD_FEDERATION_SCOPES, or it holds a role beyond the managed ones. */
+  deniedIneligible: 'denied-ineligible',
   skipped: 'skipped',
   failed: 'failed',
   rejectedInput: 'rejected-input',
