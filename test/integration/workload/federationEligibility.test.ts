@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/config.js';
 import { sweepSubscriptions } from '../../../src/access/sweep.js';
+import { roleAssignmentsOfPrincipalQuery } from '../../../src/azure/resourceGraph.js';
 import { ROLES } from '../../../src/policy/roles.js';
 import { FEDERATED_CREDENTIAL_PREFIX } from '../../../src/policy/workloadTags.js';
 import { reconcileWorkloadIdentity } from '../../../src/workload/reconcileWorkloadIdentity.js';
@@ -81,6 +82,9 @@ describe('who may be federated', () => {
     const c = await reconcile(custom.id);
     expect(outcomes(c)).toEqual(['denied-ineligible']);
     expect(c.decisions[0]!.reason).toMatch(/holds role definition [0-9a-f-]{36} on .*rg-not-scoped/);
+    // Resource Graph leaves a management group's assignments out unless asked for the scopes above.
+    expect(await h.deps.resourceGraph.query(roleAssignmentsOfPrincipalQuery(inherited.principalId), [h.sub])).toEqual([]);
+    expect((await h.deps.resourceGraph.roleAssignmentsOf(inherited.principalId, [h.sub])).map((a) => a.scope)).toEqual(['/providers/Microsoft.Management/managementGroups/mg-platform']);
     const m = await reconcile(inherited.id);
     expect(outcomes(m)).toEqual(['denied-ineligible']);
     expect(m.decisions[0]).toMatchObject({ role: `Owner (${OWNER})`, details: { roleScope: '/providers/Microsoft.Management/managementGroups/mg-platform' } });
