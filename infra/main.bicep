@@ -24,6 +24,9 @@ param resourceGroupName string = ''
 @description('Comma-separated ids of the subscriptions the app watches and acts on; empty for the deployment subscription.')
 param watchedSubscriptions string = ''
 
+@description('Comma-separated subscriptions (/subscriptions/<id>) and resource groups (/subscriptions/<id>/resourceGroups/<name>) whose user-assigned identities may be federated by their workload tags (WORKLOAD_FEDERATION_SCOPES); empty: none is.')
+param workloadFederationScopes string = ''
+
 @allowed(['none', 'same-resource-group', 'same-subscription', 'any'])
 @description('What a registry without an acr-pull-allow tag consents to (ACCESS_DEFAULT_CONSENT).')
 param defaultConsent string = 'none'
@@ -134,6 +137,7 @@ module functionApp 'app/functionApp.bicep' = {
     watchedSubscriptions: join(watchedSubscriptionIds, ',')
     defaultConsent: defaultConsent
     keyVaultName: keyVault.outputs.name
+    workloadFederationScopes: workloadFederationScopes
     rotationSchedule: rotationSchedule
     reconcileSchedule: reconcileSchedule
     rotationPeriodDays: rotationPeriodDays

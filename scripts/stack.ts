@@ -144,6 +144,8 @@ export function emulatorAppSettings(emulator: StackEmulator): Record<string, str
     WATCHED_SUBSCRIPTIONS: emulator.endpoints.subscriptionId,
     // The demo vault holds the demo's pull credentials, as the infra's vault does in Azure.
     CREDENTIALS_VAULT_NAMES: emulator.endpoints.keyVaultName,
+    // The whole local subscription is in scope, so the role check is what refuses a privileged identity here.
+    WORKLOAD_FEDERATION_SCOPES: `/subscriptions/${emulator.endpoints.subscriptionId}`,
   };
 }
 

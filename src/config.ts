@@ -23,6 +23,11 @@ export interface Config {
   readonly authorityHost: string;
   /** Subscriptions whose resource events and sweeps the app acts on. */
   readonly watchedSubscriptions: readonly string[];
+  /**
+   * Where a user-assigned identity must live to be federated by its workload tags: lower-case
+   * `/subscriptions/<id>` or `/subscriptions/<id>/resourcegroups/<name>`. Empty (the default): none is.
+   */
+  readonly federationScopes: readonly string[];
   /** Table Storage: an identity-based service URI, or a connection string (local only). */
   readonly tables: { readonly serviceUri?: string; readonly connectionString?: string };
   /** Prefix of every table the app creates, so several instances can share an account. */
@@ -81,6 +86,13 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'GRAPH_ENDPOINT', required: false, default: 'https://graph.microsoft.com', example: 'https://graph.microsoft.com', description: 'Microsoft Graph endpoint.' },
   { name: 'AZURE_AUTHORITY_HOST', required: false, default: 'https://login.microsoftonline.com', example: 'https://login.microsoftonline.com', description: 'Entra authority host, used to prove a new pull password works before switching to it.' },
   { name: 'WATCHED_SUBSCRIPTIONS', required: true, example: '00000000-0000-0000-0000-000000000001,00000000-0000-0000-0000-000000000002', description: 'Comma-separated subscription ids the app acts on; events from others are skipped.' },
+  {
+    name: 'WORKLOAD_FEDERATION_SCOPES',
+    required: false,
+    example: '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-apps',
+    description:
+      'Comma-separated subscriptions (/subscriptions/<id>) and resource groups (/subscriptions/<id>/resourceGroups/<name>), each in WATCHED_SUBSCRIPTIONS, whose user-assigned identities may be federated by their acr-workload-cluster/-subjects tags. Empty (default): no identity is federated.',
+  },
   { name: 'TABLES__tableServiceUri', required: false, example: 'https://stacrpull.table.core.windows.net', description: 'Table Storage endpoint, reached with the managed identity. Either this or TABLES_CONNECTION_STRING.' },
   { name: 'TABLES_CONNECTION_STRING', required: false, example: 'UseDevelopmentStorage=true', description: 'Table Storage connection string, for local development only, where the table endpoint is plain http.' },
   { name: 'TABLE_PREFIX', required: false, default: 'acrpull', example: 'acrpull', description: 'Prefix of the tables the app creates (letters and digits).' },
@@ -224,6 +236,8 @@ export function loadConfig(env: Env): Config {
     if (watchedSubscriptions.length === 0 && problems.length === 0) bad('WATCHED_SUBSCRIPTIONS', 'at least one subscription GUID', watchedRaw);
   }
 
+  const federationScopes = parseFederationScopes(env['WORKLOAD_FEDERATION_SCOPES'], watchedSubscriptions, (expected, got) => bad('WORKLOAD_FEDERATION_SCOPES', expected, got));
+
   const serviceUri = env['TABLES__tableServiceUri']?.trim() ? url('TABLES__tableServiceUri') : undefined;
   const connectionString = env['TABLES_CONNECTION_STRING']?.trim() || undefined;
   if (!serviceUri && !connectionString && !problems.some((p) => p.startsWith('TABLES__'))) {
@@ -246,6 +260,7 @@ export function loadConfig(env: Env): Config {
     graphEndpoint,
     authorityHost,
     watchedSubscriptions,
+    federationScopes,
     tables: { serviceUri, connectionString },
     tablePrefix,
     defaultConsent,
@@ -261,4 +276,32 @@ export function loadConfig(env: Env): Config {
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
+}
+
+const SUBSCRIPTION_SCOPE = /^\/subscriptions\/([^/]+)$/i;
+const RESOURCE_GROUP_SCOPE = /^\/subscriptions\/([^/]+)\/resourcegroups\/([-\w.()]{1,90})$/i;
+
+/**
+ * `WORKLOAD_FEDERATION_SCOPES`: comma-separated `/subscriptions/<id>` and
+ * `/subscriptions/<id>/resourceGroups/<name>`, each in a watched subscription (the role check that
+ * goes with federation only sees the watched subscriptions). Answers them lower-cased, deduplicated.
+ */
+function parseFederationScopes(value: string | undefined, watched: readonly string[], bad: (expected: string, got: string) => void): string[] {
+  const scopes: string[] = [];
+  for (const part of (value ?? '').split(',').map((p) => p.trim().replace(/\/+$/, '')).filter(Boolean)) {
+    const sub = SUBSCRIPTION_SCOPE.exec(part) ?? RESOURCE_GROUP_SCOPE.exec(part);
+    const subscriptionId = sub?.[1]?.toLowerCase();
+    const rg = sub?.[2];
+    if (!subscriptionId || !GUID.test(subscriptionId) || (rg !== undefined && rg.endsWith('.'))) {
+      bad('comma-separated /subscriptions/<id> or /subscriptions/<id>/resourceGroups/<name>', part);
+      continue;
+    }
+    if (watched.length > 0 && !watched.includes(subscriptionId)) {
+      bad(`scopes in WATCHED_SUBSCRIPTIONS (${subscriptionId} is not watched, so the identity's roles there could not be checked)`, part);
+      continue;
+    }
+    const scope = rg === undefined ? `/subscriptions/${subscriptionId}` : `/subscriptions/${subscriptionId}/resourcegroups/${rg.toLowerCase()}`;
+    if (!scopes.includes(scope)) scopes.push(scope);
+  }
+  return scopes;
 }

@@ -3,22 +3,28 @@
  * with a message naming what is supported (see README "Differences from Azure").
  *
  *   resources | where <cond> [| where <cond>] [| project a, b, …]
+ *   authorizationresources | …the same…   (role assignments: see resourceGraph.ts)
  *   cond: and / or / parentheses over
  *     <col> =~ 'x' | <col> == 'x' | <col> !~ 'x' | <col> != 'x' | <col> contains 'x' | <col> in~ ('a', 'b')
  *     isnotempty(<col>) | isempty(<col>)
- *   col: id, name, type, location, resourceGroup, subscriptionId, kind, tags['k']
+ *   col: id, name, type, location, resourceGroup, subscriptionId, kind, tags['k'], properties.<name>
  */
 
 export type Row = Readonly<Record<string, unknown>>;
 
-type Column = { readonly kind: 'column'; readonly name: string } | { readonly kind: 'tag'; readonly key: string };
+type Column = { readonly kind: 'column'; readonly name: string } | { readonly kind: 'tag'; readonly key: string } | { readonly kind: 'property'; readonly name: string };
 type Expr =
   | { readonly op: 'and' | 'or'; readonly left: Expr; readonly right: Expr }
   | { readonly op: '=~' | '==' | '!~' | '!=' | 'contains' | '!contains'; readonly col: Column; readonly value: string }
   | { readonly op: 'in~'; readonly col: Column; readonly values: readonly string[] }
   | { readonly op: 'isnotempty' | 'isempty'; readonly col: Column };
 
+/** The Resource Graph tables the emulator answers. */
+export const TABLES = ['resources', 'authorizationresources'] as const;
+export type Table = (typeof TABLES)[number];
+
 export interface ParsedQuery {
+  readonly table: Table;
   readonly where: readonly Expr[];
   readonly project?: readonly string[];
 }
@@ -28,7 +34,7 @@ export class KqlError extends Error {
 }
 
 const COLUMNS = ['id', 'name', 'type', 'location', 'resourceGroup', 'subscriptionId', 'kind', 'tags', 'identity', 'properties', 'sku', 'tenantId', 'managedBy'];
-const SUPPORTED = "supported: resources | where <cond> [| where <cond>] [| project col, …]; cond uses =~, ==, !~, !=, contains, in~, isnotempty(), isempty() on id, name, type, location, resourceGroup, subscriptionId, kind, tags['key'], combined with and/or/()";
+const SUPPORTED = "supported: resources|authorizationresources | where <cond> [| where <cond>] [| project col, …]; cond uses =~, ==, !~, !=, contains, in~, isnotempty(), isempty() on id, name, type, location, resourceGroup, subscriptionId, kind, tags['key'], properties.<name>, combined with and/or/()";
 
 type Token = { t: 'str' | 'ident' | 'sym'; v: string };
 
@@ -51,7 +57,7 @@ function tokenize(q: string): Token[] {
       i += sym[1]!.length;
       continue;
     }
-    const id = /^!?[A-Za-z0-9_]+/.exec(q.slice(i));
+    const id = /^!?[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)?/.exec(q.slice(i));
     if (id) { out.push({ t: 'ident', v: id[0] }); i += id[0].length; continue; }
     // Anything else is a token the parser will refuse with a message naming the supported subset.
     out.push({ t: 'sym', v: c });
@@ -75,7 +81,8 @@ export function parseQuery(query: string): ParsedQuery {
     if (t.v.toLowerCase() !== v) throw new KqlError(`Expected '${v}' but found '${t.v}'; ${SUPPORTED}`);
   };
   const table = next();
-  if (table.t !== 'ident' || table.v.toLowerCase() !== 'resources') throw new KqlError(`Only the 'resources' table is supported, got '${table.v}'; ${SUPPORTED}`);
+  const tableName = TABLES.find((t) => t === table.v.toLowerCase());
+  if (table.t !== 'ident' || !tableName) throw new KqlError(`Only the ${TABLES.map((t) => `'${t}'`).join(' and ')} tables are supported, got '${table.v}'; ${SUPPORTED}`);
   const where: Expr[] = [];
   let project: string[] | undefined;
 
@@ -89,6 +96,8 @@ export function parseQuery(query: string): ParsedQuery {
       expect(']');
       return { kind: 'tag', key: k.v };
     }
+    const property = /^properties\.([A-Za-z0-9_]+)$/i.exec(t.v);
+    if (property) return { kind: 'property', name: property[1]! };
     const name = COLUMNS.find((c) => c.toLowerCase() === t.v.toLowerCase());
     if (!name) throw new KqlError(`Unsupported column '${t.v}'; ${SUPPORTED}`);
     return { kind: 'column', name };
@@ -167,7 +176,7 @@ export function parseQuery(query: string): ParsedQuery {
       throw new KqlError(`Unsupported operator '${stage.v}'; ${SUPPORTED}`);
     }
   }
-  return { where, project };
+  return { table: tableName, where, project };
 }
 
 function valueOf(row: Row, col: Column): unknown {
@@ -175,6 +184,11 @@ function valueOf(row: Row, col: Column): unknown {
     const tags = (row.tags ?? {}) as Record<string, unknown>;
     const key = Object.keys(tags).find((k) => k.toLowerCase() === col.key.toLowerCase());
     return key === undefined ? undefined : tags[key];
+  }
+  if (col.kind === 'property') {
+    // Property names in Resource Graph are case-sensitive, as in the JSON ARM returns.
+    const props = (row.properties ?? {}) as Record<string, unknown>;
+    return props[col.name];
   }
   return row[col.name];
 }

@@ -27,6 +27,9 @@ param watchedSubscriptions string
 @allowed(['none', 'same-resource-group', 'same-subscription', 'any'])
 param defaultConsent string
 
+@description('Where user-assigned identities may be federated by their workload tags (WORKLOAD_FEDERATION_SCOPES); empty: none is.')
+param workloadFederationScopes string = ''
+
 @description('NCRONTAB (six fields) of the rotation timer.')
 param rotationSchedule string
 
@@ -108,6 +111,7 @@ var appSettings = {
   WATCHED_SUBSCRIPTIONS: watchedSubscriptions
   TABLES__tableServiceUri: storageTableEndpoint
   ACCESS_DEFAULT_CONSENT: defaultConsent
+  WORKLOAD_FEDERATION_SCOPES: workloadFederationScopes
   ROTATION_SCHEDULE: rotationSchedule
   RECONCILE_SCHEDULE: reconcileSchedule
   ROTATION_PERIOD_DAYS: string(rotationPeriodDays)

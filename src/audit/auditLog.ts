@@ -14,6 +14,8 @@ export const AUDIT_OUTCOMES = {
   denied: 'denied',
   /** An HTTP API write refused because the caller lacks the app role (App Service Authentication on). */
   deniedByAppRole: 'denied-by-app-role',
+  /** The identity may not be federated: outside WORKLOAD_FEDERATION_SCOPES, or it holds a role beyond the managed ones. */
+  deniedIneligible: 'denied-ineligible',
   skipped: 'skipped',
   failed: 'failed',
   rejectedInput: 'rejected-input',

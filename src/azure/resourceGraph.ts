@@ -1,7 +1,10 @@
 /**
  * Azure Resource Graph queries (`POST /providers/Microsoft.ResourceGraph/resources`,
- * api-version 2021-03-01), paged with `$skipToken`, through the ARM REST client and its retry policy.
+ * api-version 2022-10-01), paged with `$skipToken`, through the ARM REST client and its retry policy.
  * https://learn.microsoft.com/rest/api/azureresourcegraph/resourcegraph/resources/resources
+ * 2022-10-01 (same request and response as 2021-03-01) adds `options.authorizationScopeFilter`
+ * (azure-rest-api-specs specification/resourcegraph/resource-manager/Microsoft.ResourceGraph/stable/
+ * 2022-10-01/resourcegraph.json, QueryRequestOptions), which the role lookup needs.
  */
 import type { Client } from '@azure-rest/core-client';
 import type { TokenCredential } from '@azure/identity';
@@ -9,16 +12,50 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { createArmClient, ensureOk, send, type AzureClientOptions } from './arm.js';
 
-export const RESOURCE_GRAPH_API_VERSION = '2021-03-01';
+export const RESOURCE_GRAPH_API_VERSION = '2022-10-01';
 const PAGE_SIZE = 1000;
 /** A bound on pages, so a runaway query cannot hold an invocation forever. */
 const MAX_PAGES = 50;
 
 export type ResourceGraphRow = Readonly<Record<string, unknown>>;
 
+/**
+ * Which authorization resources (the `authorizationresources` table) a query sees, relative to the
+ * subscriptions it names. The default, AtScopeAndBelow, leaves out role assignments made on a
+ * management group above them; AtScopeAboveAndBelow includes those.
+ */
+export type AuthorizationScopeFilter = 'AtScopeAndBelow' | 'AtScopeAndAbove' | 'AtScopeExact' | 'AtScopeAboveAndBelow';
+
+/** A role assignment of one principal, from the `authorizationresources` table. */
+export interface PrincipalRoleAssignmentRow {
+  readonly id: string;
+  readonly scope: string;
+  /** As Resource Graph gives it (subscription or tenant form); compare by the trailing GUID. */
+  readonly roleDefinitionId: string;
+  readonly principalId: string;
+}
+
 export interface ResourceGraph {
   /** Every row the query answers over the given subscriptions, following `$skipToken`. */
-  query(query: string, subscriptions: readonly string[], options?: { abortSignal?: AbortSignal }): Promise<ResourceGraphRow[]>;
+  query(query: string, subscriptions: readonly string[], options?: { abortSignal?: AbortSignal; authorizationScopeFilter?: AuthorizationScopeFilter }): Promise<ResourceGraphRow[]>;
+  /**
+   * Every role assignment of `principalId` at, below or above the given subscriptions (management
+   * groups included), from the `authorizationresources` table. A row without the fields we read is
+   * an error, never skipped: this answer decides whether an identity may be federated.
+   */
+  roleAssignmentsOf(principalId: string, subscriptions: readonly string[], options?: { abortSignal?: AbortSignal }): Promise<PrincipalRoleAssignmentRow[]>;
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Resource Graph: the role assignments of one principal. `authorizationresources` rows carry the
+ * assignment in `properties` as ARM does (`principalId`, `roleDefinitionId`, `scope`, …):
+ * https://learn.microsoft.com/azure/governance/resource-graph/samples/samples-by-table#authorizationresources
+ */
+export function roleAssignmentsOfPrincipalQuery(principalId: string): string {
+  if (!GUID.test(principalId)) throw new AppError('InvalidPrincipalId', `principal id ${JSON.stringify(principalId)} is not a GUID`);
+  return `authorizationresources | where type =~ 'microsoft.authorization/roleassignments' and properties.principalId =~ '${principalId}' | project id, properties`;
 }
 
 interface QueryResponse {
@@ -29,7 +66,18 @@ interface QueryResponse {
 /** Creates the Resource Graph adapter; one per app, built in deps.ts. */
 export function createResourceGraph(config: Config, credential: TokenCredential, options: { client?: Client; clientOptions?: AzureClientOptions } = {}): ResourceGraph {
   const client = options.client ?? createArmClient(config, credential, options.clientOptions);
-  return {
+  const graph: ResourceGraph = {
+    async roleAssignmentsOf(principalId, subscriptions, opts) {
+      const rows = await graph.query(roleAssignmentsOfPrincipalQuery(principalId), subscriptions, { ...opts, authorizationScopeFilter: 'AtScopeAboveAndBelow' });
+      return rows.map((row) => {
+        const p = (row['properties'] ?? {}) as Record<string, unknown>;
+        const { scope, roleDefinitionId, principalId: assignee } = p;
+        if (typeof row['id'] !== 'string' || typeof scope !== 'string' || typeof roleDefinitionId !== 'string' || typeof assignee !== 'string') {
+          throw new AppError('UnexpectedResourceGraphRow', `Resource Graph answered a role assignment of ${principalId} without id, scope, roleDefinitionId or principalId`);
+        }
+        return { id: row['id'], scope, roleDefinitionId, principalId: assignee };
+      });
+    },
     async query(query, subscriptions, opts) {
       const rows: ResourceGraphRow[] = [];
       let skipToken: string | undefined;
@@ -37,7 +85,12 @@ export function createResourceGraph(config: Config, credential: TokenCredential,
         const body = {
           subscriptions,
           query,
-          options: { resultFormat: 'objectArray', $top: PAGE_SIZE, ...(skipToken ? { $skipToken: skipToken } : {}) },
+          options: {
+            resultFormat: 'objectArray',
+            $top: PAGE_SIZE,
+            ...(skipToken ? { $skipToken: skipToken } : {}),
+            ...(opts?.authorizationScopeFilter ? { authorizationScopeFilter: opts.authorizationScopeFilter } : {}),
+          },
         };
         const response = await send(() =>
           client
@@ -53,4 +106,5 @@ export function createResourceGraph(config: Config, credential: TokenCredential,
       throw new AppError('ResourceGraphTooManyPages', `Resource Graph query returned more than ${MAX_PAGES} pages`);
     },
   };
+  return graph;
 }

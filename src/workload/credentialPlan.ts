@@ -32,6 +32,11 @@ export interface CredentialPlanInput {
   readonly existing: readonly FederatedCredential[];
   /** False when part of what is wanted could not be worked out (bad tag item, ambiguous cluster): delete nothing. */
   readonly allowDeletes: boolean;
+  /**
+   * Why the identity may not be federated at all (federationEligibility.ts), when it may not: then
+   * nothing is created or updated and every credential of ours is deleted, however the tags read.
+   */
+  readonly ineligible?: string;
   readonly limit?: number;
 }
 
@@ -62,6 +67,13 @@ export function planFederatedCredentials(input: CredentialPlanInput): Credential
   const deletes: CredentialPlan['deletes'][number][] = [];
   const kept: CredentialPlan['kept'][number][] = [];
   const overLimit: CredentialPlan['overLimit'][number][] = [];
+
+  if (input.ineligible !== undefined) {
+    for (const c of input.existing.filter((x) => isOwnedCredentialName(x.name))) {
+      deletes.push({ credential: c, reason: `${c.name} (${c.subject}) is deleted: ${input.ineligible}` });
+    }
+    return { creates, updates, unchanged, deletes, kept, overLimit, countAfter: input.existing.length - deletes.length, limit };
+  }
 
   for (const c of input.existing) {
     if (!isOwnedCredentialName(c.name) || wantedNames.has(c.name.toLowerCase())) continue;

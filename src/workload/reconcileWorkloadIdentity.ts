@@ -34,6 +34,7 @@ import { AppError, NotReadyError, PolicyDeniedError } from '../errors.js';
 import { isOwnedByUs, ownedDescription, roleAssignmentName } from '../policy/assignmentName.js';
 import { TAG_NAMES } from '../policy/tags.js';
 import { decideVaultGrant, VAULT_DENIALS, type VaultGrantDecision } from '../policy/vaultGrant.js';
+import { evaluateFederationEligibility, type FederationEligibility } from '../policy/federationEligibility.js';
 import { normalizeResourceId, parseResourceId, sameResourceId } from '../policy/resourceId.js';
 import { describeRole, ROLES } from '../policy/roles.js';
 import {
@@ -205,6 +206,19 @@ async function settleIdentityNow(run: Run, identityId: string, known: KnownClust
     return;
   }
 
+  // Federation gives the service account every role the identity holds: check who it is on every decision.
+  const asks = tags.clusters.length > 0 && tags.serviceAccounts.length > 0;
+  const holdsOurs = existing.some((c) => isOwnedCredentialName(c.name));
+  const eligibility = asks || holdsOurs ? await federationEligibility(run, id, principalId) : undefined;
+  if (eligibility && !eligibility.eligible) {
+    const plan = planFederatedCredentials({ identityName: name, wanted: [], existing, allowDeletes: true, ineligible: `${name} may not be federated (${eligibility.reason})` });
+    await denyIneligible(run, identity, principalId, eligibility, asks, plan.deletes.length);
+    await applyCredentialPlan(run, id, principalId, plan);
+    const vaults = await settleVaults(run, identity, principalId, tags.vaults, indexedVaults.map((e) => e.registryId), tags.errors.length === 0);
+    run.plans.push({ identityId: id, credentials: plan, vaults });
+    return;
+  }
+
   const clusters = await resolveClusters(run, identity, tags.clusters, known);
   const wanted: WantedCredential[] = [];
   for (const cluster of clusters.withIssuer) {
@@ -228,6 +242,38 @@ async function settleIdentityNow(run: Run, identityId: string, known: KnownClust
 
   const vaults = await settleVaults(run, identity, principalId, tags.vaults, indexedVaults.map((e) => e.registryId), complete);
   run.plans.push({ identityId: id, credentials: plan, vaults });
+}
+
+/**
+ * Whether the identity may be federated: in WORKLOAD_FEDERATION_SCOPES, and holding no role beyond
+ * the managed ones in the watched subscriptions (Resource Graph, read now, management groups above
+ * included). Outside the scopes, no lookup is made.
+ */
+async function federationEligibility(run: Run, identityId: string, principalId: string): Promise<FederationEligibility> {
+  const { config, resourceGraph } = run.deps;
+  const byScope = evaluateFederationEligibility({ identityId, scopes: config.federationScopes });
+  if (!byScope.eligible) return byScope;
+  const assignments = await resourceGraph.roleAssignmentsOf(principalId, config.watchedSubscriptions);
+  return evaluateFederationEligibility({ identityId, scopes: config.federationScopes, assignments });
+}
+
+/** The `denied-ineligible` row: what the tags asked for, why the identity may not be federated, and that ours go. */
+async function denyIneligible(run: Run, identity: ArmResource, principalId: string, eligibility: Extract<FederationEligibility, { eligible: false }>, asks: boolean, deletes: number): Promise<void> {
+  const asked = asks ? `${WORKLOAD_TAG_NAMES.cluster} and ${WORKLOAD_TAG_NAMES.subjects} on ${identity.name} ask for federated credentials, but` : `${identity.name} holds federated credentials of ours, but`;
+  const outcome = deletes > 0 ? `; no federated credential is created, and ours (${deletes}) are deleted` : '; no federated credential is created';
+  await run.decide({
+    action: run.action('federated credential'),
+    outcome: AUDIT_OUTCOMES.deniedIneligible,
+    reason: `${asked} ${eligibility.reason}${outcome}`,
+    resourceId: identity.id,
+    principalId,
+    errorCode: eligibility.code,
+    ...(eligibility.role ? { role: eligibility.role } : {}),
+    details: {
+      ...(eligibility.roleScope ? { roleScope: eligibility.roleScope } : {}),
+      federationScopes: run.deps.config.federationScopes.join(',') || '(empty)',
+    },
+  });
 }
 
 interface ResolvedClusters {

@@ -12,7 +12,7 @@ import type { AuditRecord } from '../../src/audit/auditLog.js';
 import { ROLES } from '../../src/policy/roles.js';
 import { FEDERATED_CREDENTIAL_PREFIX, federatedCredentialName } from '../../src/policy/workloadTags.js';
 import { DEFAULT_RESOURCE_GROUP } from '../../emulator/core/wellKnown.js';
-import { API_VERSIONS, aUserAssignedIdentity, startAccessStack, type AccessStack } from '../support/e2eAccess.js';
+import { API_VERSIONS, aHandMadeAssignment, aUserAssignedIdentity, startAccessStack, type AccessStack } from '../support/e2eAccess.js';
 
 const FIC_API = '2024-11-30';
 const VAULT_API = '2023-07-01';
@@ -268,5 +268,45 @@ describe('workload identity from resource events', () => {
     expect(denied.length).toBeGreaterThanOrEqual(1);
     expect(denied[0]).toMatchObject({ action: 'grant', errorCode: 'VaultAccessPolicyMode', principalId: id.principalId });
     expect(denied[0]!.reason).toContain('uses the access-policy permission model (enableRbacAuthorization=false), where Key Vault Secrets User has no effect');
+  });
+});
+
+describe('federation of a privileged identity (issue 13, point 1)', () => {
+  const OWNER = '8e3af657-a8ff-443c-a75c-2fe8c4bcb635';
+
+  it('refuses to federate an identity that is Owner of the subscription when its tags ask, and says why', async () => {
+    // The attack: an identity someone else made Owner; a tag writer names a cluster and a service account they can run pods as.
+    const aks = await putCluster('aks-attack', true);
+    const id = await putIdentity('id-subscription-owner', {});
+    await s.put(`/subscriptions/${s.subscriptionId}/providers/Microsoft.Authorization/roleAssignments/5a1d0b7e-0000-4000-8000-00000000a7c1`, aHandMadeAssignment(s.subscriptionId, OWNER, id.principalId));
+    await s.idle();
+    await s.tag(id.id, { 'acr-workload-cluster': 'aks-attack', 'acr-workload-subjects': 'default/x' }, 'Merge');
+    await s.idle();
+
+    expect(await fics(id.id)).toEqual([]);
+    const rows = await audit(id.id);
+    const denied = rows.filter((r) => r.outcome === 'denied-ineligible');
+    expect(denied.length).toBeGreaterThanOrEqual(1);
+    expect(denied[0]).toMatchObject({ action: 'federated credential', principalId: id.principalId, errorCode: 'IdentityHoldsOtherRoles', role: `Owner (${OWNER})`, eventId: expect.any(String) });
+    expect(denied[0]!.reason).toContain(`id-subscription-owner holds Owner (${OWNER}) on /subscriptions/${s.subscriptionId}`);
+    expect(rows.some((r) => r.action === 'federated credential' && r.outcome === 'granted')).toBe(false);
+    expect(aks.issuer).toBeDefined();
+  });
+
+  it('shows the denial in the preview, and still federates a role-free identity', async () => {
+    const id = await putIdentity('id-subscription-owner', { 'acr-workload-cluster': 'aks-attack', 'acr-workload-subjects': 'default/x' });
+    await s.idle();
+    const res = await fetch(`${s.stack.endpoints.functions}/api/access/preview`, {
+      method: 'POST',
+      headers: { 'x-functions-key': s.stack.endpoints.functionKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ resourceId: id.id }),
+    });
+    expect(res.status).toBe(200);
+    const preview = (await res.json()) as { decisions: AuditRecord[] };
+    expect(preview.decisions.filter((d) => d.outcome === 'denied-ineligible').map((d) => d.reason)).toEqual([expect.stringContaining('holds Owner')]);
+
+    const plain = await putIdentity('id-plain-x', { 'acr-workload-cluster': 'aks-attack', 'acr-workload-subjects': 'default/x' });
+    await s.idle();
+    expect(ours(await fics(plain.id)).map((f) => f.subject)).toEqual(['system:serviceaccount:default:x']);
   });
 });

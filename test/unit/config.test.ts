@@ -30,6 +30,7 @@ describe('loadConfig', () => {
       graphEndpoint: 'https://graph.microsoft.com',
       authorityHost: 'https://login.microsoftonline.com',
       watchedSubscriptions: ['00000000-0000-0000-0000-000000000001'],
+      federationScopes: [],
       tables: { serviceUri: 'https://stacrpull.table.core.windows.net', connectionString: undefined },
       tablePrefix: 'acrpull',
       defaultConsent: 'none',
@@ -67,6 +68,13 @@ describe('loadConfig', () => {
     ['parses booleans', { ACCESS_ALLOW_CONSENT_OVERRIDE: 'TRUE' }, (c: ReturnType<typeof loadConfig>) => c.allowConsentOverride, true],
     ['parses whole numbers', { ROTATION_PERIOD_DAYS: '30' }, (c: ReturnType<typeof loadConfig>) => c.rotationPeriodDays, 30],
     ['reads the consent default', { ACCESS_DEFAULT_CONSENT: 'same-subscription' }, (c: ReturnType<typeof loadConfig>) => c.defaultConsent, 'same-subscription'],
+    [
+      'reads federation scopes, lower-cased and deduplicated',
+      { WORKLOAD_FEDERATION_SCOPES: ' /subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/RG-Apps/, /subscriptions/00000000-0000-0000-0000-000000000001 ,/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups/rg-apps' },
+      (c: ReturnType<typeof loadConfig>) => c.federationScopes,
+      ['/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups/rg-apps', '/subscriptions/00000000-0000-0000-0000-000000000001'],
+    ],
+    ['federates nothing when federation scopes are blank', { WORKLOAD_FEDERATION_SCOPES: '  ' }, (c: ReturnType<typeof loadConfig>) => c.federationScopes, []],
     ['treats a blank optional setting as unset', { TABLE_PREFIX: '   ' }, (c: ReturnType<typeof loadConfig>) => c.tablePrefix, 'acrpull'],
     ['reads the credentials vaults as lower-case names, once each', { CREDENTIALS_VAULT_NAMES: ' KV-AcrPull-1, kv-acrpull-1,demo-vault ' }, (c: ReturnType<typeof loadConfig>) => c.credentialsVaultNames, ['kv-acrpull-1', 'demo-vault']],
   ])('%s', (_name, overrides, read, expected) => {
@@ -86,6 +94,9 @@ describe('loadConfig', () => {
     ['a table prefix with a dash', { TABLE_PREFIX: 'acr-pull' }, 'TABLE_PREFIX', 'expected letters and digits, starting with a letter, at most 30, got "acr-pull"'],
     ['no Table Storage at all', { TABLES__tableServiceUri: undefined }, 'TABLES__tableServiceUri', 'expected a Table Storage URL (or TABLES_CONNECTION_STRING for local development), got nothing'],
     ['a credentials vault that is not a Key Vault name', { CREDENTIALS_VAULT_NAMES: 'kv-ok,kv_bad' }, 'CREDENTIALS_VAULT_NAMES', 'expected comma-separated Key Vault names, got "kv-ok,kv_bad"'],
+    ['a federation scope that is a bare subscription id', { WORKLOAD_FEDERATION_SCOPES: '00000000-0000-0000-0000-000000000001' }, 'WORKLOAD_FEDERATION_SCOPES', 'expected comma-separated /subscriptions/<id> or /subscriptions/<id>/resourceGroups/<name>, got "00000000-0000-0000-0000-000000000001"'],
+    ['a federation scope that is a resource', { WORKLOAD_FEDERATION_SCOPES: '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id' }, 'WORKLOAD_FEDERATION_SCOPES', 'expected comma-separated /subscriptions/<id> or /subscriptions/<id>/resourceGroups/<name>'],
+    ['a federation scope in a subscription that is not watched', { WORKLOAD_FEDERATION_SCOPES: '/subscriptions/00000000-0000-0000-0000-000000000009' }, 'WORKLOAD_FEDERATION_SCOPES', "expected scopes in WATCHED_SUBSCRIPTIONS (00000000-0000-0000-0000-000000000009 is not watched, so the identity's roles there could not be checked)"],
     ['a malformed client id', { AZURE_CLIENT_ID: 'my-identity' }, 'AZURE_CLIENT_ID', 'expected a GUID, got "my-identity"'],
   ])('reports %s on one line naming the setting, the problem and an example', (_case, overrides, name, problem) => {
     const problems = problemsOf({ ...MINIMAL, ...overrides });

@@ -38,13 +38,15 @@ export interface AccessHarness {
   stop(): Promise<void>;
 }
 
-export async function startAccessHarness(options: { defaultConsent?: string } = {}): Promise<AccessHarness> {
+/** `federationScopes`: WORKLOAD_FEDERATION_SCOPES, the whole emulator subscription unless given. */
+export async function startAccessHarness(options: { defaultConsent?: string; federationScopes?: (subscriptionId: string) => string } = {}): Promise<AccessHarness> {
   const emu = await startTestEmulator({ arm: true, eventGrid: false, scenario: { arm: { operatorObjectId: OPERATOR.objectId, appObjectId: APP.objectId } } });
   const e = emu.endpoints;
   const config = loadConfig({
     AZURE_TENANT_ID: e.tenantId,
     ARM_ENDPOINT: e.arm,
     WATCHED_SUBSCRIPTIONS: e.subscriptionId,
+    WORKLOAD_FEDERATION_SCOPES: options.federationScopes ? options.federationScopes(e.subscriptionId) : `/subscriptions/${e.subscriptionId}`,
     TABLES_CONNECTION_STRING: inject('tablesConnectionString'),
     TABLE_PREFIX: `acc${randomBytes(4).toString('hex')}`,
     ACCESS_DEFAULT_CONSENT: options.defaultConsent ?? 'none',

@@ -30,13 +30,32 @@ describe('Resource Graph KQL subset', () => {
   });
 
   it.each([
-    ['securityresources | where type =~ "x"', /Only the 'resources' table/],
+    ['securityresources | where type =~ "x"', /Only the 'resources' and 'authorizationresources' tables/],
     ["resources | summarize count() by type", /Unsupported operator 'summarize'/],
-    ["resources | where properties.x =~ 'y'", /Unexpected character|Unsupported/],
+    ["resources | where properties.x.y =~ 'y'", /Unsupported/],
     ["resources | where name startswith 'vm'", /Unsupported operator 'startswith'/],
     ["resources | extend x = 1", /Unsupported operator 'extend'/],
   ])('refuses %s with a clear message', (query, message) => {
     expect(() => parseQuery(query)).toThrow(KqlError);
     expect(() => parseQuery(query)).toThrow(message);
+  });
+});
+
+describe('Resource Graph authorizationresources', () => {
+  // Role assignment rows as the table has them: type lower-cased, the assignment in properties
+  // (https://learn.microsoft.com/azure/governance/resource-graph/samples/samples-by-table#authorizationresources).
+  const assignments = [
+    { id: '/subscriptions/s1/providers/Microsoft.Authorization/roleAssignments/a1', name: 'a1', type: 'microsoft.authorization/roleassignments', properties: { principalId: 'P-1', roleDefinitionId: '/subscriptions/s1/providers/Microsoft.Authorization/roleDefinitions/r1', scope: '/subscriptions/s1' } },
+    { id: '/subscriptions/s1/providers/Microsoft.Authorization/roleAssignments/a2', name: 'a2', type: 'microsoft.authorization/roleassignments', properties: { principalId: 'p-2', roleDefinitionId: '/subscriptions/s1/providers/Microsoft.Authorization/roleDefinitions/r2', scope: '/subscriptions/s1' } },
+  ];
+
+  it('reads the table and filters on a property, case-insensitively with =~', () => {
+    const q = parseQuery("authorizationresources | where type =~ 'microsoft.authorization/roleassignments' and properties.principalId =~ 'p-1' | project id, properties");
+    expect(q.table).toBe('authorizationresources');
+    expect(runQuery(q, assignments)).toEqual([{ id: assignments[0]!.id, properties: assignments[0]!.properties }]);
+  });
+
+  it('reads property names case-sensitively, as Resource Graph does', () => {
+    expect(runQuery(parseQuery("authorizationresources | where properties.principalid =~ 'p-1'"), assignments)).toEqual([]);
   });
 });

@@ -140,7 +140,7 @@ describe('app settings', () => {
   // The Functions host's own settings (identity-based host storage, Application Insights with Entra auth).
   const HOST_SETTINGS = ['AzureWebJobsStorage__accountName', 'AzureWebJobsStorage__credential', 'APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'];
   // What this deployment decides rather than leaving to the code's default.
-  const DEPLOYMENT_SETTINGS = ['AZURE_TENANT_ID', 'WATCHED_SUBSCRIPTIONS', 'TABLES__tableServiceUri', 'ACCESS_DEFAULT_CONSENT', 'ROTATION_SCHEDULE', 'RECONCILE_SCHEDULE', 'ROTATION_PERIOD_DAYS', 'CREDENTIALS_VAULT_NAMES'];
+  const DEPLOYMENT_SETTINGS = ['AZURE_TENANT_ID', 'WATCHED_SUBSCRIPTIONS', 'TABLES__tableServiceUri', 'ACCESS_DEFAULT_CONSENT', 'WORKLOAD_FEDERATION_SCOPES', 'ROTATION_SCHEDULE', 'RECONCILE_SCHEDULE', 'ROTATION_PERIOD_DAYS', 'CREDENTIALS_VAULT_NAMES'];
   // Trigger bindings such as schedule: '%ROTATION_SCHEDULE%' are resolved by the Functions host
   // from app settings alone (the app's own defaults never reach it): each must be set here.
   const BOUND_SETTINGS = readdirSync('src/functions')
@@ -189,6 +189,9 @@ describe('app settings', () => {
     const main = params(bicep('main.bicep'));
     const spec = (name: string) => SETTINGS.find((s) => s.name === name)!;
     expect(main.get('defaultConsent')?.defaultValue).toBe(`'${spec('ACCESS_DEFAULT_CONSENT').default}'`);
+    // Empty: no identity is federated until the person who deploys the app names a scope.
+    expect(main.get('workloadFederationScopes')?.defaultValue).toBe("''");
+    expect(spec('WORKLOAD_FEDERATION_SCOPES').default).toBeUndefined();
     expect(main.get('rotationSchedule')?.defaultValue).toBe(`'${spec('ROTATION_SCHEDULE').default}'`);
     expect(main.get('reconcileSchedule')?.defaultValue).toBe(`'${spec('RECONCILE_SCHEDULE').default}'`);
     expect(main.get('rotationPeriodDays')?.defaultValue).toBe(spec('ROTATION_PERIOD_DAYS').default);

@@ -99,4 +99,24 @@ describe('planFederatedCredentials', () => {
     expect(plan.deletes).toEqual([]);
     expect(names(plan.kept)).toEqual([wanted('a').name]);
   });
+
+  it.each([
+    { case: 'tags complete', allowDeletes: true },
+    { case: 'tags not fully read', allowDeletes: false },
+  ])('for an identity that may not be federated, creates nothing and deletes every one of ours, never one made by hand ($case)', ({ allowDeletes }) => {
+    const plan = planFederatedCredentials({
+      identityName: 'id1',
+      wanted: [wanted('a'), wanted('new')],
+      existing: [existingOf(wanted('a')), { ...existingOf(wanted('b')), issuer: 'https://old.example/' }, byHand(1)],
+      allowDeletes,
+      ineligible: 'id1 may not be federated (id1 holds Owner)',
+    });
+    expect(plan.creates).toEqual([]);
+    expect(plan.updates).toEqual([]);
+    expect(plan.unchanged).toEqual([]);
+    expect(plan.kept).toEqual([]);
+    expect(names(plan.deletes)).toEqual([wanted('a').name, wanted('b').name]);
+    expect(plan.deletes[0]!.reason).toMatch(/is deleted: id1 may not be federated \(id1 holds Owner\)/);
+    expect(plan.countAfter).toBe(1);
+  });
 });
