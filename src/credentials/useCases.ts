@@ -25,7 +25,7 @@ import {
 } from './enrolment.js';
 import { ConcurrencyConflictError } from './enrolmentStore.js';
 import { decideEnrolment, ENROLMENT_REFUSALS, ENROLMENT_SOURCES, type EnrolmentFacts, type EnrolmentRefusal, type EnrolmentSource } from './enrolmentRule.js';
-import { LeasedRun, MANAGED_BY_TAG, needsRun, ROTATION_OUTCOMES, rotateUnderLease, servesOtherThanCurrent, USERNAME_CONTENT_TYPE, withLease, type RotationResult } from './rotation.js';
+import { LeasedRun, MANAGED_BY_TAG, needsRun, PASSWORD_CONTENT_TYPE, ROTATION_OUTCOMES, rotateUnderLease, servesOtherThanCurrent, USERNAME_CONTENT_TYPE, withLease, type RotationResult } from './rotation.js';
 
 export interface EnrolRequest {
   readonly registryId: string;
@@ -138,6 +138,7 @@ async function applyEnrolment(deps: CredentialsDeps, registry: ArmResource, targ
 
   const outcome = await withLease(deps, row, options, async (run) => {
     const vaultChanged = run.row.vaultName !== vaultName;
+    const oldVaultName = run.row.vaultName;
     await run.save({
       status: run.row.status === ENROLMENT_STATUSES.active && !vaultChanged ? ENROLMENT_STATUSES.active : ENROLMENT_STATUSES.enrolling,
       vaultName,
@@ -148,6 +149,7 @@ async function applyEnrolment(deps: CredentialsDeps, registry: ArmResource, targ
     const principalId = await ensureServicePrincipal(run);
     await grantPullRole(run, registry, principalId);
     await storeUsername(run);
+    if (vaultChanged) await carryCurrentPassword(run, oldVaultName);
     await run.save({ status: ENROLMENT_STATUSES.active });
     await run.audit({
       action: 'enrol',
@@ -442,6 +444,34 @@ async function storeUsername(run: LeasedRun): Promise<void> {
   if (existing?.value.reveal() === appId) return;
   await deps.vaults.setSecret(row.vaultName, name, new Secret(appId), { ...(await run.call()), contentType: USERNAME_CONTENT_TYPE, tags: { ...MANAGED_BY_TAG, appId } });
   await run.audit({ action: 'enrol', outcome: AUDIT_OUTCOMES.rotationStep, reason: `stored the username (appId) in ${row.vaultName} as ${name}`, details: { step: 'store-username' } });
+}
+
+/**
+ * A new vault serves the current password at once, copied from the old vault's version of it: the
+ * rotation that follows may have to wait for the previous password's grace period, and clients
+ * moving to the new vault must not find it empty meanwhile. Best effort: when the old version
+ * cannot be read (vault gone, access removed), the rotation fills the new vault instead.
+ */
+async function carryCurrentPassword(run: LeasedRun, oldVaultName: string): Promise<void> {
+  const { deps, row } = run;
+  if (!row.currentKeyId || !row.currentSecretVersion) return;
+  const name = passwordSecretName(row.registryName);
+  let current;
+  try {
+    current = await deps.vaults.getSecret(oldVaultName, name, { ...(await run.call()), version: row.currentSecretVersion });
+  } catch (error) {
+    run.options.log?.warn('could not read the current password from the old vault; the rotation fills the new vault', { registryId: row.registryId, errorCode: errorCode(error) });
+    return;
+  }
+  if (current?.tags['keyId'] !== row.currentKeyId) return;
+  const stored = await deps.vaults.setSecret(row.vaultName, name, current.value, {
+    ...(await run.call()),
+    expiresOn: current.expiresOn ?? (row.currentExpiresOn ? new Date(row.currentExpiresOn) : undefined),
+    contentType: PASSWORD_CONTENT_TYPE,
+    tags: { ...current.tags, ...MANAGED_BY_TAG, keyId: row.currentKeyId },
+  });
+  await run.save({ currentSecretVersion: stored.version });
+  await run.audit({ action: 'enrol', outcome: AUDIT_OUTCOMES.rotationStep, reason: `copied the current password ${row.currentKeyId} from ${oldVaultName} to ${row.vaultName}, so the new vault serves a working password at once`, details: { step: 'carry-current-password', keyId: row.currentKeyId, secretVersion: stored.version } });
 }
 
 function assignmentName(scope: string, principalId: string, choice: RoleChoice): string {

@@ -227,5 +227,32 @@ describe('re-enrolment into another vault', () => {
     expect((await world.passwordsOnApp(appId)).map((p) => p.keyId)).toEqual([row.currentKeyId]);
     expect((await world.servedPassword(r.registryName, r.vaultName, appId)).works).toBe(false);
     expect((await world.servedPassword(r.registryName, newVault, appId)).works).toBe(true);
+    expect((await world.audit.query({ registry: r.registryId })).items.filter((a) => a.outcome === 'failed')).toEqual([]);
+  });
+
+  it('moves to a new vault during the previous password’s grace period: the new vault serves the current password at once, the rotation waits', async () => {
+    const r = await registryWithTags((vault) => ({ [VAULT_TAG]: vault }));
+    const deps = world.deps();
+    await onRegistryChanged(deps, r.resource);
+    const appId = (await deps.store.get(r.registryId))!.appId!;
+    expect((await rotateNow(deps, r.registryId)).outcome).toBe('rotated');
+    const rotated = (await deps.store.get(r.registryId))!;
+    const newVault = await world.newVault(r.registryId);
+
+    expect(await onRegistryChanged(deps, await r.read({ [VAULT_TAG]: newVault }))).toEqual({ outcome: 'enrolled' });
+    const row = (await deps.store.get(r.registryId))!;
+    // Issue 14: a new password now would remove the previous one, served until a moment ago.
+    expect(row).toMatchObject({ vaultName: newVault, currentKeyId: rotated.currentKeyId, previousKeyId: rotated.previousKeyId, rotationDeferredUntil: rotated.previousRemoveAfter });
+    expect(await world.servedPassword(r.registryName, newVault, appId)).toMatchObject({ works: true, keyId: rotated.currentKeyId });
+    expect(await world.servedPassword(r.registryName, r.vaultName, appId)).toMatchObject({ works: true, keyId: rotated.currentKeyId });
+    expect(await world.passwordsOnApp(appId)).toHaveLength(2);
+
+    // After the grace period the deferred rotation runs: a new password in the new vault.
+    const later = world.deps({ now: () => new Date(Date.now() + 25 * HOUR_MS) });
+    expect((await rotateIfDue(later, r.registryId)).outcome).toBe('rotated');
+    const after = (await deps.store.get(r.registryId))!;
+    expect(after.rotationDeferredUntil).toBeUndefined();
+    expect(await world.servedPassword(r.registryName, newVault, appId)).toMatchObject({ works: true, keyId: after.currentKeyId });
+    expect(after.previousKeyId).toBe(rotated.currentKeyId);
   });
 });
