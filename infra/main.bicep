@@ -37,9 +37,9 @@ param rotationSchedule string = '0 0 3 * * *'
 @description('NCRONTAB schedule (six fields, seconds first) of the reconciliation sweep that catches missed events (RECONCILE_SCHEDULE).')
 param reconcileSchedule string = '0 */30 * * * *'
 
-@minValue(1)
+@minValue(32)
 @maxValue(730)
-@description('Lifetime of a pull password in days (ROTATION_PERIOD_DAYS).')
+@description('Lifetime of a pull password in days (ROTATION_PERIOD_DAYS); at least 32 with the default 24 h grace, as Key Vault announces SecretNearExpiry 30 days before expiry.')
 param rotationPeriodDays int = 90
 
 @description('Whether the AKS workload identity feature is on: gives the app Managed Identity Contributor on the watched subscriptions, and lets its role-assignment right assign Key Vault Secrets User (otherwise it can assign only registry roles).')

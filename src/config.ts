@@ -8,6 +8,7 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import { checkKeyVaultName } from './policy/tags.js';
+import { MAX_PERIOD_DAYS, minimumPeriodDays, periodProblem } from './credentials/period.js';
 
 export const CONSENT_DEFAULTS = ['none', 'same-resource-group', 'same-subscription', 'any'] as const;
 export type ConsentDefault = (typeof CONSENT_DEFAULTS)[number];
@@ -42,6 +43,8 @@ export interface Config {
   readonly rotationPeriodDays: number;
   /** Time a replaced password stays valid after the switch, in hours. */
   readonly rotationGraceHours: number;
+  /** Seconds a credentials run waits for one Key Vault, Graph or Entra call before giving it up. */
+  readonly credentialsCallTimeoutSeconds: number;
   /** Whether un-enrolling a registry deletes its pull application. */
   readonly deleteApplicationOnUnenrol: boolean;
   /** NCRONTAB schedule of the reconciliation sweep. */
@@ -99,8 +102,9 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'ACCESS_DEFAULT_CONSENT', required: false, default: 'none', example: 'none', description: `What a registry without an acr-pull-allow tag consents to for pull (never push, which needs acr-push-allow): ${CONSENT_DEFAULTS.join('|')}.` },
   { name: 'ACCESS_ALLOW_CONSENT_OVERRIDE', required: false, default: 'false', example: 'false', description: 'Whether a manual grant through the HTTP API may override registry consent (audited as an override).' },
   { name: 'ROTATION_SCHEDULE', required: false, default: '0 0 3 * * *', example: '0 0 3 * * *', description: 'NCRONTAB schedule (six fields, seconds first) of the rotation timer.' },
-  { name: 'ROTATION_PERIOD_DAYS', required: false, default: '90', example: '90', description: 'Lifetime of a pull password in days; it is replaced at two thirds of its life.' },
-  { name: 'ROTATION_GRACE_HOURS', required: false, default: '24', example: '24', description: 'Hours the previous password stays valid after a rotation before it is removed.' },
+  { name: 'ROTATION_PERIOD_DAYS', required: false, default: '90', example: '90', description: 'Lifetime of a pull password in days; it is replaced at two thirds of its life. At least 31 + ROTATION_GRACE_HOURS in days (32 with the default grace): Key Vault announces SecretNearExpiry 30 days before expiry.' },
+  { name: 'ROTATION_GRACE_HOURS', required: false, default: '24', example: '24', description: 'Hours a password stays valid after Key Vault stopped serving it; a rotation that would cut this short is deferred.' },
+  { name: 'CREDENTIALS_CALL_TIMEOUT_SECONDS', required: false, default: '30', example: '30', description: 'Seconds a credentials run waits for one Key Vault, Graph or Entra call before giving up (at most 60, well under the 300 s lease).' },
   { name: 'CREDENTIALS_DELETE_APP_ON_UNENROL', required: false, default: 'false', example: 'false', description: 'Whether un-enrolling a registry deletes its pull application.' },
   { name: 'RECONCILE_SCHEDULE', required: false, default: '0 */30 * * * *', example: '0 */30 * * * *', description: 'NCRONTAB schedule of the reconciliation sweep that catches missed events.' },
   { name: 'CREDENTIALS_VAULT_NAMES', required: false, example: 'kv-acrpull-abc123', description: "Comma-separated Key Vault names that hold the app's pull credentials (the infra sets its own vault). They, and any vault a registry's acr-pull-credential tag or an enrolment names, are never given to a workload identity." },
@@ -268,12 +272,20 @@ export function loadConfig(env: Env): Config {
     rotationSchedule: ncrontab('ROTATION_SCHEDULE'),
     rotationPeriodDays: integer('ROTATION_PERIOD_DAYS', 1, 730),
     rotationGraceHours: integer('ROTATION_GRACE_HOURS', 0, 24 * 30),
+    credentialsCallTimeoutSeconds: integer('CREDENTIALS_CALL_TIMEOUT_SECONDS', 1, 60),
     deleteApplicationOnUnenrol: bool('CREDENTIALS_DELETE_APP_ON_UNENROL'),
     reconcileSchedule: ncrontab('RECONCILE_SCHEDULE'),
     managedIdentityClientId: env['AZURE_CLIENT_ID']?.trim() ? guid('AZURE_CLIENT_ID') : undefined,
     credentialsVaultNames: vaultNames('CREDENTIALS_VAULT_NAMES'),
     appServiceAuthEnabled: bool(APP_SERVICE_AUTH_SETTING),
   };
+  // A period inside Key Vault's near-expiry window would rotate every new password at once.
+  if (!problems.some((p) => p.startsWith('ROTATION_'))) {
+    const min = minimumPeriodDays(config.rotationGraceHours);
+    if (config.rotationPeriodDays < min) {
+      bad('ROTATION_PERIOD_DAYS', `a whole number from ${min} to ${MAX_PERIOD_DAYS} (${periodProblem(config.rotationPeriodDays, config.rotationGraceHours)})`, raw('ROTATION_PERIOD_DAYS'));
+    }
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
 }

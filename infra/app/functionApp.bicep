@@ -36,7 +36,7 @@ param rotationSchedule string
 @description('NCRONTAB (six fields) of the reconciliation sweep. The host resolves %RECONCILE_SCHEDULE% from app settings only.')
 param reconcileSchedule string
 
-@minValue(1)
+@minValue(32)
 @maxValue(730)
 param rotationPeriodDays int
 

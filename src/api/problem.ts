@@ -69,6 +69,8 @@ const CODE_STATUS: Readonly<Record<string, number>> = {
   EnrolmentNotFound: 404,
   PrincipalNotFound: 409,
   AlreadyEnrolled: 409,
+  /** The registry's acr-pull-credential tag decides its enrolment; the API may not contradict it. */
+  EnrolmentManagedByTag: 409,
   RoleAssignmentExists: 409,
   AuthorizationFailed: 403,
   Forbidden: 403,

@@ -23,6 +23,10 @@ export const AUDIT_OUTCOMES = {
   unenrolled: 'unenrolled',
   rotated: 'rotated',
   rotationStep: 'rotation-step',
+  /** A rotation that would cut a password's grace period short waits (credentials). */
+  deferred: 'deferred',
+  /** Key Vault served a version other than the current password and was put right (credentials). */
+  repaired: 'repaired',
   wouldGrant: 'would-grant',
   wouldRevoke: 'would-revoke',
 } as const;

@@ -45,17 +45,22 @@ export interface NewPassword {
   readonly endDateTime: string;
 }
 
+/** Every call takes the SDK's `abortSignal`: a leased run gives up on a call before its lease lapses. */
+export interface CallOptions {
+  readonly abortSignal?: AbortSignal;
+}
+
 /** The Graph operations pull credentials use. */
 export interface GraphApplications {
-  getApplicationByAppId(appId: string): Promise<GraphApplication | undefined>;
-  findApplicationsByDisplayName(displayName: string): Promise<GraphApplication[]>;
-  createApplication(displayName: string, options?: { notes?: string }): Promise<GraphApplication>;
-  deleteApplication(applicationObjectId: string): Promise<'deleted' | 'not-found'>;
-  findServicePrincipal(appId: string): Promise<GraphServicePrincipal | undefined>;
-  createServicePrincipal(appId: string): Promise<GraphServicePrincipal>;
-  addPassword(applicationObjectId: string, password: { displayName: string; endDateTime: Date }): Promise<NewPassword>;
+  getApplicationByAppId(appId: string, options?: CallOptions): Promise<GraphApplication | undefined>;
+  findApplicationsByDisplayName(displayName: string, options?: CallOptions): Promise<GraphApplication[]>;
+  createApplication(displayName: string, options?: CallOptions & { notes?: string }): Promise<GraphApplication>;
+  deleteApplication(applicationObjectId: string, options?: CallOptions): Promise<'deleted' | 'not-found'>;
+  findServicePrincipal(appId: string, options?: CallOptions): Promise<GraphServicePrincipal | undefined>;
+  createServicePrincipal(appId: string, options?: CallOptions): Promise<GraphServicePrincipal>;
+  addPassword(applicationObjectId: string, password: { displayName: string; endDateTime: Date }, options?: CallOptions): Promise<NewPassword>;
   /** Removes one password; a password that is already gone is not an error. */
-  removePassword(applicationObjectId: string, keyId: string): Promise<'removed' | 'not-found'>;
+  removePassword(applicationObjectId: string, keyId: string, options?: CallOptions): Promise<'removed' | 'not-found'>;
 }
 
 interface WireApplication {
@@ -73,60 +78,80 @@ export function createGraph(config: Config, credential: TokenCredential, options
   });
   const base = '/v1.0';
 
-  const listApplications = async (filter: string): Promise<GraphApplication[]> => {
+  /** Awaits one request; a call abandoned at its `abortSignal` becomes a transient OperationTimedOut. */
+  const send = async (operation: string, request: PromiseLike<PathUncheckedResponse>): Promise<PathUncheckedResponse> => {
+    try {
+      return await request;
+    } catch (error) {
+      if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')) {
+        throw new TransientAzureError('OperationTimedOut', `Graph ${operation} did not answer within the call timeout (CREDENTIALS_CALL_TIMEOUT_SECONDS); the call was abandoned`);
+      }
+      throw error;
+    }
+  };
+
+  const listApplications = async (filter: string, call: CallOptions): Promise<GraphApplication[]> => {
     // A filter on appId or displayName matches a handful of applications: one page.
-    const response = await client.path(`${base}/applications`).get({ queryParameters: { $filter: filter } });
+    const response = await send('list applications', client.path(`${base}/applications`).get({ queryParameters: { $filter: filter }, abortSignal: call.abortSignal }));
     const body = expectOk(response, 'list applications') as { value?: WireApplication[] };
     return (body.value ?? []).map(toApplication);
   };
 
   return {
-    async getApplicationByAppId(appId) {
-      const [found] = await listApplications(`appId eq ${quote(appId)}`);
+    async getApplicationByAppId(appId, options = {}) {
+      const [found] = await listApplications(`appId eq ${quote(appId)}`, options);
       return found;
     },
-    findApplicationsByDisplayName(displayName) {
-      return listApplications(`displayName eq ${quote(displayName)}`);
+    findApplicationsByDisplayName(displayName, options = {}) {
+      return listApplications(`displayName eq ${quote(displayName)}`, options);
     },
     async createApplication(displayName, options = {}) {
-      const response = await client.path(`${base}/applications`).post({
-        body: { displayName, signInAudience: 'AzureADMyOrg', ...(options.notes ? { notes: options.notes } : {}) },
-      });
+      const response = await send(
+        'create application',
+        client.path(`${base}/applications`).post({
+          body: { displayName, signInAudience: 'AzureADMyOrg', ...(options.notes ? { notes: options.notes } : {}) },
+          abortSignal: options.abortSignal,
+        }),
+      );
       return toApplication(expectOk(response, 'create application') as WireApplication);
     },
-    async deleteApplication(applicationObjectId) {
-      const response = await client.path(`${base}/applications/{id}`, applicationObjectId).delete();
+    async deleteApplication(applicationObjectId, options = {}) {
+      const response = await send('delete application', client.path(`${base}/applications/{id}`, applicationObjectId).delete({ abortSignal: options.abortSignal }));
       if (response.status === '404') return 'not-found';
       expectOk(response, 'delete application');
       return 'deleted';
     },
-    async findServicePrincipal(appId) {
-      const response = await client.path(`${base}/servicePrincipals`).get({ queryParameters: { $filter: `appId eq ${quote(appId)}` } });
+    async findServicePrincipal(appId, options = {}) {
+      const response = await send('list service principals', client.path(`${base}/servicePrincipals`).get({ queryParameters: { $filter: `appId eq ${quote(appId)}` }, abortSignal: options.abortSignal }));
       const body = expectOk(response, 'list service principals') as { value?: Array<{ id?: string; appId?: string }> };
       const found = body.value?.[0];
       return found?.id ? { id: found.id, appId: found.appId ?? appId } : undefined;
     },
-    async createServicePrincipal(appId) {
-      const response = await client.path(`${base}/servicePrincipals`).post({ body: { appId } });
+    async createServicePrincipal(appId, options = {}) {
+      const response = await send('create service principal', client.path(`${base}/servicePrincipals`).post({ body: { appId }, abortSignal: options.abortSignal }));
       const body = expectOk(response, 'create service principal') as { id?: string; appId?: string };
       return { id: body.id ?? '', appId: body.appId ?? appId };
     },
-    async addPassword(applicationObjectId, password) {
-      const response = await client.path(`${base}/applications/{id}/addPassword`, applicationObjectId).post({
-        body: { passwordCredential: { displayName: password.displayName, endDateTime: password.endDateTime.toISOString() } },
-      });
+    async addPassword(applicationObjectId, password, options = {}) {
+      const response = await send(
+        'add password',
+        client.path(`${base}/applications/{id}/addPassword`, applicationObjectId).post({
+          body: { passwordCredential: { displayName: password.displayName, endDateTime: password.endDateTime.toISOString() } },
+          abortSignal: options.abortSignal,
+        }),
+      );
       const body = expectOk(response, 'add password') as { keyId?: string; secretText?: string; endDateTime?: string };
       if (!body.keyId || !body.secretText) throw new AppError('UnexpectedResponse', 'Graph addPassword answered without a keyId or secretText');
       return { keyId: body.keyId, secretText: new Secret(body.secretText), endDateTime: body.endDateTime ?? password.endDateTime.toISOString() };
     },
-    async removePassword(applicationObjectId, keyId) {
+    async removePassword(applicationObjectId, keyId, options = {}) {
       // removePassword with an unknown keyId is an error on Graph, so look first: a retried
       // removal of a password that is already gone is success.
-      const current = await client.path(`${base}/applications/{id}`, applicationObjectId).get();
+      const current = await send('read application', client.path(`${base}/applications/{id}`, applicationObjectId).get({ abortSignal: options.abortSignal }));
       if (current.status === '404') return 'not-found';
       const app = toApplication(expectOk(current, 'read application') as WireApplication);
       if (!app.passwordCredentials.some((p) => p.keyId === keyId)) return 'not-found';
-      const response = await client.path(`${base}/applications/{id}/removePassword`, applicationObjectId).post({ body: { keyId } });
+      const response = await send('remove password', client.path(`${base}/applications/{id}/removePassword`, applicationObjectId).post({ body: { keyId }, abortSignal: options.abortSignal }));
       expectOk(response, 'remove password');
       return 'removed';
     },

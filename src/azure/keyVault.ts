@@ -23,7 +23,12 @@ export interface VaultSecret {
   readonly expiresOn?: Date;
 }
 
-export interface SetSecretOptions {
+/** Every call takes the SDK's `abortSignal`: a leased run gives up on a call before its lease lapses. */
+export interface CallOptions {
+  readonly abortSignal?: AbortSignal;
+}
+
+export interface SetSecretOptions extends CallOptions {
   readonly expiresOn?: Date;
   readonly contentType: string;
   readonly tags: Readonly<Record<string, string>>;
@@ -32,11 +37,11 @@ export interface SetSecretOptions {
 /** The Key Vault operations pull credentials use. */
 export interface VaultSecrets {
   /** The vault's URI; `InvalidInputError` `VaultNotFound` when no vault has that name. */
-  resolveVault(vaultName: string): Promise<string>;
+  resolveVault(vaultName: string, options?: CallOptions): Promise<string>;
   /** Writes a new version of the secret and answers its version id. */
   setSecret(vaultName: string, secretName: string, value: Secret, options: SetSecretOptions): Promise<{ version: string }>;
   /** The latest version (or the one named), or undefined when the secret does not exist. */
-  getSecret(vaultName: string, secretName: string, options?: { version?: string }): Promise<VaultSecret | undefined>;
+  getSecret(vaultName: string, secretName: string, options?: CallOptions & { version?: string }): Promise<VaultSecret | undefined>;
 }
 
 const VAULT_NAME = /^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/;
@@ -56,25 +61,32 @@ export function createVaultSecrets(config: Config, credential: TokenCredential, 
   const vaultUris = new Map<string, Promise<string>>();
   const clients = new Map<string, SecretClient>();
 
-  const lookUpVault = async (vaultName: string): Promise<string> => {
-    const rows = await options.resourceGraph.query(
-      `resources | where type =~ 'microsoft.keyvault/vaults' and name =~ '${vaultName}'`,
-      config.watchedSubscriptions,
-    );
+  const lookUpVault = async (vaultName: string, call: CallOptions): Promise<string> => {
+    let rows;
+    try {
+      rows = await options.resourceGraph.query(
+        `resources | where type =~ 'microsoft.keyvault/vaults' and name =~ '${vaultName}'`,
+        config.watchedSubscriptions,
+        call.abortSignal ? { abortSignal: call.abortSignal } : undefined,
+      );
+    } catch (error) {
+      if (isAbort(error)) throw timedOut(`lookup of vault ${vaultName} (Resource Graph)`);
+      throw error;
+    }
     // A row without `project` carries the resource's properties, vaultUri among them.
     const vaultUri = rows.map((row) => (row['properties'] as { vaultUri?: unknown } | undefined)?.vaultUri).find((uri) => typeof uri === 'string');
     if (typeof vaultUri !== 'string') throw new InvalidInputError('VaultNotFound', `no Key Vault named ${vaultName} in the watched subscriptions`);
     return vaultUri;
   };
 
-  const resolveVault = (vaultName: string): Promise<string> => {
+  const resolveVault = (vaultName: string, call: CallOptions = {}): Promise<string> => {
     if (!VAULT_NAME.test(vaultName)) {
       return Promise.reject(new InvalidInputError('InvalidVaultName', `"${vaultName}" is not a Key Vault name (3-24 letters, digits and hyphens, starting with a letter)`));
     }
     const key = vaultName.toLowerCase();
     let found = vaultUris.get(key);
     if (!found) {
-      found = lookUpVault(vaultName);
+      found = lookUpVault(vaultName, call);
       vaultUris.set(key, found);
       // Only successes are cached: a vault created a minute later is found next time.
       found.catch(() => vaultUris.delete(key));
@@ -82,8 +94,8 @@ export function createVaultSecrets(config: Config, credential: TokenCredential, 
     return found;
   };
 
-  const secretClient = async (vaultName: string): Promise<SecretClient> => {
-    const vaultUri = await resolveVault(vaultName);
+  const secretClient = async (vaultName: string, call: CallOptions): Promise<SecretClient> => {
+    const vaultUri = await resolveVault(vaultName, call);
     let client = clients.get(vaultUri);
     if (!client) {
       client = new SecretClient(vaultUri, credential, { ...options.clientOptions });
@@ -95,9 +107,10 @@ export function createVaultSecrets(config: Config, credential: TokenCredential, 
   return {
     resolveVault,
     async setSecret(vaultName, secretName, value, options) {
-      const client = await secretClient(vaultName);
+      const client = await secretClient(vaultName, options);
       try {
         const result = await client.setSecret(secretName, value.reveal(), {
+          abortSignal: options.abortSignal,
           expiresOn: options.expiresOn,
           contentType: options.contentType,
           tags: { ...options.tags },
@@ -108,9 +121,9 @@ export function createVaultSecrets(config: Config, credential: TokenCredential, 
       }
     },
     async getSecret(vaultName, secretName, options = {}) {
-      const client = await secretClient(vaultName);
+      const client = await secretClient(vaultName, options);
       try {
-        const result = await client.getSecret(secretName, { version: options.version });
+        const result = await client.getSecret(secretName, { version: options.version, abortSignal: options.abortSignal });
         return {
           value: new Secret(result.value ?? ''),
           version: result.properties.version ?? '',
@@ -131,6 +144,7 @@ export function createVaultSecrets(config: Config, credential: TokenCredential, 
  * cause: it holds the request, whose body is the secret value.
  */
 function fromVaultError(error: unknown, operation: string): unknown {
+  if (isAbort(error)) return timedOut(`${operation}`);
   if (!isRestError(error)) return error;
   const status = error.statusCode ?? 0;
   const code = error.code ?? `Http${status}`;
@@ -138,4 +152,14 @@ function fromVaultError(error: unknown, operation: string): unknown {
   if (status === 429 || status >= 500 || status === 0) return new TransientAzureError(code, message);
   if (status === 403) return new AppError(code === 'Forbidden' ? 'KeyVaultForbidden' : code, `${message}: the app needs Key Vault Secrets Officer on the vault`);
   return new AppError(code, message);
+}
+
+/** The SDK rejects with an `AbortError` when the call's `abortSignal` fires (here: its timeout). */
+export function isAbort(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
+}
+
+/** A call abandoned at its timeout: transient (the next run tries again), and never with the request attached. */
+export function timedOut(operation: string): TransientAzureError {
+  return new TransientAzureError('OperationTimedOut', `Key Vault ${operation} did not answer within the call timeout (CREDENTIALS_CALL_TIMEOUT_SECONDS); the call was abandoned`);
 }

@@ -17,13 +17,13 @@ export type ProofResult = { readonly ok: true } | { readonly ok: false; readonly
 
 export interface PasswordProof {
   /** ok when Entra issues a token for the application with this password; otherwise Entra's error code. */
-  prove(appId: string, password: Secret): Promise<ProofResult>;
+  prove(appId: string, password: Secret, options?: { abortSignal?: AbortSignal }): Promise<ProofResult>;
 }
 
 /** Client-credentials proof against AZURE_AUTHORITY_HOST, for a token to ARM_ENDPOINT. */
 export function createPasswordProof(config: Config, options: { clientOptions?: AzureClientOptions } = {}): PasswordProof {
   return {
-    async prove(appId, password) {
+    async prove(appId, password, call = {}) {
       const credential = new ClientSecretCredential(config.tenantId, appId, password.reveal(), {
         ...options.clientOptions,
         authorityHost: config.authorityHost,
@@ -32,9 +32,12 @@ export function createPasswordProof(config: Config, options: { clientOptions?: A
         disableInstanceDiscovery: true,
       });
       try {
-        await credential.getToken(`${config.armEndpoint}/.default`);
+        await abortable(credential.getToken(`${config.armEndpoint}/.default`, { abortSignal: call.abortSignal }), call.abortSignal);
         return { ok: true };
       } catch (error) {
+        if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')) {
+          throw new TransientAzureError('OperationTimedOut', `token request for application ${appId} did not answer within the call timeout (CREDENTIALS_CALL_TIMEOUT_SECONDS); the call was abandoned`);
+        }
         // 4xx from the token endpoint is Entra saying no (invalid_client, unauthorized_client):
         // the password does not work (yet). Anything else may pass: let the host retry.
         if (error instanceof AuthenticationError && error.statusCode >= 400 && error.statusCode < 500) {
@@ -48,4 +51,33 @@ export function createPasswordProof(config: Config, options: { clientOptions?: A
       }
     },
   };
+}
+
+/**
+ * MSAL's client-credentials flow takes `abortSignal` but does not act on it (only its device-code
+ * flow does, @azure/identity 4.13), so the proof stops waiting when the signal fires. No retry.
+ */
+function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(abortError());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function abortError(): Error {
+  const error = new Error('The token request was abandoned at its timeout.');
+  error.name = 'AbortError';
+  return error;
 }

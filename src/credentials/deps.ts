@@ -16,7 +16,7 @@ import type { Logger } from '../log.js';
 import { createTableEnrolmentStore, ENROLMENT_TABLE_SUFFIX, type EnrolmentStore } from './enrolmentStore.js';
 import type { Enrolment, RotationStep } from './enrolment.js';
 
-export type CredentialsConfig = Pick<Config, 'rotationPeriodDays' | 'rotationGraceHours' | 'deleteApplicationOnUnenrol'>;
+export type CredentialsConfig = Pick<Config, 'rotationPeriodDays' | 'rotationGraceHours' | 'deleteApplicationOnUnenrol' | 'credentialsCallTimeoutSeconds'>;
 
 export interface CredentialsDeps {
   readonly config: CredentialsConfig;
@@ -30,6 +30,11 @@ export interface CredentialsDeps {
   readonly now: () => Date;
   /** How long a run holds an enrolment; a run that died loses it after this. */
   readonly leaseSeconds: number;
+  /**
+   * How long a run waits for one Key Vault, Graph or Entra call (CREDENTIALS_CALL_TIMEOUT_SECONDS),
+   * well under the lease: a run that stalls gives up before another run may take its enrolment.
+   */
+  readonly callTimeoutMs: number;
 }
 
 /** Shared adapters the composition root already builds for access; built here when absent. */
@@ -59,6 +64,7 @@ export function createCredentialsDeps(config: Config, credential: TokenCredentia
     audit,
     now: options.now ?? (() => new Date()),
     leaseSeconds: options.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
+    callTimeoutMs: config.credentialsCallTimeoutSeconds * 1000,
   };
 }
 

@@ -4,6 +4,7 @@
  */
 import { InvalidInputError } from '../errors.js';
 import { ownedDescription, isOwnedByUs } from '../policy/assignmentName.js';
+import type { EnrolmentSource } from './enrolmentRule.js';
 
 export const ENROLMENT_STATUSES = { enrolling: 'enrolling', active: 'active', unenrolled: 'unenrolled' } as const;
 export type EnrolmentStatus = (typeof ENROLMENT_STATUSES)[keyof typeof ENROLMENT_STATUSES];
@@ -39,6 +40,8 @@ export interface Enrolment {
   /** Rotation period from the registry's `acr-pull-credential-days` tag; undefined = the setting. */
   readonly periodDays?: number;
   readonly status: EnrolmentStatus;
+  /** Who made the enrolment: the registry's tag or the HTTP API (enrolmentRule.ts); undefined = tag. */
+  readonly source?: EnrolmentSource;
   readonly appId?: string;
   /** The application's object id (Graph `id`). */
   readonly applicationObjectId?: string;
@@ -64,6 +67,14 @@ export interface Enrolment {
   readonly previousKeyId?: string;
   readonly previousRemoveAfter?: string;
 
+  /**
+   * A rotation that was asked for while the previous password was still in its grace period:
+   * it waits until then (a password Key Vault served stays valid for the grace period), and any
+   * run after this time performs it.
+   */
+  readonly rotationDeferredUntil?: string;
+  readonly rotationDeferredReason?: string;
+
   /** The run that holds the row, and until when; a run that died loses it when it lapses. */
   readonly leaseOwner?: string;
   readonly leaseUntil?: string;
@@ -84,6 +95,7 @@ export interface EnrolmentView {
   readonly registryName: string;
   readonly vaultName: string;
   readonly status: EnrolmentStatus;
+  readonly source: EnrolmentSource;
   readonly appId?: string;
   readonly servicePrincipalId?: string;
   readonly usernameSecret: string;
@@ -95,6 +107,7 @@ export interface EnrolmentView {
   readonly nextRotationAt?: string;
   readonly previousKeyId?: string;
   readonly previousRemoveAfter?: string;
+  readonly rotationDeferredUntil?: string;
   readonly lastRotatedAt?: string;
 }
 
@@ -151,10 +164,25 @@ export function passwordExpiresOn(now: Date, periodDays: number): Date {
   return new Date(now.getTime() + periodDays * DAY_MS);
 }
 
-/** Whether a rotation is wanted now. A password never made current is always due. */
+/**
+ * Whether a rotation is wanted now. A password never made current is always due; so is a
+ * rotation that was deferred until a time now past.
+ */
 export function isRotationDue(enrolment: Enrolment, defaultPeriodDays: number, now: Date): boolean {
   const due = nextRotationAt(enrolment, defaultPeriodDays);
-  return due === undefined || due.getTime() <= now.getTime();
+  if (due === undefined || due.getTime() <= now.getTime()) return true;
+  return enrolment.rotationDeferredUntil !== undefined && Date.parse(enrolment.rotationDeferredUntil) <= now.getTime();
+}
+
+/**
+ * Until when a new rotation must wait: the previous password was served by Key Vault until the
+ * last rotation and stays valid until `previousRemoveAfter`; a new rotation would have to remove
+ * it first. Undefined when a rotation may go ahead now.
+ */
+export function rotationBlockedUntil(enrolment: Pick<Enrolment, 'previousKeyId' | 'previousRemoveAfter'>, now: Date): Date | undefined {
+  if (enrolment.previousKeyId === undefined || enrolment.previousRemoveAfter === undefined) return undefined;
+  const until = Date.parse(enrolment.previousRemoveAfter);
+  return until > now.getTime() ? new Date(until) : undefined;
 }
 
 export function isPreviousRemovable(enrolment: Enrolment, now: Date): boolean {
@@ -172,6 +200,7 @@ export function toEnrolmentView(enrolment: Enrolment, defaultPeriodDays: number)
     registryName: enrolment.registryName,
     vaultName: enrolment.vaultName,
     status: enrolment.status,
+    source: enrolment.source ?? 'tag',
     appId: enrolment.appId,
     servicePrincipalId: enrolment.servicePrincipalId,
     usernameSecret: usernameSecretName(enrolment.registryName),
@@ -183,6 +212,7 @@ export function toEnrolmentView(enrolment: Enrolment, defaultPeriodDays: number)
     nextRotationAt: next?.toISOString(),
     previousKeyId: enrolment.previousKeyId,
     previousRemoveAfter: enrolment.previousRemoveAfter,
+    rotationDeferredUntil: enrolment.rotationDeferredUntil,
     lastRotatedAt: enrolment.lastRotatedAt,
   });
 }

@@ -34,7 +34,7 @@ const STRING_FIELDS = [
   'registryId', 'registryName', 'vaultName', 'status', 'appId', 'applicationObjectId', 'servicePrincipalId', 'role',
   'phase', 'rotationId', 'rotationReason', 'pendingKeyId', 'pendingExpiresOn', 'pendingSecretVersion',
   'currentKeyId', 'currentCreatedAt', 'currentExpiresOn', 'currentSecretVersion', 'previousKeyId', 'previousRemoveAfter',
-  'leaseOwner', 'leaseUntil', 'enrolledAt', 'lastRotatedAt', 'lastErrorCode',
+  'leaseOwner', 'leaseUntil', 'enrolledAt', 'lastRotatedAt', 'lastErrorCode', 'source', 'rotationDeferredUntil', 'rotationDeferredReason',
 ] as const satisfies ReadonlyArray<keyof Enrolment>;
 
 export function enrolmentKeys(registryId: string): { partitionKey: string; rowKey: string } {

@@ -13,6 +13,17 @@
  *   - stored: read back, prove, mark current.
  * No password is removed while Key Vault serves it, and a new password is added only after the
  * previous one is gone, so the application holds at most current + previous (+ one in flight).
+ *
+ * The promise: a password Key Vault has served stays valid for at least ROTATION_GRACE_HOURS after
+ * it stopped being served. The previous password stopped being served when the current one was
+ * marked current; it is removed at `previousRemoveAfter`, and a rotation asked for before then
+ * (rotate now, near-expiry, a new vault) is deferred until then, never forced through.
+ *
+ * Every Key Vault, Graph and Entra call in a run carries an `abortSignal` that fires after
+ * CREDENTIALS_CALL_TIMEOUT_SECONDS, and the lease is renewed before a call if less than two
+ * timeouts of it remain: no call of a run outlives its lease. A write that lands late anyway (the
+ * service finished what the client gave up on) is caught by the next run, which checks that Key
+ * Vault serves the current password even when nothing is due, and serves it again if not.
  */
 import { randomUUID } from 'node:crypto';
 import { AUDIT_OUTCOMES, type AuditEntry } from '../audit/auditLog.js';
@@ -26,6 +37,7 @@ import {
   isPreviousRemovable,
   isRotationDue,
   nextRotationAt,
+  rotationBlockedUntil,
   passwordDisplayName,
   passwordExpiresOn,
   passwordSecretName,
@@ -36,9 +48,12 @@ import {
   type StoredEnrolment,
 } from './enrolment.js';
 import { ConcurrencyConflictError } from './enrolmentStore.js';
+import { minimumPeriodDays } from './period.js';
 
 export const ROTATION_OUTCOMES = {
   rotated: 'rotated',
+  /** A rotation was asked for while the previous password is in its grace period: it waits (`deferredUntil`). */
+  deferred: 'deferred',
   notDue: 'not-due',
   maintained: 'maintained',
   inProgress: 'in-progress',
@@ -52,6 +67,10 @@ export interface RotationResult {
   /** keyId of the password Key Vault serves after the run. */
   readonly currentKeyId?: string;
   readonly nextRotationAt?: string;
+  /** When outcome is deferred: the earliest time the rotation may run; the first run after it does. */
+  readonly deferredUntil?: string;
+  /** When outcome is deferred: why it waits, in a platform engineer's words. */
+  readonly reason?: string;
   /** What the run did, in order, for responses and logs. */
   readonly actions: readonly string[];
 }
@@ -101,6 +120,18 @@ export class LeasedRun {
     return this.#row;
   }
 
+  /**
+   * Options for one Azure call: an `abortSignal` that fires after the call timeout. When less than
+   * two timeouts of the lease remain, the lease is renewed first, so the call ends (one way or the
+   * other) while this run still holds the enrolment.
+   */
+  async call(): Promise<{ abortSignal: AbortSignal }> {
+    const timeoutMs = this.deps.callTimeoutMs;
+    const left = Date.parse(this.#row.leaseUntil ?? '') - this.deps.now().getTime();
+    if (!(left > 2 * timeoutMs)) await this.save({});
+    return { abortSignal: AbortSignal.timeout(timeoutMs) };
+  }
+
   /** Gives the lease back so the next run need not wait for it to lapse. Best effort. */
   async release(patch: Partial<Enrolment> = {}): Promise<void> {
     try {
@@ -140,11 +171,14 @@ export interface RotateOptions {
 
 /**
  * Brings one enrolment to a settled state under a lease already held: finishes or undoes a
- * rotation in flight, rotates when due (or forced), removes the previous password after its grace.
+ * rotation in flight, makes Key Vault serve the current password again if something else landed
+ * there, removes the previous password after its grace, and rotates when due (or forced) — or
+ * defers the rotation while the previous password is still in its grace period.
  */
 export async function rotateUnderLease(run: LeasedRun, options: RotateOptions): Promise<RotationResult> {
   const { deps } = run;
-  let force = options.force ?? false;
+  let wanted = options.force ?? false;
+  let reason = options.reason;
   let rotated = false;
 
   // 1. A rotation in flight: finish it or undo it.
@@ -157,7 +191,8 @@ export async function rotateUnderLease(run: LeasedRun, options: RotateOptions): 
       await removeUnstoredPasswords(run, served?.keyId);
       await run.save({ phase: ROTATION_PHASES.idle, rotationId: undefined, rotationReason: undefined, pendingKeyId: undefined, pendingExpiresOn: undefined, pendingSecretVersion: undefined });
       // The interrupted run wanted a rotation: start a fresh one.
-      force = true;
+      wanted = true;
+      reason = run.row.rotationReason ?? reason;
     }
   }
   if (run.row.phase === ROTATION_PHASES.stored) {
@@ -165,14 +200,15 @@ export async function rotateUnderLease(run: LeasedRun, options: RotateOptions): 
     rotated = true;
   }
 
-  // 2. Passwords we created that no state refers to (a run that lost its lease mid-step).
-  if (!rotated) await removeUnstoredPasswords(run, (await servedPassword(run))?.keyId);
-
-  // 3. A new password when due.
-  const now = deps.now();
-  if (!rotated && (force || isRotationDue(run.row, deps.config.rotationPeriodDays, now))) {
-    await rotate(run, options.reason);
-    rotated = true;
+  if (!rotated) {
+    // 2. Key Vault must serve the current password: a stalled run's late write, or a version
+    //    written by hand, is replaced by the current password again.
+    if ((await repairServedPassword(run)) === 'unrepairable') {
+      wanted = true;
+      reason = 'Key Vault served a password other than the current one';
+    }
+    // 3. Passwords we created that no state refers to (a run that lost its lease mid-step).
+    await removeUnstoredPasswords(run, (await servedPassword(run))?.keyId);
   }
 
   // 4. The previous password, once its grace period is over.
@@ -181,12 +217,36 @@ export async function rotateUnderLease(run: LeasedRun, options: RotateOptions): 
     removedPrevious = await removePrevious(run, 'its grace period is over');
   }
 
+  // 5. A new password when due or asked for — unless that would cut the previous one's grace short.
+  let deferredUntil: Date | undefined;
+  if (!rotated && (wanted || isRotationDue(run.row, deps.config.rotationPeriodDays, deps.now()))) {
+    deferredUntil = rotationBlockedUntil(run.row, deps.now());
+    if (deferredUntil) {
+      await deferRotation(run, deferredUntil, reason);
+    } else if (run.row.previousKeyId) {
+      // Its grace is over but it could not be removed: Key Vault serves it (step 2 could not fix that).
+      throw new NotReadyError('PreviousPasswordServed', `the previous password ${run.row.previousKeyId} of ${run.row.registryName} is still served by Key Vault; rotation waits`);
+    } else {
+      await rotate(run, reason);
+      rotated = true;
+      // With ROTATION_GRACE_HOURS=0 the password just replaced is due for removal at once.
+      if (isPreviousRemovable(run.row, deps.now())) removedPrevious = (await removePrevious(run, 'its grace period is over')) || removedPrevious;
+    }
+  }
+
   const next = nextRotationAt(run.row, deps.config.rotationPeriodDays);
   return {
-    outcome: rotated ? ROTATION_OUTCOMES.rotated : removedPrevious || run.actions.length > 0 ? ROTATION_OUTCOMES.maintained : ROTATION_OUTCOMES.notDue,
+    outcome: rotated
+      ? ROTATION_OUTCOMES.rotated
+      : deferredUntil
+        ? ROTATION_OUTCOMES.deferred
+        : removedPrevious || run.actions.length > 0
+          ? ROTATION_OUTCOMES.maintained
+          : ROTATION_OUTCOMES.notDue,
     registryId: run.row.registryId,
     ...(run.row.currentKeyId ? { currentKeyId: run.row.currentKeyId } : {}),
     ...(next ? { nextRotationAt: next.toISOString() } : {}),
+    ...(deferredUntil ? { deferredUntil: deferredUntil.toISOString(), reason: deferralReason(run, deferredUntil, reason) } : {}),
     actions: run.actions,
   };
 }
@@ -197,19 +257,47 @@ export function needsRun(row: Enrolment, deps: CredentialsDeps, force: boolean):
   return force || row.phase !== ROTATION_PHASES.idle || isRotationDue(row, deps.config.rotationPeriodDays, now) || isPreviousRemovable(row, now);
 }
 
+/**
+ * Whether Key Vault serves something other than the recorded current password (read without the
+ * lease, with the call timeout): a run that finds nothing due still repairs that.
+ */
+export async function servesOtherThanCurrent(deps: CredentialsDeps, row: Enrolment): Promise<boolean> {
+  if (row.phase !== ROTATION_PHASES.idle || !row.currentKeyId) return false;
+  const served = await deps.vaults.getSecret(row.vaultName, passwordSecretName(row.registryName), { abortSignal: AbortSignal.timeout(deps.callTimeoutMs) });
+  return served?.tags['keyId'] !== row.currentKeyId;
+}
+
+function deferralReason(run: LeasedRun, until: Date, reason: string): string {
+  const { row, deps } = run;
+  return (
+    `rotation (${reason}) deferred until ${until.toISOString()}: the previous password ${row.previousKeyId} was served by Key Vault ` +
+    `until ${row.lastRotatedAt ?? 'the last rotation'} and stays valid for ROTATION_GRACE_HOURS (${deps.config.rotationGraceHours} h); ` +
+    `a new rotation now would have to remove it. The first run after that time rotates`
+  );
+}
+
+async function deferRotation(run: LeasedRun, until: Date, reason: string): Promise<void> {
+  const previousKeyId = run.row.previousKeyId ?? '';
+  await run.save({ rotationDeferredUntil: until.toISOString(), rotationDeferredReason: reason });
+  run.actions.push('deferred');
+  await run.audit({
+    action: 'rotate',
+    outcome: AUDIT_OUTCOMES.deferred,
+    reason: deferralReason(run, until, reason),
+    details: { deferredUntil: until.toISOString(), previousKeyId, requested: reason },
+  });
+}
+
 async function rotate(run: LeasedRun, reason: string): Promise<void> {
   const { deps } = run;
-  // Keep at most current + previous: a previous still in its grace period goes first. It is
-  // two generations old; Key Vault has not served it since the last switch.
-  if (run.row.previousKeyId) await removePrevious(run, 'a new rotation started before its grace period ended');
-
   const rotationId = randomUUID();
-  const period = effectivePeriodDays(run.row, deps.config.rotationPeriodDays);
+  // A period stored before the minimum existed is clamped: shorter would rotate on every near-expiry.
+  const period = Math.max(effectivePeriodDays(run.row, deps.config.rotationPeriodDays), minimumPeriodDays(deps.config.rotationGraceHours));
   const expiresOn = passwordExpiresOn(deps.now(), period);
   await run.save({ phase: ROTATION_PHASES.adding, rotationId, rotationReason: reason, lastErrorCode: undefined });
   await run.step(ROTATION_STEPS.started);
 
-  const password = await deps.graph.addPassword(requireObjectId(run), { displayName: passwordDisplayName(rotationId), endDateTime: expiresOn });
+  const password = await deps.graph.addPassword(requireObjectId(run), { displayName: passwordDisplayName(rotationId), endDateTime: expiresOn }, await run.call());
   await run.save({ phase: ROTATION_PHASES.added, pendingKeyId: password.keyId, pendingExpiresOn: password.endDateTime });
   await run.audit({ action: 'rotate', outcome: AUDIT_OUTCOMES.rotationStep, reason: `added a new password to application ${run.row.appId} (${reason})`, details: { keyId: password.keyId, step: ROTATION_STEPS.passwordAdded, expiresOn: password.endDateTime } });
   await run.step(ROTATION_STEPS.passwordAdded);
@@ -226,6 +314,7 @@ async function rotate(run: LeasedRun, reason: string): Promise<void> {
 export async function storePassword(run: LeasedRun, value: Secret, keyId: string, expiresOn: Date): Promise<{ version: string }> {
   const { row } = run;
   return run.deps.vaults.setSecret(row.vaultName, passwordSecretName(row.registryName), value, {
+    ...(await run.call()),
     expiresOn,
     contentType: PASSWORD_CONTENT_TYPE,
     tags: { ...MANAGED_BY_TAG, appId: row.appId ?? '', keyId, rotatedAt: run.deps.now().toISOString() },
@@ -236,7 +325,7 @@ export async function storePassword(run: LeasedRun, value: Secret, keyId: string
 async function proveAndMarkCurrent(run: LeasedRun): Promise<void> {
   const { deps, row } = run;
   const pendingKeyId = row.pendingKeyId ?? '';
-  const secret = await deps.vaults.getSecret(row.vaultName, passwordSecretName(row.registryName));
+  const secret = await deps.vaults.getSecret(row.vaultName, passwordSecretName(row.registryName), await run.call());
   if (!secret || secret.tags['keyId'] !== pendingKeyId) {
     // Someone wrote another version over ours. Ours is not served: undo it, start again next run.
     await run.audit({ action: 'rotate', outcome: AUDIT_OUTCOMES.failed, errorCode: 'SecretChangedDuringRotation', reason: `Key Vault no longer serves the new password ${pendingKeyId}; it is removed and the rotation starts again`, details: { keyId: pendingKeyId } });
@@ -244,7 +333,7 @@ async function proveAndMarkCurrent(run: LeasedRun): Promise<void> {
     await run.save({ phase: ROTATION_PHASES.idle, rotationId: undefined, rotationReason: undefined, pendingKeyId: undefined, pendingExpiresOn: undefined, pendingSecretVersion: undefined, lastErrorCode: 'SecretChangedDuringRotation' });
     throw new NotReadyError('SecretChangedDuringRotation', `Key Vault secret ${passwordSecretName(row.registryName)} changed during the rotation`);
   }
-  const proof = await deps.proof.prove(row.appId ?? '', secret.value);
+  const proof = await deps.proof.prove(row.appId ?? '', secret.value, await run.call());
   if (!proof.ok) {
     // Entra may not have replicated the new password yet. The old one is still on the
     // application, so nothing is lost: the next run proves again from `stored`.
@@ -270,6 +359,8 @@ async function proveAndMarkCurrent(run: LeasedRun): Promise<void> {
     pendingKeyId: undefined,
     pendingExpiresOn: undefined,
     pendingSecretVersion: undefined,
+    rotationDeferredUntil: undefined,
+    rotationDeferredReason: undefined,
     lastRotatedAt: now.toISOString(),
     lastErrorCode: undefined,
   });
@@ -301,7 +392,7 @@ async function removePrevious(run: LeasedRun, why: string): Promise<boolean> {
 async function removeUnstoredPasswords(run: LeasedRun, servedKeyId: string | undefined): Promise<void> {
   const { deps, row } = run;
   if (!row.appId) return;
-  const app = await deps.graph.getApplicationByAppId(row.appId);
+  const app = await deps.graph.getApplicationByAppId(row.appId, await run.call());
   if (!app) return;
   const keep = new Set([row.currentKeyId, row.previousKeyId, servedKeyId].filter((k): k is string => k !== undefined));
   for (const password of app.passwordCredentials) {
@@ -319,16 +410,60 @@ async function removePasswordUnlessServed(run: LeasedRun, keyId: string, reason:
     await run.audit({ action: 'rotate', outcome: AUDIT_OUTCOMES.skipped, reason: `kept ${keyId}: Key Vault serves it`, details: { keyId } });
     return false;
   }
-  const result = await deps.graph.removePassword(requireObjectId(run), keyId);
+  const result = await deps.graph.removePassword(requireObjectId(run), keyId, await run.call());
   run.actions.push(`removed ${keyId}`);
   run.options.log?.info('removed a password', { registryId: row.registryId, keyId, result });
   await run.audit({ action: 'rotate', outcome: AUDIT_OUTCOMES.rotationStep, reason: result === 'removed' ? `removed ${reason}` : `${reason}; it was already gone`, details: { keyId, step: 'remove-password' } });
   return true;
 }
 
+/**
+ * Key Vault must serve the recorded current password. A run that stalled in a Key Vault call past
+ * its lease can land its write after another run finished (the service completes what the client
+ * gave up on), or someone writes a version by hand: Key Vault then serves a password that may
+ * already be removed from the application. The current password — read back from its own version
+ * and proven — is stored again as the newest version, with its own expiry. When that version can
+ * no longer be read or no longer signs in, the caller rotates instead.
+ */
+async function repairServedPassword(run: LeasedRun): Promise<'ok' | 'repaired' | 'unrepairable'> {
+  const { deps, row } = run;
+  if (row.phase !== ROTATION_PHASES.idle || !row.currentKeyId) return 'ok';
+  const name = passwordSecretName(row.registryName);
+  const served = await deps.vaults.getSecret(row.vaultName, name, await run.call());
+  if (served?.tags['keyId'] === row.currentKeyId) return 'ok';
+  const what = served ? `version ${served.version} (${served.tags['keyId'] ? `password ${served.tags['keyId']}` : 'not one of ours'})` : 'no version';
+  const current = row.currentSecretVersion ? await deps.vaults.getSecret(row.vaultName, name, { ...(await run.call()), version: row.currentSecretVersion }) : undefined;
+  const works = current?.tags['keyId'] === row.currentKeyId ? (await deps.proof.prove(row.appId ?? '', current.value, await run.call())).ok : false;
+  if (!current || !works) {
+    await run.audit({
+      action: 'rotate',
+      outcome: AUDIT_OUTCOMES.failed,
+      errorCode: 'ServedPasswordNotCurrent',
+      reason: `Key Vault served ${what} instead of the current password ${row.currentKeyId}, which can no longer be read back or no longer signs in; a new password replaces it`,
+      details: { keyId: row.currentKeyId, servedVersion: served?.version ?? '' },
+    });
+    return 'unrepairable';
+  }
+  const stored = await deps.vaults.setSecret(row.vaultName, name, current.value, {
+    ...(await run.call()),
+    expiresOn: current.expiresOn ?? (row.currentExpiresOn ? new Date(row.currentExpiresOn) : undefined),
+    contentType: PASSWORD_CONTENT_TYPE,
+    tags: { ...current.tags, ...MANAGED_BY_TAG, keyId: row.currentKeyId, repairedAt: deps.now().toISOString() },
+  });
+  await run.save({ currentSecretVersion: stored.version });
+  run.actions.push('repaired');
+  await run.audit({
+    action: 'rotate',
+    outcome: AUDIT_OUTCOMES.repaired,
+    reason: `Key Vault served ${what} instead of the current password ${row.currentKeyId} (a late write of a stalled run, or a version written by hand); the current password is served again as version ${stored.version}`,
+    details: { keyId: row.currentKeyId, secretVersion: stored.version, servedVersion: served?.version ?? '' },
+  });
+  return 'repaired';
+}
+
 /** The keyId and version of the password Key Vault serves now (from its tags), if any. */
 async function servedPassword(run: LeasedRun): Promise<{ keyId: string; version: string } | undefined> {
-  const secret = await run.deps.vaults.getSecret(run.row.vaultName, passwordSecretName(run.row.registryName));
+  const secret = await run.deps.vaults.getSecret(run.row.vaultName, passwordSecretName(run.row.registryName), await run.call());
   const keyId = secret?.tags['keyId'];
   return secret && keyId ? { keyId, version: secret.version } : undefined;
 }

@@ -4,10 +4,10 @@
  */
 import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
 import type { ArmResource } from '../azure/arm.js';
-import { errorCode, InvalidInputError, NotReadyError } from '../errors.js';
+import { AppError, errorCode, InvalidInputError, NotReadyError } from '../errors.js';
 import { roleAssignmentName } from '../policy/assignmentName.js';
 import { chooseRole, describeRole, type RoleChoice } from '../policy/roles.js';
-import { parseCredentialTags } from '../policy/tags.js';
+import { parseCredentialTags, type CredentialTags } from '../policy/tags.js';
 import { Secret } from '../secret.js';
 import type { CredentialsDeps, RunOptions } from './deps.js';
 import {
@@ -24,7 +24,8 @@ import {
   type StoredEnrolment,
 } from './enrolment.js';
 import { ConcurrencyConflictError } from './enrolmentStore.js';
-import { LeasedRun, MANAGED_BY_TAG, needsRun, ROTATION_OUTCOMES, rotateUnderLease, USERNAME_CONTENT_TYPE, withLease, type RotationResult } from './rotation.js';
+import { decideEnrolment, ENROLMENT_REFUSALS, ENROLMENT_SOURCES, type EnrolmentFacts, type EnrolmentRefusal, type EnrolmentSource } from './enrolmentRule.js';
+import { LeasedRun, MANAGED_BY_TAG, needsRun, PASSWORD_CONTENT_TYPE, ROTATION_OUTCOMES, rotateUnderLease, servesOtherThanCurrent, USERNAME_CONTENT_TYPE, withLease, type RotationResult } from './rotation.js';
 
 export interface EnrolRequest {
   readonly registryId: string;
@@ -45,29 +46,76 @@ export interface EnrolResult {
 }
 
 /**
- * Enrols a registry: application + service principal named after it, the registry's pull role
- * on it, `<registry>-pull-usr` / `-pwd` in the vault with a proven password. Idempotent: a
- * repeated request with the same settings changes nothing.
+ * POST /api/credentials: enrols a registry — application + service principal named after it, the
+ * registry's pull role on it, `<registry>-pull-usr` / `-pwd` in the vault with a proven password.
+ * The enrolment rule (enrolmentRule.ts) decides: a registry carrying `acr-pull-credential` is the
+ * tag's (another vault or period is refused with EnrolmentManagedByTag); an untagged registry is
+ * enrolled with source `api`, which registry events and the sweep respect. Idempotent: a repeated
+ * request with the same settings changes nothing.
  */
 export async function enrolRegistry(deps: CredentialsDeps, request: EnrolRequest, options: RunOptions = {}): Promise<EnrolResult> {
-  const ref = parseRegistryId(request.registryId);
-  if (request.periodDays !== undefined && (!Number.isInteger(request.periodDays) || request.periodDays < 1 || request.periodDays > 730)) {
-    throw new InvalidInputError('InvalidPeriod', `periodDays must be a whole number from 1 to 730, got ${request.periodDays}`);
-  }
+  parseRegistryId(request.registryId);
   const registry = await deps.arm.getResource(request.registryId);
   if (!registry) throw new InvalidInputError('RegistryNotFound', `registry ${request.registryId} does not exist`);
-  await deps.vaults.resolveVault(request.vaultName);
-  const vaultName = request.vaultName.toLowerCase();
+  const existing = await deps.store.get(registry.id);
+  const ask = { via: 'api-enrol', vaultName: request.vaultName, ...(request.periodDays !== undefined ? { periodDays: request.periodDays } : {}) } as const;
+  const decision = decideEnrolment(ask, enrolmentFacts(deps, parseCredentialTags(registry.tags), existing));
+  if (decision.kind === 'refuse') throw await refused(deps, registry.id, 'enrol', decision, options);
+  if (decision.kind !== 'enrol') throw new AppError('InternalError', 'the enrolment rule answered no enrolment for an enrol request');
+  return applyEnrolment(deps, registry, { ...decision, ...(request.appId !== undefined ? { appId: request.appId } : {}) }, existing, options);
+}
 
-  let row = await deps.store.get(registry.id);
+interface EnrolTarget {
+  readonly source: EnrolmentSource;
+  readonly vaultName: string;
+  readonly periodDays?: number;
+  /** Adopt this existing application instead of creating one. */
+  readonly appId?: string;
+}
+
+function enrolmentFacts(deps: CredentialsDeps, tags: CredentialTags, existing: Enrolment | undefined): EnrolmentFacts {
+  return {
+    tags,
+    ...(existing ? { existing: { status: existing.status, vaultName: existing.vaultName, ...(existing.source ? { source: existing.source } : {}) } } : {}),
+    graceHours: deps.config.rotationGraceHours,
+    defaultPeriodDays: deps.config.rotationPeriodDays,
+  };
+}
+
+/** Records a refused request (it came from a user or a tag) and answers the error the API maps to a problem. */
+async function refused(deps: CredentialsDeps, registryId: string, action: string, decision: { code: EnrolmentRefusal; message: string }, options: RunOptions): Promise<AppError> {
+  const trigger = options.trigger ?? {};
+  await deps.audit.record({
+    action,
+    outcome: AUDIT_OUTCOMES.rejectedInput,
+    errorCode: decision.code,
+    reason: decision.message,
+    registry: registryId,
+    resourceId: registryId,
+    ...(trigger.eventId ? { eventId: trigger.eventId } : {}),
+    ...(trigger.caller ? { caller: trigger.caller } : {}),
+    ...(trigger.correlationId ? { correlationId: trigger.correlationId } : {}),
+  });
+  // EnrolmentManagedByTag is a conflict with the registry's tag (409, problem.ts); the rest are bad input (400).
+  return decision.code === ENROLMENT_REFUSALS.managedByTag ? new AppError(decision.code, decision.message) : new InvalidInputError(decision.code, decision.message);
+}
+
+/** Brings the enrolment to the target the rule decided: application, principal, role, username, first password. */
+async function applyEnrolment(deps: CredentialsDeps, registry: ArmResource, target: EnrolTarget, existing: StoredEnrolment | undefined, options: RunOptions): Promise<EnrolResult> {
+  const ref = parseRegistryId(registry.id);
+  await deps.vaults.resolveVault(target.vaultName, { abortSignal: AbortSignal.timeout(deps.callTimeoutMs) });
+  const vaultName = target.vaultName.toLowerCase();
+
+  let row = existing;
   if (!row) {
     try {
       row = await deps.store.create({
         registryId: registry.id,
         registryName: ref.name,
         vaultName,
-        ...(request.periodDays !== undefined ? { periodDays: request.periodDays } : {}),
+        ...(target.periodDays !== undefined ? { periodDays: target.periodDays } : {}),
         status: ENROLMENT_STATUSES.enrolling,
+        source: target.source,
         phase: ROTATION_PHASES.idle,
         enrolledAt: deps.now().toISOString(),
       });
@@ -81,31 +129,38 @@ export async function enrolRegistry(deps: CredentialsDeps, request: EnrolRequest
   const unchanged =
     row.status === ENROLMENT_STATUSES.active &&
     row.vaultName === vaultName &&
-    row.periodDays === request.periodDays &&
-    (request.appId === undefined || request.appId === row.appId) &&
+    row.periodDays === target.periodDays &&
+    (row.source ?? ENROLMENT_SOURCES.tag) === target.source &&
+    (target.appId === undefined || target.appId === row.appId) &&
     row.phase === ROTATION_PHASES.idle &&
     row.currentKeyId !== undefined;
   if (unchanged) return { outcome: ENROL_OUTCOMES.alreadyEnrolled, enrolment: view(row) };
 
   const outcome = await withLease(deps, row, options, async (run) => {
     const vaultChanged = run.row.vaultName !== vaultName;
+    const oldVaultName = run.row.vaultName;
     await run.save({
       status: run.row.status === ENROLMENT_STATUSES.active && !vaultChanged ? ENROLMENT_STATUSES.active : ENROLMENT_STATUSES.enrolling,
       vaultName,
-      periodDays: request.periodDays,
+      periodDays: target.periodDays,
+      source: target.source,
     });
-    await ensureApplication(run, request.appId);
+    await ensureApplication(run, target.appId);
     const principalId = await ensureServicePrincipal(run);
     await grantPullRole(run, registry, principalId);
     await storeUsername(run);
+    if (vaultChanged) await carryCurrentPassword(run, oldVaultName);
     await run.save({ status: ENROLMENT_STATUSES.active });
     await run.audit({
       action: 'enrol',
       outcome: AUDIT_OUTCOMES.enrolled,
-      reason: `registry ${run.row.registryName} enrolled for pull credentials in ${vaultName} (${usernameSecretName(run.row.registryName)} / ${passwordSecretName(run.row.registryName)}), rotated every ${run.row.periodDays ?? deps.config.rotationPeriodDays} days`,
+      reason:
+        `registry ${run.row.registryName} enrolled for pull credentials in ${vaultName} (${usernameSecretName(run.row.registryName)} / ${passwordSecretName(run.row.registryName)}), ` +
+        `rotated every ${run.row.periodDays ?? deps.config.rotationPeriodDays} days; ` +
+        (target.source === ENROLMENT_SOURCES.api ? 'enrolled through the API (source api): only the API un-enrols it' : 'by its acr-pull-credential tag (source tag)'),
       principalId,
       ...(run.row.role ? { role: run.row.role } : {}),
-      details: { vaultName, adopted: run.row.adopted === true },
+      details: { vaultName, adopted: run.row.adopted === true, source: target.source },
     });
     // A new vault must get a password of its own; a first enrolment has none yet.
     return rotateUnderLease(run, { force: vaultChanged || !run.row.currentKeyId, reason: 'enrolment' });
@@ -140,7 +195,7 @@ export async function unenrolRegistry(deps: CredentialsDeps, registryId: string,
     let applicationDeleted = false;
     if (deps.config.deleteApplicationOnUnenrol && run.row.applicationObjectId && !run.row.adopted) {
       if (run.row.servicePrincipalId && run.row.role) await revokePullRole(run, run.row.servicePrincipalId);
-      const result = await deps.graph.deleteApplication(run.row.applicationObjectId);
+      const result = await deps.graph.deleteApplication(run.row.applicationObjectId, await run.call());
       applicationDeleted = result === 'deleted';
       await run.audit({ action: 'unenrol', outcome: AUDIT_OUTCOMES.revoked, reason: `deleted application ${run.row.appId} (CREDENTIALS_DELETE_APP_ON_UNENROL is true)` });
     }
@@ -160,6 +215,21 @@ export async function unenrolRegistry(deps: CredentialsDeps, registryId: string,
   return outcome.kind === 'busy' ? { outcome: 'in-progress', applicationDeleted: false } : outcome.value;
 }
 
+/**
+ * DELETE /api/credentials/{registry}: the enrolment rule decides. A registry still carrying
+ * `acr-pull-credential` is refused (EnrolmentManagedByTag): the next registry event would enrol it again.
+ */
+export async function unenrolFromApi(deps: CredentialsDeps, registryId: string, options: RunOptions & { reason?: string } = {}): Promise<UnenrolResult> {
+  parseRegistryId(registryId);
+  const existing = await deps.store.get(registryId);
+  const registry = await deps.arm.getResource(registryId);
+  const tags: CredentialTags = registry ? parseCredentialTags(registry.tags) : { status: 'absent' };
+  const decision = decideEnrolment({ via: 'api-unenrol' }, enrolmentFacts(deps, tags, existing));
+  if (decision.kind === 'refuse') throw await refused(deps, existing?.registryId ?? registryId, 'unenrol', decision, options);
+  if (decision.kind !== 'unenrol') return { outcome: 'not-enrolled', applicationDeleted: false };
+  return unenrolRegistry(deps, registryId, options);
+}
+
 /** Rotates one registry's password now, whatever its age. Concurrent requests make one new password. */
 export async function rotateNow(deps: CredentialsDeps, registryId: string, options: RunOptions & { reason?: string } = {}): Promise<RotationResult> {
   parseRegistryId(registryId);
@@ -176,7 +246,8 @@ export async function rotateIfDue(deps: CredentialsDeps, registryId: string, opt
 }
 
 async function rotateRow(deps: CredentialsDeps, row: StoredEnrolment, rotate: { force: boolean; reason: string }, options: RunOptions): Promise<RotationResult> {
-  if (!needsRun(row, deps, rotate.force)) return notDue(deps, row);
+  // Nothing due still means one read: Key Vault must serve the current password (rotation.ts).
+  if (!needsRun(row, deps, rotate.force) && !(await servesOtherThanCurrent(deps, row))) return notDue(deps, row);
   const outcome = await withLease(deps, row, options, (run) => rotateUnderLease(run, rotate));
   if (outcome.kind === 'busy') return { outcome: ROTATION_OUTCOMES.inProgress, registryId: row.registryId, actions: [] };
   return outcome.value;
@@ -236,36 +307,32 @@ export interface RegistryChangeResult {
 }
 
 /**
- * What the resource-event handler calls for a registry write or delete: enrols when the registry
- * carries `acr-pull-credential`, un-enrols when the tag is gone or the registry is deleted.
- * Invalid tags change nothing and are recorded.
+ * What the resource-event handler and the sweep call for a registry write or delete, through the
+ * enrolment rule: the tag enrols; a missing tag un-enrols only what the tag enrolled (an API
+ * enrolment stays); a deleted registry is un-enrolled. Invalid tags change nothing and are recorded.
  */
 export async function onRegistryChanged(deps: CredentialsDeps, registry: RegistryChange, options: RunOptions = {}): Promise<RegistryChangeResult> {
-  if ('deleted' in registry) {
-    const result = await unenrolRegistry(deps, registry.id, { ...options, reason: 'registry deleted' });
-    return { outcome: result.outcome === 'unenrolled' ? 'unenrolled' : result.outcome };
+  const existing = await deps.store.get(registry.id);
+  const deleted = 'deleted' in registry;
+  const tags: CredentialTags = deleted ? { status: 'absent' } : parseCredentialTags(registry.tags);
+  const decision = decideEnrolment({ via: 'registry', deleted }, enrolmentFacts(deps, tags, existing));
+  switch (decision.kind) {
+    case 'refuse':
+      await refused(deps, registry.id, 'enrol', decision, options);
+      return { outcome: 'invalid-tags' };
+    case 'keep':
+      options.log?.info('pull credentials unchanged', { registryId: registry.id, reason: decision.reason });
+      return { outcome: decision.enrolled ? 'already-enrolled' : 'not-enrolled' };
+    case 'unenrol': {
+      const result = await unenrolRegistry(deps, registry.id, { ...options, reason: decision.reason });
+      return { outcome: result.outcome === 'unenrolled' ? 'unenrolled' : result.outcome };
+    }
+    case 'enrol': {
+      if (deleted) return { outcome: 'not-enrolled' };
+      const result = await applyEnrolment(deps, registry, decision, existing, options);
+      return { outcome: result.outcome };
+    }
   }
-  const tags = parseCredentialTags(registry.tags);
-  if (tags.status === 'absent') {
-    const result = await unenrolRegistry(deps, registry.id, { ...options, reason: 'tag acr-pull-credential removed' });
-    return { outcome: result.outcome === 'unenrolled' ? 'unenrolled' : result.outcome };
-  }
-  if (tags.status === 'invalid') {
-    const trigger = options.trigger ?? {};
-    await deps.audit.record({
-      action: 'enrol',
-      outcome: AUDIT_OUTCOMES.rejectedInput,
-      errorCode: 'InvalidTag',
-      reason: tags.errors.map((e) => e.message).join('; '),
-      registry: registry.id,
-      resourceId: registry.id,
-      ...(trigger.eventId ? { eventId: trigger.eventId } : {}),
-      ...(trigger.caller ? { caller: trigger.caller } : {}),
-    });
-    return { outcome: 'invalid-tags' };
-  }
-  const result = await enrolRegistry(deps, { registryId: registry.id, vaultName: tags.vaultName, ...(tags.days !== undefined ? { periodDays: tags.days } : {}) }, options);
-  return { outcome: result.outcome };
 }
 
 /** Key Vault `Microsoft.KeyVault.SecretNearExpiry` data, PascalCase as on the wire. */
@@ -297,33 +364,33 @@ async function ensureApplication(run: LeasedRun, adoptAppId: string | undefined)
   const forget = { currentKeyId: undefined, currentCreatedAt: undefined, currentExpiresOn: undefined, currentSecretVersion: undefined, previousKeyId: undefined, previousRemoveAfter: undefined, servicePrincipalId: undefined, role: undefined };
 
   if (adoptAppId && adoptAppId !== run.row.appId) {
-    const app = await deps.graph.getApplicationByAppId(adoptAppId);
+    const app = await deps.graph.getApplicationByAppId(adoptAppId, await run.call());
     if (!app) throw new InvalidInputError('ApplicationNotFound', `no application with appId ${adoptAppId} is visible to the app`);
     await run.save({ ...forget, appId: app.appId, applicationObjectId: app.id, adopted: true });
     // The password Key Vault serves for this application, if one of its passwords, becomes current,
     // so the first rotation retires it after the grace period.
-    const served = await deps.vaults.getSecret(run.row.vaultName, passwordSecretName(run.row.registryName));
+    const served = await deps.vaults.getSecret(run.row.vaultName, passwordSecretName(run.row.registryName), await run.call());
     const servedKeyId = served?.tags['keyId'];
     if (servedKeyId && app.passwordCredentials.some((p) => p.keyId === servedKeyId)) await run.save({ currentKeyId: servedKeyId, currentSecretVersion: served?.version });
     await run.audit({ action: 'enrol', outcome: AUDIT_OUTCOMES.rotationStep, reason: `adopted existing application ${app.appId}`, details: { step: 'adopt-application', appId: app.appId } });
     return;
   }
   if (run.row.appId) {
-    const app = await deps.graph.getApplicationByAppId(run.row.appId);
+    const app = await deps.graph.getApplicationByAppId(run.row.appId, await run.call());
     if (app) return;
     if (run.row.adopted) throw new InvalidInputError('ApplicationNotFound', `adopted application ${run.row.appId} no longer exists`);
     await run.save({ ...forget, appId: undefined, applicationObjectId: undefined });
   }
   // A run that stopped between creating the application and recording it left a marker.
   if (run.row.creatingApplication) {
-    const found = await deps.graph.findApplicationsByDisplayName(displayName);
+    const found = await deps.graph.findApplicationsByDisplayName(displayName, await run.call());
     if (found.length === 1 && found[0]) {
       await run.save({ appId: found[0].appId, applicationObjectId: found[0].id, creatingApplication: undefined, adopted: undefined });
       return;
     }
   }
   await run.save({ creatingApplication: true });
-  const app = await deps.graph.createApplication(displayName, { notes: `Pull-only credentials for registry ${run.row.registryId}, managed by acr-pull-automation.` });
+  const app = await deps.graph.createApplication(displayName, { ...(await run.call()), notes: `Pull-only credentials for registry ${run.row.registryId}, managed by acr-pull-automation.` });
   await run.save({ appId: app.appId, applicationObjectId: app.id, creatingApplication: undefined, adopted: undefined });
   await run.audit({ action: 'enrol', outcome: AUDIT_OUTCOMES.rotationStep, reason: `created application ${displayName} (${app.appId})`, details: { step: 'create-application', appId: app.appId } });
 }
@@ -332,8 +399,8 @@ async function ensureServicePrincipal(run: LeasedRun): Promise<string> {
   const { deps } = run;
   const appId = run.row.appId ?? '';
   if (run.row.servicePrincipalId) return run.row.servicePrincipalId;
-  const existing = await deps.graph.findServicePrincipal(appId);
-  const principal = existing ?? (await deps.graph.createServicePrincipal(appId));
+  const existing = await deps.graph.findServicePrincipal(appId, await run.call());
+  const principal = existing ?? (await deps.graph.createServicePrincipal(appId, await run.call()));
   await run.save({ servicePrincipalId: principal.id });
   if (!existing) await run.audit({ action: 'enrol', outcome: AUDIT_OUTCOMES.rotationStep, reason: `created service principal ${principal.id} for application ${appId}`, principalId: principal.id, details: { step: 'create-service-principal' } });
   return principal.id;
@@ -349,7 +416,7 @@ async function grantPullRole(run: LeasedRun, registry: ArmResource, principalId:
     principalType: 'ServicePrincipal',
     roleDefinitionGuid: choice.role.roleDefinitionId,
     description: pullRoleDescription(run.row.registryName),
-  });
+  }, await run.call());
   await run.save({ role: choice.role.roleDefinitionId });
   await run.audit({
     action: 'grant',
@@ -365,7 +432,7 @@ async function revokePullRole(run: LeasedRun, principalId: string): Promise<void
   const roleGuid = run.row.role ?? '';
   const name = roleAssignmentName({ scope: run.row.registryId, principalId, roleDefinitionId: roleGuid });
   if (!name.ok) return;
-  const result = await run.deps.roleAssignments.delete(run.row.registryId, name.value);
+  const result = await run.deps.roleAssignments.delete(run.row.registryId, name.value, await run.call());
   await run.audit({ action: 'revoke', outcome: result === 'deleted' ? AUDIT_OUTCOMES.revoked : AUDIT_OUTCOMES.alreadyPresent, reason: `pull role of the pull-credential service principal ${result === 'deleted' ? 'removed' : 'was already gone'} before deleting its application`, principalId });
 }
 
@@ -373,10 +440,38 @@ async function storeUsername(run: LeasedRun): Promise<void> {
   const { deps, row } = run;
   const appId = row.appId ?? '';
   const name = usernameSecretName(row.registryName);
-  const existing = await deps.vaults.getSecret(row.vaultName, name);
+  const existing = await deps.vaults.getSecret(row.vaultName, name, await run.call());
   if (existing?.value.reveal() === appId) return;
-  await deps.vaults.setSecret(row.vaultName, name, new Secret(appId), { contentType: USERNAME_CONTENT_TYPE, tags: { ...MANAGED_BY_TAG, appId } });
+  await deps.vaults.setSecret(row.vaultName, name, new Secret(appId), { ...(await run.call()), contentType: USERNAME_CONTENT_TYPE, tags: { ...MANAGED_BY_TAG, appId } });
   await run.audit({ action: 'enrol', outcome: AUDIT_OUTCOMES.rotationStep, reason: `stored the username (appId) in ${row.vaultName} as ${name}`, details: { step: 'store-username' } });
+}
+
+/**
+ * A new vault serves the current password at once, copied from the old vault's version of it: the
+ * rotation that follows may have to wait for the previous password's grace period, and clients
+ * moving to the new vault must not find it empty meanwhile. Best effort: when the old version
+ * cannot be read (vault gone, access removed), the rotation fills the new vault instead.
+ */
+async function carryCurrentPassword(run: LeasedRun, oldVaultName: string): Promise<void> {
+  const { deps, row } = run;
+  if (!row.currentKeyId || !row.currentSecretVersion) return;
+  const name = passwordSecretName(row.registryName);
+  let current;
+  try {
+    current = await deps.vaults.getSecret(oldVaultName, name, { ...(await run.call()), version: row.currentSecretVersion });
+  } catch (error) {
+    run.options.log?.warn('could not read the current password from the old vault; the rotation fills the new vault', { registryId: row.registryId, errorCode: errorCode(error) });
+    return;
+  }
+  if (current?.tags['keyId'] !== row.currentKeyId) return;
+  const stored = await deps.vaults.setSecret(row.vaultName, name, current.value, {
+    ...(await run.call()),
+    expiresOn: current.expiresOn ?? (row.currentExpiresOn ? new Date(row.currentExpiresOn) : undefined),
+    contentType: PASSWORD_CONTENT_TYPE,
+    tags: { ...current.tags, ...MANAGED_BY_TAG, keyId: row.currentKeyId },
+  });
+  await run.save({ currentSecretVersion: stored.version });
+  await run.audit({ action: 'enrol', outcome: AUDIT_OUTCOMES.rotationStep, reason: `copied the current password ${row.currentKeyId} from ${oldVaultName} to ${row.vaultName}, so the new vault serves a working password at once`, details: { step: 'carry-current-password', keyId: row.currentKeyId, secretVersion: stored.version } });
 }
 
 function assignmentName(scope: string, principalId: string, choice: RoleChoice): string {

@@ -26,7 +26,12 @@ import type { AuditRecord } from '../../src/audit/auditLog.js';
 import { createOperator } from '../../scripts/operator.js';
 
 export const CREDENTIAL_TAGS = { vault: 'acr-pull-credential', days: 'acr-pull-credential-days' } as const;
-export const ROLE_IDS = { acrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d', keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6' } as const;
+export const ROLE_IDS = {
+  acrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d',
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6',
+  keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7',
+} as const;
+export const HOUR_MS = 3_600_000;
 export const API_VERSIONS = { resourceGroup: '2021-04-01', registry: '2025-11-01', tags: '2021-04-01', roleAssignments: '2022-04-01' } as const;
 export const DAY_MS = 86_400_000;
 
@@ -85,6 +90,13 @@ export interface ServedCredentials {
   readonly expiresOn?: Date;
 }
 
+export interface PasswordVersion {
+  readonly version: string;
+  readonly value: string;
+  readonly keyId: string;
+  readonly createdOn: Date;
+}
+
 export interface CredentialsStack {
   readonly stack: RunningStack;
   readonly subscriptionId: string;
@@ -101,6 +113,20 @@ export interface CredentialsStack {
   served(registryName: string): Promise<ServedCredentials>;
   /** Every version of `<registry>-pull-pwd` ever stored, with its value. */
   allPasswordVersions(registryName: string): Promise<string[]>;
+  /**
+   * Every version of `<registry>-pull-pwd`, oldest first, with its value, its keyId tag and when Key
+   * Vault created it (emulator clock): a version stopped being served when the next one was created.
+   */
+  passwordHistory(registryName: string): Promise<PasswordVersion[]>;
+  /**
+   * Writes a version of `<registry>-pull-pwd` as someone with Key Vault Secrets Officer on the vault
+   * (what a late write of a stalled run, or a person, does).
+   */
+  writePasswordVersion(registryName: string, value: string, tags: Record<string, string>): Promise<void>;
+  /** PUT /admin/faults on the emulator (latency, errors), merged into the current faults. */
+  faults(patch: Record<string, unknown>): Promise<void>;
+  /** Fires the reconciliation sweep through the host's admin API and waits for its last line. */
+  fireSweep(): Promise<string>;
   /** A client-credentials sign-in with this password, as a pull client would do it. */
   signIn(appId: string, password: string): Promise<{ ok: true } | { ok: false; error: string }>;
   /** The application's passwords as Graph lists them (never with values). */
@@ -219,6 +245,7 @@ export async function startCredentialsStack(options: {
       'grant the reader Key Vault Secrets User',
     );
 
+    let writerGranted = false;
     const self: CredentialsStack = {
       stack,
       subscriptionId: e.subscriptionId,
@@ -267,6 +294,46 @@ export async function startCredentialsStack(options: {
           if (secret.value) values.push(secret.value);
         }
         return values;
+      },
+      async passwordHistory(registryName) {
+        const { vault } = clients();
+        const found: PasswordVersion[] = [];
+        for await (const version of vault.listPropertiesOfSecretVersions(`${registryName}-pull-pwd`)) {
+          const secret = await vault.getSecret(version.name, { version: version.version });
+          found.push({ version: version.version ?? '', value: secret.value ?? '', keyId: secret.properties.tags?.['keyId'] ?? '', createdOn: version.createdOn ?? new Date(0) });
+        }
+        // Attributes are whole seconds; a stable sort keeps the list order for versions of one second.
+        return found.sort((a, b) => a.createdOn.getTime() - b.createdOn.getTime());
+      },
+      async writePasswordVersion(registryName, value, tags) {
+        if (!writerGranted) {
+          check(
+            await clients().arm.pathUnchecked(`${vaultId}/providers/Microsoft.Authorization/roleAssignments/${crypto.randomUUID()}`).put({
+              queryParameters: { 'api-version': API_VERSIONS.roleAssignments },
+              body: { properties: { roleDefinitionId: `/subscriptions/${e.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${ROLE_IDS.keyVaultSecretsOfficer}`, principalId: e.operator.objectId, principalType: 'ServicePrincipal' } },
+            }),
+            'grant the writer Key Vault Secrets Officer',
+          );
+          writerGranted = true;
+        }
+        await clients().vault.setSecret(`${registryName}-pull-pwd`, value, { contentType: 'text/plain; acr-pull-password', tags });
+      },
+      async faults(patch) {
+        await admin('PUT', '/faults', patch);
+      },
+      async fireSweep() {
+        const done = (line: { functionName?: string; message: string }) => line.functionName === 'reconcileSweep' && line.message.includes('reconciliation sweep finished');
+        const before = stack.host.logs().filter(done).length;
+        const res = await fetch(`${stack.endpoints.functions}/admin/functions/reconcileSweep`, {
+          method: 'POST',
+          headers: { 'x-functions-key': stack.endpoints.masterKey, 'content-type': 'application/json' },
+          body: JSON.stringify({ input: '' }),
+        });
+        responses.push(`${res.status}\n${await res.text()}`);
+        if (res.status !== 202) throw new Error(`firing reconcileSweep: ${res.status}`);
+        const line = await stack.host.waitForLog((l) => done(l) && stack.host.logs().filter(done).length > before, 60_000);
+        await idle();
+        return line.message;
       },
       async signIn(appId, password) {
         const credential = new ClientSecretCredential(e.tenantId, appId, password, { authorityHost: e.login, disableInstanceDiscovery: true, ...tls });

@@ -2,7 +2,7 @@
 import type { CredentialsDeps } from '../../credentials/deps.js';
 import type { EnrolmentView } from '../../credentials/enrolment.js';
 import { ROTATION_OUTCOMES } from '../../credentials/rotation.js';
-import { ENROL_OUTCOMES, enrolRegistry, listEnrolments, rotateNow, unenrolRegistry } from '../../credentials/useCases.js';
+import { ENROL_OUTCOMES, enrolRegistry, listEnrolments, rotateNow, unenrolFromApi } from '../../credentials/useCases.js';
 import { AppError } from '../../errors.js';
 import { AUTH_LEVELS, operation, type ApiRoute, type OperationInput } from '../http.js';
 import { EnrolmentListSchema, EnrolRequestSchema, EnrolResultSchema, RegistryPathSchema, RotationResultSchema, UnenrolResultSchema } from '../schemas/credentials.js';
@@ -42,7 +42,9 @@ export function credentialsRoutes(deps: () => CredentialsDeps): ApiRoute[] {
           summary: 'Enrol a registry for pull credentials',
           description:
             'Creates (or adopts) a pull-only application and service principal with the registry’s pull role, and stores its username and a proven password ' +
-            'in the vault as <registry>-pull-usr / <registry>-pull-pwd. Idempotent: the same request again changes nothing (200).',
+            'in the vault as <registry>-pull-usr / <registry>-pull-pwd. Idempotent: the same request again changes nothing (200). ' +
+            'A registry without the acr-pull-credential tag is enrolled with source api, which registry events and the sweep respect; ' +
+            'a registry carrying the tag is the tag’s: another vault or period is refused (409 EnrolmentManagedByTag).',
           tags: ['credentials'],
           body: EnrolRequestSchema,
           responses: {
@@ -69,19 +71,26 @@ export function credentialsRoutes(deps: () => CredentialsDeps): ApiRoute[] {
           operationId: 'rotateCredentials',
           appRole: 'write',
           summary: 'Rotate a registry’s pull password now',
-          description: 'Adds a new password, stores it in Key Vault, proves it and makes it current; the previous one is removed after the grace period.',
+          description:
+            'Adds a new password, stores it in Key Vault, proves it and makes it current; the previous one is removed after the grace period. ' +
+            'While the previous password is still in its grace period (ROTATION_GRACE_HOURS after Key Vault stopped serving it), the rotation is deferred: ' +
+            '202 with outcome deferred and deferredUntil; the first run after that time rotates.',
           tags: ['credentials'],
           params: RegistryPathSchema,
           responses: {
             200: { description: 'Rotated.', schema: RotationResultSchema },
-            202: { description: 'Another run holds this registry; it will finish the rotation.', schema: RotationResultSchema },
+            202: {
+              description: 'Deferred (outcome deferred, deferredUntil: the previous password’s grace period ends then), or another run holds this registry and will finish the rotation (outcome in-progress).',
+              schema: RotationResultSchema,
+            },
           },
           problems: [404, 409, 503],
           async handle(input) {
             const enrolment = await byName(input.params.registry);
             const result = await rotateNow(deps(), enrolment.registryId, { ...runOptions(input), reason: `requested by ${input.caller}` });
             if (result.outcome === ROTATION_OUTCOMES.notEnrolled) throw new AppError('NotEnrolled', `registry ${input.params.registry} is not enrolled for pull credentials`);
-            return { status: result.outcome === ROTATION_OUTCOMES.inProgress ? 202 : 200, body: result };
+            const waits = result.outcome === ROTATION_OUTCOMES.inProgress || result.outcome === ROTATION_OUTCOMES.deferred;
+            return { status: waits ? 202 : 200, body: result };
           },
         }),
       ],
@@ -96,7 +105,9 @@ export function credentialsRoutes(deps: () => CredentialsDeps): ApiRoute[] {
           operationId: 'unenrolRegistry',
           appRole: 'write',
           summary: 'Stop managing a registry’s pull credentials',
-          description: 'Stops rotation. The application and its role assignment are deleted only when CREDENTIALS_DELETE_APP_ON_UNENROL is true; the Key Vault secrets stay.',
+          description:
+            'Stops rotation. The application and its role assignment are deleted only when CREDENTIALS_DELETE_APP_ON_UNENROL is true; the Key Vault secrets stay. ' +
+            'A registry still carrying the acr-pull-credential tag is refused (409 EnrolmentManagedByTag): remove the tag instead.',
           tags: ['credentials'],
           params: RegistryPathSchema,
           responses: {
@@ -106,7 +117,7 @@ export function credentialsRoutes(deps: () => CredentialsDeps): ApiRoute[] {
           problems: [404, 409, 503],
           async handle(input) {
             const enrolment = await byName(input.params.registry);
-            const result = await unenrolRegistry(deps(), enrolment.registryId, { ...runOptions(input), reason: `requested by ${input.caller}` });
+            const result = await unenrolFromApi(deps(), enrolment.registryId, { ...runOptions(input), reason: `requested by ${input.caller}` });
             if (result.outcome === 'not-enrolled') throw new AppError('NotEnrolled', `registry ${input.params.registry} is not enrolled for pull credentials`);
             return { status: result.outcome === 'in-progress' ? 202 : 200, body: { outcome: result.outcome, registryId: enrolment.registryId, applicationDeleted: result.applicationDeleted } };
           },

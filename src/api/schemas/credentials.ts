@@ -1,6 +1,7 @@
 /** Schemas of `/api/credentials`: enrolment requests and the views the credentials use cases return. */
 import { z } from 'zod';
 import { ENROLMENT_STATUSES, ROTATION_PHASES } from '../../credentials/enrolment.js';
+import { ENROLMENT_SOURCES } from '../../credentials/enrolmentRule.js';
 import { ROTATION_OUTCOMES } from '../../credentials/rotation.js';
 import { ENROL_OUTCOMES } from '../../credentials/useCases.js';
 import { named, PrincipalId, RegistryId, RegistryName } from './common.js';
@@ -22,7 +23,16 @@ export const EnrolRequestSchema = named(
   z.strictObject({
     registryId: RegistryId,
     vaultName: VaultName.describe('The vault that receives <registry>-pull-usr and <registry>-pull-pwd.'),
-    periodDays: z.number().int().min(1).max(730).optional().describe('Password lifetime in days (rotated at two thirds). Default: ROTATION_PERIOD_DAYS.'),
+    periodDays: z
+      .number()
+      .int()
+      .min(1)
+      .max(730)
+      .optional()
+      .describe(
+        'Password lifetime in days (rotated at two thirds). Default: ROTATION_PERIOD_DAYS. At least 31 + ROTATION_GRACE_HOURS in whole days (32 by default): ' +
+          'Key Vault announces SecretNearExpiry 30 days before expiry, so a shorter period would rotate every new password at once (400 InvalidPeriod).',
+      ),
     appId: PrincipalId.optional().describe('Adopt this existing application (client id) instead of creating one.'),
   }),
   'Enrol a registry for pull credentials.',
@@ -37,6 +47,9 @@ export const EnrolmentSchema = named(
     registryName: z.string(),
     vaultName: z.string(),
     status: z.enum(values(ENROLMENT_STATUSES)),
+    source: z
+      .enum(values(ENROLMENT_SOURCES))
+      .describe('Who decides the enrolment: the registry’s acr-pull-credential tag (tag), or this API for a registry without the tag (api); registry events and the sweep leave an api enrolment alone.'),
     appId: z.string().optional(),
     servicePrincipalId: z.string().optional(),
     usernameSecret: z.string().describe('Key Vault secret holding the username (the application id).'),
@@ -47,7 +60,8 @@ export const EnrolmentSchema = named(
     currentExpiresOn: z.string().optional().describe('When the password Key Vault serves expires.'),
     nextRotationAt: z.string().optional().describe('When the next rotation is due.'),
     previousKeyId: z.string().optional(),
-    previousRemoveAfter: z.string().optional(),
+    previousRemoveAfter: z.string().optional().describe('When the previous password is removed: ROTATION_GRACE_HOURS after Key Vault stopped serving it.'),
+    rotationDeferredUntil: z.string().optional().describe('A rotation asked for during the previous password’s grace period waits until then.'),
     lastRotatedAt: z.string().optional(),
   }),
   'An enrolled registry: ids and times, never a secret value.',
@@ -62,6 +76,11 @@ export const RotationResultSchema = named(
     registryId: z.string(),
     currentKeyId: z.string().optional(),
     nextRotationAt: z.string().optional(),
+    deferredUntil: z
+      .string()
+      .optional()
+      .describe('Outcome deferred: the previous password stays valid until then (ROTATION_GRACE_HOURS after Key Vault stopped serving it); the first run after this time rotates.'),
+    reason: z.string().optional().describe('Outcome deferred: why the rotation waits.'),
     actions: z.array(z.string()).describe('What the run did, in order.'),
   }),
 );

@@ -33,14 +33,14 @@ async function registryWithTags(tags: (vaultName: string) => Record<string, stri
 
 describe('onRegistryChanged', () => {
   it('enrols a registry tagged acr-pull-credential=<vault>, with the period from acr-pull-credential-days, once', async () => {
-    const r = await registryWithTags((vault) => ({ [VAULT_TAG]: vault, [DAYS_TAG]: '30' }));
+    const r = await registryWithTags((vault) => ({ [VAULT_TAG]: vault, [DAYS_TAG]: '45' }));
     const deps = world.deps();
     expect(await onRegistryChanged(deps, r.resource, { trigger: { eventId: 'ev-1' } })).toEqual({ outcome: 'enrolled' });
     const row = (await deps.store.get(r.registryId))!;
-    expect(row).toMatchObject({ status: 'active', vaultName: r.vaultName, periodDays: 30, phase: 'idle' });
+    expect(row).toMatchObject({ status: 'active', vaultName: r.vaultName, periodDays: 45, phase: 'idle' });
     expect((await world.servedPassword(r.registryName, r.vaultName, row.appId!)).works).toBe(true);
     const pwd = await deps.vaults.getSecret(r.vaultName, passwordSecretName(r.registryName));
-    expect(pwd!.expiresOn!.getTime() - Date.now()).toBeGreaterThan(29.9 * 24 * HOUR_MS);
+    expect(pwd!.expiresOn!.getTime() - Date.now()).toBeGreaterThan(44.9 * 24 * HOUR_MS);
     expect((await world.audit.query({ registry: r.registryId })).items.find((a) => a.outcome === 'enrolled')?.eventId).toBe('ev-1');
 
     // The same registry event again (Event Grid delivers at least once): nothing changes.
@@ -123,9 +123,12 @@ describe('onSecretNearExpiry', () => {
     // The same warning delivered again names a version we no longer serve: nothing more happens.
     expect(await onSecretNearExpiry(deps, { VaultName: r.vaultName, ObjectName: passwordSecretName(r.registryName), Version: served!.version })).toEqual({ outcome: 'already-replaced' });
     expect(await world.passwordsOnApp(appId)).toHaveLength(2);
-    // A warning without a version is taken to mean the current one.
-    expect((await onSecretNearExpiry(deps, { VaultName: r.vaultName, ObjectName: passwordSecretName(r.registryName), Version: null })).outcome).toBe('rotated');
-    expect((await world.passwordsOnApp(appId)).length).toBeLessThanOrEqual(2);
+    // A warning without a version is taken to mean the current one. The password served until a
+    // moment ago is in its grace period (ROTATION_GRACE_HOURS=24), so the rotation is deferred, never forced.
+    const again = await onSecretNearExpiry(deps, { VaultName: r.vaultName, ObjectName: passwordSecretName(r.registryName), Version: null });
+    expect(again).toMatchObject({ outcome: 'deferred', deferredUntil: (await deps.store.get(r.registryId))!.previousRemoveAfter });
+    expect(await world.passwordsOnApp(appId)).toHaveLength(2);
+    expect((await deps.proof.prove(appId, served!.value)).ok).toBe(true);
   });
 
   it('ignores secrets it does not manage: other secrets, the username, other vaults, un-enrolled registries', async () => {
@@ -224,5 +227,32 @@ describe('re-enrolment into another vault', () => {
     expect((await world.passwordsOnApp(appId)).map((p) => p.keyId)).toEqual([row.currentKeyId]);
     expect((await world.servedPassword(r.registryName, r.vaultName, appId)).works).toBe(false);
     expect((await world.servedPassword(r.registryName, newVault, appId)).works).toBe(true);
+    expect((await world.audit.query({ registry: r.registryId })).items.filter((a) => a.outcome === 'failed')).toEqual([]);
+  });
+
+  it('moves to a new vault during the previous password’s grace period: the new vault serves the current password at once, the rotation waits', async () => {
+    const r = await registryWithTags((vault) => ({ [VAULT_TAG]: vault }));
+    const deps = world.deps();
+    await onRegistryChanged(deps, r.resource);
+    const appId = (await deps.store.get(r.registryId))!.appId!;
+    expect((await rotateNow(deps, r.registryId)).outcome).toBe('rotated');
+    const rotated = (await deps.store.get(r.registryId))!;
+    const newVault = await world.newVault(r.registryId);
+
+    expect(await onRegistryChanged(deps, await r.read({ [VAULT_TAG]: newVault }))).toEqual({ outcome: 'enrolled' });
+    const row = (await deps.store.get(r.registryId))!;
+    // Issue 14: a new password now would remove the previous one, served until a moment ago.
+    expect(row).toMatchObject({ vaultName: newVault, currentKeyId: rotated.currentKeyId, previousKeyId: rotated.previousKeyId, rotationDeferredUntil: rotated.previousRemoveAfter });
+    expect(await world.servedPassword(r.registryName, newVault, appId)).toMatchObject({ works: true, keyId: rotated.currentKeyId });
+    expect(await world.servedPassword(r.registryName, r.vaultName, appId)).toMatchObject({ works: true, keyId: rotated.currentKeyId });
+    expect(await world.passwordsOnApp(appId)).toHaveLength(2);
+
+    // After the grace period the deferred rotation runs: a new password in the new vault.
+    const later = world.deps({ now: () => new Date(Date.now() + 25 * HOUR_MS) });
+    expect((await rotateIfDue(later, r.registryId)).outcome).toBe('rotated');
+    const after = (await deps.store.get(r.registryId))!;
+    expect(after.rotationDeferredUntil).toBeUndefined();
+    expect(await world.servedPassword(r.registryName, newVault, appId)).toMatchObject({ works: true, keyId: after.currentKeyId });
+    expect(after.previousKeyId).toBe(rotated.currentKeyId);
   });
 });

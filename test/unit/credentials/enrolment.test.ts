@@ -90,6 +90,7 @@ describe('enrolment view', () => {
       registryName: 'contosoacr',
       vaultName: 'demo-vault',
       status: 'active',
+      source: 'tag',
       appId: 'app',
       usernameSecret: 'contosoacr-pull-usr',
       passwordSecret: 'contosoacr-pull-pwd',
