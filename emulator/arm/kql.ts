@@ -6,7 +6,8 @@
  *   cond: and / or / parentheses over
  *     <col> =~ 'x' | <col> == 'x' | <col> !~ 'x' | <col> != 'x' | <col> contains 'x' | <col> in~ ('a', 'b')
  *     isnotempty(<col>) | isempty(<col>)
- *   col: id, name, type, location, resourceGroup, subscriptionId, kind, tags['k']
+ *   col: id, name, type, location, resourceGroup, subscriptionId, kind, tags['k'], or tostring(<col>)
+ *     (also identity, properties, sku, …); a dynamic column compares as its JSON text, as tostring() gives it
  */
 
 export type Row = Readonly<Record<string, unknown>>;
@@ -28,7 +29,7 @@ export class KqlError extends Error {
 }
 
 const COLUMNS = ['id', 'name', 'type', 'location', 'resourceGroup', 'subscriptionId', 'kind', 'tags', 'identity', 'properties', 'sku', 'tenantId', 'managedBy'];
-const SUPPORTED = "supported: resources | where <cond> [| where <cond>] [| project col, …]; cond uses =~, ==, !~, !=, contains, in~, isnotempty(), isempty() on id, name, type, location, resourceGroup, subscriptionId, kind, tags['key'], combined with and/or/()";
+const SUPPORTED = "supported: resources | where <cond> [| where <cond>] [| project col, …]; cond uses =~, ==, !~, !=, contains, in~, isnotempty(), isempty() on id, name, type, location, resourceGroup, subscriptionId, kind, tags['key'] or tostring(col), combined with and/or/()";
 
 type Token = { t: 'str' | 'ident' | 'sym'; v: string };
 
@@ -82,6 +83,13 @@ export function parseQuery(query: string): ParsedQuery {
   const column = (): Column => {
     const t = next();
     if (t.t !== 'ident') throw new KqlError(`Expected a column, found '${t.v}'; ${SUPPORTED}`);
+    // tostring(<col>): a dynamic value as its JSON text — how every column already compares here.
+    if (t.v.toLowerCase() === 'tostring' && peek()?.v === '(') {
+      next();
+      const inner = column();
+      expect(')');
+      return inner;
+    }
     if (t.v.toLowerCase() === 'tags' && peek()?.v === '[') {
       next();
       const k = next();

@@ -8,6 +8,8 @@ export const AUDIT_OUTCOMES = {
   granted: 'granted',
   alreadyPresent: 'already-present',
   revoked: 'revoked',
+  /** A revoke withheld: another consumer holding the principal still asks for it (the row names it). */
+  kept: 'kept',
   deniedByConsent: 'denied-by-consent',
   deniedByPlatformPolicy: 'denied-by-platform-policy',
   skipped: 'skipped',

@@ -10,7 +10,7 @@ import { reconcileResource } from '../../../src/access/reconcile.js';
 import { SWEEP_CALLER, sweepSubscriptions, sweepTargetsQuery } from '../../../src/access/sweep.js';
 import type { AuditRecord } from '../../../src/audit/auditLog.js';
 import { TransientAzureError } from '../../../src/errors.js';
-import { ownedDescription } from '../../../src/policy/assignmentName.js';
+import { ownedDescription, roleAssignmentName } from '../../../src/policy/assignmentName.js';
 import { sameResourceId } from '../../../src/policy/resourceId.js';
 import { ROLES } from '../../../src/policy/roles.js';
 import { API, startAccessHarness, type AccessHarness } from './harness.js';
@@ -71,7 +71,7 @@ describe('reconciliation sweep', () => {
     });
     // Ours, but naming no consumer (as the pull-credential service principal's is): not the sweep's to judge.
     const other = (await h.put(`${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-credentials`, API.identity, { location: 'westeurope' })).properties.principalId as string;
-    const credentialName = '5e1f0a2b-0000-4000-8000-00000000aa02';
+    const credentialName = mustName(roleAssignmentName({ scope: acr, principalId: other, roleDefinitionId: ROLES.acrPull.roleDefinitionId }));
     await h.put(assignmentPath(acr, credentialName), '2022-04-01', anAssignment(other, ownedDescription('pull credentials for sweepacr')));
     expect((await h.assignmentsAt(acr)).filter((a) => a.principalId === principalId)).toHaveLength(2);
 
@@ -103,7 +103,8 @@ describe('reconciliation sweep', () => {
     await h.put(vault, '2023-07-01', { location: 'westeurope', properties: { tenantId: h.emu.endpoints.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true } });
     const identity = `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-gone`;
     const principalId = (await h.put(identity, API.identity, { location: 'westeurope' })).properties.principalId as string;
-    const name = '5e1f0a2b-0000-4000-8000-00000000aa03';
+    // Ours: the deterministic name and our description (a description alone is not enough).
+    const name = mustName(roleAssignmentName({ scope: vault, principalId, roleDefinitionId: ROLES.keyVaultSecretsUser.roleDefinitionId }));
     await h.put(assignmentPath(vault, name), '2022-04-01', {
       properties: {
         roleDefinitionId: `/subscriptions/${h.sub}/providers/Microsoft.Authorization/roleDefinitions/${ROLES.keyVaultSecretsUser.roleDefinitionId}`,
@@ -171,3 +172,8 @@ describe('reconciliation sweep', () => {
     expect(failed[0]).toMatchObject({ caller: SWEEP_CALLER, errorCode: 'ServiceUnavailable' });
   });
 });
+
+function mustName(result: ReturnType<typeof roleAssignmentName>): string {
+  if (!result.ok) throw new Error(result.error);
+  return result.value;
+}
