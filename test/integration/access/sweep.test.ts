@@ -98,6 +98,34 @@ describe('reconciliation sweep', () => {
     expect((await auditOf(vm)).filter((r) => r.outcome === 'revoked' && r.caller === SWEEP_CALLER)).toHaveLength(1);
   });
 
+  // Issue #14, point 1: step 3 (the consumer an assignment names is gone) asks who else still asks.
+  it('keeps ours for a shared identity when the VM it names is gone and the grant index lost track of it, and hands it to the VM that asks', async () => {
+    const fleet = await h.put(`${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-sweep-fleet`, API.identity, { location: 'westeurope' });
+    const principalId = String(fleet.properties.principalId);
+    const [first, second] = [vmId('vm-fleet-a'), vmId('vm-fleet-b')];
+    for (const id of [first!, second!]) {
+      await h.put(id, API.vm, { location: 'westeurope', identity: { type: 'UserAssigned', userAssignedIdentities: { [fleet.id]: {} } }, tags: { 'acr-pull': 'sweepacr' }, properties: {} });
+      await reconcileResource(h.deps, id, { log: h.log, trigger: { eventId: `evt-${id}` } });
+    }
+    const [assignment] = (await h.assignmentsAt(acr)).filter((a) => a.principalId === principalId);
+    expect(assignment?.description).toContain(first); // the first VM's grant; the second found it present
+    await h.deps.grantIndex.remove(first!, acr);
+    await h.del(first!, API.vm); // its delete event is never delivered
+
+    await sweep();
+    expect((await auditOf(first!)).filter((r) => r.outcome === 'revoked')).toEqual([]);
+    const kept = (await auditOf(first!)).filter((r) => r.outcome === 'kept' && r.caller === SWEEP_CALLER);
+    expect(kept).toHaveLength(1);
+    expect(kept[0]!.details).toMatchObject({ stillAskedBy: second });
+    const [after] = (await h.assignmentsAt(acr)).filter((a) => a.principalId === principalId);
+    expect(after?.name).toBe(assignment?.name);
+    expect(after?.description).toBe(`Managed by acr-pull-automation: acr-pull on ${second}`);
+    // Handed over with its index row: the second VM's deletion finds it and, nobody else asking, revokes it.
+    await h.del(second!, API.vm);
+    await reconcileResource(h.deps, second!, { log: h.log, trigger: { eventId: 'evt-fleet-b-deleted' } });
+    expect((await h.assignmentsAt(acr)).filter((a) => a.principalId === principalId)).toEqual([]);
+  });
+
   it('revokes ours on a key vault for a user-assigned identity deleted without its event', async () => {
     const vault = `${rg}/providers/Microsoft.KeyVault/vaults/sweep-kv`;
     await h.put(vault, '2023-07-01', { location: 'westeurope', properties: { tenantId: h.emu.endpoints.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true } });
