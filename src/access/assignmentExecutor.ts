@@ -16,7 +16,7 @@
  */
 import { AUDIT_OUTCOMES, type AuditEntry } from '../audit/auditLog.js';
 import type { DecisionRecorder } from '../audit/decisionRecorder.js';
-import type { CreateRoleAssignment, RoleAssignments } from '../azure/roleAssignments.js';
+import type { CreateRoleAssignment, RoleAssignmentInfo, RoleAssignments } from '../azure/roleAssignments.js';
 import { AppError, PolicyDeniedError } from '../errors.js';
 import { ownershipOf, parseOwnership, subjectOf } from '../policy/ownership.js';
 import { sameResourceId } from '../policy/resourceId.js';
@@ -69,14 +69,7 @@ export interface Asker {
 }
 
 /** An assignment as listed (the executor checks ownership itself). */
-export interface ListedAssignment {
-  readonly name: string;
-  readonly scope: string;
-  readonly principalId: string;
-  readonly principalType?: string;
-  readonly roleDefinitionGuid: string;
-  readonly description?: string;
-}
+export type ListedAssignment = Pick<RoleAssignmentInfo, 'name' | 'scope' | 'principalId' | 'principalType' | 'roleDefinitionGuid' | 'description'>;
 
 /**
  * Who still asks for this (principal, scope, role), other than the resources in `except` (those
