@@ -19,7 +19,7 @@ import type { DecisionRecorder } from '../audit/decisionRecorder.js';
 import type { CreateRoleAssignment, RoleAssignmentInfo, RoleAssignments } from '../azure/roleAssignments.js';
 import { AppError, PolicyDeniedError } from '../errors.js';
 import { ownershipOf, parseOwnership, subjectOf } from '../policy/ownership.js';
-import { sameResourceId } from '../policy/resourceId.js';
+import { REGISTRY_TYPE, resourceTypeOf, sameResourceId } from '../policy/resourceId.js';
 import { describeRole, roleFor, type Role } from '../policy/roles.js';
 import type { GrantIndex, GrantIndexEntry } from './grantIndex.js';
 
@@ -27,6 +27,12 @@ import type { GrantIndex, GrantIndexEntry } from './grantIndex.js';
 export interface ExecutorDeps {
   readonly roleAssignments: RoleAssignments;
 }
+
+/**
+ * The decision record the executor writes to: every use case's run (a `DecisionRecorder`), or any
+ * object that records audit rows and failures the same way (dry run: decide, but write nothing to Azure).
+ */
+export type ExecutorRun = Pick<DecisionRecorder, 'dryRun' | 'decide' | 'fail'>;
 
 /** A row to write to an index before the assignment exists (the grant index, the vault grant index). */
 export interface WriteAhead {
@@ -103,9 +109,9 @@ export const NOT_OURS_CODE = 'NotOwnedByAutomation';
  * Creates one assignment (index row first) and records the decision; in a dry run records
  * would-grant. True when the assignment now exists.
  */
-export async function grantAssignment(deps: ExecutorDeps, run: DecisionRecorder, g: GrantSpec, row: DecisionRow, writeAhead?: WriteAhead): Promise<boolean> {
+export async function grantAssignment(deps: ExecutorDeps, run: ExecutorRun, g: GrantSpec, row: DecisionRow, writeAhead?: WriteAhead): Promise<boolean> {
   const action = row.action ?? (run.dryRun ? 'grant (dry run)' : 'grant');
-  const base = { action, ...(row.resourceId ? { resourceId: row.resourceId } : {}), principalId: g.principalId, registry: g.scope, role: describeRole(g.role), ...(row.details ? { details: row.details } : {}) };
+  const base = { action, ...(row.resourceId ? { resourceId: row.resourceId } : {}), principalId: g.principalId, ...registryOf(g.scope), role: describeRole(g.role), ...(row.details ? { details: row.details } : {}) };
   if (run.dryRun) {
     await run.decide({ ...base, outcome: AUDIT_OUTCOMES.wouldGrant, reason: row.reason });
     return false;
@@ -140,12 +146,12 @@ export async function grantAssignment(deps: ExecutorDeps, run: DecisionRecorder,
  * Deletes one assignment if it is ours and nobody else holding its principal still asks for it;
  * otherwise keeps it and records why. Every path writes one audit row (or a would-… row in a dry run).
  */
-export async function revokeAssignment(deps: ExecutorDeps, run: DecisionRecorder, a: ListedAssignment, request: RevokeRequest): Promise<RevokeResult> {
+export async function revokeAssignment(deps: ExecutorDeps, run: ExecutorRun, a: ListedAssignment, request: RevokeRequest): Promise<RevokeResult> {
   const action = request.action ?? (run.dryRun ? 'revoke (dry run)' : 'revoke');
   const role = roleFor(a.roleDefinitionGuid);
   const roleText = role ? describeRole(role) : a.roleDefinitionGuid;
   const roleName = role?.name ?? `role ${a.roleDefinitionGuid}`;
-  const base = { action, ...(request.resourceId ? { resourceId: request.resourceId } : {}), principalId: a.principalId, registry: a.scope, role: roleText };
+  const base = { action, ...(request.resourceId ? { resourceId: request.resourceId } : {}), principalId: a.principalId, ...registryOf(a.scope), role: roleText };
   const details = request.details;
 
   const ownership = ownershipOf({ ...a, roleDefinitionId: a.roleDefinitionGuid });
@@ -197,7 +203,7 @@ export async function revokeAssignment(deps: ExecutorDeps, run: DecisionRecorder
  */
 async function handOver(
   deps: ExecutorDeps,
-  run: DecisionRecorder,
+  run: ExecutorRun,
   a: ListedAssignment,
   askers: readonly Asker[],
   subject: string | undefined,
@@ -223,4 +229,9 @@ async function handOver(
     await run.fail({ ...base, reason: `could not re-describe ${roleName} on ${scopeName} to name ${to.name}, which still asks for it` }, error);
     return false;
   }
+}
+
+/** The audit row's `registry` column, for an assignment on a registry (a vault grant names its vault in `details`). */
+function registryOf(scope: string): { registry?: string } {
+  return resourceTypeOf(scope) === REGISTRY_TYPE ? { registry: scope } : {};
 }

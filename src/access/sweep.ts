@@ -285,7 +285,7 @@ async function revokeGonePrincipals(sweep: SweepState, consumerId: string, assig
         scopeName,
         // A vault grant's principal is its user-assigned identity's own, which belongs to no other
         // resource; a registry grant's may be shared (a fleet's identity, a kubelet identity).
-        ...(ownershipOfListed(a)?.kind === OWNERSHIP_KINDS.workloadVault ? {} : { askers }),
+        ...(ownershipOfListed(a)?.kind === OWNERSHIP_KINDS.workloadVault ? { details: { vault: a.scope } } : { askers }),
       });
       // Gone for good (or now standing for another consumer): nothing of ours for this consumer remains there, so the indexes may forget it.
       if (!principals && (result === REVOKE_RESULTS.revoked || result === REVOKE_RESULTS.kept)) {
