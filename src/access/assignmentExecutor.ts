@@ -112,6 +112,11 @@ export const NOT_OURS_CODE = 'NotOwnedByAutomation';
 export async function grantAssignment(deps: ExecutorDeps, run: ExecutorRun, g: GrantSpec, row: DecisionRow, writeAhead?: WriteAhead): Promise<boolean> {
   const action = row.action ?? (run.dryRun ? 'grant (dry run)' : 'grant');
   const base = { action, ...(row.resourceId ? { resourceId: row.resourceId } : {}), principalId: g.principalId, ...registryOf(g.scope), role: describeRole(g.role), ...(row.details ? { details: row.details } : {}) };
+  // Whatever the executor creates it must recognise as its own later, or it could never revoke it.
+  if (!ownershipOf({ name: g.name, scope: g.scope, principalId: g.principalId, roleDefinitionId: g.role.roleDefinitionId, description: g.description })) {
+    await run.fail({ ...base, reason: `not granting ${g.role.name} on ${g.scopeName}: its name or description is not one the automation would recognise as its own` }, new AppError('InvalidAssignment', `assignment ${g.name} is not named or described as ours`));
+    return false;
+  }
   if (run.dryRun) {
     await run.decide({ ...base, outcome: AUDIT_OUTCOMES.wouldGrant, reason: row.reason });
     return false;
