@@ -163,14 +163,19 @@ describe('shared identities', () => {
   const vmWith = (id: string, identity: Record<string, unknown>, tags: Record<string, string> = { 'acr-pull': 'contosoacr' }) => h.put(id, API.vm, { location: 'westeurope', identity, tags, properties: {} });
   const userAssigned = (...ids: string[]) => ({ type: 'UserAssigned', userAssignedIdentities: Object.fromEntries(ids.map((i) => [i, {}])) });
   const heldBy = async (principalId: string) => (await h.assignmentsAt(acr)).filter((a) => a.principalId === principalId);
+  /** Two tagged VMs sharing one user-assigned identity, each settled by its event: the assignment names `a`. */
+  const aFleet = async (name: string) => {
+    const fleet = await shared(`id-${name}`);
+    const [a, b] = [vmId(`vm-${name}-a`), vmId(`vm-${name}-b`)];
+    for (const vm of [a, b]) {
+      await vmWith(vm, userAssigned(fleet.id));
+      await reconcile(vm);
+    }
+    return { fleet, a, b };
+  };
 
   it('keeps ours when the shared identity is detached from the VM it names while another VM still asks', async () => {
-    const fleet = await shared('id-detach');
-    const [a, b] = [vmId('vm-detach-a'), vmId('vm-detach-b')];
-    await vmWith(a, userAssigned(fleet.id));
-    await reconcile(a);
-    await vmWith(b, userAssigned(fleet.id));
-    await reconcile(b);
+    const { fleet, a, b } = await aFleet('detach');
     expect((await heldBy(fleet.principalId))[0]?.description).toContain(a);
 
     await vmWith(a, { type: 'SystemAssigned' }); // the fleet identity detached from the VM the assignment names
@@ -182,12 +187,7 @@ describe('shared identities', () => {
   });
 
   it('keeps ours on a registry event when the consumer it names is gone and the one that still asks could not be settled', async () => {
-    const fleet = await shared('id-orphan');
-    const [a, b] = [vmId('vm-orphan-a'), vmId('vm-orphan-b')];
-    await vmWith(a, userAssigned(fleet.id));
-    await reconcile(a);
-    await vmWith(b, userAssigned(fleet.id));
-    await reconcile(b);
+    const { fleet, a, b } = await aFleet('orphan');
     await h.del(a, API.vm); // its delete event is lost: the assignment still names it
 
     // Reading b's grant index rows fails once (a Table Storage hiccup), so the registry event cannot
