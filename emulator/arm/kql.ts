@@ -7,7 +7,8 @@
  *   cond: and / or / parentheses over
  *     <col> =~ 'x' | <col> == 'x' | <col> !~ 'x' | <col> != 'x' | <col> contains 'x' | <col> in~ ('a', 'b')
  *     isnotempty(<col>) | isempty(<col>)
- *   col: id, name, type, location, resourceGroup, subscriptionId, kind, tags['k'], properties.<name>
+ *   col: id, name, type, location, resourceGroup, subscriptionId, kind, tags['k'], properties.<name>, or tostring(<col>)
+ *     (also identity, properties, sku, …); a dynamic column compares as its JSON text, as tostring() gives it
  */
 
 export type Row = Readonly<Record<string, unknown>>;
@@ -34,7 +35,7 @@ export class KqlError extends Error {
 }
 
 const COLUMNS = ['id', 'name', 'type', 'location', 'resourceGroup', 'subscriptionId', 'kind', 'tags', 'identity', 'properties', 'sku', 'tenantId', 'managedBy'];
-const SUPPORTED = "supported: resources|authorizationresources | where <cond> [| where <cond>] [| project col, …]; cond uses =~, ==, !~, !=, contains, in~, isnotempty(), isempty() on id, name, type, location, resourceGroup, subscriptionId, kind, tags['key'], properties.<name>, combined with and/or/()";
+const SUPPORTED = "supported: resources|authorizationresources | where <cond> [| where <cond>] [| project col, …]; cond uses =~, ==, !~, !=, contains, in~, isnotempty(), isempty() on id, name, type, location, resourceGroup, subscriptionId, kind, tags['key'], properties.<name> or tostring(col), combined with and/or/()";
 
 type Token = { t: 'str' | 'ident' | 'sym'; v: string };
 
@@ -89,6 +90,13 @@ export function parseQuery(query: string): ParsedQuery {
   const column = (): Column => {
     const t = next();
     if (t.t !== 'ident') throw new KqlError(`Expected a column, found '${t.v}'; ${SUPPORTED}`);
+    // tostring(<col>): a dynamic value as its JSON text — how every column already compares here.
+    if (t.v.toLowerCase() === 'tostring' && peek()?.v === '(') {
+      next();
+      const inner = column();
+      expect(')');
+      return inner;
+    }
     if (t.v.toLowerCase() === 'tags' && peek()?.v === '[') {
       next();
       const k = next();

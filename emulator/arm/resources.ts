@@ -205,7 +205,17 @@ export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
         props.nodeResourceGroup = rg;
         ensureResourceGroup(caller, p.subscriptionId, rg, location, id);
         const prevKubelet = isObject(prev.identityProfile) && isObject(prev.identityProfile.kubeletidentity) ? prev.identityProfile.kubeletidentity : undefined;
+        // A kubelet identity brought by the caller (`az aks create --assign-kubelet-identity`): ManagedClusterProperties.identityProfile,
+        // "The only accepted key is kubeletidentity, with value of resourceId" (containerservice/.../aks/stable/2025-05-01/managedClusters.json);
+        // ARM fills its clientId and objectId. One identity may serve several clusters.
+        const given = isObject(props.identityProfile) && isObject(props.identityProfile.kubeletidentity) ? props.identityProfile.kubeletidentity : undefined;
         let kubelet = prevKubelet;
+        if (given && typeof given.resourceId === 'string' && (!prevKubelet || keyOf(String(prevKubelet.resourceId)) !== keyOf(given.resourceId))) {
+          const uai = state.getResource(given.resourceId);
+          const up = uai && isObject(uai.body.properties) ? uai.body.properties : undefined;
+          if (!up) return armError(400, 'BadRequest', `The kubelet identity '${given.resourceId}' was not found.`);
+          kubelet = { resourceId: given.resourceId, clientId: up.clientId, objectId: up.principalId };
+        }
         if (!kubelet) {
           const uaiId = `/subscriptions/${p.subscriptionId}/resourcegroups/${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}-agentpool`;
           const uai = createUserAssignedIdentity(uaiId, `${name}-agentpool`, location, {});

@@ -7,7 +7,9 @@
  *   AKS: the kubelet identity `properties.identityProfile.kubeletidentity.{objectId, clientId, resourceId}`
  *   a user-assigned identity tagged directly: `properties.{principalId, clientId}`
  */
-import type { ArmResource } from '../azure/arm.js';
+import type { ArmResource, ArmResources } from '../azure/arm.js';
+import { NotReadyError } from '../errors.js';
+import type { PlanIdentity } from '../policy/plan.js';
 import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
 
 export const IDENTITY_KINDS = {
@@ -136,4 +138,29 @@ function stringAt(value: unknown, key: string): string | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const inner = (value as Record<string, unknown>)[key];
   return typeof inner === 'string' && inner ? inner : undefined;
+}
+
+/** Identities from the resource, reading a user-assigned identity only when the response lacks its principal id. */
+export async function identitiesOf(deps: { readonly arm: Pick<ArmResources, 'getResource'> }, consumer: ArmResource): Promise<ConsumerIdentity[]> {
+  const resolution = resolveIdentities(consumer);
+  if (resolution.notReady) throw new NotReadyError('ResourceNotReady', resolution.notReady);
+  const identities = [...resolution.identities];
+  for (const id of resolution.lookups) {
+    const identity = await deps.arm.getResource(id);
+    const resolved = identity ? userAssignedFromResource(identity) : undefined;
+    if (resolved) identities.push(resolved);
+    else throw new NotReadyError('IdentityNotReady', `user-assigned identity ${id} on ${consumer.name} has no principal id yet`);
+  }
+  return identities;
+}
+
+/** A resolved identity as the planner sees it (managed identities are service principals). */
+export function toPlanIdentity(identity: ConsumerIdentity): PlanIdentity {
+  const source = identity.kind === IDENTITY_KINDS.systemAssigned ? 'system' : identity.kind === IDENTITY_KINDS.kubelet ? 'kubelet' : 'user';
+  return {
+    principalId: identity.principalId,
+    principalType: 'ServicePrincipal',
+    source,
+    ...(identity.identityResourceId ? { resourceId: identity.identityResourceId } : {}),
+  };
 }

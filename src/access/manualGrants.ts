@@ -6,25 +6,28 @@
  * the default) for pull, `acr-push-allow` for push — (`evaluateConsent` for a resource; a bare
  * principal sits nowhere, so only a registry that allows `*` covers it),
  * the role follows the registry's mode (`chooseRole` inside `planAccess`), names are
- * deterministic, the assignment carries our marker — saying it was manual and who asked — and
- * grants go through `applyGrant`, revokes through `revoke`, decisions through the same audited run.
+ * deterministic, the assignment carries our description — saying it was manual and who asked — and
+ * grants and revokes go through the assignment executor, decisions through the same audited run.
  * An override of consent needs ACCESS_ALLOW_CONSENT_OVERRIDE and is recorded as one. Revoke only
- * ever deletes assignments of ours.
+ * ever deletes assignments of ours, and keeps one another consumer holding the principal still
+ * asks for (a shared identity): the row names who.
  */
 import { AUDIT_OUTCOMES, type AuditEntry } from '../audit/auditLog.js';
 import type { ArmResource } from '../azure/arm.js';
 import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
 import { AppError, InvalidInputError, PolicyDeniedError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { isOwnedByUs } from '../policy/assignmentName.js';
 import { consentForPrincipal, evaluateConsent, registryConsentFor, type ConsentDecision } from '../policy/consent.js';
 import { planAccess, type AccessPlan, type PlanIdentity, type PlannedGrant, type RegistryFacts } from '../policy/plan.js';
 import { parseResourceId, REGISTRY_TYPE, sameResourceId } from '../policy/resourceId.js';
 import { accessOf, chooseRole, describeRole, roleFor, type Role } from '../policy/roles.js';
+import { OWNERSHIP_KINDS } from '../policy/ownership.js';
 import { parseRegistryRef, TAG_FOR_ACCESS, TAG_NAMES, type Access } from '../policy/tags.js';
 import type { AccessDeps } from './accessDeps.js';
-import { isManualGrant, manualGrantDescription } from './manualGrantDescription.js';
-import { applyGrant, identitiesOf, refersTo, revoke, startRun, toPlanIdentity, type Run } from './reconcile.js';
+import { registryAskers } from './askers.js';
+import { grantAssignment, NOT_OURS_CODE, revokeAssignment, REVOKE_RESULTS, type RevokeResult, type WriteAhead } from './assignmentExecutor.js';
+import { manualGrantDescription } from './manualGrantDescription.js';
+import { identitiesOf, ownershipOfListed, refersTo, startRun, toPlanIdentity, type Run } from './reconcile.js';
 
 /** Principal types a role assignment takes (`principalType` on the PUT). */
 export const PRINCIPAL_TYPES = { servicePrincipal: 'ServicePrincipal', user: 'User', group: 'Group' } as const;
@@ -62,7 +65,7 @@ export const MANUAL_ERROR_CODES = {
   invalidRegistry: 'InvalidRegistryReference',
   notAConsumer: 'NotAConsumer',
   noManagedIdentity: 'NoManagedIdentity',
-  notOwned: 'NotOwnedByAutomation',
+  notOwned: NOT_OURS_CODE,
 } as const;
 
 export const MANUAL_GRANT_OUTCOMES = {
@@ -76,6 +79,8 @@ export type ManualGrantOutcome = (typeof MANUAL_GRANT_OUTCOMES)[keyof typeof MAN
 export const MANUAL_REVOKE_OUTCOMES = {
   revoked: 'revoked',
   wouldRevoke: 'would-revoke',
+  /** Not revoked: another consumer holding the principal still asks for it (the audit row names it). */
+  kept: 'kept',
   nothingToRevoke: 'nothing-to-revoke',
 } as const;
 export type ManualRevokeOutcome = (typeof MANUAL_REVOKE_OUTCOMES)[keyof typeof MANUAL_REVOKE_OUTCOMES];
@@ -220,12 +225,14 @@ export async function grantManually(deps: AccessDeps, request: ManualGrantReques
     await run.decide({ action: actionOf(run, 'grant'), outcome: AUDIT_OUTCOMES.alreadyPresent, reason, ...row, principalId: u.principalId, details });
     assignments.push({ name: u.name, scope: u.scope, principalId: u.principalId, role: u.role, outcome: AUDIT_OUTCOMES.alreadyPresent });
   }
-  if (!run.dryRun && resourceId && grants.length > 0) {
-    // Write-ahead, as the event path does: when the consumer is deleted, its grants are found through the index.
-    await deps.grantIndex.upsert({ consumerId: resourceId, registryId: facts.id, ...(facts.loginServer ? { loginServer: facts.loginServer } : {}) });
-  }
+  // Write-ahead, as the event path does: when the consumer is deleted, its grants are found through the index.
+  // The row names no principals, so the whole registry is listed for it until its next settle narrows it.
+  let writeAhead: WriteAhead | undefined = resourceId
+    ? { index: deps.grantIndex, entry: { consumerId: resourceId, registryId: facts.id, ...(facts.loginServer ? { loginServer: facts.loginServer } : {}) } }
+    : undefined;
   for (const g of grants) {
-    await applyGrant(run, g, { action: actionOf(run, 'grant'), ...(resourceId ? { resourceId } : {}), reason: g.reason, details });
+    await grantAssignment(deps, run, { name: g.name, scope: g.scope, scopeName: g.registryName, principalId: g.principalId, principalType: g.principalType, role: g.role, description: g.description }, { ...(resourceId ? { resourceId } : {}), reason: g.reason, details }, writeAhead);
+    writeAhead = undefined;
     const decision = run.decisions[run.decisions.length - 1];
     assignments.push({ name: g.name, scope: g.scope, principalId: g.principalId, role: g.role, outcome: decision?.outcome ?? AUDIT_OUTCOMES.failed });
   }
@@ -267,42 +274,32 @@ export async function revokeManually(deps: AccessDeps, request: ManualRequest, o
   }
 
   const assignments: ManualAssignment[] = [];
+  const askers = registryAskers(deps, { registry: facts });
+  const results: RevokeResult[] = [];
   for (const a of matching) {
     const role = roleFor(a.roleDefinitionGuid)!;
-    if (!isOwnedByUs(a.description)) {
-      await run.decide({
-        action: actionOf(run, 'revoke'),
-        outcome: AUDIT_OUTCOMES.skipped,
-        reason: `${role.name} on ${facts.name} for ${a.principalId} was not made by the automation; it is left as it is`,
-        ...(resourceId ? { resourceId } : {}),
-        registry: facts.id,
-        principalId: a.principalId,
-        role: describeRole(role),
-        errorCode: MANUAL_ERROR_CODES.notOwned,
-        details: { manual: true },
-      });
-      assignments.push({ name: a.name, scope: a.scope, principalId: a.principalId, role, outcome: AUDIT_OUTCOMES.skipped });
-      continue;
-    }
-    const tagGranted = !isManualGrant(a.description) && target.consumer !== undefined;
-    await revoke(run, resourceId, {
-      name: a.name,
-      scope: a.scope,
-      principalId: a.principalId,
-      role: describeRole(role),
-      registryName: facts.name,
+    const tagGranted = ownershipOfListed(a)?.kind === OWNERSHIP_KINDS.tagPolicy && target.consumer !== undefined;
+    // The target's own tag is not asked: a person revoked it for that target (its next event grants
+    // it again while the tag asks). Any other consumer holding the principal that asks keeps it.
+    const result = await revokeAssignment(deps, run, a, {
+      ...(resourceId ? { resourceId } : {}),
       reason:
         `${request.caller} revoked ${role.name} on ${facts.name} for ${a.principalId} by hand` +
         (tagGranted ? `; it came from the tag policy, which grants it again on ${target.label}'s next event while its ${tag} tag asks for ${facts.name}` : ''),
+      scopeName: facts.name,
+      askers,
+      except: resourceId ? [resourceId] : [],
+      details: { manual: true },
     });
+    results.push(result);
     const decision = run.decisions[run.decisions.length - 1];
     assignments.push({ name: a.name, scope: a.scope, principalId: a.principalId, role, outcome: decision?.outcome ?? AUDIT_OUTCOMES.failed });
   }
 
   throwIfRefused(run);
-  const outcomes = assignments.map((a) => a.outcome);
-  if (outcomes.includes(AUDIT_OUTCOMES.revoked)) return { ...withResource(base), outcome: MANUAL_REVOKE_OUTCOMES.revoked, assignments, decisions: run.decisions };
-  if (outcomes.includes(AUDIT_OUTCOMES.wouldRevoke)) return { ...withResource(base), outcome: MANUAL_REVOKE_OUTCOMES.wouldRevoke, assignments, decisions: run.decisions };
+  if (results.includes(REVOKE_RESULTS.revoked)) return { ...withResource(base), outcome: MANUAL_REVOKE_OUTCOMES.revoked, assignments, decisions: run.decisions };
+  if (results.includes(REVOKE_RESULTS.wouldRevoke)) return { ...withResource(base), outcome: MANUAL_REVOKE_OUTCOMES.wouldRevoke, assignments, decisions: run.decisions };
+  if (results.includes(REVOKE_RESULTS.kept)) return { ...withResource(base), outcome: MANUAL_REVOKE_OUTCOMES.kept, assignments, decisions: run.decisions };
   if (run.dryRun) return { ...withResource(base), outcome: MANUAL_REVOKE_OUTCOMES.nothingToRevoke, assignments, decisions: run.decisions };
   throw new PolicyDeniedError(MANUAL_ERROR_CODES.notOwned, `${tag} on ${facts.name} for ${target.label} was not granted by the automation, so it does not revoke it`);
 }

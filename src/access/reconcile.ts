@@ -16,20 +16,24 @@ import type { AuditEntry } from '../audit/auditLog.js';
 import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
 import { customRegistryLoginServers, SYSTEM_IDENTITY } from '../azure/acrTasks.js';
 import type { ArmResource } from '../azure/arm.js';
-import type { CreateRoleAssignment, RoleAssignmentInfo } from '../azure/roleAssignments.js';
-import { AppError, NotReadyError, PolicyDeniedError } from '../errors.js';
+import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
+import { AppError } from '../errors.js';
 import { DecisionRecorder, type DecisionOptions, type DecisionTrigger } from '../audit/decisionRecorder.js';
-import { isOwnedByUs } from '../policy/assignmentName.js';
-import { planAccess, type AccessPlan, type PlanIdentity, type PlannedGrant, type RegistryFacts } from '../policy/plan.js';
+import { ownershipOf, OWNERSHIP_KINDS, parseOwnership, subjectOf, type Ownership } from '../policy/ownership.js';
+import { planAccess, refersToRegistry, type AccessPlan, type PlannedGrant, type RegistryFacts } from '../policy/plan.js';
 import { consentForPrincipal, evaluateConsent, registryConsentFor } from '../policy/consent.js';
 import { normalizeResourceId, parseResourceId, sameResourceId } from '../policy/resourceId.js';
 import { accessOf, describeRole, roleFor } from '../policy/roles.js';
 import { parseConsumerTags, TAG_NAMES, type AccessRequest } from '../policy/tags.js';
 import type { AccessDeps } from './accessDeps.js';
+import { registryAskers } from './askers.js';
+import { grantAssignment, revokeAssignment, REVOKE_RESULTS, type GrantSpec } from './assignmentExecutor.js';
 import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
 import type { GrantIndexEntry } from './grantIndex.js';
-import { IDENTITY_KINDS, resolveIdentities, taskCredentialIdentity, userAssignedFromResource, type ConsumerIdentity } from './identities.js';
-import { isConsentOverride, isManualGrant, keepManualGrants } from './manualGrantDescription.js';
+import { identitiesOf, IDENTITY_KINDS, taskCredentialIdentity, toPlanIdentity, type ConsumerIdentity } from './identities.js';
+import { keepManualGrants } from './manualGrantDescription.js';
+
+export { identitiesOf, toPlanIdentity } from './identities.js';
 
 /** What started a reconciliation, for the audit row. */
 export type Trigger = DecisionTrigger;
@@ -159,8 +163,9 @@ async function settleConsumer(
   }
 
   const existing = assignments.filter((a) => principals.has(a.principalId.toLowerCase()));
-  // Ours for this consumer whose principal it no longer has (identity removed or recreated): the principal is gone.
-  const stale = assignments.filter((a) => !principals.has(a.principalId.toLowerCase()) && isOwnedByUs(a.description) && namesConsumer(a.description, consumerId));
+  // Ours for this consumer whose principal it no longer has (identity removed or recreated, or a
+  // shared identity detached from it): revoked unless another consumer holding that principal asks.
+  const stale = assignments.filter((a) => !principals.has(a.principalId.toLowerCase()) && namesConsumer(ownershipOfListed(a), consumerId));
 
   if (requests.length > 0 && identities.length === 0) {
     await run.decide({ action: 'grant', outcome: AUDIT_OUTCOMES.skipped, reason: `${consumerName} asks for registry access but has no managed identity`, resourceId: consumerId });
@@ -186,7 +191,7 @@ async function settleConsumer(
   }
   run.plans.push({ consumerId, plan });
 
-  await applyPlan(run, consumer, principals, identities, plan, stale, indexed, facts, only !== undefined);
+  await applyPlan(run, { consumer, principals, identities, plan, listed: assignments, stale, indexed, facts, ...(only ? { only: only.facts } : {}) });
   return principals;
 }
 
@@ -238,36 +243,11 @@ function sameSet(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((p, i) => p === b[i]);
 }
 
-/** Identities from the resource, reading a user-assigned identity only when the response lacks its principal id. */
-export async function identitiesOf(deps: Pick<AccessDeps, 'arm'>, consumer: ArmResource): Promise<ConsumerIdentity[]> {
-  const resolution = resolveIdentities(consumer);
-  if (resolution.notReady) throw new NotReadyError('ResourceNotReady', resolution.notReady);
-  const identities = [...resolution.identities];
-  for (const id of resolution.lookups) {
-    const identity = await deps.arm.getResource(id);
-    const resolved = identity ? userAssignedFromResource(identity) : undefined;
-    if (resolved) identities.push(resolved);
-    else throw new NotReadyError('IdentityNotReady', `user-assigned identity ${id} on ${consumer.name} has no principal id yet`);
-  }
-  return identities;
-}
-
 /** The principal (lower-cased) of the identity an ACR task's registry credential uses (`taskCredentialIdentity`). */
 function taskCredentialPrincipal(identities: readonly ConsumerIdentity[]): string | undefined {
   const identity = taskCredentialIdentity(identities);
   const holder = identities.find((i) => (identity === SYSTEM_IDENTITY ? i.kind === IDENTITY_KINDS.systemAssigned : i.kind === IDENTITY_KINDS.userAssigned && i.clientId === identity));
   return holder?.principalId.toLowerCase();
-}
-
-/** A resolved identity as the planner sees it (managed identities are service principals). */
-export function toPlanIdentity(identity: ConsumerIdentity): PlanIdentity {
-  const source = identity.kind === IDENTITY_KINDS.systemAssigned ? 'system' : identity.kind === IDENTITY_KINDS.kubelet ? 'kubelet' : 'user';
-  return {
-    principalId: identity.principalId,
-    principalType: 'ServicePrincipal',
-    source,
-    ...(identity.identityResourceId ? { resourceId: identity.identityResourceId } : {}),
-  };
 }
 
 /** Enough of a registry to name it and reach it. */
@@ -277,21 +257,30 @@ interface RegistryTarget {
   readonly loginServer?: string;
 }
 
-async function applyPlan(
-  run: Run,
-  consumer: ArmResource,
-  principals: ReadonlySet<string>,
-  identities: readonly ConsumerIdentity[],
-  plan: AccessPlan,
-  stale: readonly RoleAssignmentInfo[],
-  indexed: readonly GrantIndexEntry[],
-  facts: readonly RegistryFacts[],
-  limited: boolean,
-): Promise<void> {
+/** Everything `applyPlan` works from: the consumer as read, the plan made for it, and what was listed. */
+interface ApplyPlanInput {
+  readonly consumer: ArmResource;
+  /** The consumer's principals (lower-cased). */
+  readonly principals: ReadonlySet<string>;
+  readonly identities: readonly ConsumerIdentity[];
+  readonly plan: AccessPlan;
+  /** The assignments listed for the plan: a revoke is executed against what ARM listed, description included. */
+  readonly listed: readonly RoleAssignmentInfo[];
+  /** Ours naming the consumer, held by principals it no longer has. */
+  readonly stale: readonly RoleAssignmentInfo[];
+  readonly indexed: readonly GrantIndexEntry[];
+  readonly facts: readonly RegistryFacts[];
+  /** The registry-event path: settle the consumer for this one registry only (read fresh from ARM). */
+  readonly only?: RegistryFacts;
+}
+
+/** Executes a consumer's plan: grants (write-ahead index), revokes nobody else asks for, the index kept in step, an ACR task's credentials. */
+async function applyPlan(run: Run, input: ApplyPlanInput): Promise<void> {
+  const { consumer, principals, identities, plan, listed, stale, indexed, facts } = input;
+  const limited = input.only !== undefined;
   const { deps } = run;
   const consumerId = consumer.id;
   const isTask = consumer.type.toLowerCase() === WATCHED_RESOURCE_TYPES.acrTask;
-  const grantAction = run.dryRun ? 'grant (dry run)' : 'grant';
   /** Registries (normalized id) where the consumer holds ours after this run. */
   const keep = new Map<string, RegistryTarget>();
   // An ACR task's registry credential follows what it asks for: each registry where the identity
@@ -343,37 +332,37 @@ async function applyPlan(
     // before they were recorded) stays so: its registry is listed whole until a settle narrows it.
     const entry = indexedByScope.get(scopeKey);
     const recorded = entry ? entry.principalIds : [];
+    let writeAhead: { index: typeof deps.grantIndex; entry: GrantIndexEntry } | undefined;
     if (!run.dryRun && recorded && !recorded.includes(g.principalId.toLowerCase())) {
       const next: GrantIndexEntry = {
         ...(entry ?? { consumerId, registryId: g.scope, ...(registry.loginServer ? { loginServer: registry.loginServer } : {}) }),
         principalIds: unionOf(recorded, current, [g.principalId]),
       };
-      await deps.grantIndex.upsert(next);
+      writeAhead = { index: deps.grantIndex, entry: next };
       indexedByScope.set(scopeKey, next);
     }
-    if (await applyGrant(run, g, { action: grantAction, resourceId: consumerId, reason: g.reason })) {
+    if (await grantAssignment(deps, run, toGrantSpec(g), { resourceId: consumerId, reason: g.reason }, writeAhead)) {
       keep.set(scopeKey, registry);
       if (g.principalId === credentialPrincipal) credentialFor.set(scopeKey, registry);
     }
   }
 
+  // Revokes are executed against the assignment as ARM listed it (the executor checks it is ours).
+  const byName = new Map(listed.map((a) => [a.name.toLowerCase(), a]));
   const revokes = [
-    ...plan.revokes.map((r) => ({ name: r.name, scope: r.scope, principalId: r.principalId, role: describeRole(r.role), reason: r.reason, registryName: r.registryName })),
-    ...stale.map((a) => {
-      const role = roleFor(a.roleDefinitionGuid);
-      return {
-        name: a.name,
-        scope: a.scope,
-        principalId: a.principalId,
-        role: role ? describeRole(role) : a.roleDefinitionGuid,
-        registryName: parseResourceId(a.scope).ok ? (parseResourceId(a.scope) as { value: { name: string } }).value.name : a.scope,
-        reason: `principal ${a.principalId} no longer belongs to ${consumer.name} (identity removed or replaced)`,
-      };
+    ...plan.revokes.flatMap((r) => {
+      const a = byName.get(r.name.toLowerCase());
+      return a ? [{ a, reason: r.reason, scopeName: r.registryName }] : [];
     }),
+    ...stale.map((a) => ({ a, reason: `principal ${a.principalId} no longer belongs to ${consumer.name} (identity removed or replaced)`, scopeName: nameOf(a.scope) })),
   ];
+  const askers = registryAskers(deps, input.only ? { registry: input.only } : undefined);
   /** Registries where a revoke failed: what the index recorded there must stay, so a redelivery finds it again. */
   const unsettled = new Set<string>();
-  for (const r of revokes) if (!(await revoke(run, consumerId, r))) unsettled.add(normalizeResourceId(r.scope) ?? r.scope.toLowerCase());
+  for (const r of revokes) {
+    const result = await revokeAssignment(deps, run, r.a, { resourceId: consumerId, reason: r.reason, scopeName: r.scopeName, askers, except: [consumerId] });
+    if (result === REVOKE_RESULTS.failed) unsettled.add(normalizeResourceId(r.a.scope) ?? r.a.scope.toLowerCase());
+  }
 
   // Once ours held by principals the consumer no longer has are revoked, only its current
   // principals can hold ours there: the row records just those (on a consumer event, which listed
@@ -461,101 +450,30 @@ async function applyPlan(
   }
 }
 
-/** What a grant's audit row says beyond the assignment itself. */
-export interface GrantRow {
-  readonly action: string;
-  /** The consumer; absent for a manual grant to a bare principal. */
-  readonly resourceId?: string;
-  readonly reason: string;
-  readonly details?: AuditEntry['details'];
-}
-
-/**
- * Creates one planned assignment and records the decision (granted, already present, denied by
- * platform policy, failed); in a dry run records would-grant. True when the assignment now exists.
- */
-export async function applyGrant(run: Run, g: PlannedGrant, row: GrantRow): Promise<boolean> {
-  const base = { action: row.action, ...(row.resourceId ? { resourceId: row.resourceId } : {}), principalId: g.principalId, registry: g.scope, role: describeRole(g.role), ...(row.details ? { details: row.details } : {}) };
-  if (run.dryRun) {
-    await run.decide({ ...base, outcome: AUDIT_OUTCOMES.wouldGrant, reason: row.reason });
-    return false;
-  }
-  try {
-    const outcome = await run.deps.roleAssignments.create({
-      scope: g.scope,
-      name: g.name,
-      principalId: g.principalId,
-      principalType: g.principalType as CreateRoleAssignment['principalType'],
-      roleDefinitionGuid: g.role.roleDefinitionId,
-      description: g.description,
-    });
-    await run.decide({
-      ...base,
-      outcome: outcome === 'created' ? AUDIT_OUTCOMES.granted : AUDIT_OUTCOMES.alreadyPresent,
-      reason: outcome === 'created' ? `${row.reason}; granted, propagation pending (Azure RBAC can take minutes to take effect)` : `${row.reason}; already assigned`,
-    });
-    return true;
-  } catch (error) {
-    if (error instanceof PolicyDeniedError) {
-      await run.decide({ ...base, outcome: AUDIT_OUTCOMES.deniedByPlatformPolicy, reason: `a platform policy refused the assignment: ${error.message}`, errorCode: error.code });
-    } else {
-      await run.fail({ ...base, reason: `could not grant ${g.role.name} on ${g.registryName}` }, error);
-    }
-    return false;
-  }
-}
-
-/** Deletes one assignment of ours and records it (revoked, or would-revoke in a dry run). False when the delete failed. */
-export async function revoke(
-  run: Run,
-  consumerId: string | undefined,
-  r: { name: string; scope: string; principalId: string; role: string; reason: string; registryName: string },
-): Promise<boolean> {
-  const base = { action: run.dryRun ? 'revoke (dry run)' : 'revoke', ...(consumerId ? { resourceId: consumerId } : {}), principalId: r.principalId, registry: r.scope, role: r.role };
-  if (run.dryRun) {
-    await run.decide({ ...base, outcome: AUDIT_OUTCOMES.wouldRevoke, reason: r.reason });
-    return true;
-  }
-  try {
-    const outcome = await run.deps.roleAssignments.delete(r.scope, r.name);
-    await run.decide({ ...base, outcome: AUDIT_OUTCOMES.revoked, reason: outcome === 'deleted' ? r.reason : `${r.reason} (it was already gone)` });
-    return true;
-  } catch (error) {
-    await run.fail({ ...base, reason: `could not revoke ${r.role} on ${r.registryName}` }, error);
-    return false;
-  }
-}
-
-/** The consumer is gone: revoke ours on every registry the index remembers for it. */
+/** The consumer is gone: revoke ours on every registry the index remembers for it, unless another consumer holding the principal asks. */
 async function revokeForDeletedConsumer(run: Run, consumerId: string): Promise<void> {
   const { deps } = run;
   const indexed = await deps.grantIndex.listForConsumer(consumerId);
-  const name = parseResourceId(consumerId).ok ? (parseResourceId(consumerId) as { value: { name: string } }).value.name : consumerId;
+  const name = nameOf(consumerId);
   if (indexed.length === 0) {
     await run.decide({ action: 'revoke', outcome: AUDIT_OUTCOMES.skipped, reason: `${name} does not exist and holds no assignments of ours`, resourceId: consumerId });
     return;
   }
+  const askers = registryAskers(deps);
   for (const entry of indexed) {
     const assignments = await deps.roleAssignments.listAtScope(entry.registryId);
-    const ours = assignments.filter((a) => isOwnedByUs(a.description) && namesConsumer(a.description, consumerId));
-    const registryName = parseResourceId(entry.registryId).ok ? (parseResourceId(entry.registryId) as { value: { name: string } }).value.name : entry.registryId;
-    const before = run.retryError;
+    const ours = assignments.filter((a) => namesConsumer(ownershipOfListed(a), consumerId));
+    const registryName = nameOf(entry.registryId);
+    let settled = true;
     for (const a of ours) {
-      const role = roleFor(a.roleDefinitionGuid);
-      await revoke(run, consumerId, {
-        name: a.name,
-        scope: a.scope,
-        principalId: a.principalId,
-        role: role ? describeRole(role) : a.roleDefinitionGuid,
-        registryName,
-        reason: `${name} was deleted, so its ${role?.name ?? 'role'} on ${registryName} is revoked`,
-      });
+      const result = await revokeAssignment(deps, run, a, { resourceId: consumerId, reason: `${name} was deleted, so its ${roleNameOf(a)} on ${registryName} is revoked`, scopeName: registryName, askers });
+      if (result === REVOKE_RESULTS.failed) settled = false;
     }
-    if (!run.dryRun && run.retryError === before) await deps.grantIndex.remove(consumerId, entry.registryId);
+    if (!run.dryRun && settled) await deps.grantIndex.remove(consumerId, entry.registryId);
   }
 }
 
-/** A registry was written or deleted: refresh the cache, settle every consumer tagged for it, revoke ours nobody is entitled to. */
+/** A registry was written or deleted: refresh the cache, settle every consumer tagged for it, revoke ours nobody asks for. */
 async function settleRegistry(run: Run, registryId: string, registry: ArmResource | undefined): Promise<void> {
   const { deps } = run;
   deps.registries.invalidate(registryId);
@@ -587,12 +505,11 @@ async function settleRegistry(run: Run, registryId: string, registry: ArmResourc
   // owns only the assignments it made for a consumer (the description names it): manual grants
   // are revoked by hand (or with their consumer), and pull-credential service principals by
   // un-enrolment — never by a registry event.
-  const orphans = assignments.filter(
-    (a) => isOwnedByUs(a.description) && !isManualGrant(a.description) && consumerIdFromDescription(a.description) !== undefined && !entitled.has(a.principalId.toLowerCase()),
-  );
+  const orphans = assignments.filter((a) => ownershipOfListed(a)?.kind === OWNERSHIP_KINDS.tagPolicy && !entitled.has(a.principalId.toLowerCase()));
+  const askers = registryAskers(deps, { registry: facts });
   const checked = new Set<string>();
   for (const a of orphans) {
-    const consumerId = consumerIdFromDescription(a.description);
+    const consumerId = subjectOf(ownershipOfListed(a));
     const key = consumerId ? (normalizeResourceId(consumerId) ?? consumerId.toLowerCase()) : undefined;
     if (consumerId && key && !settledConsumers.has(key) && !checked.has(key)) {
       checked.add(key);
@@ -609,16 +526,13 @@ async function settleRegistry(run: Run, registryId: string, registry: ArmResourc
     } else if (consumerId && key && (settledConsumers.has(key) || checked.has(key))) {
       continue; // settled above: its stale principals were handled there
     }
-    const role = roleFor(a.roleDefinitionGuid);
-    await revoke(run, consumerId ?? registryId, {
-      name: a.name,
-      scope: a.scope,
-      principalId: a.principalId,
-      role: role ? describeRole(role) : a.roleDefinitionGuid,
-      registryName: facts.name,
+    const result = await revokeAssignment(deps, run, a, {
+      resourceId: consumerId ?? registryId,
       reason: consumerId ? `${consumerId} no longer exists, so its assignment on ${facts.name} is revoked` : `no consumer asks for this assignment of ours on ${facts.name} any more`,
+      scopeName: facts.name,
+      askers,
     });
-    if (consumerId && !run.dryRun) await deps.grantIndex.remove(consumerId, facts.id);
+    if (consumerId && !run.dryRun && result !== REVOKE_RESULTS.failed) await deps.grantIndex.remove(consumerId, facts.id);
   }
 
   await settleManualGrants(run, facts, registry, assignments);
@@ -632,9 +546,11 @@ async function settleRegistry(run: Run, registryId: string, registry: ArmResourc
 async function settleManualGrants(run: Run, facts: RegistryFacts, registry: ArmResource, assignments: readonly RoleAssignmentInfo[]): Promise<void> {
   const { deps } = run;
   const consumers = new Map<string, ArmResource | undefined>();
+  const askers = registryAskers(deps, { registry: facts });
   for (const a of assignments) {
-    if (!isManualGrant(a.description) || isConsentOverride(a.description)) continue;
-    const consumerId = consumerIdFromDescription(a.description);
+    const ownership = ownershipOfListed(a);
+    if (ownership?.kind !== OWNERSHIP_KINDS.manual || ownership.override) continue;
+    const consumerId = ownership.consumerId;
     const grantedRole = roleFor(a.roleDefinitionGuid);
     const access = (grantedRole && accessOf(grantedRole)) ?? 'pull';
     let decision: { allowed: boolean; reason: string };
@@ -648,14 +564,11 @@ async function settleManualGrants(run: Run, facts: RegistryFacts, registry: ArmR
       decision = consentForPrincipal({ name: facts.name, tags: registry.tags }, deps.config.defaultConsent, `principal ${a.principalId}`, access);
     }
     if (decision.allowed) continue;
-    const role = roleFor(a.roleDefinitionGuid);
-    await revoke(run, consumerId, {
-      name: a.name,
-      scope: a.scope,
-      principalId: a.principalId,
-      role: role ? describeRole(role) : a.roleDefinitionGuid,
-      registryName: facts.name,
+    await revokeAssignment(deps, run, a, {
+      ...(consumerId ? { resourceId: consumerId } : {}),
       reason: `registry ${facts.name} no longer allows this manual grant: ${decision.reason}`,
+      scopeName: facts.name,
+      askers,
     });
   }
 }
@@ -667,28 +580,36 @@ export function taggedConsumersQuery(): string {
 
 /** Whether a consumer's request names this registry (by name, login server or id). */
 export function refersTo(request: AccessRequest, registry: RegistryFacts): boolean {
-  const ref = request.registryRef;
-  switch (ref.kind) {
-    case 'resourceId':
-      return sameResourceId(ref.resourceId, registry.id);
-    case 'loginServer':
-      return registry.loginServer ? registry.loginServer.toLowerCase() === ref.loginServer : registry.name.toLowerCase() === ref.name;
-    case 'name':
-      return registry.name.toLowerCase() === ref.name;
-  }
+  return refersToRegistry(request.registryRef, registry);
 }
 
-/** The consumer id our description names (`… <tag> on <consumer id>`), if any. */
+/** The resource our description names (the consumer, or a vault grant's identity), if any. Description only: see `ownershipOfListed` for decisions. */
 export function consumerIdFromDescription(description: string | undefined): string | undefined {
-  if (!description || !isOwnedByUs(description)) return undefined;
-  const match = / on (\/subscriptions\/\S+)\s*$/i.exec(description);
-  return match?.[1];
+  return subjectOf(parseOwnership(description));
 }
 
-/** Whether our description names this consumer. */
-export function namesConsumer(description: string | undefined, consumerId: string): boolean {
-  const named = consumerIdFromDescription(description);
+/** Whether an assignment of ours (or, given a description, our description) stands for this resource. */
+export function namesConsumer(owned: Ownership | string | undefined, consumerId: string): boolean {
+  const named = subjectOf(typeof owned === 'string' ? parseOwnership(owned) : owned);
   return named !== undefined && sameResourceId(named, consumerId);
+}
+
+/** What an assignment as listed stands for, when it is ours (deterministic name and our description). */
+export function ownershipOfListed(a: Pick<RoleAssignmentInfo, 'name' | 'scope' | 'principalId' | 'roleDefinitionGuid' | 'description'>): Ownership | undefined {
+  return ownershipOf({ ...a, roleDefinitionId: a.roleDefinitionGuid });
+}
+
+function toGrantSpec(g: PlannedGrant): GrantSpec {
+  return { name: g.name, scope: g.scope, scopeName: g.registryName, principalId: g.principalId, principalType: g.principalType, role: g.role, description: g.description };
+}
+
+function roleNameOf(a: Pick<RoleAssignmentInfo, 'roleDefinitionGuid'>): string {
+  return roleFor(a.roleDefinitionGuid)?.name ?? 'role';
+}
+
+function nameOf(resourceId: string): string {
+  const parsed = parseResourceId(resourceId);
+  return parsed.ok ? parsed.value.name : resourceId;
 }
 
 function rowToResource(row: Readonly<Record<string, unknown>>): ArmResource | undefined {

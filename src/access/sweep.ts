@@ -12,7 +12,9 @@
  *      (`reconcileResource`, `reconcileWorkloadIdentity`), a few at a time;
  *   3. lists ours again and revokes those whose principal is gone: the consumer the description
  *      names no longer exists (404), or no longer has that principal (identity removed or
- *      replaced). An assignment without our marker, or whose description names no consumer
+ *      replaced) — unless another consumer holding that principal still asks for it (a shared
+ *      identity): then it is kept, and handed over to name that consumer. An assignment that is not
+ *      ours (our deterministic name AND our description), or whose description names no consumer
  *      (pull-credential service principals, manual grants to a bare principal), is never touched.
  *
  * Every decision is an audit row with `caller: 'sweep'` and the sweep's id as correlation id.
@@ -24,9 +26,9 @@ import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
 import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
 import { AppError, errorCode } from '../errors.js';
 import type { Logger } from '../log.js';
-import { isOwnedByUs } from '../policy/assignmentName.js';
+import { OWNERSHIP_KINDS } from '../policy/ownership.js';
 import { normalizeResourceId, parseResourceId, REGISTRY_TYPE, resourceTypeOf, subscriptionIdOf } from '../policy/resourceId.js';
-import { describeRole, roleFor } from '../policy/roles.js';
+import { roleFor } from '../policy/roles.js';
 import { TAG_NAMES } from '../policy/tags.js';
 import { WORKLOAD_TAG_NAMES } from '../policy/workloadTags.js';
 import { reconcileWorkloadIdentity, USER_ASSIGNED_IDENTITY_TYPE } from '../workload/reconcileWorkloadIdentity.js';
@@ -34,7 +36,10 @@ import { hasWorkloadDeps } from '../workload/workloadDeps.js';
 import type { AccessDeps } from './accessDeps.js';
 import { reconcileChangedResource } from './handleResourceEvent.js';
 import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
-import { consumerIdFromDescription, identitiesOf, reconcileResource, revoke, startRun, type Trigger } from './reconcile.js';
+import { registryAskers } from './askers.js';
+import { revokeAssignment, REVOKE_RESULTS } from './assignmentExecutor.js';
+import { identitiesOf, ownershipOfListed, reconcileResource, startRun, type Trigger } from './reconcile.js';
+import { subjectOf } from '../policy/ownership.js';
 
 /** The caller on every audit row the sweep writes. */
 export const SWEEP_CALLER = 'sweep';
@@ -153,7 +158,7 @@ async function sweepSubscription(sweep: SweepState, subscriptionId: string): Pro
   // 1. Ours before: where they are and whom they name widen the set of resources to reconcile.
   let before: RoleAssignmentInfo[] = [];
   try {
-    before = (await deps.roleAssignments.listInSubscription(subscriptionId)).filter((a) => isOwnedByUs(a.description));
+    before = (await deps.roleAssignments.listInSubscription(subscriptionId)).filter((a) => ownershipOfListed(a) !== undefined);
   } catch (error) {
     await sweep.recordFailure({ action: 'sweep', resourceId: subscriptionScope, reason: `could not list role assignments in subscription ${subscriptionId}` }, error);
   }
@@ -194,7 +199,7 @@ async function sweepSubscription(sweep: SweepState, subscriptionId: string): Pro
   }
   for (const a of before) {
     if (resourceTypeOf(a.scope) === REGISTRY_TYPE) add(a.scope, { access: true });
-    const consumerId = consumerIdFromDescription(a.description);
+    const consumerId = subjectOf(ownershipOfListed(a));
     const type = consumerId ? resourceTypeOf(consumerId) : undefined;
     if (consumerId && type && CONSUMER_TYPES.has(type)) add(consumerId, { access: true, workload: type === USER_ASSIGNED_IDENTITY_TYPE });
   }
@@ -212,14 +217,14 @@ async function sweepSubscription(sweep: SweepState, subscriptionId: string): Pro
   // 3. Ours after: revoke those whose principal is gone.
   let after: RoleAssignmentInfo[];
   try {
-    after = (await deps.roleAssignments.listInSubscription(subscriptionId)).filter((a) => isOwnedByUs(a.description));
+    after = (await deps.roleAssignments.listInSubscription(subscriptionId)).filter((a) => ownershipOfListed(a) !== undefined);
   } catch (error) {
     await sweep.recordFailure({ action: 'sweep', resourceId: subscriptionScope, reason: `could not list role assignments in subscription ${subscriptionId} to find those whose principal is gone` }, error);
     return;
   }
   const byConsumer = new Map<string, { consumerId: string; assignments: RoleAssignmentInfo[] }>();
   for (const a of after) {
-    const consumerId = consumerIdFromDescription(a.description);
+    const consumerId = subjectOf(ownershipOfListed(a));
     const key = consumerId ? normalizeResourceId(consumerId) : undefined;
     if (!consumerId || !key) continue; // names no consumer: not ours to judge by principal
     const group = byConsumer.get(key) ?? { consumerId, assignments: [] };
@@ -267,24 +272,23 @@ async function revokeGonePrincipals(sweep: SweepState, consumerId: string, assig
   try {
     const consumer = await deps.arm.getResource(consumerId);
     const principals = consumer ? new Set((await identitiesOf(deps, consumer)).map((i) => i.principalId.toLowerCase())) : undefined;
+    const askers = registryAskers(deps);
     for (const a of assignments) {
       if (principals?.has(a.principalId.toLowerCase())) continue;
-      const role = roleFor(a.roleDefinitionGuid);
       const scopeName = nameOf(a.scope);
-      const roleName = role?.name ?? `role ${a.roleDefinitionGuid}`;
-      const before = run.decisions.length;
-      await revoke(run, consumerId, {
-        name: a.name,
-        scope: a.scope,
-        principalId: a.principalId,
-        role: role ? describeRole(role) : a.roleDefinitionGuid,
-        registryName: scopeName,
+      const roleName = roleFor(a.roleDefinitionGuid)?.name ?? `role ${a.roleDefinitionGuid}`;
+      const result = await revokeAssignment(deps, run, a, {
+        resourceId: consumerId,
         reason: principals
           ? `principal ${a.principalId} no longer belongs to ${name} (identity removed or replaced), so its ${roleName} on ${scopeName} is revoked`
           : `${name} no longer exists (its delete was not seen), so its ${roleName} on ${scopeName} is revoked`,
+        scopeName,
+        // A vault grant's principal is its user-assigned identity's own, which belongs to no other
+        // resource; a registry grant's may be shared (a fleet's identity, a kubelet identity).
+        ...(ownershipOfListed(a)?.kind === OWNERSHIP_KINDS.workloadVault ? { details: { vault: a.scope } } : { askers }),
       });
-      // Gone for good: nothing of ours for this consumer remains there, so the indexes may forget it.
-      if (!principals && run.decisions[before]?.outcome === AUDIT_OUTCOMES.revoked) {
+      // Gone for good (or now standing for another consumer): nothing of ours for this consumer remains there, so the indexes may forget it.
+      if (!principals && (result === REVOKE_RESULTS.revoked || result === REVOKE_RESULTS.kept)) {
         await deps.grantIndex.remove(consumerId, a.scope);
         if (hasWorkloadDeps(deps)) await deps.vaultGrantIndex.remove(consumerId, a.scope);
       }

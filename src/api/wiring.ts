@@ -6,7 +6,7 @@
 import { isAppServiceAuthEnabled } from '../config.js';
 import type { CredentialsDeps } from '../credentials/deps.js';
 import { getDeps, type Deps } from '../deps.js';
-import { isOwnedByUs } from '../policy/assignmentName.js';
+import { isOurs } from '../policy/ownership.js';
 import type { HealthProbes } from './health.js';
 import type { ApiRoute, CallerPolicy } from './http.js';
 import { accessRoutes } from './routes/access.js';
@@ -56,9 +56,9 @@ export function healthProbes(deps: Deps, graph: Pick<CredentialsDeps['graph'], '
       await graph.getApplicationByAppId('00000000-0000-0000-0000-000000000000');
     },
     async roleAssignments(subscriptionId) {
-      // Azure's limit counts every assignment in the subscription; ours are those carrying the marker.
+      // Azure's limit counts every assignment in the subscription; ours have our deterministic name and description.
       const all = await deps.roleAssignments.listInSubscription(subscriptionId);
-      return { total: all.length, owned: all.filter((a) => isOwnedByUs(a.description)).length };
+      return { total: all.length, owned: all.filter((a) => isOurs({ ...a, roleDefinitionId: a.roleDefinitionGuid })).length };
     },
   };
 }

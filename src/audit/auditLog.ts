@@ -8,6 +8,8 @@ export const AUDIT_OUTCOMES = {
   granted: 'granted',
   alreadyPresent: 'already-present',
   revoked: 'revoked',
+  /** A revoke withheld: another consumer holding the principal still asks for it (the row names it). */
+  kept: 'kept',
   deniedByConsent: 'denied-by-consent',
   deniedByPlatformPolicy: 'denied-by-platform-policy',
   /** Refused by the automation's own rule, whatever the target consents to; `errorCode` names the rule. */

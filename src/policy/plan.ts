@@ -5,7 +5,7 @@
  * the same order, whatever order they came in.
  */
 import type { ConsentDefault } from '../config.js';
-import { isOwnedByUs, ownedDescription, roleAssignmentName } from './assignmentName.js';
+import { describeOwnership, isOurs, OWNERSHIP_KINDS, roleAssignmentName } from './ownership.js';
 import { evaluateConsent, registryConsentFor } from './consent.js';
 import { parseResourceId, REGISTRY_TYPE, sameResourceId } from './resourceId.js';
 import { isGuid, quote, type Tags } from './result.js';
@@ -146,18 +146,21 @@ interface Wanted {
   readonly access: Access;
 }
 
+/** Whether a registry reference (by name, login server or resource id) names this registry. */
+export function refersToRegistry(ref: RegistryRef, registry: Pick<RegistryFacts, 'id' | 'name' | 'loginServer'>): boolean {
+  switch (ref.kind) {
+    case 'resourceId':
+      return sameResourceId(ref.resourceId, registry.id);
+    case 'loginServer':
+      return registry.loginServer ? registry.loginServer.toLowerCase() === ref.loginServer : registry.name.toLowerCase() === ref.name;
+    case 'name':
+      return registry.name.toLowerCase() === ref.name;
+  }
+}
+
 /** Finds the registry a reference names among the facts; a reference must match exactly one. */
 function resolve(ref: RegistryRef, registries: readonly RegistryFacts[]): RegistryFacts[] {
-  return registries.filter((r) => {
-    switch (ref.kind) {
-      case 'resourceId':
-        return sameResourceId(r.id, ref.resourceId);
-      case 'loginServer':
-        return r.loginServer ? r.loginServer.toLowerCase() === ref.loginServer : r.name.toLowerCase() === ref.name;
-      case 'name':
-        return r.name.toLowerCase() === ref.name;
-    }
-  });
+  return registries.filter((r) => refersToRegistry(ref, r));
 }
 
 const byKey = <T>(key: (t: T) => string) => (a: T, b: T): number => {
@@ -264,7 +267,7 @@ export function planAccess(input: PlanInput): AccessPlan {
           registryName: w.facts.name,
           principalId,
           role: choice.role,
-          owned: isOwnedByUs(e.description),
+          owned: isOurs(e),
           reason: `${choice.role.name} on ${w.facts.name} is already assigned to ${consumerName}'s ${SOURCE_WORDS[identity.source]} ${principalId}`,
         });
       }
@@ -284,7 +287,7 @@ export function planAccess(input: PlanInput): AccessPlan {
         ...(identity.resourceId === undefined ? {} : { identityResourceId: identity.resourceId }),
         access: w.access,
         role: choice.role,
-        description: ownedDescription(`${tag} on ${input.consumer.id}`),
+        description: describeOwnership({ kind: OWNERSHIP_KINDS.tagPolicy, tag, consumerId: input.consumer.id }),
         reason: `${consumerName} asks for ${w.facts.name} (${tag}); ${consent.reason}; ${choice.reason}`,
       });
     }
@@ -296,7 +299,7 @@ export function planAccess(input: PlanInput): AccessPlan {
     const nameKey = e.name.toLowerCase();
     if (seenNames.has(nameKey)) continue;
     seenNames.add(nameKey);
-    if (!isOwnedByUs(e.description)) continue;
+    if (!isOurs(e)) continue;
     const principalId = e.principalId.toLowerCase();
     if (!identities.has(principalId)) continue;
     const role = roleFor(e.roleDefinitionId);

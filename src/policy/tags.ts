@@ -24,7 +24,7 @@ export const ACCESS = { pull: 'pull', push: 'push' } as const;
 export type Access = (typeof ACCESS)[keyof typeof ACCESS];
 
 /** The tag that asks for each kind of access. */
-export const TAG_FOR_ACCESS: Readonly<Record<Access, TagName>> = { pull: TAG_NAMES.pull, push: TAG_NAMES.push };
+export const TAG_FOR_ACCESS = { pull: TAG_NAMES.pull, push: TAG_NAMES.push } as const satisfies Readonly<Record<Access, TagName>>;
 
 /**
  * Login-server suffixes by cloud: public, Azure China (21Vianet), Azure US Government.

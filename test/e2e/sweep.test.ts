@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AuditRecord } from '../../src/audit/auditLog.js';
 import { ROLES } from '../../src/policy/roles.js';
-import { aRegistry, aVirtualMachine, API_VERSIONS, startAccessStack, type AccessStack } from '../support/e2eAccess.js';
+import { aRegistry, aUserAssignedIdentity, aVirtualMachine, API_VERSIONS, startAccessStack, type AccessStack } from '../support/e2eAccess.js';
 
 let s: AccessStack;
 
@@ -79,5 +79,43 @@ describe('reconciliation sweep through the host', () => {
     await fireSweep();
     const writes = (await s.calls()).filter((c) => c.method !== 'GET' && !['admin', 'resourceGraph', 'login', 'managedIdentity'].includes(c.api));
     expect(writes).toEqual([]);
+  });
+
+  // Issue #14, point 1: a sweep that finds the consumer an assignment names gone (its delete event
+  // lost) still keeps it while another consumer holding the principal asks.
+  it('keeps AcrPull for a shared identity when the VM its assignment names was deleted without its event, and the next sweep writes nothing', async () => {
+    await s.admin('PUT', '/faults', { events: { dropRate: 0 } });
+    const rg = await s.resourceGroup('rg-sweep-shared');
+    const acr = `${rg}/providers/Microsoft.ContainerRegistry/registries/sweepsharedacr`;
+    await s.put(acr, aRegistry({ tags: { 'acr-pull-allow': 'same-resource-group' } }));
+    const fleet = await s.put(`${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-sweep-fleet`, aUserAssignedIdentity());
+    const principalId = String(fleet.properties.principalId).toLowerCase();
+    const vms = ['vm-sweep-1', 'vm-sweep-2'].map((n) => `${rg}/providers/Microsoft.Compute/virtualMachines/${n}`);
+    for (const id of vms) await s.put(id, aVirtualMachine({ tags: { 'acr-pull': 'sweepsharedacr' }, identity: { userAssigned: [fleet.id] } }));
+    await s.idle();
+    const [assignment] = (await s.assignmentsAt(acr)).filter((a) => a.principalId.toLowerCase() === principalId);
+    const named = vms.find((id) => assignment?.description?.toLowerCase().endsWith(` on ${id.toLowerCase()}`));
+    const other = vms.find((id) => id !== named)!;
+    expect(named).toBeDefined();
+
+    await s.admin('PUT', '/faults', { events: { dropRate: 1 } });
+    await s.del(named!, API_VERSIONS.virtualMachine); // its delete event is never delivered
+    await s.idle();
+
+    await fireSweep();
+    // Never revoked, not even for a moment (the other VM's settle in the same sweep would grant it again after a gap).
+    expect(bySweep(await s.audit(named!), 'revoked')).toEqual([]);
+    expect((await s.assignmentsAt(acr)).filter((a) => a.principalId.toLowerCase() === principalId)).toHaveLength(1);
+    const kept = bySweep(await s.audit(named!), 'kept');
+    expect(kept.length).toBeGreaterThanOrEqual(1);
+    expect(kept[0]!.reason).toContain(other.split('/').pop()!);
+    expect(String(kept[0]!.details?.['stillAskedBy']).toLowerCase()).toBe(other.toLowerCase());
+
+    // The kept assignment now names the VM that asks: the next sweep has nothing to decide or write.
+    await s.clearCalls();
+    await fireSweep();
+    const writes = (await s.calls()).filter((c) => c.method !== 'GET' && !['admin', 'resourceGraph', 'login', 'managedIdentity'].includes(c.api));
+    expect(writes).toEqual([]);
+    expect(bySweep(await s.audit(named!), 'kept')).toHaveLength(kept.length);
   });
 });

@@ -102,15 +102,20 @@ export function aScaleSet(options: { tags?: Tags; identity?: IdentityInput } = {
 /**
  * An AKS cluster with managed identity; ARM fills `properties.identityProfile.kubeletidentity`.
  * Follows containerservice/.../aks/stable/2025-05-01/examples/ManagedClustersCreate_Update.json, trimmed.
+ * With `kubeletIdentity`, the cluster brings its own (ManagedClusterProperties.identityProfile:
+ * "The only accepted key is kubeletidentity, with value of resourceId"), which needs a user-assigned
+ * control-plane identity (`controlPlaneIdentity`), as `az aks create --assign-identity
+ * --assign-kubelet-identity` sends it.
  */
-export function aManagedCluster(options: { tags?: Tags } = {}): ArmWrite {
+export function aManagedCluster(options: { tags?: Tags; kubeletIdentity?: string; controlPlaneIdentity?: string } = {}): ArmWrite {
   return {
     apiVersion: API_VERSIONS.managedCluster,
     body: {
       location: LOCATION,
       tags: options.tags ?? {},
-      identity: { type: 'SystemAssigned' },
+      identity: options.controlPlaneIdentity ? identityBody({ userAssigned: [options.controlPlaneIdentity] }) : { type: 'SystemAssigned' },
       properties: {
+        ...(options.kubeletIdentity ? { identityProfile: { kubeletidentity: { resourceId: options.kubeletIdentity } } } : {}),
         dnsPrefix: 'dnsprefix1',
         agentPoolProfiles: [{ name: 'nodepool1', count: 3, vmSize: 'Standard_DS2_v2', osType: 'Linux', type: 'VirtualMachineScaleSets', mode: 'System' }],
       },

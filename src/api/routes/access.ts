@@ -84,7 +84,8 @@ export function accessRoutes(deps: () => AccessDeps): ApiRoute[] {
           description:
             'Deletes the automation’s assignments that give this access (either mode’s role) to the resource’s identities or the principal. ' +
             'Assignments made outside the automation are never deleted: when they are all there is, the answer is 403 NotOwnedByAutomation. ' +
-            'A grant that came from the tag policy comes back on the consumer’s next event while its tag asks for it.',
+            'A grant that came from the tag policy comes back on the consumer’s next event while its tag asks for it. ' +
+            'One that another resource holding the same principal (a shared identity) still asks for is kept, and the audit row names it.',
           tags: ['access'],
           body: RevokeRequestSchema,
           responses: { 200: { description: 'Revoked, or nothing to revoke.', schema: RevokeResultSchema } },

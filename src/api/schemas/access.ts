@@ -124,7 +124,7 @@ export const GrantResultSchema = named(
 export const RevokeResultSchema = named(
   'RevokeResult',
   z.object({
-    outcome: z.enum(Object.values(MANUAL_REVOKE_OUTCOMES) as [string, ...string[]]).describe('revoked, or nothing-to-revoke when the target holds no such role there.'),
+    outcome: z.enum(Object.values(MANUAL_REVOKE_OUTCOMES) as [string, ...string[]]).describe('revoked; kept when another resource holding the same principal (a shared identity) still asks for it — the audit row names it; or nothing-to-revoke when the target holds no such role there.'),
     registry: ManualRegistry,
     resourceId: z.string().optional(),
     principalIds: z.array(z.string()),

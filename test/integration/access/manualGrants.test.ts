@@ -274,6 +274,23 @@ describe('revokeManually', () => {
     expect(result.decisions[0]!.reason).toMatch(/grants it again/);
   });
 
+  // Issue #14, point 1: a manual revoke for one VM of a fleet sharing an identity keeps what another VM still asks for.
+  it('keeps a shared identity’s grant that another consumer still asks for, and names it', async () => {
+    const fleet = await h.put(`${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-man-fleet`, API.identity, { location: 'westeurope' });
+    const principalId = String(fleet.properties.principalId);
+    const vmIds = [vmId(rg, 'vm-man-fleet-1'), vmId(rg, 'vm-man-fleet-2')];
+    await h.put(vmIds[0]!, API.vm, { location: 'westeurope', identity: { type: 'UserAssigned', userAssignedIdentities: { [fleet.id]: {} } }, tags: {}, properties: {} });
+    await h.put(vmIds[1]!, API.vm, { location: 'westeurope', identity: { type: 'UserAssigned', userAssignedIdentities: { [fleet.id]: {} } }, tags: { 'acr-pull': 'manualacr' }, properties: {} });
+    await reconcileResource(h.deps, vmIds[1]!, { log: h.log, trigger: { eventId: 'evt-fleet' } });
+
+    const result = await revokeManually(h.deps, { resourceId: vmIds[0]!, registry: 'manualacr', access: 'pull', caller: CALLER }, { log: h.log });
+    expect(result.outcome).toBe('kept');
+    expect(result.decisions.map((d) => d.outcome)).toEqual(['kept']);
+    expect(result.decisions[0]!.reason).toContain('vm-man-fleet-2');
+    expect(result.decisions[0]!.details).toMatchObject({ manual: true, stillAskedBy: vmIds[1] });
+    expect((await h.assignmentsAt(acr)).filter((a) => a.principalId === principalId)).toHaveLength(1);
+  });
+
   it('revokes a bare principal’s manual grant', async () => {
     const principalId = '6a1b2c3d-0000-4000-8000-00000000c0de';
     await grant({ principalId, principalType: 'ServicePrincipal', registry: 'openacr', access: 'pull' });

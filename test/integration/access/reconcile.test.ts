@@ -3,6 +3,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reconcileResource } from '../../../src/access/reconcile.js';
+import { TransientAzureError } from '../../../src/errors.js';
 import { ROLES } from '../../../src/policy/roles.js';
 import { API, startAccessHarness, type AccessHarness } from './harness.js';
 
@@ -150,6 +151,62 @@ describe('reconcileResource', () => {
     const again = await reconcile(task);
     expect(again.decisions.map((d) => d.outcome)).toEqual(['already-present']);
     expect((await h.calls()).filter((c) => c.method === 'PATCH' || c.method === 'PUT')).toEqual([]);
+  });
+});
+
+// Issue #14, point 1: one assignment serves every consumer holding a shared principal.
+describe('shared identities', () => {
+  const shared = async (name: string) => {
+    const body = await h.put(`${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}`, API.identity, { location: 'westeurope' });
+    return { id: body.id as string, principalId: String(body.properties.principalId) };
+  };
+  const vmWith = (id: string, identity: Record<string, unknown>, tags: Record<string, string> = { 'acr-pull': 'contosoacr' }) => h.put(id, API.vm, { location: 'westeurope', identity, tags, properties: {} });
+  const userAssigned = (...ids: string[]) => ({ type: 'UserAssigned', userAssignedIdentities: Object.fromEntries(ids.map((i) => [i, {}])) });
+  const heldBy = async (principalId: string) => (await h.assignmentsAt(acr)).filter((a) => a.principalId === principalId);
+  /** Two tagged VMs sharing one user-assigned identity, each settled by its event: the assignment names `a`. */
+  const aFleet = async (name: string) => {
+    const fleet = await shared(`id-${name}`);
+    const [a, b] = [vmId(`vm-${name}-a`), vmId(`vm-${name}-b`)];
+    for (const vm of [a, b]) {
+      await vmWith(vm, userAssigned(fleet.id));
+      await reconcile(vm);
+    }
+    return { fleet, a, b };
+  };
+
+  it('keeps ours when the shared identity is detached from the VM it names while another VM still asks', async () => {
+    const { fleet, a, b } = await aFleet('detach');
+    expect((await heldBy(fleet.principalId))[0]?.description).toContain(a);
+
+    await vmWith(a, { type: 'SystemAssigned' }); // the fleet identity detached from the VM the assignment names
+    const result = await reconcile(a);
+    const kept = result.decisions.filter((d) => d.principalId === fleet.principalId);
+    expect(kept.map((d) => d.outcome)).toEqual(['kept']);
+    expect(kept[0]!.details).toMatchObject({ stillAskedBy: b });
+    expect((await heldBy(fleet.principalId)).map((x) => x.description)).toEqual([`Managed by acr-pull-automation: acr-pull on ${b}`]);
+  });
+
+  it('keeps ours on a registry event when the consumer it names is gone and the one that still asks could not be settled', async () => {
+    const { fleet, a, b } = await aFleet('orphan');
+    await h.del(a, API.vm); // its delete event is lost: the assignment still names it
+
+    // Reading b's grant index rows fails once (a Table Storage hiccup), so the registry event cannot
+    // settle b, and its principal is not among those it found entitled: the orphan step decides.
+    let failures = 0;
+    const deps = {
+      ...h.deps,
+      grantIndex: {
+        ...h.deps.grantIndex,
+        listForConsumer: (id: string) => (id === b && failures++ === 0 ? Promise.reject(new TransientAzureError('ServiceUnavailable', 'table unavailable')) : h.deps.grantIndex.listForConsumer(id)),
+      },
+    };
+    await reconcileResource(deps, acr, { log: h.log, trigger: { eventId: 'evt-registry' } }).catch((error: unknown) => {
+      if (!(error instanceof TransientAzureError)) throw error; // Event Grid redelivers; what was decided is in the audit rows
+    });
+    expect(await heldBy(fleet.principalId)).toHaveLength(1);
+    const rows = (await h.deps.audit.query({ resourceId: a, top: 50 })).items.filter((r) => r.principalId === fleet.principalId);
+    expect(rows.map((r) => r.outcome)).toContain('kept');
+    expect(rows.map((r) => r.outcome)).not.toContain('revoked');
   });
 });
 

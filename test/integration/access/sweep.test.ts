@@ -10,7 +10,7 @@ import { reconcileResource } from '../../../src/access/reconcile.js';
 import { SWEEP_CALLER, sweepSubscriptions, sweepTargetsQuery } from '../../../src/access/sweep.js';
 import type { AuditRecord } from '../../../src/audit/auditLog.js';
 import { TransientAzureError } from '../../../src/errors.js';
-import { ownedDescription } from '../../../src/policy/assignmentName.js';
+import { ownedDescription, roleAssignmentName } from '../../../src/policy/assignmentName.js';
 import { sameResourceId } from '../../../src/policy/resourceId.js';
 import { ROLES } from '../../../src/policy/roles.js';
 import { API, startAccessHarness, type AccessHarness } from './harness.js';
@@ -71,7 +71,7 @@ describe('reconciliation sweep', () => {
     });
     // Ours, but naming no consumer (as the pull-credential service principal's is): not the sweep's to judge.
     const other = (await h.put(`${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-credentials`, API.identity, { location: 'westeurope' })).properties.principalId as string;
-    const credentialName = '5e1f0a2b-0000-4000-8000-00000000aa02';
+    const credentialName = mustName(roleAssignmentName({ scope: acr, principalId: other, roleDefinitionId: ROLES.acrPull.roleDefinitionId }));
     await h.put(assignmentPath(acr, credentialName), '2022-04-01', anAssignment(other, ownedDescription('pull credentials for sweepacr')));
     expect((await h.assignmentsAt(acr)).filter((a) => a.principalId === principalId)).toHaveLength(2);
 
@@ -98,12 +98,41 @@ describe('reconciliation sweep', () => {
     expect((await auditOf(vm)).filter((r) => r.outcome === 'revoked' && r.caller === SWEEP_CALLER)).toHaveLength(1);
   });
 
+  // Issue #14, point 1: step 3 (the consumer an assignment names is gone) asks who else still asks.
+  it('keeps ours for a shared identity when the VM it names is gone and the grant index lost track of it, and hands it to the VM that asks', async () => {
+    const fleet = await h.put(`${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-sweep-fleet`, API.identity, { location: 'westeurope' });
+    const principalId = String(fleet.properties.principalId);
+    const [first, second] = [vmId('vm-fleet-a'), vmId('vm-fleet-b')];
+    for (const id of [first!, second!]) {
+      await h.put(id, API.vm, { location: 'westeurope', identity: { type: 'UserAssigned', userAssignedIdentities: { [fleet.id]: {} } }, tags: { 'acr-pull': 'sweepacr' }, properties: {} });
+      await reconcileResource(h.deps, id, { log: h.log, trigger: { eventId: `evt-${id}` } });
+    }
+    const [assignment] = (await h.assignmentsAt(acr)).filter((a) => a.principalId === principalId);
+    expect(assignment?.description).toContain(first); // the first VM's grant; the second found it present
+    await h.deps.grantIndex.remove(first!, acr);
+    await h.del(first!, API.vm); // its delete event is never delivered
+
+    await sweep();
+    expect((await auditOf(first!)).filter((r) => r.outcome === 'revoked')).toEqual([]);
+    const kept = (await auditOf(first!)).filter((r) => r.outcome === 'kept' && r.caller === SWEEP_CALLER);
+    expect(kept).toHaveLength(1);
+    expect(kept[0]!.details).toMatchObject({ stillAskedBy: second });
+    const [after] = (await h.assignmentsAt(acr)).filter((a) => a.principalId === principalId);
+    expect(after?.name).toBe(assignment?.name);
+    expect(after?.description).toBe(`Managed by acr-pull-automation: acr-pull on ${second}`);
+    // Handed over with its index row: the second VM's deletion finds it and, nobody else asking, revokes it.
+    await h.del(second!, API.vm);
+    await reconcileResource(h.deps, second!, { log: h.log, trigger: { eventId: 'evt-fleet-b-deleted' } });
+    expect((await h.assignmentsAt(acr)).filter((a) => a.principalId === principalId)).toEqual([]);
+  });
+
   it('revokes ours on a key vault for a user-assigned identity deleted without its event', async () => {
     const vault = `${rg}/providers/Microsoft.KeyVault/vaults/sweep-kv`;
     await h.put(vault, '2023-07-01', { location: 'westeurope', properties: { tenantId: h.emu.endpoints.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true } });
     const identity = `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-gone`;
     const principalId = (await h.put(identity, API.identity, { location: 'westeurope' })).properties.principalId as string;
-    const name = '5e1f0a2b-0000-4000-8000-00000000aa03';
+    // Ours: the deterministic name and our description (a description alone is not enough).
+    const name = mustName(roleAssignmentName({ scope: vault, principalId, roleDefinitionId: ROLES.keyVaultSecretsUser.roleDefinitionId }));
     await h.put(assignmentPath(vault, name), '2022-04-01', {
       properties: {
         roleDefinitionId: `/subscriptions/${h.sub}/providers/Microsoft.Authorization/roleDefinitions/${ROLES.keyVaultSecretsUser.roleDefinitionId}`,
@@ -171,3 +200,8 @@ describe('reconciliation sweep', () => {
     expect(failed[0]).toMatchObject({ caller: SWEEP_CALLER, errorCode: 'ServiceUnavailable' });
   });
 });
+
+function mustName(result: ReturnType<typeof roleAssignmentName>): string {
+  if (!result.ok) throw new Error(result.error);
+  return result.value;
+}

@@ -195,6 +195,26 @@ describe('compute and container resources', () => {
     expect(again.body.properties.identityProfile.kubeletidentity).toEqual(kubelet);
   });
 
+  // ManagedClusterProperties.identityProfile (containerservice/.../aks/stable/2025-05-01/managedClusters.json):
+  // "The only accepted key is kubeletidentity, with value of resourceId"; ARM fills clientId and objectId.
+  it('PUTs AKS clusters that bring their own kubelet identity, one identity for two clusters', async () => {
+    const control = (await put(`${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-aks-control`, API.msi, { location: 'westeurope' })).body;
+    const kubelet = (await put(`${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-aks-kubelet`, API.msi, { location: 'westeurope' })).body;
+    const body = (name: string, kubeletId: string) => ({
+      location: 'westeurope',
+      identity: { type: 'UserAssigned', userAssignedIdentities: { [control.id]: {} } },
+      properties: { dnsPrefix: name, identityProfile: { kubeletidentity: { resourceId: kubeletId } } },
+    });
+    for (const name of ['aks-byo-1', 'aks-byo-2']) {
+      const res = await put(`${rg}/providers/Microsoft.ContainerService/managedClusters/${name}`, API.aks, body(name, kubelet.id));
+      expect(res.body.properties.identityProfile.kubeletidentity).toEqual({ resourceId: kubelet.id, clientId: kubelet.properties.clientId, objectId: kubelet.properties.principalId });
+    }
+    const missing = await arm
+      .pathUnchecked(`${rg}/providers/Microsoft.ContainerService/managedClusters/aks-byo-3`)
+      .put({ body: body('aks-byo-3', `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-nowhere`), queryParameters: { 'api-version': API.aks } });
+    expect(missing.status).toBe('400');
+  });
+
   it('PUTs registries with their role-assignment mode (LegacyRegistryPermissions by default)', async () => {
     const legacy = await put(`${rg}/providers/Microsoft.ContainerRegistry/registries/contosoacr`, API.acr, { location: 'westeurope', sku: { name: 'Standard' }, properties: {} });
     expect(legacy.body.properties).toMatchObject({ loginServer: 'contosoacr.azurecr.io', roleAssignmentMode: 'LegacyRegistryPermissions' });

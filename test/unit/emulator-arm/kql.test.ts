@@ -5,7 +5,16 @@ import { KqlError, parseQuery, runQuery } from '../../../emulator/arm/kql.js';
 // azure-rest-api-specs specification/resourcegraph/.../stable/2022-10-01/examples).
 const rows = [
   { id: '/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/registries/contosoacr', name: 'contosoacr', type: 'microsoft.containerregistry/registries', resourceGroup: 'rg1', subscriptionId: 's1', location: 'eastus', tags: { 'acr-pull-allow': 'same-resource-group' } },
-  { id: '/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm-web-1', name: 'vm-web-1', type: 'microsoft.compute/virtualmachines', resourceGroup: 'rg1', subscriptionId: 's1', location: 'eastus', tags: { 'acr-pull': 'contosoacr,fabrikamacr' } },
+  {
+    id: '/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm-web-1',
+    name: 'vm-web-1',
+    type: 'microsoft.compute/virtualmachines',
+    resourceGroup: 'rg1',
+    subscriptionId: 's1',
+    location: 'eastus',
+    tags: { 'acr-pull': 'contosoacr,fabrikamacr' },
+    identity: { type: 'UserAssigned', userAssignedIdentities: { '/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-fleet': { principalId: '3f2a0c1e-1111-4222-8333-444455556666' } } },
+  },
   { id: '/subscriptions/s2/resourceGroups/rg2/providers/Microsoft.Compute/virtualMachines/vm-2', name: 'vm-2', type: 'microsoft.compute/virtualmachines', resourceGroup: 'rg2', subscriptionId: 's2', location: 'westeurope', tags: {} },
 ];
 
@@ -21,6 +30,8 @@ describe('Resource Graph KQL subset', () => {
     ["resources | where id =~ '/SUBSCRIPTIONS/s1/resourcegroups/rg1/providers/microsoft.compute/virtualmachines/VM-WEB-1'", ['vm-web-1']],
     ["resources | where name in~ ('VM-2', 'contosoacr')", ['contosoacr', 'vm-2']],
     ["resources | where isempty(tags['acr-pull']) and type !~ 'microsoft.containerregistry/registries'", ['vm-2']],
+    // tostring() of a dynamic column is its JSON text: a principal id nested in userAssignedIdentities is found.
+    ["resources | where tostring(identity) contains '3F2A0C1E-1111-4222-8333-444455556666' or tostring(properties) contains '3f2a0c1e-1111-4222-8333-444455556666'", ['vm-web-1']],
   ])('%s', (query, names) => {
     expect(runQuery(parseQuery(query), rows).map((r) => r.name)).toEqual(names);
   });
