@@ -109,9 +109,8 @@ export const SETTINGS: readonly SettingSpec[] = [
 ];
 
 /**
- * Every setting's documented default, for hosts that must see settings explicitly: timer
- * schedules are bound as `%ROTATION_SCHEDULE%`, which the Functions host resolves from app
- * settings alone. The infra sets the same values in Azure.
+ * Every setting's documented default. Not for a host or launcher to inject: the Functions host
+ * resolves `%ROTATION_SCHEDULE%`-style bindings from app settings alone (`unresolvedBindingSettings`).
  */
 export const SETTING_DEFAULTS: Readonly<Record<string, string>> = Object.fromEntries(
   SETTINGS.filter((s) => s.default !== undefined).map((s) => [s.name, s.default as string]),
