@@ -6,14 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseEventGridDelivery } from './eventGrid.js';
-import { installFunctionsCore, type LogCategory, type LogLevel, type RegisteredFunction, type RpcHttpCookie, type RpcHttpData, type RpcTypedData } from './functionsCore.js';
-import { invokeRegisteredFunction, runHooks, type InvocationInput } from './invoke.js';
+import type { LogCategory, LogLevel, RegisteredFunction, RpcHttpCookie, RpcHttpData, RpcTypedData } from './functionsCore.js';
+import { indexApp } from './indexApp.js';
+import { invokeRegisteredFunction, type InvocationInput } from './invoke.js';
 import { compileRoute, type CompiledRoute } from './routes.js';
-import { parseSchedule, resolveSettingReferences, startSchedule, type TimerPayload } from './timers.js';
+import { parseSchedule, resolveSettingReferences, startSchedule, timerTimeZone, type Schedule, type TimerPayload } from './timers.js';
 
 /** Keys the host checks, as Azure's: a function (default host) key, the master key, the Event Grid system key. */
 export interface HostKeys {
@@ -40,6 +40,8 @@ export interface FunctionSummary {
   readonly methods?: readonly string[];
   readonly authLevel?: string;
   readonly schedule?: string;
+  /** Why the function is in error (it then never runs), as the Functions host reports it. */
+  readonly error?: string;
 }
 
 export interface HostOptions {
@@ -52,7 +54,7 @@ export interface HostOptions {
   readonly hostname?: string;
   /** Keys to enforce; any not given is generated (see `RunningHost.generatedKeys`). */
   readonly keys?: Partial<HostKeys>;
-  /** App settings used to resolve `%NAME%` in timer schedules; default process.env. */
+  /** App settings: `%NAME%` in timer schedules and `WEBSITE_TIME_ZONE` are read from these only; default process.env. */
   readonly settings?: Readonly<Record<string, string | undefined>>;
   /** Where log lines go; default one JSON object per line on stdout. */
   readonly onLog?: (line: HostLogLine) => void;
@@ -91,13 +93,25 @@ export async function startHost(options: HostOptions = {}): Promise<RunningHost>
   const hostJson = readJson(resolve(appRoot, 'host.json')) as { extensions?: { http?: { routePrefix?: string } }; extensionBundle?: unknown } | undefined;
   const routePrefix = (hostJson?.extensions?.http?.routePrefix ?? 'api').replace(/^\/+|\/+$/g, '');
 
-  const registry = installFunctionsCore((level: LogLevel, category: LogCategory, message: string) => hostLog(level, message, category));
-  const entry = resolve(appRoot, options.appEntry ?? packageMain(appRoot));
-  const requireApp = createRequire(resolve(appRoot, 'package.json'));
-  delete requireApp.cache[entry]; // a second host in one process loads the app afresh
-  requireApp(entry); // a throw here (e.g. ConfigError) is the caller's to report
-  if (registry.programmingModel?.getCapabilities) await registry.programmingModel.getCapabilities({});
-  await runHooks(registry, 'appStart', { hookData: {}, appHookData: registry.appHookData, functionAppDirectory: dirname(entry) });
+  // As the Node worker indexes: an app that throws while loading leaves the host running with the
+  // functions registered before the throw (none, usually) and a warning; Azure does the same.
+  const { registry } = await indexApp({ appRoot, appEntry: options.appEntry, log: (level, category, message) => hostLog(level, message, category === 'system' ? 'worker' : category) });
+  if (registry.functions.length === 0) hostLog('warning', 'No job functions found. The app registered no functions: check the warning above.');
+
+  // Functions whose bindings do not resolve are in error, as in Azure: they are listed but never run.
+  const functionErrors = new Map<string, string>();
+  const schedules = new Map<string, Schedule>();
+  for (const fn of registry.functions.filter((f) => f.trigger.type.toLowerCase() === 'timertrigger')) {
+    try {
+      schedules.set(fn.name, parseSchedule(resolveSettingReferences(String(fn.trigger['schedule']), settings), timerTimeZone(settings)));
+    } catch (error) {
+      functionErrors.set(fn.name, error instanceof Error ? error.message : String(error));
+    }
+  }
+  if (functionErrors.size > 0) {
+    const lines = [...functionErrors].map(([name, message]) => `${name}: ${message}`);
+    hostLog('error', `The following ${functionErrors.size} functions are in error:\n${lines.join('\n')}`);
+  }
 
   const generatedKeys: (keyof HostKeys)[] = [];
   const key = (name: keyof HostKeys) => {
@@ -118,7 +132,10 @@ export async function startHost(options: HostOptions = {}): Promise<RunningHost>
     }))
     .sort((a, b) => a.route.precedence - b.route.precedence);
 
-  const functions: FunctionSummary[] = registry.functions.map((fn) => summarise(fn, routePrefix));
+  const functions: FunctionSummary[] = registry.functions.map((fn) => {
+    const error = functionErrors.get(fn.name);
+    return { ...summarise(fn, routePrefix), ...(error ? { error } : {}) };
+  });
   const logInvocation = (line: { level: LogLevel; category: LogCategory; functionName: string; invocationId: string; message: string }) =>
     onLog({ time: new Date().toISOString(), level: line.level, functionName: line.functionName, invocationId: line.invocationId, ...(line.category === 'user' ? {} : { category: line.category }), message: line.message });
   const invoke = (fn: RegisteredFunction, input: InvocationInput) => invokeRegisteredFunction(registry, fn, input, logInvocation);
@@ -166,7 +183,9 @@ export async function startHost(options: HostOptions = {}): Promise<RunningHost>
       headers: flattenHeaders(req),
       query: Object.fromEntries(url.searchParams),
       params: params ?? {},
-      body: body.length > 0 ? { bytes: body } : undefined,
+      // A body sent without Content-Length (Transfer-Encoding: chunked) reaches the function empty,
+      // as it does on Azure: Azure/azure-functions-host#4926, Azure/azure-functions-nodejs-library#171.
+      body: body.length > 0 && req.headers['content-length'] !== undefined ? { bytes: body } : undefined,
     };
     let response;
     try {
@@ -227,7 +246,10 @@ export async function startHost(options: HostOptions = {}): Promise<RunningHost>
     }
     if (/^\/admin\/functions\/?$/i.test(path)) {
       if (method !== 'GET') return send(res, 405, undefined, { allow: 'GET' });
-      return sendJson(res, 200, registry.functions.map((fn) => ({ name: fn.name, config: { bindings: Object.entries(fn.metadata.bindings).map(([n, b]) => ({ name: n, ...b })) }, isDisabled: false })));
+      // Each binding under the name the host indexes it by: the worker sends `{ ...binding, name: key }`
+      // (Azure/azure-functions-nodejs-worker src/coreApi/registerFunction.ts), so an HTTP function's
+      // output is `$return`, not the generated name inside the binding.
+      return sendJson(res, 200, registry.functions.map((fn) => ({ name: fn.name, config: { bindings: Object.entries(fn.metadata.bindings).map(([n, b]) => ({ ...b, name: n })) }, isDisabled: false })));
     }
     const fire = /^\/admin\/functions\/([^/]+)\/?$/i.exec(path);
     if (fire) {
@@ -235,6 +257,8 @@ export async function startHost(options: HostOptions = {}): Promise<RunningHost>
       const fn = registry.functions.find((f) => f.name.toLowerCase() === name.toLowerCase());
       if (!fn) return send(res, 404, `No function named "${name}".`);
       if (method !== 'POST') return send(res, 405, undefined, { allow: 'POST' });
+      const inError = functionErrors.get(fn.name);
+      if (inError) return send(res, 404, `The function ${fn.name} is in error: ${inError}`);
       if (fn.trigger.type.toLowerCase() === 'httptrigger') return send(res, 400, `${fn.name} is an HTTP function: call its route instead.`);
       let input: unknown;
       try {
@@ -246,7 +270,7 @@ export async function startHost(options: HostOptions = {}): Promise<RunningHost>
       send(res, 202);
       const triggerData: RpcTypedData =
         fn.trigger.type.toLowerCase() === 'timertrigger'
-          ? { json: JSON.stringify(timerPayload(fn, settings, false)) }
+          ? { json: JSON.stringify(timerPayload(schedules.get(fn.name), false)) }
           : { string: typeof input === 'string' ? input : JSON.stringify(input ?? null) };
       invoke(fn, { triggerData }).catch((error: unknown) => hostLog('error', `Function ${fn.name} failed: ${describe(error)}`));
       return;
@@ -256,8 +280,8 @@ export async function startHost(options: HostOptions = {}): Promise<RunningHost>
 
   const timers: { stop(): void }[] = [];
   if (options.runTimers ?? true) {
-    for (const fn of registry.functions.filter((f) => f.trigger.type.toLowerCase() === 'timertrigger')) {
-      const schedule = parseSchedule(resolveSettingReferences(String(fn.trigger['schedule']), settings));
+    for (const fn of registry.functions.filter((f) => schedules.has(f.name))) {
+      const schedule = schedules.get(fn.name)!;
       timers.push(
         startSchedule(
           schedule,
@@ -293,14 +317,9 @@ export async function startHost(options: HostOptions = {}): Promise<RunningHost>
   };
 }
 
-function timerPayload(fn: RegisteredFunction, settings: Readonly<Record<string, string | undefined>>, isPastDue: boolean): TimerPayload {
+function timerPayload(schedule: Schedule | undefined, isPastDue: boolean): TimerPayload {
   const now = new Date();
-  let next = now;
-  try {
-    next = parseSchedule(resolveSettingReferences(String(fn.trigger['schedule']), settings)).next(now);
-  } catch {
-    // An admin-fired timer still runs when its schedule cannot be read.
-  }
+  const next = schedule?.next(now) ?? now;
   return { Schedule: { AdjustForDST: true }, ScheduleStatus: { Last: now.toISOString(), Next: next.toISOString(), LastUpdated: now.toISOString() }, IsPastDue: isPastDue };
 }
 
@@ -394,12 +413,6 @@ function listen(server: Server, port: number, hostname: string): Promise<number>
 
 function readJson(path: string): unknown {
   return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
-}
-
-function packageMain(appRoot: string): string {
-  const pkg = readJson(resolve(appRoot, 'package.json')) as { main?: string } | undefined;
-  if (!pkg?.main) throw new Error(`No app entry: ${appRoot}/package.json has no "main".`);
-  return pkg.main;
 }
 
 function describe(error: unknown): string {

@@ -7,8 +7,10 @@
  * Every other variable is an app setting the app itself reads.
  *
  * Output: one JSON object per line. Once listening it prints the ready line
- * `{"event":"ready","url":…,"pid":…,"functions":[…]}` (with `keys` only for keys it generated);
- * if the app fails to load it prints the error's message and exits 1.
+ * `{"event":"ready","url":…,"pid":…,"functions":[…]}` (with `keys` only for keys it generated).
+ * As on Azure, an app that throws while loading leaves the host running with the functions it
+ * registered before the throw (usually none) and a warning line; a function whose `%SETTING%`
+ * does not resolve is listed with an `error` and never runs. It exits 1 only when it cannot listen.
  */
 import { startHost, type HostKeys, type RunningHost } from './host.js';
 

@@ -7,6 +7,7 @@
 import type { FunctionSummary } from '../devhost/host.js';
 import { startEmulator, type EmulatorEndpoints, type RunningEmulator } from '../emulator/index.js';
 import { APP_EVENT_SUBSCRIPTIONS } from '../src/eventSubscriptions.js';
+import { SETTINGS } from '../src/config.js';
 import { startAzurite, type RunningAzurite } from '../test/support/azurite.js';
 import { startHostProcess, type HostProcess } from '../test/support/hostProcess.js';
 import { rawRequest } from '../test/support/emulator.js';
@@ -64,6 +65,9 @@ export interface RunningStack {
  * and validates its configuration, and nothing reaches Azure.
  */
 export const PLACEHOLDER_APP_SETTINGS: Readonly<Record<string, string>> = {
+  // Settings a trigger binds as %NAME%, set as the infra sets them (infra/main.parameters.json):
+  // the host resolves them from app settings only and puts a function naming a missing one in error.
+  ...Object.fromEntries(SETTINGS.filter((s) => s.boundBy !== undefined && s.default !== undefined).map((s) => [s.name, s.default!])),
   AZURE_TENANT_ID: '00000000-0000-0000-0000-00000000aaaa',
   WATCHED_SUBSCRIPTIONS: '00000000-0000-0000-0000-000000000001',
   ARM_ENDPOINT: 'https://127.0.0.1:9/arm-not-configured',

@@ -71,6 +71,11 @@ export interface SettingSpec {
   readonly default?: string;
   readonly example: string;
   readonly description: string;
+  /**
+   * The function whose trigger binding names this setting as `%NAME%`. The Functions host resolves
+   * those from app settings only, so `default` is what the infra sets, not what the host would use.
+   */
+  readonly boundBy?: string;
 }
 
 /**
@@ -101,12 +106,12 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'TABLE_PREFIX', required: false, default: 'acrpull', example: 'acrpull', description: 'Prefix of the tables the app creates (letters and digits).' },
   { name: 'ACCESS_DEFAULT_CONSENT', required: false, default: 'none', example: 'none', description: `What a registry without an acr-pull-allow tag consents to for pull (never push, which needs acr-push-allow): ${CONSENT_DEFAULTS.join('|')}.` },
   { name: 'ACCESS_ALLOW_CONSENT_OVERRIDE', required: false, default: 'false', example: 'false', description: 'Whether a manual grant through the HTTP API may override registry consent (audited as an override).' },
-  { name: 'ROTATION_SCHEDULE', required: false, default: '0 0 3 * * *', example: '0 0 3 * * *', description: 'NCRONTAB schedule (six fields, seconds first) of the rotation timer.' },
+  { name: 'ROTATION_SCHEDULE', required: false, default: '0 0 3 * * *', example: '0 0 3 * * *', description: 'NCRONTAB schedule (six fields, seconds first, in UTC unless WEBSITE_TIME_ZONE says otherwise) of the rotation timer.', boundBy: 'rotateCredentials' },
   { name: 'ROTATION_PERIOD_DAYS', required: false, default: '90', example: '90', description: 'Lifetime of a pull password in days; it is replaced at two thirds of its life. At least 31 + ROTATION_GRACE_HOURS in days (32 with the default grace): Key Vault announces SecretNearExpiry 30 days before expiry.' },
   { name: 'ROTATION_GRACE_HOURS', required: false, default: '24', example: '24', description: 'Hours a password stays valid after Key Vault stopped serving it; a rotation that would cut this short is deferred.' },
   { name: 'CREDENTIALS_CALL_TIMEOUT_SECONDS', required: false, default: '30', example: '30', description: 'Seconds a credentials run waits for one Key Vault, Graph or Entra call before giving up (at most 60, well under the 300 s lease).' },
   { name: 'CREDENTIALS_DELETE_APP_ON_UNENROL', required: false, default: 'false', example: 'false', description: 'Whether un-enrolling a registry deletes its pull application.' },
-  { name: 'RECONCILE_SCHEDULE', required: false, default: '0 */30 * * * *', example: '0 */30 * * * *', description: 'NCRONTAB schedule of the reconciliation sweep that catches missed events.' },
+  { name: 'RECONCILE_SCHEDULE', required: false, default: '0 */30 * * * *', example: '0 */30 * * * *', description: 'NCRONTAB schedule (in UTC unless WEBSITE_TIME_ZONE says otherwise) of the reconciliation sweep that catches missed events.', boundBy: 'reconcileSweep' },
   { name: 'CREDENTIALS_VAULT_NAMES', required: false, example: 'kv-acrpull-abc123', description: "Comma-separated Key Vault names that hold the app's pull credentials (the infra sets its own vault). They, and any vault a registry's acr-pull-credential tag or an enrolment names, are never given to a workload identity." },
   { name: 'AZURE_CLIENT_ID', required: false, example: '11111111-2222-3333-4444-555555555555', description: 'Client id of a user-assigned managed identity, when the app should use it instead of its system-assigned one.' },
   {
@@ -120,13 +125,23 @@ export const SETTINGS: readonly SettingSpec[] = [
 ];
 
 /**
- * Every setting's documented default, for hosts that must see settings explicitly: timer
- * schedules are bound as `%ROTATION_SCHEDULE%`, which the Functions host resolves from app
- * settings alone. The infra sets the same values in Azure.
+ * Every setting's documented default. Not for a host or launcher to inject: the Functions host
+ * resolves `%ROTATION_SCHEDULE%`-style bindings from app settings alone (`unresolvedBindingSettings`).
  */
 export const SETTING_DEFAULTS: Readonly<Record<string, string>> = Object.fromEntries(
   SETTINGS.filter((s) => s.default !== undefined).map((s) => [s.name, s.default as string]),
 );
+
+/**
+ * Settings a trigger binding names as `%NAME%` that are not set: on Azure the host cannot resolve
+ * them and puts that function in error ("'%NAME%' does not resolve to a value"), whatever the
+ * default above says. One line per setting, for the health report.
+ */
+export function unresolvedBindingSettings(env: Readonly<Record<string, string | undefined>>): string[] {
+  return SETTINGS.filter((s) => s.boundBy !== undefined && !env[s.name]?.trim()).map(
+    (s) => `${s.name}: not set, so the ${s.boundBy} function is in error and never runs (its trigger binds %${s.name}%, which the Functions host resolves from app settings only) (example: ${s.example})`,
+  );
+}
 
 /** Thrown by `loadConfig`: its message has one line per bad setting. */
 export class ConfigError extends Error {

@@ -11,6 +11,8 @@ import { HEALTH_STATUSES, ROLE_ASSIGNMENT_LIMIT, type DependencyHealth, type Hea
 /** One call per dependency; each resolves when the dependency answered. */
 export interface HealthProbes {
   readonly watchedSubscriptions: readonly string[];
+  /** Settings that leave a function in error although the rest loads (see `unresolvedBindingSettings`). */
+  readonly settingProblems?: readonly string[];
   tableStorage(): Promise<void>;
   arm(): Promise<void>;
   graph(): Promise<void>;
@@ -48,11 +50,12 @@ export async function checkHealth(probes: () => HealthProbes, now: () => Date = 
   const roleAssignments = subscriptions as SubscriptionHealth[];
   // A dependency out of reach stops the app; a subscription we cannot count (or near its limit) only warns.
   const unreachable = dependencies.some((d) => !d.reachable);
+  const settingProblems = (built.settingProblems ?? []).map(redact);
   const nearLimit = roleAssignments.some((s) => s.errorCode !== undefined || (s.headroom !== undefined && s.headroom < ROLE_ASSIGNMENT_LIMIT * HEADROOM_WARNING));
   return {
-    status: unreachable ? HEALTH_STATUSES.unhealthy : nearLimit ? HEALTH_STATUSES.degraded : HEALTH_STATUSES.healthy,
+    status: unreachable || settingProblems.length > 0 ? HEALTH_STATUSES.unhealthy : nearLimit ? HEALTH_STATUSES.degraded : HEALTH_STATUSES.healthy,
     time: now().toISOString(),
-    settings: { valid: true, problems: [] },
+    settings: { valid: settingProblems.length === 0, problems: settingProblems },
     dependencies,
     roleAssignments,
   };

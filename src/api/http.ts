@@ -214,6 +214,15 @@ async function readJsonBody(request: ApiRequest, expectsBody: boolean): Promise<
   const text = bytes.toString('utf8').replace(/^\uFEFF/, '');
   if (text.trim() === '') {
     if (!expectsBody) return { ok: true, value: undefined };
+    // The Functions host hands a chunked body (no Content-Length) to the worker empty
+    // (Azure/azure-functions-host#4926, Azure/azure-functions-nodejs-library#171): say so, rather
+    // than report a missing body the caller did send.
+    if (/\bchunked\b/i.test(request.headers.get('transfer-encoding') ?? '') && request.headers.get('content-length') === null) {
+      return {
+        ok: false,
+        problem: (instance) => problem('LengthRequired', 'The body arrived empty: it was sent with Transfer-Encoding: chunked, and the Azure Functions host passes such bodies on empty. Send it with a Content-Length header.', { instance }),
+      };
+    }
     return { ok: false, problem: (instance) => problem('ValidationFailed', 'This operation needs a JSON body.', { instance, errors: [{ pointer: '#/body', detail: 'required' }] }) };
   }
   const contentType = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();

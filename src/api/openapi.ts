@@ -24,9 +24,9 @@ export interface OpenApiDocument {
 }
 
 const REF_PREFIX = '#/components/schemas/';
-/** Statuses every operation can answer with a problem; those with a body also 413 and 415. */
+/** Statuses every operation can answer with a problem; those with a body also 411, 413 and 415. */
 const COMMON_PROBLEMS = [400, 405, 500] as const;
-const BODY_PROBLEMS = [413, 415] as const;
+const BODY_PROBLEMS = [411, 413, 415] as const;
 const PROBLEM_DESCRIPTIONS: Readonly<Record<number, string>> = {
   400: 'Malformed JSON, an unknown field, an invalid resource id or another validation error.',
   401: 'The function key is missing or wrong (answered by the Functions host, without a body); with App Service Authentication, no valid Microsoft Entra token (answered by App Service).',
@@ -34,6 +34,7 @@ const PROBLEM_DESCRIPTIONS: Readonly<Record<number, string>> = {
   404: 'The thing named in the path does not exist.',
   405: 'The route does not support this method; the Allow header lists those it does.',
   409: 'The request conflicts with the current state, or something it needs is not ready yet.',
+  411: 'The body was sent chunked (no Content-Length): the Functions host passes such bodies on empty.',
   413: 'The body is larger than the API accepts.',
   415: 'The body is not JSON.',
   500: 'An unexpected failure; the body carries no detail, the log has it under the instance id.',

@@ -53,6 +53,7 @@ export const API_PROBLEMS = {
   NotAcceptable: { status: 406, title: 'The API answers JSON only' },
   Conflict: { status: 409, title: 'The request conflicts with the current state' },
   NotReady: { status: 409, title: 'Something the request depends on is not ready yet; retry later' },
+  LengthRequired: { status: 411, title: 'The request body must be sent with a Content-Length header' },
   PayloadTooLarge: { status: 413, title: 'The request body is larger than this API accepts' },
   UnsupportedMediaType: { status: 415, title: 'The request body must be JSON' },
   TransientAzureError: { status: 503, title: 'Azure failed in a way that may pass; retry later' },

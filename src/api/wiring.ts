@@ -3,7 +3,7 @@
  * so importing a function module builds nothing and invalid settings surface per request
  * (as a problem, or in the health report) rather than at load.
  */
-import { isAppServiceAuthEnabled } from '../config.js';
+import { isAppServiceAuthEnabled, unresolvedBindingSettings } from '../config.js';
 import type { CredentialsDeps } from '../credentials/deps.js';
 import { getDeps, type Deps } from '../deps.js';
 import { isOurs } from '../policy/ownership.js';
@@ -41,10 +41,11 @@ function credentialsDeps(): CredentialsDeps {
 }
 
 /** The probes `GET /api/health` runs, over the same adapters the use cases use. */
-export function healthProbes(deps: Deps, graph: Pick<CredentialsDeps['graph'], 'getApplicationByAppId'>): HealthProbes {
+export function healthProbes(deps: Deps, graph: Pick<CredentialsDeps['graph'], 'getApplicationByAppId'>, env: Readonly<Record<string, string | undefined>> = process.env): HealthProbes {
   const [first] = deps.config.watchedSubscriptions;
   return {
     watchedSubscriptions: deps.config.watchedSubscriptions,
+    settingProblems: unresolvedBindingSettings(env),
     async tableStorage() {
       await deps.audit.query({ top: 1, since: new Date(Date.now() - 60_000) });
     },

@@ -12,7 +12,7 @@
  * a failing load) is in hostFixture.test.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { HostLogLine } from '../../devhost/host.js';
@@ -201,6 +201,22 @@ describe('local host: HTTP triggers', () => {
     expect(await response.json()).toMatchObject({ status: 'unhealthy' });
   });
 
+  // Issue 21 item 3: Azure's host passes a chunked body on empty (Azure/azure-functions-host#4926);
+  // the API says so instead of reporting a missing body.
+  it('answers a chunked POST body, which reaches the function empty, with 411 LengthRequired', async () => {
+    const { status, body } = await new Promise<{ status: number; body: string }>((done, fail) => {
+      const req = httpRequest(`${host.url}/api/access/preview`, { method: 'POST', headers: { 'x-functions-key': host.keys.functionKey, 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => done({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('error', fail);
+      req.write(JSON.stringify({ resourceId: vmId(watched, 'vm-chunked') }).slice(0, 10));
+      req.end(JSON.stringify({ resourceId: vmId(watched, 'vm-chunked') }).slice(10));
+    });
+    expect(status).toBe(411);
+    expect(JSON.parse(body)).toMatchObject({ code: 'LengthRequired', detail: expect.stringContaining('Content-Length') });
+  });
+
   it('answers 404 for an unknown route or one without the api/ prefix, and lets the function answer a method it does not serve', async () => {
     expect((await api('/api/nothing-here', { key: host.keys.masterKey })).status).toBe(404);
     expect((await api('/audit', { key: host.keys.masterKey })).status).toBe(404);
@@ -317,6 +333,24 @@ describe('local host: Event Grid webhook (resourceEvents)', () => {
 });
 
 describe('local host: admin API', () => {
+  // Issue 21 item 5: the host indexes each binding under its key in the worker's metadata
+  // (`{ ...binding, name: key }`, Azure/azure-functions-nodejs-worker src/coreApi/registerFunction.ts):
+  // an HTTP function's output is `$return`.
+  it('lists the app’s 12 functions with the binding names the Functions host indexes', async () => {
+    const response = await api('/admin/functions', { key: host.keys.masterKey });
+    expect(response.status).toBe(200);
+    const listed = (await response.json()) as { name: string; config: { bindings: { name: string; type: string; direction: string }[] } }[];
+    expect(listed.map((f) => f.name).sort()).toEqual(
+      ['accessGrantsApi', 'accessPreviewApi', 'auditApi', 'credentialsApi', 'credentialsRegistryApi', 'credentialsRotateApi', 'healthApi', 'keyVaultSecretEvents', 'openapi', 'reconcileSweep', 'resourceEvents', 'rotateCredentials'],
+    );
+    for (const fn of listed) {
+      const shape = fn.config.bindings.map((b) => ({ type: b.type, direction: b.direction, name: b.name }));
+      const trigger = { direction: 'in', name: expect.stringMatching(/^\w+Trigger[0-9a-f]+$/) };
+      if (fn.name.endsWith('Api') || fn.name === 'openapi') expect(shape, fn.name).toEqual([{ type: 'httpTrigger', ...trigger }, { type: 'http', direction: 'out', name: '$return' }]);
+      else expect(shape, fn.name).toEqual([{ type: expect.stringMatching(/^(eventGridTrigger|timerTrigger)$/), ...trigger }]);
+    }
+  });
+
   it('fires the rotateCredentials timer at once with the master key', async () => {
     const response = await api('/admin/functions/rotateCredentials', { method: 'POST', key: host.keys.masterKey, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: '' }) });
     expect(response.status).toBe(202);
@@ -336,5 +370,33 @@ describe('local host: admin API', () => {
   it('refuses without the master key and answers 404 for an unknown function', async () => {
     expect((await api('/admin/functions/rotateCredentials', { method: 'POST', key: host.keys.functionKey, body: '{}' })).status).toBe(401);
     expect((await api('/admin/functions/noSuchFunction', { method: 'POST', key: host.keys.masterKey, body: '{}' })).status).toBe(404);
+  });
+});
+
+// Issue 21 item 2: no launcher default stands in for a %SETTING% binding; the function is in error
+// on Azure, so it is here, and the health route says why.
+describe('local host: a %SETTING% binding without its app setting', () => {
+  let bare: HostProcess | undefined;
+  afterAll(async () => {
+    await bare?.stop();
+  });
+
+  it('puts rotateCredentials in error, and GET /api/health names the missing setting', async () => {
+    const { ROTATION_SCHEDULE: _unset, ...settings } = PLACEHOLDER_APP_SETTINGS;
+    bare = await startHostProcess({
+      appEntry: inject('appEntry'),
+      env: { ...settings, ROTATION_SCHEDULE: undefined, TABLES_CONNECTION_STRING: inject('tablesConnectionString'), TABLE_PREFIX: `bare${randomUUID().replace(/-/g, '').slice(0, 12)}` },
+    });
+    expect(bare.functions.find((f) => f.name === 'rotateCredentials')?.error).toBe("'%ROTATION_SCHEDULE%' does not resolve to a value.");
+    expect(bare.functions.find((f) => f.name === 'reconcileSweep')?.error).toBeUndefined();
+    const fired = await fetch(`${bare.url}/admin/functions/rotateCredentials`, { method: 'POST', headers: { 'x-functions-key': bare.keys.masterKey }, body: '{}' });
+    expect(fired.status).toBe(404);
+
+    const health = await fetch(`${bare.url}/api/health`, { headers: { 'x-functions-key': bare.keys.functionKey } });
+    expect(health.status).toBe(503);
+    const body = (await health.json()) as { status: string; settings: { valid: boolean; problems: string[] } };
+    expect(body.status).toBe('unhealthy');
+    expect(body.settings.valid).toBe(false);
+    expect(body.settings.problems).toEqual([expect.stringMatching(/^ROTATION_SCHEDULE: not set, so the rotateCredentials function is in error and never runs/)]);
   });
 });

@@ -1,8 +1,10 @@
 /**
  * The local host with a small fixture app (test/support/hostFixtureApp.cjs): timers on their
- * schedule with `%SETTING%` resolved from app settings, runOnStartup, the timer payload, route
- * templates and methods, cookies, and an app that fails to load.
+ * schedule with `%SETTING%` resolved from app settings, in UTC, runOnStartup, the timer payload,
+ * route templates and methods, cookies, chunked bodies, and an app that fails to load — each
+ * behaving as on Azure (issue 21, "Like Azure, not like our host").
  */
+import { request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnGroup } from '../../devhost/childProcess.js';
@@ -46,10 +48,53 @@ describe('local host: timers', () => {
     expect(host.logs().filter((l) => l.functionName === 'fixtureOnStartup')).toHaveLength(1);
   });
 
-  it('refuses to start when a schedule names an app setting that is not set', async () => {
-    const { code, output } = await runHostToExit({ FIXTURE_TIMER_SCHEDULE: '' });
-    expect(code).toBe(1);
-    expect(output).toContain('FIXTURE_TIMER_SCHEDULE');
+  // Issue 21 item 2: Azure resolves %SETTING% from app settings only and puts the function in error
+  // ("'%NAME%' does not resolve to a value", Azure/azure-functions-host#2165); the rest still runs.
+  it('puts a timer whose %SETTING% is not an app setting in error, never runs it, and serves the rest', async () => {
+    const host = await startHostProcess({ appEntry: FIXTURE_APP, env: { FIXTURE_TIMER_SCHEDULE: undefined } });
+    started.push(host);
+    const error = "'%FIXTURE_TIMER_SCHEDULE%' does not resolve to a value.";
+    expect(host.functions.find((f) => f.name === 'fixtureScheduled')).toEqual({ name: 'fixtureScheduled', trigger: 'timer', schedule: '%FIXTURE_TIMER_SCHEDULE%', error });
+    expect(host.logs().find((l) => l.level === 'error' && l.category === 'host')?.message).toBe(`The following 1 functions are in error:\nfixtureScheduled: ${error}`);
+    const fired = await fetch(`${host.url}/admin/functions/fixtureScheduled`, { method: 'POST', headers: { 'x-functions-key': host.keys.masterKey }, body: '{}' });
+    expect(fired.status).toBe(404);
+    expect(await fired.text()).toContain(error);
+    expect((await fetch(`${host.url}/api/items/7`)).status).toBe(200);
+    await host.waitForLog((l) => l.functionName === 'fixtureOnStartup', 5_000);
+    expect(host.logs().filter((l) => l.functionName === 'fixtureScheduled')).toEqual([]);
+  });
+
+  /** The `next` occurrence in the payload of the admin-fired fixtureScheduled timer. */
+  async function nextOccurrence(host: HostProcess): Promise<Date> {
+    const fired = await fetch(`${host.url}/admin/functions/fixtureScheduled`, { method: 'POST', headers: { 'x-functions-key': host.keys.masterKey }, body: '{}' });
+    expect(fired.status).toBe(202);
+    const line = await host.waitForLog((l) => l.functionName === 'fixtureScheduled');
+    return new Date((JSON.parse(line.message) as { next: string }).next);
+  }
+
+  // Issue 21 item 1: "The default time zone used with the CRON expressions is Coordinated Universal
+  // Time (UTC)" (MicrosoftDocs/azure-docs includes/functions-timezone.md). The machine here runs at
+  // UTC+14 (TZ), where 03:00 local is 13:00 UTC.
+  it('reads a schedule in UTC, not in the machine’s time zone', async () => {
+    const host = await startHostProcess({ appEntry: FIXTURE_APP, env: { TZ: 'Pacific/Kiritimati', WEBSITE_TIME_ZONE: undefined, FIXTURE_TIMER_SCHEDULE: '0 0 3 * * *' } });
+    started.push(host);
+    const next = await nextOccurrence(host);
+    expect([next.getUTCHours(), next.getUTCMinutes(), next.getUTCSeconds()]).toEqual([3, 0, 0]);
+    expect(next.getTime() - Date.now()).toBeLessThanOrEqual(24 * 3_600_000);
+  });
+
+  it('reads a schedule in the zone WEBSITE_TIME_ZONE names', async () => {
+    const host = await startHostProcess({ appEntry: FIXTURE_APP, env: { TZ: 'Pacific/Kiritimati', WEBSITE_TIME_ZONE: 'America/New_York', FIXTURE_TIMER_SCHEDULE: '0 0 3 * * *' } });
+    started.push(host);
+    const next = await nextOccurrence(host);
+    const newYork = new Intl.DateTimeFormat('en-US', { timeZone: 'America/New_York', hour: 'numeric', minute: 'numeric', hourCycle: 'h23' }).format(next);
+    expect(newYork).toBe('03:00');
+  });
+
+  it('puts the timers in error when WEBSITE_TIME_ZONE is not a tz database name', async () => {
+    const host = await startHostProcess({ appEntry: FIXTURE_APP, env: { WEBSITE_TIME_ZONE: 'Eastern Standard Time', FIXTURE_TIMER_SCHEDULE: '0 0 3 * * *' } });
+    started.push(host);
+    expect(host.functions.find((f) => f.name === 'fixtureScheduled')?.error).toContain('WEBSITE_TIME_ZONE: expected a tz database time zone, got "Eastern Standard Time"');
   });
 });
 
@@ -93,6 +138,26 @@ describe('local host: route templates and responses', () => {
     expect(ok.status).toBe(200);
   });
 
+  it('passes a body sent with Content-Length', async () => {
+    const response = await get('/api/echo', { method: 'POST', body: 'hello' });
+    expect(await response.json()).toEqual({ body: 'hello', transferEncoding: null });
+  });
+
+  // Issue 21 item 3: Azure's host hands a body sent without Content-Length to the worker empty
+  // (Azure/azure-functions-host#4926, Azure/azure-functions-nodejs-library#171).
+  it('passes a chunked body (no Content-Length) on empty, as Azure does', async () => {
+    const answer = await new Promise<string>((done, fail) => {
+      const req = httpRequest(`${host.url}/api/echo`, { method: 'POST', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => done(text));
+      });
+      req.on('error', fail);
+      req.write('hel');
+      req.end('lo');
+    });
+    expect(JSON.parse(answer)).toEqual({ body: '', transferEncoding: 'chunked' });
+  });
+
   it('returns the handler’s status, headers, cookies and body', async () => {
     const response = await get('/api/created', { method: 'PUT' });
     expect(response.status).toBe(201);
@@ -103,11 +168,22 @@ describe('local host: route templates and responses', () => {
 });
 
 describe('local host: start-up failures', () => {
-  it('prints the error the app throws while loading and exits non-zero', async () => {
-    const { code, output } = await runHostToExit({ FIXTURE_TIMER_SCHEDULE: '*/1 * * * * *', HOST_FIXTURE_FAIL_AT_LOAD: 'AZURE_TENANT_ID: expected a GUID, got "contoso" (example: 72f988bf-86f1-41af-91ab-2d7cd011db47)' });
-    expect(code).toBe(1);
-    expect(output).toContain('AZURE_TENANT_ID: expected a GUID, got \\"contoso\\"');
-    expect(output).not.toContain('"event":"ready"');
+  // Issue 21 item 4: the Node worker logs a throwing entry point as a warning and reports the
+  // functions registered so far (Azure/azure-functions-nodejs-worker src/startApp.ts): the host
+  // runs, with nothing to run. `npm run build` catches it instead (hostBundle.test.ts).
+  it('starts with no functions when the app throws while loading, with the error as a warning', async () => {
+    const host = await startHostProcess({
+      appEntry: FIXTURE_APP,
+      env: { FIXTURE_TIMER_SCHEDULE: '*/1 * * * * *', HOST_FIXTURE_FAIL_AT_LOAD: 'AZURE_TENANT_ID: expected a GUID, got "contoso" (example: 72f988bf-86f1-41af-91ab-2d7cd011db47)' },
+    });
+    started.push(host);
+    expect(host.functions).toEqual([]);
+    const warning = host.logs().find((l) => l.level === 'warning' && l.category === 'worker');
+    expect(warning?.message).toBe(`Worker was unable to load entry point "${FIXTURE_APP}": AZURE_TENANT_ID: expected a GUID, got "contoso" (example: 72f988bf-86f1-41af-91ab-2d7cd011db47)`);
+    expect(host.logs().some((l) => l.level === 'warning' && l.message.startsWith('No job functions found.'))).toBe(true);
+    expect((await fetch(`${host.url}/api/items/7`)).status).toBe(404);
+    const listed = await fetch(`${host.url}/admin/functions`, { headers: { 'x-functions-key': host.keys.masterKey } });
+    expect(await listed.json()).toEqual([]);
   });
 
   it('says which port is taken when FUNCTIONS_HTTP_PORT is busy', async () => {

@@ -1,7 +1,7 @@
 // A tiny Functions app for the local host's own tests: what the app's real functions (driven in
 // host.test.ts) cannot show — a timer on a fast schedule read from an app setting and the timer
 // payload it gets, runOnStartup, route templates and methods the API does not use, a response
-// with cookies, and an app that fails while loading.
+// with cookies, a body echoed back, and an app that fails while loading.
 const { app } = require('@azure/functions');
 
 if (process.env.HOST_FIXTURE_FAIL_AT_LOAD) {
@@ -32,6 +32,13 @@ const echo = (request, context) => ({
 app.http('fixtureFiles', { route: 'files/{*path}', methods: ['GET'], authLevel: 'anonymous', handler: echo });
 app.http('fixtureItem', { route: 'items/{id:int}', methods: ['GET'], authLevel: 'anonymous', handler: echo });
 app.http('fixtureItemLatest', { route: 'items/latest', methods: ['GET'], authLevel: 'anonymous', handler: echo });
+// Echoes the body the function received: a chunked one arrives empty, as on Azure.
+app.http('fixtureEcho', {
+  route: 'echo',
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  handler: async (request) => ({ jsonBody: { body: await request.text(), transferEncoding: request.headers.get('transfer-encoding') } }),
+});
 app.http('fixtureAdminOnly', { route: 'operator', methods: ['POST'], authLevel: 'admin', handler: echo });
 app.http('fixtureCreated', {
   route: 'created',

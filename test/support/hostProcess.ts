@@ -7,7 +7,6 @@ import { fileURLToPath } from 'node:url';
 import { spawnGroup, type ChildHandle } from '../../devhost/childProcess.js';
 import type { FunctionSummary, HostKeys, HostLogLine } from '../../devhost/host.js';
 import type { HostReadyLine } from '../../devhost/main.js';
-import { SETTING_DEFAULTS } from '../../src/config.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -48,8 +47,7 @@ export async function startHostProcess(options: HostProcessOptions = {}): Promis
   };
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    // Every documented default, as the infra sets them in Azure (the host resolves %SETTING% bindings from these).
-    ...SETTING_DEFAULTS,
+    // No defaults stand in for app settings: a %SETTING% a binding names must be in `env`, as on Azure.
     FUNCTIONS_HTTP_PORT: '0',
     ...options.env,
     FUNCTIONS_FUNCTION_KEY: keys.functionKey,

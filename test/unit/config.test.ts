@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, isAppServiceAuthEnabled, loadConfig, SETTINGS } from '../../src/config.js';
+import { ConfigError, isAppServiceAuthEnabled, loadConfig, SETTINGS, unresolvedBindingSettings } from '../../src/config.js';
 
 const MINIMAL = {
   AZURE_TENANT_ID: '72f988bf-86f1-41af-91ab-2d7cd011db47',
@@ -142,5 +142,22 @@ describe('local.settings.sample.json', () => {
     expect(sample.Values['FUNCTIONS_WORKER_RUNTIME']).toBe('node');
     expect(sample.Values['AzureWebJobsStorage']).toBe('UseDevelopmentStorage=true');
     for (const setting of SETTINGS) expect(sample.Values[setting.name], setting.name).toBe(setting.example);
+  });
+});
+
+// Issue 21 item 2: a setting a trigger binds as %NAME% has no default on Azure's host.
+describe('settings bound by a trigger', () => {
+  const bound = SETTINGS.filter((s) => s.boundBy !== undefined);
+
+  it.each(bound.map((s) => [s.name, s.boundBy!]))('%s is what the %s function binds as %%NAME%%', (name, functionName) => {
+    const sources = ['rotateCredentials.ts', 'reconcileSweep.ts'].map((f) => readFileSync(`src/functions/${f}`, 'utf8')).join('\n');
+    expect(sources).toMatch(new RegExp(`app\\.timer\\('${functionName}', \\{ schedule: '%${name}%'`));
+  });
+
+  it('reports each one not set, naming the function left in error, and nothing once all are set', () => {
+    expect(unresolvedBindingSettings({ ...MINIMAL, RECONCILE_SCHEDULE: '0 */30 * * * *' })).toEqual([
+      "ROTATION_SCHEDULE: not set, so the rotateCredentials function is in error and never runs (its trigger binds %ROTATION_SCHEDULE%, which the Functions host resolves from app settings only) (example: 0 0 3 * * *)",
+    ]);
+    expect(unresolvedBindingSettings(Object.fromEntries(bound.map((s) => [s.name, s.example])))).toEqual([]);
   });
 });
