@@ -103,6 +103,25 @@ describe('enrolment', () => {
     expect(revokes[0]!.reason).toMatch(/was not made by the automation; it is left as it is/);
   });
 
+  it('stops the enrolment where a platform policy refuses the pull role, records why, and enrols once it is lifted', async () => {
+    const { registryId, vaultName } = await world.newRegistry();
+    const deps = world.deps();
+    await world.emulator.admin('PUT', '/arm/policies/no-pull-credentials', { scopePrefix: registryId, roleDefinitionId: '7f951dda-4ed3-4680-a7ca-43fe172d538d', displayName: 'No AcrPull for service principals here' });
+    try {
+      await expect(enrolRegistry(deps, { registryId, vaultName })).rejects.toMatchObject({ code: 'RequestDisallowedByPolicy' });
+    } finally {
+      await world.emulator.admin('DELETE', '/arm/policies/no-pull-credentials');
+    }
+    const row = await deps.store.get(registryId);
+    expect(row).toMatchObject({ status: 'enrolling', lastErrorCode: 'RequestDisallowedByPolicy' });
+    expect(row?.role).toBeUndefined();
+    expect(await deps.vaults.getSecret(vaultName, `${row!.registryName}-pull-pwd`)).toBeUndefined();
+    const audit = await world.audit.query({ registry: registryId });
+    expect(audit.items.filter((r) => r.action === 'grant')).toMatchObject([{ outcome: 'denied-by-platform-policy', errorCode: 'RequestDisallowedByPolicy' }]);
+
+    expect((await enrolRegistry(deps, { registryId, vaultName })).outcome).toBe('enrolled');
+  });
+
   it('refuses a vault that does not exist', async () => {
     const { registryId } = await world.newRegistry();
     await expect(enrolRegistry(world.deps(), { registryId, vaultName: 'kv-missing' })).rejects.toMatchObject({ code: 'VaultNotFound' });
