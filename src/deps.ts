@@ -6,7 +6,7 @@
  */
 import type { TokenCredential } from '@azure/identity';
 import type { AccessDeps } from './access/accessDeps.js';
-import { createTableGrantIndex } from './access/grantIndex.js';
+import { createTableGrantIndex } from './assignments/grantIndex.js';
 import { createRegistryDirectory } from './access/registries.js';
 import type { AuditLog } from './audit/auditLog.js';
 import { createTableAuditLog } from './audit/tableAuditLog.js';

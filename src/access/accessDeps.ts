@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import type { ResourceGraph } from '../azure/resourceGraph.js';
 import type { RoleAssignments } from '../azure/roleAssignments.js';
 import type { Config } from '../config.js';
-import type { GrantIndex } from './grantIndex.js';
+import type { GrantIndex } from '../assignments/grantIndex.js';
 import type { RegistryDirectory } from './registries.js';
 
 /** What the access use cases need; `Deps` (src/deps.ts) provides it, tests may build it directly. */

@@ -17,7 +17,7 @@
  * Only ARM's answer confirms an asker; a search result or an index row alone never removes one.
  */
 import type { AccessDeps } from './accessDeps.js';
-import type { Asker, AskerLookup } from './assignmentExecutor.js';
+import type { Asker, AskerLookup } from '../assignments/executor.js';
 import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
 import { identitiesOf, toPlanIdentity } from './identities.js';
 import { describeOwnership, OWNERSHIP_KINDS } from '../policy/ownership.js';

@@ -25,9 +25,9 @@ import { OWNERSHIP_KINDS } from '../policy/ownership.js';
 import { parseRegistryRef, TAG_FOR_ACCESS, TAG_NAMES, type Access } from '../policy/tags.js';
 import type { AccessDeps } from './accessDeps.js';
 import { registryAskers } from './askers.js';
-import { grantAssignment, NOT_OURS_CODE, revokeAssignment, REVOKE_RESULTS, type RevokeResult, type WriteAhead } from './assignmentExecutor.js';
+import { grantAssignment, NOT_OURS_CODE, ownershipOfListed, revokeAssignment, REVOKE_RESULTS, type RevokeResult, type WriteAhead } from '../assignments/executor.js';
 import { manualGrantDescription } from './manualGrantDescription.js';
-import { identitiesOf, ownershipOfListed, refersTo, startRun, toPlanIdentity, type Run } from './reconcile.js';
+import { identitiesOf, refersTo, startRun, toPlanIdentity, type Run } from './reconcile.js';
 
 /** Principal types a role assignment takes (`principalType` on the PUT). */
 export const PRINCIPAL_TYPES = { servicePrincipal: 'ServicePrincipal', user: 'User', group: 'Group' } as const;

@@ -19,7 +19,7 @@ import type { ArmResource } from '../azure/arm.js';
 import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
 import { AppError } from '../errors.js';
 import { DecisionRecorder, type DecisionOptions, type DecisionTrigger } from '../audit/decisionRecorder.js';
-import { ownershipOf, OWNERSHIP_KINDS, parseOwnership, subjectOf, type Ownership } from '../policy/ownership.js';
+import { OWNERSHIP_KINDS, standsFor, subjectOf } from '../policy/ownership.js';
 import { planAccess, refersToRegistry, type AccessPlan, type PlannedGrant, type RegistryFacts } from '../policy/plan.js';
 import { consentForPrincipal, evaluateConsent, registryConsentFor } from '../policy/consent.js';
 import { normalizeResourceId, parseResourceId, sameResourceId } from '../policy/resourceId.js';
@@ -27,9 +27,9 @@ import { accessOf, describeRole, roleFor } from '../policy/roles.js';
 import { parseConsumerTags, TAG_NAMES, type AccessRequest } from '../policy/tags.js';
 import type { AccessDeps } from './accessDeps.js';
 import { registryAskers } from './askers.js';
-import { grantAssignment, revokeAssignment, REVOKE_RESULTS, type GrantSpec } from './assignmentExecutor.js';
+import { grantAssignment, ownershipOfListed, revokeAssignment, REVOKE_RESULTS, type GrantSpec } from '../assignments/executor.js';
 import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
-import type { GrantIndexEntry } from './grantIndex.js';
+import type { GrantIndexEntry } from '../assignments/grantIndex.js';
 import { identitiesOf, IDENTITY_KINDS, taskCredentialIdentity, toPlanIdentity, type ConsumerIdentity } from './identities.js';
 import { keepManualGrants } from './manualGrantDescription.js';
 
@@ -165,7 +165,7 @@ async function settleConsumer(
   const existing = assignments.filter((a) => principals.has(a.principalId.toLowerCase()));
   // Ours for this consumer whose principal it no longer has (identity removed or recreated, or a
   // shared identity detached from it): revoked unless another consumer holding that principal asks.
-  const stale = assignments.filter((a) => !principals.has(a.principalId.toLowerCase()) && namesConsumer(ownershipOfListed(a), consumerId));
+  const stale = assignments.filter((a) => !principals.has(a.principalId.toLowerCase()) && standsFor(ownershipOfListed(a), consumerId));
 
   if (requests.length > 0 && identities.length === 0) {
     await run.decide({ action: 'grant', outcome: AUDIT_OUTCOMES.skipped, reason: `${consumerName} asks for registry access but has no managed identity`, resourceId: consumerId });
@@ -462,7 +462,7 @@ async function revokeForDeletedConsumer(run: Run, consumerId: string): Promise<v
   const askers = registryAskers(deps);
   for (const entry of indexed) {
     const assignments = await deps.roleAssignments.listAtScope(entry.registryId);
-    const ours = assignments.filter((a) => namesConsumer(ownershipOfListed(a), consumerId));
+    const ours = assignments.filter((a) => standsFor(ownershipOfListed(a), consumerId));
     const registryName = nameOf(entry.registryId);
     let settled = true;
     for (const a of ours) {
@@ -581,22 +581,6 @@ export function taggedConsumersQuery(): string {
 /** Whether a consumer's request names this registry (by name, login server or id). */
 export function refersTo(request: AccessRequest, registry: RegistryFacts): boolean {
   return refersToRegistry(request.registryRef, registry);
-}
-
-/** The resource our description names (the consumer, or a vault grant's identity), if any. Description only: see `ownershipOfListed` for decisions. */
-export function consumerIdFromDescription(description: string | undefined): string | undefined {
-  return subjectOf(parseOwnership(description));
-}
-
-/** Whether an assignment of ours (or, given a description, our description) stands for this resource. */
-export function namesConsumer(owned: Ownership | string | undefined, consumerId: string): boolean {
-  const named = subjectOf(typeof owned === 'string' ? parseOwnership(owned) : owned);
-  return named !== undefined && sameResourceId(named, consumerId);
-}
-
-/** What an assignment as listed stands for, when it is ours (deterministic name and our description). */
-export function ownershipOfListed(a: Pick<RoleAssignmentInfo, 'name' | 'scope' | 'principalId' | 'roleDefinitionGuid' | 'description'>): Ownership | undefined {
-  return ownershipOf({ ...a, roleDefinitionId: a.roleDefinitionGuid });
 }
 
 function toGrantSpec(g: PlannedGrant): GrantSpec {

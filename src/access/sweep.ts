@@ -37,8 +37,8 @@ import type { AccessDeps } from './accessDeps.js';
 import { reconcileChangedResource } from './handleResourceEvent.js';
 import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
 import { registryAskers } from './askers.js';
-import { revokeAssignment, REVOKE_RESULTS } from './assignmentExecutor.js';
-import { identitiesOf, ownershipOfListed, reconcileResource, startRun, type Trigger } from './reconcile.js';
+import { ownershipOfListed, revokeAssignment, REVOKE_RESULTS } from '../assignments/executor.js';
+import { identitiesOf, reconcileResource, startRun, type Trigger } from './reconcile.js';
 import { subjectOf } from '../policy/ownership.js';
 
 /** The caller on every audit row the sweep writes. */

@@ -25,7 +25,7 @@ export interface CredentialsDeps {
   readonly vaults: VaultSecrets;
   readonly proof: PasswordProof;
   readonly arm: Pick<ArmResources, 'getResource'>;
-  readonly roleAssignments: Pick<RoleAssignments, 'create' | 'delete'>;
+  readonly roleAssignments: Pick<RoleAssignments, 'create' | 'delete' | 'listAtScope'>;
   readonly audit: AuditLog;
   readonly now: () => Date;
   /** How long a run holds an enrolment; a run that died loses it after this. */
@@ -40,7 +40,7 @@ export interface CredentialsDeps {
 /** Shared adapters the composition root already builds for access; built here when absent. */
 export interface CredentialsDepsOptions {
   readonly arm: Pick<ArmResources, 'getResource'>;
-  readonly roleAssignments: Pick<RoleAssignments, 'create' | 'delete'>;
+  readonly roleAssignments: Pick<RoleAssignments, 'create' | 'delete' | 'listAtScope'>;
   readonly resourceGraph: ResourceGraph;
   readonly table?: LazyTable;
   /** SDK pipeline options, passed to every client (for example the TLS trust of a private endpoint). */

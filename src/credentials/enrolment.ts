@@ -3,7 +3,6 @@
  * Pure: names, due times and views; no I/O.
  */
 import { InvalidInputError } from '../errors.js';
-import { ownedDescription, isOwnedByUs } from '../policy/assignmentName.js';
 import type { EnrolmentSource } from './enrolmentRule.js';
 
 export const ENROLMENT_STATUSES = { enrolling: 'enrolling', active: 'active', unenrolled: 'unenrolled' } as const;
@@ -120,22 +119,6 @@ export function passwordSecretName(registryName: string): string {
 }
 export function applicationDisplayName(registryName: string): string {
   return `${registryName.toLowerCase()}-pull`;
-}
-
-const PULL_ROLE_DETAIL = 'pull credentials for ';
-
-/** The `description` of the pull role given to a registry's pull-credential service principal. */
-export function pullRoleDescription(registryName: string): string {
-  return ownedDescription(`${PULL_ROLE_DETAIL}${registryName.toLowerCase()}`);
-}
-
-/**
- * Whether a role assignment is the pull role of a pull-credential service principal. Such an
- * assignment is ours, but no consumer tag asks for it: the access reconciliation must leave it
- * to the credentials feature (it is removed only on un-enrolment with the application).
- */
-export function isPullCredentialGrant(description: string | null | undefined): boolean {
-  return isOwnedByUs(description) && (description ?? '').trimStart().startsWith(ownedDescription(PULL_ROLE_DETAIL));
 }
 
 /** Prefix of every password displayName we create: how we recognise our own passwords. */

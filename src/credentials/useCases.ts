@@ -3,10 +3,11 @@
  * on near-expiry), un-enrol, list, and react to a registry's tags.
  */
 import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
+import { grantAssignment, REVOKE_RESULTS, revokeAssignment, type ExecutorDeps, type ExecutorRun } from '../assignments/executor.js';
 import type { ArmResource } from '../azure/arm.js';
-import { AppError, errorCode, InvalidInputError, NotReadyError } from '../errors.js';
-import { roleAssignmentName } from '../policy/assignmentName.js';
-import { chooseRole, describeRole, type RoleChoice } from '../policy/roles.js';
+import { AppError, errorCode, InvalidInputError, NotReadyError, PolicyDeniedError } from '../errors.js';
+import { describeOwnership, OWNERSHIP_KINDS, parseOwnership, roleAssignmentName } from '../policy/ownership.js';
+import { chooseRole, type RoleChoice } from '../policy/roles.js';
 import { parseCredentialTags, type CredentialTags } from '../policy/tags.js';
 import { Secret } from '../secret.js';
 import type { CredentialsDeps, RunOptions } from './deps.js';
@@ -15,7 +16,6 @@ import {
   ENROLMENT_STATUSES,
   parseRegistryId,
   passwordSecretName,
-  pullRoleDescription,
   ROTATION_PHASES,
   toEnrolmentView,
   usernameSecretName,
@@ -406,34 +406,81 @@ async function ensureServicePrincipal(run: LeasedRun): Promise<string> {
   return principal.id;
 }
 
+/** The registry's pull role for the service principal, through the executor; a grant that did not happen stops the run with its error. */
 async function grantPullRole(run: LeasedRun, registry: ArmResource, principalId: string): Promise<void> {
   const choice = chooseRole(stringProperty(registry, 'roleAssignmentMode'), 'pull');
   const name = assignmentName(registry.id, principalId, choice);
-  const outcome = await run.deps.roleAssignments.create({
-    scope: registry.id,
-    name,
-    principalId,
-    principalType: 'ServicePrincipal',
-    roleDefinitionGuid: choice.role.roleDefinitionId,
-    description: pullRoleDescription(run.row.registryName),
-  }, await run.call());
+  const executor = executorFor(run);
+  const granted = await grantAssignment(
+    executor.deps,
+    executor.run,
+    {
+      name,
+      scope: registry.id,
+      scopeName: run.row.registryName,
+      principalId,
+      principalType: 'ServicePrincipal',
+      role: choice.role,
+      description: describeOwnership({ kind: OWNERSHIP_KINDS.pullCredential, registryName: run.row.registryName }),
+    },
+    { reason: `${choice.reason}, for the pull-credential service principal` },
+  );
+  if (!granted) throw executor.failure();
   await run.save({ role: choice.role.roleDefinitionId });
-  await run.audit({
-    action: 'grant',
-    outcome: outcome === 'created' ? AUDIT_OUTCOMES.granted : AUDIT_OUTCOMES.alreadyPresent,
-    reason: `${choice.reason}, for the pull-credential service principal${outcome === 'created' ? '; propagation pending' : ''}`,
-    principalId,
-    role: describeRole(choice.role),
-    details: { propagation: outcome === 'created' ? 'pending' : 'done' },
-  });
 }
 
+/**
+ * Removes the pull role before the application is deleted: the assignment as ARM lists it goes to
+ * the executor, which deletes it only if it is ours (deterministic name and our description). No
+ * consumer is asked: only the enrolment asks for a pull-credential principal's role.
+ */
 async function revokePullRole(run: LeasedRun, principalId: string): Promise<void> {
-  const roleGuid = run.row.role ?? '';
-  const name = roleAssignmentName({ scope: run.row.registryId, principalId, roleDefinitionId: roleGuid });
-  if (!name.ok) return;
-  const result = await run.deps.roleAssignments.delete(run.row.registryId, name.value, await run.call());
-  await run.audit({ action: 'revoke', outcome: result === 'deleted' ? AUDIT_OUTCOMES.revoked : AUDIT_OUTCOMES.alreadyPresent, reason: `pull role of the pull-credential service principal ${result === 'deleted' ? 'removed' : 'was already gone'} before deleting its application`, principalId });
+  const { registryId, registryName, role } = run.row;
+  const listed = await run.deps.roleAssignments.listAtScope(registryId, { ...(await run.call()), principalId });
+  // Ours by role or by description: one that only claims to be ours is shown to the executor, which records that it is left.
+  const candidates = listed.filter((a) => a.principalId.toLowerCase() === principalId.toLowerCase() && (a.roleDefinitionGuid === role || parseOwnership(a.description)?.kind === OWNERSHIP_KINDS.pullCredential));
+  if (candidates.length === 0) {
+    await run.audit({ action: 'revoke', outcome: AUDIT_OUTCOMES.skipped, reason: `the pull-credential service principal holds no pull role on ${registryName} to remove before deleting its application (it was already gone)`, principalId });
+    return;
+  }
+  const executor = executorFor(run);
+  for (const a of candidates) {
+    const result = await revokeAssignment(executor.deps, executor.run, a, { reason: 'pull role of the pull-credential service principal removed before deleting its application', scopeName: registryName });
+    if (result === REVOKE_RESULTS.failed) throw executor.failure();
+  }
+}
+
+/**
+ * The executor's view of a leased run: its rows go to the enrolment's audit trail (registry and
+ * resource columns are the enrolment's), every role-assignment call carries the run's call timeout,
+ * and the first failure is kept so the step that asked can stop the run with it, as any other step does.
+ */
+function executorFor(run: LeasedRun): { deps: ExecutorDeps; run: ExecutorRun; failure: () => Error } {
+  let failure: Error | undefined;
+  // run.audit sets the registry and resource columns to the enrolment's registry (the executor's scope).
+  const recorder: ExecutorRun = {
+    dryRun: false,
+    async decide(entry) {
+      if (entry.outcome === AUDIT_OUTCOMES.deniedByPlatformPolicy) failure ??= new PolicyDeniedError(entry.errorCode ?? 'RequestDisallowedByPolicy', entry.reason);
+      await run.audit(entry);
+    },
+    async fail(entry, error) {
+      const message = error instanceof Error ? error.message : String(error);
+      failure ??= error instanceof Error ? error : new AppError('RoleAssignmentFailed', message);
+      await run.audit({ ...entry, outcome: AUDIT_OUTCOMES.failed, errorCode: errorCode(error), reason: `${entry.reason}: ${message}` });
+    },
+  };
+  const roleAssignments = run.deps.roleAssignments;
+  return {
+    deps: {
+      roleAssignments: {
+        create: async (input) => roleAssignments.create(input, await run.call()),
+        delete: async (scope, name) => roleAssignments.delete(scope, name, await run.call()),
+      },
+    },
+    run: recorder,
+    failure: () => failure ?? new AppError('RoleAssignmentFailed', `a role assignment on ${run.row.registryName} was not made`),
+  };
 }
 
 async function storeUsername(run: LeasedRun): Promise<void> {

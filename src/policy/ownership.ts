@@ -18,7 +18,7 @@
  * Pure: no I/O.
  */
 import { createHash } from 'node:crypto';
-import { parseResourceId } from './resourceId.js';
+import { parseResourceId, sameResourceId } from './resourceId.js';
 import { fail, isGuid, ok, quote, type Result } from './result.js';
 import { roleDefinitionGuid } from './roles.js';
 import { TAG_NAMES } from './tags.js';
@@ -191,4 +191,10 @@ export function subjectOf(ownership: Ownership | undefined): string | undefined 
     case OWNERSHIP_KINDS.pullCredential:
       return undefined;
   }
+}
+
+/** Whether an assignment of ours stands for this resource (its consumer, or its workload identity), whatever the id's casing. */
+export function standsFor(ownership: Ownership | undefined, resourceId: string): boolean {
+  const subject = subjectOf(ownership);
+  return subject !== undefined && sameResourceId(subject, resourceId);
 }

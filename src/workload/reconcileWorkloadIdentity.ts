@@ -27,11 +27,11 @@
 import type { AuditEntry } from '../audit/auditLog.js';
 import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
 import { DecisionRecorder, type DecisionOptions } from '../audit/decisionRecorder.js';
-import { consumerIdFromDescription, namesConsumer } from '../access/reconcile.js';
+import { grantAssignment, ownershipOfListed, revokeAssignment } from '../assignments/executor.js';
 import type { ArmResource } from '../azure/arm.js';
 import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
-import { AppError, NotReadyError, PolicyDeniedError } from '../errors.js';
-import { isOwnedByUs, ownedDescription, roleAssignmentName } from '../policy/assignmentName.js';
+import { AppError, NotReadyError } from '../errors.js';
+import { describeOwnership, OWNERSHIP_KINDS, roleAssignmentName, standsFor, subjectOf } from '../policy/ownership.js';
 import { TAG_NAMES } from '../policy/tags.js';
 import { decideVaultGrant, VAULT_DENIALS, type VaultGrantDecision } from '../policy/vaultGrant.js';
 import { evaluateFederationEligibility, type FederationEligibility } from '../policy/federationEligibility.js';
@@ -489,7 +489,7 @@ async function settleVaults(run: Run, identity: ArmResource, principalId: string
   for (const [k, vault] of scopes) {
     const assignments = await deps.roleAssignments.listAtScope(vault.id);
     const secretsUser = assignments.filter((a) => a.roleDefinitionGuid === role.roleDefinitionId);
-    const ours = secretsUser.filter((a) => isOwnedByUs(a.description) && namesConsumer(a.description, identity.id));
+    const ours = secretsUser.filter((a) => standsFor(ownershipOfListed(a), identity.id));
     const base = { resourceId: identity.id, role: describeRole(role), details: { vault: vault.id } };
     const before = run.retryError;
 
@@ -509,7 +509,7 @@ async function settleVaults(run: Run, identity: ArmResource, principalId: string
       const name = roleAssignmentName({ scope: vault.id, principalId, roleDefinitionId: role.roleDefinitionId });
       if (!name.ok) throw new AppError('InvalidScope', name.error);
       if (present) {
-        const owned = isOwnedByUs(present.description);
+        const owned = ownershipOfListed(present) !== undefined;
         const reason = owned
           ? `${identity.name} holds ${role.name} on ${vault.name} (${consent.reason})`
           : `${identity.name} holds ${role.name} on ${vault.name} (assigned outside the automation; left as it is)`;
@@ -518,7 +518,7 @@ async function settleVaults(run: Run, identity: ArmResource, principalId: string
       } else {
         const reason = `${WORKLOAD_TAG_NAMES.vault} on ${identity.name} names ${vault.name}, and ${consent.reason}`;
         plan.grants.push({ vaultId: vault.id, vaultName: vault.name, name: name.value, reason });
-        await grantVault(run, identity, principalId, vault, name.value, reason, base);
+        await grantVault(run, identity, principalId, vault, name.value, reason);
       }
       // Ours for an earlier principal of this identity (deleted and recreated under the same name).
       for (const a of ours.filter((x) => x.principalId.toLowerCase() !== principalId.toLowerCase())) {
@@ -557,7 +557,7 @@ async function denyVault(
 ): Promise<void> {
   const role = ROLES.keyVaultSecretsUser;
   const byConsent = decision.code === VAULT_DENIALS.noConsent;
-  const byHand = present !== undefined && !isOwnedByUs(present.description);
+  const byHand = present !== undefined && ownershipOfListed(present) === undefined;
   const reason =
     `${WORKLOAD_TAG_NAMES.vault} on ${identity.name} names ${vault.name}, but ${decision.reason}; ${role.name} is not granted` +
     (byHand ? ` (an assignment made outside the automation exists and is left as it is)` : '');
@@ -614,61 +614,33 @@ export function registriesStoringCredentialsInQuery(vaultName: string): string {
   return `resources | where type =~ 'microsoft.containerregistry/registries' and tags['${TAG_NAMES.credential}'] contains '${safe}' | project id, name, type, tags`;
 }
 
-async function grantVault(
-  run: Run,
-  identity: ArmResource,
-  principalId: string,
-  vault: { id: string; name: string },
-  name: string,
-  reason: string,
-  base: { resourceId: string; role: string; details: { vault: string } },
-): Promise<void> {
-  const { deps } = run;
-  const role = ROLES.keyVaultSecretsUser;
-  const entry = { ...base, action: run.action('grant'), principalId };
-  if (run.dryRun) {
-    await run.decide({ ...entry, outcome: AUDIT_OUTCOMES.wouldGrant, reason });
-    return;
-  }
-  // Write-ahead, as for registries: the index names the vault before the assignment exists.
-  await deps.vaultGrantIndex.upsert({ consumerId: identity.id, registryId: vault.id });
-  try {
-    const outcome = await deps.roleAssignments.create({
-      scope: vault.id,
+/** Key Vault Secrets User for the identity on the vault, through the executor (the index row first, as for registries). */
+async function grantVault(run: Run, identity: ArmResource, principalId: string, vault: { id: string; name: string }, name: string, reason: string): Promise<void> {
+  await grantAssignment(
+    run.deps,
+    run,
+    {
       name,
+      scope: vault.id,
+      scopeName: vault.name,
       principalId,
       principalType: 'ServicePrincipal',
-      roleDefinitionGuid: role.roleDefinitionId,
-      description: ownedDescription(`${WORKLOAD_TAG_NAMES.vault} on ${identity.id}`),
-    });
-    await run.decide({
-      ...entry,
-      outcome: outcome === 'created' ? AUDIT_OUTCOMES.granted : AUDIT_OUTCOMES.alreadyPresent,
-      reason: outcome === 'created' ? `${reason}; ${role.name} granted, propagation pending (Azure RBAC can take minutes to take effect)` : `${reason}; already assigned`,
-    });
-  } catch (error) {
-    if (error instanceof PolicyDeniedError) {
-      await run.decide({ ...entry, outcome: AUDIT_OUTCOMES.deniedByPlatformPolicy, reason: `a platform policy refused ${role.name} on ${vault.name}: ${error.message}`, errorCode: error.code });
-    } else {
-      await run.fail({ ...entry, reason: `could not grant ${role.name} on ${vault.name}` }, error);
-    }
-  }
+      role: ROLES.keyVaultSecretsUser,
+      description: describeOwnership({ kind: OWNERSHIP_KINDS.workloadVault, identityId: identity.id }),
+    },
+    { action: run.action('grant'), resourceId: identity.id, reason, details: { vault: vault.id } },
+    { index: run.deps.vaultGrantIndex, entry: { consumerId: identity.id, registryId: vault.id } },
+  );
 }
 
+/**
+ * Revokes ours through the executor, which deletes it only if it is ours (deterministic name and
+ * our description). No other consumer is asked: only a user-assigned identity's own
+ * `acr-workload-vault` asks for Key Vault Secrets User, and its principal is its alone.
+ */
 async function revokeVault(run: Run, plan: { revokes: VaultPlan['revokes'][number][] }, identityId: string, vault: { id: string; name: string }, a: RoleAssignmentInfo, reason: string): Promise<void> {
-  const role = ROLES.keyVaultSecretsUser;
   plan.revokes.push({ vaultId: vault.id, vaultName: vault.name, name: a.name, principalId: a.principalId, reason });
-  const entry = { action: run.action('revoke'), resourceId: identityId, principalId: a.principalId, role: describeRole(role), details: { vault: vault.id } };
-  if (run.dryRun) {
-    await run.decide({ ...entry, outcome: AUDIT_OUTCOMES.wouldRevoke, reason });
-    return;
-  }
-  try {
-    const outcome = await run.deps.roleAssignments.delete(a.scope, a.name);
-    await run.decide({ ...entry, outcome: AUDIT_OUTCOMES.revoked, reason: outcome === 'deleted' ? reason : `${reason} (it was already gone)` });
-  } catch (error) {
-    await run.fail({ ...entry, reason: `could not revoke ${role.name} on ${vault.name}` }, error);
-  }
+  await revokeAssignment(run.deps, run, a, { action: run.action('revoke'), resourceId: identityId, reason, scopeName: vault.name, details: { vault: vault.id } });
 }
 
 /** The identity is gone (its federated credentials went with it): revoke ours on the vaults the index remembers. */
@@ -684,7 +656,7 @@ async function revokeVaultsOfDeletedIdentity(run: Run, identityId: string): Prom
   for (const entry of indexed) {
     const vault = { id: entry.registryId, name: nameOf(entry.registryId) };
     const assignments = await deps.roleAssignments.listAtScope(vault.id);
-    const ours = assignments.filter((a) => a.roleDefinitionGuid === ROLES.keyVaultSecretsUser.roleDefinitionId && isOwnedByUs(a.description) && namesConsumer(a.description, identityId));
+    const ours = assignments.filter((a) => a.roleDefinitionGuid === ROLES.keyVaultSecretsUser.roleDefinitionId && standsFor(ownershipOfListed(a), identityId));
     const before = run.retryError;
     for (const a of ours) await revokeVault(run, plan, identityId, vault, a, `${name} was deleted, so its ${ROLES.keyVaultSecretsUser.name} on ${vault.name} is revoked`);
     if (!run.dryRun && run.retryError === before) await deps.vaultGrantIndex.remove(identityId, vault.id);
@@ -720,8 +692,8 @@ async function settleVault(run: Run, vaultId: string): Promise<void> {
   }
   const assignments = await deps.roleAssignments.listAtScope(vaultId);
   for (const a of assignments) {
-    if (a.roleDefinitionGuid !== ROLES.keyVaultSecretsUser.roleDefinitionId || !isOwnedByUs(a.description)) continue;
-    const identityId = consumerIdFromDescription(a.description);
+    if (a.roleDefinitionGuid !== ROLES.keyVaultSecretsUser.roleDefinitionId) continue;
+    const identityId = subjectOf(ownershipOfListed(a));
     const parsed = identityId === undefined ? undefined : parseResourceId(identityId);
     if (identityId && parsed?.ok && parsed.value.type === USER_ASSIGNED_IDENTITY_TYPE) identities.set(key(identityId), identityId);
   }

@@ -1,4 +1,4 @@
-import type { GrantIndex } from '../access/grantIndex.js';
+import type { GrantIndex } from '../assignments/grantIndex.js';
 import type { AuditLog } from '../audit/auditLog.js';
 import type { ArmResources } from '../azure/arm.js';
 import type { FederatedCredentials } from '../azure/federatedCredentials.js';

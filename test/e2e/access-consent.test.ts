@@ -11,7 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AuditRecord } from '../../src/audit/auditLog.js';
-import { ownedDescription, roleAssignmentName } from '../../src/policy/assignmentName.js';
+import { describeOwnership, roleAssignmentName } from '../../src/policy/ownership.js';
 import { ROLES } from '../../src/policy/roles.js';
 import { aHandMadeAssignment, anAcrTask, aRegistry, aVirtualMachine, startAccessStack, type AccessStack } from '../support/e2eAccess.js';
 
@@ -78,7 +78,7 @@ describe('push needs the registry’s own consent (acr-push-allow)', () => {
     const name = roleAssignmentName({ scope: registryId('pullonlyacr'), principalId, roleDefinitionId: ROLES.acrPush.roleDefinitionId });
     if (!name.ok) throw new Error(name.error);
     const earlier = aHandMadeAssignment(s.subscriptionId, ROLES.acrPush.roleDefinitionId, principalId);
-    (earlier.body['properties'] as Record<string, unknown>)['description'] = ownedDescription(`acr-push on ${vm}`);
+    (earlier.body['properties'] as Record<string, unknown>)['description'] = describeOwnership({ kind: 'tag-policy', tag: 'acr-push', consumerId: vm });
     await s.put(`${registryId('pullonlyacr')}/providers/Microsoft.Authorization/roleAssignments/${name.value}`, earlier);
     expect(await rolesOf(registryId('pullonlyacr'), principalId)).toEqual(['AcrPull', 'AcrPush']);
 

@@ -4,7 +4,7 @@
  * can be played twice on one stack — once fault-free, once under injected faults — and the two
  * final states compared with principal ids and names replaced by what they stand for.
  */
-import { isOwnedByUs } from '../../src/policy/assignmentName.js';
+import { parseOwnership } from '../../src/policy/ownership.js';
 import { ROLES } from '../../src/policy/roles.js';
 import {
   aHandMadeAssignment,
@@ -203,7 +203,7 @@ export function scenario(s: AccessStack, key: string, appObjectId: string): Scen
 
 /** `registry principal role owner`, with the run's ids replaced by what they stand for. */
 export function describeAssignment(registry: string, a: Assignment, principals: ReadonlyMap<string, string>): string {
-  const owner = isOwnedByUs(a.description) ? 'ours' : 'by-hand';
+  const owner = parseOwnership(a.description) ? 'ours' : 'by-hand';
   return `${registry} ${principals.get(a.principalId.toLowerCase()) ?? `unknown:${a.principalId}`} ${ROLE_LABELS[a.roleDefinitionGuid] ?? a.roleDefinitionGuid} ${owner}`;
 }
 

@@ -31,7 +31,18 @@ describe('src/ layering', () => {
   });
 
   it('keeps src/policy/ pure: no Node I/O (hashing aside), no SDK, no other layer', () => {
-    const offending = src.filter(({ path, text }) => path.startsWith(join('src', 'policy')) && imports(text).some((i) => (/^node:/.test(i) && i !== 'node:crypto') || /^@azure|^\.\.\/(azure|access|credentials|workload|audit|functions|api)\//.test(i)));
+    const offending = src.filter(({ path, text }) => path.startsWith(join('src', 'policy')) && imports(text).some((i) => (/^node:/.test(i) && i !== 'node:crypto') || /^@azure|^\.\.\/(azure|access|assignments|credentials|workload|audit|functions|api)\//.test(i)));
+    expect(offending.map((f) => f.path)).toEqual([]);
+  });
+
+  // Issue 14: one role-assignment executor for every feature, below them all, so no feature imports another for it.
+  it('keeps src/assignments/ below the features: it imports none of them', () => {
+    const offending = src.filter(({ path, text }) => path.startsWith(join('src', 'assignments')) && imports(text).some((i) => /^\.\.\/(access|credentials|workload|functions|api)\//.test(i)));
+    expect(offending.map((f) => f.path)).toEqual([]);
+  });
+
+  it('keeps workload identity and pull credentials apart from registry access: they share the executor, not each other', () => {
+    const offending = src.filter(({ path, text }) => (path.startsWith(join('src', 'workload')) || path.startsWith(join('src', 'credentials'))) && imports(text).some((i) => /^\.\.\/(access|workload|credentials)\//.test(i)));
     expect(offending.map((f) => f.path)).toEqual([]);
   });
 });

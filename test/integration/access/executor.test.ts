@@ -5,7 +5,7 @@
  * asks" lookup cannot answer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grantAssignment, revokeAssignment } from '../../../src/access/assignmentExecutor.js';
+import { grantAssignment, revokeAssignment } from '../../../src/assignments/executor.js';
 import { DecisionRecorder } from '../../../src/audit/decisionRecorder.js';
 import { TransientAzureError } from '../../../src/errors.js';
 import { describeOwnership, roleAssignmentName } from '../../../src/policy/ownership.js';

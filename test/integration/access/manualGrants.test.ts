@@ -9,8 +9,7 @@ import { reconcileResource } from '../../../src/access/reconcile.js';
 import type { Deps } from '../../../src/deps.js';
 import { healthProbes } from '../../../src/api/wiring.js';
 import { PolicyDeniedError } from '../../../src/errors.js';
-import { roleAssignmentName } from '../../../src/policy/assignmentName.js';
-import { consumerIdFromDescription } from '../../../src/access/reconcile.js';
+import { parseOwnership, roleAssignmentName, subjectOf } from '../../../src/policy/ownership.js';
 import { ROLES } from '../../../src/policy/roles.js';
 import { API, startAccessHarness, type AccessHarness } from './harness.js';
 
@@ -63,7 +62,7 @@ describe('grantManually', () => {
     expect(name.ok && assignment!.name).toBe(name.ok ? name.value : '');
     expect(assignment!.roleDefinitionId).toBe(ROLES.acrPull.roleDefinitionId);
     expect(assignment!.description).toBe(`Managed by acr-pull-automation: manual acr-pull by ${CALLER} on ${vm.id}`);
-    expect(consumerIdFromDescription(assignment!.description)).toBe(vm.id);
+    expect(subjectOf(parseOwnership(assignment!.description))).toBe(vm.id);
 
     const page = await h.deps.audit.query({ resourceId: vm.id });
     expect(page.items.map((r) => [r.action, r.outcome, r.caller, r.correlationId, r.details?.['manual']])).toEqual([['grant', 'granted', CALLER, 'corr-1', true]]);
@@ -132,7 +131,7 @@ describe('grantManually', () => {
     expect(granted.outcome).toBe('granted');
     const assignment = (await h.assignmentsAt(openAcr)).find((a) => a.principalId === principalId);
     expect(assignment?.description).toBe(`Managed by acr-pull-automation: manual acr-pull by ${CALLER} for principal ${principalId}`);
-    expect(consumerIdFromDescription(assignment?.description)).toBeUndefined();
+    expect(subjectOf(parseOwnership(assignment?.description))).toBeUndefined();
 
     const error = await rejection(grant({ principalId, principalType: 'ServicePrincipal', registry: 'manualacr', access: 'pull' }));
     expect(error.code).toBe('ConsentDenied');

@@ -10,7 +10,7 @@ import { reconcileResource } from '../../../src/access/reconcile.js';
 import { SWEEP_CALLER, sweepSubscriptions, sweepTargetsQuery } from '../../../src/access/sweep.js';
 import type { AuditRecord } from '../../../src/audit/auditLog.js';
 import { TransientAzureError } from '../../../src/errors.js';
-import { ownedDescription, roleAssignmentName } from '../../../src/policy/assignmentName.js';
+import { describeOwnership, roleAssignmentName } from '../../../src/policy/ownership.js';
 import { sameResourceId } from '../../../src/policy/resourceId.js';
 import { ROLES } from '../../../src/policy/roles.js';
 import { API, startAccessHarness, type AccessHarness } from './harness.js';
@@ -72,7 +72,7 @@ describe('reconciliation sweep', () => {
     // Ours, but naming no consumer (as the pull-credential service principal's is): not the sweep's to judge.
     const other = (await h.put(`${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-credentials`, API.identity, { location: 'westeurope' })).properties.principalId as string;
     const credentialName = mustName(roleAssignmentName({ scope: acr, principalId: other, roleDefinitionId: ROLES.acrPull.roleDefinitionId }));
-    await h.put(assignmentPath(acr, credentialName), '2022-04-01', anAssignment(other, ownedDescription('pull credentials for sweepacr')));
+    await h.put(assignmentPath(acr, credentialName), '2022-04-01', anAssignment(other, describeOwnership({ kind: 'pull-credential', registryName: 'sweepacr' })));
     expect((await h.assignmentsAt(acr)).filter((a) => a.principalId === principalId)).toHaveLength(2);
 
     await h.del(vm, API.vm); // the delete event is never delivered
@@ -138,7 +138,7 @@ describe('reconciliation sweep', () => {
         roleDefinitionId: `/subscriptions/${h.sub}/providers/Microsoft.Authorization/roleDefinitions/${ROLES.keyVaultSecretsUser.roleDefinitionId}`,
         principalId,
         principalType: 'ServicePrincipal',
-        description: ownedDescription(`acr-workload-vault on ${identity}`),
+        description: describeOwnership({ kind: 'workload-vault', identityId: identity }),
       },
     });
     await h.del(identity, API.identity);

@@ -169,6 +169,27 @@ describe('reconcileWorkloadIdentity', () => {
     expect(left.map((a) => a.description)).toEqual(['made by hand']);
   });
 
+  // Issue 14: vault grants are revoked through the executor, which deletes only what is ours — the
+  // deterministic name AND our description. The old code revoked on the description alone.
+  it('leaves an assignment made by hand that copies the description of its vault grant', async () => {
+    const kv = await vault('wl-vault-copy', ALLOW_RG);
+    const id = await identity('id-copied', { 'acr-workload-vault': 'wl-vault-copy' });
+    expect(outcomes(await reconcile(id.id))).toEqual(['granted']);
+    const [ours] = (await secretsUsersAt(kv)).filter((a) => a.principalId === id.principalId);
+    // Another principal, assigned by hand under a name of its own, with our description copied onto it.
+    const ops = await identity('id-copied-ops', {});
+    await h.put(`${kv}/providers/Microsoft.Authorization/roleAssignments/6f1d3c9e-0000-4000-8000-0000000000cc`, '2022-04-01', {
+      properties: { roleDefinitionId: `/subscriptions/${h.sub}/providers/Microsoft.Authorization/roleDefinitions/${ROLES.keyVaultSecretsUser.roleDefinitionId}`, principalId: ops.principalId, principalType: 'ServicePrincipal', description: ours!.description },
+    });
+    // Still asked for: the copy is not taken for a grant to an earlier principal of the identity.
+    expect(outcomes(await reconcile(id.id))).toEqual(['already-present']);
+
+    await h.tag(id.id, {});
+    const revoked = await reconcile(id.id);
+    expect(revoked.decisions).toMatchObject([{ outcome: 'revoked', principalId: id.principalId }]);
+    expect((await secretsUsersAt(kv)).map((a) => a.principalId)).toEqual([ops.principalId]);
+  });
+
   it('revokes the vault grant when the identity is deleted', async () => {
     const kv = await vault('wl-vault-2', ALLOW_RG);
     const id = await identity('id-deleted', { 'acr-workload-vault': 'wl-vault-2' });

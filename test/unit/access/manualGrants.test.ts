@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isConsentOverride, isManualGrant, keepManualGrants, manualGrantDescription } from '../../../src/access/manualGrantDescription.js';
 import { consentForPrincipal } from '../../../src/policy/consent.js';
-import { consumerIdFromDescription, namesConsumer } from '../../../src/access/reconcile.js';
-import { isOwnedByUs, ownedDescription } from '../../../src/policy/assignmentName.js';
+import { describeOwnership, parseOwnership, standsFor, subjectOf } from '../../../src/policy/ownership.js';
 import type { AccessPlan } from '../../../src/policy/plan.js';
 import { ROLES } from '../../../src/policy/roles.js';
 
@@ -18,20 +17,20 @@ describe('manual grant descriptions', () => {
   ] as const)('for %s: ours, manual, and the consumer still parses', (_what, input, description, consumer) => {
     const written = manualGrantDescription(input);
     expect(written).toBe(description);
-    expect(isOwnedByUs(written)).toBe(true);
+    expect(parseOwnership(written)).toBeDefined();
     expect(isManualGrant(written)).toBe(true);
     expect(isConsentOverride(written)).toBe(input.override);
-    expect(consumerIdFromDescription(written)).toBe(consumer);
+    expect(subjectOf(parseOwnership(written))).toBe(consumer);
   });
 
   it('keeps a caller that writes " on /subscriptions/…" from naming another consumer', () => {
     const written = manualGrantDescription({ tag: 'acr-pull', caller: `x on ${VM.replace('vm1', 'vm2')}`, override: false, consumerId: VM, principalId: P });
-    expect(namesConsumer(written, VM)).toBe(true);
-    expect(namesConsumer(written, VM.replace('vm1', 'vm2'))).toBe(false);
+    expect(standsFor(parseOwnership(written), VM)).toBe(true);
+    expect(standsFor(parseOwnership(written), VM.replace('vm1', 'vm2'))).toBe(false);
   });
 
   it.each([
-    [ownedDescription(`acr-pull on ${VM}`), false],
+    [describeOwnership({ kind: 'tag-policy', tag: 'acr-pull', consumerId: VM }), false],
     ['made by hand', false],
     ['manual acr-pull by someone', false],
     [undefined, false],
@@ -53,7 +52,7 @@ describe('keepManualGrants', () => {
   it('turns the revoke of a manual grant into a kept assignment, and leaves tag-policy revokes alone', () => {
     const kept = keepManualGrants(plan, [
       { name: 'MANUAL-1', description: manualGrantDescription({ tag: 'acr-pull', caller: 'alice', override: false, consumerId: VM, principalId: P }) },
-      { name: 'tag-1', description: ownedDescription(`acr-push on ${VM}`) },
+      { name: 'tag-1', description: describeOwnership({ kind: 'tag-policy', tag: 'acr-push', consumerId: VM }) },
     ]);
     expect(kept.revokes.map((r) => r.name)).toEqual(['tag-1']);
     expect(kept.unchanged).toMatchObject([{ name: 'manual-1', owned: true }]);

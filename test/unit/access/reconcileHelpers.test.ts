@@ -1,27 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { consumerIdFromDescription, namesConsumer, refersTo, taggedConsumersQuery } from '../../../src/access/reconcile.js';
+import { refersTo, taggedConsumersQuery } from '../../../src/access/reconcile.js';
 import { registriesByNameQuery } from '../../../src/access/registries.js';
 import { customRegistriesBody, customRegistryLoginServers } from '../../../src/azure/acrTasks.js';
 import { apiVersionFor } from '../../../src/azure/arm.js';
-import { ownedDescription } from '../../../src/policy/assignmentName.js';
 import { parseRegistryRef } from '../../../src/policy/tags.js';
 
 const VM = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1';
 const ACR = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/contosoacr';
-
-describe('ownership descriptions', () => {
-  it('finds the consumer our description names, whatever the casing', () => {
-    const description = ownedDescription(`acr-pull on ${VM}`);
-    expect(consumerIdFromDescription(description)).toBe(VM);
-    expect(namesConsumer(description, VM.toLowerCase().replace('resourcegroups', 'resourcegroups'))).toBe(true);
-    expect(namesConsumer(description, VM.replace('vm1', 'vm2'))).toBe(false);
-  });
-
-  it('never reads a consumer out of an assignment we did not create', () => {
-    expect(consumerIdFromDescription(`made by hand for ${VM}`)).toBeUndefined();
-    expect(consumerIdFromDescription(undefined)).toBeUndefined();
-  });
-});
 
 describe('refersTo', () => {
   const facts = { id: ACR, name: 'contosoacr', loginServer: 'contosoacr.azurecr.io', exists: true };

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import {
   applicationDisplayName,
   isLeaseHeld,
-  isPullCredentialGrant,
   isOurPassword,
   isPreviousRemovable,
   isRotationDue,
@@ -10,7 +9,6 @@ import {
   parseRegistryId,
   passwordDisplayName,
   passwordSecretName,
-  pullRoleDescription,
   toEnrolmentView,
   usernameSecretName,
   type Enrolment,
@@ -99,22 +97,5 @@ describe('enrolment view', () => {
       currentKeyId: 'k2',
       nextRotationAt: '2026-03-02T00:00:00.000Z',
     });
-  });
-});
-
-describe('the pull role of a pull-credential service principal', () => {
-  it.each([
-    [pullRoleDescription('ContosoAcr'), true],
-    ['Managed by acr-pull-automation: pull credentials for contosoacr', true],
-    ['Managed by acr-pull-automation: acr-pull on /subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm', false],
-    ['Managed by acr-pull-automation: manual acr-pull by someone for principal 1', false],
-    ['pull credentials for contosoacr', false],
-    [undefined, false],
-  ])('recognises %j as a pull-credential grant: %s', (description, expected) => {
-    expect(isPullCredentialGrant(description)).toBe(expected);
-  });
-
-  it('is ours (the ownership marker), so health counts it and only we remove it', () => {
-    expect(pullRoleDescription('ContosoAcr')).toBe('Managed by acr-pull-automation: pull credentials for contosoacr');
   });
 });

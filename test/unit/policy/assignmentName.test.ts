@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isOwnedByUs, OWNERSHIP_MARKER, ownedDescription, roleAssignmentName, uuidV5 } from '../../../src/policy/assignmentName.js';
+import { roleAssignmentName, uuidV5 } from '../../../src/policy/ownership.js';
 
 const SUB = '00000000-0000-0000-0000-000000000001';
 const REGISTRY = `/subscriptions/${SUB}/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/contosoacr`;
@@ -58,25 +58,5 @@ describe('roleAssignmentName', () => {
     const result = roleAssignmentName(key);
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.error).toContain(error);
-  });
-});
-
-describe('ownership', () => {
-  it.each([
-    { description: OWNERSHIP_MARKER, owned: true },
-    { description: ownedDescription('acr-pull on /subscriptions/…/vm-web-1'), owned: true },
-    { description: `  ${OWNERSHIP_MARKER}: x`, owned: true },
-    { description: 'Created by hand for the build agents', owned: false },
-    { description: `Not ${OWNERSHIP_MARKER}`, owned: false },
-    { description: 'managed by ACR-pull-automation', owned: false },
-    { description: '', owned: false },
-    { description: null, owned: false },
-    { description: undefined, owned: false },
-  ])('reads $description as owned=$owned', ({ description, owned }) => {
-    expect(isOwnedByUs(description)).toBe(owned);
-  });
-
-  it('starts every description it writes with the marker', () => {
-    expect(ownedDescription('acr-pull on vm-web-1')).toBe('Managed by acr-pull-automation: acr-pull on vm-web-1');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeOwnership, hasOurName, isOurs, OWNERSHIP_KINDS, ownershipOf, parseOwnership, roleAssignmentName, subjectOf, type Ownership } from '../../../src/policy/ownership.js';
+import { describeOwnership, hasOurName, isOurs, OWNERSHIP_KINDS, ownershipOf, parseOwnership, roleAssignmentName, standsFor, subjectOf, type Ownership } from '../../../src/policy/ownership.js';
 
 const SUB = '00000000-0000-0000-0000-000000000001';
 const VM = `/subscriptions/${SUB}/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines/vm-web-1`;
@@ -71,6 +71,7 @@ describe('parseOwnership refuses what we never write', () => {
     ['Managed by acr-pull-automation: granted by hand'],
     [`Not Managed by acr-pull-automation: acr-pull on ${VM}`],
     [`granted by hand for ${VM}`],
+    ['pull credentials for contosoacr'],
     [`Managed by acr-pull-automation: acr-pull on vm-web-1`],
     [`Managed by acr-pull-automation: acr-pull-allow on ${VM}`],
     [`Managed by acr-pull-automation: manual acr-pull by bob for principal not-a-guid`],
@@ -89,6 +90,19 @@ describe('subjectOf', () => {
     [undefined, undefined],
   ])('%j stands for %s', (ownership, subject) => {
     expect(subjectOf(ownership)).toBe(subject);
+  });
+});
+
+describe('standsFor', () => {
+  it.each<[string, Ownership | undefined, string, boolean]>([
+    ['the consumer, in another casing and resourcegroups spelling', { kind: 'tag-policy', tag: 'acr-pull', consumerId: VM }, VM.toLowerCase().replace('resourceGroups', 'resourcegroups'), true],
+    ['another consumer', { kind: 'tag-policy', tag: 'acr-pull', consumerId: VM }, VM.replace('vm-web-1', 'vm-web-2'), false],
+    ['the identity of a vault grant', { kind: 'workload-vault', identityId: IDENTITY }, IDENTITY.replace('resourcegroups', 'resourceGroups'), true],
+    ['a bare principal (no resource)', { kind: 'manual', tag: 'acr-pull', caller: 'a', override: false, principalId: PRINCIPAL }, VM, false],
+    ['a pull-credential role (no resource)', { kind: 'pull-credential', registryName: 'contosoacr' }, REGISTRY, false],
+    ['nothing of ours', undefined, VM, false],
+  ])('%s', (_what, ownership, resourceId, expected) => {
+    expect(standsFor(ownership, resourceId)).toBe(expected);
   });
 });
 

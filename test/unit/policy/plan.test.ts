@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ownedDescription, roleAssignmentName } from '../../../src/policy/assignmentName.js';
+import { describeOwnership, roleAssignmentName } from '../../../src/policy/ownership.js';
 import { planAccess, type AccessPlan, type ExistingAssignment, type PlanInput, type RegistryFacts } from '../../../src/policy/plan.js';
 import { ROLES } from '../../../src/policy/roles.js';
 import { parseConsumerTags } from '../../../src/policy/tags.js';
@@ -29,7 +29,7 @@ const assignment = (facts: RegistryFacts, principalId: string, roleDefinitionId:
     scope: facts.id,
     principalId,
     roleDefinitionId: `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/${roleDefinitionId}`,
-    description: ownedDescription(`acr-pull on ${VM}`),
+    description: describeOwnership({ kind: 'tag-policy', tag: 'acr-pull', consumerId: VM }),
     ...extra,
   };
 };

@@ -1,7 +1,8 @@
 /**
  * The one place a role assignment is created or deleted by the automation: registry access (tag
- * policy, registry events, deleted consumers, the sweep), manual grants — and, through the same
- * interface, workload vault grants and the pull role of pull credentials.
+ * policy, registry events, deleted consumers, the sweep), manual grants, workload identity's Key
+ * Vault Secrets User grants and the pull role of pull credentials. It lives apart from those
+ * features so each can use it without importing another.
  *
  *   grant:  write-ahead index row (so a crash after the PUT still leaves the scope on the list to
  *           check) → PUT with the deterministic name, `principalType` and our description → audit
@@ -18,14 +19,14 @@ import { AUDIT_OUTCOMES, type AuditEntry } from '../audit/auditLog.js';
 import type { DecisionRecorder } from '../audit/decisionRecorder.js';
 import type { CreateRoleAssignment, RoleAssignmentInfo, RoleAssignments } from '../azure/roleAssignments.js';
 import { AppError, PolicyDeniedError } from '../errors.js';
-import { ownershipOf, parseOwnership, subjectOf } from '../policy/ownership.js';
+import { ownershipOf, parseOwnership, subjectOf, type Ownership } from '../policy/ownership.js';
 import { REGISTRY_TYPE, resourceTypeOf, sameResourceId } from '../policy/resourceId.js';
 import { describeRole, roleFor, type Role } from '../policy/roles.js';
 import type { GrantIndex, GrantIndexEntry } from './grantIndex.js';
 
-/** What the executor needs of the caller's dependencies. */
+/** What the executor needs of the caller's dependencies: the two writes (a caller may bind its own call options to them). */
 export interface ExecutorDeps {
-  readonly roleAssignments: RoleAssignments;
+  readonly roleAssignments: Pick<RoleAssignments, 'create' | 'delete'>;
 }
 
 /**
@@ -76,6 +77,11 @@ export interface Asker {
 
 /** An assignment as listed (the executor checks ownership itself). */
 export type ListedAssignment = Pick<RoleAssignmentInfo, 'name' | 'scope' | 'principalId' | 'principalType' | 'roleDefinitionGuid' | 'description'>;
+
+/** What an assignment as listed stands for, when it is ours (deterministic name and our description); the test every feature uses. */
+export function ownershipOfListed(a: Omit<ListedAssignment, 'principalType'>): Ownership | undefined {
+  return ownershipOf({ ...a, roleDefinitionId: a.roleDefinitionGuid });
+}
 
 /**
  * Who still asks for this (principal, scope, role), other than the resources in `except` (those
@@ -159,7 +165,7 @@ export async function revokeAssignment(deps: ExecutorDeps, run: ExecutorRun, a: 
   const base = { action, ...(request.resourceId ? { resourceId: request.resourceId } : {}), principalId: a.principalId, ...registryOf(a.scope), role: roleText };
   const details = request.details;
 
-  const ownership = ownershipOf({ ...a, roleDefinitionId: a.roleDefinitionGuid });
+  const ownership = ownershipOfListed(a);
   if (!ownership) {
     const why = parseOwnership(a.description) ? 'carries our description but not our deterministic name (copied by hand?)' : 'was not made by the automation';
     await run.decide({ ...base, outcome: AUDIT_OUTCOMES.skipped, reason: `${roleName} on ${request.scopeName} for ${a.principalId} ${why}; it is left as it is`, errorCode: NOT_OURS_CODE, ...(details ? { details } : {}) });
