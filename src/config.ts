@@ -8,7 +8,7 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import { checkKeyVaultName } from './policy/tags.js';
-import { MAX_PERIOD_DAYS, minimumPeriodDays, periodProblem } from './credentials/period.js';
+import { MAX_PERIOD_DAYS, minimumPeriodDays, periodProblem } from './policy/rotationPeriod.js';
 
 export const CONSENT_DEFAULTS = ['none', 'same-resource-group', 'same-subscription', 'any'] as const;
 export type ConsentDefault = (typeof CONSENT_DEFAULTS)[number];

@@ -3,10 +3,13 @@
  * Pure: names, due times and views; no I/O.
  */
 import { InvalidInputError } from '../errors.js';
-import type { EnrolmentSource } from './enrolmentRule.js';
 
 export const ENROLMENT_STATUSES = { enrolling: 'enrolling', active: 'active', unenrolled: 'unenrolled' } as const;
 export type EnrolmentStatus = (typeof ENROLMENT_STATUSES)[keyof typeof ENROLMENT_STATUSES];
+
+/** Who decides an enrolment: the registry's acr-pull-credential tag, or the HTTP API (see enrolmentRule.ts). */
+export const ENROLMENT_SOURCES = { tag: 'tag', api: 'api' } as const;
+export type EnrolmentSource = (typeof ENROLMENT_SOURCES)[keyof typeof ENROLMENT_SOURCES];
 
 /**
  * Where a rotation is. Each phase is written before the next step starts, so a run that

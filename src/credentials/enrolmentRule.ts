@@ -13,14 +13,13 @@
  *     registry itself is deleted.
  *   - Adding the tag to an API-enrolled registry hands it to the tag (source becomes `tag`).
  *   - A bad tag changes nothing and is recorded; a period too short for Key Vault's near-expiry
- *     window is refused everywhere (see period.ts).
+ *     window is refused everywhere (see policy/rotationPeriod.ts).
  */
 import type { CredentialTags } from '../policy/tags.js';
-import { ENROLMENT_STATUSES, type EnrolmentStatus } from './enrolment.js';
-import { periodProblem } from './period.js';
+import { periodProblem } from '../policy/rotationPeriod.js';
+import { ENROLMENT_SOURCES, ENROLMENT_STATUSES, type EnrolmentSource, type EnrolmentStatus } from './enrolment.js';
 
-export const ENROLMENT_SOURCES = { tag: 'tag', api: 'api' } as const;
-export type EnrolmentSource = (typeof ENROLMENT_SOURCES)[keyof typeof ENROLMENT_SOURCES];
+export { ENROLMENT_SOURCES, type EnrolmentSource } from './enrolment.js';
 
 /** What asks for a decision. */
 export type EnrolmentAsk =

@@ -48,7 +48,7 @@ import {
   type StoredEnrolment,
 } from './enrolment.js';
 import { ConcurrencyConflictError } from './enrolmentStore.js';
-import { minimumPeriodDays } from './period.js';
+import { minimumPeriodDays } from '../policy/rotationPeriod.js';
 
 export const ROTATION_OUTCOMES = {
   rotated: 'rotated',

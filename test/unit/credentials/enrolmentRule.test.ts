@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { decideEnrolment, type EnrolmentAsk, type EnrolmentDecision, type ExistingEnrolment } from '../../../src/credentials/enrolmentRule.js';
-import { minimumPeriodDays, periodProblem } from '../../../src/credentials/period.js';
+import { minimumPeriodDays, periodProblem } from '../../../src/policy/rotationPeriod.js';
 import { parseCredentialTags } from '../../../src/policy/tags.js';
 
 const TAG = 'acr-pull-credential';
