@@ -76,6 +76,11 @@ export const registerArm: RegisterModule = (ctx: EmulatorContext): EmulatorModul
     r.add(api, 'PATCH', pattern, e((q, c) => res.writeResource(q, c, true)));
     r.add(api, 'GET', pattern, e(res.getResource));
     r.add(api, 'DELETE', pattern, e(res.deleteResource));
+    // Resources_CheckExistence (resources/.../2021-04-01/examples/CheckExistenceResources.json): 204 or 404, no body.
+    r.add(api, 'HEAD', pattern, e(async (q, c) => {
+      const got = await res.getResource(q, c);
+      return { status: got.status === 200 ? 204 : got.status, headers: got.headers };
+    }));
   }
   r.add('arm', 'GET', LIST_BY_SUBSCRIPTION, e(res.listBySubscription));
 

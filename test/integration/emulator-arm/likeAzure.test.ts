@@ -173,6 +173,10 @@ describe('what a client asks before it acts (item 9)', () => {
     const exists = await arm.pathUnchecked(`${sub}/resourcegroups/${DEFAULT_RESOURCE_GROUP}`).head({ queryParameters: { 'api-version': V.rg } });
     const missing = await arm.pathUnchecked(`${sub}/resourcegroups/nope-rg`).head({ queryParameters: { 'api-version': V.rg } });
     expect([exists.status, missing.status]).toEqual(['204', '404']);
+    // Resources_CheckExistence (examples/CheckExistenceResources.json) likewise, on a resource.
+    const vault = await arm.pathUnchecked(`${sub}/resourceGroups/${DEFAULT_RESOURCE_GROUP}/providers/Microsoft.KeyVault/vaults/demo-vault`).head({ queryParameters: { 'api-version': V.kv } });
+    const noVault = await arm.pathUnchecked(`${sub}/resourceGroups/${DEFAULT_RESOURCE_GROUP}/providers/Microsoft.KeyVault/vaults/no-vault`).head({ queryParameters: { 'api-version': V.kv } });
+    expect([vault.status, noVault.status]).toEqual(['204', '404']);
   });
 
   // The cloud's endpoints: https://management.azure.com/metadata/endpoints?api-version=2022-09-01 (array) and
