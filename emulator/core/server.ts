@@ -6,6 +6,7 @@ import { CallLog } from './calls.js';
 import { EmulatorClock } from './clock.js';
 import type { ApiName, EmuRequest, EmuResponse, EmulatorContext, EmulatorModule, EventBus, GridEvent, RegisterModule } from './contract.js';
 import { EmulatorDirectory } from './directory.js';
+import { parseLenientJson } from './jsonc.js';
 import { apiError, badRequestBody, injectedInternalError, injectedServerError, injectedThrottle, notFoundRoute } from './errors.js';
 import { FaultSettings, pickInjectedStatus, WriteThrottle } from './faults.js';
 import { apiForPath, RouteTable } from './router.js';
@@ -246,7 +247,7 @@ export class EmulatorCore {
     const throttled = this.rateLimit(api, req, url.pathname);
     if ('status' in throttled) return throttled;
     const extraHeaders = throttled.headers;
-    const parsed = parseBody(req.headers['content-type'], rawBody);
+    const parsed = parseBody(req.headers['content-type'], rawBody, api === 'arm' || api === 'authorization');
     if (!parsed.ok) return badRequestBody(api, parsed.error);
     const response = await handler({ method, url, headers: req.headers, body: parsed.body, rawBody, params });
     return Object.keys(extraHeaders).length ? { ...response, headers: { ...extraHeaders, ...response.headers } } : response;
@@ -273,7 +274,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-function parseBody(contentType: string | undefined, raw: Buffer): { ok: true; body: unknown } | { ok: false; error: string } {
+function parseBody(contentType: string | undefined, raw: Buffer, lenient = false): { ok: true; body: unknown } | { ok: false; error: string } {
   if (raw.length === 0) return { ok: true, body: undefined };
   const type = (contentType ?? '').toLowerCase();
   if (type.includes('application/x-www-form-urlencoded')) {
@@ -283,6 +284,14 @@ function parseBody(contentType: string | undefined, raw: Buffer): { ok: true; bo
     try {
       return { ok: true, body: JSON.parse(raw.toString('utf8')) };
     } catch (error) {
+      if (lenient) {
+        // ARM's reader takes JSONC (unquoted names, comments): see jsonc.ts.
+        try {
+          return { ok: true, body: parseLenientJson(raw.toString('utf8')) };
+        } catch {
+          // Fall through to the strict parser's message.
+        }
+      }
       if (type === '') return { ok: true, body: undefined };
       return { ok: false, error: error instanceof Error ? error.message : 'invalid JSON' };
     }

@@ -240,4 +240,28 @@ describe('template deployments (item 12)', () => {
     expect(atSubscription.status).toBe('400');
     expect((await get(arm, deployment, { 'api-version': V.rg })).body.error.code).toBe('DeploymentNotFound');
   });
+
+  it('reads the JSONC body the Azure CLI sends (`template:{…}` unquoted), as ARM does, and still refuses the deployment clearly', async () => {
+    const token = (await emu.operatorCredential().getToken(ARM_SCOPE))!.token;
+    const body = '{"properties": {"parameters": {}, "mode": "Incremental", template:{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#", "contentVersion": "1.0.0.0", "resources": []}}}';
+    const res = await emu.fetch(`${emu.endpoints.arm}${sub}/resourcegroups/${DEFAULT_RESOURCE_GROUP}/providers/Microsoft.Resources/deployments/cli/validate?api-version=2021-04-01`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
+    expect([res.status, res.json<{ error: { code: string } }>().error.code]).toEqual([400, 'DeploymentNotSupportedByEmulator']);
+  });
+});
+
+// How the Azure CLI signs in to a cloud registered from the emulator's metadata (scripts/conformance.ts):
+// MSAL skips instance discovery (login.microsoftonline.com) only for an AD FS authority, so the emulator
+// answers `adfs` as its tenant: OpenID configuration (https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc)
+// and the client-credentials token endpoint it names.
+describe('an AD FS-style authority for the Azure CLI', () => {
+  it('serves the OpenID configuration at /adfs and tokens from the endpoint it names', async () => {
+    const config = await emu.fetch(`${emu.endpoints.login}/adfs/.well-known/openid-configuration`);
+    expect(config.status).toBe(200);
+    const tokenEndpoint = config.json<{ token_endpoint: string }>().token_endpoint;
+    expect(tokenEndpoint).toBe(`${emu.endpoints.login}/${emu.endpoints.tenantId}/oauth2/v2.0/token`);
+    const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: emu.endpoints.operator.clientId, client_secret: emu.endpoints.operator.clientSecret, scope: 'https://management.core.windows.net//.default' });
+    const token = await emu.fetch(tokenEndpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+    expect([token.status, typeof token.json<{ access_token?: string }>().access_token]).toEqual([200, 'string']);
+    expect((await emu.fetch(`${emu.endpoints.login}/not-a-tenant/.well-known/openid-configuration`)).status).toBe(400);
+  });
 });
