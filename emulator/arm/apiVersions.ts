@@ -147,7 +147,7 @@ export function typeOfPath(path: string): { namespace: string; typePath: string 
   if (lower.length <= 2) return { namespace: 'microsoft.resources', typePath: 'subscriptions' };
   const third = lower[2]!;
   if (third === 'resourcegroups') return { namespace: 'microsoft.resources', typePath: lower.length >= 5 && lower[4] === 'resources' ? 'resources' : 'resourcegroups' };
-  if (third === 'resources' || third === 'tagnames') return { namespace: 'microsoft.resources', typePath: third };
+  if (third === 'resources' || third === 'tagnames' || third === 'providers') return { namespace: 'microsoft.resources', typePath: third };
   return undefined;
 }
 

@@ -183,13 +183,15 @@ export class EmulatorCore {
    * and deletes 200 then 10/s each — plus a subscription-wide bucket 15 times as large for all
    * principals together. Every response carries what is left ("Remaining requests"):
    * `x-ms-ratelimit-remaining-{subscription|tenant}-{reads|writes|deletes}`,
-   * `x-ms-ratelimit-remaining-subscription-global-{kind}`, and on requests a resource provider
+   * `x-ms-ratelimit-remaining-subscription-global-{kind}` (the subscription-wide bucket: ARM answers
+   * 3749 global reads after one read, 250 × 15 − 1), and on requests a resource provider
    * serves `x-ms-ratelimit-remaining-subscription-resource-requests` (collection reads:
    * `-resource-entities-read`), which mirror the subscription bucket: the emulated providers set no
    * limits of their own. A write or delete over the limit is a 429; a read only when `throttle.reads.enforce`.
    */
   private rateLimit(api: ApiName, req: IncomingMessage, path: string): EmuResponse | { headers: Record<string, string> } {
     const cfg = this.faults.current().throttle;
+    if (api === 'resourceGraph') return { headers: this.resourceGraphQuota(req) };
     if (!THROTTLED_APIS.has(api)) return { headers: {} };
     const method = (req.method ?? 'GET').toUpperCase();
     const kind = !WRITE_METHODS.has(method) ? 'reads' : method === 'DELETE' ? 'deletes' : 'writes';
@@ -220,6 +222,27 @@ export class EmulatorCore {
       headers[isCollection ? 'x-ms-ratelimit-remaining-subscription-resource-entities-read' : 'x-ms-ratelimit-remaining-subscription-resource-requests'] = String(remaining);
     }
     return { headers };
+  }
+
+  /** Resource Graph's window per user: 15 queries per 5 seconds. */
+  private readonly graphWindows = new Map<string, { start: number; used: number }>();
+
+  /**
+   * What Resource Graph adds to every query response
+   * (https://learn.microsoft.com/azure/governance/resource-graph/concepts/guidance-for-throttled-requests):
+   * `x-ms-user-quota-remaining` and `x-ms-user-quota-resets-after` (hh:mm:ss) for the caller's window
+   * of 15 queries per 5 seconds. Reported only: queries over the quota are not refused (inject 429s with
+   * `errors: { resourceGraph: { "429": rate } }`).
+   */
+  private resourceGraphQuota(req: IncomingMessage): Record<string, string> {
+    const principal = this.tokens.peek(req.headers.authorization)?.oid ?? 'anonymous';
+    const now = Date.now();
+    const w = this.graphWindows.get(principal);
+    const window = w && now - w.start < 5000 ? w : { start: now, used: 0 };
+    window.used += 1;
+    this.graphWindows.set(principal, window);
+    const resetsIn = Math.max(0, Math.ceil((window.start + 5000 - now) / 1000));
+    return { 'x-ms-user-quota-remaining': String(Math.max(0, 15 - window.used)), 'x-ms-user-quota-resets-after': `00:00:${String(resetsIn).padStart(2, '0')}` };
   }
 
   private async run(

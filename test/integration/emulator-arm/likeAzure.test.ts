@@ -75,6 +75,18 @@ describe('remaining-request headers (item 7)', () => {
     expect(Number(list.headers['x-ms-ratelimit-remaining-subscription-resource-entities-read'])).toBeGreaterThan(0);
   });
 
+  // https://learn.microsoft.com/azure/governance/resource-graph/concepts/guidance-for-throttled-requests:
+  // every query response carries x-ms-user-quota-remaining and x-ms-user-quota-resets-after (15 per 5 s).
+  it('answers every Resource Graph query with the user quota left in its window', async () => {
+    const query = () => arm.pathUnchecked('/providers/Microsoft.ResourceGraph/resources').post({ body: { subscriptions: [emu.endpoints.subscriptionId], query: "resources | where type =~ 'microsoft.keyvault/vaults'" }, queryParameters: { 'api-version': '2022-10-01' } });
+    const first = await query();
+    const second = await query();
+    const left = [first, second].map((r) => Number((r.headers as Record<string, string>)['x-ms-user-quota-remaining']));
+    expect(left[0]).toBeLessThan(15);
+    expect(left[1]).toBe(left[0]! - 1);
+    expect((second.headers as Record<string, string>)['x-ms-user-quota-resets-after']).toMatch(/^00:00:0[0-5]$/);
+  });
+
   it('counts writes down to the 429 the bucket answers when empty', async () => {
     await emu.admin('PUT', '/faults', { throttle: { enabled: true, burst: 3, refillPerSecond: 0.5 } });
     try {

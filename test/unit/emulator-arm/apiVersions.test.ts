@@ -60,6 +60,9 @@ describe('the api-version table', () => {
     [`${RG}/providers/Microsoft.ContainerRegistry/registries/acr/tasks/t`, '2025-11-01', 'NoRegisteredProviderFound'],
     [`${RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1/federatedIdentityCredentials/f`, '2018-11-30', 'NoRegisteredProviderFound'],
     [RG, '2099-01-01', 'InvalidApiVersionParameter'],
+    ['/subscriptions/s/providers', '2099-01-01', 'InvalidApiVersionParameter'],
+    ['/subscriptions/s/providers/Microsoft.ContainerRegistry', '2099-01-01', 'InvalidApiVersionParameter'],
+    ['/subscriptions/s/resources', '2099-01-01', 'InvalidApiVersionParameter'],
     [`${RG}/providers/Microsoft.Resources/deployments/d/validate`, '2020-13-01', 'InvalidApiVersionParameter'],
   ])('refuses %s at %s with %s', (path, version, code) => {
     const res = checkApiVersion(path, version);
