@@ -201,9 +201,12 @@ export class EmulatorCore {
     const enforced = cfg.enabled && (kind !== 'reads' || cfg.reads?.enforce === true);
     const principal = this.tokens.peek(req.headers.authorization)?.oid ?? 'anonymous';
     // With throttling off nothing is counted: every bucket stays full.
-    const taken = cfg.enabled ? this.throttle.take(`${principal}|${subscription ?? 'tenant'}|${kind}`, limits) : { ok: true as const, remaining: limits.burst };
-    const global = cfg.enabled && subscription ? this.throttle.take(`*|${subscription}|${kind}`, { burst: limits.burst * 15, refillPerSecond: limits.refillPerSecond * 15 }) : undefined;
-    const remaining = taken.ok ? taken.remaining : 0;
+    const own = cfg.enabled ? this.throttle.take(`${principal}|${subscription ?? 'tenant'}|${kind}`, limits) : { ok: true as const, remaining: limits.burst };
+    // "Requests are throttled if the global, service principal, or tenant specific limits are exceeded."
+    // A request refused by its own bucket takes nothing from the global one; one served anyway (an unenforced read) does.
+    const global = cfg.enabled && subscription && (own.ok || !enforced) ? this.throttle.take(`*|${subscription}|${kind}`, { burst: limits.burst * 15, refillPerSecond: limits.refillPerSecond * 15 }) : undefined;
+    const taken = own.ok && global && !global.ok ? global : own;
+    const remaining = own.ok ? own.remaining : 0;
     const header = `x-ms-ratelimit-remaining-${scope}-${kind}`;
     if (!taken.ok && enforced) {
       // https://learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling#error-code
@@ -214,7 +217,7 @@ export class EmulatorCore {
       });
     }
     const headers: Record<string, string> = { [header]: String(remaining) };
-    if (subscription) headers[`x-ms-ratelimit-remaining-subscription-global-${kind}`] = String(global === undefined ? limits.burst * 15 : global.ok ? global.remaining : 0);
+    if (subscription) headers[`x-ms-ratelimit-remaining-subscription-global-${kind}`] = String(!cfg.enabled ? limits.burst * 15 : global?.ok ? global.remaining : 0);
     const provider = /\/providers\/(?!Microsoft\.Resources\/)[^/]+\/(.+)$/i.exec(path);
     if (subscription && provider) {
       const segments = provider[1]!.split('/').filter(Boolean);

@@ -9,7 +9,7 @@ import { ManagedServiceIdentityClient } from '@azure/arm-msi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_RESOURCE_GROUP } from '../../../emulator/core/wellKnown.js';
 import type { TestEmulator } from '../../support/emulator.js';
-import { ARM_SCOPE, aServicePrincipal, armClientOptions, startArmEmulator } from './armSupport.js';
+import { ARM_SCOPE, aServicePrincipal, armCaller, armClientOptions, startArmEmulator } from './armSupport.js';
 
 let emu: TestEmulator;
 let arm: Client;
@@ -93,6 +93,12 @@ describe('remaining-request headers (item 7)', () => {
       const left: string[] = [];
       for (const n of [1, 2, 3]) left.push(String((await put(`${sub}/resourceGroups/rg-left-${n}`, V.rg, { location: 'westeurope' })).headers['x-ms-ratelimit-remaining-subscription-writes']));
       expect(left).toEqual(['2', '1', '0']);
+      // Raw, so the SDK's throttling policy does not wait and retry.
+      const refused = await armCaller(emu)('PUT', `${sub}/resourceGroups/rg-left-4`, { location: 'westeurope' }, V.rg);
+      expect([refused.status, refused.headers['x-ms-ratelimit-remaining-subscription-writes']]).toEqual([429, '0']);
+      // Deletes draw on a bucket of their own, and reads are counted but not refused by default.
+      const del = await arm.pathUnchecked(`${sub}/resourceGroups/rg-left-1`).delete({ queryParameters: { 'api-version': V.rg } });
+      expect([del.status, (del.headers as Record<string, string>)['x-ms-ratelimit-remaining-subscription-deletes']]).toEqual(['200', '2']);
     } finally {
       await emu.admin('PUT', '/faults', { throttle: { enabled: true, burst: 200, refillPerSecond: 10 } });
     }
