@@ -51,6 +51,13 @@ describe('the api-version table', () => {
     [`${RG}/providers/Microsoft.KeyVault/vaults/kv`, '2026-02-01'],
     [`${RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1`, '2023-01-31'],
     ['/subscriptions/s', '2022-12-01'],
+    // scripts/demo.ts (resource groups at 2024-03-01) and bench/benchStack.ts.
+    [RG, '2024-03-01'],
+    [`${RG}/providers/Microsoft.Compute/virtualMachines/vm`, '2024-07-01'],
+    [`${RG}/providers/Microsoft.ContainerRegistry/registries/acr`, '2025-11-01'],
+    [`${RG}/providers/Microsoft.KeyVault/vaults/kv/providers/Microsoft.Authorization/roleAssignments/a`, '2022-04-01'],
+    // test/unit/emulator-arm/harness.ts sends 2022-04-01 wherever the type publishes it.
+    [`${RG}/providers/Microsoft.ContainerService/managedClusters/aks`, '2022-04-01'],
   ])('accepts %s at %s', (path, version) => {
     expect(checkApiVersion(path, version)).toBeUndefined();
   });
