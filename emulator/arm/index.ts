@@ -11,6 +11,8 @@
 import { createHash } from 'node:crypto';
 import type { EmuRequest, EmuResponse, EmulatorContext, EmulatorModule, RegisterModule } from '../core/contract.js';
 import { authorizationHandlers, createAuthorizer } from './authorization.js';
+import { discoveryHandlers } from './discovery.js';
+import { canonicalPath, collapseEmptySegments } from './paths.js';
 import { armError } from './errors.js';
 import { keyOf } from './ids.js';
 import { resourceGraphHandler } from './resourceGraph.js';
@@ -74,6 +76,11 @@ export const registerArm: RegisterModule = (ctx: EmulatorContext): EmulatorModul
     r.add(api, 'PATCH', pattern, e((q, c) => res.writeResource(q, c, true)));
     r.add(api, 'GET', pattern, e(res.getResource));
     r.add(api, 'DELETE', pattern, e(res.deleteResource));
+    // Resources_CheckExistence (resources/.../2021-04-01/examples/CheckExistenceResources.json): 204 or 404, no body.
+    r.add(api, 'HEAD', pattern, e(async (q, c) => {
+      const got = await res.getResource(q, c);
+      return { status: got.status === 200 ? 204 : got.status, headers: got.headers };
+    }));
   }
   r.add('arm', 'GET', LIST_BY_SUBSCRIPTION, e(res.listBySubscription));
 
@@ -99,6 +106,27 @@ export const registerArm: RegisterModule = (ctx: EmulatorContext): EmulatorModul
   });
   authRoute('PUT', (q, c) => (/^roleAssignments\/./i.test(q.params.rest ?? '') ? auth.putRoleAssignment(q, c) : armError(405, 'MethodNotAllowed', 'Custom role definitions are not supported by the emulator.')));
   authRoute('DELETE', (q, c) => (/^roleAssignments\/./i.test(q.params.rest ?? '') ? auth.deleteRoleAssignment(q, c) : armError(405, 'MethodNotAllowed', 'Custom role definitions are not supported by the emulator.')));
+
+  // What clients ask before they act, resource listing, template deployments (discovery.ts).
+  const disc = discoveryHandlers({ ctx, state, authorizer });
+  // ARM ignores empty path segments and answers ids with its own casing of fixed segments (paths.ts).
+  r.rewritePath?.((path) => (/^\/(?:subscriptions|providers)(?:\/|$)/i.test(path) ? canonicalPath(collapseEmptySegments(path)) : undefined));
+  r.add('arm', 'GET', /^\/subscriptions\/?$/i, e(disc.listSubscriptions));
+  r.add('arm', 'HEAD', RG, e(disc.checkResourceGroup));
+  r.add('arm', 'GET', /^\/subscriptions\/(?<subscriptionId>[^/]+)\/providers\/?$/i, e(disc.listProviders));
+  r.add('arm', 'GET', /^\/subscriptions\/(?<subscriptionId>[^/]+)\/providers\/(?<namespace>[^/]+)\/?$/i, e(disc.getProvider));
+  r.add('arm', 'GET', /^\/subscriptions\/(?<subscriptionId>[^/]+)\/tagNames\/?$/i, e(disc.listTagNames));
+  r.add('arm', 'GET', /^\/subscriptions\/(?<subscriptionId>[^/]+)(?:\/resourcegroups\/(?<resourceGroup>[^/]+))?\/resources\/?$/i, e(disc.listResources));
+  // Anonymous, as in Azure: a client reads it before it has a token.
+  r.add('arm', 'GET', /^\/metadata\/endpoints\/?$/i, disc.metadataEndpoints);
+  const DEPLOYMENTS = String.raw`^/subscriptions/(?<subscriptionId>[^/]+)(?:/resourcegroups/(?<resourceGroup>[^/]+))?/providers/Microsoft\.Resources/deployments`;
+  const DEPLOYMENT = new RegExp(`${DEPLOYMENTS}/(?<name>[^/]+)/?$`, 'i');
+  r.add('arm', 'GET', new RegExp(`${DEPLOYMENTS}/?$`, 'i'), e(disc.listDeployments));
+  r.add('arm', 'PUT', DEPLOYMENT, e(disc.deploymentNotSupported));
+  r.add('arm', 'GET', DEPLOYMENT, e(disc.deploymentNotFound));
+  r.add('arm', 'HEAD', DEPLOYMENT, e(() => ({ status: 404 })));
+  r.add('arm', 'DELETE', DEPLOYMENT, e(() => ({ status: 204 })));
+  r.add('arm', 'POST', new RegExp(`${DEPLOYMENTS}/(?<name>[^/]+)/(?:validate|whatIf)/?$`, 'i'), e(disc.deploymentNotSupported));
 
   // Resource Graph.
   r.add('resourceGraph', 'POST', /^\/providers\/Microsoft\.ResourceGraph\/resources\/?$/i, e(graph));

@@ -1,6 +1,7 @@
 /** The ARM module's in-memory state and the plumbing every ARM handler shares. */
 import { randomUUID } from 'node:crypto';
 import type { EmuRequest, EmuResponse, EmulatorContext, TokenClaims } from '../core/contract.js';
+import { checkApiVersion } from './apiVersions.js';
 import { armErrors } from './errors.js';
 import { keyOf } from './ids.js';
 import { BUILT_IN_ROLES, findRole, type RoleDefinition } from './roles.js';
@@ -111,6 +112,10 @@ export function armEntry(ctx: EmulatorContext, handler: ArmHandler): (req: EmuRe
     if (!header) return armErrors.missingToken();
     const claims = ctx.tokens.verify(header, audiences);
     if (!claims) return armErrors.invalidToken();
+    // An api-version the addressed type does not publish: ARM's 400 before any provider sees the call.
+    const location = typeof (req.body as { location?: unknown } | undefined)?.location === 'string' ? (req.body as { location: string }).location : undefined;
+    const badVersion = checkApiVersion(req.url.pathname, req.url.searchParams.get('api-version')!, location);
+    if (badVersion) return badVersion;
     const correlationId = String(req.headers['x-ms-correlation-request-id'] ?? req.headers['x-ms-client-request-id'] ?? randomUUID());
     const res = await handler(req, { claims, objectId: claims.oid, correlationId });
     return { ...res, headers: { 'x-ms-correlation-request-id': correlationId, 'x-ms-request-id': randomUUID(), ...(res.headers ?? {}) } };

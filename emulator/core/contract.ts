@@ -35,6 +35,11 @@ export type ApiName = (typeof API_NAMES)[number];
 export interface Router {
   /** `pattern` is a RegExp over the URL path (no query), with named groups for params. */
   add(api: ApiName, method: string, pattern: RegExp, handler: RouteHandler): void;
+  /**
+   * A rewrite of request paths on the main listener, applied before routing (ARM ignores empty
+   * segments and answers ids in its own casing); answers the new path, or undefined to leave it.
+   */
+  rewritePath?(rewrite: (path: string) => string | undefined): void;
 }
 
 /** The emulator's clock: real time plus an offset the admin API can move. */
@@ -186,8 +191,14 @@ export interface EventDeliveryFaults {
 /** ARM write throttle: a token bucket per principal (Azure: 200 burst, 10 writes/s per principal and region). */
 export interface ThrottleConfig {
   readonly enabled: boolean;
+  /** Writes (PUT, PATCH, POST) and, in a bucket of their own, deletes: Azure 200 burst, 10/s each. */
   readonly burst: number;
   readonly refillPerSecond: number;
+  /**
+   * Reads (GET, HEAD): Azure 250 burst, 25/s. Always counted and reported in
+   * `x-ms-ratelimit-remaining-subscription-reads`; refused with 429 only when `enforce` is true.
+   */
+  readonly reads?: { readonly burst: number; readonly refillPerSecond: number; readonly enforce?: boolean };
 }
 
 /** The statuses `PUT /admin/faults` can inject, each with its own probability (0..1). */

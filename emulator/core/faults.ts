@@ -6,7 +6,7 @@ export const DEFAULT_FAULTS: EmulatorFaults = {
   errors: {},
   retryAfterSeconds: 1,
   // ARM's documented write limit: 200 burst, then 10 per second per principal and region.
-  throttle: { enabled: true, burst: 200, refillPerSecond: 10 },
+  throttle: { enabled: true, burst: 200, refillPerSecond: 10, reads: { burst: 250, refillPerSecond: 25, enforce: false } },
   replicationDelayMs: 0,
   events: { duplicateRate: 0, reorderRate: 0, dropRate: 0, delayMs: 0 },
 };
@@ -79,15 +79,15 @@ export function pickInjectedStatus(faults: EmulatorFaults, api: ApiName, roll: n
   return undefined;
 }
 
-/** ARM's write throttle: one token bucket per principal, refilled in real time. */
+/** ARM's throttle: one token bucket per key (principal, scope, operation kind), refilled in real time. */
 export class WriteThrottle {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(private readonly config: () => EmulatorFaults['throttle']) {}
 
   /** Takes one token; answers the tokens left, or the seconds to wait when the bucket is empty. */
-  take(principal: string): { ok: true; remaining: number } | { ok: false; retryAfterSeconds: number } {
-    const { burst, refillPerSecond } = this.config();
+  take(principal: string, limits: { burst: number; refillPerSecond: number } = this.config()): { ok: true; remaining: number } | { ok: false; retryAfterSeconds: number } {
+    const { burst, refillPerSecond } = limits;
     const now = Date.now();
     const b = this.buckets.get(principal) ?? { tokens: burst, at: now };
     b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * refillPerSecond);

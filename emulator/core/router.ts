@@ -23,6 +23,18 @@ export function toTemplate(pattern: RegExp): string {
 /** The routes of every module, matched in registration order. */
 export class RouteTable implements Router {
   private readonly routes: Route[] = [];
+  private readonly rewrites: Array<(path: string) => string | undefined> = [];
+
+  rewritePath(rewrite: (path: string) => string | undefined): void {
+    this.rewrites.push(rewrite);
+  }
+
+  /** The path after every module's rewrite. */
+  rewrite(path: string): string {
+    let out = path;
+    for (const r of this.rewrites) out = r(out) ?? out;
+    return out;
+  }
 
   add(api: ApiName, method: string, pattern: RegExp, handler: RouteHandler): void {
     this.routes.push({ api, method: method.toUpperCase(), pattern, handler, template: toTemplate(pattern) });

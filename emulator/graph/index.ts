@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import type { EmuRequest, EmuResponse, EmulatorContext, RegisterModule, TokenClaims } from '../core/contract.js';
 import { apiError } from '../core/errors.js';
 import { AUDIENCES } from '../core/wellKnown.js';
+import { parseGraphFilter } from './filter.js';
 
 /**
  * Microsoft Graph v1.0: applications, their passwords, service principals.
@@ -115,6 +116,29 @@ export const registerGraph: RegisterModule = (ctx: EmulatorContext) => {
     keyCredentials: [],
   });
 
+  /**
+   * A managed identity's service principal, from the directory (ARM creates them): Graph lists them with
+   * `servicePrincipalType: ManagedIdentity` and the identity's resource id among `servicePrincipalNames`
+   * and `alternativeNames` (https://learn.microsoft.com/graph/api/resources/serviceprincipal).
+   */
+  const managedIdentities = () => ctx.directory.list().filter((p) => p.servicePrincipalType === 'ManagedIdentity' && p.appId);
+  const toManagedIdentityJson = (p: ReturnType<typeof managedIdentities>[number]) => ({
+    id: p.objectId,
+    deletedDateTime: null,
+    accountEnabled: true,
+    alternativeNames: p.resourceId ? ['isExplicit=False', p.resourceId] : [],
+    appId: p.appId!,
+    appDisplayName: null,
+    appOwnerOrganizationId: null,
+    displayName: p.displayName,
+    servicePrincipalNames: [p.appId!, ...(p.resourceId ? [p.resourceId] : [])],
+    servicePrincipalType: 'ManagedIdentity',
+    passwordCredentials: [],
+    keyCredentials: [],
+  });
+  /** Reading principals the caller does not own needs a tenant-wide read permission. */
+  const canReadDirectory = (caller: TokenClaims) => [...rolesOf(caller.oid)].some((r) => READ_WRITE_ALL.has(r) || READ_ALL.has(r));
+
   function createApp(displayName: string, owner: string | undefined, ids: { id?: string; appId?: string } = {}, extra: Record<string, unknown> = {}): Application {
     const app: Application = {
       id: (ids.id ?? randomUUID()).toLowerCase(),
@@ -177,15 +201,6 @@ export const registerGraph: RegisterModule = (ctx: EmulatorContext) => {
   const bodyObject = (req: EmuRequest): Record<string, unknown> | undefined =>
     req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : undefined;
 
-  /** `$filter=appId eq '…'` / `displayName eq '…'`; anything else is refused as Graph does. */
-  const parseFilter = (req: EmuRequest): { field: 'appId' | 'displayName'; value: string } | undefined | 'unsupported' => {
-    const filter = req.url.searchParams.get('$filter');
-    if (filter === null) return undefined;
-    const m = /^\s*(appId|displayName)\s+eq\s+'((?:[^']|'')*)'\s*$/i.exec(filter);
-    if (!m) return 'unsupported';
-    return { field: m[1]!.toLowerCase() === 'appid' ? 'appId' : 'displayName', value: m[2]!.replace(/''/g, "'") };
-  };
-
   const r = ctx.router;
   const APP_REF = String.raw`(?:/(?<id>[0-9a-fA-F-]{36})|\(appId='(?<appId>[^']+)'\))`;
 
@@ -199,11 +214,11 @@ export const registerGraph: RegisterModule = (ctx: EmulatorContext) => {
   }));
 
   r.add('graph', 'GET', /^\/v1\.0\/applications\/?$/i, authed((req, caller) => {
-    const filter = parseFilter(req);
+    const filter = parseGraphFilter(req.url.searchParams.get('$filter'), 'applications');
     if (filter === 'unsupported') return err(400, 'Request_UnsupportedQuery', 'Unsupported or invalid query filter clause specified.');
     const value = [...apps.values()]
       .filter((a) => can(caller, 'read', a))
-      .filter((a) => !filter || String(a[filter.field]).toLowerCase() === filter.value.toLowerCase())
+      .filter((a) => !filter || filter(a))
       .map(toAppJson);
     return { status: 200, body: odata('applications', { value }) };
   }));
@@ -269,21 +284,59 @@ export const registerGraph: RegisterModule = (ctx: EmulatorContext) => {
 
   const spReadable = (caller: TokenClaims, sp: ServicePrincipal) => can(caller, 'read', findApp({ appId: sp.appId }));
   r.add('graph', 'GET', /^\/v1\.0\/servicePrincipals\/?$/i, authed((req, caller) => {
-    const filter = parseFilter(req);
+    const filter = parseGraphFilter(req.url.searchParams.get('$filter'), 'servicePrincipals');
     if (filter === 'unsupported') return err(400, 'Request_UnsupportedQuery', 'Unsupported or invalid query filter clause specified.');
-    const value = [...sps.values()]
-      .filter((s) => spReadable(caller, s))
-      .filter((s) => !filter || String(s[filter.field]).toLowerCase() === filter.value.toLowerCase())
-      .map(toSpJson);
+    const value = [
+      ...[...sps.values()].filter((s) => spReadable(caller, s)).map(toSpJson),
+      ...(canReadDirectory(caller) ? managedIdentities().map(toManagedIdentityJson) : []),
+    ].filter((s) => !filter || filter(s));
     return { status: 200, body: odata('servicePrincipals', { value }) };
   }));
   r.add('graph', 'GET', /^\/v1\.0\/servicePrincipals(?:\/(?<id>[0-9a-fA-F-]{36})|\(appId='(?<appId>[^']+)'\))\/?$/i, authed((req, caller) => {
     const sp = req.params.id
       ? sps.get(req.params.id.toLowerCase())
       : [...sps.values()].find((s) => s.appId.toLowerCase() === req.params.appId!.toLowerCase());
-    if (!sp) return notFound(req.params.id ?? req.params.appId ?? '');
+    if (!sp) {
+      const mi = managedIdentities().find((p) => (req.params.id ? p.objectId.toLowerCase() === req.params.id.toLowerCase() : p.appId!.toLowerCase() === req.params.appId!.toLowerCase()));
+      if (!mi) return notFound(req.params.id ?? req.params.appId ?? '');
+      if (!canReadDirectory(caller)) return denied();
+      return { status: 200, body: odata('servicePrincipals/$entity', toManagedIdentityJson(mi)) };
+    }
     if (!spReadable(caller, sp)) return denied();
     return { status: 200, body: odata('servicePrincipals/$entity', toSpJson(sp)) };
+  }));
+
+  // https://learn.microsoft.com/graph/api/directoryobject-getbyids: the objects among `ids` of the
+  // requested `types`, in full where the caller may read them, else with only `@odata.type` and `id`
+  // ("Limited information returned for inaccessible member objects"); unknown ids are left out.
+  r.add('graph', 'POST', /^\/v1\.0\/directoryObjects\/getByIds\/?$/i, authed((req, caller) => {
+    const body = bodyObject(req);
+    const ids = body?.ids;
+    if (!Array.isArray(ids) || ids.some((x) => typeof x !== 'string')) return err(400, 'Request_BadRequest', "Property 'ids' is required: a collection of object ids.");
+    if (ids.length > 1000) return err(400, 'Request_BadRequest', "Property 'ids' takes at most 1000 ids.");
+    const types = Array.isArray(body?.types) ? new Set((body!.types as unknown[]).map((t) => String(t).toLowerCase())) : undefined;
+    if (rolesOf(caller.oid).size === 0) return denied();
+    const wanted = (t: string) => !types || types.has(t.toLowerCase());
+    const limited = (type: string, id: string) => ({ '@odata.type': `#microsoft.graph.${type}`, id, displayName: null });
+    const value: unknown[] = [];
+    for (const raw of ids as string[]) {
+      const id = raw.toLowerCase();
+      const app = apps.get(id);
+      if (app && wanted('application')) {
+        value.push(can(caller, 'read', app) ? { '@odata.type': '#microsoft.graph.application', ...toAppJson(app) } : limited('application', app.id));
+        continue;
+      }
+      const sp = sps.get(id);
+      if (sp && wanted('servicePrincipal')) {
+        value.push(spReadable(caller, sp) ? { '@odata.type': '#microsoft.graph.servicePrincipal', ...toSpJson(sp) } : limited('servicePrincipal', sp.id));
+        continue;
+      }
+      const mi = managedIdentities().find((p) => p.objectId.toLowerCase() === id);
+      if (mi && wanted('servicePrincipal')) {
+        value.push(canReadDirectory(caller) ? { '@odata.type': '#microsoft.graph.servicePrincipal', ...toManagedIdentityJson(mi) } : limited('servicePrincipal', mi.objectId));
+      }
+    }
+    return { status: 200, body: odata('directoryObjects', { value }) };
   }));
 
   return {

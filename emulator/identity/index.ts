@@ -97,7 +97,11 @@ export function registerIdentity(options: IdentityModuleOptions = {}) {
         },
       };
     };
-    const isThisTenant = (t: string) => t.toLowerCase() === ctx.tenantId.toLowerCase();
+    // `adfs` names the emulated tenant too: the authority of an Azure Stack Hub style cloud registered with
+    // `az cloud register --endpoint-active-directory https://<emulator>/adfs`. Clients (MSAL, so the Azure CLI)
+    // skip their instance discovery against login.microsoftonline.com for an AD FS authority only, and the
+    // emulator has no network to offer them (see docs/emulator.md).
+    const isThisTenant = (t: string) => t.toLowerCase() === ctx.tenantId.toLowerCase() || t.toLowerCase() === 'adfs';
     r.add('login', 'GET', /^\/(?<tenant>[^/]+)\/v2\.0\/\.well-known\/openid-configuration$/i, openIdConfiguration);
     r.add('login', 'GET', /^\/(?<tenant>[^/]+)\/\.well-known\/openid-configuration$/i, openIdConfiguration);
     r.add('login', 'GET', /^\/(?<tenant>[^/]+)\/discovery\/v2\.0\/keys$/i, () => ({ status: 200, body: { keys: [] } }));

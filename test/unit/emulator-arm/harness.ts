@@ -2,6 +2,7 @@
  * A small in-test EmulatorContext for driving the ARM and Event Grid modules' handlers without
  * the HTTPS server: routes are matched in registration order, tokens are plain JSON.
  */
+import { apiVersionsFor } from '../../../emulator/arm/apiVersions.js';
 import type { DirectoryPrincipal, EmuRequest, EmuResponse, EmulatorContext, GridEvent, RouteHandler, Services, TokenClaims } from '../../../emulator/core/contract.js';
 
 export const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
@@ -59,7 +60,7 @@ export function createHarness(opts: { replicationDelayMs?: number } = {}) {
   /** Sends a request through the registered routes, as the core's server would. */
   async function call(method: string, pathAndQuery: string, init: { body?: unknown; as?: string | null; apiVersion?: string | null } = {}): Promise<EmuResponse & { body: any }> {
     const url = new URL(pathAndQuery, ctx.baseUrl);
-    const apiVersion = init.apiVersion === undefined ? '2022-04-01' : init.apiVersion;
+    const apiVersion = init.apiVersion === undefined ? defaultApiVersion(url.pathname) : init.apiVersion;
     if (apiVersion && !url.searchParams.has('api-version')) url.searchParams.set('api-version', apiVersion);
     const as = init.as === undefined ? OPERATOR : init.as;
     for (const r of routes) {
@@ -73,4 +74,26 @@ export function createHarness(opts: { replicationDelayMs?: number } = {}) {
   }
 
   return { ctx, call, published, principals, advance: (ms: number) => ctx.clock.advance(ms), tokenFor };
+}
+
+/**
+ * The api-version a call sends when the test names none: 2022-04-01 (role assignments) where the
+ * type publishes it, else the version the app itself uses for that type (src/azure/arm.ts), so
+ * every request is one ARM would accept (emulator/arm/apiVersions.ts).
+ */
+const APP_VERSIONS: Readonly<Record<string, string>> = {
+  'Microsoft.Resources': '2021-04-01',
+  'Microsoft.Compute': '2024-07-01',
+  'Microsoft.ContainerRegistry/registries': '2025-11-01',
+  'Microsoft.ContainerRegistry/registries/tasks': '2019-06-01-preview',
+  'Microsoft.ManagedIdentity': '2023-01-31',
+  'Microsoft.App': '2024-03-01',
+  'Microsoft.Web': '2024-04-01',
+  'Microsoft.KeyVault': '2023-07-01',
+  'Microsoft.ResourceGraph': '2022-10-01',
+};
+function defaultApiVersion(path: string): string {
+  const found = apiVersionsFor(path);
+  if (!found || found.versions.includes('2022-04-01')) return '2022-04-01';
+  return APP_VERSIONS[`${found.namespace}/${found.type}`] ?? APP_VERSIONS[found.namespace] ?? found.versions[found.versions.length - 1]!;
 }
