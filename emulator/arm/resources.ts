@@ -35,6 +35,9 @@ export const RESOURCE_TYPES: Readonly<Record<string, TypeSpec>> = Object.fromEnt
     // acrUserManagedIdentityID (a user-assigned identity's client id) — web/resource-manager/Microsoft.Web/stable/2024-04-01/
     // examples/UpdateSiteConfig.json; https://learn.microsoft.com/azure/app-service/configure-custom-container#use-managed-identity-to-pull-image-from-azure-container-registry
     'Microsoft.Web/sites/config',
+    // containerinstance/.../stable/2021-10-01/examples/ContainerGroupsCreateOrUpdate.json; imageRegistryCredentials[]
+    // is ImageRegistryCredential { server, username, password (never echoed), identity, identityUrl }.
+    'Microsoft.ContainerInstance/containerGroups',
     'Microsoft.KeyVault/vaults', // keyvault/.../examples/createVault.json (properties.vaultUri)
   ].map((t) => [t.toLowerCase(), { type: t }]),
 );
@@ -280,6 +283,16 @@ export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
         delete props.provisioningState;
         body.properties = props;
         return undefined;
+      case 'microsoft.containerinstance/containergroups': {
+        // A container group's registry passwords are write-only: the response gives `password: null`
+        // (az container show); the emulator pulls nothing, so it keeps none.
+        if (Array.isArray(props.imageRegistryCredentials)) {
+          props.imageRegistryCredentials = props.imageRegistryCredentials.map((c) => (isObject(c) ? { ...c, ...('password' in c ? { password: null } : {}) } : c));
+        }
+        props.osType ??= 'Linux';
+        props.instanceView = { events: [], state: 'Running' };
+        break;
+      }
       case 'microsoft.app/containerapps': {
         // A revision is a snapshot of `properties.template`; `properties.configuration` (registries,
         // secrets, ingress) is "Non versioned Container App configuration properties that define the

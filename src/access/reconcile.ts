@@ -28,7 +28,7 @@ import { parseConsumerTags, TAG_NAMES, type AccessRequest } from '../policy/tags
 import type { AccessDeps } from './accessDeps.js';
 import { registryAskers } from './askers.js';
 import { grantAssignment, revokeAssignment, REVOKE_RESULTS, type GrantSpec } from './assignmentExecutor.js';
-import { wireConsumer, type HeldRegistry } from './consumerWiring.js';
+import { noteContainerGroupOrder, wireConsumer, type HeldRegistry, type NewGrant } from './consumerWiring.js';
 import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
 import type { GrantIndexEntry } from './grantIndex.js';
 import { identitiesOf, IDENTITY_KINDS, taskCredentialIdentity, toPlanIdentity, type ConsumerIdentity } from './identities.js';
@@ -334,6 +334,8 @@ async function applyPlan(run: Run, input: ApplyPlanInput): Promise<void> {
     await run.decide({ action: 'grant', outcome: AUDIT_OUTCOMES.skipped, reason: u.reason, resourceId: consumerId, details: { registryRef: u.registryRef, access: u.access } });
   }
 
+  /** Grants made now (or that would be, in a dry run): a container group created before them has not pulled with them. */
+  const newGrants: NewGrant[] = [];
   for (const g of plan.grants) {
     const scopeKey = normalizeResourceId(g.scope) ?? g.scope.toLowerCase();
     const registry: RegistryTarget = factsOf(g.scope) ?? { id: g.scope, name: g.registryName };
@@ -355,9 +357,14 @@ async function applyPlan(run: Run, input: ApplyPlanInput): Promise<void> {
     if (await grantAssignment(deps, run, toGrantSpec(g), { resourceId: consumerId, reason: g.reason }, writeAhead)) {
       keep.set(scopeKey, registry);
       hold(g.scope, registry, g.principalId);
+      newGrants.push({ registry, principalId: g.principalId, roleName: g.role.name });
       if (g.principalId === credentialPrincipal) credentialFor.set(scopeKey, registry);
-    } else if (run.dryRun) hold(g.scope, registry, g.principalId);
+    } else if (run.dryRun) {
+      hold(g.scope, registry, g.principalId);
+      newGrants.push({ registry, principalId: g.principalId, roleName: g.role.name });
+    }
   }
+  await noteContainerGroupOrder(run, consumer, newGrants);
 
   // Revokes are executed against the assignment as ARM listed it (the executor checks it is ours).
   const byName = new Map(listed.map((a) => [a.name.toLowerCase(), a]));

@@ -7,13 +7,14 @@
  *
  *   Container App  properties.configuration.registries[{ server, identity }] (ContainerApps_CreateOrUpdate.json)
  *   Site           config/web acrUseManagedIdentityCreds / acrUserManagedIdentityID (UpdateSiteConfig.json)
+ *   Container group  imageRegistryCredentials[{ server, identity }] (ContainerGroupsCreateOrUpdate.json): pulled at creation only
  *   ACR task       credentials.customRegistries[server].identity, '[system]' or a client id (TasksUpdate_WithMSICustomCredentials.json)
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AuditRecord } from '../../src/audit/auditLog.js';
 import { ROLES } from '../../src/policy/roles.js';
 import { anAcrTask, aRegistry, aUserAssignedIdentity, startAccessStack, type AccessStack } from '../support/e2eAccess.js';
-import { aContainerApp, aContainerSite, CONSUMER_API_VERSIONS, consumerReader } from '../support/e2eConsumers.js';
+import { aContainerApp, aContainerGroup, aContainerSite, CONSUMER_API_VERSIONS, consumerReader } from '../support/e2eConsumers.js';
 
 let s: AccessStack;
 let rg: string;
@@ -265,5 +266,45 @@ describe('ACR tasks, fully: the task credential follows the identity and the rol
     await fireSweep();
     await s.idle();
     expect(await writtenCustomRegistries(task)).toEqual(both);
+  });
+});
+
+describe('Container Instances: a group pulls only at creation', () => {
+  const groupId = (name: string) => `${rg}/providers/Microsoft.ContainerInstance/containerGroups/${name}`;
+
+  it('grants a container group’s identity like a VM’s, and says the group was created before its grant', async () => {
+    const id = groupId('ci-late');
+    const created = await s.put(id, aContainerGroup({ image: 'appsacr.azurecr.io/job:1', tags: { 'acr-pull': 'appsacr' } }));
+    await s.idle();
+    expect(await pullOf(registryId('appsacr'), created.identity.principalId)).toHaveLength(1);
+    const notes = rows(await s.audit(id), 'pull-config', 'skipped').filter((r) => r.details?.['createdBeforeGrant'] === true);
+    expect(notes).toHaveLength(1);
+    expect(notes[0]!.reason).toMatch(/container group ci-late was created before AcrPull on appsacr was granted .* pulls its images only when it is created.*tag a user-assigned identity acr-pull=appsacr first, then create the group/);
+    expect(notes[0]!.reason).toMatch(/no identity entry for appsacr\.azurecr\.io/);
+  });
+
+  it('says nothing of the kind when the identity was granted first (the order that works)', async () => {
+    const uami = identityId('id-ci');
+    const identity = await s.put(uami, aUserAssignedIdentity({ tags: { 'acr-pull': 'appsacr' } }));
+    await s.idle();
+    expect(await pullOf(registryId('appsacr'), identity.properties.principalId)).toHaveLength(1);
+    const id = groupId('ci-ordered');
+    await s.put(id, aContainerGroup({ identity: { userAssigned: [uami] }, image: 'appsacr.azurecr.io/job:1', tags: { 'acr-pull': 'appsacr' }, imageRegistryCredentials: [{ server: 'appsacr.azurecr.io', identity: uami }] }));
+    await s.idle();
+    const audit = await s.audit(id);
+    expect(audit.filter((r) => r.details?.['createdBeforeGrant'] === true)).toEqual([]);
+    expect(audit.filter((r) => r.action === 'grant').map((r) => r.outcome)).toContain('already-present');
+  });
+
+  it('shows in preview that a group created before its grant has not pulled with it', async () => {
+    const id = groupId('ci-preview');
+    await withoutDelivery(async () => {
+      await s.put(id, aContainerGroup({ image: 'appsacr.azurecr.io/job:1', tags: { 'acr-pull': 'appsacr' } }));
+    });
+    const preview = await api('/api/access/preview', 'POST', { resourceId: id });
+    expect(preview.status).toBe(200);
+    const decisions = preview.json!['decisions'] as AuditRecord[];
+    expect(decisions.find((d) => d.action === 'grant (dry run)' || d.outcome === 'would-grant')?.outcome).toBe('would-grant');
+    expect(decisions.filter((d) => d.details?.['createdBeforeGrant'] === true).map((d) => d.reason)).toEqual([expect.stringMatching(/created before AcrPull on appsacr would be granted/)]);
   });
 });

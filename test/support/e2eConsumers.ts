@@ -7,7 +7,7 @@
 import { createOperator, type Operator } from '../../scripts/operator.js';
 import type { AccessStack, ArmWrite } from './e2eAccess.js';
 
-export const CONSUMER_API_VERSIONS = { containerApp: '2025-01-01', site: '2024-04-01' } as const;
+export const CONSUMER_API_VERSIONS = { containerApp: '2025-01-01', site: '2024-04-01', containerGroup: '2023-05-01' } as const;
 
 const LOCATION = 'westeurope';
 type Tags = Record<string, string>;
@@ -69,6 +69,28 @@ export function aContainerSite(options: { tags?: Tags; identity?: IdentityInput;
         serverFarmId: '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Web/serverfarms/DefaultAsp',
         reserved: true,
         siteConfig: { linuxFxVersion: `DOCKER|${options.image}`, ...options.siteConfig },
+      },
+    },
+  };
+}
+
+/**
+ * A container group. Follows containerinstance/resource-manager/Microsoft.ContainerInstance/stable/2021-10-01/
+ * examples/ContainerGroupsCreateOrUpdate.json, trimmed; `imageRegistryCredentials[]` is ImageRegistryCredential
+ * { server, identity } (pull with a managed identity) or { server, username, password }.
+ */
+export function aContainerGroup(options: { tags?: Tags; identity?: IdentityInput; image: string; imageRegistryCredentials?: readonly Record<string, string>[] }): ArmWrite {
+  return {
+    apiVersion: CONSUMER_API_VERSIONS.containerGroup,
+    body: {
+      location: LOCATION,
+      tags: options.tags ?? {},
+      identity: identityBody(options.identity ?? { system: true }),
+      properties: {
+        containers: [{ name: 'app', properties: { image: options.image, resources: { requests: { cpu: 1, memoryInGB: 1.5 } } } }],
+        osType: 'Linux',
+        restartPolicy: 'Always',
+        ...(options.imageRegistryCredentials ? { imageRegistryCredentials: options.imageRegistryCredentials } : {}),
       },
     },
   };
