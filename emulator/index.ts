@@ -71,6 +71,17 @@ export const TASK_CREDENTIAL_ROLE = {
 } as const;
 
 /**
+ * The custom role infra/app/consumerPullConfigRole.bicep gives the app on each watched subscription:
+ * a Container App's registry entry is an app write, a site's acrUseManagedIdentityCreds a sites/config write.
+ */
+export const CONSUMER_PULL_CONFIG_ROLE = {
+  name: '6c2d3e4f-8b9c-4dae-9f10-b2c3d4e5f6a7',
+  roleName: 'acr-pull-automation consumer pull settings',
+  description: 'Read Container Apps and site configurations, and point their registry pull at their own managed identity.',
+  actions: ['Microsoft.App/containerApps/read', 'Microsoft.App/containerApps/write', 'Microsoft.Web/sites/config/read', 'Microsoft.Web/sites/config/write'],
+} as const;
+
+/**
  * The default scenario: operator, app identity, their Graph permissions and Azure roles (the task
  * credential custom role included), the demo
  * resource group and the demo vault (data plane, and an ARM resource whose `properties.vaultUri` is
@@ -107,11 +118,11 @@ function defaultScenario(operatorSecret: string): Record<string, unknown> {
       resourceGroups: [{ name: DEFAULT_RESOURCE_GROUP, location: DEFAULT_LOCATION }],
       // vaultUri comes from the Key Vault module (ensureVault), seeded above.
       resources: [{ id: DEMO_VAULT.resourceId, location: DEFAULT_LOCATION, properties: { tenantId: TENANT_ID, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true } }],
-      roleDefinitions: [{ ...TASK_CREDENTIAL_ROLE, actions: [...TASK_CREDENTIAL_ROLE.actions], assignableScopes: [`/subscriptions/${DEFAULT_SUBSCRIPTION_ID}`] }],
+      roleDefinitions: [TASK_CREDENTIAL_ROLE, CONSUMER_PULL_CONFIG_ROLE].map((role) => ({ ...role, actions: [...role.actions], assignableScopes: [`/subscriptions/${DEFAULT_SUBSCRIPTION_ID}`] })),
       // The app's managed identity: what infra/ grants the Function App (read, assign roles,
       // manage identities, set ACR task credentials on the watched subscription; manage secrets on its vault).
       roleAssignments: [
-        ...[BUILT_IN_ROLE_IDS.Reader, BUILT_IN_ROLE_IDS.RoleBasedAccessControlAdministrator, BUILT_IN_ROLE_IDS.ManagedIdentityContributor, TASK_CREDENTIAL_ROLE.name].map((roleDefinitionId) => ({
+        ...[BUILT_IN_ROLE_IDS.Reader, BUILT_IN_ROLE_IDS.RoleBasedAccessControlAdministrator, BUILT_IN_ROLE_IDS.ManagedIdentityContributor, TASK_CREDENTIAL_ROLE.name, CONSUMER_PULL_CONFIG_ROLE.name].map((roleDefinitionId) => ({
           scope: `/subscriptions/${DEFAULT_SUBSCRIPTION_ID}`,
           principalId: APP.objectId,
           principalType: 'ServicePrincipal',

@@ -174,6 +174,14 @@ module taskCredentialRole 'app/taskCredentialRole.bicep' = {
   }
 }
 
+module consumerPullConfigRole 'app/consumerPullConfigRole.bicep' = {
+  name: 'acrpull-consumer-pull-config-role'
+  params: {
+    environmentName: environmentName
+    watchedSubscriptionIds: watchedSubscriptionIds
+  }
+}
+
 module watchedScopeAccess 'app/watchedScopeAccess.bicep' = [
   for id in watchedSubscriptionIds: {
     name: 'acrpull-access-${take(id, 36)}'
@@ -182,6 +190,7 @@ module watchedScopeAccess 'app/watchedScopeAccess.bicep' = [
       principalId: functionApp.outputs.principalId
       workloadIdentityEnabled: workloadIdentityEnabled
       taskCredentialRoleGuid: taskCredentialRole.outputs.roleDefinitionGuid
+      consumerPullConfigRoleGuid: consumerPullConfigRole.outputs.roleDefinitionGuid
     }
   }
 ]

@@ -11,6 +11,8 @@ import { createRegistryDirectory } from './access/registries.js';
 import type { AuditLog } from './audit/auditLog.js';
 import { createTableAuditLog } from './audit/tableAuditLog.js';
 import { createAcrTasks } from './azure/acrTasks.js';
+import { createContainerApps } from './azure/containerApps.js';
+import { createSiteConfigs } from './azure/siteConfig.js';
 import { createArmClient, createArmResources, type AzureClientOptions } from './azure/arm.js';
 import { createCredential } from './azure/credential.js';
 import { createFederatedCredentials } from './azure/federatedCredentials.js';
@@ -68,6 +70,8 @@ export function createDeps(config: Config, credential: TokenCredential, options:
     listEnrolledRegistries: async () =>
       (await listEnrolments(credentials)).filter((e) => e.status !== ENROLMENT_STATUSES.unenrolled).map((e) => e.registryId),
     acrTasks: createAcrTasks(config, credential, { arm }),
+    containerApps: createContainerApps(config, credential, { arm }),
+    siteConfigs: createSiteConfigs(config, credential, { arm }),
     grantIndex: createTableGrantIndex(createTableClient(config, credential, TABLE_SUFFIXES.grants)),
     registries: createRegistryDirectory(resourceGraph, { subscriptions: config.watchedSubscriptions }),
     federatedCredentials: createFederatedCredentials(config, credential, { ...(options.clientOptions ? { clientOptions: options.clientOptions } : {}) }),

@@ -77,6 +77,14 @@ const WEB_SITES = [
   '2021-01-15', '2021-02-01', '2021-03-01', '2022-03-01', '2022-09-01', '2023-01-01', '2023-12-01', '2024-04-01', '2024-11-01', '2025-03-01',
 ];
 
+/**
+ * specification/containerinstance/resource-manager/Microsoft.ContainerInstance/stable/<version>/containerInstance.json:
+ * the stable folders checked one by one (preview folders are not listed).
+ */
+const CONTAINER_GROUPS = [
+  '2018-04-01', '2018-06-01', '2018-09-01', '2018-10-01', '2019-01-01', '2019-12-01', '2020-10-10', '2021-10-01', '2022-09-01', '2023-05-01', '2025-09-01',
+];
+
 /** specification/keyvault/resource-manager/Microsoft.KeyVault/{stable,preview}/<version>/keyvault.json (openapi.json from 2025-05-01). */
 const KEY_VAULTS = [
   '2015-06-01', '2016-10-01', '2018-02-14', '2018-02-14-preview', '2019-09-01', '2020-04-01-preview', '2021-04-01-preview', '2021-06-01-preview',
@@ -120,7 +128,9 @@ export const API_VERSION_TABLE: Readonly<Record<string, { readonly namespace: st
     },
   },
   'microsoft.app': { namespace: 'Microsoft.App', types: { containerapps: { type: 'containerApps', versions: CONTAINER_APPS } } },
-  'microsoft.web': { namespace: 'Microsoft.Web', types: { sites: { type: 'sites', versions: WEB_SITES } } },
+  // Site configuration (sites/config/web) is in the same WebApps.json as the site itself.
+  'microsoft.web': { namespace: 'Microsoft.Web', types: { sites: { type: 'sites', versions: WEB_SITES }, 'sites/config': { type: 'sites/config', versions: WEB_SITES } } },
+  'microsoft.containerinstance': { namespace: 'Microsoft.ContainerInstance', types: { containergroups: { type: 'containerGroups', versions: CONTAINER_GROUPS } } },
   'microsoft.keyvault': { namespace: 'Microsoft.KeyVault', types: { vaults: { type: 'vaults', versions: KEY_VAULTS } } },
   'microsoft.authorization': {
     namespace: 'Microsoft.Authorization',

@@ -27,8 +27,17 @@ export const RESOURCE_TYPES: Readonly<Record<string, TypeSpec>> = Object.fromEnt
     'Microsoft.ContainerRegistry/registries/tasks', // containerregistry/.../examples/TasksCreate_WithUserIdentities.json
     'Microsoft.ManagedIdentity/userAssignedIdentities', // msi/.../examples/IdentityCreate.json
     'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials', // msi/.../2023-01-31/examples/FederatedIdentityCredentialCreate.json
+    // app/.../Microsoft.App/ContainerApps/stable/2025-01-01/examples/ContainerApps_CreateOrUpdate.json;
+    // properties.configuration.registries[] is RegistryCredentials { server, identity | username + passwordSecretRef }.
     'Microsoft.App/containerApps',
-    'Microsoft.Web/sites',
+    'Microsoft.Web/sites', // web/resource-manager/Microsoft.Web/stable/2024-04-01/examples/CreateOrUpdateWebApp.json
+    // A site's configuration, `config/web` (SiteConfigResource): linuxFxVersion `DOCKER|<image>`, acrUseManagedIdentityCreds,
+    // acrUserManagedIdentityID (a user-assigned identity's client id) — web/resource-manager/Microsoft.Web/stable/2024-04-01/
+    // examples/UpdateSiteConfig.json; https://learn.microsoft.com/azure/app-service/configure-custom-container#use-managed-identity-to-pull-image-from-azure-container-registry
+    'Microsoft.Web/sites/config',
+    // containerinstance/.../stable/2021-10-01/examples/ContainerGroupsCreateOrUpdate.json; imageRegistryCredentials[]
+    // is ImageRegistryCredential { server, username, password (never echoed), identity, identityUrl }.
+    'Microsoft.ContainerInstance/containerGroups',
     'Microsoft.KeyVault/vaults', // keyvault/.../examples/createVault.json (properties.vaultUri)
   ].map((t) => [t.toLowerCase(), { type: t }]),
 );
@@ -254,10 +263,49 @@ export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
         }
         break;
       }
-      case 'microsoft.web/sites':
+      case 'microsoft.web/sites': {
         props.defaultHostName = `${name.toLowerCase()}.azurewebsites.net`;
         props.state ??= 'Running';
+        // Every site has its configuration resource, `config/web`; the site's PUT body may carry it as
+        // `properties.siteConfig`. It is what `az webapp config show` reads and a PATCH of config/web writes.
+        const configId = `${id}/config/web`;
+        const given = isObject(props.siteConfig) ? props.siteConfig : {};
+        const stored = state.getResource(configId);
+        const base = stored && isObject(stored.body.properties) ? stored.body.properties : siteConfigDefaults();
+        state.resources.set(keyOf(configId), { id: configId, hidden: {}, body: { id: configId, name: 'web', type: 'Microsoft.Web/sites/config', location, properties: { ...base, ...given } } });
         break;
+      }
+      case 'microsoft.web/sites/config':
+        // Only the `web` configuration is served (appsettings and the others are list/POST actions).
+        if (name.toLowerCase() !== 'web') return armError(400, 'BadRequest', `The configuration '${name}' is not supported by the emulator; only 'web' is.`);
+        Object.assign(props, { ...siteConfigDefaults(), ...prev, ...props });
+        body.name = 'web';
+        delete props.provisioningState;
+        body.properties = props;
+        return undefined;
+      case 'microsoft.containerinstance/containergroups': {
+        // A container group's registry passwords are write-only: the response gives `password: null`
+        // (az container show); the emulator pulls nothing, so it keeps none.
+        if (Array.isArray(props.imageRegistryCredentials)) {
+          props.imageRegistryCredentials = props.imageRegistryCredentials.map((c) => (isObject(c) ? { ...c, ...('password' in c ? { password: null } : {}) } : c));
+        }
+        props.osType ??= 'Linux';
+        props.instanceView = { events: [], state: 'Running' };
+        break;
+      }
+      case 'microsoft.app/containerapps': {
+        // A revision is a snapshot of `properties.template`; `properties.configuration` (registries,
+        // secrets, ingress) is "Non versioned Container App configuration properties that define the
+        // mutable settings of a Container app" (ContainerApps.json, Configuration) and applies to every
+        // revision without creating one (https://learn.microsoft.com/azure/container-apps/revisions,
+        // "Change types"). So only a template change names a new latestRevisionName.
+        const templateChanged = !existing || JSON.stringify(prev.template ?? null) !== JSON.stringify(props.template ?? null);
+        const revision = templateChanged || typeof prev.latestRevisionName !== 'string' ? `${name}--${randomUUID().slice(0, 7)}` : prev.latestRevisionName;
+        props.latestRevisionName = revision;
+        props.latestReadyRevisionName = revision;
+        props.runningStatus ??= 'Running';
+        break;
+      }
       default:
         break;
     }
@@ -560,6 +608,11 @@ export function resourceHandlers({ ctx, state, authorizer }: ResourceDeps) {
   };
 
   return { writeResource, seedResource, getResource, deleteResource, listBySubscription, getSubscription, putResourceGroup, getResourceGroup, listResourceGroups, removeResourceGroup, tags };
+}
+
+/** What `config/web` answers for a site nobody configured: UpdateSiteConfig.json's defaults for the fields the product reads. */
+function siteConfigDefaults(): Record<string, unknown> {
+  return { numberOfWorkers: 1, linuxFxVersion: '', windowsFxVersion: null, acrUseManagedIdentityCreds: false, acrUserManagedIdentityID: null, alwaysOn: false, http20Enabled: false };
 }
 
 /** A task's properties without the echoed `credentials.customRegistries` (login server → null). */

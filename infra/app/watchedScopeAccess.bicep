@@ -11,12 +11,17 @@
 //   credentials on user-assigned identities.
 // - The ACR task credentials custom role (taskCredentialRole.bicep): read tasks and set their
 //   custom-registry credential, nothing else.
+// - The consumer pull settings custom role (consumerPullConfigRole.bicep): a Container App's registry
+//   entry and a site's acrUseManagedIdentityCreds.
 targetScope = 'subscription'
 
 param principalId string
 
 @description('GUID of the ACR task credentials custom role (taskCredentialRole.bicep), assignable in this subscription.')
 param taskCredentialRoleGuid string
+
+@description('GUID of the consumer pull settings custom role (consumerPullConfigRole.bicep), assignable in this subscription.')
+param consumerPullConfigRoleGuid string
 
 @description('Whether the workload identity feature (federated credentials) is on.')
 param workloadIdentityEnabled bool
@@ -73,5 +78,15 @@ resource taskCredentials 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
     principalId: principalId
     principalType: 'ServicePrincipal'
     description: 'acr-pull-automation: set the custom-registry credentials of ACR tasks to their identity'
+  }
+}
+
+resource consumerPullConfig 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(subscription().id, principalId, consumerPullConfigRoleGuid)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', consumerPullConfigRoleGuid)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    description: 'acr-pull-automation: point Container App registry entries and site acrUseManagedIdentityCreds at their own identity'
   }
 }

@@ -1,6 +1,8 @@
 import type { AuditLog } from '../audit/auditLog.js';
 import type { AcrTasks } from '../azure/acrTasks.js';
 import type { ArmResource, ArmResources } from '../azure/arm.js';
+import type { ContainerApps } from '../azure/containerApps.js';
+import type { SiteConfigs } from '../azure/siteConfig.js';
 import type { Logger } from '../log.js';
 import type { ResourceGraph } from '../azure/resourceGraph.js';
 import type { RoleAssignments } from '../azure/roleAssignments.js';
@@ -16,6 +18,10 @@ export interface AccessDeps {
   readonly roleAssignments: RoleAssignments;
   readonly resourceGraph: ResourceGraph;
   readonly acrTasks: AcrTasks;
+  /** A Container App's registry entries (issue 19): pointed at its identity for registries it was granted. */
+  readonly containerApps: ContainerApps;
+  /** An App Service / Function app's acrUseManagedIdentityCreds (issue 19). */
+  readonly siteConfigs: SiteConfigs;
   readonly grantIndex: GrantIndex;
   readonly registries: RegistryDirectory;
   /**

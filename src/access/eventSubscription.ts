@@ -28,6 +28,8 @@ export const WATCHED_RESOURCE_TYPES = {
   userAssignedIdentity: 'microsoft.managedidentity/userassignedidentities',
   containerApp: 'microsoft.app/containerapps',
   site: 'microsoft.web/sites',
+  /** Container Instances: a container group pulls its images once, at creation (issue 19.3). */
+  containerGroup: 'microsoft.containerinstance/containergroups',
   /**
    * Not a consumer: a Key Vault's `acr-workload-allow` tag is its consent to workload-identity grants
    * (README, Workload identity for AKS), so withdrawing it must revoke without waiting for the identity's next event.
@@ -50,6 +52,7 @@ const PROVIDER_TYPES: readonly string[] = [
   'Microsoft.ManagedIdentity/userAssignedIdentities',
   'Microsoft.App/containerApps',
   'Microsoft.Web/sites',
+  'Microsoft.ContainerInstance/containerGroups',
   'Microsoft.KeyVault/vaults',
 ];
 

@@ -28,6 +28,7 @@ import { parseConsumerTags, TAG_NAMES, type AccessRequest } from '../policy/tags
 import type { AccessDeps } from './accessDeps.js';
 import { registryAskers } from './askers.js';
 import { grantAssignment, ownershipOfListed, revokeAssignment, REVOKE_RESULTS, type GrantSpec } from '../assignments/executor.js';
+import { noteContainerGroupOrder, wireConsumer, type HeldRegistry, type NewGrant } from './consumerWiring.js';
 import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
 import type { GrantIndexEntry } from '../assignments/grantIndex.js';
 import { identitiesOf, IDENTITY_KINDS, taskCredentialIdentity, toPlanIdentity, type ConsumerIdentity } from './identities.js';
@@ -293,7 +294,17 @@ async function applyPlan(run: Run, input: ApplyPlanInput): Promise<void> {
   /** An ACR task's credential entries, by login server, as its response lists them (undefined: not listed). */
   const taskLoginServers = isTask ? customRegistryLoginServers(consumer) : undefined;
 
+  /** Registries (normalized id) where the consumer's principals hold a role now, or would in a dry run: a Container App's or site's pull setting follows these. */
+  const held = new Map<string, { registry: HeldRegistry['registry']; principals: Set<string> }>();
+  const hold = (scope: string, registry: RegistryTarget, principalId: string) => {
+    const scopeKey = normalizeResourceId(scope) ?? scope.toLowerCase();
+    const h = held.get(scopeKey) ?? { registry, principals: new Set<string>() };
+    h.principals.add(principalId.toLowerCase());
+    held.set(scopeKey, h);
+  };
+
   for (const u of plan.unchanged) {
+    hold(u.scope, factsOf(u.scope) ?? { id: u.scope, name: u.registryName }, u.principalId);
     if (u.owned) keep.set(normalizeResourceId(u.scope) ?? u.scope.toLowerCase(), factsOf(u.scope) ?? { id: u.scope, name: u.registryName });
     if (u.principalId === credentialPrincipal) credentialFor.set(normalizeResourceId(u.scope) ?? u.scope.toLowerCase(), factsOf(u.scope) ?? { id: u.scope, name: u.registryName });
     await run.decide({
@@ -323,6 +334,8 @@ async function applyPlan(run: Run, input: ApplyPlanInput): Promise<void> {
     await run.decide({ action: 'grant', outcome: AUDIT_OUTCOMES.skipped, reason: u.reason, resourceId: consumerId, details: { registryRef: u.registryRef, access: u.access } });
   }
 
+  /** Grants made now (or that would be, in a dry run): a container group created before them has not pulled with them. */
+  const newGrants: NewGrant[] = [];
   for (const g of plan.grants) {
     const scopeKey = normalizeResourceId(g.scope) ?? g.scope.toLowerCase();
     const registry: RegistryTarget = factsOf(g.scope) ?? { id: g.scope, name: g.registryName };
@@ -343,9 +356,15 @@ async function applyPlan(run: Run, input: ApplyPlanInput): Promise<void> {
     }
     if (await grantAssignment(deps, run, toGrantSpec(g), { resourceId: consumerId, reason: g.reason }, writeAhead)) {
       keep.set(scopeKey, registry);
+      hold(g.scope, registry, g.principalId);
+      newGrants.push({ registry, principalId: g.principalId, roleName: g.role.name });
       if (g.principalId === credentialPrincipal) credentialFor.set(scopeKey, registry);
+    } else if (run.dryRun) {
+      hold(g.scope, registry, g.principalId);
+      newGrants.push({ registry, principalId: g.principalId, roleName: g.role.name });
     }
   }
+  await noteContainerGroupOrder(run, consumer, newGrants);
 
   // Revokes are executed against the assignment as ARM listed it (the executor checks it is ours).
   const byName = new Map(listed.map((a) => [a.name.toLowerCase(), a]));
@@ -374,10 +393,14 @@ async function applyPlan(run: Run, input: ApplyPlanInput): Promise<void> {
     indexedByScope.set(scopeKey, next);
   };
 
+  // A Container App's registry entry or a site's acrUseManagedIdentityCreds follows the registries held
+  // (issue 19); what it keeps (set, or a take-back that failed) stays on the index.
+  const wired = await wireConsumer(run, { consumer, identities, held, indexedByScope, principalIds: current, ...(input.only ? { only: input.only } : {}) });
+
   // Keep what we still hold on the index; drop registries where nothing of ours remains.
   if (!run.dryRun) {
     for (const [scopeKey, entry] of [...indexedByScope]) {
-      if (keep.has(scopeKey) || credentialFor.has(scopeKey)) {
+      if (keep.has(scopeKey) || credentialFor.has(scopeKey) || wired.has(scopeKey)) {
         await narrowToCurrent(scopeKey, entry);
         continue;
       }

@@ -6,7 +6,7 @@
  */
 import { ConfigError } from '../config.js';
 import { errorCode } from '../errors.js';
-import { HEALTH_STATUSES, ROLE_ASSIGNMENT_LIMIT, type DependencyHealth, type Health, type SubscriptionHealth } from './schemas/health.js';
+import { HEALTH_STATUSES, ROLE_ASSIGNMENT_LIMIT, type DependencyHealth, type Health, type PasswordConsumersHealth, type SubscriptionHealth } from './schemas/health.js';
 
 /** One call per dependency; each resolves when the dependency answered. */
 export interface HealthProbes {
@@ -18,6 +18,8 @@ export interface HealthProbes {
   graph(): Promise<void>;
   /** Role assignments in the subscription (all scopes within it) and those carrying our marker. */
   roleAssignments(subscriptionId: string): Promise<{ total: number; owned: number }>;
+  /** Enrolled registries whose pull password is used by value (issue 19.4); informational, never changes the status. */
+  passwordConsumers?(): Promise<PasswordConsumersHealth[]>;
 }
 
 /** A subscription within this share of the limit makes the app `degraded`. */
@@ -40,12 +42,14 @@ export async function checkHealth(probes: () => HealthProbes, now: () => Date = 
     };
   }
 
+  const passwordConsumers = built.passwordConsumers ? withTimeout(built.passwordConsumers(), 'password consumers').catch(() => undefined) : Promise.resolve(undefined);
   const [tableStorage, arm, graph, ...subscriptions] = await Promise.all([
     probe('tableStorage', () => built.tableStorage()),
     probe('arm', () => built.arm()),
     probe('graph', () => built.graph()),
     ...built.watchedSubscriptions.map((id) => countAssignments(id, () => built.roleAssignments(id))),
   ]);
+  const byValue = await passwordConsumers;
   const dependencies = [tableStorage, arm, graph] as DependencyHealth[];
   const roleAssignments = subscriptions as SubscriptionHealth[];
   // A dependency out of reach stops the app; a subscription we cannot count (or near its limit) only warns.
@@ -58,6 +62,7 @@ export async function checkHealth(probes: () => HealthProbes, now: () => Date = 
     settings: { valid: settingProblems.length === 0, problems: settingProblems },
     dependencies,
     roleAssignments,
+    ...(byValue ? { passwordConsumers: byValue } : {}),
   };
 }
 

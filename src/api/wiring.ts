@@ -7,6 +7,7 @@ import { isAppServiceAuthEnabled, unresolvedBindingSettings } from '../config.js
 import type { CredentialsDeps } from '../credentials/deps.js';
 import { getDeps, type Deps } from '../deps.js';
 import { isOurs } from '../policy/ownership.js';
+import { listEnrolments } from '../credentials/useCases.js';
 import type { HealthProbes } from './health.js';
 import type { ApiRoute, CallerPolicy } from './http.js';
 import { accessRoutes } from './routes/access.js';
@@ -60,6 +61,17 @@ export function healthProbes(deps: Deps, graph: Pick<CredentialsDeps['graph'], '
       // Azure's limit counts every assignment in the subscription; ours have our deterministic name and description.
       const all = await deps.roleAssignments.listInSubscription(subscriptionId);
       return { total: all.length, owned: all.filter((a) => isOurs({ ...a, roleDefinitionId: a.roleDefinitionGuid })).length };
+    },
+    async passwordConsumers() {
+      const find = deps.credentials.passwordConsumers;
+      if (!find) return [];
+      const out: { registryName: string; previousRemoveAfter?: string; consumers: string[] }[] = [];
+      for (const e of await listEnrolments(deps.credentials)) {
+        if (e.status !== 'active' || !e.appId) continue;
+        const consumers = await find(e.appId);
+        if (consumers.length > 0) out.push({ registryName: e.registryName, ...(e.previousRemoveAfter ? { previousRemoveAfter: e.previousRemoveAfter } : {}), consumers: consumers.map((c) => c.resourceId) });
+      }
+      return out;
     },
   };
 }

@@ -8,11 +8,22 @@
  * row never authorises a delete on its own.
  *
  * It also records what was written to an ACR task's `credentials.customRegistries`, which the
- * task's GET does not echo back, so an unchanged task gets no second write.
+ * task's GET does not echo back, so an unchanged task gets no second write; and what was written to
+ * a Container App's registries or a site's configuration (`wired`), so only what the automation
+ * added is ever changed back or removed (issue 19).
  */
 import { createHash } from 'node:crypto';
 import type { LazyTable } from '../azure/tables.js';
 import { normalizeResourceId } from '../policy/resourceId.js';
+
+/**
+ * What the automation wrote into a consumer's own pull configuration for this registry:
+ *   containerAppRegistry — the entry `{ server, identity }` added to `configuration.registries`;
+ *   siteAcrIdentity — the site's `acrUseManagedIdentityCreds: true` (and `acrUserManagedIdentityID`).
+ */
+export type WiredConfig =
+  | { readonly kind: 'containerAppRegistry'; readonly server: string; readonly identity: string }
+  | { readonly kind: 'siteAcrIdentity'; readonly acrUserManagedIdentityID: string };
 
 export interface GrantIndexEntry {
   readonly consumerId: string;
@@ -26,6 +37,8 @@ export interface GrantIndexEntry {
    * Undefined on rows written before it was recorded: then the whole registry is listed.
    */
   readonly principalIds?: readonly string[];
+  /** What was written to the consumer's own configuration (Container App, site), when anything was. */
+  readonly wired?: WiredConfig;
 }
 
 export interface GrantIndex {
@@ -50,6 +63,7 @@ export function createTableGrantIndex(table: LazyTable): GrantIndex {
           ...(typeof row['loginServer'] === 'string' && row['loginServer'] ? { loginServer: row['loginServer'] } : {}),
           ...(typeof row['taskIdentity'] === 'string' && row['taskIdentity'] ? { taskIdentity: row['taskIdentity'] } : {}),
           ...principalIdsOf(row['principalIds']),
+          ...wiredOf(row['wired']),
         });
       }
       return entries;
@@ -66,6 +80,7 @@ export function createTableGrantIndex(table: LazyTable): GrantIndex {
           taskIdentity: entry.taskIdentity ?? '',
           // A JSON array; '' (as on rows from before the column) means not recorded.
           principalIds: entry.principalIds ? JSON.stringify([...entry.principalIds]) : '',
+          wired: entry.wired ? JSON.stringify(entry.wired) : '',
         },
         'Replace',
       );
@@ -108,6 +123,23 @@ function principalIdsOf(value: unknown): { principalIds?: string[] } {
     if (Array.isArray(parsed) && parsed.every((p) => typeof p === 'string')) return { principalIds: parsed.map((p) => p.toLowerCase()) };
   } catch {
     // Unreadable: treated as not recorded, so the whole registry is listed.
+  }
+  return {};
+}
+
+/** The recorded configuration write, or nothing when the column is empty or does not parse as one. */
+function wiredOf(value: unknown): { wired?: WiredConfig } {
+  if (typeof value !== 'string' || !value) return {};
+  try {
+    const parsed = JSON.parse(value) as Record<string, unknown>;
+    if (parsed['kind'] === 'containerAppRegistry' && typeof parsed['server'] === 'string' && typeof parsed['identity'] === 'string') {
+      return { wired: { kind: 'containerAppRegistry', server: parsed['server'], identity: parsed['identity'] } };
+    }
+    if (parsed['kind'] === 'siteAcrIdentity' && typeof parsed['acrUserManagedIdentityID'] === 'string') {
+      return { wired: { kind: 'siteAcrIdentity', acrUserManagedIdentityID: parsed['acrUserManagedIdentityID'] } };
+    }
+  } catch {
+    // Unreadable: nothing is claimed, so nothing is ever changed back on its word.
   }
   return {};
 }

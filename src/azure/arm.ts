@@ -41,6 +41,9 @@ export const API_VERSIONS: Readonly<Record<string, string>> = {
   'microsoft.managedidentity/userassignedidentities': '2023-01-31',
   'microsoft.app/containerapps': '2024-03-01',
   'microsoft.web/sites': '2024-04-01',
+  'microsoft.containerinstance/containergroups': '2023-05-01',
+  // A site's `config/web`: whether it pulls its container image with a managed identity (src/azure/siteConfig.ts).
+  'microsoft.web/sites/config': '2024-04-01',
   // Workload identity reads a Key Vault's acr-workload-allow consent from ARM (Resource Graph may lag a withdrawal).
   'microsoft.keyvault/vaults': '2023-07-01',
 };

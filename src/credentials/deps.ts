@@ -15,6 +15,7 @@ import { createTableClient, type LazyTable } from '../azure/tables.js';
 import type { Logger } from '../log.js';
 import { createTableEnrolmentStore, ENROLMENT_TABLE_SUFFIX, type EnrolmentStore } from './enrolmentStore.js';
 import type { Enrolment, RotationStep } from './enrolment.js';
+import { findPasswordConsumers, type PasswordConsumer } from './passwordConsumers.js';
 
 export type CredentialsConfig = Pick<Config, 'rotationPeriodDays' | 'rotationGraceHours' | 'deleteApplicationOnUnenrol' | 'credentialsCallTimeoutSeconds'>;
 
@@ -35,6 +36,11 @@ export interface CredentialsDeps {
    * well under the lease: a run that stalls gives up before another run may take its enrolment.
    */
   readonly callTimeoutMs: number;
+  /**
+   * The watched resources that use the pull application's password by value (issue 19.4), from
+   * Resource Graph; absent where nothing can look (then nothing is listed).
+   */
+  readonly passwordConsumers?: (appId: string | undefined) => Promise<PasswordConsumer[]>;
 }
 
 /** Shared adapters the composition root already builds for access; built here when absent. */
@@ -65,6 +71,7 @@ export function createCredentialsDeps(config: Config, credential: TokenCredentia
     now: options.now ?? (() => new Date()),
     leaseSeconds: options.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
     callTimeoutMs: config.credentialsCallTimeoutSeconds * 1000,
+    passwordConsumers: (appId) => findPasswordConsumers(options.resourceGraph, appId, config.watchedSubscriptions),
   };
 }
 

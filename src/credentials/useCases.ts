@@ -10,6 +10,7 @@ import { describeOwnership, OWNERSHIP_KINDS, parseOwnership, roleAssignmentName 
 import { chooseRole, type RoleChoice } from '../policy/roles.js';
 import { parseCredentialTags, type CredentialTags } from '../policy/tags.js';
 import { Secret } from '../secret.js';
+import type { PasswordConsumer } from './passwordConsumers.js';
 import type { CredentialsDeps, RunOptions } from './deps.js';
 import {
   applicationDisplayName,
@@ -250,7 +251,49 @@ async function rotateRow(deps: CredentialsDeps, row: StoredEnrolment, rotate: { 
   if (!needsRun(row, deps, rotate.force) && !(await servesOtherThanCurrent(deps, row))) return notDue(deps, row);
   const outcome = await withLease(deps, row, options, (run) => rotateUnderLease(run, rotate));
   if (outcome.kind === 'busy') return { outcome: ROTATION_OUTCOMES.inProgress, registryId: row.registryId, actions: [] };
+  if (outcome.value.outcome === ROTATION_OUTCOMES.rotated) await notePasswordConsumers(deps, row.registryId, options);
   return outcome.value;
+}
+
+/**
+ * After a rotation (issue 19.4): the resources that hold the previous password by value (container
+ * groups whose imageRegistryCredentials name the pull application) fail at their next restart once
+ * it is removed — one audit row names them and the time, so they can be redeployed in time. A failed
+ * look-up is recorded and never fails the rotation.
+ */
+async function notePasswordConsumers(deps: CredentialsDeps, registryId: string, options: RunOptions): Promise<void> {
+  const row = await deps.store.get(registryId);
+  if (!row?.appId || !deps.passwordConsumers) return;
+  const trigger = { ...(options.trigger?.eventId ? { eventId: options.trigger.eventId } : {}), ...(options.trigger?.correlationId ? { correlationId: options.trigger.correlationId } : {}), ...(options.trigger?.caller ? { caller: options.trigger.caller } : {}) };
+  try {
+    const consumers = await deps.passwordConsumers(row.appId);
+    if (consumers.length === 0) return;
+    const removeAfter = row.previousRemoveAfter ?? 'the end of the grace period';
+    await deps.audit.record({
+      action: PASSWORD_CONSUMERS_ACTION,
+      outcome: AUDIT_OUTCOMES.skipped,
+      reason:
+        `${consumers.map((c) => c.name).join(', ')} use${consumers.length === 1 ? 's' : ''} ${row.registryName}'s pull password by value (imageRegistryCredentials username ${row.appId}) and ${consumers.length === 1 ? 'was' : 'were'} not changed: ` +
+        `the previous password is removed at ${removeAfter}; redeploy ${consumers.length === 1 ? 'it' : 'them'} before then with the password Key Vault serves (${row.vaultName}/${passwordSecretName(row.registryName)}), or with a managed identity`,
+      registry: row.registryId,
+      resourceId: row.registryId,
+      ...trigger,
+      details: { passwordConsumers: consumers.map((c) => c.resourceId).join(','), ...(row.previousRemoveAfter ? { previousRemoveAfter: row.previousRemoveAfter } : {}) },
+    });
+  } catch (error) {
+    options.log?.warn('could not list the consumers using the pull password by value', { registryId, error });
+    await deps.audit.record({ action: PASSWORD_CONSUMERS_ACTION, outcome: AUDIT_OUTCOMES.failed, errorCode: errorCode(error), reason: `could not list who uses ${row.registryName}'s pull password by value (Resource Graph); the rotation itself is done`, registry: row.registryId, resourceId: row.registryId, ...trigger });
+  }
+}
+
+/** The audit row's action for the resources that use a pull password by value. */
+export const PASSWORD_CONSUMERS_ACTION = 'password consumers';
+
+/** One enrolment with the resources that use its password by value (GET /api/credentials/{registry}). */
+export async function getEnrolmentDetail(deps: CredentialsDeps, registryId: string): Promise<(EnrolmentView & { readonly passwordConsumers: readonly PasswordConsumer[] }) | undefined> {
+  const view = await getEnrolment(deps, registryId);
+  if (!view) return undefined;
+  return { ...view, passwordConsumers: deps.passwordConsumers ? await deps.passwordConsumers(view.appId) : [] };
 }
 
 function notDue(deps: CredentialsDeps, row: Enrolment): RotationResult {

@@ -33,6 +33,7 @@ import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
 import { AppError, NotReadyError } from '../errors.js';
 import { describeOwnership, OWNERSHIP_KINDS, roleAssignmentName, standsFor, subjectOf } from '../policy/ownership.js';
 import { TAG_NAMES } from '../policy/tags.js';
+import { isWorkloadIdentityEnabled, serviceAccountManifest } from './clusterSide.js';
 import { decideVaultGrant, VAULT_DENIALS, type VaultGrantDecision } from '../policy/vaultGrant.js';
 import { evaluateFederationEligibility, type FederationEligibility } from '../policy/federationEligibility.js';
 import { normalizeResourceId, parseResourceId, sameResourceId } from '../policy/resourceId.js';
@@ -238,7 +239,23 @@ async function settleIdentityNow(run: Run, identityId: string, known: KnownClust
   // A bad tag item or an ambiguous cluster means part of what is wanted is unknown: delete nothing then.
   const complete = tags.errors.length === 0 && clusters.complete;
   const plan = planFederatedCredentials({ identityName: name, wanted, existing, allowDeletes: complete });
-  await applyCredentialPlan(run, id, principalId, plan);
+  const clientId = typeof identity.properties?.['clientId'] === 'string' ? identity.properties['clientId'] : undefined;
+  await applyCredentialPlan(run, id, principalId, plan, clientId);
+  // The cluster side (issue 19.5): a credential is made for the OIDC issuer alone, but pods use it
+  // only where the cluster runs the workload identity webhook; say so where it does not.
+  if (tags.serviceAccounts.length > 0) {
+    for (const cluster of clusters.withIssuer) {
+      if (cluster.workloadIdentityEnabled) continue;
+      await run.decide({
+        action: 'workload identity',
+        outcome: AUDIT_OUTCOMES.skipped,
+        reason: `cluster ${cluster.name} does not have workload identity enabled (properties.securityProfile.workloadIdentity.enabled is not true), so pods there can't use ${name}'s federated credentials yet (az aks update --enable-workload-identity); the credentials are created anyway, as they need only the OIDC issuer`,
+        resourceId: id,
+        principalId,
+        details: { cluster: cluster.id, ...(clientId ? { clientId } : {}) },
+      });
+    }
+  }
 
   const vaults = await settleVaults(run, identity, principalId, tags.vaults, indexedVaults.map((e) => e.registryId), complete);
   run.plans.push({ identityId: id, credentials: plan, vaults });
@@ -277,7 +294,7 @@ async function denyIneligible(run: Run, identity: ArmResource, principalId: stri
 }
 
 interface ResolvedClusters {
-  readonly withIssuer: readonly { readonly id: string; readonly name: string; readonly issuer: string }[];
+  readonly withIssuer: readonly { readonly id: string; readonly name: string; readonly issuer: string; readonly workloadIdentityEnabled: boolean }[];
   /** False when a reference could not be settled (ambiguous name): nothing is deleted then. */
   readonly complete: boolean;
 }
@@ -326,7 +343,7 @@ async function resolveClusters(run: Run, identity: ArmResource, refs: readonly C
   }
   for (const ref of refs) if (ref.kind === 'resourceId') ids.set(key(ref.resourceId), { id: ref.resourceId, ref });
 
-  const withIssuer: { id: string; name: string; issuer: string }[] = [];
+  const withIssuer: { id: string; name: string; issuer: string; workloadIdentityEnabled: boolean }[] = [];
   for (const [k, { id }] of ids) {
     let cluster = known.get(k);
     if (cluster === undefined) {
@@ -355,7 +372,7 @@ async function resolveClusters(run: Run, identity: ArmResource, refs: readonly C
       });
       continue;
     }
-    withIssuer.push({ id: cluster.id, name: cluster.name, issuer });
+    withIssuer.push({ id: cluster.id, name: cluster.name, issuer, workloadIdentityEnabled: isWorkloadIdentityEnabled(cluster) });
   }
   return { withIssuer, complete };
 }
@@ -370,14 +387,17 @@ export function issuerOf(cluster: ArmResource): string | undefined {
   return typeof url === 'string' && url.trim() !== '' ? url : undefined;
 }
 
-async function applyCredentialPlan(run: Run, identityId: string, principalId: string, plan: CredentialPlan): Promise<void> {
+async function applyCredentialPlan(run: Run, identityId: string, principalId: string, plan: CredentialPlan, clientId?: string): Promise<void> {
   const { deps } = run;
   const base = { resourceId: identityId, principalId };
-  const details = (c: { name: string; subject: string; issuer: string; clusterId?: string }) => ({
+  // A credential the tags ask for carries what the cluster owner applies: the client id and the
+  // ServiceAccount manifest annotated with it (issue 19.5).
+  const details = (c: { name: string; subject: string; issuer: string; clusterId?: string; namespace?: string; serviceAccount?: string }) => ({
     credential: c.name,
     subject: c.subject,
     issuer: c.issuer,
     ...(c.clusterId ? { cluster: c.clusterId } : {}),
+    ...(clientId && c.namespace && c.serviceAccount ? { clientId, serviceAccountManifest: serviceAccountManifest(c.namespace, c.serviceAccount, clientId) } : {}),
   });
 
   // Deletes first: they free slots under the cap.

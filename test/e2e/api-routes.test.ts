@@ -72,11 +72,12 @@ const keyedRoutes = () =>
     ['POST', '/api/credentials', json({ registryId: credAcr, vaultName: s.stack.endpoints.keyVaultName })],
     ['POST', `/api/credentials/${CRED_ACR_NAME}/rotate`, undefined],
     ['DELETE', `/api/credentials/${CRED_ACR_NAME}`, undefined],
+    ['GET', `/api/credentials/${CRED_ACR_NAME}`, undefined],
     ['GET', '/api/audit', undefined],
     ['GET', '/api/health', undefined],
   ] as Array<[string, string, string | undefined]>;
 
-const KEYED = ['POST /api/access/preview', 'POST /api/access/grants', 'DELETE /api/access/grants', 'GET /api/credentials', 'POST /api/credentials', 'POST /api/credentials/{registry}/rotate', 'DELETE /api/credentials/{registry}', 'GET /api/audit', 'GET /api/health'];
+const KEYED = ['POST /api/access/preview', 'POST /api/access/grants', 'DELETE /api/access/grants', 'GET /api/credentials', 'POST /api/credentials', 'POST /api/credentials/{registry}/rotate', 'DELETE /api/credentials/{registry}', 'GET /api/credentials/{registry}', 'GET /api/audit', 'GET /api/health'];
 
 /** What a request could change: the audit trail, the registry's role assignments, the enrolments. */
 async function observable() {
@@ -204,9 +205,13 @@ const INVALID: Record<string, Invalid[]> = {
     ['a registry name too short', 'POST', '/api/credentials/acr/rotate', {}, 400, 'ValidationFailed'],
   ],
   'DELETE /api/credentials/{registry}': [
-    ...common('DELETE', `/api/credentials/${CRED_ACR_NAME}`, 'GET', 'DELETE'),
+    ...common('DELETE', `/api/credentials/${CRED_ACR_NAME}`, 'PATCH', 'GET, DELETE'),
     ...noBody('DELETE', `/api/credentials/${CRED_ACR_NAME}`),
     ['an encoded dot-dot registry name', 'DELETE', '/api/credentials/%2E%2Eacr', {}, 400, 'ValidationFailed'],
+  ],
+  'GET /api/credentials/{registry}': [
+    ...common('GET', `/api/credentials/${CRED_ACR_NAME}`, 'PUT', 'GET, DELETE'),
+    ['a registry name with a hyphen', 'GET', '/api/credentials/routes-acr', {}, 400, 'ValidationFailed'],
   ],
   'GET /api/audit': [
     ...common('GET', '/api/audit', 'POST', 'GET'),

@@ -162,13 +162,16 @@ describe('/api/credentials', () => {
   it('answers 404 for rotating a registry that is not enrolled', async () => {
     expectProblem(await api('/api/credentials/contosoacr/rotate', { method: 'POST' }), 404, 'NotEnrolled');
   });
+  it('answers 404 for reading a registry that is not enrolled', async () => {
+    expectProblem(await api('/api/credentials/contosoacr'), 404, 'NotEnrolled');
+  });
   it('answers 404 for un-enrolling a registry that is not enrolled', async () => {
     expectProblem(await api('/api/credentials/contosoacr', { method: 'DELETE' }), 404, 'NotEnrolled');
   });
   it.each([
     ['an invalid registry name', '/api/credentials/contoso-acr/rotate', 'POST', 'ValidationFailed', 400],
     ['a body on rotate', '/api/credentials/contosoacr/rotate', 'POST', 'UnknownField', 400],
-    ['GET on a registry', '/api/credentials/contosoacr', 'GET', 'MethodNotAllowed', 405],
+    ['PATCH on a registry', '/api/credentials/contosoacr', 'PATCH', 'MethodNotAllowed', 405],
     ['PUT on the list', '/api/credentials', 'PUT', 'MethodNotAllowed', 405],
   ])('refuses %s', async (why, path, method, code, status) => {
     expectProblem(await api(path, { method, ...(why === 'a body on rotate' ? { body: json({ force: true }) } : {}) }), status, code);

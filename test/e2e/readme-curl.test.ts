@@ -123,6 +123,7 @@ describe('README HTTP API examples against npm start', () => {
         'POST /api/credentials',
         'POST /api/credentials/{registry}/rotate',
         'DELETE /api/credentials/{registry}',
+        'GET /api/credentials/{registry}',
       ].sort(),
     );
   });

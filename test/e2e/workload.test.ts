@@ -57,7 +57,7 @@ const vaultId = (name: string) => `${rg}/providers/Microsoft.KeyVault/vaults/${n
  * examples/ManagedClustersCreate_OIDCIssuer.json (`oidcIssuerProfile.enabled`), trimmed; ARM answers
  * `oidcIssuerProfile.issuerURL`.
  */
-async function putCluster(name: string, oidc: boolean): Promise<{ id: string; issuer?: string }> {
+async function putCluster(name: string, oidc: boolean, workloadIdentity = oidc): Promise<{ id: string; issuer?: string }> {
   const id = clusterId(name);
   const body = await s.put(id, {
     apiVersion: API_VERSIONS.managedCluster,
@@ -68,7 +68,7 @@ async function putCluster(name: string, oidc: boolean): Promise<{ id: string; is
         dnsPrefix: name,
         agentPoolProfiles: [{ name: 'nodepool1', count: 1, vmSize: 'Standard_DS2_v2', osType: 'Linux', type: 'VirtualMachineScaleSets', mode: 'System' }],
         oidcIssuerProfile: { enabled: oidc },
-        securityProfile: { workloadIdentity: { enabled: oidc } },
+        securityProfile: { workloadIdentity: { enabled: workloadIdentity } },
       },
     },
   });
@@ -308,5 +308,52 @@ describe('federation of a privileged identity (issue 13, point 1)', () => {
     const plain = await putIdentity('id-plain-x', { 'acr-workload-cluster': 'aks-attack', 'acr-workload-subjects': 'default/x' });
     await s.idle();
     expect(ours(await fics(plain.id)).map((f) => f.subject)).toEqual(['system:serviceaccount:default:x']);
+  });
+});
+
+describe('workload identity, the cluster side (issue 19.5)', () => {
+  it('gives the client id and the annotated ServiceAccount manifest per subject, and says when the cluster has workload identity off', async () => {
+    const aks = await putCluster('aks-no-webhook', true, false);
+    await s.idle();
+    const id = await putIdentity('id-cluster-side', { 'acr-workload-cluster': 'aks-no-webhook', 'acr-workload-subjects': 'shop/cart' });
+    await s.idle();
+    const clientId = (await s.put(identityId('id-cluster-side'), aUserAssignedIdentity({ tags: { 'acr-workload-cluster': 'aks-no-webhook', 'acr-workload-subjects': 'shop/cart' } }))).properties.clientId as string;
+    await s.idle();
+    // The credential is created anyway: it needs only the OIDC issuer.
+    expect(ours(await fics(id.id)).map((f) => f.subject)).toEqual(['system:serviceaccount:shop:cart']);
+
+    const rows = await audit(id.id);
+    const credentialRows = rows.filter((r) => r.action === 'federated credential' && ['granted', 'already-present'].includes(r.outcome));
+    expect(credentialRows.length).toBeGreaterThanOrEqual(1);
+    for (const row of credentialRows) {
+      expect(row.details?.['clientId']).toBe(clientId);
+      expect(row.details?.['serviceAccountManifest']).toBe(
+        `apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: cart\n  namespace: shop\n  annotations:\n    azure.workload.identity/client-id: ${clientId}\n`,
+      );
+    }
+    const off = rows.filter((r) => r.action === 'workload identity' && r.outcome === 'skipped' && r.details?.['cluster'] === aks.id);
+    expect(off.length).toBeGreaterThanOrEqual(1);
+    expect(off[0]!.reason).toMatch(/cluster aks-no-webhook does not have workload identity enabled .*pods there can't use id-cluster-side's federated credentials yet .*created anyway/);
+
+    // Preview shows the same to the cluster owner, writing nothing.
+    const res = await fetch(`${s.stack.endpoints.functions}/api/access/preview`, {
+      method: 'POST',
+      headers: { 'x-functions-key': s.stack.endpoints.functionKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ resourceId: id.id }),
+    });
+    const preview = (await res.json()) as { decisions: AuditRecord[] };
+    expect(preview.decisions.find((d) => d.action.startsWith('federated credential'))?.details?.['serviceAccountManifest']).toContain(`azure.workload.identity/client-id: ${clientId}`);
+    expect(preview.decisions.some((d) => d.action === 'workload identity' && /does not have workload identity enabled/.test(d.reason))).toBe(true);
+
+    // Once the cluster turns it on, no such row.
+    await putCluster('aks-no-webhook', true, true);
+    await s.idle();
+    const again = await fetch(`${s.stack.endpoints.functions}/api/access/preview`, {
+      method: 'POST',
+      headers: { 'x-functions-key': s.stack.endpoints.functionKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ resourceId: id.id }),
+    });
+    const after = (await again.json()) as { decisions: AuditRecord[] };
+    expect(after.decisions.some((d) => /does not have workload identity enabled/.test(d.reason))).toBe(false);
   });
 });

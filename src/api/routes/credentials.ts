@@ -2,10 +2,10 @@
 import type { CredentialsDeps } from '../../credentials/deps.js';
 import type { EnrolmentView } from '../../credentials/enrolment.js';
 import { ROTATION_OUTCOMES } from '../../credentials/rotation.js';
-import { ENROL_OUTCOMES, enrolRegistry, listEnrolments, rotateNow, unenrolFromApi } from '../../credentials/useCases.js';
+import { ENROL_OUTCOMES, enrolRegistry, getEnrolmentDetail, listEnrolments, rotateNow, unenrolFromApi } from '../../credentials/useCases.js';
 import { AppError } from '../../errors.js';
 import { AUTH_LEVELS, operation, type ApiRoute, type OperationInput } from '../http.js';
-import { EnrolmentListSchema, EnrolRequestSchema, EnrolResultSchema, RegistryPathSchema, RotationResultSchema, UnenrolResultSchema } from '../schemas/credentials.js';
+import { EnrolmentDetailSchema, EnrolmentListSchema, EnrolRequestSchema, EnrolResultSchema, RegistryPathSchema, RotationResultSchema, UnenrolResultSchema } from '../schemas/credentials.js';
 
 const runOptions = (input: OperationInput<unknown, unknown, unknown>) => ({ log: input.log, trigger: { caller: input.caller, correlationId: input.invocationId } });
 
@@ -100,6 +100,25 @@ export function credentialsRoutes(deps: () => CredentialsDeps): ApiRoute[] {
       route: 'credentials/{registry}',
       authLevel: AUTH_LEVELS.function,
       operations: [
+        operation({
+          method: 'GET',
+          operationId: 'getEnrolment',
+          appRole: 'read',
+          summary: 'One enrolled registry, and who still uses its password by value',
+          description:
+            'The enrolment (ids and times, never a secret value) with passwordConsumers: the container groups whose imageRegistryCredentials name the pull application by value (Resource Graph). ' +
+            'They hold the password itself, so they fail at their next restart once the previous password is removed at previousRemoveAfter: redeploy them before then.',
+          tags: ['credentials'],
+          params: RegistryPathSchema,
+          responses: { 200: { description: 'The enrolment.', schema: EnrolmentDetailSchema } },
+          problems: [404, 503],
+          async handle(input) {
+            const enrolment = await byName(input.params.registry);
+            const detail = await getEnrolmentDetail(deps(), enrolment.registryId);
+            if (!detail) throw new AppError('NotEnrolled', `registry ${input.params.registry} is not enrolled for pull credentials`);
+            return { status: 200, body: detail };
+          },
+        }),
         operation({
           method: 'DELETE',
           operationId: 'unenrolRegistry',

@@ -67,6 +67,24 @@ export const EnrolmentSchema = named(
   'An enrolled registry: ids and times, never a secret value.',
 );
 
+export const EnrolmentDetailSchema = named(
+  'EnrolmentDetail',
+  EnrolmentSchema.extend({
+    passwordConsumers: z
+      .array(
+        z.object({
+          resourceId: z.string(),
+          name: z.string(),
+          server: z.string().describe('The login server its registry credential is for.'),
+        }),
+      )
+      .describe(
+        'Resources that use the pull password by value (container groups whose imageRegistryCredentials username is the application id): they fail at their next restart once the previous password is removed (previousRemoveAfter) — redeploy them before then.',
+      ),
+  }),
+  'An enrolled registry, and who still uses its password by value.',
+);
+
 export const EnrolmentListSchema = named('EnrolmentList', z.object({ items: z.array(EnrolmentSchema) }));
 
 export const RotationResultSchema = named(

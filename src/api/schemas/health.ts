@@ -32,6 +32,15 @@ export const SubscriptionHealthSchema = named(
   }),
 );
 
+export const PasswordConsumersHealthSchema = named(
+  'PasswordConsumersHealth',
+  z.object({
+    registryName: z.string(),
+    previousRemoveAfter: z.string().optional().describe('When the previous password is removed (after a rotation, within its grace period).'),
+    consumers: z.array(z.string()).describe('Resource ids of the container groups that use the pull password by value.'),
+  }),
+);
+
 export const HealthSchema = named(
   'Health',
   z.object({
@@ -40,9 +49,14 @@ export const HealthSchema = named(
     settings: z.object({ valid: z.boolean(), problems: z.array(z.string()).describe('One line per bad setting.') }),
     dependencies: z.array(DependencyHealthSchema),
     roleAssignments: z.array(SubscriptionHealthSchema).describe('Per watched subscription.'),
+    passwordConsumers: z
+      .array(PasswordConsumersHealthSchema)
+      .optional()
+      .describe('Enrolled registries whose pull password is still used by value (issue 19.4): redeploy those resources before previousRemoveAfter. Absent when it could not be looked up.'),
   }),
   'What GET /api/health found.',
 );
 export type Health = z.infer<typeof HealthSchema>;
 export type DependencyHealth = z.infer<typeof DependencyHealthSchema>;
 export type SubscriptionHealth = z.infer<typeof SubscriptionHealthSchema>;
+export type PasswordConsumersHealth = z.infer<typeof PasswordConsumersHealthSchema>;

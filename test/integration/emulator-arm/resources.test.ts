@@ -17,7 +17,7 @@ import { SecretClient } from '@azure/keyvault-secrets';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILT_IN_ROLE_IDS } from '../../../emulator/arm/roles.js';
 import { APP, DEFAULT_RESOURCE_GROUP, DEMO_VAULT, OPERATOR } from '../../../emulator/core/wellKnown.js';
-import { TASK_CREDENTIAL_ROLE } from '../../../emulator/index.js';
+import { CONSUMER_PULL_CONFIG_ROLE, TASK_CREDENTIAL_ROLE } from '../../../emulator/index.js';
 import type { TestEmulator } from '../../support/emulator.js';
 import { ARM_SCOPE, aServicePrincipal, armCaller, rgId, startArmEmulator, type ArmCall } from './armSupport.js';
 
@@ -83,6 +83,8 @@ describe('the default scenario', () => {
         `sub:${BUILT_IN_ROLE_IDS.ManagedIdentityContributor}`,
         // The custom role that lets the app point an ACR task's registry credential at its identity (infra/app/taskCredentialRole.bicep).
         `sub:${TASK_CREDENTIAL_ROLE.name}`,
+        // The custom role for a Container App's registry entry and a site's acrUseManagedIdentityCreds (infra/app/consumerPullConfigRole.bicep).
+        `sub:${CONSUMER_PULL_CONFIG_ROLE.name}`,
         `vault:${BUILT_IN_ROLE_IDS.KeyVaultSecretsOfficer}`,
       ].sort(),
     );
@@ -313,5 +315,40 @@ describe('reset', () => {
     expect((await get(`${rg}/providers/Microsoft.Compute/virtualMachines/vm-web-1`, API.vm)).status).toBe(404);
     const vault = await get(DEMO_VAULT.resourceId, API.kv);
     expect(vault.body.properties.vaultUri).toBe(emu.endpoints.keyVault);
+  });
+});
+
+describe('consumers that need more than a role assignment (issue 19)', () => {
+  // app/.../Microsoft.App/ContainerApps/stable/2025-01-01/examples/ContainerApps_CreateOrUpdate.json: configuration is
+  // not versioned, so a registries change keeps latestRevisionName; a template change makes a new one.
+  it('keeps a Container App revision on a registries PATCH and makes a new one on a template change', async () => {
+    const id = `${rg}/providers/Microsoft.App/containerApps/app-revisions`;
+    const template = { containers: [{ name: 'web', image: 'appsacr.azurecr.io/web:1' }] };
+    const created = await put(id, API.apps, { location: 'westeurope', identity: { type: 'SystemAssigned' }, properties: { configuration: { registries: [] }, template } });
+    const revision = created.body.properties.latestRevisionName as string;
+    expect(revision).toMatch(/^app-revisions--/);
+    const patched = await call('PATCH', id, { properties: { configuration: { registries: [{ server: 'appsacr.azurecr.io', identity: 'system' }] } } }, API.apps);
+    expect(patched.json<{ properties: Record<string, unknown> }>().properties).toMatchObject({ latestRevisionName: revision, configuration: { registries: [{ server: 'appsacr.azurecr.io', identity: 'system' }] } });
+    const retemplated = await call('PATCH', id, { properties: { template: { containers: [{ name: 'web', image: 'appsacr.azurecr.io/web:2' }] } } }, API.apps);
+    expect(retemplated.json<{ properties: Record<string, unknown> }>().properties.latestRevisionName).not.toBe(revision);
+  });
+
+  // web/resource-manager/Microsoft.Web/stable/2024-04-01/examples/UpdateSiteConfig.json
+  it('serves a site’s config/web from its siteConfig, with PATCH of the ACR identity settings', async () => {
+    const id = `${rg}/providers/Microsoft.Web/sites/site-config`;
+    await put(id, API.web, { location: 'westeurope', kind: 'app,linux,container', identity: { type: 'SystemAssigned' }, properties: { siteConfig: { linuxFxVersion: 'DOCKER|appsacr.azurecr.io/web:1' } } });
+    const config = await call('GET', `${id}/config/web`, undefined, API.web);
+    expect(config.json<{ properties: Record<string, unknown> }>()).toMatchObject({ name: 'web', type: 'Microsoft.Web/sites/config', properties: { linuxFxVersion: 'DOCKER|appsacr.azurecr.io/web:1', acrUseManagedIdentityCreds: false, acrUserManagedIdentityID: null } });
+    const patched = await call('PATCH', `${id}/config/web`, { properties: { acrUseManagedIdentityCreds: true } }, API.web);
+    expect(patched.json<{ properties: Record<string, unknown> }>().properties).toMatchObject({ acrUseManagedIdentityCreds: true, linuxFxVersion: 'DOCKER|appsacr.azurecr.io/web:1' });
+    expect((await call('GET', `${id}/config/appsettings`, undefined, API.web)).status).toBe(404);
+  });
+
+  // containerinstance/.../stable/2021-10-01/examples/ContainerGroupsCreateOrUpdate.json: passwords are never echoed.
+  it('answers a container group’s registry password as null', async () => {
+    const id = `${rg}/providers/Microsoft.ContainerInstance/containerGroups/ci-password`;
+    const created = await put(id, '2023-05-01', { location: 'westeurope', properties: { osType: 'Linux', containers: [{ name: 'c', properties: { image: 'appsacr.azurecr.io/job:1' } }], imageRegistryCredentials: [{ server: 'appsacr.azurecr.io', username: 'u', password: 'not-echoed' }] } });
+    expect(created.body.properties.imageRegistryCredentials).toEqual([{ server: 'appsacr.azurecr.io', username: 'u', password: null }]);
+    expect(JSON.stringify(created.body)).not.toContain('not-echoed');
   });
 });

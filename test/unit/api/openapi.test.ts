@@ -48,6 +48,7 @@ describe('the OpenAPI document', () => {
     ['post', '/api/credentials'],
     ['post', '/api/credentials/{registry}/rotate'],
     ['delete', '/api/credentials/{registry}'],
+    ['get', '/api/credentials/{registry}'],
     ['get', '/api/audit'],
     ['get', '/api/health'],
     ['get', '/api/openapi.json'],

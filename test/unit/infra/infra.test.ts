@@ -230,6 +230,7 @@ describe('role assignments', () => {
         'app/watchedScopeAccess.bicep:roleBasedAccessControlAdministrator',
         'app/watchedScopeAccess.bicep:managedIdentityContributor',
         'app/watchedScopeAccess.bicep:taskCredentialRoleGuid',
+        'app/watchedScopeAccess.bicep:consumerPullConfigRoleGuid',
         'app/deadLetterAccess.bicep:storageBlobDataContributor',
       ].sort(),
     );
@@ -304,6 +305,51 @@ describe('the ACR task credentials custom role', () => {
     expect(property(assignmentProperties, 'principalId')).toBe('principalId');
     expect(property(assignmentProperties, 'principalType')).toBe("'ServicePrincipal'");
     expect(bicep('main.bicep')).toMatch(/taskCredentialRoleGuid: taskCredentialRole\.outputs\.roleDefinitionGuid/);
+  });
+});
+
+describe('the consumer pull settings custom role (issue 19)', () => {
+  const text = bicep('app/consumerPullConfigRole.bicep');
+  const definition = resourceOf('app/consumerPullConfigRole.bicep', 'Microsoft.Authorization/roleDefinitions');
+  const properties = property(definition.body, 'properties') ?? '';
+  const permissions = property(properties, 'permissions') ?? '';
+  // What the adapters call through ARM, and the action each call needs
+  // (https://learn.microsoft.com/azure/role-based-access-control/permissions/containers#microsoftapp,
+  // .../web-and-mobile#microsoftweb). Secrets are never listed: no listSecrets or config/list action.
+  const ADAPTERS: Record<string, Record<string, string>> = {
+    'containerApps.ts': { getResource: 'Microsoft.App/containerApps/read', patchResource: 'Microsoft.App/containerApps/write' },
+    'siteConfig.ts': { getResource: 'Microsoft.Web/sites/config/read', patchResource: 'Microsoft.Web/sites/config/write' },
+  };
+
+  it('grants exactly the actions src/azure/containerApps.ts and siteConfig.ts need: read and write the app, read and write the site configuration', () => {
+    const needed = new Set<string>();
+    for (const [file, actionOf] of Object.entries(ADAPTERS)) {
+      const adapter = readFileSync(join(INFRA_DIR, '..', 'src', 'azure', file), 'utf8');
+      const calls = [...new Set([...adapter.matchAll(/\barm\.(\w+)\(/g)].map((m) => m[1]!))];
+      expect(calls.length, `${file} calls ARM`).toBeGreaterThan(0);
+      for (const call of calls) {
+        expect(actionOf[call], `an action for arm.${call} in ${file}`).toBeDefined();
+        needed.add(actionOf[call]!);
+      }
+      expect(adapter).not.toMatch(/listSecrets|config\/list|appsettings/i);
+    }
+    expect(variable(text, 'actions') && stringArray(variable(text, 'actions')!).sort()).toEqual([...needed].sort());
+    expect(property(permissions.replace(/^\s*\[|\]\s*$/g, ''), 'actions')).toBe('actions');
+    for (const key of ['notActions', 'dataActions', 'notDataActions']) expect(property(permissions.replace(/^\s*\[|\]\s*$/g, ''), key), key).toBe('[]');
+  });
+
+  it('is a custom role with a guid() name, assignable at the watched subscriptions, assigned to the app identity on each with principalType', () => {
+    expect(property(definition.body, 'name')).toMatch(/^guid\(/);
+    expect(property(properties, 'type')).toBe("'CustomRole'");
+    expect(property(properties, 'roleName')).toContain('${environmentName}');
+    expect(property(properties, 'assignableScopes')).toBe("[for id in watchedSubscriptionIds: '/subscriptions/${id}']");
+    expect(bicep('main.bicep')).toMatch(/module consumerPullConfigRole 'app\/consumerPullConfigRole\.bicep'[\s\S]*?watchedSubscriptionIds: watchedSubscriptionIds/);
+    const assignment = allResources.find((r) => r.file === 'app/watchedScopeAccess.bicep' && r.symbol === 'consumerPullConfig')!;
+    expect(assignment).toBeDefined();
+    const assignmentProperties = property(assignment.body, 'properties') ?? '';
+    expect(property(assignmentProperties, 'roleDefinitionId')).toBe("subscriptionResourceId('Microsoft.Authorization/roleDefinitions', consumerPullConfigRoleGuid)");
+    expect(property(assignmentProperties, 'principalType')).toBe("'ServicePrincipal'");
+    expect(bicep('main.bicep')).toMatch(/consumerPullConfigRoleGuid: consumerPullConfigRole\.outputs\.roleDefinitionGuid/);
   });
 });
 
