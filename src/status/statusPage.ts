@@ -35,6 +35,7 @@ th{background:#f0f2f5;font-weight:600}
 code{font:12.5px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;word-break:break-all}
 .badge{display:inline-block;border-radius:10px;padding:0 8px;font-weight:600;font-size:13px;border:1px solid currentColor}
 .healthy,.ours,.rotated,.granted,.succeeded{color:var(--ok)}
+.revoked{color:#3b3b8f}
 .degraded,.hand-made,.partial{color:var(--warn)}
 .unhealthy,.failed,.denied,.denied-by-consent,.denied-by-platform-policy,.denied-ineligible,.denied-by-app-role,.rejected-input{color:var(--bad)}
 .muted{color:var(--muted)}
@@ -118,6 +119,14 @@ ${
 ${
   r.denied.length > 0
     ? html`<table><caption>Denied (latest per consumer)</caption><thead><tr><th scope="col">When</th><th scope="col">Consumer</th><th scope="col">Outcome</th><th scope="col">Reason</th></tr></thead><tbody>${r.denied.map(
+        (d) =>
+          html`<tr><td>${timeCell(d.time)}</td><td>${d.resourceId ? html`<span title="${d.resourceId}">${nameOfId(d.resourceId)}</span>` : html`<code>${d.principalId ?? '—'}</code>`}</td><td><span class="badge ${d.outcome}">${d.outcome}</span></td><td>${d.reason}</td></tr>`,
+      )}</tbody></table>`
+    : ''
+}
+${
+  r.changes.length > 0
+    ? html`<table><caption>Recent grants and revocations (latest ${r.changes.length})</caption><thead><tr><th scope="col">When</th><th scope="col">Consumer</th><th scope="col">Outcome</th><th scope="col">Reason</th></tr></thead><tbody>${r.changes.map(
         (d) =>
           html`<tr><td>${timeCell(d.time)}</td><td>${d.resourceId ? html`<span title="${d.resourceId}">${nameOfId(d.resourceId)}</span>` : html`<code>${d.principalId ?? '—'}</code>`}</td><td><span class="badge ${d.outcome}">${d.outcome}</span></td><td>${d.reason}</td></tr>`,
       )}</tbody></table>`

@@ -62,6 +62,8 @@ export interface RegistryStatus {
   readonly subscriptionId: string;
   readonly access: readonly AccessEntry[];
   readonly denied: readonly DeniedEntry[];
+  /** Grants and revocations in the window, newest first. */
+  readonly changes: readonly DeniedEntry[];
   readonly credential?: EnrolmentView;
 }
 
@@ -84,6 +86,8 @@ const AUDIT_ROWS = 500;
 const PROBLEMS_SHOWN = 25;
 const DENIED_OUTCOMES = new Set(['denied-by-consent', 'denied-by-platform-policy', 'denied', 'denied-ineligible', 'denied-by-app-role']);
 const PROBLEM_OUTCOMES = new Set([...DENIED_OUTCOMES, 'failed', 'rejected-input']);
+const CHANGE_OUTCOMES = new Set(['granted', 'revoked']);
+const CHANGES_SHOWN = 10;
 const REGISTRY_ROLE_NAMES = new Map(REGISTRY_ROLES.map((r) => [r.roleDefinitionId, r.name]));
 
 /** Gathers the report; every source is read at once and a failed one is listed in `unavailable`. */
@@ -124,11 +128,11 @@ export async function collectStatus(sources: StatusSources, now: () => Date = ()
  * window: who has access and why (ours or hand-made), who was denied and why.
  */
 export function registryStatuses(assignments: readonly AssignmentView[], enrolments: readonly EnrolmentView[], audit: readonly AuditRecord[]): RegistryStatus[] {
-  const byId = new Map<string, { registryId: string; access: AccessEntry[]; denied: DeniedEntry[]; credential?: EnrolmentView }>();
+  const byId = new Map<string, { registryId: string; access: AccessEntry[]; denied: DeniedEntry[]; changes: DeniedEntry[]; credential?: EnrolmentView }>();
   const entry = (id: string) => {
     const key = id.toLowerCase();
     let found = byId.get(key);
-    if (!found) byId.set(key, (found = { registryId: id, access: [], denied: [] }));
+    if (!found) byId.set(key, (found = { registryId: id, access: [], denied: [], changes: [] }));
     return found;
   };
   for (const a of assignments) {
@@ -147,9 +151,14 @@ export function registryStatuses(assignments: readonly AssignmentView[], enrolme
     });
   }
   for (const e of enrolments) if (e.status !== 'unenrolled') entry(e.registryId).credential = e;
-  // The newest denial per (consumer or principal) and registry.
+  // The newest denial per (consumer or principal) and registry; the latest grants and revocations.
   const seen = new Set<string>();
   for (const r of audit) {
+    if (CHANGE_OUTCOMES.has(r.outcome) && r.registry && isRegistryId(r.registry)) {
+      const changes = entry(r.registry).changes;
+      if (changes.length < CHANGES_SHOWN) changes.push({ time: r.time, outcome: r.outcome, reason: r.reason, ...(r.resourceId ? { resourceId: r.resourceId } : {}), ...(r.principalId ? { principalId: r.principalId } : {}) });
+      continue;
+    }
     if (!DENIED_OUTCOMES.has(r.outcome) || !r.registry || !isRegistryId(r.registry)) continue;
     const who = `${r.registry}|${r.resourceId ?? r.principalId ?? ''}`.toLowerCase();
     if (seen.has(who)) continue;
