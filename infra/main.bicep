@@ -59,6 +59,9 @@ param eventSubscriptionsEnabled bool = false
 @description('Days a deleted credentials vault or secret stays recoverable (purge protection keeps the vault name taken that long).')
 param keyVaultSoftDeleteRetentionInDays int = 90
 
+@description('E-mail address the alert rules notify (azd env ALERT_EMAIL); empty creates the rules with no receiver.')
+param alertEmail string = ''
+
 var abbrs = {
   resourceGroup: 'rg-'
   functionApp: 'func-'
@@ -252,6 +255,27 @@ module keyVaultEventsDeadLetterAccess 'app/deadLetterAccess.bicep' = {
     principalId: keyVaultEvents.outputs.principalId
     storageAccountName: storage.outputs.name
     deadLetterContainerName: storage.outputs.deadLetterContainerName
+  }
+}
+
+// Alert rules and the action group that e-mails them (issue 18): rotation failures and credentials
+// near expiry, missing permissions, failing invocations, dead-lettered events.
+module alerts 'app/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  dependsOn: [
+    resourceEvents
+  ]
+  params: {
+    namePrefix: resourceToken
+    location: location
+    tags: tags
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    alertEmail: alertEmail
+    deadLetterTopicIds: concat(
+      map(watchedSubscriptionIds, id => resourceId(id, id == homeSubscriptionId ? homeResourceGroupName : eventsResourceGroupName, 'Microsoft.EventGrid/systemTopics', '${abbrs.systemTopic}resources-${resourceToken}')),
+      [keyVaultEvents.outputs.systemTopicId]
+    )
   }
 }
 

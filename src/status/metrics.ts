@@ -60,13 +60,18 @@ export function decisionAttributes(entry: Pick<AuditEntry, 'outcome' | 'action' 
   };
 }
 
+/** The attributes a rotation is counted under; undefined for a row that does not end a rotation. */
+export function rotationAttributes(entry: Pick<AuditEntry, 'outcome' | 'action' | 'errorCode'>): Attributes | undefined {
+  if (entry.action !== ROTATE_ACTION || !ROTATION_ENDS.includes(entry.outcome)) return undefined;
+  return { [METRIC_ATTRIBUTES.outcome]: entry.outcome, ...(entry.errorCode ? { [METRIC_ATTRIBUTES.errorCode]: entry.errorCode } : {}) };
+}
+
 /** Counts one recorded decision (and, for a rotation's end, one rotation). */
 export function countDecision(entry: Pick<AuditEntry, 'outcome' | 'action' | 'errorCode'>): void {
   const { decisions, rotations } = current();
   decisions.add(1, decisionAttributes(entry));
-  if (entry.action === ROTATE_ACTION && ROTATION_ENDS.includes(entry.outcome)) {
-    rotations.add(1, { [METRIC_ATTRIBUTES.outcome]: entry.outcome, ...(entry.errorCode ? { [METRIC_ATTRIBUTES.errorCode]: entry.errorCode } : {}) });
-  }
+  const rotation = rotationAttributes(entry);
+  if (rotation) rotations.add(1, rotation);
 }
 
 /** Records the time from an event's `eventTime` to now; ignores a missing or unreadable time. */
