@@ -259,23 +259,38 @@ module keyVaultEventsDeadLetterAccess 'app/deadLetterAccess.bicep' = {
 }
 
 // Alert rules and the action group that e-mails them (issue 18): rotation failures and credentials
-// near expiry, missing permissions, failing invocations, dead-lettered events.
+// near expiry, missing permissions, failing invocations; dead-lettered events per system topic.
 module alerts 'app/alerts.bicep' = {
   name: 'alerts'
   scope: rg
-  dependsOn: [
-    resourceEvents
-  ]
   params: {
     namePrefix: resourceToken
     location: location
     tags: tags
     applicationInsightsId: monitoring.outputs.applicationInsightsId
     alertEmail: alertEmail
-    deadLetterTopicIds: concat(
-      map(watchedSubscriptionIds, id => resourceId(id, id == homeSubscriptionId ? homeResourceGroupName : eventsResourceGroupName, 'Microsoft.EventGrid/systemTopics', '${abbrs.systemTopic}resources-${resourceToken}')),
-      [keyVaultEvents.outputs.systemTopicId]
-    )
+  }
+}
+
+module resourceEventsDeadLetterAlerts 'app/deadLetterAlert.bicep' = [
+  for (id, i) in watchedSubscriptionIds: {
+    name: 'acrpull-deadletter-alert-${take(id, 36)}'
+    scope: resourceGroup(id, id == homeSubscriptionId ? homeResourceGroupName : eventsResourceGroupName)
+    params: {
+      systemTopicName: resourceEvents[i].outputs.systemTopicName
+      actionGroupId: alerts.outputs.actionGroupId
+      tags: tags
+    }
+  }
+]
+
+module keyVaultEventsDeadLetterAlert 'app/deadLetterAlert.bicep' = {
+  name: 'acrpull-deadletter-alert-keyvault'
+  scope: rg
+  params: {
+    systemTopicName: keyVaultEvents.outputs.systemTopicName
+    actionGroupId: alerts.outputs.actionGroupId
+    tags: tags
   }
 }
 

@@ -9,7 +9,7 @@
 // attributes, log lines and audit rows a real run of the app produces, so renaming a field breaks
 // a test, not the alert.
 // Rule shape: https://learn.microsoft.com/azure/templates/microsoft.insights/2023-12-01/scheduledqueryrules
-// Event Grid metrics (DeadLetteredCount): https://learn.microsoft.com/azure/event-grid/monitor-event-grid-reference
+// Dead-lettered events: app/deadLetterAlert.bicep, beside each Event Grid system topic.
 
 param namePrefix string
 param location string
@@ -17,8 +17,6 @@ param tags object = {}
 param applicationInsightsId string
 @description('Who gets the e-mails; empty creates the rules and an action group without a receiver.')
 param alertEmail string = ''
-@description('Event Grid system topics whose dead-lettered events raise an alert.')
-param deadLetterTopicIds array = []
 
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   name: 'ag-${namePrefix}'
@@ -136,44 +134,6 @@ resource logAlertRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
       actions: {
         actionGroups: [actionGroup.id]
       }
-    }
-  }
-]
-
-// Events Event Grid gave up on (30 attempts within a day) land in the dead-letter container; the
-// sweep catches their effect, but a person should know why they were not delivered.
-resource deadLetterAlerts 'Microsoft.Insights/metricAlerts@2018-03-01' = [
-  for (topicId, i) in deadLetterTopicIds: {
-    name: 'alert-${namePrefix}-dead-lettered-${i}'
-    location: 'global'
-    tags: tags
-    properties: {
-      description: 'Event Grid dead-lettered events of ${last(split(topicId, '/'))}: they were never delivered to the app. The blobs are in the eventgrid-deadletter container of the app\'s storage account; the reconciliation sweep settles what they asked for.'
-      severity: 2
-      enabled: true
-      scopes: [topicId]
-      evaluationFrequency: 'PT5M'
-      windowSize: 'PT15M'
-      criteria: {
-        'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
-        allOf: [
-          {
-            criterionType: 'StaticThresholdCriterion'
-            name: 'dead-lettered'
-            metricNamespace: 'Microsoft.EventGrid/systemTopics'
-            metricName: 'DeadLetteredCount'
-            timeAggregation: 'Total'
-            operator: 'GreaterThan'
-            threshold: 0
-          }
-        ]
-      }
-      autoMitigate: true
-      actions: [
-        {
-          actionGroupId: actionGroup.id
-        }
-      ]
     }
   }
 ]

@@ -71,5 +71,4 @@ resource secretNearExpiry 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2
 }
 
 output systemTopicName string = systemTopic.name
-output systemTopicId string = systemTopic.id
 output principalId string = systemTopic.identity.principalId

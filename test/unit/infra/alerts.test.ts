@@ -16,16 +16,12 @@ const alerts = stripComments(files.get('app/alerts.bicep') ?? '');
 const main = stripComments(files.get('main.bicep') ?? '');
 
 describe('alert rules (infra/app/alerts.bicep)', () => {
-  it('are a module of main.bicep, fed the Application Insights id, the e-mail parameter and every system topic', () => {
+  it('are a module of main.bicep, fed the Application Insights id and the e-mail parameter', () => {
     expect(main).toMatch(/param alertEmail string = ''/);
     expect(JSON.parse(readFileSync('infra/main.parameters.json', 'utf8')).parameters.alertEmail).toEqual({ value: '${ALERT_EMAIL=}' });
     const module = /module alerts 'app\/alerts\.bicep' = \{([\s\S]*?)\n\}/.exec(main)?.[1] ?? '';
     expect(module).toContain('applicationInsightsId: monitoring.outputs.applicationInsightsId');
     expect(module).toContain('alertEmail: alertEmail');
-    // The resource-events topic of every watched subscription, and the Key Vault events topic.
-    expect(module).toMatch(/map\(watchedSubscriptionIds, id => resourceId\(id, .*'Microsoft\.EventGrid\/systemTopics', '\$\{abbrs\.systemTopic\}resources-\$\{resourceToken\}'\)\)/);
-    expect(main).toContain("systemTopicName: '${abbrs.systemTopic}resources-${resourceToken}'");
-    expect(module).toContain('keyVaultEvents.outputs.systemTopicId');
   });
 
   it('e-mail the on-call address through one action group, with the common alert schema', () => {
@@ -33,7 +29,6 @@ describe('alert rules (infra/app/alerts.bicep)', () => {
     expect(alerts).toMatch(/emailAddress: alertEmail/);
     expect(alerts).toMatch(/useCommonAlertSchema: true/);
     expect(alerts).toMatch(/actionGroups: \[actionGroup\.id\]/);
-    expect(alerts).toMatch(/actionGroupId: actionGroup\.id/);
   });
 
   it('cover the four conditions of the issue, each a log alert on Application Insights', () => {
@@ -71,10 +66,18 @@ describe('alert rules (infra/app/alerts.bicep)', () => {
     expect(filterRows(query, rows)).toEqual([{ success: false, operation_Name: 'resourceEvents' }]);
   });
 
-  it('alert on Event Grid dead-lettered events of each system topic', () => {
-    expect(alerts).toMatch(/resource deadLetterAlerts 'Microsoft\.Insights\/metricAlerts@2018-03-01' = \[\s*for \(topicId, i\) in deadLetterTopicIds:/);
-    expect(alerts).toContain("metricNamespace: 'Microsoft.EventGrid/systemTopics'");
-    expect(alerts).toContain("metricName: 'DeadLetteredCount'");
-    expect(alerts).toMatch(/scopes: \[topicId\]/);
+  it('alert on Event Grid dead-lettered events beside every system topic: each watched subscription and the Key Vault', () => {
+    const alert = stripComments(files.get('app/deadLetterAlert.bicep') ?? '');
+    expect(alert).toMatch(/resource deadLetterAlert 'Microsoft\.Insights\/metricAlerts@2018-03-01'/);
+    expect(alert).toContain("metricNamespace: 'Microsoft.EventGrid/systemTopics'");
+    expect(alert).toContain("metricName: 'DeadLetteredCount'");
+    expect(alert).toMatch(/scopes: \[systemTopic\.id\]/);
+    expect(alert).toMatch(/actionGroupId: actionGroupId/);
+    const perSubscription = /module resourceEventsDeadLetterAlerts 'app\/deadLetterAlert\.bicep' = \[\s*for \(id, i\) in watchedSubscriptionIds: \{([\s\S]*?)\n\]/.exec(main)?.[1] ?? '';
+    expect(perSubscription).toContain('systemTopicName: resourceEvents[i].outputs.systemTopicName');
+    expect(perSubscription).toContain('actionGroupId: alerts.outputs.actionGroupId');
+    // In the topic's own resource group, as app/eventGrid.bicep is deployed.
+    expect(perSubscription).toContain('scope: resourceGroup(id, id == homeSubscriptionId ? homeResourceGroupName : eventsResourceGroupName)');
+    expect(main).toMatch(/module keyVaultEventsDeadLetterAlert 'app\/deadLetterAlert\.bicep' = \{[\s\S]*?systemTopicName: keyVaultEvents\.outputs\.systemTopicName/);
   });
 });
