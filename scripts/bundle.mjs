@@ -45,6 +45,10 @@ export async function bundle({ outfile = 'dist/index.cjs' } = {}) {
     // Provided by the Functions host's Node worker at run time (and by our local host).
     external: ['@azure/functions-core'],
     plugins: [azureMonitorApart],
+    // Some packages' ESM builds (@azure/storage-common) read import.meta.url at load; in one CJS file
+    // it is the bundle's own URL.
+    define: { 'import.meta.url': '__bundleUrl' },
+    banner: { js: 'var __bundleUrl = require("node:url").pathToFileURL(__filename).href;' },
     logLevel: 'warning',
   });
   return target;

@@ -13,6 +13,7 @@ import { createTableAuditLog } from './audit/tableAuditLog.js';
 import { createAcrTasks } from './azure/acrTasks.js';
 import { createArmClient, createArmResources, type AzureClientOptions } from './azure/arm.js';
 import { createCredential } from './azure/credential.js';
+import { createDeadLetters, type DeadLetters } from './azure/deadLetters.js';
 import { createFederatedCredentials } from './azure/federatedCredentials.js';
 import { createResourceGraph } from './azure/resourceGraph.js';
 import { createRoleAssignments } from './azure/roleAssignments.js';
@@ -39,6 +40,8 @@ export interface Deps extends AccessDeps, WorkloadDeps {
   readonly credentials: CredentialsDeps;
   /** The last reconciliation sweep, for health and the status page. */
   readonly sweepRecords: SweepRecords;
+  /** Event Grid's dead-letter container; undefined when the settings name no blob endpoint (local). */
+  readonly deadLetters?: DeadLetters;
 }
 
 export interface CreateDepsOptions {
@@ -67,6 +70,10 @@ export function createDeps(config: Config, credential: TokenCredential, options:
     roleAssignments,
     credentials,
     sweepRecords: createTableSweepRecords(createTableClient(config, credential, STATUS_TABLE_SUFFIX)),
+    ...(() => {
+      const deadLetters = createDeadLetters(config, credential);
+      return deadLetters ? { deadLetters } : {};
+    })(),
     onRegistryChanged: async (registry, runOptions) => {
       await onRegistryChanged(credentials, registry, runOptions);
     },

@@ -6,6 +6,7 @@
  * is reported, never thrown.
  */
 import { ConfigError } from '../config.js';
+import type { DeadLetterCount } from '../azure/deadLetters.js';
 import type { EnrolmentView } from '../credentials/enrolment.js';
 import { errorCode } from '../errors.js';
 import type { SweepRecord } from '../status/sweepRecord.js';
@@ -13,6 +14,7 @@ import {
   HEALTH_STATUSES,
   ROLE_ASSIGNMENT_LIMIT,
   type CredentialHealth,
+  type DeadLetterHealth,
   type DependencyHealth,
   type Health,
   type HealthStatus,
@@ -34,7 +36,12 @@ export interface HealthProbes {
   lastSweep?(): Promise<SweepRecord | undefined>;
   /** A sweep older than this is stale: twice the RECONCILE_SCHEDULE interval. */
   readonly sweepStaleAfterMs?: number;
+  /** Event Grid's dead-letter blobs, those since `since` counted apart; absent when not configured. */
+  deadLetters?(since: Date): Promise<DeadLetterCount>;
 }
+
+/** Dead letters this recent make the app `degraded`: someone should look at them. */
+export const DEAD_LETTER_WINDOW_DAYS = 7;
 
 /** A credential this close to expiry (or within a third of its life, for short lives) without a successful rotation is `degraded`. */
 export const EXPIRY_WARNING_DAYS = 7;
@@ -61,16 +68,18 @@ export async function checkHealth(probes: () => HealthProbes, now: () => Date = 
       roleAssignments: [],
       credentials: { status: HEALTH_STATUSES.healthy, items: [] },
       sweep: { status: HEALTH_STATUSES.healthy, problem: 'not checked: the settings are invalid' },
+      deadLetters: { status: HEALTH_STATUSES.healthy, configured: false, problem: 'not checked: the settings are invalid' },
     };
   }
 
   const at = now();
-  const [tableStorage, arm, graph, credentials, sweep, ...subscriptions] = await Promise.all([
+  const [tableStorage, arm, graph, credentials, sweep, deadLetters, ...subscriptions] = await Promise.all([
     probe('tableStorage', () => built.tableStorage()),
     probe('arm', () => built.arm()),
     probe('graph', () => built.graph()),
     checkCredentials(built, at),
     checkSweep(built, at),
+    checkDeadLetters(built, at),
     ...built.watchedSubscriptions.map((id) => countAssignments(id, () => built.roleAssignments(id))),
   ]);
   const dependencies = [tableStorage, arm, graph] as DependencyHealth[];
@@ -78,7 +87,7 @@ export async function checkHealth(probes: () => HealthProbes, now: () => Date = 
   // A dependency out of reach stops the app; everything else only warns: restarting fixes none of it.
   const unreachable = dependencies.some((d) => !d.reachable);
   const nearLimit = roleAssignments.some((s) => s.errorCode !== undefined || (s.headroom !== undefined && s.headroom < ROLE_ASSIGNMENT_LIMIT * HEADROOM_WARNING));
-  const warns = nearLimit || credentials.status !== HEALTH_STATUSES.healthy || sweep.status !== HEALTH_STATUSES.healthy;
+  const warns = nearLimit || [credentials, sweep, deadLetters].some((part) => part.status !== HEALTH_STATUSES.healthy);
   return {
     status: unreachable ? HEALTH_STATUSES.unhealthy : warns ? HEALTH_STATUSES.degraded : HEALTH_STATUSES.healthy,
     time: at.toISOString(),
@@ -87,7 +96,22 @@ export async function checkHealth(probes: () => HealthProbes, now: () => Date = 
     roleAssignments,
     credentials,
     sweep,
+    deadLetters,
   };
+}
+
+async function checkDeadLetters(probes: HealthProbes, now: Date): Promise<DeadLetterHealth> {
+  if (!probes.deadLetters) return { status: HEALTH_STATUSES.healthy, configured: false, problem: 'no blob endpoint for the dead-letter container in the settings' };
+  try {
+    const count = await withTimeout(probes.deadLetters(new Date(now.getTime() - DEAD_LETTER_WINDOW_DAYS * DAY_MS)), 'the dead-letter container');
+    const fields = { configured: true, blobs: count.blobs, recent: count.recent, bySubscription: { ...count.bySubscription }, ...(count.newest ? { newest: count.newest } : {}) };
+    if (count.recent > 0) {
+      return { ...fields, status: HEALTH_STATUSES.degraded, problem: `Event Grid dead-lettered ${count.recent}${count.truncated ? '+' : ''} blob(s) of events in the last ${DEAD_LETTER_WINDOW_DAYS} days; the sweep settles what they asked for, the blobs say why they were not delivered` };
+    }
+    return { ...fields, status: HEALTH_STATUSES.healthy };
+  } catch (error) {
+    return { status: HEALTH_STATUSES.degraded, configured: true, errorCode: errorCode(error), problem: `could not read the dead-letter container: ${messageOf(error)}` };
+  }
 }
 
 /** How one active enrolment stands at `now`: expired, close to expiry, overdue, or fine. */

@@ -71,6 +71,7 @@ export function healthProbes(deps: Deps, graph: Pick<CredentialsDeps['graph'], '
     enrolments: () => listEnrolments(deps.credentials),
     lastSweep: () => deps.sweepRecords.last(),
     sweepStaleAfterMs: 2 * scheduleIntervalMs(deps.config.reconcileSchedule),
+    ...(deps.deadLetters ? { deadLetters: (since: Date) => deps.deadLetters!.count(since) } : {}),
   };
 }
 

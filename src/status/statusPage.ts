@@ -94,6 +94,7 @@ function summary(report: StatusReport): Html {
     [`Failures and denials (${report.auditWindowDays} days)`, report.problems.length, report.problems.some((p) => p.outcome === 'failed') ? 'degraded' : 'healthy'],
     ['Smallest headroom', headroom.length > 0 ? Math.min(...headroom) : '—', health.roleAssignments.some((s) => s.errorCode) ? 'degraded' : 'healthy'],
     ['Last sweep', health.sweep.lastFinishedAt ? `${health.sweep.outcome ?? ''}` : 'none yet', health.sweep.status],
+    ['Dead-lettered (7 days)', health.deadLetters.configured ? (health.deadLetters.recent ?? '?') : 'not read', health.deadLetters.status],
   ];
   return html`<section aria-label="Summary"><div class="cards">${cards.map(
     ([label, value, status]) => html`<div class="card"><span class="muted">${label}</span><b class="${status}">${value}</b></div>`,
@@ -175,8 +176,17 @@ ${health.dependencies.map(
 )}
 <tr><th scope="row">Last reconciliation sweep</th><td>${badge(sweep.status)}</td><td>${sweep.lastFinishedAt ? html`${timeCell(sweep.lastFinishedAt)}: ${sweep.outcome}, ${sweep.resources ?? 0} resources, ${sweep.failedResources ?? 0} failed. ` : ''}${sweep.problem ?? ''}</td></tr>
 <tr><th scope="row">Pull credentials</th><td>${badge(health.credentials.status)}</td><td>${health.credentials.errorCode ? `${health.credentials.errorCode}: ${health.credentials.message ?? ''}` : `${health.credentials.items.length} active`}</td></tr>
-<tr><th scope="row">Dead-lettered events</th><td><span class="muted">not read here</span></td><td>Event Grid counts them per system topic (metric <code>DeadLetteredCount</code>); the alert rule <i>events dead-lettered</i> fires on any, and the blobs are in the <code>eventgrid-deadletter</code> container of the app's storage account.</td></tr>
+<tr><th scope="row">Dead-lettered events</th><td>${badge(health.deadLetters.status)}</td><td>${deadLetterDetail(health)}</td></tr>
 </tbody></table>`;
+}
+
+function deadLetterDetail(health: Health): Html {
+  const d = health.deadLetters;
+  if (!d.configured) return html`<span class="muted">not read here (${d.problem ?? 'not configured'}); in Azure the <code>eventgrid-deadletter</code> container of the app's storage account.</span>`;
+  if (d.blobs === undefined) return html`${d.errorCode ?? ''} ${d.problem ?? ''}`;
+  if (d.blobs === 0) return html`none in the <code>eventgrid-deadletter</code> container`;
+  const by = Object.entries(d.bySubscription ?? {}).sort(([a], [b]) => a.localeCompare(b));
+  return html`${d.blobs} blobs (${d.recent ?? 0} in the last 7 days), newest ${timeCell(d.newest)}: ${by.map(([name, n], i) => html`${i > 0 ? ', ' : ''}${name} ${n}`)}. Each blob holds the events and why Event Grid gave up; the sweep settles what they asked for.`;
 }
 
 const DEPENDENCY_NAMES: Readonly<Record<string, string>> = { tableStorage: 'Table Storage', arm: 'Azure Resource Manager', graph: 'Microsoft Graph' };

@@ -61,10 +61,24 @@ export const SweepHealthSchema = named(
   }),
 );
 
+export const DeadLetterHealthSchema = named(
+  'DeadLetterHealth',
+  z.object({
+    status: statusEnum().describe('degraded: Event Grid dead-lettered events in the last 7 days, or the container could not be read.'),
+    configured: z.boolean().describe('false when the settings name no blob endpoint for the dead-letter container (local development).'),
+    blobs: z.number().int().optional().describe('Dead-letter blobs in the eventgrid-deadletter container (each holds one or more events).'),
+    recent: z.number().int().optional().describe('Of those, written in the last 7 days.'),
+    newest: z.string().optional(),
+    bySubscription: z.record(z.string(), z.number().int()).optional().describe('Blobs per Event Grid subscription.'),
+    errorCode: z.string().optional(),
+    problem: z.string().optional(),
+  }),
+);
+
 export const HealthSchema = named(
   'Health',
   z.object({
-    status: z.enum(Object.values(HEALTH_STATUSES) as [HealthStatus, ...HealthStatus[]]).describe('healthy: all checks pass (HTTP 200); degraded: a subscription is within 10% of the limit or could not be counted, a pull credential is expired, close to expiry or overdue for rotation, or the last sweep failed or is stale (200: restarting the app fixes none of these); unhealthy: settings or a dependency fail (503).'),
+    status: z.enum(Object.values(HEALTH_STATUSES) as [HealthStatus, ...HealthStatus[]]).describe('healthy: all checks pass (HTTP 200); degraded: a subscription is within 10% of the limit or could not be counted, a pull credential is expired, close to expiry or overdue for rotation, or the last sweep failed or is stale, or events were dead-lettered in the last 7 days (200: restarting the app fixes none of these); unhealthy: settings or a dependency fail (503).'),
     time: z.string(),
     settings: z.object({ valid: z.boolean(), problems: z.array(z.string()).describe('One line per bad setting.') }),
     dependencies: z.array(DependencyHealthSchema),
@@ -73,6 +87,7 @@ export const HealthSchema = named(
       .object({ status: statusEnum(), items: z.array(CredentialHealthSchema).describe('Every active enrolment.'), errorCode: z.string().optional(), message: z.string().optional() })
       .describe('Pull credentials: the worst status of any enrolment; degraded when the enrolments could not be read.'),
     sweep: SweepHealthSchema.describe('The last reconciliation sweep, from any instance.'),
+    deadLetters: DeadLetterHealthSchema.describe('Events Event Grid gave up delivering to the app.'),
   }),
   'What GET /api/health found.',
 );
@@ -81,3 +96,4 @@ export type DependencyHealth = z.infer<typeof DependencyHealthSchema>;
 export type SubscriptionHealth = z.infer<typeof SubscriptionHealthSchema>;
 export type CredentialHealth = z.infer<typeof CredentialHealthSchema>;
 export type SweepHealth = z.infer<typeof SweepHealthSchema>;
+export type DeadLetterHealth = z.infer<typeof DeadLetterHealthSchema>;

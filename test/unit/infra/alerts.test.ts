@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { DEAD_LETTER_CONTAINER } from '../../../src/azure/deadLetters.js';
 import { CREDENTIAL_ATTENTION_MESSAGE } from '../../../src/status/credentialAttention.js';
 import { METRIC_ATTRIBUTES, METRIC_NAMES } from '../../../src/status/metrics.js';
 import { filterRows, logAlertRules, ruleNamed, tableOf } from '../../support/alertQueries.js';
@@ -79,5 +80,9 @@ describe('alert rules (infra/app/alerts.bicep)', () => {
     // In the topic's own resource group, as app/eventGrid.bicep is deployed.
     expect(perSubscription).toContain('scope: resourceGroup(id, id == homeSubscriptionId ? homeResourceGroupName : eventsResourceGroupName)');
     expect(main).toMatch(/module keyVaultEventsDeadLetterAlert 'app\/deadLetterAlert\.bicep' = \{[\s\S]*?systemTopicName: keyVaultEvents\.outputs\.systemTopicName/);
+  });
+
+  it('dead-letter into the container health and the status page count (src/azure/deadLetters.ts)', () => {
+    expect(main).toContain(`var deadLetterContainerName = '${DEAD_LETTER_CONTAINER}'`);
   });
 });

@@ -25,6 +25,7 @@ const health: Health = {
   roleAssignments: [{ subscriptionId: SUB, total: 3600, owned: 12, limit: 4000, headroom: 400 }],
   credentials: { status: 'healthy', items: [] },
   sweep: { status: 'healthy', problem: 'no sweep has finished yet' },
+  deadLetters: { status: 'degraded', configured: true, blobs: 3, recent: 2, bySubscription: { 'ACR-PULL-RESOURCE-EVENTS': 3 }, newest: '2026-12-06T08:00:00.000Z', problem: 'Event Grid dead-lettered 2 blob(s)' },
 };
 
 function aReport(overrides: Partial<StatusReport> = {}): StatusReport {
@@ -88,6 +89,8 @@ describe('the status page', () => {
     expect(page).toContain('assigned outside the automation (left alone)');
     expect(page).toContain('registry contosoacr allows same-resource-group; vm-api is in rg-api');
     expect(page).toContain('<meter min="0" max="4000"');
+    // Dead letters, by Event Grid subscription.
+    expect(page).toMatch(/Dead-lettered events<\/th><td><span class="badge degraded">degraded<\/span><\/td><td>3 blobs \(2 in the last 7 days\), newest <time[^>]*>2026-12-06 08:00 UTC<\/time>: ACR-PULL-RESOURCE-EVENTS 3/);
   });
 
   it('pins its only style sheet by hash and allows nothing else', () => {
