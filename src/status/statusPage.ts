@@ -87,14 +87,14 @@ function summary(report: StatusReport): Html {
   const { health } = report;
   const headroom = health.roleAssignments.map((s) => s.headroom).filter((h): h is number => h !== undefined);
   const credentialProblems = health.credentials.items.filter((c) => c.status !== 'healthy').length;
-  const cards: [string, string | number, HealthStatus][] = [
+  const cards: [string, string | number, HealthStatus | 'muted'][] = [
     ['Registries', report.registries.length, 'healthy'],
     ['Pull credentials', health.credentials.items.length, health.credentials.status],
     ['Credentials needing attention', credentialProblems, credentialProblems > 0 ? health.credentials.status : 'healthy'],
     [`Failures and denials (${report.auditWindowDays} days)`, report.problems.length, report.problems.some((p) => p.outcome === 'failed') ? 'degraded' : 'healthy'],
     ['Smallest headroom', headroom.length > 0 ? Math.min(...headroom) : '—', health.roleAssignments.some((s) => s.errorCode) ? 'degraded' : 'healthy'],
     ['Last sweep', health.sweep.lastFinishedAt ? `${health.sweep.outcome ?? ''}` : 'none yet', health.sweep.status],
-    ['Dead-lettered (7 days)', health.deadLetters.configured ? (health.deadLetters.recent ?? '?') : 'not read', health.deadLetters.status],
+    ['Dead-lettered (7 days)', health.deadLetters.configured ? (health.deadLetters.recent ?? '?') : 'not read', health.deadLetters.configured ? health.deadLetters.status : 'muted'],
   ];
   return html`<section aria-label="Summary"><div class="cards">${cards.map(
     ([label, value, status]) => html`<div class="card"><span class="muted">${label}</span><b class="${status}">${value}</b></div>`,
@@ -176,13 +176,13 @@ ${health.dependencies.map(
 )}
 <tr><th scope="row">Last reconciliation sweep</th><td>${badge(sweep.status)}</td><td>${sweep.lastFinishedAt ? html`${timeCell(sweep.lastFinishedAt)}: ${sweep.outcome}, ${sweep.resources ?? 0} resources, ${sweep.failedResources ?? 0} failed. ` : ''}${sweep.problem ?? ''}</td></tr>
 <tr><th scope="row">Pull credentials</th><td>${badge(health.credentials.status)}</td><td>${health.credentials.errorCode ? `${health.credentials.errorCode}: ${health.credentials.message ?? ''}` : `${health.credentials.items.length} active`}</td></tr>
-<tr><th scope="row">Dead-lettered events</th><td>${badge(health.deadLetters.status)}</td><td>${deadLetterDetail(health)}</td></tr>
+<tr><th scope="row">Dead-lettered events</th><td>${health.deadLetters.configured ? badge(health.deadLetters.status) : html`<span class="muted">not read</span>`}</td><td>${deadLetterDetail(health)}</td></tr>
 </tbody></table>`;
 }
 
 function deadLetterDetail(health: Health): Html {
   const d = health.deadLetters;
-  if (!d.configured) return html`<span class="muted">not read here (${d.problem ?? 'not configured'}); in Azure the <code>eventgrid-deadletter</code> container of the app's storage account.</span>`;
+  if (!d.configured) return html`<span class="muted">${d.problem ?? 'not configured'}; in Azure they are counted in the <code>eventgrid-deadletter</code> container of the app's storage account.</span>`;
   if (d.blobs === undefined) return html`${d.errorCode ?? ''} ${d.problem ?? ''}`;
   if (d.blobs === 0) return html`none in the <code>eventgrid-deadletter</code> container`;
   const by = Object.entries(d.bySubscription ?? {}).sort(([a], [b]) => a.localeCompare(b));
