@@ -59,6 +59,9 @@ param eventSubscriptionsEnabled bool = false
 @description('Days a deleted credentials vault or secret stays recoverable (purge protection keeps the vault name taken that long).')
 param keyVaultSoftDeleteRetentionInDays int = 90
 
+@description('E-mail address the alert rules notify (azd env ALERT_EMAIL); empty creates the rules with no receiver.')
+param alertEmail string = ''
+
 var abbrs = {
   resourceGroup: 'rg-'
   functionApp: 'func-'
@@ -261,6 +264,42 @@ module keyVaultEventsDeadLetterAccess 'app/deadLetterAccess.bicep' = {
     principalId: keyVaultEvents.outputs.principalId
     storageAccountName: storage.outputs.name
     deadLetterContainerName: storage.outputs.deadLetterContainerName
+  }
+}
+
+// Alert rules and the action group that e-mails them (issue 18): rotation failures and credentials
+// near expiry, missing permissions, failing invocations; dead-lettered events per system topic.
+module alerts 'app/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    namePrefix: resourceToken
+    location: location
+    tags: tags
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    alertEmail: alertEmail
+  }
+}
+
+module resourceEventsDeadLetterAlerts 'app/deadLetterAlert.bicep' = [
+  for (id, i) in watchedSubscriptionIds: {
+    name: 'acrpull-deadletter-alert-${take(id, 36)}'
+    scope: resourceGroup(id, id == homeSubscriptionId ? homeResourceGroupName : eventsResourceGroupName)
+    params: {
+      systemTopicName: resourceEvents[i].outputs.systemTopicName
+      actionGroupId: alerts.outputs.actionGroupId
+      tags: tags
+    }
+  }
+]
+
+module keyVaultEventsDeadLetterAlert 'app/deadLetterAlert.bicep' = {
+  name: 'acrpull-deadletter-alert-keyvault'
+  scope: rg
+  params: {
+    systemTopicName: keyVaultEvents.outputs.systemTopicName
+    actionGroupId: alerts.outputs.actionGroupId
+    tags: tags
   }
 }
 

@@ -88,6 +88,8 @@ if ((env['DEMO']?.trim().toLowerCase() ?? 'on') !== 'off' && stack!.emulator) {
     console.error(`✗ demo: ${error instanceof Error ? error.message : String(error)}`);
   });
 }
+// The key stays out of the output: it is in the endpoints file.
+console.log(`Status page: ${stack!.endpoints.functions}/api/status?code=<functionKey from ${shownFile.startsWith('..') ? endpointsFile : shownFile}>   (open it in a browser)`);
 console.log(`Endpoints and keys: ${shownFile.startsWith('..') ? endpointsFile : shownFile}   (Ctrl-C to stop)`);
 
 void stack!.host.child.exited.then((code) => {

@@ -15,6 +15,7 @@ import { createContainerApps } from './azure/containerApps.js';
 import { createSiteConfigs } from './azure/siteConfig.js';
 import { createArmClient, createArmResources, type AzureClientOptions } from './azure/arm.js';
 import { createCredential } from './azure/credential.js';
+import { createDeadLetters, type DeadLetters } from './azure/deadLetters.js';
 import { createFederatedCredentials } from './azure/federatedCredentials.js';
 import { createResourceGraph } from './azure/resourceGraph.js';
 import { createRoleAssignments } from './azure/roleAssignments.js';
@@ -23,6 +24,8 @@ import { loadConfig, type Config } from './config.js';
 import { createCredentialsDeps, type CredentialsDeps } from './credentials/deps.js';
 import { ENROLMENT_STATUSES } from './credentials/enrolment.js';
 import { listEnrolments, onRegistryChanged } from './credentials/useCases.js';
+import { withDecisionMetrics } from './status/metrics.js';
+import { createTableSweepRecords, STATUS_TABLE_SUFFIX, type SweepRecords } from './status/sweepRecord.js';
 import { createTableIdentityLeases, IDENTITY_LEASE_TABLE_SUFFIX, type IdentityLeaseOptions } from './workload/identityLeases.js';
 import { createIdentityLocks } from './workload/identityLocks.js';
 import type { WorkloadDeps } from './workload/workloadDeps.js';
@@ -37,6 +40,10 @@ export interface Deps extends AccessDeps, WorkloadDeps {
   readonly audit: AuditLog;
   /** Pull credentials (enrolment and rotation), over the same ARM, Resource Graph and role-assignment adapters. */
   readonly credentials: CredentialsDeps;
+  /** The last reconciliation sweep, for health and the status page. */
+  readonly sweepRecords: SweepRecords;
+  /** Event Grid's dead-letter container; undefined when the settings name no blob endpoint (local). */
+  readonly deadLetters?: DeadLetters;
 }
 
 export interface CreateDepsOptions {
@@ -53,7 +60,7 @@ export function createDeps(config: Config, credential: TokenCredential, options:
   const arm = createArmResources(config, credential, { client: armClient });
   const resourceGraph = createResourceGraph(config, credential, { client: armClient });
   const clientOptions = options.clientOptions ? { clientOptions: options.clientOptions } : {};
-  const audit = options.audit ?? createTableAuditLog(createTableClient(config, credential, TABLE_SUFFIXES.audit));
+  const audit = options.audit ?? withDecisionMetrics(createTableAuditLog(createTableClient(config, credential, TABLE_SUFFIXES.audit)));
   const roleAssignments = createRoleAssignments(config, credential, clientOptions);
   const credentials = createCredentialsDeps(config, credential, audit, { arm, roleAssignments, resourceGraph, ...clientOptions });
   return {
@@ -64,6 +71,11 @@ export function createDeps(config: Config, credential: TokenCredential, options:
     resourceGraph,
     roleAssignments,
     credentials,
+    sweepRecords: createTableSweepRecords(createTableClient(config, credential, STATUS_TABLE_SUFFIX)),
+    ...(() => {
+      const deadLetters = createDeadLetters(config, credential);
+      return deadLetters ? { deadLetters } : {};
+    })(),
     onRegistryChanged: async (registry, runOptions) => {
       await onRegistryChanged(credentials, registry, runOptions);
     },

@@ -3,8 +3,11 @@
  * Importing a module registers its functions with `@azure/functions`.
  */
 import { app } from '@azure/functions';
+import { startTelemetry } from './azure/telemetry.js';
 
 app.setup({ enableHttpStream: false });
+// Metrics: Application Insights when its connection string is set, always readable in process.
+void startTelemetry(process.env);
 
 import './functions/resourceEvents.js';
 import './functions/rotateCredentials.js';
@@ -14,3 +17,4 @@ import './functions/credentialsApi.js';
 import './functions/auditApi.js';
 import './functions/healthApi.js';
 import './functions/openapi.js';
+import './functions/statusPage.js';

@@ -34,6 +34,18 @@ resource application 'Microsoft.Graph/applications@v1.0' = {
   uniqueName: uniqueName
   displayName: displayName
   signInAudience: 'AzureADMyOrg'
+  // A person signs in with a browser for the status page (`/.auth/login/aad`): App Service, holding no
+  // client secret, takes an ID token (with the user's app roles) at its callback and keeps a session
+  // cookie. https://learn.microsoft.com/azure/app-service/configure-authentication-provider-aad
+  web: {
+    redirectUris: [
+      'https://${functionApp.properties.defaultHostName}/.auth/login/aad/callback'
+    ]
+    implicitGrantSettings: {
+      enableIdTokenIssuance: true
+      enableAccessTokenIssuance: false
+    }
+  }
   api: {
     // v2 tokens: `aud` is the client id and `iss` the v2.0 issuer App Service validates below.
     requestedAccessTokenVersion: 2

@@ -45,6 +45,8 @@ export interface ApiResult {
   readonly status: number;
   readonly body?: unknown;
   readonly headers?: Readonly<Record<string, string>>;
+  /** A body sent as it is instead of JSON (the status page's HTML), with the content type the operation sets in `headers`. */
+  readonly text?: string;
 }
 
 /** Everything an operation gets: validated input, the caller and a logger bound to the invocation. */
@@ -67,6 +69,8 @@ export interface ResponseSpec {
   readonly description: string;
   /** Schema of the JSON body; absent for an empty body. Problem responses are added by the generator. */
   readonly schema?: z.ZodType;
+  /** A body that is not JSON (the status page): its media type. */
+  readonly contentType?: string;
 }
 
 export interface Operation<P = unknown, Q = unknown, B = unknown> {
@@ -165,6 +169,7 @@ export async function handleApiRequest(route: ApiRoute, request: ApiRequest, con
       url,
     });
     const headers: Record<string, string> = { ...result.headers };
+    if (result.text !== undefined) return { status: result.status, headers, ...(method === 'HEAD' ? {} : { body: result.text }) };
     if (result.body === undefined) return { status: result.status, headers };
     return { status: result.status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify(result.body) };
   } catch (error) {

@@ -128,7 +128,9 @@ function operationObject(route: ApiRoute, op: Operation, schemas: Record<string,
   for (const [status, spec] of Object.entries(op.responses)) {
     responses[status] = spec.schema
       ? { description: spec.description, content: { 'application/json': { schema: refTo(spec.schema, `${where} response ${status}`) } } }
-      : { description: spec.description };
+      : spec.contentType
+        ? { description: spec.description, content: { [spec.contentType]: { schema: { type: 'string' } } } }
+        : { description: spec.description };
   }
   const roleProblems = op.appRole === null ? [] : [403];
   const problemStatuses = [...new Set<number>([...COMMON_PROBLEMS, ...(op.method === 'GET' ? [] : BODY_PROBLEMS), ...roleProblems, ...(op.problems ?? [])])].sort((a, b) => a - b);

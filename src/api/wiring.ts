@@ -6,15 +6,20 @@
 import { isAppServiceAuthEnabled, unresolvedBindingSettings } from '../config.js';
 import type { CredentialsDeps } from '../credentials/deps.js';
 import { getDeps, type Deps } from '../deps.js';
-import { isOurs } from '../policy/ownership.js';
 import { listEnrolments } from '../credentials/useCases.js';
-import type { HealthProbes } from './health.js';
+import { isOurs } from '../policy/ownership.js';
+import { scheduleIntervalMs } from '../status/schedule.js';
+import { inProcessMetrics } from '../azure/telemetry.js';
+import { readMetrics } from '../status/metricsReadout.js';
+import type { StatusSources } from '../status/statusReport.js';
+import { checkHealth, type HealthProbes } from './health.js';
 import type { ApiRoute, CallerPolicy } from './http.js';
 import { accessRoutes } from './routes/access.js';
 import { auditRoute } from './routes/audit.js';
 import { credentialsRoutes } from './routes/credentials.js';
 import { healthRoute } from './routes/health.js';
 import { openApiRoute } from './routes/openapi.js';
+import { statusRoute } from './routes/status.js';
 
 /** The API's version, as in package.json. */
 export const API_VERSION = '0.1.0';
@@ -24,6 +29,7 @@ export interface ApiDeps {
   readonly deps: () => Deps;
   readonly credentials: () => CredentialsDeps;
   readonly health: () => HealthProbes;
+  readonly status: () => StatusSources;
 }
 
 /** Every route of the HTTP API, grouped by the function module that registers it. */
@@ -32,8 +38,9 @@ export function apiRoutes(api: ApiDeps) {
   const credentials = credentialsRoutes(api.credentials);
   const audit = auditRoute(api.deps);
   const health = healthRoute(api.health);
-  const all = (): ApiRoute[] => [...access, ...credentials, audit, health];
-  return { access, credentials, audit, health, openapi: openApiRoute(all, API_VERSION) };
+  const status = statusRoute(api.status);
+  const all = (): ApiRoute[] => [...access, ...credentials, audit, health, status];
+  return { access, credentials, audit, health, status, openapi: openApiRoute(all, API_VERSION) };
 }
 
 /** The credentials dependencies, built once by the composition root. */
@@ -73,6 +80,40 @@ export function healthProbes(deps: Deps, graph: Pick<CredentialsDeps['graph'], '
       }
       return out;
     },
+    enrolments: () => listEnrolments(deps.credentials),
+    lastSweep: () => deps.sweepRecords.last(),
+    sweepStaleAfterMs: 2 * scheduleIntervalMs(deps.config.reconcileSchedule),
+    ...(deps.deadLetters ? { deadLetters: (since: Date) => deps.deadLetters!.count(since) } : {}),
+  };
+}
+
+/**
+ * What the status page reads, over the same adapters: health runs its probes with the
+ * subscription's assignment list shared with the registry view, so one page costs one list per
+ * watched subscription.
+ */
+export function statusSources(deps: Deps, graph: Pick<CredentialsDeps['graph'], 'getApplicationByAppId'>): StatusSources {
+  const lists = new Map<string, ReturnType<Deps['roleAssignments']['listInSubscription']>>();
+  const assignments = (subscriptionId: string) => {
+    let list = lists.get(subscriptionId);
+    if (!list) lists.set(subscriptionId, (list = deps.roleAssignments.listInSubscription(subscriptionId)));
+    return list;
+  };
+  const probes = healthProbes(deps, graph);
+  return {
+    watchedSubscriptions: deps.config.watchedSubscriptions,
+    health: () =>
+      checkHealth(() => ({
+        ...probes,
+        async roleAssignments(subscriptionId) {
+          const all = await assignments(subscriptionId);
+          return { total: all.length, owned: all.filter((a) => isOurs({ ...a, roleDefinitionId: a.roleDefinitionGuid })).length };
+        },
+      })),
+    assignments,
+    enrolments: () => listEnrolments(deps.credentials),
+    audit: async (since, top) => (await deps.audit.query({ since, top })).items,
+    metrics: () => readMetrics(inProcessMetrics),
   };
 }
 
@@ -91,4 +132,5 @@ export const API = apiRoutes({
   deps: getDeps,
   credentials: credentialsDeps,
   health: () => healthProbes(getDeps(), credentialsDeps().graph),
+  status: () => statusSources(getDeps(), credentialsDeps().graph),
 });

@@ -7,10 +7,12 @@ import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { sweepSubscriptions } from '../access/sweep.js';
 import { getDeps } from '../deps.js';
 import { invocationLogger } from '../log.js';
+import { recordSweep } from '../status/recordSweep.js';
 
 export async function reconcileSweep(timer: Timer, context: InvocationContext): Promise<void> {
   const log = invocationLogger(context, { isPastDue: timer.isPastDue });
-  await sweepSubscriptions(getDeps(), { log, sweepId: context.invocationId });
+  const deps = getDeps();
+  await recordSweep(deps.sweepRecords, log, () => sweepSubscriptions(deps, { log, sweepId: context.invocationId }));
 }
 
 app.timer('reconcileSweep', { schedule: '%RECONCILE_SCHEDULE%', handler: reconcileSweep });

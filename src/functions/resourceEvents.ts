@@ -7,10 +7,13 @@ import { RESOURCE_EVENTS_FUNCTION } from '../access/eventSubscription.js';
 import { handleResourceEvent } from '../access/handleResourceEvent.js';
 import { getDeps } from '../deps.js';
 import { invocationLogger } from '../log.js';
+import { recordEventToDecision } from '../status/metrics.js';
 
 export async function resourceEvents(event: EventGridEvent, context: InvocationContext): Promise<void> {
   const log = invocationLogger(context, { eventId: (event as { id?: unknown }).id });
-  await handleResourceEvent(getDeps(), event, log);
+  const result = await handleResourceEvent(getDeps(), event, log);
+  // Event Grid schema names it eventTime, CloudEvents time.
+  if (result) recordEventToDecision((event as { eventTime?: string }).eventTime ?? (event as { time?: string }).time);
 }
 
 app.eventGrid(RESOURCE_EVENTS_FUNCTION, { handler: resourceEvents });

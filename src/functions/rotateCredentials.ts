@@ -5,9 +5,10 @@
 import { app, type EventGridEvent, type InvocationContext, type Timer } from '@azure/functions';
 import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
 import type { CredentialsDeps } from '../credentials/deps.js';
-import { onSecretNearExpiry, rotateDueCredentials } from '../credentials/useCases.js';
+import { listEnrolments, onSecretNearExpiry, rotateDueCredentials } from '../credentials/useCases.js';
 import { getDeps } from '../deps.js';
 import { invocationLogger } from '../log.js';
+import { reportCredentialsNeedingAttention } from '../status/credentialAttention.js';
 
 export const SECRET_NEAR_EXPIRY = 'Microsoft.KeyVault.SecretNearExpiry';
 
@@ -25,6 +26,8 @@ export async function rotateCredentialsTimer(_timer: Timer, context: InvocationC
     rotated: results.filter((r) => r.outcome === 'rotated').length,
     failed: failures.length,
   });
+  // What the run left for a person: the alert rule on this line wakes someone before consumers break.
+  reportCredentialsNeedingAttention(await listEnrolments(credentialsDeps()), log);
 }
 
 /**

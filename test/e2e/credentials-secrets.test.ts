@@ -20,7 +20,7 @@ afterAll(async () => {
   await s?.stop();
 });
 
-it('writes no secret value to host logs, audit rows or HTTP responses during a full enrol-and-rotate run', { timeout: 180_000 }, async () => {
+it('writes no secret value to host logs, audit rows, HTTP responses or the status page during a full enrol-and-rotate run', { timeout: 180_000 }, async () => {
   const rg = s.rgId('rg-secrets');
   await s.put(rg, API_VERSIONS.resourceGroup, { location: 'westeurope' });
   const byTag = `${rg}/providers/Microsoft.ContainerRegistry/registries/acrsecretstag`;
@@ -56,6 +56,11 @@ it('writes no secret value to host logs, audit rows or HTTP responses during a f
   expect((await s.api('DELETE', 'credentials/acrsecretsapi')).status).toBe(200);
   await s.tag(byTag, { [CREDENTIAL_TAGS.vault]: s.vaultName }, 'Delete');
   await s.idle();
+
+  // The status page (issue 18) lists both registries' credentials; it joins the haystack.
+  const page = await s.api('GET', 'status');
+  expect(page.status).toBe(200);
+  expect(page.text).toContain('acrsecretstag-pull-pwd');
 
   // The needles: every password Key Vault ever held for these registries.
   const secrets = [...(await s.allPasswordVersions('acrsecretstag')), ...(await s.allPasswordVersions('acrsecretsapi'))];

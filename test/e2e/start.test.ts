@@ -88,6 +88,12 @@ describe('npm start', () => {
     expect(audit.status).toBe(200); // a real route, with the key endpoints.json gives, over the stack's Table Storage
     const tables = await fetch(`${endpoints['tables']}/Tables`);
     expect(tables.status).toBeLessThan(500); // Azurite answers (without a signature it refuses)
+    // Issue 18: the status page is linked, and answers with the key the line's command fills in.
+    const statusLine = child.output.find((l) => l.startsWith('Status page:'));
+    expect(statusLine).toBe(`Status page: ${endpoints['functions']}/api/status?code=<functionKey from ${endpointsFile}>   (open it in a browser)`);
+    const page = await fetch(`${endpoints['functions']}/api/status?code=${encodeURIComponent(endpoints['functionKey']!)}`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
     const output = child.output.join('\n');
     for (const key of ['functionKey', 'masterKey', 'eventGridKey']) expect(output).not.toContain(endpoints[key]);
     expect(output).not.toContain(endpoints.operator.clientSecret);

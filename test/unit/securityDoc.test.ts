@@ -53,7 +53,7 @@ describe('docs/security.md', () => {
 
   it('has a row for every HTTP operation, naming the app role the code checks', () => {
     const documented = rows('HTTP API');
-    const routes = Object.values(apiRoutes({ deps: () => { throw new Error('not called'); }, credentials: () => { throw new Error('not called'); }, health: () => { throw new Error('not called'); } })).flat();
+    const routes = Object.values(apiRoutes({ deps: () => { throw new Error('not called'); }, credentials: () => { throw new Error('not called'); }, health: () => { throw new Error('not called'); }, status: () => { throw new Error('not called'); } })).flat();
     const operations = routes.flatMap((route) => route.operations.map((op) => ({ name: `${op.method} /api/${route.route}`, role: op.appRole })));
     const absent = missing(operations.map((o) => o.name), documented);
     expect(absent, `${DOC} "## HTTP API" has no row for: ${absent.join(', ')}`).toEqual([]);

@@ -8,8 +8,8 @@ import { checkOpenApi31, resolvePointer } from './openApiShape.js';
 const unused = () => {
   throw new Error('the document is built without dependencies');
 };
-const routes = apiRoutes({ deps: unused, credentials: unused, health: unused });
-const all = [...routes.access, ...routes.credentials, routes.audit, routes.health, routes.openapi];
+const routes = apiRoutes({ deps: unused, credentials: unused, health: unused, status: unused });
+const all = [...routes.access, ...routes.credentials, routes.audit, routes.health, routes.status, routes.openapi];
 const doc = buildOpenApiDocument(all, { version: '0.1.0' }) as unknown as Record<string, unknown> & { paths: Record<string, Record<string, Record<string, unknown>>> };
 
 describe('the OpenAPI document', () => {

@@ -10,7 +10,7 @@ describe('registered HTTP routes', () => {
     await import('../../../src/index.js');
     const { API } = await import('../../../src/api/wiring.js');
     const { buildOpenApiDocument } = await import('../../../src/api/openapi.js');
-    const routes = [...API.access, ...API.credentials, API.audit, API.health, API.openapi];
+    const routes = [...API.access, ...API.credentials, API.audit, API.health, API.status, API.openapi];
     const doc = buildOpenApiDocument(routes, { version: 'test' });
     const http = registry.functions.filter((fn) => fn.trigger.type.toLowerCase() === 'httptrigger');
     expect(http.length).toBeGreaterThan(0);
