@@ -336,17 +336,17 @@ describe('local host: admin API', () => {
   // Issue 21 item 5: the host indexes each binding under its key in the worker's metadata
   // (`{ ...binding, name: key }`, Azure/azure-functions-nodejs-worker src/coreApi/registerFunction.ts):
   // an HTTP function's output is `$return`.
-  it('lists the app’s 12 functions with the binding names the Functions host indexes', async () => {
+  it('lists the app’s 13 functions with the binding names the Functions host indexes', async () => {
     const response = await api('/admin/functions', { key: host.keys.masterKey });
     expect(response.status).toBe(200);
     const listed = (await response.json()) as { name: string; config: { bindings: { name: string; type: string; direction: string }[] } }[];
     expect(listed.map((f) => f.name).sort()).toEqual(
-      ['accessGrantsApi', 'accessPreviewApi', 'auditApi', 'credentialsApi', 'credentialsRegistryApi', 'credentialsRotateApi', 'healthApi', 'keyVaultSecretEvents', 'openapi', 'reconcileSweep', 'resourceEvents', 'rotateCredentials'],
+      ['accessGrantsApi', 'accessPreviewApi', 'auditApi', 'credentialsApi', 'credentialsRegistryApi', 'credentialsRotateApi', 'healthApi', 'keyVaultSecretEvents', 'openapi', 'reconcileSweep', 'resourceEvents', 'rotateCredentials', 'statusPage'],
     );
     for (const fn of listed) {
       const shape = fn.config.bindings.map((b) => ({ type: b.type, direction: b.direction, name: b.name }));
       const trigger = { direction: 'in', name: expect.stringMatching(/^\w+Trigger[0-9a-f]+$/) };
-      if (fn.name.endsWith('Api') || fn.name === 'openapi') expect(shape, fn.name).toEqual([{ type: 'httpTrigger', ...trigger }, { type: 'http', direction: 'out', name: '$return' }]);
+      if (fn.name.endsWith('Api') || fn.name === 'openapi' || fn.name === 'statusPage') expect(shape, fn.name).toEqual([{ type: 'httpTrigger', ...trigger }, { type: 'http', direction: 'out', name: '$return' }]);
       else expect(shape, fn.name).toEqual([{ type: expect.stringMatching(/^(eventGridTrigger|timerTrigger)$/), ...trigger }]);
     }
   });

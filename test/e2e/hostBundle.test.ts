@@ -26,12 +26,12 @@ describe('the bundle check in npm run build', () => {
     expect(pkg.scripts['build']).toMatch(/node scripts\/bundle\.mjs && tsx scripts\/checkBundle\.ts$/);
   });
 
-  it('counts the 12 functions the bundle registers, each with one trigger, HTTP ones returning through $return', async () => {
+  it('counts the 13 functions the bundle registers, each with one trigger, HTTP ones returning through $return', async () => {
     const { code, output } = await checkBundle([inject('appEntry'), '--json']);
     expect(code).toBe(0);
     const report = JSON.parse(output.join('\n')) as { functions: { name: string; bindings: { name: string; type: string; direction: string }[] }[]; warnings: string[] };
     expect(report.functions.map((f) => f.name).sort()).toEqual(
-      ['accessGrantsApi', 'accessPreviewApi', 'auditApi', 'credentialsApi', 'credentialsRegistryApi', 'credentialsRotateApi', 'healthApi', 'keyVaultSecretEvents', 'openapi', 'reconcileSweep', 'resourceEvents', 'rotateCredentials'],
+      ['accessGrantsApi', 'accessPreviewApi', 'auditApi', 'credentialsApi', 'credentialsRegistryApi', 'credentialsRotateApi', 'healthApi', 'keyVaultSecretEvents', 'openapi', 'reconcileSweep', 'resourceEvents', 'rotateCredentials', 'statusPage'],
     );
     for (const fn of report.functions) {
       expect(fn.bindings.filter((b) => b.direction === 'in' && b.type.endsWith('Trigger')), fn.name).toHaveLength(1);

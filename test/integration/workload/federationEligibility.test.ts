@@ -25,7 +25,7 @@ beforeAll(async () => {
   h = await startAccessHarness();
   rg = await h.rg('rg-federated');
   other = await h.rg('rg-not-scoped');
-  await h.put(`${rg}/providers/Microsoft.ContainerService/managedClusters/aks-fed`, API.aks, { location: 'westeurope', identity: { type: 'SystemAssigned' }, properties: { dnsPrefix: 'aks-fed', oidcIssuerProfile: { enabled: true } } });
+  await h.put(`${rg}/providers/Microsoft.ContainerService/managedClusters/aks-fed`, API.aks, { location: 'westeurope', identity: { type: 'SystemAssigned' }, properties: { dnsPrefix: 'aks-fed', oidcIssuerProfile: { enabled: true }, securityProfile: { workloadIdentity: { enabled: true } } } });
 });
 afterAll(async () => h?.stop());
 

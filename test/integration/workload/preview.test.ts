@@ -19,7 +19,7 @@ afterAll(async () => h?.stop());
 describe('preview of a changed resource', () => {
   it('shows the federated credentials an identity would get, and writes nothing', async () => {
     const clusterId = `${rg}/providers/Microsoft.ContainerService/managedClusters/aks-preview`;
-    await h.put(clusterId, API.aks, { location: 'westeurope', identity: { type: 'SystemAssigned' }, properties: { dnsPrefix: 'aks-preview', oidcIssuerProfile: { enabled: true } } });
+    await h.put(clusterId, API.aks, { location: 'westeurope', identity: { type: 'SystemAssigned' }, properties: { dnsPrefix: 'aks-preview', oidcIssuerProfile: { enabled: true }, securityProfile: { workloadIdentity: { enabled: true } } } });
     const identityId = `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-preview`;
     await h.put(identityId, API.identity, { location: 'westeurope', tags: { 'acr-workload-cluster': 'aks-preview', 'acr-workload-subjects': 'default/app' } });
 

@@ -32,7 +32,7 @@ const secretsUsersAt = async (scope: string) => (await h.assignmentsAt(scope)).f
 
 async function cluster(name: string, oidc: boolean): Promise<{ id: string; issuer?: string }> {
   const id = clusterId(name);
-  const body = await h.put(id, API.aks, { location: 'westeurope', identity: { type: 'SystemAssigned' }, properties: { dnsPrefix: name, oidcIssuerProfile: { enabled: oidc } } });
+  const body = await h.put(id, API.aks, { location: 'westeurope', identity: { type: 'SystemAssigned' }, properties: { dnsPrefix: name, oidcIssuerProfile: { enabled: oidc }, securityProfile: { workloadIdentity: { enabled: oidc } } } });
   return { id, issuer: body.properties.oidcIssuerProfile?.issuerURL };
 }
 async function identity(name: string, tags: Record<string, string>): Promise<{ id: string; principalId: string }> {
