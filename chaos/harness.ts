@@ -171,6 +171,8 @@ async function hostileInput(stack: RunningStack, world: World, settings: ChaosSe
   const lost = [...deliveryAnswers, ...requestAnswers].filter((a) => a.status === 0 || a.status === 502);
   const covered = new Set(requests.filter((r, i) => requestAnswers[i]!.status < 500 && r.route !== '(no route)').map((r) => r.route));
 
+  // What the instances said about each failure (their error lines), for the detail.
+  const hostErrors = stack.hosts.flatMap((h) => h.child.output.filter((line) => /"level":"error"/.test(line)).map((line) => line.slice(0, 1_500)));
   const sample = (answers: readonly Answer[], inputs: readonly (Delivery | ApiRequest)[]) =>
     answers.flatMap((a, i) => (a.status >= 500 || a.status === 0 ? [{ status: a.status, error: a.error, answer: a.text.slice(0, 300), input: JSON.stringify(inputs[i]).slice(0, 400) }] : [])).slice(0, 10);
   return [
@@ -178,7 +180,7 @@ async function hostileInput(stack: RunningStack, world: World, settings: ChaosSe
     { scenario: HOSTILE, name: 'HTTP requests sent', value: requests.length, unit: '', display: `${requests.length}, to ${covered.size} of ${API_ROUTES.length} routes` },
     { scenario: HOSTILE, name: 'instances crashed', value: exits.length, unit: '', goal: '0', met: exits.length === 0, detail: { exits } },
     { scenario: HOSTILE, name: 'answers lost (connection dropped, 502)', value: lost.length, unit: '', goal: '0', met: lost.length === 0 },
-    { scenario: HOSTILE, name: 'deliveries answered 5xx', value: fiveXx(deliveryAnswers).length, unit: '', goal: '0', met: fiveXx(deliveryAnswers).length === 0, detail: { sample: sample(deliveryAnswers, deliveries) } },
+    { scenario: HOSTILE, name: 'deliveries answered 5xx', value: fiveXx(deliveryAnswers).length, unit: '', goal: '0', met: fiveXx(deliveryAnswers).length === 0, detail: { sample: sample(deliveryAnswers, deliveries), hostErrors: hostErrors.slice(0, 10) } },
     { scenario: HOSTILE, name: 'requests answered 5xx', value: fiveXx(requestAnswers).length, unit: '', goal: '0', met: fiveXx(requestAnswers).length === 0, detail: { sample: sample(requestAnswers, requests) } },
     { scenario: HOSTILE, name: 'changes on the emulator', value: changes, unit: '', goal: '0', met: changes === 0, detail: { writes, published } },
     { scenario: HOSTILE, name: 'accepted events without an audit row', value: unaudited.length, unit: '', goal: '0', met: unaudited.length === 0, detail: { sample: unaudited.slice(0, 20) } },
