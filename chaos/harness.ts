@@ -17,6 +17,7 @@ import { TABLE_SUFFIXES } from '../src/deps.js';
 import { rawRequest } from '../test/support/emulator.js';
 import { eventArbitraries, generate, requestArbitraries, API_ROUTES, type ApiRequest, type Delivery, type World } from './hostileInput.js';
 import { filesWrittenSince, findLeaks, recordIssuedSecrets, type Haystack, type SecretRecorder } from './leaks.js';
+import { KILL, runKillNine } from './killNine.js';
 import type { ChaosSettings } from './settings.js';
 
 export type ChaosResults = BenchResults;
@@ -40,6 +41,8 @@ interface Answer {
 }
 
 const HOSTILE = '4. Hostile input';
+/** Inputs generated and sent per batch. */
+const BATCH = 250;
 const LEAKS = '5. No leaks';
 
 export async function runChaos(options: RunChaosOptions): Promise<ChaosResults> {
@@ -66,7 +69,8 @@ export async function runChaos(options: RunChaosOptions): Promise<ChaosResults> 
     },
   });
   const exits: string[] = [];
-  stack.hosts.forEach((host, i) => void host.child.exited.then((code) => exits.push(`instance ${i + 1} (pid ${host.pid}) exited with code ${code}`)));
+  let killing = false;
+  stack.hosts.forEach((host, i) => void host.child.exited.then((code) => !killing && exits.push(`instance ${i + 1} (pid ${host.pid}) exited with code ${code}`)));
   try {
     const e = stack.endpoints;
     log(`stack: ${settings.instances} instances behind ${e.functions}, emulator ${e.arm}, table prefix ${tablePrefix}`);
@@ -86,6 +90,15 @@ export async function runChaos(options: RunChaosOptions): Promise<ChaosResults> 
     } catch (error) {
       errors.push({ scenario: HOSTILE, error: error instanceof Error ? error.message : String(error) });
       log(`  ${HOSTILE} failed: ${error instanceof Error ? error.stack : String(error)}`);
+    }
+
+    // After the hostile phase: its figures count exits, and this one kills on purpose.
+    try {
+      killing = true;
+      figures.push(...(await runKillNine(stack, settings, log)));
+    } catch (error) {
+      errors.push({ scenario: KILL, error: error instanceof Error ? error.message : String(error) });
+      log(`  ${KILL} failed: ${error instanceof Error ? error.stack : String(error)}`);
     }
 
     try {
@@ -130,22 +143,41 @@ export async function runChaos(options: RunChaosOptions): Promise<ChaosResults> 
 /** Point 4: generated deliveries and requests through the load-balanced address, then what they changed. */
 async function hostileInput(stack: RunningStack, world: World, settings: ChaosSettings, tablePrefix: string, responses: Haystack[], exits: readonly string[], log: (line: string) => void): Promise<Figure[]> {
   const e = stack.endpoints;
-  const deliveries = generate(eventArbitraries(world).delivery, settings.deliveries, settings.seed);
-  const requests = generate(requestArbitraries(world).request, settings.requests, settings.seed + 1);
   const since = Date.now();
   const eventsBefore = (await admin<{ value: unknown[] }>(stack, 'GET', '/eventgrid/events')).value.length;
+  const worldIds = new Set(world.resourceIds.map((id) => id.toLowerCase()));
 
-  log(`${HOSTILE}: ${deliveries.length} deliveries …`);
-  const deliveryAnswers = await inParallel(deliveries, settings.concurrency, (d) =>
-    send(`${e.functions}/runtime/webhooks/eventgrid?functionName=${d.functionName}&code=${encodeURIComponent(e.eventGridKey)}`, { method: 'POST', headers: d.headers, body: d.body }),
-  );
-  log(`${HOSTILE}: ${requests.length} API requests …`);
+  // Generated and sent a batch at a time, each batch from its own seed: 10,000 hostile bodies (some
+  // of hundreds of kilobytes) need not all sit in memory, and only a summary of each is kept.
+  const deliveryArbitrary = eventArbitraries(world).delivery;
+  const sentDeliveries: Array<Answer & { readonly functionName: string; readonly events: number; readonly mustAudit: ReadonlyArray<{ readonly id: string; readonly text: string }>; readonly input: string }> = [];
+  log(`${HOSTILE}: ${settings.deliveries} deliveries …`);
+  for (let batch = 0; batch * BATCH < settings.deliveries; batch++) {
+    const deliveries = generate(deliveryArbitrary, Math.min(BATCH, settings.deliveries - batch * BATCH), settings.seed * 1_000 + batch);
+    const answers = await inParallel(deliveries, settings.concurrency, (d) =>
+      send(`${e.functions}/runtime/webhooks/eventgrid?functionName=${d.functionName}&code=${encodeURIComponent(e.eventGridKey)}`, { method: 'POST', headers: d.headers, body: d.body }),
+    );
+    deliveries.forEach((d, i) => {
+      const ids = eventIdsOf(d);
+      // An event about a resource the world holds is acted on, and one that changes nothing may leave no
+      // row (a registry no consumer names); every other event is refused or skipped, and must leave one.
+      const mustAudit = ids.filter((id) => !namesWorld(d, id, worldIds)).map((id) => ({ id: id.slice(0, 100), text: `${d.functionName} ${eventText(d, id)}` }));
+      sentDeliveries.push({ ...answers[i]!, functionName: d.functionName, events: ids.length, mustAudit, input: JSON.stringify(d).slice(0, 400) });
+    });
+  }
+  const requestArbitrary = requestArbitraries(world).request;
   const keyFor = (r: ApiRequest): Record<string, string> => (r.key === 'function' ? { 'x-functions-key': e.functionKey } : r.key === 'wrong' ? { 'x-functions-key': 'not-the-key' } : {});
-  const requestAnswers = await inParallel(requests, settings.concurrency, (r) =>
-    send(`${e.functions}${r.path}`, { method: r.method, headers: { ...r.headers, ...keyFor(r) }, ...(r.body !== undefined && r.method !== 'GET' && r.method !== 'HEAD' ? { body: r.body } : {}) }),
-  );
-  deliveryAnswers.forEach((a, i) => responses.push({ place: 'HTTP response', where: `delivery ${i}`, text: a.text }));
-  requestAnswers.forEach((a, i) => responses.push({ place: 'HTTP response', where: `${requests[i]!.method} ${requests[i]!.path.slice(0, 80)}`, text: a.text }));
+  const sentRequests: Array<Answer & { readonly route: string; readonly clear: boolean; readonly input: string }> = [];
+  log(`${HOSTILE}: ${settings.requests} API requests …`);
+  for (let batch = 0; batch * BATCH < settings.requests; batch++) {
+    const requests = generate(requestArbitrary, Math.min(BATCH, settings.requests - batch * BATCH), settings.seed * 1_000 + 500 + batch);
+    const answers = await inParallel(requests, settings.concurrency, (r) =>
+      send(`${e.functions}${r.path}`, { method: r.method, headers: { ...r.headers, ...keyFor(r) }, ...(r.body !== undefined && r.method !== 'GET' && r.method !== 'HEAD' ? { body: r.body } : {}) }),
+    );
+    requests.forEach((r, i) => sentRequests.push({ ...answers[i]!, route: r.route, clear: isClearRefusal(answers[i]!, r), input: `${r.method} ${r.path.slice(0, 120)} ${r.body?.slice(0, 240) ?? ''}` }));
+  }
+  sentDeliveries.forEach((a, i) => responses.push({ place: 'HTTP response', where: `delivery ${i}`, text: a.text }));
+  sentRequests.forEach((a) => responses.push({ place: 'HTTP response', where: a.input.slice(0, 80), text: a.text }));
 
   // Changes, from the emulator's own records: writes it accepted, events ARM published.
   const calls = (await admin<{ calls: Array<{ api: string; method: string; route: string; status: number; count: number }> }>(stack, 'GET', `/calls?since=${since}`)).calls;
@@ -153,35 +185,29 @@ async function hostileInput(stack: RunningStack, world: World, settings: ChaosSe
   const published = (await admin<{ value: unknown[] }>(stack, 'GET', '/eventgrid/events')).value.length - eventsBefore;
   const changes = writes.reduce((n, c) => n + c.count, 0) + published;
 
-  // Every event the host accepted (a 2xx) has an audit row with its id; every refusal says why.
+  // Every event the host accepted (a 2xx) and did not act on has an audit row with its id; every refusal says why.
   const auditRows = await tableRows(e.tablesConnectionString, `${tablePrefix}${TABLE_SUFFIXES.audit}`);
-  const audited = new Set(auditRows.map((r) => r['eventId']).filter((id): id is string => typeof id === 'string'));
-  const unaudited: string[] = [];
-  // An event about a resource the world holds is acted on, and one that changes nothing may leave no
-  // row (a registry no consumer names); every other event is refused or skipped, and must leave one.
-  const worldIds = new Set(world.resourceIds.map((id) => id.toLowerCase()));
-  deliveries.forEach((d, i) => {
-    const a = deliveryAnswers[i]!;
-    if (a.status < 200 || a.status >= 300) return;
-    for (const id of eventIdsOf(d)) if (!audited.has(id) && !namesWorld(d, id, worldIds)) unaudited.push(`${d.functionName} ${id}: ${eventText(d, id)}`);
-  });
-  const unclearDeliveries = deliveryAnswers.filter((a) => a.status >= 400 && a.status < 500 && a.text.trim().length < 10 && a.status !== 401);
-  const unclearRequests = requestAnswers.filter((a, i) => a.status >= 400 && a.status < 500 && !isClearRefusal(a, requests[i]!));
+  const audited = new Set(auditRows.map((r) => r['eventId']).filter((id): id is string => typeof id === 'string').map((id) => id.slice(0, 100)));
+  const unaudited = sentDeliveries.filter((a) => a.status >= 200 && a.status < 300).flatMap((a) => a.mustAudit.filter((m) => !audited.has(m.id)).map((m) => m.text));
+  const unclearDeliveries = sentDeliveries.filter((a) => a.status >= 400 && a.status < 500 && a.text.trim().length < 10 && a.status !== 401);
+  const unclearRequests = sentRequests.filter((a) => a.status >= 400 && a.status < 500 && !a.clear);
   const fiveXx = (answers: readonly Answer[]) => answers.filter((a) => a.status >= 500);
-  const lost = [...deliveryAnswers, ...requestAnswers].filter((a) => a.status === 0 || a.status === 502);
-  const covered = new Set(requests.filter((r, i) => requestAnswers[i]!.status < 500 && r.route !== '(no route)').map((r) => r.route));
+  const lost = [...sentDeliveries, ...sentRequests].filter((a) => a.status === 0 || a.status === 502);
+  const covered = new Set(sentRequests.filter((r) => r.status < 500 && r.route !== '(no route)').map((r) => r.route));
 
   // What the instances said about each failure (their error lines), for the detail.
   const hostErrors = stack.hosts.flatMap((h) => h.child.output.filter((line) => /"level":"error"/.test(line)).map((line) => line.slice(0, 1_500)));
-  const sample = (answers: readonly Answer[], inputs: readonly (Delivery | ApiRequest)[]) =>
-    answers.flatMap((a, i) => (a.status >= 500 || a.status === 0 ? [{ status: a.status, error: a.error, answer: a.text.slice(0, 300), input: JSON.stringify(inputs[i]).slice(0, 400) }] : [])).slice(0, 10);
+  const sample = (answers: ReadonlyArray<Answer & { input: string }>) =>
+    answers.flatMap((a) => (a.status >= 500 || a.status === 0 ? [{ status: a.status, error: a.error, answer: a.text.slice(0, 300), input: a.input }] : [])).slice(0, 10);
+  const deliveryAnswers = sentDeliveries;
+  const requestAnswers = sentRequests;
   return [
-    { scenario: HOSTILE, name: 'Event Grid deliveries sent', value: deliveries.length, unit: '', display: `${deliveries.length} (${deliveries.reduce((n, d) => n + eventIdsOf(d).length, 0)} events the host accepts as events)` },
-    { scenario: HOSTILE, name: 'HTTP requests sent', value: requests.length, unit: '', display: `${requests.length}, to ${covered.size} of ${API_ROUTES.length} routes` },
+    { scenario: HOSTILE, name: 'Event Grid deliveries sent', value: sentDeliveries.length, unit: '', display: `${sentDeliveries.length} (${sentDeliveries.reduce((n, d) => n + d.events, 0)} events the host accepts as events)` },
+    { scenario: HOSTILE, name: 'HTTP requests sent', value: sentRequests.length, unit: '', display: `${sentRequests.length}, to ${covered.size} of ${API_ROUTES.length} routes` },
     { scenario: HOSTILE, name: 'instances crashed', value: exits.length, unit: '', goal: '0', met: exits.length === 0, detail: { exits } },
     { scenario: HOSTILE, name: 'answers lost (connection dropped, 502)', value: lost.length, unit: '', goal: '0', met: lost.length === 0 },
-    { scenario: HOSTILE, name: 'deliveries answered 5xx', value: fiveXx(deliveryAnswers).length, unit: '', goal: '0', met: fiveXx(deliveryAnswers).length === 0, detail: { sample: sample(deliveryAnswers, deliveries), hostErrors: hostErrors.slice(0, 10) } },
-    { scenario: HOSTILE, name: 'requests answered 5xx', value: fiveXx(requestAnswers).length, unit: '', goal: '0', met: fiveXx(requestAnswers).length === 0, detail: { sample: sample(requestAnswers, requests) } },
+    { scenario: HOSTILE, name: 'deliveries answered 5xx', value: fiveXx(deliveryAnswers).length, unit: '', goal: '0', met: fiveXx(deliveryAnswers).length === 0, detail: { sample: sample(deliveryAnswers), hostErrors: hostErrors.slice(0, 10) } },
+    { scenario: HOSTILE, name: 'requests answered 5xx', value: fiveXx(requestAnswers).length, unit: '', goal: '0', met: fiveXx(requestAnswers).length === 0, detail: { sample: sample(requestAnswers) } },
     { scenario: HOSTILE, name: 'changes on the emulator', value: changes, unit: '', goal: '0', met: changes === 0, detail: { writes, published } },
     { scenario: HOSTILE, name: 'accepted events without an audit row', value: unaudited.length, unit: '', goal: '0', met: unaudited.length === 0, detail: { sample: unaudited.slice(0, 20) } },
     {
@@ -191,7 +217,7 @@ async function hostileInput(stack: RunningStack, world: World, settings: ChaosSe
       unit: '',
       goal: '0',
       met: unclearDeliveries.length + unclearRequests.length === 0,
-      detail: { sample: [...unclearDeliveries, ...unclearRequests].slice(0, 10) },
+      detail: { sample: [...unclearDeliveries, ...unclearRequests].slice(0, 10).map((a) => ({ status: a.status, answer: a.text.slice(0, 300), input: a.input })) },
     },
     { scenario: HOSTILE, name: 'routes reached', value: covered.size, unit: '', display: `${covered.size} of ${API_ROUTES.length}`, goal: `all ${API_ROUTES.length}`, met: covered.size === API_ROUTES.length },
   ];
@@ -228,11 +254,13 @@ function eventIdsOf(d: Delivery): string[] {
   return ids.every((id) => typeof id === 'string') ? (ids as string[]) : [];
 }
 
-/** Whether the event's subject names a resource of the world (so it may be acted on, not refused). */
+/** Whether the event names a resource of the world (so it may be acted on, not refused). */
 function namesWorld(d: Delivery, id: string, worldIds: ReadonlySet<string>): boolean {
   if (d.functionName !== 'resourceEvents') return false;
-  const event = JSON.parse(eventText(d, id, Infinity)) as { subject?: unknown; source?: unknown } | null;
-  return typeof event?.subject === 'string' && worldIds.has(event.subject.toLowerCase());
+  const event = JSON.parse(eventText(d, id, Infinity)) as { data?: { resourceUri?: unknown } } | null;
+  // The app takes the resource from data.resourceUri (src/access/resourceEvent.ts), then re-reads ARM.
+  const uri = event?.data?.resourceUri;
+  return typeof uri === 'string' && worldIds.has(uri.toLowerCase());
 }
 
 /** The one event of a delivery, as text (shortened), for the figure's detail. */
