@@ -38,39 +38,68 @@ export async function runKillNine(stack: RunningStack, settings: ChaosSettings, 
   const shared = (await operator.arm('PUT', `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-kill`, API.identity, { location: 'westeurope' })).json<{ id: string; properties: { principalId: string } }>();
   await operator.idle();
 
-  // The killer: every so often one instance dies (SIGKILL, no goodbye) and is started again.
+  // The killer: every so often one live instance dies (SIGKILL, no goodbye) and is started again in
+  // the background, so the next kill need not wait for it; one instance is always left alive.
   const kills: string[] = [];
+  const restarting = new Set<number>();
+  const restarts: Promise<unknown>[] = [];
   let burstDone = false;
   const killer = (async () => {
     // At least one kill, even when the burst is over first (a tiny run).
     while (kills.length < settings.kills && (!burstDone || kills.length === 0)) {
       await new Promise((r) => setTimeout(r, 150 + roll() * 600));
-      const index = Math.floor(roll() * stack.hosts.length);
+      const live = stack.hosts.map((_, i) => i).filter((i) => !restarting.has(i));
+      if (live.length <= 1) continue;
+      const index = live[Math.floor(roll() * live.length)]!;
       const victim = stack.hosts[index]!;
       process.kill(victim.pid, 'SIGKILL');
       kills.push(`instance ${index + 1} (pid ${victim.pid})`);
-      await stack.restartInstance(index);
+      restarting.add(index);
+      restarts.push(stack.restartInstance(index).finally(() => restarting.delete(index)));
     }
+    await Promise.all(restarts);
   })();
 
+  // Event Grid's own retry budget: 30 attempts by default (https://learn.microsoft.com/azure/event-grid/delivery-and-retry),
+  // not the emulator's test default of 5; its backoff stays scaled down to seconds.
+  const { maxAttempts } = await operator.admin<{ maxAttempts: number }>('GET', '/eventgrid/options');
+  await operator.admin('PUT', '/eventgrid/options', { maxAttempts: 30 });
+  const burstStart = Date.now();
   log(`${KILL}: ${settings.grants} tagged VMs, killing up to ${settings.kills} times …`);
   const expected = new Set([shared.properties.principalId.toLowerCase()]);
   let next = 0;
-  await Promise.all(
-    Array.from({ length: settings.concurrency }, async () => {
-      while (next < settings.grants) {
-        const i = next++;
-        const identity = i % 3 === 0 ? { type: 'SystemAssigned, UserAssigned', userAssignedIdentities: { [shared.id]: {} } } : { type: 'SystemAssigned' };
-        const vm = (await operator.arm('PUT', `${rg}/providers/Microsoft.Compute/virtualMachines/vm-kill-${i}`, API.vm, { location: 'westeurope', tags: { 'acr-pull': 'killacr' }, identity, properties: { hardwareProfile: { vmSize: 'Standard_B2s' } } })).json<{ identity: { principalId: string } }>();
-        expected.add(vm.identity.principalId.toLowerCase());
+  // The operator's writes meet ARM's write throttle like anyone's (the emulator models it): wait and write again.
+  const put = async (path: string, body: unknown) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await operator.arm('PUT', path, API.vm, body);
+      } catch (error) {
+        if (attempt >= 60 || !/answered 429/.test(String(error))) throw error;
+        await new Promise((r) => setTimeout(r, 1_000));
       }
-    }),
-  );
-  burstDone = true;
-  await killer;
+    }
+  };
+  try {
+    await Promise.all(
+      Array.from({ length: settings.concurrency }, async () => {
+        while (next < settings.grants) {
+          const i = next++;
+          const identity = i % 3 === 0 ? { type: 'SystemAssigned, UserAssigned', userAssignedIdentities: { [shared.id]: {} } } : { type: 'SystemAssigned' };
+          const vm = (await put(`${rg}/providers/Microsoft.Compute/virtualMachines/vm-kill-${i}`, { location: 'westeurope', tags: { 'acr-pull': 'killacr' }, identity, properties: { hardwareProfile: { vmSize: 'Standard_B2s' } } })).json<{ identity: { principalId: string } }>();
+          expected.add(vm.identity.principalId.toLowerCase());
+        }
+      }),
+    );
+  } finally {
+    burstDone = true;
+    await killer;
+  }
   await operator.idle(180_000);
   const deadLetters = (await operator.admin<{ value: Array<{ subscription: string }> }>('GET', '/eventgrid/deadletters')).value.length;
+  // Deliveries a kill cut short, from Event Grid's own records: answered 502 by the front, or unreachable.
+  const cut = (await operator.admin<{ value: Array<{ status: number | string; startedAt: string }> }>('GET', '/eventgrid/deliveries')).value.filter((d) => Date.parse(d.startedAt) >= burstStart && (d.status === 502 || d.status === 'unreachable')).length;
   const settled = await pullsAt(operator, acr);
+  await operator.admin('PUT', '/eventgrid/options', { maxAttempts });
 
   // The sweep, as its timer would run it; any instance may take it, so wait on every instance's output.
   const finished = () => stack.hosts.reduce((n, h) => n + h.child.output.filter((l) => l.includes('reconciliation sweep finished')).length, 0);
@@ -90,6 +119,7 @@ export async function runKillNine(stack: RunningStack, settings: ChaosSettings, 
   const b = count(swept);
   return [
     { scenario: KILL, name: 'instances killed during the burst', value: kills.length, unit: '', display: `${kills.length} (${settings.grants} VMs, ${expected.size} principals)`, detail: { kills } },
+    { scenario: KILL, name: 'deliveries cut by a kill, retried by Event Grid', value: cut, unit: '' },
     { scenario: KILL, name: 'deliveries dead-lettered', value: deadLetters, unit: '' },
     { scenario: KILL, name: 'grants missing once events settle', value: a.missing, unit: '', goal: '0', met: a.missing === 0 },
     { scenario: KILL, name: 'grants missing after one sweep', value: b.missing, unit: '', goal: '0', met: b.missing === 0 },
