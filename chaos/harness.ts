@@ -17,6 +17,7 @@ import { TABLE_SUFFIXES } from '../src/deps.js';
 import { rawRequest } from '../test/support/emulator.js';
 import { eventArbitraries, generate, requestArbitraries, API_ROUTES, type ApiRequest, type Delivery, type World } from './hostileInput.js';
 import { filesWrittenSince, findLeaks, recordIssuedSecrets, type Haystack, type SecretRecorder } from './leaks.js';
+import { FAULTS, runFaults } from './faults.js';
 import { KILL, runKillNine } from './killNine.js';
 import type { ChaosSettings } from './settings.js';
 
@@ -90,6 +91,13 @@ export async function runChaos(options: RunChaosOptions): Promise<ChaosResults> 
     } catch (error) {
       errors.push({ scenario: HOSTILE, error: error instanceof Error ? error.message : String(error) });
       log(`  ${HOSTILE} failed: ${error instanceof Error ? error.stack : String(error)}`);
+    }
+
+    try {
+      figures.push(...(await runFaults(stack, settings, log)));
+    } catch (error) {
+      errors.push({ scenario: FAULTS, error: error instanceof Error ? error.message : String(error) });
+      log(`  ${FAULTS} failed: ${error instanceof Error ? error.stack : String(error)}`);
     }
 
     // After the hostile phase: its figures count exits, and this one kills on purpose.

@@ -95,7 +95,7 @@ export async function runKillNine(stack: RunningStack, settings: ChaosSettings, 
     await killer;
   }
   await operator.idle(180_000);
-  const deadLetters = (await operator.admin<{ value: Array<{ subscription: string }> }>('GET', '/eventgrid/deadletters')).value.length;
+  const deadLetters = (await operator.admin<{ value: Array<{ deadLetteredAt: string }> }>('GET', '/eventgrid/deadletters')).value.filter((d) => Date.parse(d.deadLetteredAt) >= burstStart).length;
   // Deliveries a kill cut short, from Event Grid's own records: answered 502 by the front, or unreachable.
   const cut = (await operator.admin<{ value: Array<{ status: number | string; startedAt: string }> }>('GET', '/eventgrid/deliveries')).value.filter((d) => Date.parse(d.startedAt) >= burstStart && (d.status === 502 || d.status === 'unreachable')).length;
   const settled = await pullsAt(operator, acr);

@@ -13,6 +13,8 @@ export interface ChaosSettings {
   readonly deliveries: number;
   /** Generated HTTP requests across every route (point 4). */
   readonly requests: number;
+  /** VMs in the workload run clean and under faults (point 2). */
+  readonly workloadVms: number;
   /** Tagged VMs granted while instances are killed (point 3). */
   readonly grants: number;
   /** SIGKILLs during that burst, each followed by a restart of the instance. */
@@ -24,16 +26,16 @@ export interface ChaosSettings {
 }
 
 const BY_SIZE: Record<Size, Omit<ChaosSettings, 'size' | 'seed'>> = {
-  tiny: { instances: 3, deliveries: 60, requests: 60, grants: 12, kills: 1, concurrency: 6 },
-  small: { instances: 3, deliveries: 1_000, requests: 1_000, grants: 100, kills: 4, concurrency: 8 },
-  full: { instances: 3, deliveries: 10_000, requests: 10_000, grants: 500, kills: 8, concurrency: 8 },
+  tiny: { instances: 3, deliveries: 60, requests: 60, workloadVms: 6, grants: 12, kills: 1, concurrency: 6 },
+  small: { instances: 3, deliveries: 1_000, requests: 1_000, workloadVms: 12, grants: 100, kills: 4, concurrency: 8 },
+  full: { instances: 3, deliveries: 10_000, requests: 10_000, workloadVms: 30, grants: 500, kills: 8, concurrency: 8 },
 };
 
 export function settingsFor(size: Size, overrides: Partial<ChaosSettings> = {}): ChaosSettings {
   return { size, seed: 16, ...BY_SIZE[size], ...overrides };
 }
 
-const NUMERIC = { '--instances': 'instances', '--deliveries': 'deliveries', '--requests': 'requests', '--grants': 'grants', '--kills': 'kills', '--concurrency': 'concurrency', '--seed': 'seed' } as const;
+const NUMERIC = { '--instances': 'instances', '--deliveries': 'deliveries', '--requests': 'requests', '--workload-vms': 'workloadVms', '--grants': 'grants', '--kills': 'kills', '--concurrency': 'concurrency', '--seed': 'seed' } as const;
 
 /** `--size tiny|small|full`, `--deliveries N`, `--requests N`, `--grants N`, `--kills N`, `--instances N`, `--concurrency N`, `--seed N`, `--out FILE`. */
 export function parseArgs(args: readonly string[]): { settings: ChaosSettings; out: string } {
@@ -51,7 +53,7 @@ export function parseArgs(args: readonly string[]): { settings: ChaosSettings; o
     else if (flag in NUMERIC) {
       if (!/^\d+$/.test(value) || Number(value) < 1) throw new Error(`${flag}: expected a whole number of at least 1, got ${JSON.stringify(value)}`);
       overrides[NUMERIC[flag as keyof typeof NUMERIC]] = Number(value);
-    } else throw new Error(`unknown option ${flag}. Usage: npm run chaos -- [--size tiny|small|full] [--deliveries N] [--requests N] [--grants N] [--kills N] [--instances N] [--concurrency N] [--seed N] [--out FILE]`);
+    } else throw new Error(`unknown option ${flag}. Usage: npm run chaos -- [--size tiny|small|full] [--deliveries N] [--requests N] [--workload-vms N] [--grants N] [--kills N] [--instances N] [--concurrency N] [--seed N] [--out FILE]`);
   }
   return { settings: settingsFor(size, overrides), out };
 }

@@ -1,7 +1,8 @@
 /**
  * The chaos harness (`npm run chaos`, issue #16) at a tiny size, so it cannot rot: three instances
  * behind one address, the demo's world, generated hostile deliveries and requests through the real
- * path, an instance killed with SIGKILL during a burst of grants, and the leak scan over every log
+ * path, a changing workload run clean and under faults, an instance killed with SIGKILL during a
+ * burst of grants, and the leak scan over every log
  * line, table row, HTTP answer and file of the run. Unlike
  * the bench, the chaos goals hold at any size: a 5xx, a change, an unaudited event or a leak at the
  * tiny size is a bug, so the test asserts every goal is met.
@@ -28,12 +29,13 @@ describe('npm run chaos', () => {
     });
     const table = formatTable(results.figures);
     expect(results.errors, lines.join('\n')).toEqual([]);
-    for (const name of [/^secrets found/, /^instances crashed/, /^deliveries answered 5xx/, /^requests answered 5xx/, /^changes on the emulator/, /^accepted events without an audit row/, /^refusals without a clear error/, /^routes reached/, /^grants missing once events settle/, /^grants missing after one sweep/, /^grants doubled/]) {
+    for (const name of [/^secrets found/, /^instances crashed/, /^deliveries answered 5xx/, /^requests answered 5xx/, /^changes on the emulator/, /^accepted events without an audit row/, /^refusals without a clear error/, /^routes reached/, /^final assignments that differ/, /^duplicate assignments/, /^assignments made by hand touched/, /^grants missing once events settle/, /^grants missing after one sweep/, /^grants doubled/]) {
       const figure = results.figures.find((f) => name.test(f.name));
       expect(figure, String(name)).toBeDefined();
       expect(figure!.met, `${figure!.name}: ${JSON.stringify(figure!.detail)}\n${table}`).toBe(true);
     }
     expect(results.figures.find((f) => /^instances killed/.test(f.name))!.value).toBeGreaterThanOrEqual(1);
+    expect(results.figures.find((f) => /^faults met/.test(f.name))!.value).toBeGreaterThan(0);
     // The scan had something to find: the run issued tokens, a password and vault values.
     expect(results.figures.find((f) => /^secrets issued/.test(f.name))!.value).toBeGreaterThan(5);
     expect(table).toMatch(/\| 5\. No leaks +\| secrets found in them +\| 0 +\| 0 +\| met +\|/);
