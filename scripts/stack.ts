@@ -5,11 +5,12 @@
  * (each in its own process group) and waits for it to exit.
  */
 import type { FunctionSummary } from '../devhost/host.js';
+import { startLoadBalancer, type LoadBalancer } from '../devhost/loadBalancer.js';
 import { startEmulator, type EmulatorEndpoints, type RunningEmulator } from '../emulator/index.js';
 import { APP_EVENT_SUBSCRIPTIONS } from '../src/eventSubscriptions.js';
 import { SETTINGS } from '../src/config.js';
 import { startAzurite, type RunningAzurite } from '../test/support/azurite.js';
-import { startHostProcess, type HostProcess } from '../test/support/hostProcess.js';
+import { newHostKey, startHostProcess, type HostProcess } from '../test/support/hostProcess.js';
 import { rawRequest } from '../test/support/emulator.js';
 
 /** What an emulator starter returns: `startEmulator()` from `emulator/index.ts`. */
@@ -22,8 +23,15 @@ export interface StackOptions {
   readonly tables?: { readonly endpoint: string; readonly connectionString: string };
   /** Azurite's table port; default a free one. */
   readonly azuritePort?: number;
-  /** The host's port; 0 (the default) picks a free one. */
+  /** The host's port (the load balancer's with several instances); 0 (the default) picks a free one. */
   readonly functionsPort?: number;
+  /**
+   * How many instances of the app to run (default 1): separate host processes on free ports behind
+   * one load-balanced address (`devhost/loadBalancer.ts`), sharing the storage, the emulator and
+   * the host keys, as a scaled-out Function App does. Timers run on the first instance only: on
+   * Azure a timer trigger is a singleton across instances (the host holds a storage lease for it).
+   */
+  readonly instances?: number;
   /** The app bundle to load; default package.json `main` (dist/index.cjs). */
   readonly appEntry?: string;
   /** Extra app settings for the host, over the stack's own. */
@@ -53,8 +61,15 @@ export interface StackEndpoints extends Partial<Omit<EmulatorEndpoints, 'loopbac
 export interface RunningStack {
   readonly endpoints: StackEndpoints;
   readonly functions: readonly FunctionSummary[];
+  /** The first instance (the only one unless `instances` > 1). */
   readonly host: HostProcess;
+  /** Every instance, in load-balancer order; `restartInstance` replaces one in place. */
+  readonly hosts: HostProcess[];
+  /** The front over the instances, when there are several. */
+  readonly loadBalancer?: LoadBalancer;
   readonly emulator?: StackEmulator;
+  /** Starts instance `index` again (after it was stopped or killed) and puts it back behind the front. */
+  restartInstance(index: number): Promise<HostProcess>;
   /** Pids of every child process the stack started. */
   readonly pids: readonly number[];
   stop(): Promise<void>;
@@ -99,26 +114,51 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       options.onReady?.('azurite', new URL(azurite.endpoint).origin);
     }
 
-    const host = await startHostProcess({
-      appEntry: options.appEntry,
-      onLine: options.onHostLine,
-      env: {
-        ...PLACEHOLDER_APP_SETTINGS,
-        TABLES_CONNECTION_STRING: tables.connectionString,
-        ...(emulator ? emulatorAppSettings(emulator) : {}),
-        ...options.appSettings,
-        FUNCTIONS_HTTP_PORT: String(options.functionsPort ?? 0),
-      },
-    });
-    stops.push(() => host.stop());
-    pids.push(host.pid);
-    options.onReady?.('functions', host.url, host.functions.map((f) => f.name).join(', '));
-    if (emulator) await subscribeApp(emulator, host.url, host.keys.eventGridKey, host.functions);
+    const instances = options.instances ?? 1;
+    if (!Number.isInteger(instances) || instances < 1) throw new Error(`instances: expected a whole number of at least 1, got ${instances}`);
+    // One set of keys for every instance, as a Function App's host keys are the app's, not an instance's.
+    const keys = { functionKey: newHostKey(), masterKey: newHostKey(), eventGridKey: newHostKey() };
+    const baseEnv = {
+      ...PLACEHOLDER_APP_SETTINGS,
+      TABLES_CONNECTION_STRING: tables.connectionString,
+      ...(emulator ? emulatorAppSettings(emulator) : {}),
+      ...options.appSettings,
+    };
+    const startInstance = (index: number) =>
+      startHostProcess({
+        appEntry: options.appEntry,
+        keys,
+        onLine: options.onHostLine,
+        env: {
+          ...baseEnv,
+          ...(index > 0 ? { FUNCTIONS_RUN_TIMERS: 'false' } : {}),
+          FUNCTIONS_HTTP_PORT: String(instances > 1 ? 0 : (options.functionsPort ?? 0)),
+        },
+      });
+    const hosts: HostProcess[] = [];
+    for (let index = 0; index < instances; index++) {
+      const started = await startInstance(index);
+      hosts.push(started);
+      stops.push(() => started.stop());
+      pids.push(started.pid);
+    }
+    const host = hosts[0]!;
+    let loadBalancer: LoadBalancer | undefined;
+    if (instances > 1) {
+      loadBalancer = await startLoadBalancer(
+        hosts.map((h) => h.url),
+        { port: options.functionsPort ?? 0 },
+      );
+      stops.push(() => loadBalancer!.stop());
+    }
+    const url = loadBalancer?.url ?? host.url;
+    options.onReady?.('functions', url, `${host.functions.map((f) => f.name).join(', ')}${instances > 1 ? `; ${instances} instances behind one address` : ''}`);
+    if (emulator) await subscribeApp(emulator, url, keys.eventGridKey, host.functions);
 
     const { loopbackDnsPreload: _preload, ...emulatorEndpoints } = emulator?.endpoints ?? ({} as Partial<EmulatorEndpoints>);
     return {
       endpoints: {
-        functions: host.url,
+        functions: url,
         tables: tables.endpoint,
         tablesConnectionString: tables.connectionString,
         functionKey: host.keys.functionKey,
@@ -128,8 +168,20 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       },
       functions: host.functions,
       host,
+      hosts,
+      ...(loadBalancer ? { loadBalancer } : {}),
       emulator,
       pids,
+      async restartInstance(index) {
+        if (!hosts[index]) throw new Error(`no instance ${index}`);
+        await hosts[index].stop();
+        const started = await startInstance(index);
+        hosts[index] = started;
+        stops.push(() => started.stop());
+        pids.push(started.pid);
+        if (loadBalancer) loadBalancer.setBackend(index, started.url);
+        return started;
+      },
       stop: stopAll,
     };
   } catch (error) {

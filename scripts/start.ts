@@ -5,6 +5,8 @@
  * Settings: FUNCTIONS_HTTP_PORT (default 7071; 0 picks a free port), AZURITE_TABLE_PORT
  * (default a free port), APP_ENTRY (default package.json `main`), LOCAL_DIR (default `.local`),
  * DEMO (default `on`; `off` skips the demo scenes).
+ * Options: `--instances N` (default 1) runs N instances of the app behind one load-balanced
+ * address (FUNCTIONS_HTTP_PORT), as a scaled-out Function App runs: `npm start -- --instances 3`.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -29,6 +31,21 @@ function fail(message: string): never {
   process.exit(1);
 }
 
+/** `--instances N` / `--instances=N`; anything else on the command line is refused with the usage. */
+function parseInstances(args: readonly string[]): number {
+  let instances = 1;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const match = /^--instances(?:=(.*))?$/.exec(arg);
+    if (!match) fail(`unknown option ${JSON.stringify(arg)}. Usage: npm start -- [--instances N]`);
+    const raw = match[1] ?? args[++i];
+    if (raw === undefined || !/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 16) fail(`--instances: expected a whole number from 1 to 16, got ${JSON.stringify(raw ?? '')} (example: --instances 3)`);
+    instances = Number(raw);
+  }
+  return instances;
+}
+
+const instances = parseInstances(process.argv.slice(2));
 const functionsPort = portSetting('FUNCTIONS_HTTP_PORT', 7071)!;
 const azuritePort = portSetting('AZURITE_TABLE_PORT', undefined) || undefined; // 0 also means a free port
 const localDir = resolve(repoRoot, env['LOCAL_DIR']?.trim() || '.local');
@@ -66,6 +83,7 @@ try {
   stack = await startStack({
     functionsPort,
     azuritePort,
+    instances,
     appEntry: env['APP_ENTRY']?.trim() || undefined,
     onReady: (component, url, detail) => console.log(`✓ ${label(component)} ${detail ? `${url.padEnd(24)} (${detail})` : url}`),
     onHostLine: printHostLine,
@@ -92,10 +110,12 @@ if ((env['DEMO']?.trim().toLowerCase() ?? 'on') !== 'off' && stack!.emulator) {
 console.log(`Status page: ${stack!.endpoints.functions}/api/status?code=<functionKey from ${shownFile.startsWith('..') ? endpointsFile : shownFile}>   (open it in a browser)`);
 console.log(`Endpoints and keys: ${shownFile.startsWith('..') ? endpointsFile : shownFile}   (Ctrl-C to stop)`);
 
-void stack!.host.child.exited.then((code) => {
-  if (stopping) return;
-  console.error(`✗ the functions host exited (code ${code}); stopping the stack`);
-  void shutdown(1);
+stack!.hosts.forEach((host, index) => {
+  void host.child.exited.then((code) => {
+    if (stopping) return;
+    console.error(`✗ the functions host${instances > 1 ? ` (instance ${index + 1} of ${instances})` : ''} exited (code ${code}); stopping the stack`);
+    void shutdown(1);
+  });
 });
 
 /** Function warnings and errors in a short form (every line with VERBOSE=1); host errors as they come. */

@@ -66,14 +66,35 @@ function registryPartition(registry: string): string {
 
 type AuditEntity = TableEntity<Record<string, string | number | boolean>>;
 
+/**
+ * Characters kept per text property. Table Storage refuses a string property over 64 KiB (UTF-16)
+ * and an entity over 1 MiB (https://learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model);
+ * an event id, resource id or reason comes from whoever wrote the event or request, so a huge one
+ * would make the row — and with it the function — fail on every redelivery. Cut, and say so.
+ */
+export const AUDIT_TEXT_LIMIT = 8_000;
+
+function bounded(value: string, limit = AUDIT_TEXT_LIMIT): string {
+  if (value.length <= limit) return value;
+  const marker = ` …[cut: ${value.length} characters]`;
+  let kept = value.slice(0, limit - marker.length);
+  // Never leave half of a surrogate pair behind.
+  if (/[\uD800-\uDBFF]$/.test(kept)) kept = kept.slice(0, -1);
+  return `${kept}${marker}`;
+}
+
 function toEntity(record: AuditRecord, partitionKey: string, rowKey: string): AuditEntity {
-  const entity: AuditEntity = { partitionKey, rowKey, id: record.id, time: record.time, action: record.action, outcome: record.outcome, reason: record.reason };
+  const entity: AuditEntity = { partitionKey, rowKey, id: record.id, time: record.time, action: bounded(record.action), outcome: record.outcome, reason: bounded(record.reason) };
   for (const key of ['resourceId', 'principalId', 'registry', 'role', 'eventId', 'correlationId', 'caller', 'errorCode'] as const) {
     const value = record[key];
-    if (value !== undefined) entity[key] = value;
+    if (value !== undefined) entity[key] = bounded(value);
   }
   if (record.durationMs !== undefined) entity['durationMs'] = record.durationMs;
-  if (record.details) entity['details'] = JSON.stringify(record.details);
+  if (record.details) {
+    const details = JSON.stringify(record.details);
+    // Cut JSON is not JSON: a details object too large to keep is replaced by a note that says so.
+    entity['details'] = details.length <= 2 * AUDIT_TEXT_LIMIT ? details : JSON.stringify({ cut: `details of ${details.length} characters were too large to keep` });
+  }
   return entity;
 }
 

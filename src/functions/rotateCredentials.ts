@@ -33,12 +33,15 @@ export async function rotateCredentialsTimer(_timer: Timer, context: InvocationC
 /**
  * Key Vault near-expiry of a secret we manage: rotate now. Data is PascalCase on the wire
  * (https://learn.microsoft.com/azure/event-grid/event-schema-key-vault). Other events and other
- * secrets are acknowledged and ignored; only transient errors escape (redelivery).
+ * secrets are acknowledged with a `skipped` audit row saying why, as resourceEvents does for what it
+ * does not handle (every input that reaches a function leaves a row); only transient errors escape (redelivery).
  */
 export async function keyVaultSecretEvents(event: EventGridEvent, context: InvocationContext): Promise<void> {
   const log = invocationLogger(context, { eventId: event.id });
+  const skip = (reason: string) => credentialsDeps().audit.record({ action: 'event', outcome: AUDIT_OUTCOMES.skipped, reason, eventId: event.id });
   if (event.eventType !== SECRET_NEAR_EXPIRY) {
     log.info('not a secret near-expiry event; ignored', { eventType: event.eventType });
+    await skip(`event type ${String(event.eventType).slice(0, 200)} is not ${SECRET_NEAR_EXPIRY}; nothing to rotate`);
     return;
   }
   const data = (event.data ?? {}) as Record<string, unknown>;
@@ -51,6 +54,8 @@ export async function keyVaultSecretEvents(event: EventGridEvent, context: Invoc
   const version = typeof data['Version'] === 'string' ? data['Version'] : undefined;
   const result = await onSecretNearExpiry(credentialsDeps(), { VaultName: vaultName, ObjectName: objectName, Version: version }, { log, trigger: { eventId: event.id } });
   log.info('secret near expiry handled', { vaultName, secretName: objectName, outcome: result.outcome });
+  if (result.outcome === 'not-ours') await skip(`secret ${objectName.slice(0, 200)} in vault ${vaultName.slice(0, 200)} is not a pull password the automation manages`);
+  else if (result.outcome === 'already-replaced') await skip(`secret ${objectName.slice(0, 200)} in vault ${vaultName.slice(0, 200)} was already replaced by a newer version`);
 }
 
 app.timer('rotateCredentials', { schedule: '%ROTATION_SCHEDULE%', handler: rotateCredentialsTimer });

@@ -15,9 +15,9 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-function startScript(env: Record<string, string>): { child: ChildHandle; localDir: string } {
+function startScript(env: Record<string, string>, args: readonly string[] = []): { child: ChildHandle; localDir: string } {
   const localDir = mkdtempSync(join(tmpdir(), 'acr-pull-local-'));
-  const child = spawnGroup(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+  const child = spawnGroup(process.execPath, ['--import', 'tsx', 'scripts/start.ts', ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, LOCAL_DIR: localDir, FUNCTIONS_HTTP_PORT: '0', APP_ENTRY: inject('appEntry'), ...env },
   });
@@ -117,6 +117,33 @@ describe('npm start', () => {
     expect(await child.exited).toBe(1);
     expect(child.output.join('\n')).toContain(`Port ${port} is in use`);
     expect(existsSync(join(localDir, 'endpoints.json'))).toBe(false);
+    expect(childPids(child.pid)).toEqual([]);
+  });
+
+  it('runs three instances of the app behind one address with --instances 3, plays the demo through them, and stops them all', async () => {
+    const { child, localDir } = startScript({}, ['--instances', '3']);
+    await child.waitForLine((line) => line.startsWith('Endpoints and keys:'), 90_000);
+    expect(child.output.find((l) => l.startsWith('✓ functions'))).toMatch(/; 3 instances behind one address\)$/);
+    // The demo's grant went through Event Grid, the front and one of the instances.
+    expect(child.output.join('\n')).toMatch(/→ AcrPull granted on contosoacr/);
+    expect(child.output.some((l) => l.startsWith('✗'))).toBe(false);
+
+    const endpoints = JSON.parse(readFileSync(join(localDir, 'endpoints.json'), 'utf8')) as Record<string, string>;
+    for (let i = 0; i < 3; i++) {
+      const status = await fetch(`${endpoints['functions']}/admin/host/status`, { headers: { 'x-functions-key': endpoints['masterKey']! } });
+      expect(await status.json()).toMatchObject({ state: 'Running' });
+    }
+    const hosts = childPids(child.pid).filter((pid) => commandLine(pid).includes('devhost/main.ts'));
+    expect(hosts).toHaveLength(3);
+    process.kill(child.pid, 'SIGINT');
+    expect(await child.exited).toBe(0);
+    for (const pid of hosts) expect(isAlive(pid)).toBe(false);
+  });
+
+  it.each([['0'], ['three'], ['']])('refuses --instances %j with the usage, and starts nothing', async (value) => {
+    const { child } = startScript({}, [`--instances=${value}`]);
+    expect(await child.exited).toBe(1);
+    expect(child.output.join('\n')).toContain('--instances: expected a whole number from 1 to 16');
     expect(childPids(child.pid)).toEqual([]);
   });
 });

@@ -192,6 +192,8 @@ export interface AccessStack {
   resourceGroup(name: string): Promise<string>;
   /** The response body; `any` because each resource type answers its own shape and tests read a few fields. */
   put(id: string, write: ArmWrite): Promise<any>;
+  /** GET through ARM as the operator; the response body (`any` for the same reason as `put`). */
+  get(id: string, apiVersion: string): Promise<any>;
   /** The tags API (`{scope}/providers/Microsoft.Resources/tags/default`), PATCH with Merge, Replace or Delete. */
   tag(id: string, tags: Tags, operation?: 'Merge' | 'Replace' | 'Delete'): Promise<void>;
   del(id: string, apiVersion: string): Promise<void>;
@@ -215,11 +217,14 @@ export async function startAccessStack(options: {
   tablesEndpoint: string;
   appEntry: string;
   appSettings?: Record<string, string>;
+  /** App instances behind one load-balanced address (default 1), as `npm start -- --instances N`. */
+  instances?: number;
 }): Promise<AccessStack> {
   const tablePrefix = `e2e${randomBytes(5).toString('hex')}`;
   const stack = await startStack({
     tables: { endpoint: options.tablesEndpoint, connectionString: options.tablesConnectionString },
     appEntry: options.appEntry,
+    ...(options.instances ? { instances: options.instances } : {}),
     // Timers fire only through the admin API in tests: a sweep on its schedule would land in the middle of call counts.
     appSettings: { TABLE_PREFIX: tablePrefix, FUNCTIONS_RUN_TIMERS: 'false', ...options.appSettings },
   });
@@ -253,6 +258,11 @@ export async function startAccessStack(options: {
       async put(id, write) {
         const res = await client.pathUnchecked(id).put({ queryParameters: { 'api-version': write.apiVersion }, body: write.body });
         check(res, `PUT ${id}`);
+        return res.body;
+      },
+      async get(id, apiVersion) {
+        const res = await client.pathUnchecked(id).get({ queryParameters: { 'api-version': apiVersion } });
+        check(res, `GET ${id}`);
         return res.body;
       },
       async tag(id, tags, operation = 'Merge') {

@@ -105,3 +105,16 @@ describe('table audit log, wide windows', () => {
     expect(pages).toBeLessThan(30);
   });
 });
+
+describe('table audit log with hostile sizes (issue 16: a 400,000-character event id made every delivery fail)', () => {
+  it('keeps a row whose event id, reason and details are larger than Table Storage takes, cut and marked', async () => {
+    const audit = freshAuditLog(() => new Date('2026-11-20T10:00:00Z'));
+    const eventId = 'A'.repeat(400_000);
+    await audit.record({ action: 'event', outcome: AUDIT_OUTCOMES.rejectedInput, reason: `bad ${'🦄'.repeat(40_000)}`, eventId, resourceId: vm, details: { blob: 'x'.repeat(100_000) } });
+    const [row] = (await audit.query({ resourceId: vm })).items;
+    expect(row?.eventId).toMatch(/^A+ …\[cut: 400000 characters\]$/);
+    expect(row!.eventId!.length).toBeLessThanOrEqual(8_000);
+    expect(row?.reason).toMatch(/^bad (🦄)+ …\[cut: 80004 characters\]$/);
+    expect(row?.details).toEqual({ cut: expect.stringMatching(/too large to keep/) });
+  });
+});

@@ -1,0 +1,157 @@
+/**
+ * Point 2 of issue 16, role-assignment part: one workload of consumers, registries and a shared
+ * identity changing — tag, untag, consent given and withdrawn, delete, identity swap — runs once
+ * clean (Event Grid idle after each step) and once under faults, in its own resource group each:
+ * 20 % 429 and 5 % 500 on ARM, authorization, Resource Graph, Graph and Key Vault; every write event
+ * published twice (as a template deployment does) and half of all deliveries duplicated, so about
+ * 3 per event; 30 % reordered, 100 ms late; 10 % dropped after the retry window, healed by one
+ * reconciliation sweep. The final AcrPull/AcrPush assignments on the two registries must be the same
+ * (principals named by the resource that holds them), with no duplicate, and an assignment made by
+ * hand must come through untouched.
+ */
+import type { Figure } from '../bench/report.js';
+import { createOperator, type Operator } from '../scripts/operator.js';
+import type { RunningStack } from '../scripts/stack.js';
+import type { ChaosSettings } from './settings.js';
+
+export const FAULTS = '2. Faults, same final state';
+const API = { resourceGroup: '2021-04-01', registry: '2025-11-01', vm: '2024-07-01', identity: '2023-01-31', tags: '2021-04-01', roleAssignments: '2022-04-01' } as const;
+const ACR_PULL = '7f951dda-4ed3-4680-a7ca-43fe172d538d';
+const FAULTED_APIS = ['arm', 'authorization', 'resourceGraph', 'graph', 'keyVault'] as const;
+
+interface Outcome {
+  /** `registry|holder|role guid` per assignment, sorted. */
+  readonly assignments: string[];
+  readonly duplicates: number;
+  readonly handMadeIntact: boolean;
+}
+
+export async function runFaults(stack: RunningStack, settings: ChaosSettings, log: (line: string) => void): Promise<Figure[]> {
+  const operator = createOperator(stack.endpoints, stack.emulator!.caPem);
+  log(`${FAULTS}: ${settings.workloadVms} VMs, clean run …`);
+  const clean = await runWorkload(stack, operator, 'clean', settings, false);
+  log(`${FAULTS}: the same under faults …`);
+  const before = await operator.admin<Record<string, unknown>>('GET', '/faults');
+  const options = await operator.admin<Record<string, unknown>>('GET', '/eventgrid/options');
+  let faulted: Outcome;
+  let injected = 0;
+  let dropped = 0;
+  try {
+    await operator.admin('PUT', '/faults', {
+      errors: Object.fromEntries(FAULTED_APIS.map((api) => [api, { '429': 0.2, '500': 0.05 }])),
+      events: { reorderRate: 0.3, delayMs: 100, dropRate: 0.1 },
+    });
+    // Event Grid's 30 attempts (https://learn.microsoft.com/azure/event-grid/delivery-and-retry); writes published twice, deliveries duplicated.
+    await operator.admin('PUT', '/eventgrid/options', { duplicateWriteEvents: true, duplicateRate: 0.5, maxAttempts: 30 });
+    const since = Date.now();
+    faulted = await runWorkload(stack, operator, 'faults', settings, true);
+    // What the faults did, from the emulator's records: injected answers, and deliveries Event Grid dropped.
+    const calls = (await operator.admin<{ calls: Array<{ status: number; count: number }> }>('GET', `/calls?since=${since}`)).calls;
+    injected = calls.filter((c) => c.status === 429 || c.status === 500).reduce((n, c) => n + c.count, 0);
+    dropped = (await operator.admin<{ value: Array<{ deadLetteredAt: string }> }>('GET', '/eventgrid/deadletters')).value.filter((d) => Date.parse(d.deadLetteredAt) >= since).length;
+  } finally {
+    await operator.admin('PUT', '/faults', { errors: Object.fromEntries(FAULTED_APIS.map((api) => [api, { '429': 0, '500': 0 }])), events: before['events'] });
+    await operator.admin('PUT', '/eventgrid/options', options);
+  }
+  const onlyClean = clean.assignments.filter((a) => !faulted.assignments.includes(a));
+  const onlyFaulted = faulted.assignments.filter((a) => !clean.assignments.includes(a));
+  const differences = onlyClean.length + onlyFaulted.length;
+  return [
+    { scenario: FAULTS, name: 'faults met: 429/500 answers, events dropped', value: injected, unit: '', display: `${injected} answers, ${dropped} events` },
+    { scenario: FAULTS, name: 'assignments at the end, clean / with faults', value: faulted.assignments.length, unit: '', display: `${clean.assignments.length} / ${faulted.assignments.length}` },
+    { scenario: FAULTS, name: 'final assignments that differ', value: differences, unit: '', goal: '0', met: differences === 0, detail: { onlyClean, onlyFaulted } },
+    { scenario: FAULTS, name: 'duplicate assignments', value: clean.duplicates + faulted.duplicates, unit: '', goal: '0', met: clean.duplicates + faulted.duplicates === 0 },
+    { scenario: FAULTS, name: 'assignments made by hand touched', value: [clean, faulted].filter((o) => !o.handMadeIntact).length, unit: '', goal: '0', met: clean.handMadeIntact && faulted.handMadeIntact },
+  ];
+}
+
+async function runWorkload(stack: RunningStack, operator: Operator, run: string, settings: ChaosSettings, faulty: boolean): Promise<Outcome> {
+  const e = stack.endpoints;
+  const rg = `/subscriptions/${e.subscriptionId}/resourceGroups/chaos-${run}`;
+  const acr1 = `${rg}/providers/Microsoft.ContainerRegistry/registries/${run}acr1`;
+  const acr2 = `${rg}/providers/Microsoft.ContainerRegistry/registries/${run}acr2`;
+  const vm = (i: number) => `${rg}/providers/Microsoft.Compute/virtualMachines/vm-${i}`;
+  const holders = new Map<string, string>();
+  // The operator meets the same faults: wait and ask again, as any ARM client does.
+  const call = async <T>(method: string, path: string, apiVersion: string, body?: unknown): Promise<T> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await operator.arm(method, path, apiVersion, body);
+        return (res.text ? res.json<T>() : undefined) as T;
+      } catch (error) {
+        if (attempt >= 40 || !/answered (429|5\d\d)/.test(String(error))) throw error;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    }
+  };
+  const settle = async () => {
+    if (!faulty) await operator.idle(120_000);
+  };
+  const tag = (id: string, tags: Record<string, string>, operation: 'Merge' | 'Delete') => call('PATCH', `${id}/providers/Microsoft.Resources/tags/default`, API.tags, { operation, properties: { tags } });
+  const putVm = async (i: number, identity: Record<string, unknown>, tags: Record<string, string>) => {
+    const body = await call<{ identity: { principalId?: string } }>('PUT', vm(i), API.vm, { location: 'westeurope', tags, identity, properties: { hardwareProfile: { vmSize: 'Standard_B2s' } } });
+    if (body.identity.principalId) holders.set(body.identity.principalId.toLowerCase(), `vm-${i} system`);
+  };
+
+  await call('PUT', rg, API.resourceGroup, { location: 'westeurope' });
+  await call('PUT', acr1, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group' } });
+  await call('PUT', acr2, API.registry, { location: 'westeurope', sku: { name: 'Standard' } });
+  const shared = await call<{ id: string; properties: { principalId: string } }>('PUT', `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-shared`, API.identity, { location: 'westeurope' });
+  holders.set(shared.properties.principalId.toLowerCase(), 'id-shared');
+  // An assignment made by hand (no marker of ours) on the registry: it must come through untouched.
+  const handPrincipal = e.operator!.objectId;
+  const handName = run === 'clean' ? '11111111-0000-4000-8000-000000000001' : '11111111-0000-4000-8000-000000000002';
+  const handId = `${acr1}/providers/Microsoft.Authorization/roleAssignments/${handName}`;
+  await call('PUT', handId, API.roleAssignments, { properties: { roleDefinitionId: `/subscriptions/${e.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${ACR_PULL}`, principalId: handPrincipal, principalType: 'ServicePrincipal', description: 'granted by hand for the build team' } });
+  await settle();
+
+  const n = settings.workloadVms;
+  const withShared = { type: 'SystemAssigned, UserAssigned', userAssignedIdentities: { [shared.id]: {} } };
+  for (let i = 0; i < n; i++) await putVm(i, i % 3 === 0 ? withShared : { type: 'SystemAssigned' }, { 'acr-pull': `${run}acr1` });
+  await settle();
+  // Steps, each on the state the last one left.
+  await tag(vm(1), { 'acr-pull': `${run}acr1,${run}acr2` }, 'Merge'); // acr2 has not consented: denied
+  await settle();
+  await tag(acr2, { 'acr-pull-allow': 'same-resource-group' }, 'Merge'); // consent given: vm-1 gets acr2
+  await settle();
+  await tag(vm(2), { 'acr-pull': '' }, 'Delete'); // untagged: revoked
+  await settle();
+  await call('DELETE', vm(3), API.vm); // deleted (holds the shared identity, still asked for by vm-0)
+  holders.forEach((label, principal) => label === 'vm-3 system' && holders.delete(principal));
+  await settle();
+  await putVm(4, { type: 'UserAssigned', userAssignedIdentities: { [shared.id]: {} } }, { 'acr-pull': `${run}acr1` }); // identity swap
+  await settle();
+  await tag(acr2, { 'acr-pull-allow': '' }, 'Delete'); // consent withdrawn: vm-1 loses acr2
+  await settle();
+  if (n > 5) await tag(vm(5), { 'acr-push': `${run}acr1` }, 'Merge'); // push without push consent: denied
+  await settle();
+
+  // Events settle; then one sweep heals what Event Grid dropped.
+  await operator.idle(180_000);
+  const finished = () => stack.hosts.reduce((count, h) => count + h.child.output.filter((l) => l.includes('reconciliation sweep finished')).length, 0);
+  const seen = finished();
+  const fired = await fetch(`${e.functions}/admin/functions/reconcileSweep`, { method: 'POST', headers: { 'x-functions-key': e.masterKey, 'content-type': 'application/json' }, body: JSON.stringify({ input: '' }) });
+  if (fired.status !== 202) throw new Error(`firing the sweep answered ${fired.status}`);
+  for (let waited = 0; finished() === seen && waited < 120_000; waited += 200) await new Promise((r) => setTimeout(r, 200));
+  await operator.idle(120_000);
+
+  const assignments: string[] = [];
+  let handMadeIntact = false;
+  const keys: string[] = [];
+  for (const [label, scope] of [['acr1', acr1], ['acr2', acr2]] as const) {
+    const page = await call<{ value: Array<{ name: string; properties: { scope: string; principalId: string; roleDefinitionId: string; description?: string | null } }> }>('GET', `${scope}/providers/Microsoft.Authorization/roleAssignments?$filter=atScope()`, API.roleAssignments);
+    for (const a of page.value) {
+      if (a.properties.scope.toLowerCase() !== scope.toLowerCase()) continue;
+      const role = a.properties.roleDefinitionId.split('/').pop()!;
+      if (a.name === handName) {
+        handMadeIntact = a.properties.description === 'granted by hand for the build team' && role === ACR_PULL;
+        continue;
+      }
+      const holder = holders.get(a.properties.principalId.toLowerCase()) ?? `unknown principal (${a.properties.principalId})`;
+      keys.push(`${a.properties.principalId.toLowerCase()}|${scope.toLowerCase()}|${role}`);
+      assignments.push(`${label}|${holder}|${role}`);
+    }
+  }
+  const duplicates = keys.length - new Set(keys).size;
+  return { assignments: assignments.sort(), duplicates, handMadeIntact };
+}
