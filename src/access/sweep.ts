@@ -81,6 +81,8 @@ export interface SweepSummary {
   readonly assignmentsChecked: number;
   /** Audit rows by outcome, over the whole sweep. */
   readonly outcomes: Readonly<Record<string, number>>;
+  /** Per subscription, the role assignments of ours found after reconciling (for health, without a listing of its own). */
+  readonly ownedAssignments: Readonly<Record<string, number>>;
   readonly durationMs: number;
 }
 
@@ -105,6 +107,7 @@ export async function sweepSubscriptions(deps: AccessDeps, options: SweepOptions
     failedResources: sweep.failedResources,
     assignmentsChecked: sweep.assignmentsChecked,
     outcomes: Object.fromEntries(sweep.outcomes),
+    ownedAssignments: Object.fromEntries(sweep.ownedAssignments),
     durationMs: Date.now() - started,
   };
   options.log.info('reconciliation sweep finished', { ...summary });
@@ -153,6 +156,7 @@ class SweepState {
   failedResources = 0;
   assignmentsChecked = 0;
   readonly outcomes = new Map<string, number>();
+  readonly ownedAssignments = new Map<string, number>();
   readonly concurrency: number;
   constructor(
     readonly deps: AccessDeps,
@@ -261,6 +265,7 @@ async function sweepSubscription(sweep: SweepState, subscriptionId: string): Pro
     await sweep.recordFailure({ action: 'sweep', resourceId: subscriptionScope, reason: `could not list role assignments in subscription ${subscriptionId} to find those whose principal is gone` }, error);
     return;
   }
+  sweep.ownedAssignments.set(subscriptionId.toLowerCase(), after.length);
   const byConsumer = new Map<string, { consumerId: string; assignments: RoleAssignmentInfo[] }>();
   for (const a of after) {
     const consumerId = subjectOf(ownershipOfListed(a));

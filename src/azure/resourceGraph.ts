@@ -62,7 +62,15 @@ export interface ResourceGraph {
    * an error, never skipped: this answer decides whether an identity may be federated.
    */
   roleAssignmentsOf(principalId: string, subscriptions: readonly string[], options?: { abortSignal?: AbortSignal }): Promise<PrincipalRoleAssignmentRow[]>;
+  /**
+   * How many role assignments a subscription holds (what its 4,000 limit counts: at the
+   * subscription and below), counted by Resource Graph: one request and one row, however many.
+   */
+  countRoleAssignments(subscriptionId: string, options?: { abortSignal?: AbortSignal }): Promise<number>;
 }
+
+/** Resource Graph: the number of role assignments in the subscriptions queried (`count_`, KQL's name for an unnamed count). */
+export const COUNT_ROLE_ASSIGNMENTS_QUERY = "authorizationresources | where type =~ 'microsoft.authorization/roleassignments' | summarize count()";
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -96,6 +104,12 @@ export function createResourceGraph(config: Config, credential: TokenCredential,
         }
         return { id: row['id'], scope, roleDefinitionId, principalId: assignee };
       });
+    },
+    async countRoleAssignments(subscriptionId, opts) {
+      const [row] = await graph.query(COUNT_ROLE_ASSIGNMENTS_QUERY, [subscriptionId], opts);
+      const count = row?.['count_'];
+      if (typeof count !== 'number' || !Number.isInteger(count)) throw new AppError('UnexpectedResourceGraphRow', `Resource Graph answered no role-assignment count for subscription ${subscriptionId}`);
+      return count;
     },
     async query(query, subscriptions, opts) {
       return (await pagedQuery(query, subscriptions, {}, opts)).rows;
