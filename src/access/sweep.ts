@@ -110,8 +110,8 @@ export async function sweepSubscriptions(deps: AccessDeps, options: SweepOptions
     ownedAssignments: Object.fromEntries(sweep.ownedAssignments),
     durationMs: Date.now() - started,
   };
-  options.log.info('reconciliation sweep finished', { ...summary });
   await recordSummary(sweep, summary);
+  options.log.info('reconciliation sweep finished', { ...summary });
   return summary;
 }
 
