@@ -45,6 +45,29 @@ describe('a registry event reads from Resource Graph', () => {
     expect(granted).not.toContain(longerName);
   });
 
+  it('past its budget, settles what it read, says so in a failed row, and revokes nothing a consumer it did not read still asks for', async () => {
+    const acr = `${rg}/providers/Microsoft.ContainerRegistry/registries/budgetacr`;
+    await h.put(acr, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group' }, properties: {} });
+    const principals: string[] = [];
+    for (const name of ['vm-budget-a', 'vm-budget-b', 'vm-budget-c']) {
+      principals.push(await aVm(name, { 'acr-pull': 'budgetacr' }));
+      await reconcileResource(h.deps, vmId(name), { log: h.log, trigger: { eventId: `evt-${name}`, caller: 'tester' } });
+    }
+    expect((await h.assignmentsAt(acr)).map((a) => a.principalId).sort()).toEqual([...principals].sort());
+
+    // The real adapter, one row per page, its budget cut to 2 pages: 3 consumers name the registry.
+    const graph = createResourceGraph(h.deps.config, h.emu.operatorCredential(), { clientOptions: h.emu.clientOptions, pageSize: 1 });
+    const deps = { ...h.deps, resourceGraph: { ...graph, queryWithin: (q: string, s: readonly string[], b: object, o?: { abortSignal?: AbortSignal }) => graph.queryWithin(q, s, { ...b, maxPages: 2 }, o) } };
+    const result = await reconcileResource(deps, acr, { log: h.log, trigger: { eventId: 'evt-budget', caller: 'tester' } });
+
+    const failed = result.decisions.filter((d) => d.outcome === 'failed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ errorCode: 'QueryBudgetExhausted', resourceId: acr });
+    expect(failed[0]!.reason).toContain('the next sweep settles the rest');
+    expect(result.decisions.filter((d) => d.outcome === 'revoked')).toEqual([]);
+    expect((await h.assignmentsAt(acr)).map((a) => a.principalId).sort()).toEqual([...principals].sort());
+  });
+
   it('pages past the old 50-page limit to the end, and a budgeted query says where it stopped', async () => {
     for (let i = 0; i < 60; i++) await aVm(`vm-page-${i}`, { pagetest: 'yes' });
     // One row per page, so 60 rows are 60 pages (Resource Graph pages with $top and $skipToken).
