@@ -40,6 +40,8 @@ export interface CallCount {
   readonly route: string;
   readonly status: number;
   readonly count: number;
+  /** Rows answered in all, for Resource Graph queries (the emulator's own count). */
+  readonly rows?: number;
 }
 
 export interface GridEventView {

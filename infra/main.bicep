@@ -42,6 +42,11 @@ param reconcileSchedule string = '0 */30 * * * *'
 @description('Lifetime of a pull password in days (ROTATION_PERIOD_DAYS); at least 32 with the default 24 h grace, as Key Vault announces SecretNearExpiry 30 days before expiry.')
 param rotationPeriodDays int = 90
 
+@description('Days audit rows are kept (AUDIT_RETENTION_DAYS); the sweep timer deletes older UTC days.')
+@minValue(1)
+@maxValue(3650)
+param auditRetentionDays int = 90
+
 @description('Whether the AKS workload identity feature is on: gives the app Managed Identity Contributor on the watched subscriptions, and lets its role-assignment right assign Key Vault Secrets User (otherwise it can assign only registry roles).')
 param workloadIdentityEnabled bool = false
 
@@ -144,6 +149,7 @@ module functionApp 'app/functionApp.bicep' = {
     rotationSchedule: rotationSchedule
     reconcileSchedule: reconcileSchedule
     rotationPeriodDays: rotationPeriodDays
+    auditRetentionDays: auditRetentionDays
   }
 }
 

@@ -9,7 +9,7 @@ import type { AccessDeps } from './access/accessDeps.js';
 import { createTableGrantIndex } from './assignments/grantIndex.js';
 import { createRegistryDirectory } from './access/registries.js';
 import type { AuditLog } from './audit/auditLog.js';
-import { createTableAuditLog } from './audit/tableAuditLog.js';
+import { createTableAuditLog, createTableAuditRetention, type AuditRetention } from './audit/tableAuditLog.js';
 import { createAcrTasks } from './azure/acrTasks.js';
 import { createContainerApps } from './azure/containerApps.js';
 import { createSiteConfigs } from './azure/siteConfig.js';
@@ -42,6 +42,8 @@ export interface Deps extends AccessDeps, WorkloadDeps {
   readonly credentials: CredentialsDeps;
   /** The last reconciliation sweep, for health and the status page. */
   readonly sweepRecords: SweepRecords;
+  /** Deletes audit rows older than AUDIT_RETENTION_DAYS, by day partition. */
+  readonly auditRetention: AuditRetention;
   /** Event Grid's dead-letter container; undefined when the settings name no blob endpoint (local). */
   readonly deadLetters?: DeadLetters;
 }
@@ -72,6 +74,7 @@ export function createDeps(config: Config, credential: TokenCredential, options:
     roleAssignments,
     credentials,
     sweepRecords: createTableSweepRecords(createTableClient(config, credential, STATUS_TABLE_SUFFIX)),
+    auditRetention: createTableAuditRetention(createTableClient(config, credential, TABLE_SUFFIXES.audit)),
     ...(() => {
       const deadLetters = createDeadLetters(config, credential);
       return deadLetters ? { deadLetters } : {};

@@ -3,6 +3,8 @@
  * with a message naming what is supported (see README "Differences from Azure").
  *
  *   resources | where <cond> [| where <cond>] [| project a, b, …]
+ *   resources | where <cond> | summarize [name =] count()   (one row; the column is `count_` unless named,
+ *     as KQL names an unnamed aggregate: https://learn.microsoft.com/kusto/query/summarize-operator)
  *   authorizationresources | …the same…   (role assignments: see resourceGraph.ts)
  *   cond: and / or / parentheses over
  *     <col> =~ 'x' | <col> == 'x' | <col> !~ 'x' | <col> != 'x' | <col> contains 'x' | <col> in~ ('a', 'b')
@@ -28,6 +30,8 @@ export interface ParsedQuery {
   readonly table: Table;
   readonly where: readonly Expr[];
   readonly project?: readonly string[];
+  /** `summarize [name =] count()`: the column the count goes in. */
+  readonly count?: string;
 }
 
 export class KqlError extends Error {
@@ -35,7 +39,7 @@ export class KqlError extends Error {
 }
 
 const COLUMNS = ['id', 'name', 'type', 'location', 'resourceGroup', 'subscriptionId', 'kind', 'tags', 'identity', 'properties', 'sku', 'tenantId', 'managedBy'];
-const SUPPORTED = "supported: resources|authorizationresources | where <cond> [| where <cond>] [| project col, …]; cond uses =~, ==, !~, !=, contains, in~, isnotempty(), isempty() on id, name, type, location, resourceGroup, subscriptionId, kind, tags['key'], properties.<name> or tostring(col), combined with and/or/()";
+const SUPPORTED = "supported: resources|authorizationresources | where <cond> [| where <cond>] [| project col, …] or [| summarize [name =] count()]; cond uses =~, ==, !~, !=, contains, in~, isnotempty(), isempty() on id, name, type, location, resourceGroup, subscriptionId, kind, tags['key'], properties.<name> or tostring(col), combined with and/or/()";
 
 type Token = { t: 'str' | 'ident' | 'sym'; v: string };
 
@@ -86,6 +90,7 @@ export function parseQuery(query: string): ParsedQuery {
   if (table.t !== 'ident' || !tableName) throw new KqlError(`Only the ${TABLES.map((t) => `'${t}'`).join(' and ')} tables are supported, got '${table.v}'; ${SUPPORTED}`);
   const where: Expr[] = [];
   let project: string[] | undefined;
+  let count: string | undefined;
 
   const column = (): Column => {
     const t = next();
@@ -167,7 +172,23 @@ export function parseQuery(query: string): ParsedQuery {
     expect('|');
     const stage = next();
     const s = stage.v.toLowerCase();
-    if (s === 'where') {
+    if (count !== undefined) throw new KqlError(`Nothing after 'summarize' is supported; ${SUPPORTED}`);
+    if (s === 'summarize') {
+      if (project) throw new KqlError(`'summarize' after 'project' is not supported; ${SUPPORTED}`);
+      let name = 'count_';
+      const first = next();
+      if (first.t === 'ident' && first.v.toLowerCase() !== 'count' && peek()?.v === '=') {
+        // The tokenizer reads '=' alone as a symbol.
+        next();
+        name = first.v;
+        const fn = next();
+        if (fn.v.toLowerCase() !== 'count') throw new KqlError(`Only count() is supported in summarize; ${SUPPORTED}`);
+      } else if (first.v.toLowerCase() !== 'count') throw new KqlError(`Only count() is supported in summarize; ${SUPPORTED}`);
+      expect('(');
+      expect(')');
+      if (pos < toks.length && peek()?.v.toLowerCase() === 'by') throw new KqlError(`summarize … by is not supported; ${SUPPORTED}`);
+      count = name;
+    } else if (s === 'where') {
       if (project) throw new KqlError(`'where' after 'project' is not supported; ${SUPPORTED}`);
       where.push(orExpr());
     } else if (s === 'project') {
@@ -184,7 +205,7 @@ export function parseQuery(query: string): ParsedQuery {
       throw new KqlError(`Unsupported operator '${stage.v}'; ${SUPPORTED}`);
     }
   }
-  return { table: tableName, where, project };
+  return { table: tableName, where, ...(project ? { project } : {}), ...(count !== undefined ? { count } : {}) };
 }
 
 function valueOf(row: Row, col: Column): unknown {
@@ -222,6 +243,7 @@ export function evaluate(e: Expr, row: Row): boolean {
 /** Applies a parsed query to rows: every where clause, then the projection. */
 export function runQuery(q: ParsedQuery, rows: readonly Row[]): Row[] {
   const kept = rows.filter((r) => q.where.every((w) => evaluate(w, r)));
+  if (q.count !== undefined) return [{ [q.count]: kept.length }];
   if (!q.project) return kept;
   const cols = q.project;
   return kept.map((r) => Object.fromEntries(cols.map((c) => [c, r[c] ?? null])));

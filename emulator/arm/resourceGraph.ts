@@ -117,6 +117,6 @@ export function resourceGraphHandler(state: ArmState, tenantId: string, authoriz
     const data = result.slice(skip, skip + top);
     const out: Record<string, unknown> = { totalRecords: result.length, count: data.length, data, facets: [], resultTruncated: 'false' };
     if (skip + top < result.length) out.$skipToken = String(skip + top);
-    return { status: 200, body: out };
+    return { status: 200, body: out, rows: data.length };
   };
 }

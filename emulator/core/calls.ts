@@ -7,6 +7,8 @@ export interface CallRecord {
   readonly route: string;
   readonly status: number;
   readonly durationMs: number;
+  /** Rows a query answered, when the handler says (Resource Graph). */
+  readonly rows?: number;
 }
 
 export interface CallCount {
@@ -15,6 +17,8 @@ export interface CallCount {
   readonly route: string;
   readonly status: number;
   readonly count: number;
+  /** Rows answered by these calls in all, for queries (Resource Graph); absent otherwise. */
+  readonly rows?: number;
 }
 
 /** Every call the emulator answered (bounded), counted per api, method, path template and status. */
@@ -28,12 +32,13 @@ export class CallLog {
   }
 
   counts(sinceMs = 0): CallCount[] {
-    const map = new Map<string, { api: ApiName; method: string; route: string; status: number; count: number }>();
+    const map = new Map<string, { api: ApiName; method: string; route: string; status: number; count: number; rows?: number }>();
     for (const r of this.records) {
       if (r.at < sinceMs) continue;
       const key = `${r.api} ${r.method} ${r.route} ${r.status}`;
       const c = map.get(key) ?? { api: r.api, method: r.method, route: r.route, status: r.status, count: 0 };
       c.count += 1;
+      if (r.rows !== undefined) c.rows = (c.rows ?? 0) + r.rows;
       map.set(key, c);
     }
     return [...map.values()].sort((a, b) => a.api.localeCompare(b.api) || a.route.localeCompare(b.route) || a.method.localeCompare(b.method) || a.status - b.status);

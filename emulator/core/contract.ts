@@ -244,6 +244,8 @@ export interface EmuResponse {
    * themselves (the core cannot see their patterns). Not sent on the wire.
    */
   readonly route?: string;
+  /** Rows a query answered (Resource Graph's `count`), summed in the call counters. Not sent on the wire. */
+  readonly rows?: number;
 }
 
 /** Outcome of checking an application's client secret against its current Graph passwords. */

@@ -172,7 +172,7 @@ export class EmulatorCore {
       }
     }
     if (response.route) route = response.route;
-    this.calls.record({ at: Date.now(), api, method: req.method ?? 'GET', route, status: response.status, durationMs: Date.now() - started });
+    this.calls.record({ at: Date.now(), api, method: req.method ?? 'GET', route, status: response.status, durationMs: Date.now() - started, ...(response.rows !== undefined ? { rows: response.rows } : {}) });
     send(res, response);
   }
 

@@ -40,6 +40,11 @@ param reconcileSchedule string
 @maxValue(730)
 param rotationPeriodDays int
 
+@description('Days audit rows are kept (AUDIT_RETENTION_DAYS); the sweep timer deletes older UTC days.')
+@minValue(1)
+@maxValue(3650)
+param auditRetentionDays int
+
 @description('Name of the Key Vault that holds the pull credentials (CREDENTIALS_VAULT_NAMES).')
 param keyVaultName string
 
@@ -115,6 +120,7 @@ var appSettings = {
   ROTATION_SCHEDULE: rotationSchedule
   RECONCILE_SCHEDULE: reconcileSchedule
   ROTATION_PERIOD_DAYS: string(rotationPeriodDays)
+  AUDIT_RETENTION_DAYS: string(auditRetentionDays)
   ARM_ENDPOINT: environment().resourceManager
   GRAPH_ENDPOINT: graphEndpoint
   AZURE_AUTHORITY_HOST: environment().authentication.loginEndpoint

@@ -506,7 +506,15 @@ async function settleRegistry(run: Run, registryId: string, registry: ArmResourc
   }
   const facts = deps.registries.remember(registry);
   const assignments = await deps.roleAssignments.listAtScope(facts.id);
-  const rows = await deps.resourceGraph.query(taggedConsumersQuery(), deps.config.watchedSubscriptions);
+  // Only the consumers whose tags mention the registry, filtered by Resource Graph; the exact check is refersTo below.
+  const read = await deps.resourceGraph.queryWithin(taggedConsumersQuery(facts), deps.config.watchedSubscriptions, { ...REGISTRY_QUERY_BUDGET, deadline: Date.now() + REGISTRY_QUERY_BUDGET.seconds * 1000 });
+  const rows = read.rows;
+  if (!read.complete) {
+    await run.fail(
+      { action: 'reconcile', resourceId: registryId, registry: facts.id, reason: `registry ${facts.name}: Resource Graph named more consumers than one run reads (${rows.length} rows in ${read.pages} pages); those read are settled, ours held by the rest are checked against ARM, and the next sweep settles the rest` },
+      new AppError('QueryBudgetExhausted', `stopped after ${read.pages} pages (${REGISTRY_QUERY_BUDGET.maxPages} pages or ${REGISTRY_QUERY_BUDGET.seconds} s)`),
+    );
+  }
 
   const settledConsumers = new Set<string>();
   const entitled = new Set<string>();
@@ -549,6 +557,8 @@ async function settleRegistry(run: Run, registryId: string, registry: ArmResourc
     } else if (consumerId && key && (settledConsumers.has(key) || checked.has(key))) {
       continue; // settled above: its stale principals were handled there
     }
+    // Naming no consumer, it is judged by the consumers read; with only part of them read, keep it for the sweep.
+    if (!consumerId && !read.complete) continue;
     const result = await revokeAssignment(deps, run, a, {
       resourceId: consumerId ?? registryId,
       reason: consumerId ? `${consumerId} no longer exists, so its assignment on ${facts.name} is revoked` : `no consumer asks for this assignment of ours on ${facts.name} any more`,
@@ -596,9 +606,30 @@ async function settleManualGrants(run: Run, facts: RegistryFacts, registry: ArmR
   }
 }
 
-/** Resource Graph query: every resource carrying a consumer tag, with what planning needs. */
-export function taggedConsumersQuery(): string {
-  return `resources | where isnotempty(tags['${TAG_NAMES.pull}']) or isnotempty(tags['${TAG_NAMES.push}']) | project id, name, type, location, tags, identity, properties`;
+/**
+ * What one registry event reads from Resource Graph at most: pages of 1,000 consumers that name the
+ * registry, and seconds. Past it the run settles what it read and records that it stopped.
+ */
+export const REGISTRY_QUERY_BUDGET = { maxPages: 100, seconds: 120 } as const;
+
+/**
+ * Resource Graph query: the resources whose `acr-pull` / `acr-push` tag mentions the registry, with
+ * what planning needs. A tag value is a list naming registries by name, login server or resource
+ * id; each form contains the registry's name (a login server is `<name>.azurecr.io` or
+ * `<name>-<hash>.azurecr.io`, an id ends in `/registries/<name>`), so KQL's case-insensitive
+ * `contains` on the name keeps every consumer that may name it — and some that do not (`contosoacr2`),
+ * which `refersTo` drops. A login server without the name is matched too. Without facts (or with a
+ * name that is not a plain registry name), every tagged consumer.
+ */
+export function taggedConsumersQuery(registry?: Pick<RegistryFacts, 'name' | 'loginServer'>): string {
+  const tagged = [TAG_NAMES.pull, TAG_NAMES.push];
+  const terms = [registry?.name, registry?.loginServer].filter((t): t is string => typeof t === 'string' && /^[A-Za-z0-9.-]{1,253}$/.test(t));
+  const needles = terms.filter((t, i) => !terms.slice(0, i).some((earlier) => t.toLowerCase().includes(earlier.toLowerCase())));
+  const where =
+    registry && needles.length > 0
+      ? tagged.flatMap((tag) => needles.map((n) => `tags['${tag}'] contains '${n}'`)).join(' or ')
+      : tagged.map((tag) => `isnotempty(tags['${tag}'])`).join(' or ');
+  return `resources | where ${where} | project id, name, type, location, tags, identity, properties`;
 }
 
 /** Whether a consumer's request names this registry (by name, login server or id). */

@@ -17,7 +17,10 @@
  *      ours (our deterministic name AND our description), or whose description names no consumer
  *      (pull-credential service principals, manual grants to a bare principal), is never touched.
  *
- * Every decision is an audit row with `caller: 'sweep'` and the sweep's id as correlation id.
+ * Every change and failure is an audit row with `caller: 'sweep'` and the sweep's id as correlation
+ * id; decisions that change nothing (QUIET_OUTCOMES: already-present, skipped, standing denials and
+ * bad tags, which their own event recorded) are only counted, in the one `swept` summary row each
+ * sweep writes, so a settled estate costs one row per sweep.
  * A failure on one resource (recorded by the use case, or here) does not stop the others, and
  * the sweep never throws for it: timers have no redelivery, the next sweep retries.
  */
@@ -78,6 +81,8 @@ export interface SweepSummary {
   readonly assignmentsChecked: number;
   /** Audit rows by outcome, over the whole sweep. */
   readonly outcomes: Readonly<Record<string, number>>;
+  /** Per subscription, the role assignments of ours found after reconciling (for health, without a listing of its own). */
+  readonly ownedAssignments: Readonly<Record<string, number>>;
   readonly durationMs: number;
 }
 
@@ -102,10 +107,47 @@ export async function sweepSubscriptions(deps: AccessDeps, options: SweepOptions
     failedResources: sweep.failedResources,
     assignmentsChecked: sweep.assignmentsChecked,
     outcomes: Object.fromEntries(sweep.outcomes),
+    ownedAssignments: Object.fromEntries(sweep.ownedAssignments),
     durationMs: Date.now() - started,
   };
+  await recordSummary(sweep, summary);
   options.log.info('reconciliation sweep finished', { ...summary });
   return summary;
+}
+
+/**
+ * The sweep's one row of its own: what it looked at and its decisions by outcome. Decisions that
+ * changed nothing (already-present, skipped) have no rows of their own (a quiet run), so at 10,000
+ * settled consumers a sweep adds this row, not 10,000.
+ */
+async function recordSummary(sweep: SweepState, summary: SweepSummary): Promise<void> {
+  const counts = Object.entries(summary.outcomes)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([outcome, n]) => `${n} ${outcome}`)
+    .join(', ');
+  const row: AuditEntry = {
+    action: 'sweep',
+    outcome: AUDIT_OUTCOMES.swept,
+    reason:
+      `swept ${summary.subscriptions} subscription(s): ${summary.resources} resource(s) reconciled, ${summary.assignmentsChecked} assignment(s) of ours checked` +
+      (counts ? `; decisions: ${counts}` : '; no decisions') +
+      (summary.failedResources > 0 ? `; ${summary.failedResources} resource(s) failed (the next sweep retries)` : ''),
+    caller: SWEEP_CALLER,
+    ...(sweep.trigger.correlationId ? { correlationId: sweep.trigger.correlationId } : {}),
+    durationMs: summary.durationMs,
+    details: {
+      subscriptions: summary.subscriptions,
+      resources: summary.resources,
+      failedResources: summary.failedResources,
+      assignmentsChecked: summary.assignmentsChecked,
+      ...Object.fromEntries(Object.entries(summary.outcomes).map(([outcome, n]) => [`outcome.${outcome}`, n])),
+    },
+  };
+  try {
+    await sweep.deps.audit.record(row);
+  } catch (error) {
+    sweep.options.log.error('could not write the summary audit row of the sweep', { error });
+  }
 }
 
 /** Counters and shared options of one sweep. */
@@ -114,6 +156,7 @@ class SweepState {
   failedResources = 0;
   assignmentsChecked = 0;
   readonly outcomes = new Map<string, number>();
+  readonly ownedAssignments = new Map<string, number>();
   readonly concurrency: number;
   constructor(
     readonly deps: AccessDeps,
@@ -222,6 +265,7 @@ async function sweepSubscription(sweep: SweepState, subscriptionId: string): Pro
     await sweep.recordFailure({ action: 'sweep', resourceId: subscriptionScope, reason: `could not list role assignments in subscription ${subscriptionId} to find those whose principal is gone` }, error);
     return;
   }
+  sweep.ownedAssignments.set(subscriptionId.toLowerCase(), after.length);
   const byConsumer = new Map<string, { consumerId: string; assignments: RoleAssignmentInfo[] }>();
   for (const a of after) {
     const consumerId = subjectOf(ownershipOfListed(a));
@@ -240,7 +284,7 @@ async function sweepSubscription(sweep: SweepState, subscriptionId: string): Pro
 /** One resource through the same use cases an event for it would reach. */
 async function reconcileTarget(sweep: SweepState, target: SweepTarget): Promise<void> {
   const { deps } = sweep;
-  const options = { log: sweep.options.log.child({ resourceId: target.id }), trigger: sweep.trigger };
+  const options = { log: sweep.options.log.child({ resourceId: target.id }), trigger: sweep.trigger, quiet: true };
   const runs: Promise<{ decisions: readonly AuditEntry[] }>[] = [];
   // A registry goes through the event path's own step, so its pull credentials are settled too.
   if (target.access) runs.push(resourceTypeOf(target.id) === REGISTRY_TYPE ? reconcileChangedResource(deps, target.id, options) : reconcileResource(deps, target.id, options));
@@ -267,7 +311,7 @@ async function reconcileTarget(sweep: SweepState, target: SweepTarget): Promise<
  */
 async function revokeGonePrincipals(sweep: SweepState, consumerId: string, assignments: readonly RoleAssignmentInfo[]): Promise<void> {
   const { deps } = sweep;
-  const run = startRun(deps, { log: sweep.options.log.child({ resourceId: consumerId }), trigger: sweep.trigger });
+  const run = startRun(deps, { log: sweep.options.log.child({ resourceId: consumerId }), trigger: sweep.trigger, quiet: true });
   const name = nameOf(consumerId);
   try {
     const consumer = await deps.arm.getResource(consumerId);

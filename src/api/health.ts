@@ -32,7 +32,8 @@ export interface HealthProbes {
   arm(): Promise<void>;
   graph(): Promise<void>;
   /** Role assignments in the subscription (all scopes within it) and those carrying our marker. */
-  roleAssignments(subscriptionId: string): Promise<{ total: number; owned: number }>;
+  /** Every assignment in the subscription (what the limit counts), and how many are ours when known. */
+  roleAssignments(subscriptionId: string): Promise<{ total: number; owned?: number }>;
   /** Enrolled registries whose pull password is used by value (issue 19.4); informational, never changes the status. */
   passwordConsumers?(): Promise<PasswordConsumersHealth[]>;
   /** Every pull-credential enrolment (ids and times only). */
@@ -202,10 +203,10 @@ async function probe(name: DependencyHealth['name'], call: () => Promise<void>):
   }
 }
 
-async function countAssignments(subscriptionId: string, call: () => Promise<{ total: number; owned: number }>): Promise<SubscriptionHealth> {
+async function countAssignments(subscriptionId: string, call: () => Promise<{ total: number; owned?: number }>): Promise<SubscriptionHealth> {
   try {
     const { total, owned } = await withTimeout(call(), `role assignments of ${subscriptionId}`);
-    return { subscriptionId, total, owned, limit: ROLE_ASSIGNMENT_LIMIT, headroom: Math.max(ROLE_ASSIGNMENT_LIMIT - total, 0) };
+    return { subscriptionId, total, ...(owned !== undefined ? { owned } : {}), limit: ROLE_ASSIGNMENT_LIMIT, headroom: Math.max(ROLE_ASSIGNMENT_LIMIT - total, 0) };
   } catch (error) {
     return { subscriptionId, limit: ROLE_ASSIGNMENT_LIMIT, errorCode: errorCode(error), message: messageOf(error) };
   }

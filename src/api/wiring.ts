@@ -65,9 +65,12 @@ export function healthProbes(deps: Deps, graph: Pick<CredentialsDeps['graph'], '
       await graph.getApplicationByAppId('00000000-0000-0000-0000-000000000000');
     },
     async roleAssignments(subscriptionId) {
-      // Azure's limit counts every assignment in the subscription; ours have our deterministic name and description.
-      const all = await deps.roleAssignments.listInSubscription(subscriptionId);
-      return { total: all.length, owned: all.filter((a) => isOurs({ ...a, roleDefinitionId: a.roleDefinitionGuid })).length };
+      // O(1) whatever the estate: Azure's limit counts every assignment in the subscription, which
+      // Resource Graph counts in one request; ours (deterministic name and description) are what the
+      // last sweep found, since it lists them anyway — none shown before the first sweep.
+      const [total, last] = await Promise.all([deps.resourceGraph.countRoleAssignments(subscriptionId), deps.sweepRecords.last()]);
+      const owned = last?.ownedAssignments?.[subscriptionId.toLowerCase()];
+      return { total, ...(owned !== undefined ? { owned } : {}) };
     },
     async passwordConsumers() {
       const find = deps.credentials.passwordConsumers;

@@ -29,6 +29,10 @@ export const AUDIT_OUTCOMES = {
   deferred: 'deferred',
   /** Key Vault served a version other than the current password and was put right (credentials). */
   repaired: 'repaired',
+  /** One row per reconciliation sweep: what it checked, and its decisions by outcome in `details` (those that changed nothing have no rows of their own). */
+  swept: 'swept',
+  /** Audit rows older than AUDIT_RETENTION_DAYS were deleted; `details` says how many and from which day rows are kept. */
+  expired: 'expired',
   wouldGrant: 'would-grant',
   wouldRevoke: 'would-revoke',
 } as const;

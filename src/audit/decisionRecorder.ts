@@ -15,7 +15,27 @@ export interface DecisionOptions {
   readonly log: Logger;
   /** Plan only: decisions are returned, not written to the audit trail. */
   readonly dryRun?: boolean;
+  /**
+   * A routine pass (the sweep): decisions that change nothing (QUIET_OUTCOMES) are returned and
+   * logged but not written, so a settled estate adds no rows; the caller writes one summary row
+   * that counts them. Changes and failures are written as always.
+   */
+  readonly quiet?: boolean;
 }
+
+/**
+ * Outcomes a quiet run leaves out of the audit trail: the automation changed nothing in Azure and
+ * tried nothing that failed. A standing refusal (consent, the automation's rules, a bad tag) was
+ * recorded when its event or request came in; re-deciding it every sweep adds no news.
+ */
+export const QUIET_OUTCOMES: ReadonlySet<string> = new Set([
+  AUDIT_OUTCOMES.alreadyPresent,
+  AUDIT_OUTCOMES.skipped,
+  AUDIT_OUTCOMES.deniedByConsent,
+  AUDIT_OUTCOMES.denied,
+  AUDIT_OUTCOMES.deniedIneligible,
+  AUDIT_OUTCOMES.rejectedInput,
+]);
 
 /**
  * The decision record of one use-case run: every decision becomes one audit row (with the
@@ -48,7 +68,8 @@ export class DecisionRecorder {
     const fields = { outcome: full.outcome, resourceId: full.resourceId, registry: full.registry, principalId: full.principalId, role: full.role, errorCode: full.errorCode, ...full.details };
     if (full.outcome === AUDIT_OUTCOMES.failed) this.options.log.warn(full.reason, fields);
     else this.options.log.info(full.reason, fields);
-    if (!this.dryRun) await this.audit.record(full);
+    const quiet = this.options.quiet === true && QUIET_OUTCOMES.has(full.outcome);
+    if (!this.dryRun && !quiet) await this.audit.record(full);
   }
 
   /** Records a failure; transient and not-ready ones are rethrown by `throwIfRetryNeeded` so Event Grid redelivers. */

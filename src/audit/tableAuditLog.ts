@@ -198,3 +198,104 @@ async function queryAudit(client: TableClient, query: AuditQuery, now: Date): Pr
 }
 
 export type { AuditEntry };
+
+/** What one retention run did. */
+export interface AuditPurgeResult {
+  /** Rows are kept from this UTC day on; day partitions before it expire. */
+  readonly keepFrom: string;
+  /** Audit records deleted (each with its resource and registry copies). */
+  readonly deleted: number;
+  /** True when the run stopped at its budget with expired rows left: the next run carries on. */
+  readonly more: boolean;
+}
+
+export interface AuditRetention {
+  /** Deletes records from UTC days older than `retentionDays` days, at most `maxRecords` per call. */
+  purge(options: { retentionDays: number; maxRecords?: number }): Promise<AuditPurgeResult>;
+}
+
+/** Records one retention run deletes at most by default: a day's rows at several thousand consumers, a few minutes of deletes. */
+export const DEFAULT_PURGE_BUDGET = 20_000;
+/** Entity group transactions hold at most 100 operations, all in one partition. */
+const MAX_BATCH = 100;
+const SIBLING_CONCURRENCY = 8;
+
+/**
+ * Audit retention by day partition. Table Storage has no "drop partition", so expiry walks the
+ * expired `t:<day>` partitions (a PartitionKey range: only old rows are read, never the whole table),
+ * and for each record deletes its `r:` and `g:` copies — same RowKey, partition known from the row's
+ * `resourceId` / `registry` — before the day row itself, which goes in batches of 100. A run that
+ * stops half-way (crash, budget) leaves the day row, so the next run finds and finishes it; a copy
+ * already deleted (another instance, a retry) counts as done. Nothing newer than the cutoff is read.
+ */
+export function createTableAuditRetention(table: LazyTable, clock: () => Date = () => new Date()): AuditRetention {
+  return {
+    async purge({ retentionDays, maxRecords = DEFAULT_PURGE_BUDGET }) {
+      if (!Number.isInteger(retentionDays) || retentionDays < 1) throw new InvalidInputError('InvalidRetention', 'retentionDays must be a whole number of at least 1');
+      const client = await table.client();
+      const now = clock();
+      const keepFromDay = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) - retentionDays * DAY_MS;
+      const keepFrom = dayPartition(new Date(keepFromDay));
+      const filter = `PartitionKey ge 't:' and PartitionKey lt ${quote(keepFrom)}`;
+      let deleted = 0;
+      const pages = client.listEntities<Record<string, unknown>>({ queryOptions: { filter, select: ['PartitionKey', 'RowKey', 'resourceId', 'registry'] } }).byPage({ maxPageSize: MAX_BATCH });
+      for await (const page of pages) {
+        if (deleted >= maxRecords) return { keepFrom: keepFrom.slice(2), deleted, more: true };
+        const rows = page.slice(0, maxRecords - deleted);
+        await deleteCopies(client, rows);
+        await deleteDayRows(client, rows);
+        deleted += rows.length;
+        if (rows.length < page.length) return { keepFrom: keepFrom.slice(2), deleted, more: true };
+      }
+      return { keepFrom: keepFrom.slice(2), deleted, more: false };
+    },
+  };
+}
+
+type ListedRow = { partitionKey?: string; rowKey?: string; resourceId?: unknown; registry?: unknown };
+
+async function deleteCopies(client: TableClient, rows: readonly ListedRow[]): Promise<void> {
+  const copies: { partitionKey: string; rowKey: string }[] = [];
+  for (const row of rows) {
+    if (!row.rowKey) continue;
+    if (typeof row.resourceId === 'string') copies.push({ partitionKey: resourcePartition(row.resourceId), rowKey: row.rowKey });
+    if (typeof row.registry === 'string') copies.push({ partitionKey: registryPartition(row.registry), rowKey: row.rowKey });
+  }
+  let next = 0;
+  const worker = async () => {
+    while (next < copies.length) {
+      const copy = copies[next++]!;
+      await deleteIfPresent(client, copy.partitionKey, copy.rowKey);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(SIBLING_CONCURRENCY, copies.length) }, worker));
+}
+
+/** Day rows of one page, one transaction per partition; if another run deleted one already, row by row. */
+async function deleteDayRows(client: TableClient, rows: readonly ListedRow[]): Promise<void> {
+  const byPartition = new Map<string, string[]>();
+  for (const row of rows) {
+    if (!row.partitionKey || !row.rowKey) continue;
+    byPartition.set(row.partitionKey, [...(byPartition.get(row.partitionKey) ?? []), row.rowKey]);
+  }
+  for (const [partitionKey, rowKeys] of byPartition) {
+    try {
+      await client.submitTransaction(rowKeys.map((rowKey) => ['delete', { partitionKey, rowKey }]));
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+      for (const rowKey of rowKeys) await deleteIfPresent(client, partitionKey, rowKey);
+    }
+  }
+}
+
+async function deleteIfPresent(client: TableClient, partitionKey: string, rowKey: string): Promise<void> {
+  try {
+    await client.deleteEntity(partitionKey, rowKey);
+  } catch (error) {
+    if (statusOf(error) !== 404) throw error;
+  }
+}
+
+function statusOf(error: unknown): number | undefined {
+  return typeof error === 'object' && error !== null && typeof (error as { statusCode?: unknown }).statusCode === 'number' ? (error as { statusCode: number }).statusCode : undefined;
+}

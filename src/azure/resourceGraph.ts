@@ -13,9 +13,22 @@ import { AppError } from '../errors.js';
 import { createArmClient, ensureOk, send, type AzureClientOptions } from './arm.js';
 
 export const RESOURCE_GRAPH_API_VERSION = '2022-10-01';
+/** Rows per page: Resource Graph's maximum `$top`. */
 const PAGE_SIZE = 1000;
-/** A bound on pages, so a runaway query cannot hold an invocation forever. */
-const MAX_PAGES = 50;
+
+/** Where a budgeted query stops: after this many pages, or once this time (epoch ms) has passed. */
+export interface QueryBudget {
+  readonly maxPages?: number;
+  readonly deadline?: number;
+}
+
+/** A budgeted query's answer: the rows read, and whether they are all of them. */
+export interface BudgetedRows {
+  readonly rows: ResourceGraphRow[];
+  /** False when the budget ran out with pages left: the caller must not treat the rows as the whole answer. */
+  readonly complete: boolean;
+  readonly pages: number;
+}
 
 export type ResourceGraphRow = Readonly<Record<string, unknown>>;
 
@@ -36,15 +49,28 @@ export interface PrincipalRoleAssignmentRow {
 }
 
 export interface ResourceGraph {
-  /** Every row the query answers over the given subscriptions, following `$skipToken`. */
+  /** Every row the query answers over the given subscriptions, following `$skipToken` to the end (no page limit). */
   query(query: string, subscriptions: readonly string[], options?: { abortSignal?: AbortSignal; authorizationScopeFilter?: AuthorizationScopeFilter }): Promise<ResourceGraphRow[]>;
+  /**
+   * The same, but stops when `budget` runs out and says so (`complete: false`), for a caller that
+   * would rather finish part of the work and leave the rest to its next run than fail it all.
+   */
+  queryWithin(query: string, subscriptions: readonly string[], budget: QueryBudget, options?: { abortSignal?: AbortSignal }): Promise<BudgetedRows>;
   /**
    * Every role assignment of `principalId` at, below or above the given subscriptions (management
    * groups included), from the `authorizationresources` table. A row without the fields we read is
    * an error, never skipped: this answer decides whether an identity may be federated.
    */
   roleAssignmentsOf(principalId: string, subscriptions: readonly string[], options?: { abortSignal?: AbortSignal }): Promise<PrincipalRoleAssignmentRow[]>;
+  /**
+   * How many role assignments a subscription holds (what its 4,000 limit counts: at the
+   * subscription and below), counted by Resource Graph: one request and one row, however many.
+   */
+  countRoleAssignments(subscriptionId: string, options?: { abortSignal?: AbortSignal }): Promise<number>;
 }
+
+/** Resource Graph: the number of role assignments in the subscriptions queried (`count_`, KQL's name for an unnamed count). */
+export const COUNT_ROLE_ASSIGNMENTS_QUERY = "authorizationresources | where type =~ 'microsoft.authorization/roleassignments' | summarize count()";
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -64,8 +90,9 @@ interface QueryResponse {
 }
 
 /** Creates the Resource Graph adapter; one per app, built in deps.ts. */
-export function createResourceGraph(config: Config, credential: TokenCredential, options: { client?: Client; clientOptions?: AzureClientOptions } = {}): ResourceGraph {
+export function createResourceGraph(config: Config, credential: TokenCredential, options: { client?: Client; clientOptions?: AzureClientOptions; pageSize?: number } = {}): ResourceGraph {
   const client = options.client ?? createArmClient(config, credential, options.clientOptions);
+  const pageSize = options.pageSize ?? PAGE_SIZE;
   const graph: ResourceGraph = {
     async roleAssignmentsOf(principalId, subscriptions, opts) {
       const rows = await graph.query(roleAssignmentsOfPrincipalQuery(principalId), subscriptions, { ...opts, authorizationScopeFilter: 'AtScopeAboveAndBelow' });
@@ -78,33 +105,53 @@ export function createResourceGraph(config: Config, credential: TokenCredential,
         return { id: row['id'], scope, roleDefinitionId, principalId: assignee };
       });
     },
+    async countRoleAssignments(subscriptionId, opts) {
+      const [row] = await graph.query(COUNT_ROLE_ASSIGNMENTS_QUERY, [subscriptionId], opts);
+      const count = row?.['count_'];
+      if (typeof count !== 'number' || !Number.isInteger(count)) throw new AppError('UnexpectedResourceGraphRow', `Resource Graph answered no role-assignment count for subscription ${subscriptionId}`);
+      return count;
+    },
     async query(query, subscriptions, opts) {
-      const rows: ResourceGraphRow[] = [];
-      let skipToken: string | undefined;
-      for (let page = 0; page < MAX_PAGES; page++) {
-        const body = {
-          subscriptions,
-          query,
-          options: {
-            resultFormat: 'objectArray',
-            $top: PAGE_SIZE,
-            ...(skipToken ? { $skipToken: skipToken } : {}),
-            ...(opts?.authorizationScopeFilter ? { authorizationScopeFilter: opts.authorizationScopeFilter } : {}),
-          },
-        };
-        const response = await send(() =>
-          client
-            .pathUnchecked('/providers/Microsoft.ResourceGraph/resources')
-            .post({ queryParameters: { 'api-version': RESOURCE_GRAPH_API_VERSION }, body, abortSignal: opts?.abortSignal }),
-        );
-        ensureOk(response, 'query Resource Graph');
-        const result = response.body as QueryResponse;
-        if (Array.isArray(result.data)) rows.push(...(result.data as ResourceGraphRow[]));
-        skipToken = result.$skipToken;
-        if (!skipToken) return rows;
-      }
-      throw new AppError('ResourceGraphTooManyPages', `Resource Graph query returned more than ${MAX_PAGES} pages`);
+      return (await pagedQuery(query, subscriptions, {}, opts)).rows;
+    },
+    async queryWithin(query, subscriptions, budget, opts) {
+      return pagedQuery(query, subscriptions, budget, opts);
     },
   };
+
+  async function pagedQuery(
+    query: string,
+    subscriptions: readonly string[],
+    budget: QueryBudget,
+    opts: { abortSignal?: AbortSignal; authorizationScopeFilter?: AuthorizationScopeFilter } | undefined,
+  ): Promise<BudgetedRows> {
+    const rows: ResourceGraphRow[] = [];
+    let skipToken: string | undefined;
+    for (let page = 0; ; page++) {
+      if (page > 0 && ((budget.maxPages !== undefined && page >= budget.maxPages) || (budget.deadline !== undefined && Date.now() >= budget.deadline))) {
+        return { rows, complete: false, pages: page };
+      }
+      const body = {
+        subscriptions,
+        query,
+        options: {
+          resultFormat: 'objectArray',
+          $top: pageSize,
+          ...(skipToken ? { $skipToken: skipToken } : {}),
+          ...(opts?.authorizationScopeFilter ? { authorizationScopeFilter: opts.authorizationScopeFilter } : {}),
+        },
+      };
+      const response = await send(() =>
+        client
+          .pathUnchecked('/providers/Microsoft.ResourceGraph/resources')
+          .post({ queryParameters: { 'api-version': RESOURCE_GRAPH_API_VERSION }, body, abortSignal: opts?.abortSignal }),
+      );
+      ensureOk(response, 'query Resource Graph');
+      const result = response.body as QueryResponse;
+      if (Array.isArray(result.data)) rows.push(...(result.data as ResourceGraphRow[]));
+      skipToken = result.$skipToken;
+      if (!skipToken) return { rows, complete: true, pages: page + 1 };
+    }
+  }
   return graph;
 }

@@ -1,10 +1,11 @@
 /**
  * The reconciliation sweep timer (`%RECONCILE_SCHEDULE%`, default every 30 minutes): settles
- * what resource events missed. It never throws for a failed resource — timers have no
+ * what resource events missed, then deletes audit rows older than AUDIT_RETENTION_DAYS. It never throws for a failed resource — timers have no
  * redelivery; the failure is an audit row and the next sweep retries.
  */
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { sweepSubscriptions } from '../access/sweep.js';
+import { expireAuditRows } from '../audit/retention.js';
 import { getDeps } from '../deps.js';
 import { invocationLogger } from '../log.js';
 import { recordSweep } from '../status/recordSweep.js';
@@ -12,7 +13,12 @@ import { recordSweep } from '../status/recordSweep.js';
 export async function reconcileSweep(timer: Timer, context: InvocationContext): Promise<void> {
   const log = invocationLogger(context, { isPastDue: timer.isPastDue });
   const deps = getDeps();
-  await recordSweep(deps.sweepRecords, log, () => sweepSubscriptions(deps, { log, sweepId: context.invocationId }));
+  try {
+    await recordSweep(deps.sweepRecords, log, () => sweepSubscriptions(deps, { log, sweepId: context.invocationId }));
+  } finally {
+    // Retention rides the sweep's timer: a day's expiry is a few batched deletes, not worth a timer of its own.
+    await expireAuditRows(deps, log, { correlationId: context.invocationId });
+  }
 }
 
 app.timer('reconcileSweep', { schedule: '%RECONCILE_SCHEDULE%', handler: reconcileSweep });

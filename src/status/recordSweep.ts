@@ -7,7 +7,7 @@ import { SWEEP_OUTCOMES, sweepOutcomeOf, type SweepRecords } from './sweepRecord
  * Runs `sweep`, then saves when it finished and how. A sweep that throws is recorded as `failed`
  * and rethrown; failing to save the record only logs (the sweep's own work stands).
  */
-export async function recordSweep<T extends { resources: number; failedResources: number; durationMs: number }>(records: SweepRecords, log: Logger, sweep: () => Promise<T>): Promise<T> {
+export async function recordSweep<T extends { resources: number; failedResources: number; durationMs: number; ownedAssignments?: Readonly<Record<string, number>> }>(records: SweepRecords, log: Logger, sweep: () => Promise<T>): Promise<T> {
   const started = Date.now();
   let summary: T;
   try {
@@ -16,8 +16,8 @@ export async function recordSweep<T extends { resources: number; failedResources
     await save(records, log, { finishedAt: new Date().toISOString(), outcome: SWEEP_OUTCOMES.failed, resources: 0, failedResources: 0, durationMs: Date.now() - started, errorCode: errorCode(error) });
     throw error;
   }
-  const { resources, failedResources, durationMs } = summary;
-  await save(records, log, { finishedAt: new Date().toISOString(), outcome: sweepOutcomeOf(summary), resources, failedResources, durationMs });
+  const { resources, failedResources, durationMs, ownedAssignments } = summary;
+  await save(records, log, { finishedAt: new Date().toISOString(), outcome: sweepOutcomeOf(summary), resources, failedResources, durationMs, ...(ownedAssignments ? { ownedAssignments } : {}) });
   return summary;
 }
 

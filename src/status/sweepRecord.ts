@@ -23,6 +23,8 @@ export interface SweepRecord {
   readonly failedResources: number;
   readonly durationMs: number;
   readonly errorCode?: string;
+  /** Per watched subscription (lower-case id), the role assignments of ours the sweep found: health's "owned" without a listing. */
+  readonly ownedAssignments?: Readonly<Record<string, number>>;
 }
 
 export interface SweepRecords {
@@ -39,12 +41,26 @@ export function sweepOutcomeOf(summary: { failedResources: number }): SweepOutco
   return summary.failedResources > 0 ? SWEEP_OUTCOMES.partial : SWEEP_OUTCOMES.succeeded;
 }
 
+/** The stored per-subscription counts, when they read as such (a row from an older version has none). */
+function ownedOf(value: unknown): { ownedAssignments?: Record<string, number> } {
+  if (typeof value !== 'string') return {};
+  try {
+    const parsed = JSON.parse(value) as unknown;
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return {};
+    const counts = Object.entries(parsed as Record<string, unknown>).filter((e): e is [string, number] => typeof e[1] === 'number' && Number.isInteger(e[1]) && e[1] >= 0);
+    return { ownedAssignments: Object.fromEntries(counts) };
+  } catch {
+    return {};
+  }
+}
+
 /** Sweep records over one Table Storage row. */
 export function createTableSweepRecords(table: LazyTable): SweepRecords {
   return {
     async save(record) {
       const client = await table.client();
-      await client.upsertEntity({ ...KEY, ...record }, 'Replace');
+      const { ownedAssignments, ...scalars } = record;
+      await client.upsertEntity({ ...KEY, ...scalars, ...(ownedAssignments ? { ownedAssignments: JSON.stringify(ownedAssignments) } : {}) }, 'Replace');
     },
     async last() {
       const client = await table.client();
@@ -59,6 +75,7 @@ export function createTableSweepRecords(table: LazyTable): SweepRecords {
           failedResources: Number(row['failedResources'] ?? 0),
           durationMs: Number(row['durationMs'] ?? 0),
           ...(typeof row['errorCode'] === 'string' ? { errorCode: row['errorCode'] } : {}),
+          ...ownedOf(row['ownedAssignments']),
         };
       } catch (error) {
         if ((error as { statusCode?: number }).statusCode === 404) return undefined;

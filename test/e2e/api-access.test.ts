@@ -102,12 +102,13 @@ describe('POST /api/access/preview by principal and registry through the host', 
 });
 
 describe('GET /api/health through the host', () => {
-  it('counts the role assignments in the watched subscription and those we own, with the headroom to 4,000', async () => {
+  it('counts the role assignments in the watched subscription, with the headroom to 4,000, and ours once a sweep found them', async () => {
     const r = await api('/api/health', 'GET');
-    const [sub] = r.json?.['roleAssignments'] as Array<{ subscriptionId: string; total: number; owned: number; headroom: number; limit: number }>;
+    const [sub] = r.json?.['roleAssignments'] as Array<{ subscriptionId: string; total: number; owned?: number; headroom: number; limit: number }>;
     expect(sub).toMatchObject({ subscriptionId: s.subscriptionId, limit: 4000 });
     expect(sub!.total).toBeGreaterThan(0);
-    expect(sub!.owned).toBeLessThanOrEqual(sub!.total);
+    // Ours are what the last sweep found (test/integration/access/manualGrants.test.ts); before one, none are claimed.
+    if (sub!.owned !== undefined) expect(sub!.owned).toBeLessThanOrEqual(sub!.total);
     expect(sub!.headroom).toBe(4000 - sub!.total);
   });
 });

@@ -42,6 +42,7 @@ describe('loadConfig', () => {
       deleteApplicationOnUnenrol: false,
       credentialsVaultNames: [],
       reconcileSchedule: '0 */30 * * * *',
+      auditRetentionDays: 90,
       managedIdentityClientId: undefined,
       appServiceAuthEnabled: false,
     });
@@ -68,6 +69,8 @@ describe('loadConfig', () => {
     ['reads a connection string instead of a service URI', { TABLES__tableServiceUri: undefined, TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true' }, (c: ReturnType<typeof loadConfig>) => c.tables, { serviceUri: undefined, connectionString: 'UseDevelopmentStorage=true' }],
     ['parses booleans', { ACCESS_ALLOW_CONSENT_OVERRIDE: 'TRUE' }, (c: ReturnType<typeof loadConfig>) => c.allowConsentOverride, true],
     ['parses whole numbers', { ROTATION_PERIOD_DAYS: '45' }, (c: ReturnType<typeof loadConfig>) => c.rotationPeriodDays, 45],
+    ['keeps audit rows 90 days by default', {}, (c: ReturnType<typeof loadConfig>) => c.auditRetentionDays, 90],
+    ['parses the audit retention', { AUDIT_RETENTION_DAYS: '400' }, (c: ReturnType<typeof loadConfig>) => c.auditRetentionDays, 400],
     ['accepts the shortest period the grace allows (30 near-expiry days + 1 grace day + 1)', { ROTATION_PERIOD_DAYS: '32' }, (c: ReturnType<typeof loadConfig>) => c.rotationPeriodDays, 32],
     ['accepts a 31-day period with no grace', { ROTATION_PERIOD_DAYS: '31', ROTATION_GRACE_HOURS: '0' }, (c: ReturnType<typeof loadConfig>) => c.rotationPeriodDays, 31],
     ['reads the call timeout', { CREDENTIALS_CALL_TIMEOUT_SECONDS: '5' }, (c: ReturnType<typeof loadConfig>) => c.credentialsCallTimeoutSeconds, 5],
@@ -90,6 +93,7 @@ describe('loadConfig', () => {
     // Issue 14: a period inside Key Vault's 30-day near-expiry window would rotate every new password at once.
     ['a period inside the near-expiry window', { ROTATION_PERIOD_DAYS: '30' }, 'ROTATION_PERIOD_DAYS', 'expected a whole number from 32 to 730 (a password lifetime of 30 days is too short: Key Vault announces SecretNearExpiry 30 days before'],
     ['a period the grace does not fit in', { ROTATION_PERIOD_DAYS: '40', ROTATION_GRACE_HOURS: '240' }, 'ROTATION_PERIOD_DAYS', 'expected a whole number from 41 to 730'],
+    ['an audit retention of no days', { AUDIT_RETENTION_DAYS: '0' }, 'AUDIT_RETENTION_DAYS', 'expected a whole number from 1 to 3650, got "0"'],
     ['a call timeout not well under the lease', { CREDENTIALS_CALL_TIMEOUT_SECONDS: '120' }, 'CREDENTIALS_CALL_TIMEOUT_SECONDS', 'expected a whole number from 1 to 60, got "120"'],
     ['a malformed GUID', { AZURE_TENANT_ID: 'contoso' }, 'AZURE_TENANT_ID', 'expected a GUID, got "contoso"'],
     ['a malformed subscription list', { WATCHED_SUBSCRIPTIONS: 'sub-one' }, 'WATCHED_SUBSCRIPTIONS', 'expected comma-separated subscription GUIDs, got "sub-one"'],

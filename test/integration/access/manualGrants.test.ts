@@ -9,7 +9,9 @@ import { reconcileResource } from '../../../src/access/reconcile.js';
 import type { Deps } from '../../../src/deps.js';
 import { healthProbes } from '../../../src/api/wiring.js';
 import { PolicyDeniedError } from '../../../src/errors.js';
-import { parseOwnership, roleAssignmentName, subjectOf } from '../../../src/policy/ownership.js';
+import { isOurs, parseOwnership, roleAssignmentName, subjectOf } from '../../../src/policy/ownership.js';
+import { sweepSubscriptions } from '../../../src/access/sweep.js';
+import { recordSweep } from '../../../src/status/recordSweep.js';
 import { ROLES } from '../../../src/policy/roles.js';
 import { API, startAccessHarness, type AccessHarness } from './harness.js';
 
@@ -309,12 +311,23 @@ describe('role assignments per subscription (health)', () => {
     expect(all.filter((a) => a.description?.startsWith('Managed by acr-pull-automation')).length).toBeGreaterThan(0);
   });
 
-  it('gives GET /api/health the total (for headroom) and ours (by marker)', async () => {
+  it('gives GET /api/health the total from one Resource Graph count, without listing, and ours as the last sweep found them', async () => {
     const probes = healthProbes(h.deps, { getApplicationByAppId: async () => undefined });
-    const counts = await probes.roleAssignments(h.sub);
     const all = await h.deps.roleAssignments.listInSubscription(h.sub);
+    await h.clearCalls();
+    const counts = await probes.roleAssignments(h.sub);
     expect(counts.total).toBe(all.length);
-    expect(counts.owned).toBe(all.filter((a) => a.description?.startsWith('Managed by acr-pull-automation')).length);
-    expect(counts.owned).toBeLessThan(counts.total);
+    // O(1) in the estate: one Resource Graph request (one row), no role-assignment listing.
+    const calls = (await h.calls()) as Array<{ api: string; count: number; rows?: number }>;
+    expect(calls.filter((c) => c.api === 'authorization')).toEqual([]);
+    expect(calls.filter((c) => c.api === 'resourceGraph').map((c) => [c.count, c.rows])).toEqual([[1, 1]]);
+
+    // Ours come from the last sweep, which lists them anyway.
+    await recordSweep(h.deps.sweepRecords, h.log, () => sweepSubscriptions(h.deps, { log: h.log, sweepId: 'health-sweep' }));
+    const ours = (await h.deps.roleAssignments.listInSubscription(h.sub)).filter((a) => isOurs({ ...a, roleDefinitionId: a.roleDefinitionGuid }));
+    const after = await probes.roleAssignments(h.sub);
+    expect(ours.length).toBeGreaterThan(0);
+    expect(after.owned).toBe(ours.length);
+    expect(after.owned).toBeLessThan(after.total);
   });
 });

@@ -174,6 +174,21 @@ describe('reconciliation sweep', () => {
     expect(summary.resources).toBeGreaterThan(0);
   });
 
+  it('over a settled estate writes no row per consumer, only one summary row that counts them', async () => {
+    await aTaggedVm('vm-quiet-1');
+    await aTaggedVm('vm-quiet-2');
+    await sweep();
+    const since = new Date();
+    const summary = await sweepSubscriptions(h.deps, { log: h.log, sweepId: 'quiet-sweep' });
+    expect(summary.failedResources).toBe(0);
+    expect(summary.outcomes['already-present']).toBeGreaterThanOrEqual(2);
+    const rows = (await h.deps.audit.query({ since, top: 1000 })).items.filter((r) => r.correlationId === 'quiet-sweep');
+    expect(rows.map((r) => r.outcome)).toEqual(['swept']);
+    expect(rows[0]).toMatchObject({ action: 'sweep', caller: SWEEP_CALLER, details: { resources: summary.resources, failedResources: 0, 'outcome.already-present': summary.outcomes['already-present'] } });
+    expect(rows[0]!.reason).toContain(`${summary.outcomes['already-present']} already-present`);
+    expect((await auditOf(vmId('vm-quiet-1'))).filter((r) => r.correlationId === 'quiet-sweep')).toEqual([]);
+  });
+
   it('goes on past a resource that keeps failing, records it, and does not throw', async () => {
     const first = await aTaggedVm('vm-before-broken');
     await aTaggedVm('vm-broken');

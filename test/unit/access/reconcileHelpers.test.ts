@@ -32,6 +32,11 @@ describe('queries and bodies', () => {
 
   it('finds tagged consumers by either consumer tag', () => {
     expect(taggedConsumersQuery()).toContain("isnotempty(tags['acr-pull']) or isnotempty(tags['acr-push'])");
+    // A registry event filters on the server: the name is in every form a tag can name it by.
+    expect(taggedConsumersQuery({ name: 'contosoacr', loginServer: 'contosoacr.azurecr.io' })).toContain("where tags['acr-pull'] contains 'contosoacr' or tags['acr-push'] contains 'contosoacr' |");
+    expect(taggedConsumersQuery({ name: 'contosoacr', loginServer: 'registry.contoso.example' })).toContain("tags['acr-push'] contains 'registry.contoso.example'");
+    // Never a quote into the query: an unexpected name falls back to every tagged consumer (the exact check still applies).
+    expect(taggedConsumersQuery({ name: "x' or 1==1 //" })).toContain("isnotempty(tags['acr-pull'])");
   });
 
   it('sets an ACR task custom registry to an identity the way az acr task credential add --use-identity does', () => {

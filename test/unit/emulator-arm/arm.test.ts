@@ -231,7 +231,7 @@ describe('Resource Graph', () => {
     const second = await h.call('POST', '/providers/Microsoft.ResourceGraph/resources', { body: { ...q, options: { $top: 2, $skipToken: '2' } }, apiVersion: '2022-10-01' });
     expect(second.body.count).toBe(1);
     expect((await h.call('POST', '/providers/Microsoft.ResourceGraph/resources', { body: q, apiVersion: '2022-10-01', as: NOBODY })).body.totalRecords).toBe(0);
-    const bad = await h.call('POST', '/providers/Microsoft.ResourceGraph/resources', { body: { query: 'resources | summarize count()' }, apiVersion: '2022-10-01' });
+    const bad = await h.call('POST', '/providers/Microsoft.ResourceGraph/resources', { body: { query: 'resources | summarize count() by type' }, apiVersion: '2022-10-01' });
     expect(bad.status).toBe(400);
   });
 });

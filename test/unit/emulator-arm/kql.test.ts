@@ -42,7 +42,7 @@ describe('Resource Graph KQL subset', () => {
 
   it.each([
     ['securityresources | where type =~ "x"', /Only the 'resources' and 'authorizationresources' tables/],
-    ["resources | summarize count() by type", /Unsupported operator 'summarize'/],
+    ["resources | summarize count() by type", /summarize … by is not supported/],
     ["resources | where properties.x.y =~ 'y'", /Unsupported/],
     ["resources | where name startswith 'vm'", /Unsupported operator 'startswith'/],
     ["resources | extend x = 1", /Unsupported operator 'extend'/],
@@ -68,5 +68,19 @@ describe('Resource Graph authorizationresources', () => {
 
   it('reads property names case-sensitively, as Resource Graph does', () => {
     expect(runQuery(parseQuery("authorizationresources | where properties.principalid =~ 'p-1'"), assignments)).toEqual([]);
+  });
+});
+
+describe('Resource Graph KQL subset: summarize count()', () => {
+  it('answers one row with the count in count_, or in the name given', () => {
+    expect(runQuery(parseQuery("resources | where type =~ 'microsoft.compute/virtualmachines' | summarize count()"), rows)).toEqual([{ count_: 2 }]);
+    expect(runQuery(parseQuery('resources | summarize total = count()'), rows)).toEqual([{ total: 3 }]);
+    expect(runQuery(parseQuery("resources | where name =~ 'none' | summarize count()"), rows)).toEqual([{ count_: 0 }]);
+  });
+
+  it('refuses what it does not model', () => {
+    expect(() => parseQuery('resources | summarize count() by location')).toThrow(KqlError);
+    expect(() => parseQuery('resources | summarize dcount(name)')).toThrow(KqlError);
+    expect(() => parseQuery('resources | summarize count() | project id')).toThrow(KqlError);
   });
 });

@@ -140,7 +140,7 @@ describe('app settings', () => {
   // The Functions host's own settings (identity-based host storage, Application Insights with Entra auth).
   const HOST_SETTINGS = ['AzureWebJobsStorage__accountName', 'AzureWebJobsStorage__credential', 'APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'];
   // What this deployment decides rather than leaving to the code's default.
-  const DEPLOYMENT_SETTINGS = ['AZURE_TENANT_ID', 'WATCHED_SUBSCRIPTIONS', 'TABLES__tableServiceUri', 'ACCESS_DEFAULT_CONSENT', 'WORKLOAD_FEDERATION_SCOPES', 'ROTATION_SCHEDULE', 'RECONCILE_SCHEDULE', 'ROTATION_PERIOD_DAYS', 'CREDENTIALS_VAULT_NAMES'];
+  const DEPLOYMENT_SETTINGS = ['AZURE_TENANT_ID', 'WATCHED_SUBSCRIPTIONS', 'TABLES__tableServiceUri', 'ACCESS_DEFAULT_CONSENT', 'WORKLOAD_FEDERATION_SCOPES', 'ROTATION_SCHEDULE', 'RECONCILE_SCHEDULE', 'ROTATION_PERIOD_DAYS', 'AUDIT_RETENTION_DAYS', 'CREDENTIALS_VAULT_NAMES'];
   // Trigger bindings such as schedule: '%ROTATION_SCHEDULE%' are resolved by the Functions host
   // from app settings alone (the app's own defaults never reach it): each must be set here.
   const BOUND_SETTINGS = readdirSync('src/functions')
@@ -195,6 +195,7 @@ describe('app settings', () => {
     expect(main.get('rotationSchedule')?.defaultValue).toBe(`'${spec('ROTATION_SCHEDULE').default}'`);
     expect(main.get('reconcileSchedule')?.defaultValue).toBe(`'${spec('RECONCILE_SCHEDULE').default}'`);
     expect(main.get('rotationPeriodDays')?.defaultValue).toBe(spec('ROTATION_PERIOD_DAYS').default);
+    expect(main.get('auditRetentionDays')?.defaultValue).toBe(spec('AUDIT_RETENTION_DAYS').default);
     for (const file of ['main.bicep', 'app/functionApp.bicep']) {
       const allowed = /@allowed\((\[[^\]]*\])\)/.exec(params(bicep(file)).get('defaultConsent')?.decorators ?? '');
       expect(stringArray(allowed?.[1] ?? ''), file).toEqual([...CONSENT_DEFAULTS]);
