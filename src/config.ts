@@ -8,10 +8,11 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import { checkKeyVaultName } from './policy/tags.js';
+import { CONSENT_DEFAULTS, type ConsentDefault } from './policy/consentSubject.js';
 import { MAX_PERIOD_DAYS, minimumPeriodDays, periodProblem } from './policy/rotationPeriod.js';
 
-export const CONSENT_DEFAULTS = ['none', 'same-resource-group', 'same-subscription', 'any'] as const;
-export type ConsentDefault = (typeof CONSENT_DEFAULTS)[number];
+/** The closed set lives in policy, which decides with it; re-exported for the settings' readers. */
+export { CONSENT_DEFAULTS, type ConsentDefault };
 
 export interface Config {
   /** Entra tenant the app works in. */

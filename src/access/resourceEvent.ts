@@ -7,7 +7,7 @@
  * (`data.resourceUri`, `data.operationName`, `data.correlationId`, `data.claims` — a flat map of
  * strings with URI-style keys).
  */
-import { EventGridDeserializer } from '@azure/eventgrid';
+import { deserializeEvent } from '../azure/eventGridEvents.js';
 import { parseResourceId, RESOURCE_ID_KINDS } from '../policy/resourceId.js';
 import {
   RESOURCE_EVENT_TYPES,
@@ -50,7 +50,6 @@ export interface ParseOptions {
   readonly watchedSubscriptions: readonly string[];
 }
 
-const deserializer = new EventGridDeserializer();
 const WATCHED_TYPES = new Set<string>(Object.values(WATCHED_RESOURCE_TYPES));
 
 /** Parses and validates one delivered event; answers handled, skipped (with why) or rejected (with why). */
@@ -63,27 +62,18 @@ export async function parseResourceEvent(input: unknown, options: ParseOptions):
   let eventType: string;
   let data: unknown;
   let eventTime: string | undefined;
+  const schema = isCloudEvent ? 'CloudEventSchemaV1_0' : 'EventGridSchema';
   try {
-    if (isCloudEvent) {
-      const [event] = await deserializer.deserializeCloudEvents(withStringTimes(input, 'time'));
-      if (!event) return { kind: 'rejected', eventId: rawId, reason: 'the CloudEvent is empty' };
-      eventId = event.id;
-      eventType = event.type;
-      data = event.data;
-      eventTime = event.time?.toISOString();
-    } else {
-      const [event] = await deserializer.deserializeEventGridEvents(withStringTimes(input, 'eventTime'));
-      if (!event) return { kind: 'rejected', eventId: rawId, reason: 'the Event Grid event is empty' };
-      eventId = event.id;
-      eventType = event.eventType;
-      data = event.data;
-      eventTime = event.eventTime.toISOString();
-    }
+    const event = await deserializeEvent(input, schema);
+    if (!event) return { kind: 'rejected', eventId: rawId, reason: isCloudEvent ? 'the CloudEvent is empty' : 'the Event Grid event is empty' };
+    eventId = event.id;
+    eventType = event.type;
+    data = event.data;
+    eventTime = event.time;
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
     return { kind: 'rejected', eventId: rawId, reason: `the event is not valid ${isCloudEvent ? 'CloudEvents 1.0' : 'Event Grid schema'}: ${why}` };
   }
-  const schema = isCloudEvent ? 'CloudEventSchemaV1_0' : 'EventGridSchema';
 
   const isResourceEvent = (Object.values(RESOURCE_EVENT_TYPES) as string[]).some((t) => t.toLowerCase() === eventType.toLowerCase());
   if (!isResourceEvent) return { kind: 'skipped', eventId, reason: `event type ${eventType} is not handled` };
@@ -147,10 +137,4 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 function stringField(data: Record<string, unknown>, key: string): string | undefined {
   const value = data[key];
   return typeof value === 'string' && value.trim() ? value.trim() : undefined;
-}
-
-/** The Functions host may hand over times as Date objects; the deserializer validates strings. */
-function withStringTimes(event: Record<string, unknown>, key: string): Record<string, unknown> {
-  const value = event[key];
-  return value instanceof Date ? { ...event, [key]: value.toISOString() } : event;
 }

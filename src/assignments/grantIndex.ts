@@ -96,25 +96,6 @@ export function createTableGrantIndex(table: LazyTable): GrantIndex {
   };
 }
 
-/** An in-memory index, for unit tests and dry runs. */
-export function createMemoryGrantIndex(): GrantIndex & { readonly entries: Map<string, GrantIndexEntry> } {
-  const entries = new Map<string, GrantIndexEntry>();
-  const k = (c: string, r: string) => `${keyOf(c)}|${keyOf(r)}`;
-  return {
-    entries,
-    async listForConsumer(consumerId) {
-      const pk = `${keyOf(consumerId)}|`;
-      return [...entries].filter(([key]) => key.startsWith(pk)).map(([, v]) => v);
-    },
-    async upsert(entry) {
-      entries.set(k(entry.consumerId, entry.registryId), entry);
-    },
-    async remove(consumerId, registryId) {
-      entries.delete(k(consumerId, registryId));
-    },
-  };
-}
-
 /** The recorded principal ids, or nothing when the row has none (written before they were recorded) or they do not parse. */
 function principalIdsOf(value: unknown): { principalIds?: string[] } {
   if (typeof value !== 'string' || !value) return {};

@@ -6,11 +6,13 @@
  * pull access to any registry through the automation, which holds role-assignment rights. Push
  * overwrites the images production pulls, so it has its own tag and never follows the default.
  */
-import type { ConsentDefault } from '../config.js';
+import type { ConsentDefault, ConsentSubject } from './consentSubject.js';
 import { isResourceGroupName, parseResourceId, type ParsedResourceId } from './resourceId.js';
 import { fail, isGuid, ok, quote, type Result, type Tags } from './result.js';
 import { getTag, TAG_NAMES, type Access } from './tags.js';
 import { WORKLOAD_TAG_NAMES } from './workloadTags.js';
+
+export { CONSENT_DEFAULTS, type ConsentDefault, type ConsentSubject } from './consentSubject.js';
 
 export type ConsentTerm =
   | { readonly kind: 'any' }
@@ -29,20 +31,6 @@ export interface ConsentRule {
 export interface ConsentParty {
   readonly id: string;
   readonly tags?: Tags;
-}
-
-/** The resource that consents, in the words reasons use, and the tag it consents with. */
-export interface ConsentSubject {
-  /** `registry`, `Key Vault`. */
-  readonly noun: string;
-  readonly tag: string;
-  /**
-   * Set when a missing tag means no consent whatever `ACCESS_DEFAULT_CONSENT` says: the words the
-   * reason gives for it.
-   */
-  readonly withoutDefault?: string;
-  /** How reasons say what the rule allows: `allows` unless set (`allows push by`). */
-  readonly allows?: string;
 }
 
 /** A registry consents to pull with `acr-pull-allow`. */

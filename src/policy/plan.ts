@@ -4,7 +4,7 @@
  * reason the audit row will carry. Pure and deterministic: the same facts give the same plan, in
  * the same order, whatever order they came in.
  */
-import type { ConsentDefault } from '../config.js';
+import type { ConsentDefault } from './consentSubject.js';
 import { describeOwnership, isOurs, OWNERSHIP_KINDS, roleAssignmentName } from './ownership.js';
 import { evaluateConsent, registryConsentFor } from './consent.js';
 import { parseResourceId, REGISTRY_TYPE, sameResourceId } from './resourceId.js';

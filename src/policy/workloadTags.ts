@@ -18,7 +18,7 @@
  * Pure: no I/O. Bad input is a value (a TagError per bad item), never a throw.
  */
 import { createHash } from 'node:crypto';
-import type { ConsentSubject } from './consent.js';
+import type { ConsentSubject } from './consentSubject.js';
 import { parseResourceId } from './resourceId.js';
 import { fail, ok, quote, type Result, type Tags } from './result.js';
 import { checkKeyVaultName, getTag, splitTagValue } from './tags.js';

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, normalize } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 // STYLE.md: dependencies flow functions → use cases → azure → SDK, and production code does not
@@ -11,7 +11,34 @@ function filesUnder(dir: string): string[] {
   });
 }
 const src = filesUnder('src').map((path) => ({ path, text: readFileSync(path, 'utf8') }));
-const imports = (text: string) => [...text.matchAll(/^import[^'"]*['"]([^'"]+)['"]/gm)].map((m) => m[1]!);
+const imports = (text: string) => importStatements(text).map((i) => i.from);
+/** Every import and re-export at the top level, with whether it brings in types only (erased at build). */
+function importStatements(text: string): { from: string; typeOnly: boolean }[] {
+  return [...text.matchAll(/^(import|export)(\s+type\b)?([^'";]*?\bfrom\s+|\s+)['"]([^'"]+)['"]/gm)]
+    .filter((m) => m[1] === 'import' || /\bfrom\s+$/.test(m[3]!))
+    .map((m) => ({ from: m[4]!, typeOnly: Boolean(m[2]) }));
+}
+/** The src/ files one file imports by relative path, type-only imports included (a type import ties modules too). */
+function localImports(path: string, text: string): string[] {
+  return imports(text)
+    .filter((i) => i.startsWith('.'))
+    .map((i) => normalize(join(dirname(path), i.replace(/\.js$/, '.ts'))));
+}
+/** Each import circle among the given files, as the path that closes it (depth-first, each circle once per entry file). */
+function circles(files: readonly { path: string; text: string }[]): string[][] {
+  const edges = new Map(files.map(({ path, text }) => [path, localImports(path, text)]));
+  const found: string[][] = [];
+  const done = new Set<string>();
+  const walk = (path: string, trail: string[]) => {
+    const at = trail.indexOf(path);
+    if (at >= 0) return void found.push([...trail.slice(at), path]);
+    if (done.has(path)) return;
+    for (const next of edges.get(path) ?? []) walk(next, [...trail, path]);
+    done.add(path);
+  };
+  for (const { path } of files) walk(path, []);
+  return found;
+}
 
 describe('src/ layering', () => {
   it('never mentions or imports the emulator, Azurite, the local host or tests', () => {
@@ -19,10 +46,32 @@ describe('src/ layering', () => {
     expect(offending.map((f) => f.path)).toEqual([]);
   });
 
-  it('imports Azure SDK clients only in src/azure/', () => {
-    const sdk = /^@azure\/(arm-|identity|keyvault-|data-tables|core-rest-pipeline)|^@azure-rest\//;
-    const offending = src.filter(({ path, text }) => !path.startsWith(join('src', 'azure')) && imports(text).some((i) => sdk.test(i) && !/^import type/m.test(text.split('\n').find((l) => l.includes(`'${i}'`)) ?? '')));
+  // Issue 17: `@azure/eventgrid` slipped past a list of SDK names; now every @azure package but the
+  // Functions runtime counts, and only type imports (erased at build) may stand outside src/azure/.
+  it('imports Azure SDK packages only in src/azure/ (types aside)', () => {
+    const sdk = /^@azure(-rest)?\//;
+    const offending = src.filter(({ path, text }) => !path.startsWith(join('src', 'azure')) && importStatements(text).some((i) => sdk.test(i.from) && i.from !== '@azure/functions' && !i.typeOnly));
     expect(offending.map((f) => f.path)).toEqual([]);
+  });
+
+  it('reads `import type` and re-exports as the layering rules need', () => {
+    const text = [
+      "import type { A } from '@azure/data-tables';",
+      "import { EventGridDeserializer } from '@azure/eventgrid';",
+      "import {\n  b,\n  type C,\n} from './multi.js';",
+      "export { D } from './reexported.js';",
+      "export const e = 'not an import';",
+    ].join('\n');
+    expect(importStatements(text)).toEqual([
+      { from: '@azure/data-tables', typeOnly: true },
+      { from: '@azure/eventgrid', typeOnly: false },
+      { from: './multi.js', typeOnly: false },
+      { from: './reexported.js', typeOnly: false },
+    ]);
+    expect(circles([
+      { path: join('src', 'policy', 'a.ts'), text: "import type { B } from './b.js';" },
+      { path: join('src', 'policy', 'b.ts'), text: "import { a } from './a.js';" },
+    ])).toEqual([[join('src', 'policy', 'a.ts'), join('src', 'policy', 'b.ts'), join('src', 'policy', 'a.ts')]]);
   });
 
   it('imports @azure/functions only in src/functions/ and the entry point', () => {
@@ -30,9 +79,16 @@ describe('src/ layering', () => {
     expect(offending.map((f) => f.path)).toEqual([]);
   });
 
-  it('keeps src/policy/ pure: no Node I/O (hashing aside), no SDK, no other layer', () => {
-    const offending = src.filter(({ path, text }) => path.startsWith(join('src', 'policy')) && imports(text).some((i) => (/^node:/.test(i) && i !== 'node:crypto') || /^@azure|^\.\.\/(azure|access|assignments|credentials|workload|audit|functions|api)\//.test(i)));
+  // Issue 17: policy imported config.ts for a type (ConsentDefault); the closed set now lives in
+  // policy and config imports it. Policy reaches nothing outside its own folder.
+  it('keeps src/policy/ pure: no Node I/O (hashing aside), no SDK, nothing outside src/policy/', () => {
+    const offending = src.filter(({ path, text }) => path.startsWith(join('src', 'policy')) && imports(text).some((i) => (/^node:/.test(i) && i !== 'node:crypto') || /^@azure/.test(i) || (i.startsWith('.') && !i.startsWith('./'))));
     expect(offending.map((f) => f.path)).toEqual([]);
+  });
+
+  // Issue 17: policy/consent.ts and policy/workloadTags.ts imported each other.
+  it('has no import circles between src/ files, type imports included', () => {
+    expect(circles(src)).toEqual([]);
   });
 
   // Issue 14: one role-assignment executor for every feature, below them all, so no feature imports another for it.

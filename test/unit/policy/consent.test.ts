@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ConsentDefault } from '../../../src/config.js';
+import type { ConsentDefault } from '../../../src/policy/consent.js';
 import { consentForPrincipal, evaluateConsent, formatConsent, parseConsent, REGISTRY_PUSH_CONSENT, registryConsentFor } from '../../../src/policy/consent.js';
 import { VAULT_CONSENT } from '../../../src/policy/workloadTags.js';
 
