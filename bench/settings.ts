@@ -1,5 +1,5 @@
 /**
- * Bench sizes and the command-line overrides. `full` is what the README's table comes from;
+ * Bench sizes and the command-line overrides. `full` is what docs/performance.md's table comes from;
  * `small` is for development; `tiny` is what the harness test runs (a handful of events).
  */
 

@@ -32,7 +32,7 @@ export const WATCHED_RESOURCE_TYPES = {
   containerGroup: 'microsoft.containerinstance/containergroups',
   /**
    * Not a consumer: a Key Vault's `acr-workload-allow` tag is its consent to workload-identity grants
-   * (README, Workload identity for AKS), so withdrawing it must revoke without waiting for the identity's next event.
+   * (docs/workload-identity.md), so withdrawing it must revoke without waiting for the identity's next event.
    */
   keyVault: 'microsoft.keyvault/vaults',
 } as const;

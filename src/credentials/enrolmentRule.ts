@@ -2,7 +2,7 @@
  * The one rule that decides a registry's enrolment, whichever path asks: a registry event, the
  * reconciliation sweep, or the HTTP API. Pure: facts in, a decision out; no I/O.
  *
- * The rule (README, "Pull credentials — who decides the enrolment"):
+ * The rule (docs/pull-credentials.md, "Who decides the enrolment"):
  *   - A registry carrying `acr-pull-credential` is enrolled by its tag: the tag's vault and
  *     `acr-pull-credential-days` win. The API refuses (409) to enrol it with another vault or
  *     period, and refuses to un-enrol it while the tag is there — otherwise the next registry

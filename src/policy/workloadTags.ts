@@ -13,7 +13,7 @@
  * Items are separated by commas, semicolons or whitespace (as in `acr-pull`). Every (cluster,
  * service account) pair gets one federated identity credential whose name is deterministic and
  * starts with FEDERATED_CREDENTIAL_PREFIX — the only way to know a credential is ours, since
- * federated credentials have no description. the README (Workload identity for AKS) is the reference.
+ * federated credentials have no description. docs/workload-identity.md is the reference.
  *
  * Pure: no I/O. Bad input is a value (a TagError per bad item), never a throw.
  */

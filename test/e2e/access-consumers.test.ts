@@ -221,7 +221,7 @@ describe('App Service and Function apps running a container: acrUseManagedIdenti
 describe('ACR tasks, fully: the task credential follows the identity and the role', () => {
   // A task's response lists its custom registries by login server, never their values (TasksGet.json):
   // a removal is seen while the task still lists another entry; with none listed at all the
-  // automation goes by what it wrote (README, ACR tasks).
+  // automation goes by what it wrote (docs/registry-access.md, ACR tasks).
   it('sets a user-assigned task identity by its client id (--use-identity <client id>), restores an entry of ours someone removed, and removes ours on revoke', async () => {
     await s.put(registryId('buildacr'), aRegistry());
     await s.put(registryId('baseimgacr'), aRegistry({ tags: { 'acr-pull-allow': 'same-resource-group' } }));

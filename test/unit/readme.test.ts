@@ -1,11 +1,16 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, normalize } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SETTINGS } from '../../src/config.js';
 import { TAG_NAMES } from '../../src/policy/tags.js';
 import { WORKLOAD_TAG_NAMES } from '../../src/policy/workloadTags.js';
 
-// The README is the user's reference: it must tell the truth about what the code reads.
+// The README and the guides in docs/ are the user's reference: they must tell the truth about what the code reads.
 const readme = readFileSync('README.md', 'utf8');
+/** The full tag policy reference; the README keeps a summary that links to it (issue 17). */
+const TAG_REFERENCE = 'docs/tags.md';
+const tagReference = readFileSync(TAG_REFERENCE, 'utf8');
+const ALL_TAGS = [...Object.values(TAG_NAMES), ...Object.values(WORKLOAD_TAG_NAMES)];
 
 describe('README', () => {
   it('has a Quickstart of exactly the two commands', () => {
@@ -20,8 +25,14 @@ describe('README', () => {
     else if (setting.default !== undefined) expect(row).toContain(`\`${setting.default}\``);
   });
 
-  it.each([...Object.values(TAG_NAMES), ...Object.values(WORKLOAD_TAG_NAMES)])('documents the tag %s in the tag policy reference', (tag) => {
-    expect(readme).toContain(`\`${tag}\``);
+  it.each(ALL_TAGS)(`documents the tag %s in the tag policy reference (${TAG_REFERENCE})`, (tag) => {
+    expect(tagReference).toContain(`\`${tag}\``);
+  });
+
+  it.each(ALL_TAGS)('names the tag %s in the README\'s tag summary', (tag) => {
+    const summary = readme.slice(readme.indexOf('\n## Tag policy reference\n'), readme.indexOf('\n## Settings\n'));
+    const rows = summary.split('\n').filter((line) => line.startsWith('| `'));
+    expect(rows.some((row) => row.split(' | ')[0]!.includes(`\`${tag}\``))).toBe(true);
   });
 
   it('lists no setting the code does not read', () => {
@@ -31,19 +42,29 @@ describe('README', () => {
   });
 });
 
-describe('README links', () => {
-  const slug = (heading: string) => heading.trim().toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-');
-  const anchors = new Set([...readme.matchAll(/^#{1,6} (.+)$/gm)].map((m) => slug(m[1]!)));
+const slug = (heading: string) => heading.trim().toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-');
+const anchorsOf = (text: string) => new Set([...text.replace(/^```[\s\S]*?^```$/gm, '').matchAll(/^#{1,6} (.+)$/gm)].map((m) => slug(m[1]!)));
+const DOCS = ['README.md', ...readdirSync('docs').filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
 
-  it('point at sections that exist, and at files that exist', async () => {
-    const { existsSync } = await import('node:fs');
+describe('README and docs/ links', () => {
+  it.each(DOCS)('%s points at sections that exist, and at files that exist', (file) => {
+    const text = readFileSync(file, 'utf8');
     const broken: string[] = [];
-    for (const [, target] of readme.matchAll(/\]\(([^)\s]+)\)/g)) {
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
       if (target!.startsWith('http')) continue;
-      if (target!.startsWith('#')) {
-        if (!anchors.has(target!.slice(1))) broken.push(target!);
-      } else if (!existsSync(target!.split('#')[0]!)) broken.push(target!);
+      const [path, anchor] = target!.split('#') as [string, string | undefined];
+      const resolved = path === '' ? file : normalize(join(dirname(file), path));
+      if (!existsSync(resolved)) {
+        broken.push(target!);
+        continue;
+      }
+      if (anchor !== undefined && resolved.endsWith('.md') && !anchorsOf(readFileSync(resolved, 'utf8')).has(anchor)) broken.push(target!);
     }
     expect(broken).toEqual([]);
+  });
+
+  it('links every page in docs/ from the README', () => {
+    const unlinked = DOCS.filter((f) => f !== 'README.md' && !readme.includes(`](${f})`));
+    expect(unlinked).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@
  *   - onSecretNearExpiry: Key Vault's `Microsoft.KeyVault.SecretNearExpiry` for secrets we manage
  *     and for everything else;
  *   - adopting an existing application (appId);
- *   - re-enrolment into another vault (README, "Change the vault").
+ *   - re-enrolment into another vault (docs/pull-credentials.md, "Change the vault").
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP } from '../../../emulator/index.js';

@@ -1,6 +1,6 @@
 /**
  * The reconciliation sweep settles pull credentials too: a registry enrolment or un-enrolment
- * whose event Event Grid never delivered is caught on the next sweep (README, "Reconciliation
+ * whose event Event Grid never delivered is caught on the next sweep (docs/registry-access.md, "Reconciliation
  * sweep"). Real adapters against the emulator and Azurite; no host, no Event Grid.
  */
 import { ManagedIdentityCredential } from '@azure/identity';
