@@ -29,12 +29,15 @@ describe('npm run chaos', () => {
     });
     const table = formatTable(results.figures);
     expect(results.errors, lines.join('\n')).toEqual([]);
-    for (const name of [/^secrets found/, /^instances crashed/, /^deliveries answered 5xx/, /^requests answered 5xx/, /^changes on the emulator/, /^accepted events without an audit row/, /^refusals without a clear error/, /^routes reached/, /^final assignments that differ/, /^duplicate assignments/, /^assignments made by hand touched/, /^grants missing once events settle/, /^grants missing after one sweep/, /^grants doubled/]) {
+    for (const name of [/^secrets found/, /^instances crashed/, /^deliveries answered 5xx/, /^requests answered 5xx/, /^changes on the emulator/, /^accepted events without an audit row/, /^refusals without a clear error/, /^routes reached/, /^final assignments that differ/, /^final federated credentials that differ/, /^final Key Vault state that differs/, /^duplicate assignments/, /^assignments made by hand touched/, /^grants missing once events settle/, /^grants missing after one sweep/, /^grants doubled/, /^served passwords that did not sign in/, /^most passwords on one application/, /^credential grants lost or doubled/]) {
       const figure = results.figures.find((f) => name.test(f.name));
       expect(figure, String(name)).toBeDefined();
       expect(figure!.met, `${figure!.name}: ${JSON.stringify(figure!.detail)}\n${table}`).toBe(true);
     }
-    expect(results.figures.find((f) => /^instances killed/.test(f.name))!.value).toBeGreaterThanOrEqual(1);
+    expect(results.figures.find((f) => /^instances killed during the burst/.test(f.name))!.value).toBeGreaterThanOrEqual(1);
+    expect(results.figures.find((f) => /^instances killed during the rotations/.test(f.name))!.value).toBeGreaterThanOrEqual(1);
+    // The faulted run federated and rotated: the comparison had something to compare.
+    expect(results.figures.find((f) => /^federated credentials at the end/.test(f.name))!.display).toBe('2 / 2');
     expect(results.figures.find((f) => /^faults met/.test(f.name))!.value).toBeGreaterThan(0);
     // The scan had something to find: the run issued tokens, a password and vault values.
     expect(results.figures.find((f) => /^secrets issued/.test(f.name))!.value).toBeGreaterThan(5);
