@@ -74,6 +74,9 @@ export async function runFaults(stack: RunningStack, settings: ChaosSettings, lo
     await operator.admin('PUT', '/faults', {
       errors: Object.fromEntries(FAULTED_APIS.map((api) => [api, { '429': 0.2, '500': 0.05 }])),
       events: { reorderRate: 0.3, delayMs: 100, dropRate: 0.1 },
+      // Retry-After on each 429: 1 s as ARM commonly sends; 0 at the tiny size, so the run inside `npm test`
+      // stays short (the same faults and counts, only no wait before the SDK asks again).
+      retryAfterSeconds: settings.size === 'tiny' ? 0 : 1,
     });
     // Event Grid's 30 attempts (https://learn.microsoft.com/azure/event-grid/delivery-and-retry); writes published twice, deliveries duplicated.
     await operator.admin('PUT', '/eventgrid/options', { duplicateWriteEvents: true, duplicateRate: 0.5, maxAttempts: 30 });
@@ -84,7 +87,7 @@ export async function runFaults(stack: RunningStack, settings: ChaosSettings, lo
     injected = calls.filter((c) => c.status === 429 || c.status === 500).reduce((n, c) => n + c.count, 0);
     dropped = (await operator.admin<{ value: Array<{ deadLetteredAt: string }> }>('GET', '/eventgrid/deadletters')).value.filter((d) => Date.parse(d.deadLetteredAt) >= since).length;
   } finally {
-    await operator.admin('PUT', '/faults', { errors: Object.fromEntries(FAULTED_APIS.map((api) => [api, { '429': 0, '500': 0 }])), events: before['events'] });
+    await operator.admin('PUT', '/faults', { errors: Object.fromEntries(FAULTED_APIS.map((api) => [api, { '429': 0, '500': 0 }])), events: before['events'], retryAfterSeconds: before['retryAfterSeconds'] });
     await operator.admin('PUT', '/eventgrid/options', options);
   }
   // Read once the faults are lifted: the state is the app's doing, the reading is not faulted.
