@@ -197,38 +197,38 @@ async function runWorkload(stack: RunningStack, operator: Operator, vault: Vault
   await operator.idle(120_000);
 
   return async () => {
-  const assignments: string[] = [];
-  let handMadeIntact = false;
-  const keys: string[] = [];
-  for (const [label, scope] of [['acr1', acr1], ['acr2', acr2]] as const) {
-    const page = await call<{ value: Array<{ name: string; properties: { scope: string; principalId: string; roleDefinitionId: string; description?: string | null } }> }>('GET', `${scope}/providers/Microsoft.Authorization/roleAssignments?$filter=atScope()`, API.roleAssignments);
-    for (const a of page.value) {
-      if (a.properties.scope.toLowerCase() !== scope.toLowerCase()) continue;
-      const role = a.properties.roleDefinitionId.split('/').pop()!;
-      if (a.name === handName) {
-        handMadeIntact = a.properties.description === 'granted by hand for the build team' && role === ACR_PULL;
-        continue;
+    const assignments: string[] = [];
+    let handMadeIntact = false;
+    const keys: string[] = [];
+    for (const [label, scope] of [['acr1', acr1], ['acr2', acr2]] as const) {
+      const page = await call<{ value: Array<{ name: string; properties: { scope: string; principalId: string; roleDefinitionId: string; description?: string | null } }> }>('GET', `${scope}/providers/Microsoft.Authorization/roleAssignments?$filter=atScope()`, API.roleAssignments);
+      for (const a of page.value) {
+        if (a.properties.scope.toLowerCase() !== scope.toLowerCase()) continue;
+        const role = a.properties.roleDefinitionId.split('/').pop()!;
+        if (a.name === handName) {
+          handMadeIntact = a.properties.description === 'granted by hand for the build team' && role === ACR_PULL;
+          continue;
+        }
+        const holder = holders.get(a.properties.principalId.toLowerCase()) ?? `unknown principal (${a.properties.principalId})`;
+        keys.push(`${a.properties.principalId.toLowerCase()}|${scope.toLowerCase()}|${role}`);
+        assignments.push(`${label}|${holder}|${role}`);
       }
-      const holder = holders.get(a.properties.principalId.toLowerCase()) ?? `unknown principal (${a.properties.principalId})`;
-      keys.push(`${a.properties.principalId.toLowerCase()}|${scope.toLowerCase()}|${role}`);
-      assignments.push(`${label}|${holder}|${role}`);
     }
-  }
-  const duplicates = keys.length - new Set(keys).size;
+    const duplicates = keys.length - new Set(keys).size;
 
-  // Federated credentials, each named by what it should be: the name the app derives, the cluster's issuer, the subject.
-  const federated: string[] = [];
-  const fics = await call<{ value: Array<{ name: string; properties: { issuer: string; subject: string } }> }>('GET', `${workloadIdentity}/federatedIdentityCredentials`, API.federated);
-  for (const f of fics.value) {
-    const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(f.properties.subject);
-    const expectedName = sa ? federatedCredentialName(cluster, sa[1]!, sa[2]!) : undefined;
-    federated.push(`${f.name === expectedName ? 'name as derived' : `unexpected name ${f.name}`}|${f.properties.issuer === issuer ? 'the cluster issuer' : `another issuer ${f.properties.issuer}`}|${f.properties.subject}`);
-  }
+    // Federated credentials, each named by what it should be: the name the app derives, the cluster's issuer, the subject.
+    const federated: string[] = [];
+    const fics = await call<{ value: Array<{ name: string; properties: { issuer: string; subject: string } }> }>('GET', `${workloadIdentity}/federatedIdentityCredentials`, API.federated);
+    for (const f of fics.value) {
+      const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(f.properties.subject);
+      const expectedName = sa ? federatedCredentialName(cluster, sa[1]!, sa[2]!) : undefined;
+      federated.push(`${f.name === expectedName ? 'name as derived' : `unexpected name ${f.name}`}|${f.properties.issuer === issuer ? 'the cluster issuer' : `another issuer ${f.properties.issuer}`}|${f.properties.subject}`);
+    }
 
-  // Key Vault: the run's secrets (from the emulator's records) and whether the served password signs in.
-  const secrets = (await vault.secretNames()).filter((name) => name.startsWith(`${run}acr`)).map((name) => name.replace(`${run}acr`, '<run>acr'));
-  const signIn = await vault.signsIn(`${run}acr3`);
-  const vaultState = [...secrets, signIn.ok ? 'served password signs in' : `served password does not sign in (${signIn.error})`];
-  return { assignments: assignments.sort(), duplicates, handMadeIntact, federated: federated.sort(), vault: vaultState.sort() };
+    // Key Vault: the run's secrets (from the emulator's records) and whether the served password signs in.
+    const secrets = (await vault.secretNames()).filter((name) => name.startsWith(`${run}acr`)).map((name) => name.replace(`${run}acr`, '<run>acr'));
+    const signIn = await vault.signsIn(`${run}acr3`);
+    const vaultState = [...secrets, signIn.ok ? 'served password signs in' : `served password does not sign in (${signIn.error})`];
+    return { assignments: assignments.sort(), duplicates, handMadeIntact, federated: federated.sort(), vault: vaultState.sort() };
   };
 }

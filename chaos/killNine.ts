@@ -168,6 +168,17 @@ export async function runKillRotations(stack: RunningStack, settings: ChaosSetti
   const probes: string[] = [];
   let probed = 0;
   const killer = startKiller(stack, settings, roll);
+  // Between the rotations' own reads, a reader that never stops: Key Vault must serve a working password at every moment.
+  let rotating = true;
+  const reader = (async () => {
+    for (let n = 0; rotating; n++) {
+      const name = registries[n % registries.length]!;
+      const served = await vault.signsIn(name);
+      probed++;
+      if (!served.ok) probes.push(`${name} while rotating: ${served.error}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
   try {
     await Promise.all(
       registries.map(async (name, r) => {
@@ -189,6 +200,8 @@ export async function runKillRotations(stack: RunningStack, settings: ChaosSetti
       }),
     );
   } finally {
+    rotating = false;
+    await reader;
     await killer.stop();
   }
   await operator.idle(120_000);
