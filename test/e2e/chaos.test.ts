@@ -1,8 +1,9 @@
 /**
  * The chaos harness (`npm run chaos`, issue #16) at a tiny size, so it cannot rot: three instances
  * behind one address, the demo's world, generated hostile deliveries and requests through the real
- * path, a changing workload run clean and under faults, an instance killed with SIGKILL during a
- * burst of grants, and the leak scan over every log
+ * path, a changing workload (grants, a federated identity re-tagged, a registry enrolled and rotated)
+ * run clean and under faults, an instance killed with SIGKILL during a burst of grants and again
+ * during forced rotations, and the leak scan over every log
  * line, table row, HTTP answer and file of the run. Unlike
  * the bench, the chaos goals hold at any size: a 5xx, a change, an unaudited event or a leak at the
  * tiny size is a bug, so the test asserts every goal is met.
