@@ -52,7 +52,7 @@ export function finalStateFigures(clean: Outcome, faulted: Outcome, met: { injec
     { scenario: FAULTS, name: 'assignments at the end, clean / with faults', value: faulted.assignments.length, unit: '', display: `${clean.assignments.length} / ${faulted.assignments.length}` },
     { scenario: FAULTS, name: 'final assignments that differ', value: count(assignments), unit: '', goal: '0', met: count(assignments) === 0, detail: assignments },
     { scenario: FAULTS, name: 'federated credentials at the end, clean / with faults', value: faulted.federated.length, unit: '', display: `${clean.federated.length} / ${faulted.federated.length}` },
-    { scenario: FAULTS, name: 'final federated credentials that differ', value: count(federated), unit: '', goal: '0', met: count(federated) === 0 && clean.federated.length > 0, detail: federated },
+    { scenario: FAULTS, name: 'final federated credentials that differ', value: count(federated), unit: '', goal: '0', met: count(federated) === 0 && clean.federated.length > 0, detail: { ...federated, clean: clean.federated } },
     { scenario: FAULTS, name: 'final Key Vault state that differs', value: count(vault), unit: '', goal: '0', met: count(vault) === 0 && clean.vault.includes('served password signs in'), detail: { ...vault, clean: clean.vault } },
     { scenario: FAULTS, name: 'duplicate assignments', value: clean.duplicates + faulted.duplicates, unit: '', goal: '0', met: clean.duplicates + faulted.duplicates === 0 },
     { scenario: FAULTS, name: 'assignments made by hand touched', value: [clean, faulted].filter((o) => !o.handMadeIntact).length, unit: '', goal: '0', met: clean.handMadeIntact && faulted.handMadeIntact },
