@@ -18,7 +18,7 @@ import { rawRequest } from '../test/support/emulator.js';
 import { eventArbitraries, generate, requestArbitraries, API_ROUTES, type ApiRequest, type Delivery, type World } from './hostileInput.js';
 import { filesWrittenSince, findLeaks, recordIssuedSecrets, type Haystack, type SecretRecorder } from './leaks.js';
 import { FAULTS, runFaults } from './faults.js';
-import { KILL, runKillNine } from './killNine.js';
+import { KILL, runKillNine, runKillRotations } from './killNine.js';
 import type { ChaosSettings } from './settings.js';
 
 export type ChaosResults = BenchResults;
@@ -62,7 +62,9 @@ export async function runChaos(options: RunChaosOptions): Promise<ChaosResults> 
     appEntry: options.appEntry,
     ...(options.tables ? { tables: options.tables } : {}),
     // Timers only by request: a sweep on its schedule would write in the middle of the hostile phase.
-    appSettings: { TABLE_PREFIX: tablePrefix, FUNCTIONS_RUN_TIMERS: 'false' },
+    // No grace period (the setting's floor): every forced rotation of point 3 runs, and each one retires
+    // the previous password at once, the path where a kill could remove what Key Vault still serves.
+    appSettings: { TABLE_PREFIX: tablePrefix, FUNCTIONS_RUN_TIMERS: 'false', ROTATION_GRACE_HOURS: '0' },
     emulator: async () => {
       const emulator = await startEmulator();
       recorder = recordIssuedSecrets(portsOf({ ...emulator.endpoints }));
@@ -107,6 +109,12 @@ export async function runChaos(options: RunChaosOptions): Promise<ChaosResults> 
     } catch (error) {
       errors.push({ scenario: KILL, error: error instanceof Error ? error.message : String(error) });
       log(`  ${KILL} failed: ${error instanceof Error ? error.stack : String(error)}`);
+    }
+    try {
+      figures.push(...(await runKillRotations(stack, settings, log)));
+    } catch (error) {
+      errors.push({ scenario: KILL, error: `rotations: ${error instanceof Error ? error.message : String(error)}` });
+      log(`  ${KILL} (rotations) failed: ${error instanceof Error ? error.stack : String(error)}`);
     }
 
     try {

@@ -5,11 +5,18 @@
  * and retried by Event Grid; the instance is started again and put back. Once events settle, and
  * again after one reconciliation sweep (the production timer that catches what events missed),
  * the registry's AcrPull assignments are read through ARM: none missing, none doubled.
+ *
+ * Rotations part: two registries enrolled for pull credentials are rotated on request, again and
+ * again, while instances are killed the same way (the chaos stack runs with no grace period, so each
+ * rotation also retires the previous password). After every answer, and once events settle, what
+ * Key Vault serves is read and signed in with (chaos/vault.ts); afterwards each application holds at
+ * most 2 passwords (Graph's records), and its service principal exactly one AcrPull on the registry.
  */
 import type { Figure } from '../bench/report.js';
 import { createOperator } from '../scripts/operator.js';
 import type { RunningStack } from '../scripts/stack.js';
 import type { ChaosSettings } from './settings.js';
+import { vaultProbe } from './vault.js';
 
 export const KILL = '3. kill -9';
 const ACR_PULL = '7f951dda-4ed3-4680-a7ca-43fe172d538d';
@@ -38,27 +45,7 @@ export async function runKillNine(stack: RunningStack, settings: ChaosSettings, 
   const shared = (await operator.arm('PUT', `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-kill`, API.identity, { location: 'westeurope' })).json<{ id: string; properties: { principalId: string } }>();
   await operator.idle();
 
-  // The killer: every so often one live instance dies (SIGKILL, no goodbye) and is started again in
-  // the background, so the next kill need not wait for it; one instance is always left alive.
-  const kills: string[] = [];
-  const restarting = new Set<number>();
-  const restarts: Promise<unknown>[] = [];
-  let burstDone = false;
-  const killer = (async () => {
-    // At least one kill, even when the burst is over first (a tiny run).
-    while (kills.length < settings.kills && (!burstDone || kills.length === 0)) {
-      await new Promise((r) => setTimeout(r, 150 + roll() * 600));
-      const live = stack.hosts.map((_, i) => i).filter((i) => !restarting.has(i));
-      if (live.length <= 1) continue;
-      const index = live[Math.floor(roll() * live.length)]!;
-      const victim = stack.hosts[index]!;
-      process.kill(victim.pid, 'SIGKILL');
-      kills.push(`instance ${index + 1} (pid ${victim.pid})`);
-      restarting.add(index);
-      restarts.push(stack.restartInstance(index).finally(() => restarting.delete(index)));
-    }
-    await Promise.all(restarts);
-  })();
+  const killer = startKiller(stack, settings, roll);
 
   // Event Grid's own retry budget: 30 attempts by default (https://learn.microsoft.com/azure/event-grid/delivery-and-retry),
   // not the emulator's test default of 5; its backoff stays scaled down to seconds.
@@ -91,8 +78,7 @@ export async function runKillNine(stack: RunningStack, settings: ChaosSettings, 
       }),
     );
   } finally {
-    burstDone = true;
-    await killer;
+    await killer.stop();
   }
   await operator.idle(180_000);
   const deadLetters = (await operator.admin<{ value: Array<{ deadLetteredAt: string }> }>('GET', '/eventgrid/deadletters')).value.filter((d) => Date.parse(d.deadLetteredAt) >= burstStart).length;
@@ -117,6 +103,7 @@ export async function runKillNine(stack: RunningStack, settings: ChaosSettings, 
   };
   const a = count(settled);
   const b = count(swept);
+  const kills = killer.kills;
   return [
     { scenario: KILL, name: 'instances killed during the burst', value: kills.length, unit: '', display: `${kills.length} (${settings.grants} VMs, ${expected.size} principals)`, detail: { kills } },
     { scenario: KILL, name: 'deliveries cut by a kill, retried by Event Grid', value: cut, unit: '' },
@@ -124,6 +111,125 @@ export async function runKillNine(stack: RunningStack, settings: ChaosSettings, 
     { scenario: KILL, name: 'grants missing once events settle', value: a.missing, unit: '', goal: '0', met: a.missing === 0 },
     { scenario: KILL, name: 'grants missing after one sweep', value: b.missing, unit: '', goal: '0', met: b.missing === 0 },
     { scenario: KILL, name: 'grants doubled', value: Math.max(a.doubled, b.doubled), unit: '', goal: '0', met: a.doubled === 0 && b.doubled === 0 },
+  ];
+}
+
+/**
+ * The killer: every so often one live instance dies (SIGKILL, no goodbye) and is started again in
+ * the background, so the next kill need not wait for it; one instance is always left alive. At least
+ * one kill, even when the work is over first (a tiny run); `stop` waits for the restarts.
+ */
+function startKiller(stack: RunningStack, settings: ChaosSettings, roll: () => number): { readonly kills: string[]; stop(): Promise<void> } {
+  const kills: string[] = [];
+  const restarting = new Set<number>();
+  const restarts: Promise<unknown>[] = [];
+  let done = false;
+  const running = (async () => {
+    while (kills.length < settings.kills && (!done || kills.length === 0)) {
+      await new Promise((r) => setTimeout(r, 150 + roll() * 600));
+      const live = stack.hosts.map((_, i) => i).filter((i) => !restarting.has(i));
+      if (live.length <= 1) continue;
+      const index = live[Math.floor(roll() * live.length)]!;
+      const victim = stack.hosts[index]!;
+      process.kill(victim.pid, 'SIGKILL');
+      kills.push(`instance ${index + 1} (pid ${victim.pid})`);
+      restarting.add(index);
+      restarts.push(stack.restartInstance(index).finally(() => restarting.delete(index)));
+    }
+    await Promise.all(restarts);
+  })();
+  return {
+    kills,
+    async stop() {
+      done = true;
+      await running;
+    },
+  };
+}
+
+/** Point 3, rotations: forced rotations of two enrolled registries while instances are killed. */
+export async function runKillRotations(stack: RunningStack, settings: ChaosSettings, log: (line: string) => void): Promise<Figure[]> {
+  const e = stack.endpoints;
+  const operator = createOperator(e, stack.emulator!.caPem);
+  const vault = await vaultProbe(stack, operator);
+  const roll = dice(settings.seed + 1);
+  const rg = `/subscriptions/${e.subscriptionId}/resourceGroups/chaos-kill`;
+  await operator.arm('PUT', rg, API.resourceGroup, { location: 'westeurope' });
+  const registries = ['killcred1', 'killcred2'];
+  for (const name of registries) await operator.arm('PUT', `${rg}/providers/Microsoft.ContainerRegistry/registries/${name}`, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-credential': e.keyVaultName! } });
+  await operator.idle(120_000);
+  for (const name of registries) {
+    const enrolled = await vault.signsIn(name);
+    if (!enrolled.ok) throw new Error(`${name} was not enrolled before the kills: ${enrolled.error}`);
+  }
+
+  log(`${KILL}: ${settings.rotations} forced rotations, killing up to ${settings.kills} times …`);
+  const answers = new Map<string, number>();
+  const probes: string[] = [];
+  let probed = 0;
+  const rotationsStart = Date.now();
+  const killer = startKiller(stack, settings, roll);
+  // Between the rotations' own reads, a reader that never stops: Key Vault must serve a working password at every moment.
+  let rotating = true;
+  const reader = (async () => {
+    for (let n = 0; rotating; n++) {
+      const name = registries[n % registries.length]!;
+      const served = await vault.signsIn(name);
+      probed++;
+      if (!served.ok) probes.push(`${name} while rotating: ${served.error}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  try {
+    await Promise.all(
+      registries.map(async (name, r) => {
+        for (let i = r; i < settings.rotations; i += registries.length) {
+          let status: string;
+          try {
+            const res = await fetch(`${e.functions}/api/credentials/${name}/rotate`, { method: 'POST', headers: { 'x-functions-key': e.functionKey }, signal: AbortSignal.timeout(60_000) });
+            const text = await res.text();
+            // The outcome word only (rotated, in-progress, deferred …), never the body.
+            const outcome = /"outcome":"([a-z-]+)"/.exec(text)?.[1];
+            status = outcome ? `${res.status} ${outcome}` : String(res.status);
+          } catch {
+            status = 'no answer';
+          }
+          answers.set(String(status), (answers.get(String(status)) ?? 0) + 1);
+          // Whatever the answer (a kill may have cut the rotation anywhere), Key Vault must serve a password that signs in.
+          const served = await vault.signsIn(name);
+          probed++;
+          if (!served.ok) probes.push(`${name} after rotation ${i + 1} (answered ${status}): ${served.error}`);
+        }
+      }),
+    );
+  } finally {
+    rotating = false;
+    await reader;
+    await killer.stop();
+  }
+  await operator.idle(120_000);
+
+  // Rotations that happened, from Graph's records: each one adds a password.
+  const calls = (await operator.admin<{ calls: Array<{ api: string; method: string; route: string; status: number; count: number }> }>('GET', `/calls?since=${rotationsStart}`)).calls;
+  const added = calls.filter((c) => c.api === 'graph' && c.method === 'POST' && /addPassword/i.test(c.route) && c.status < 300).reduce((n, c) => n + c.count, 0);
+  const after: string[] = [];
+  let maxPasswords = 0;
+  const grants: string[] = [];
+  for (const name of registries) {
+    const served = await vault.signsIn(name);
+    probed++;
+    if (!served.ok) probes.push(`${name} once events settle: ${served.error}`);
+    const passwords = (await vault.passwordsOf(name)) ?? 0;
+    maxPasswords = Math.max(maxPasswords, passwords);
+    after.push(`${name}: ${passwords} passwords`);
+    const pulls = await pullsAt(operator, `${rg}/providers/Microsoft.ContainerRegistry/registries/${name}`);
+    if (pulls.length !== 1) grants.push(`${name}: ${pulls.length} AcrPull assignments for its service principal`);
+  }
+  return [
+    { scenario: KILL, name: 'instances killed during the rotations', value: killer.kills.length, unit: '', display: `${killer.kills.length} (${settings.rotations} rotations asked, ${added} passwords added; answers ${[...answers].map(([k, v]) => `${k}×${v}`).join(', ')})`, detail: { kills: killer.kills } },
+    { scenario: KILL, name: 'served passwords that did not sign in', value: probes.length, unit: '', display: `${probes.length} of ${probed} reads`, goal: '0', met: probes.length === 0, detail: { probes: probes.slice(0, 20) } },
+    { scenario: KILL, name: 'most passwords on one application afterwards', value: maxPasswords, unit: '', goal: '≤ 2 (no grace period)', met: maxPasswords <= 2, detail: { after } },
+    { scenario: KILL, name: 'credential grants lost or doubled', value: grants.length, unit: '', goal: '0', met: grants.length === 0, detail: { grants } },
   ];
 }
 

@@ -1,6 +1,6 @@
 /**
  * `npm run chaos` settings: a size picks the counts; single options override them.
- * `full` is the issue's size (10,000 deliveries, 10,000 requests, 500 grants); `tiny` is what `npm test` runs.
+ * `full` is the issue's size (10,000 deliveries, 10,000 requests, 500 grants, 200 rotations); `tiny` is what `npm test` runs.
  */
 export const SIZES = ['tiny', 'small', 'full'] as const;
 export type Size = (typeof SIZES)[number];
@@ -17,8 +17,10 @@ export interface ChaosSettings {
   readonly workloadVms: number;
   /** Tagged VMs granted while instances are killed (point 3). */
   readonly grants: number;
-  /** SIGKILLs during that burst, each followed by a restart of the instance. */
+  /** SIGKILLs during that burst, and again during the rotations, each followed by a restart of the instance. */
   readonly kills: number;
+  /** Forced rotations of pull credentials while instances are killed (point 3). */
+  readonly rotations: number;
   /** Requests in flight at once, deliveries and API calls each. */
   readonly concurrency: number;
   /** fast-check's seed: the same seed generates the same input, so a failing run can be replayed. */
@@ -26,18 +28,18 @@ export interface ChaosSettings {
 }
 
 const BY_SIZE: Record<Size, Omit<ChaosSettings, 'size' | 'seed'>> = {
-  tiny: { instances: 3, deliveries: 60, requests: 60, workloadVms: 6, grants: 12, kills: 1, concurrency: 6 },
-  small: { instances: 3, deliveries: 1_000, requests: 1_000, workloadVms: 12, grants: 100, kills: 4, concurrency: 8 },
-  full: { instances: 3, deliveries: 10_000, requests: 10_000, workloadVms: 30, grants: 500, kills: 8, concurrency: 8 },
+  tiny: { instances: 3, deliveries: 60, requests: 60, workloadVms: 6, grants: 12, kills: 1, rotations: 6, concurrency: 6 },
+  small: { instances: 3, deliveries: 1_000, requests: 1_000, workloadVms: 12, grants: 100, kills: 4, rotations: 20, concurrency: 8 },
+  full: { instances: 3, deliveries: 10_000, requests: 10_000, workloadVms: 30, grants: 500, kills: 8, rotations: 200, concurrency: 8 },
 };
 
 export function settingsFor(size: Size, overrides: Partial<ChaosSettings> = {}): ChaosSettings {
   return { size, seed: 16, ...BY_SIZE[size], ...overrides };
 }
 
-const NUMERIC = { '--instances': 'instances', '--deliveries': 'deliveries', '--requests': 'requests', '--workload-vms': 'workloadVms', '--grants': 'grants', '--kills': 'kills', '--concurrency': 'concurrency', '--seed': 'seed' } as const;
+const NUMERIC = { '--instances': 'instances', '--deliveries': 'deliveries', '--requests': 'requests', '--workload-vms': 'workloadVms', '--grants': 'grants', '--kills': 'kills', '--rotations': 'rotations', '--concurrency': 'concurrency', '--seed': 'seed' } as const;
 
-/** `--size tiny|small|full`, `--deliveries N`, `--requests N`, `--grants N`, `--kills N`, `--instances N`, `--concurrency N`, `--seed N`, `--out FILE`. */
+/** `--size tiny|small|full`, `--deliveries N`, `--requests N`, `--grants N`, `--kills N`, `--rotations N`, `--instances N`, `--concurrency N`, `--seed N`, `--out FILE`. */
 export function parseArgs(args: readonly string[]): { settings: ChaosSettings; out: string } {
   let size: Size = 'full';
   let out = 'chaos/results.json';
@@ -53,7 +55,7 @@ export function parseArgs(args: readonly string[]): { settings: ChaosSettings; o
     else if (flag in NUMERIC) {
       if (!/^\d+$/.test(value) || Number(value) < 1) throw new Error(`${flag}: expected a whole number of at least 1, got ${JSON.stringify(value)}`);
       overrides[NUMERIC[flag as keyof typeof NUMERIC]] = Number(value);
-    } else throw new Error(`unknown option ${flag}. Usage: npm run chaos -- [--size tiny|small|full] [--deliveries N] [--requests N] [--workload-vms N] [--grants N] [--kills N] [--instances N] [--concurrency N] [--seed N] [--out FILE]`);
+    } else throw new Error(`unknown option ${flag}. Usage: npm run chaos -- [--size tiny|small|full] [--deliveries N] [--requests N] [--workload-vms N] [--grants N] [--kills N] [--rotations N] [--instances N] [--concurrency N] [--seed N] [--out FILE]`);
   }
   return { settings: settingsFor(size, overrides), out };
 }
