@@ -80,7 +80,7 @@ export function credentialsRoutes(deps: () => CredentialsDeps): ApiRoute[] {
           responses: {
             200: { description: 'Rotated.', schema: RotationResultSchema },
             202: {
-              description: 'Deferred (outcome deferred, deferredUntil: the previous password’s grace period ends then), or another run holds this registry and will finish the rotation (outcome in-progress).',
+              description: 'Deferred (outcome deferred, deferredUntil: the previous password’s grace period ends then), or another run holds this registry’s lease (outcome in-progress): that run rotates only if it was itself rotating, and a run that crashed holds the lease until it lapses (at most 5 minutes), so ask again then if no rotated row follows.',
               schema: RotationResultSchema,
             },
           },
