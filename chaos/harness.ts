@@ -120,6 +120,8 @@ export async function runChaos(options: RunChaosOptions): Promise<ChaosResults> 
     try {
       const haystacks: Haystack[] = [...responses];
       stack.hosts.forEach((host, i) => host.child.output.forEach((line, n) => haystacks.push({ place: 'log line', where: `instance ${i + 1} line ${n + 1}`, text: line })));
+      // Instances killed and replaced during the run wrote most of its log lines: read theirs too.
+      stack.retiredHosts.forEach((host, i) => host.child.output.forEach((line, n) => haystacks.push({ place: 'log line', where: `replaced instance ${i + 1} line ${n + 1}`, text: line })));
       for (const row of await allTableRows(e.tablesConnectionString, tablePrefix)) haystacks.push(row);
       haystacks.push(...filesWrittenSince([options.repoRoot, tmpdir()], startedAt.getTime()));
       const secrets = recorder!.secrets();
@@ -130,7 +132,7 @@ export async function runChaos(options: RunChaosOptions): Promise<ChaosResults> 
       const issued = (kind: string) => secrets.filter((s) => s.kind === kind).length;
       figures.push(
         { scenario: LEAKS, name: 'secrets issued by the emulator, and seeded', value: secrets.length, unit: '', display: `${secrets.length} (${issued('access token')} tokens, ${issued('Graph password')} Graph passwords, ${issued('Key Vault secret value')} Key Vault values, ${issued('seeded secret')} seeded or host keys)` },
-        { scenario: LEAKS, name: 'places scanned', value: haystacks.length, unit: '', display: `${count('log line')} log lines, ${count('audit row')} audit rows, ${count('table row')} other table rows, ${count('HTTP response')} HTTP responses, ${count('file')} files` },
+        { scenario: LEAKS, name: 'places scanned', value: haystacks.length, unit: '', display: `${count('log line')} log lines (${haystacks.filter((h) => h.place === 'log line' && h.where.startsWith('replaced')).length} from replaced instances), ${count('audit row')} audit rows, ${count('table row')} other table rows, ${count('HTTP response')} HTTP responses, ${count('file')} files` },
         { scenario: LEAKS, name: 'secrets found in them', value: leaks.length, unit: '', goal: '0', met: leaks.length === 0, detail: { leaks: leaks.slice(0, 50) } },
       );
       const tokens = issued('access token');

@@ -70,6 +70,8 @@ export interface RunningStack {
   readonly emulator?: StackEmulator;
   /** Starts instance `index` again (after it was stopped or killed) and puts it back behind the front. */
   restartInstance(index: number): Promise<HostProcess>;
+  /** Instances `restartInstance` replaced, oldest first: their output stays readable (a leak scan reads every line any instance wrote). */
+  readonly retiredHosts: readonly HostProcess[];
   /** Pids of every child process the stack started. */
   readonly pids: readonly number[];
   stop(): Promise<void>;
@@ -136,6 +138,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         },
       });
     const hosts: HostProcess[] = [];
+    const retiredHosts: HostProcess[] = [];
     for (let index = 0; index < instances; index++) {
       const started = await startInstance(index);
       hosts.push(started);
@@ -172,9 +175,11 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       ...(loadBalancer ? { loadBalancer } : {}),
       emulator,
       pids,
+      retiredHosts,
       async restartInstance(index) {
         if (!hosts[index]) throw new Error(`no instance ${index}`);
         await hosts[index].stop();
+        retiredHosts.push(hosts[index]);
         const started = await startInstance(index);
         hosts[index] = started;
         stops.push(() => started.stop());
