@@ -18,7 +18,7 @@ import { customRegistryLoginServers, SYSTEM_IDENTITY } from '../azure/acrTasks.j
 import type { ArmResource } from '../azure/arm.js';
 import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
 import { AppError } from '../errors.js';
-import { DecisionRecorder, type DecisionOptions, type DecisionTrigger } from '../audit/decisionRecorder.js';
+import { DecisionRecorder, type DecisionOptions } from '../audit/decisionRecorder.js';
 import { OWNERSHIP_KINDS, standsFor, subjectOf } from '../policy/ownership.js';
 import { planAccess, refersToRegistry, type AccessPlan, type PlannedGrant, type RegistryFacts } from '../policy/plan.js';
 import { consentForPrincipal, evaluateConsent, registryConsentFor } from '../policy/consent.js';
@@ -38,7 +38,7 @@ import { keepManualGrants } from './manualGrantDescription.js';
 export { identitiesOf, toPlanIdentity } from './identities.js';
 
 /** What started a reconciliation, for the audit row. */
-export type Trigger = DecisionTrigger;
+export type { Trigger } from '../audit/auditLog.js';
 
 /** `dryRun`: plan only — nothing is written to ARM, the grant index or the audit log. */
 export type ReconcileOptions = DecisionOptions;
