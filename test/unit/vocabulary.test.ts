@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { RESOURCE_EVENT_SUBSCRIPTION, RESOURCE_OPERATION_NAMES, TAGS_WRITE_OPERATION } from '../../src/access/eventSubscription.js';
+import { apiVersionsFor } from '../../emulator/arm/apiVersions.js';
 import { API_VERSIONS } from '../../src/azure/arm.js';
 import { CONSUMER_TYPES, RESOURCE_ROLES, RESOURCE_TYPES, SWEPT_CONSUMER_TYPES, WATCHED_RESOURCE_TYPES } from '../../src/policy/resourceTypes.js';
 
@@ -119,6 +120,16 @@ describe('the resource type table', () => {
     expect(RESOURCE_EVENT_SUBSCRIPTION.advancedFilters[0]?.values).toBe(RESOURCE_OPERATION_NAMES);
     // Event Grid's StringIn filter takes at most 25 values.
     expect(RESOURCE_OPERATION_NAMES.length).toBeLessThanOrEqual(25);
+  });
+
+  // The emulator keeps its own table (emulator/ never imports src/), taken from the REST specs'
+  // folders; the two must name each type alike, in ARM's casing, and the emulator must accept the
+  // version the app reads it with.
+  it.each(rows.map((r) => [r.type, r] as const))('spells %s as the emulator’s table (the REST specs) does', (_, row) => {
+    const [namespace, ...types] = row.type.split('/');
+    const found = apiVersionsFor(`/subscriptions/s/resourceGroups/rg/providers/${namespace}/${types.map((t, i) => `${t}/n${i}`).join('/')}`);
+    expect(found && `${found.namespace}/${found.type}`).toBe(row.type);
+    if ('apiVersion' in row) expect(found?.versions).toContain(row.apiVersion);
   });
 
   it('derives the watched types and consumer kinds from the roles', () => {
