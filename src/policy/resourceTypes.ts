@@ -106,7 +106,7 @@ export const API_VERSIONS: Readonly<Record<string, string>> = Object.fromEntries
 export const REGISTRY_TYPE = TYPES.registry;
 
 /** Whether a lower-cased type is one the Event Grid subscription delivers. */
-export function isWatchedType(type: string | undefined): boolean {
+export function isWatchedType(type: string | undefined): type is WatchedResourceType {
   return type !== undefined && WATCHED.has(type);
 }
 
