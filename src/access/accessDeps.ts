@@ -1,4 +1,4 @@
-import type { AuditLog } from '../audit/auditLog.js';
+import type { AuditLog, Trigger } from '../audit/auditLog.js';
 import type { AcrTasks } from '../azure/acrTasks.js';
 import type { ArmResource, ArmResources } from '../azure/arm.js';
 import type { ContainerApps } from '../azure/containerApps.js';
@@ -30,7 +30,7 @@ export interface AccessDeps {
    */
   readonly onRegistryChanged?: (
     registry: ArmResource | { readonly id: string; readonly deleted: true },
-    options: { readonly log: Logger; readonly trigger: { readonly eventId?: string; readonly correlationId?: string; readonly caller?: string } },
+    options: { readonly log: Logger; readonly trigger: Trigger },
   ) => Promise<void>;
   /** Registries enrolled for pull credentials (not un-enrolled), so the sweep settles them even after a lost event. */
   readonly listEnrolledRegistries?: () => Promise<readonly string[]>;

@@ -18,16 +18,14 @@
  */
 import type { AccessDeps } from './accessDeps.js';
 import type { Asker, AskerLookup } from '../assignments/executor.js';
-import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
+import { CONSUMER_TYPES } from '../policy/resourceTypes.js';
 import { identitiesOf, toPlanIdentity } from './identities.js';
 import { describeOwnership, OWNERSHIP_KINDS } from '../policy/ownership.js';
 import { planAccess, refersToRegistry, type RegistryFacts } from '../policy/plan.js';
-import { normalizeResourceId, parseResourceId, REGISTRY_TYPE, sameResourceId } from '../policy/resourceId.js';
+import { parseResourceId, REGISTRY_TYPE, resourceIdKey, sameResourceId } from '../policy/resourceId.js';
 import { isGuid } from '../policy/result.js';
 import { accessOf, REGISTRY_ROLES, roleFor } from '../policy/roles.js';
 import { parseConsumerTags, TAG_FOR_ACCESS, TAG_NAMES } from '../policy/tags.js';
-
-const CONSUMER_TYPES: ReadonlySet<string> = new Set(Object.values(WATCHED_RESOURCE_TYPES).filter((t) => t !== WATCHED_RESOURCE_TYPES.registry));
 
 /** Resource Graph: consumers carrying an access tag whose identities mention this principal id (a GUID). */
 export function consumersHoldingPrincipalQuery(principalId: string): string {
@@ -53,12 +51,12 @@ export function registryAskers(deps: AccessDeps, known?: { readonly registry?: R
     // Not a registry role at a registry, or a principal id that is no GUID: no consumer tag asks for it.
     if (!role || !access || !scope.ok || scope.value.type !== REGISTRY_TYPE || !isGuid(a.principalId)) return [];
     const principalId = a.principalId.toLowerCase();
-    const excluded = new Set(except.map((id) => normalizeResourceId(id) ?? id.toLowerCase()));
+    const excluded = new Set(except.map((id) => resourceIdKey(id)));
 
     const candidates = new Map<string, string>();
     for (const row of await deps.resourceGraph.query(consumersHoldingPrincipalQuery(principalId), deps.config.watchedSubscriptions)) {
       if (typeof row['id'] !== 'string' || typeof row['type'] !== 'string' || !CONSUMER_TYPES.has(row['type'].toLowerCase())) continue;
-      const key = normalizeResourceId(row['id']) ?? row['id'].toLowerCase();
+      const key = resourceIdKey(row['id']);
       if (!excluded.has(key)) candidates.set(key, row['id']);
     }
     if (candidates.size === 0) return [];

@@ -5,8 +5,10 @@
  *
  * Operation names are ARM's `data.operationName` values
  * (https://learn.microsoft.com/azure/event-grid/event-schema-subscriptions). Event Grid's
- * `StringIn` advanced filter compares case-insensitively and takes at most 25 values.
+ * `StringIn` advanced filter compares case-insensitively and takes at most 25 values. The watched
+ * types come from the one table, src/policy/resourceTypes.ts.
  */
+import { WATCHED_PROVIDER_TYPES } from '../policy/resourceTypes.js';
 
 /** The function's name, as registered with `app.eventGrid` and named in the webhook URL. */
 export const RESOURCE_EVENTS_FUNCTION = 'resourceEvents';
@@ -18,47 +20,14 @@ export const RESOURCE_EVENT_TYPES = {
 } as const;
 export type ResourceEventType = (typeof RESOURCE_EVENT_TYPES)[keyof typeof RESOURCE_EVENT_TYPES];
 
-/** ARM resource types whose writes and deletes the feature reconciles (lower case, as compared). */
-export const WATCHED_RESOURCE_TYPES = {
-  registry: 'microsoft.containerregistry/registries',
-  acrTask: 'microsoft.containerregistry/registries/tasks',
-  virtualMachine: 'microsoft.compute/virtualmachines',
-  virtualMachineScaleSet: 'microsoft.compute/virtualmachinescalesets',
-  managedCluster: 'microsoft.containerservice/managedclusters',
-  userAssignedIdentity: 'microsoft.managedidentity/userassignedidentities',
-  containerApp: 'microsoft.app/containerapps',
-  site: 'microsoft.web/sites',
-  /** Container Instances: a container group pulls its images once, at creation (issue 19.3). */
-  containerGroup: 'microsoft.containerinstance/containergroups',
-  /**
-   * Not a consumer: a Key Vault's `acr-workload-allow` tag is its consent to workload-identity grants
-   * (docs/workload-identity.md), so withdrawing it must revoke without waiting for the identity's next event.
-   */
-  keyVault: 'microsoft.keyvault/vaults',
-} as const;
-export type WatchedResourceKind = keyof typeof WATCHED_RESOURCE_TYPES;
-export type WatchedResourceType = (typeof WATCHED_RESOURCE_TYPES)[WatchedResourceKind];
+export { WATCHED_RESOURCE_TYPES, type WatchedResourceKind, type WatchedResourceType } from '../policy/resourceTypes.js';
 
 /** The tag write on any resource: `PUT/PATCH {scope}/providers/Microsoft.Resources/tags/default`. */
 export const TAGS_WRITE_OPERATION = 'Microsoft.Resources/tags/write';
 
-/** Provider-cased type names, for operation names and filters (ARM's own casing). */
-const PROVIDER_TYPES: readonly string[] = [
-  'Microsoft.ContainerRegistry/registries',
-  'Microsoft.ContainerRegistry/registries/tasks',
-  'Microsoft.Compute/virtualMachines',
-  'Microsoft.Compute/virtualMachineScaleSets',
-  'Microsoft.ContainerService/managedClusters',
-  'Microsoft.ManagedIdentity/userAssignedIdentities',
-  'Microsoft.App/containerApps',
-  'Microsoft.Web/sites',
-  'Microsoft.ContainerInstance/containerGroups',
-  'Microsoft.KeyVault/vaults',
-];
-
 /** Every `data.operationName` the function handles: write and delete per watched type, plus tag writes. */
 export const RESOURCE_OPERATION_NAMES: readonly string[] = [
-  ...PROVIDER_TYPES.flatMap((type) => [`${type}/write`, `${type}/delete`]),
+  ...WATCHED_PROVIDER_TYPES.flatMap((type) => [`${type}/write`, `${type}/delete`]),
   TAGS_WRITE_OPERATION,
 ];
 

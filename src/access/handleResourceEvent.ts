@@ -9,7 +9,7 @@ import type { AccessDeps } from './accessDeps.js';
 import { parseResourceEvent } from './resourceEvent.js';
 import { reconcileResource, type ReconcileOptions, type ReconcileResult } from './reconcile.js';
 import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
-import { normalizeResourceId, resourceTypeOf } from '../policy/resourceId.js';
+import { resourceIdKey, resourceTypeOf } from '../policy/resourceId.js';
 import type { ArmResource, ArmResources } from '../azure/arm.js';
 import { isWorkloadResource, reconcileWorkloadIdentity, type WorkloadReconcileResult } from '../workload/reconcileWorkloadIdentity.js';
 import { hasWorkloadDeps } from '../workload/workloadDeps.js';
@@ -87,7 +87,7 @@ export async function reconcileChangedResource(given: AccessDeps, resourceId: st
 /** ARM reads shared for the length of one event: each resource is read once; a write through it drops the copy. */
 function readOnce(arm: ArmResources): ArmResources {
   const reads = new Map<string, Promise<ArmResource | undefined>>();
-  const keyOf = (id: string) => normalizeResourceId(id) ?? id.toLowerCase();
+  const keyOf = (id: string) => resourceIdKey(id);
   return {
     getResource(id, options) {
       const key = keyOf(id);

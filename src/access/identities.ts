@@ -12,12 +12,8 @@ import { NotReadyError } from '../errors.js';
 import type { PlanIdentity } from '../policy/plan.js';
 import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
 
-export const IDENTITY_KINDS = {
-  systemAssigned: 'system-assigned',
-  userAssigned: 'user-assigned',
-  kubelet: 'kubelet',
-} as const;
-export type IdentityKind = (typeof IDENTITY_KINDS)[keyof typeof IDENTITY_KINDS];
+import { IDENTITY_KINDS, type IdentityKind } from '../policy/identityKinds.js';
+export { IDENTITY_KINDS, type IdentityKind } from '../policy/identityKinds.js';
 
 /** One principal the consumer acts as. */
 export interface ConsumerIdentity {
@@ -156,11 +152,10 @@ export async function identitiesOf(deps: { readonly arm: Pick<ArmResources, 'get
 
 /** A resolved identity as the planner sees it (managed identities are service principals). */
 export function toPlanIdentity(identity: ConsumerIdentity): PlanIdentity {
-  const source = identity.kind === IDENTITY_KINDS.systemAssigned ? 'system' : identity.kind === IDENTITY_KINDS.kubelet ? 'kubelet' : 'user';
   return {
     principalId: identity.principalId,
     principalType: 'ServicePrincipal',
-    source,
+    kind: identity.kind,
     ...(identity.identityResourceId ? { resourceId: identity.identityResourceId } : {}),
   };
 }

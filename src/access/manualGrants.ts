@@ -20,6 +20,7 @@ import type { Logger } from '../log.js';
 import { consentForPrincipal, evaluateConsent, registryConsentFor, type ConsentDecision } from '../policy/consent.js';
 import { planAccess, type AccessPlan, type PlanIdentity, type PlannedGrant, type RegistryFacts } from '../policy/plan.js';
 import { parseResourceId, REGISTRY_TYPE, sameResourceId } from '../policy/resourceId.js';
+import { IDENTITY_KINDS } from '../policy/identityKinds.js';
 import { accessOf, chooseRole, describeRole, roleFor, type Role } from '../policy/roles.js';
 import { OWNERSHIP_KINDS } from '../policy/ownership.js';
 import { parseRegistryRef, TAG_FOR_ACCESS, TAG_NAMES, type Access } from '../policy/tags.js';
@@ -328,7 +329,7 @@ async function findRegistry(run: Run, request: ManualRequest): Promise<RegistryF
 async function resolveTarget(run: Run, request: ManualRequest, facts: RegistryFacts): Promise<ResolvedTarget> {
   if (!('resourceId' in request)) {
     return {
-      identities: [{ principalId: request.principalId.toLowerCase(), principalType: request.principalType, source: 'user' }],
+      identities: [{ principalId: request.principalId.toLowerCase(), principalType: request.principalType, kind: IDENTITY_KINDS.userAssigned }],
       label: `principal ${request.principalId.toLowerCase()}`,
     };
   }

@@ -18,11 +18,11 @@ import { customRegistryLoginServers, SYSTEM_IDENTITY } from '../azure/acrTasks.j
 import type { ArmResource } from '../azure/arm.js';
 import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
 import { AppError } from '../errors.js';
-import { DecisionRecorder, type DecisionOptions, type DecisionTrigger } from '../audit/decisionRecorder.js';
+import { DecisionRecorder, type DecisionOptions } from '../audit/decisionRecorder.js';
 import { OWNERSHIP_KINDS, standsFor, subjectOf } from '../policy/ownership.js';
 import { planAccess, refersToRegistry, type AccessPlan, type PlannedGrant, type RegistryFacts } from '../policy/plan.js';
 import { consentForPrincipal, evaluateConsent, registryConsentFor } from '../policy/consent.js';
-import { normalizeResourceId, parseResourceId, sameResourceId } from '../policy/resourceId.js';
+import { parseResourceId, resourceIdKey, sameResourceId } from '../policy/resourceId.js';
 import { accessOf, describeRole, roleFor } from '../policy/roles.js';
 import { parseConsumerTags, TAG_NAMES, type AccessRequest } from '../policy/tags.js';
 import type { AccessDeps } from './accessDeps.js';
@@ -30,6 +30,7 @@ import { registryAskers } from './askers.js';
 import { grantAssignment, ownershipOfListed, revokeAssignment, REVOKE_RESULTS, type GrantSpec } from '../assignments/executor.js';
 import { noteContainerGroupOrder, wireConsumer, type HeldRegistry, type NewGrant } from './consumerWiring.js';
 import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
+import { CONSUMER_TYPES, isWatchedType } from '../policy/resourceTypes.js';
 import type { GrantIndexEntry } from '../assignments/grantIndex.js';
 import { identitiesOf, IDENTITY_KINDS, taskCredentialIdentity, toPlanIdentity, type ConsumerIdentity } from './identities.js';
 import { keepManualGrants } from './manualGrantDescription.js';
@@ -37,7 +38,7 @@ import { keepManualGrants } from './manualGrantDescription.js';
 export { identitiesOf, toPlanIdentity } from './identities.js';
 
 /** What started a reconciliation, for the audit row. */
-export type Trigger = DecisionTrigger;
+export type { Trigger } from '../audit/auditLog.js';
 
 /** `dryRun`: plan only — nothing is written to ARM, the grant index or the audit log. */
 export type ReconcileOptions = DecisionOptions;
@@ -55,8 +56,6 @@ export interface ReconcileResult {
   readonly registry?: { readonly resource: ArmResource | undefined };
 }
 
-const CONSUMER_TYPES = new Set<string>(Object.values(WATCHED_RESOURCE_TYPES).filter((t) => t !== WATCHED_RESOURCE_TYPES.registry));
-
 /** Reconciles the registry access of one resource (consumer or registry) from ARM's current state. */
 export async function reconcileResource(deps: AccessDeps, resourceId: string, options: ReconcileOptions): Promise<ReconcileResult> {
   const run = new Run(deps, options);
@@ -67,7 +66,7 @@ export async function reconcileResource(deps: AccessDeps, resourceId: string, op
   }
   const id = parsed.value.id;
   const type = parsed.value.type;
-  if (type !== WATCHED_RESOURCE_TYPES.registry && !CONSUMER_TYPES.has(type)) {
+  if (!isWatchedType(type)) {
     await run.decide({ action: 'reconcile', outcome: AUDIT_OUTCOMES.skipped, reason: `resource type ${type} is not one the access feature watches`, resourceId: id });
     return run.result(id);
   }
@@ -146,8 +145,8 @@ async function settleConsumer(
 
   // Where to look: registries asked for now, and (unless limited to one) those we granted on before.
   const scopes = new Map<string, string>();
-  for (const f of facts) scopes.set(normalizeResourceId(f.id) ?? f.id.toLowerCase(), f.id);
-  if (!only) for (const e of indexed) scopes.set(normalizeResourceId(e.registryId) ?? e.registryId.toLowerCase(), e.registryId);
+  for (const f of facts) scopes.set(resourceIdKey(f.id), f.id);
+  if (!only) for (const e of indexed) scopes.set(resourceIdKey(e.registryId), e.registryId);
 
   if (requests.length === 0 && scopes.size === 0) {
     if (!only && tags.errors.length === 0) {
@@ -159,7 +158,7 @@ async function settleConsumer(
   const assignments: RoleAssignmentInfo[] = [];
   if (only) assignments.push(...only.assignments);
   else {
-    const indexedByScope = new Map(indexed.map((e) => [normalizeResourceId(e.registryId) ?? e.registryId.toLowerCase(), e]));
+    const indexedByScope = new Map(indexed.map((e) => [resourceIdKey(e.registryId), e]));
     for (const [scopeKey, scope] of scopes) assignments.push(...(await listForConsumer(deps, scope, principals, indexedByScope.get(scopeKey))));
   }
 
@@ -187,7 +186,7 @@ async function settleConsumer(
   // registries again and plan once more; an event that grants nothing stays at one read.
   // (The registry-event path's facts are ARM's answer to that event's own read already.)
   if (!only && plan.grants.length > 0) {
-    facts = await rereadRegistries(deps, facts, new Set(plan.grants.map((g) => normalizeResourceId(g.scope) ?? g.scope.toLowerCase())));
+    facts = await rereadRegistries(deps, facts, new Set(plan.grants.map((g) => resourceIdKey(g.scope))));
     plan = planWith(facts);
   }
   run.plans.push({ consumerId, plan });
@@ -200,7 +199,7 @@ async function settleConsumer(
 async function rereadRegistries(deps: AccessDeps, facts: readonly RegistryFacts[], scopes: ReadonlySet<string>): Promise<RegistryFacts[]> {
   const out: RegistryFacts[] = [];
   for (const f of facts) {
-    if (!scopes.has(normalizeResourceId(f.id) ?? f.id.toLowerCase())) {
+    if (!scopes.has(resourceIdKey(f.id))) {
       out.push(f);
       continue;
     }
@@ -288,7 +287,7 @@ async function applyPlan(run: Run, input: ApplyPlanInput): Promise<void> {
   // its credential uses holds the role now — granted here, or already there, whoever assigned it.
   const credentialPrincipal = isTask ? taskCredentialPrincipal(identities) : undefined;
   const credentialFor = new Map<string, RegistryTarget>();
-  const indexedByScope = new Map<string, GrantIndexEntry>(indexed.map((e) => [normalizeResourceId(e.registryId) ?? e.registryId.toLowerCase(), e]));
+  const indexedByScope = new Map<string, GrantIndexEntry>(indexed.map((e) => [resourceIdKey(e.registryId), e]));
   const current = unionOf(principals);
   const factsOf = (scope: string) => facts.find((f) => sameResourceId(f.id, scope));
   /** An ACR task's credential entries, by login server, as its response lists them (undefined: not listed). */
@@ -297,7 +296,7 @@ async function applyPlan(run: Run, input: ApplyPlanInput): Promise<void> {
   /** Registries (normalized id) where the consumer's principals hold a role now, or would in a dry run: a Container App's or site's pull setting follows these. */
   const held = new Map<string, { registry: HeldRegistry['registry']; principals: Set<string> }>();
   const hold = (scope: string, registry: RegistryTarget, principalId: string) => {
-    const scopeKey = normalizeResourceId(scope) ?? scope.toLowerCase();
+    const scopeKey = resourceIdKey(scope);
     const h = held.get(scopeKey) ?? { registry, principals: new Set<string>() };
     h.principals.add(principalId.toLowerCase());
     held.set(scopeKey, h);
@@ -305,8 +304,8 @@ async function applyPlan(run: Run, input: ApplyPlanInput): Promise<void> {
 
   for (const u of plan.unchanged) {
     hold(u.scope, factsOf(u.scope) ?? { id: u.scope, name: u.registryName }, u.principalId);
-    if (u.owned) keep.set(normalizeResourceId(u.scope) ?? u.scope.toLowerCase(), factsOf(u.scope) ?? { id: u.scope, name: u.registryName });
-    if (u.principalId === credentialPrincipal) credentialFor.set(normalizeResourceId(u.scope) ?? u.scope.toLowerCase(), factsOf(u.scope) ?? { id: u.scope, name: u.registryName });
+    if (u.owned) keep.set(resourceIdKey(u.scope), factsOf(u.scope) ?? { id: u.scope, name: u.registryName });
+    if (u.principalId === credentialPrincipal) credentialFor.set(resourceIdKey(u.scope), factsOf(u.scope) ?? { id: u.scope, name: u.registryName });
     await run.decide({
       action: 'grant',
       outcome: AUDIT_OUTCOMES.alreadyPresent,
@@ -337,7 +336,7 @@ async function applyPlan(run: Run, input: ApplyPlanInput): Promise<void> {
   /** Grants made now (or that would be, in a dry run): a container group created before them has not pulled with them. */
   const newGrants: NewGrant[] = [];
   for (const g of plan.grants) {
-    const scopeKey = normalizeResourceId(g.scope) ?? g.scope.toLowerCase();
+    const scopeKey = resourceIdKey(g.scope);
     const registry: RegistryTarget = factsOf(g.scope) ?? { id: g.scope, name: g.registryName };
     // Write-ahead: the index names the registry, and the principals it grants to, before the
     // assignment exists, so a crash in between still leaves both on the list to check when the
@@ -380,7 +379,7 @@ async function applyPlan(run: Run, input: ApplyPlanInput): Promise<void> {
   const unsettled = new Set<string>();
   for (const r of revokes) {
     const result = await revokeAssignment(deps, run, r.a, { resourceId: consumerId, reason: r.reason, scopeName: r.scopeName, askers, except: [consumerId] });
-    if (result === REVOKE_RESULTS.failed) unsettled.add(normalizeResourceId(r.a.scope) ?? r.a.scope.toLowerCase());
+    if (result === REVOKE_RESULTS.failed) unsettled.add(resourceIdKey(r.a.scope));
   }
 
   // Once ours held by principals the consumer no longer has are revoked, only its current
@@ -523,7 +522,7 @@ async function settleRegistry(run: Run, registryId: string, registry: ArmResourc
     if (!consumer || !CONSUMER_TYPES.has(consumer.type.toLowerCase())) continue;
     const tags = parseConsumerTags(consumer.tags);
     if (!tags.requests.some((r) => refersTo(r, facts))) continue;
-    settledConsumers.add(normalizeResourceId(consumer.id) ?? consumer.id.toLowerCase());
+    settledConsumers.add(resourceIdKey(consumer.id));
     try {
       const principals = await settleConsumer(run, consumer, { facts, assignments });
       for (const p of principals) entitled.add(p);
@@ -541,7 +540,7 @@ async function settleRegistry(run: Run, registryId: string, registry: ArmResourc
   const checked = new Set<string>();
   for (const a of orphans) {
     const consumerId = subjectOf(ownershipOfListed(a));
-    const key = consumerId ? (normalizeResourceId(consumerId) ?? consumerId.toLowerCase()) : undefined;
+    const key = consumerId ? resourceIdKey(consumerId) : undefined;
     if (consumerId && key && !settledConsumers.has(key) && !checked.has(key)) {
       checked.add(key);
       // ARM, not Resource Graph, decides: the consumer may have been untagged, deleted, or not indexed yet.
@@ -588,7 +587,7 @@ async function settleManualGrants(run: Run, facts: RegistryFacts, registry: ArmR
     const access = (grantedRole && accessOf(grantedRole)) ?? 'pull';
     let decision: { allowed: boolean; reason: string };
     if (consumerId) {
-      const key = normalizeResourceId(consumerId) ?? consumerId.toLowerCase();
+      const key = resourceIdKey(consumerId);
       if (!consumers.has(key)) consumers.set(key, await deps.arm.getResource(consumerId));
       const consumer = consumers.get(key);
       if (!consumer) continue; // a deleted consumer's grants go with it (its delete event, or the sweep)

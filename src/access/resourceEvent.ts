@@ -9,13 +9,8 @@
  */
 import { deserializeEvent } from '../azure/eventGridEvents.js';
 import { parseResourceId, RESOURCE_ID_KINDS } from '../policy/resourceId.js';
-import {
-  RESOURCE_EVENT_TYPES,
-  TAGS_WRITE_OPERATION,
-  WATCHED_RESOURCE_TYPES,
-  isHandledOperation,
-  type WatchedResourceType,
-} from './eventSubscription.js';
+import { isWatchedType, type WatchedResourceType } from '../policy/resourceTypes.js';
+import { RESOURCE_EVENT_TYPES, TAGS_WRITE_OPERATION, isHandledOperation } from './eventSubscription.js';
 
 /** The caller's object id claim, as ARM puts it in `data.claims`. */
 export const OBJECT_ID_CLAIM = 'http://schemas.microsoft.com/identity/claims/objectidentifier';
@@ -49,8 +44,6 @@ export interface ParseOptions {
   /** Lower-cased subscription ids the app acts on; events from others are skipped. */
   readonly watchedSubscriptions: readonly string[];
 }
-
-const WATCHED_TYPES = new Set<string>(Object.values(WATCHED_RESOURCE_TYPES));
 
 /** Parses and validates one delivered event; answers handled, skipped (with why) or rejected (with why). */
 export async function parseResourceEvent(input: unknown, options: ParseOptions): Promise<ParsedResourceEvent> {
@@ -98,7 +91,7 @@ export async function parseResourceEvent(input: unknown, options: ParseOptions):
     return { kind: 'skipped', ...base, reason: `subscription ${resource.subscriptionId} is not in WATCHED_SUBSCRIPTIONS` };
   }
   const isTagsWrite = operationName.toLowerCase() === TAGS_WRITE_OPERATION.toLowerCase();
-  if (resource.kind !== RESOURCE_ID_KINDS.resource || !resource.type || !WATCHED_TYPES.has(resource.type)) {
+  if (resource.kind !== RESOURCE_ID_KINDS.resource || !isWatchedType(resource.type)) {
     const what = resource.kind === RESOURCE_ID_KINDS.resource ? `resource type ${resource.type}` : `a ${resource.kind}`;
     return { kind: 'skipped', ...base, reason: `${isTagsWrite ? 'tags written on' : 'event for'} ${what}, which the access feature does not watch` };
   }

@@ -38,7 +38,7 @@ import { reconcileWorkloadIdentity, USER_ASSIGNED_IDENTITY_TYPE } from '../workl
 import { hasWorkloadDeps } from '../workload/workloadDeps.js';
 import type { AccessDeps } from './accessDeps.js';
 import { reconcileChangedResource } from './handleResourceEvent.js';
-import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
+import { SWEPT_CONSUMER_TYPES } from '../policy/resourceTypes.js';
 import { registryAskers } from './askers.js';
 import { ownershipOfListed, revokeAssignment, REVOKE_RESULTS } from '../assignments/executor.js';
 import { identitiesOf, reconcileResource, startRun, type Trigger } from './reconcile.js';
@@ -50,16 +50,6 @@ export const SWEEP_CALLER = 'sweep';
 /** Resources reconciled at once: enough to overlap ARM round trips, few enough to stay far from ARM's throttles. */
 export const DEFAULT_SWEEP_CONCURRENCY = 4;
 
-/** Resource types the access use case settles as consumers (registries are settled as registries). */
-const CONSUMER_TYPES: ReadonlySet<string> = new Set([
-  WATCHED_RESOURCE_TYPES.acrTask,
-  WATCHED_RESOURCE_TYPES.virtualMachine,
-  WATCHED_RESOURCE_TYPES.virtualMachineScaleSet,
-  WATCHED_RESOURCE_TYPES.managedCluster,
-  WATCHED_RESOURCE_TYPES.userAssignedIdentity,
-  WATCHED_RESOURCE_TYPES.containerApp,
-  WATCHED_RESOURCE_TYPES.site,
-]);
 
 const WORKLOAD_TAGS = [WORKLOAD_TAG_NAMES.cluster, WORKLOAD_TAG_NAMES.subjects, WORKLOAD_TAG_NAMES.vault] as const;
 
@@ -222,7 +212,7 @@ async function sweepSubscription(sweep: SweepState, subscriptionId: string): Pro
       const type = row['type'].toLowerCase();
       const tags = (row['tags'] ?? {}) as Record<string, string>;
       if (type === REGISTRY_TYPE) add(row['id'], { access: true });
-      else if (CONSUMER_TYPES.has(type)) {
+      else if (SWEPT_CONSUMER_TYPES.has(type)) {
         add(row['id'], {
           access: hasTag(tags, TAG_NAMES.pull) || hasTag(tags, TAG_NAMES.push),
           workload: type === USER_ASSIGNED_IDENTITY_TYPE && WORKLOAD_TAGS.some((t) => hasTag(tags, t)),
@@ -244,7 +234,7 @@ async function sweepSubscription(sweep: SweepState, subscriptionId: string): Pro
     if (resourceTypeOf(a.scope) === REGISTRY_TYPE) add(a.scope, { access: true });
     const consumerId = subjectOf(ownershipOfListed(a));
     const type = consumerId ? resourceTypeOf(consumerId) : undefined;
-    if (consumerId && type && CONSUMER_TYPES.has(type)) add(consumerId, { access: true, workload: type === USER_ASSIGNED_IDENTITY_TYPE });
+    if (consumerId && type && SWEPT_CONSUMER_TYPES.has(type)) add(consumerId, { access: true, workload: type === USER_ASSIGNED_IDENTITY_TYPE });
   }
   const work = [...targets.values()].filter((t) => t.access || t.workload);
   sweep.resources += work.length;

@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { LazyTable } from '../azure/tables.js';
-import { normalizeResourceId } from '../policy/resourceId.js';
+import { resourceIdKey } from '../policy/resourceId.js';
 
 /**
  * What the automation wrote into a consumer's own pull configuration for this registry:
@@ -126,6 +126,6 @@ function wiredOf(value: unknown): { wired?: WiredConfig } {
 }
 
 function keyOf(resourceId: string): string {
-  const normalized = normalizeResourceId(resourceId) ?? resourceId.toLowerCase();
+  const normalized = resourceIdKey(resourceId);
   return createHash('sha256').update(normalized).digest('hex').slice(0, 48);
 }

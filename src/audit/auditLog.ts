@@ -61,6 +61,17 @@ export interface AuditEntry {
   readonly details?: Readonly<Record<string, string | number | boolean>>;
 }
 
+/**
+ * What started a run — a delivered event, an HTTP request, a timer or the sweep — as its audit rows
+ * carry it. The one trigger type every use case takes.
+ */
+export interface Trigger {
+  readonly eventId?: string;
+  readonly correlationId?: string;
+  /** Who caused it: the event's caller object id (or `app:<appid>`), the HTTP caller, or 'sweep'. */
+  readonly caller?: string;
+}
+
 export interface AuditRecord extends AuditEntry {
   readonly id: string;
   readonly time: string;

@@ -1,17 +1,9 @@
 import { errorCode, NotReadyError, TransientAzureError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { AUDIT_OUTCOMES, type AuditEntry, type AuditLog } from './auditLog.js';
-
-/** What started a run, for its audit rows. */
-export interface DecisionTrigger {
-  readonly eventId?: string;
-  readonly correlationId?: string;
-  /** Who caused it: the event's caller object id (or `app:<appid>`), the HTTP caller, or 'sweep'. */
-  readonly caller?: string;
-}
+import { AUDIT_OUTCOMES, type AuditEntry, type AuditLog, type Trigger } from './auditLog.js';
 
 export interface DecisionOptions {
-  readonly trigger: DecisionTrigger;
+  readonly trigger: Trigger;
   readonly log: Logger;
   /** Plan only: decisions are returned, not written to the audit trail. */
   readonly dryRun?: boolean;

@@ -8,6 +8,7 @@ import type { TokenCredential } from '@azure/identity';
 import { isRestError } from '@azure/core-rest-pipeline';
 import type { Config } from '../config.js';
 import { AppError, NotReadyError, TransientAzureError } from '../errors.js';
+import { API_VERSIONS } from '../policy/resourceTypes.js';
 
 /** A resource as ARM's GET returns it, reduced to what the app reads. Plain JSON: no SDK types. */
 export interface ArmResource {
@@ -28,25 +29,8 @@ export interface ArmIdentity {
   readonly userAssignedIdentities?: Readonly<Record<string, { readonly principalId?: string; readonly clientId?: string } | null>>;
 }
 
-/**
- * api-version per lower-cased resource type. Registries use 2025-11-01, the first version that
- * carries `properties.roleAssignmentMode` (ABAC repository permissions).
- */
-export const API_VERSIONS: Readonly<Record<string, string>> = {
-  'microsoft.containerregistry/registries': '2025-11-01',
-  'microsoft.containerregistry/registries/tasks': '2019-06-01-preview',
-  'microsoft.compute/virtualmachines': '2024-07-01',
-  'microsoft.compute/virtualmachinescalesets': '2024-07-01',
-  'microsoft.containerservice/managedclusters': '2025-05-01',
-  'microsoft.managedidentity/userassignedidentities': '2023-01-31',
-  'microsoft.app/containerapps': '2024-03-01',
-  'microsoft.web/sites': '2024-04-01',
-  'microsoft.containerinstance/containergroups': '2023-05-01',
-  // A site's `config/web`: whether it pulls its container image with a managed identity (src/azure/siteConfig.ts).
-  'microsoft.web/sites/config': '2024-04-01',
-  // Workload identity reads a Key Vault's acr-workload-allow consent from ARM (Resource Graph may lag a withdrawal).
-  'microsoft.keyvault/vaults': '2023-07-01',
-};
+/** api-version per lower-cased resource type, from the one table (src/policy/resourceTypes.ts). */
+export { API_VERSIONS };
 
 export interface ArmResources {
   /** The resource as ARM has it now; undefined when it does not exist (404). */

@@ -13,6 +13,7 @@ import type { Config } from '../config.js';
 import { AppError, InvalidInputError, NotReadyError } from '../errors.js';
 import { parseResourceId } from '../policy/resourceId.js';
 import { armAudience, toAppError, type AzureClientOptions } from './arm.js';
+import { TYPES } from '../policy/resourceTypes.js';
 
 /** A federated identity credential as the app reads and writes it. Plain data: no SDK types. */
 export interface FederatedCredentialInfo {
@@ -104,7 +105,7 @@ export function createFederatedCredentials(
 
   function target(identityId: string): { client: ManagedServiceIdentityClient; resourceGroup: string; name: string } {
     const parsed = parseResourceId(identityId);
-    if (!parsed.ok || parsed.value.type !== 'microsoft.managedidentity/userassignedidentities' || !parsed.value.resourceGroup) {
+    if (!parsed.ok || parsed.value.type !== TYPES.userAssignedIdentity || !parsed.value.resourceGroup) {
       throw new InvalidInputError('InvalidResourceId', parsed.ok ? `${identityId} is not a user-assigned identity` : parsed.error);
     }
     return { client: clientFor(parsed.value.subscriptionId), resourceGroup: parsed.value.resourceGroup, name: parsed.value.name };

@@ -14,6 +14,7 @@ import { AppError, InvalidInputError, TransientAzureError } from '../errors.js';
 import { Secret } from '../secret.js';
 import type { AzureClientOptions } from './arm.js';
 import type { ResourceGraph } from './resourceGraph.js';
+import { TYPES } from '../policy/resourceTypes.js';
 
 export interface VaultSecret {
   readonly value: Secret;
@@ -65,7 +66,7 @@ export function createVaultSecrets(config: Config, credential: TokenCredential, 
     let rows;
     try {
       rows = await options.resourceGraph.query(
-        `resources | where type =~ 'microsoft.keyvault/vaults' and name =~ '${vaultName}'`,
+        `resources | where type =~ '${TYPES.keyVault}' and name =~ '${vaultName}'`,
         config.watchedSubscriptions,
         call.abortSignal ? { abortSignal: call.abortSignal } : undefined,
       );

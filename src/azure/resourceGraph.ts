@@ -11,6 +11,7 @@ import type { TokenCredential } from '@azure/identity';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { createArmClient, ensureOk, send, type AzureClientOptions } from './arm.js';
+import { TYPES } from '../policy/resourceTypes.js';
 
 export const RESOURCE_GRAPH_API_VERSION = '2022-10-01';
 /** Rows per page: Resource Graph's maximum `$top`. */
@@ -70,7 +71,7 @@ export interface ResourceGraph {
 }
 
 /** Resource Graph: the number of role assignments in the subscriptions queried (`count_`, KQL's name for an unnamed count). */
-export const COUNT_ROLE_ASSIGNMENTS_QUERY = "authorizationresources | where type =~ 'microsoft.authorization/roleassignments' | summarize count()";
+export const COUNT_ROLE_ASSIGNMENTS_QUERY = `authorizationresources | where type =~ '${TYPES.roleAssignment}' | summarize count()`;
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -81,7 +82,7 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export function roleAssignmentsOfPrincipalQuery(principalId: string): string {
   if (!GUID.test(principalId)) throw new AppError('InvalidPrincipalId', `principal id ${JSON.stringify(principalId)} is not a GUID`);
-  return `authorizationresources | where type =~ 'microsoft.authorization/roleassignments' and properties.principalId =~ '${principalId}' | project id, properties`;
+  return `authorizationresources | where type =~ '${TYPES.roleAssignment}' and properties.principalId =~ '${principalId}' | project id, properties`;
 }
 
 interface QueryResponse {

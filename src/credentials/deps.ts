@@ -3,7 +3,7 @@
  * root (src/deps.ts) calls, with every endpoint taken from configuration.
  */
 import type { TokenCredential } from '@azure/core-auth';
-import type { AuditLog } from '../audit/auditLog.js';
+import type { AuditLog, Trigger } from '../audit/auditLog.js';
 import type { Config } from '../config.js';
 import type { ArmResources, AzureClientOptions } from '../azure/arm.js';
 import { createGraph, type GraphApplications } from '../azure/graph.js';
@@ -73,13 +73,6 @@ export function createCredentialsDeps(config: Config, credential: TokenCredentia
     callTimeoutMs: config.credentialsCallTimeoutSeconds * 1000,
     passwordConsumers: (appId) => findPasswordConsumers(options.resourceGraph, appId, config.watchedSubscriptions),
   };
-}
-
-/** Who or what started a run, for audit rows. */
-export interface Trigger {
-  readonly eventId?: string;
-  readonly caller?: string;
-  readonly correlationId?: string;
 }
 
 /** Options every credentials use case takes. */

@@ -3,6 +3,7 @@
  * Pure: names, due times and views; no I/O.
  */
 import { InvalidInputError } from '../errors.js';
+import { RESOURCE_TYPES } from '../policy/resourceTypes.js';
 
 export const ENROLMENT_STATUSES = { enrolling: 'enrolling', active: 'active', unenrolled: 'unenrolled' } as const;
 export type EnrolmentStatus = (typeof ENROLMENT_STATUSES)[keyof typeof ENROLMENT_STATUSES];
@@ -209,13 +210,13 @@ export interface RegistryRef {
   readonly name: string;
 }
 
-const REGISTRY_ID = /^\/subscriptions\/([^/]+)\/resourcegroups\/([^/]+)\/providers\/microsoft\.containerregistry\/registries\/([^/]+)\/?$/i;
+const REGISTRY_ID = new RegExp(`^/subscriptions/([^/]+)/resourcegroups/([^/]+)/providers/${RESOURCE_TYPES.registry.type.replace('.', '\\.')}/([^/]+)/?$`, 'i');
 
 /** The parts of a registry resource id (compared case-insensitively, as ARM does). */
 export function parseRegistryId(registryId: string): RegistryRef {
   const match = REGISTRY_ID.exec(registryId.trim());
   if (!match) {
-    throw new InvalidInputError('InvalidRegistryId', `"${registryId}" is not a container registry resource id (/subscriptions/…/resourceGroups/…/providers/Microsoft.ContainerRegistry/registries/<name>)`);
+    throw new InvalidInputError('InvalidRegistryId', `"${registryId}" is not a container registry resource id (/subscriptions/…/resourceGroups/…/providers/${RESOURCE_TYPES.registry.type}/<name>)`);
   }
   return { subscriptionId: match[1]!.toLowerCase(), resourceGroup: match[2]!.toLowerCase(), name: match[3]!.toLowerCase() };
 }

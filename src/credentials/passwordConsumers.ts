@@ -7,6 +7,7 @@
  * Shape: containerinstance/.../stable/2021-10-01/examples/ContainerGroupsCreateOrUpdate.json (ImageRegistryCredential).
  */
 import type { ResourceGraph } from '../azure/resourceGraph.js';
+import { TYPES } from '../policy/resourceTypes.js';
 
 /** A resource that names the pull principal by value. */
 export interface PasswordConsumer {
@@ -21,7 +22,7 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** The Resource Graph query for container groups whose registry credentials mention the application id (narrowed exactly by `toPasswordConsumers`). */
 export function passwordConsumersQuery(appId: string): string {
   if (!GUID.test(appId)) throw new Error(`not an application id: ${appId}`);
-  return `resources | where type =~ 'microsoft.containerinstance/containergroups' | where tostring(properties.imageRegistryCredentials) contains '${appId}' | project id, name, properties`;
+  return `resources | where type =~ '${TYPES.containerGroup}' | where tostring(properties.imageRegistryCredentials) contains '${appId}' | project id, name, properties`;
 }
 
 /** The rows whose `imageRegistryCredentials[].username` is exactly the application id. */

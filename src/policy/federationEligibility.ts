@@ -15,7 +15,7 @@
  *
  * Pure: the caller reads the identity's role assignments (Resource Graph) on every decision.
  */
-import { normalizeResourceId, parseResourceId } from './resourceId.js';
+import { normalizeResourceId, parseResourceId, resourceIdKey } from './resourceId.js';
 import { describeRole, REGISTRY_ROLES, roleDefinitionGuid, ROLES, type Role } from './roles.js';
 
 /** The roles an identity may hold and still be federated: the ones this automation manages. */
@@ -81,7 +81,7 @@ export function federationScopeOf(identityId: string, scopes: readonly string[])
   const id = normalizeResourceId(identityId);
   if (id === undefined) return undefined;
   return scopes.find((scope) => {
-    const s = normalizeResourceId(scope) ?? scope.toLowerCase();
+    const s = resourceIdKey(scope);
     return id.startsWith(`${s}/`);
   });
 }

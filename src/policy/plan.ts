@@ -7,25 +7,11 @@
 import type { ConsentDefault } from './consentSubject.js';
 import { describeOwnership, isOurs, OWNERSHIP_KINDS, roleAssignmentName } from './ownership.js';
 import { evaluateConsent, registryConsentFor } from './consent.js';
+import { IDENTITY_KIND_WORDS, type IdentityKind } from './identityKinds.js';
 import { parseResourceId, REGISTRY_TYPE, sameResourceId } from './resourceId.js';
 import { isGuid, quote, type Tags } from './result.js';
 import { accessOf, chooseRole, REGISTRY_ROLES, roleDefinitionGuid, roleFor, type Role, type RoleChoice } from './roles.js';
 import { parseRegistryRef, TAG_FOR_ACCESS, type Access, type RegistryRef } from './tags.js';
-
-export const IDENTITY_SOURCES = {
-  system: 'system',
-  user: 'user',
-  kubelet: 'kubelet',
-  task: 'task',
-} as const;
-export type IdentitySource = (typeof IDENTITY_SOURCES)[keyof typeof IDENTITY_SOURCES];
-
-const SOURCE_WORDS: Readonly<Record<IdentitySource, string>> = {
-  system: 'system-assigned identity',
-  user: 'user-assigned identity',
-  kubelet: 'kubelet identity',
-  task: 'task identity',
-};
 
 export interface PlanConsumer {
   readonly id: string;
@@ -38,7 +24,7 @@ export interface PlanIdentity {
   readonly principalId: string;
   /** Sent with the PUT so a new identity does not fail with PrincipalNotFound (`ServicePrincipal` for managed identities). */
   readonly principalType: string;
-  readonly source: IdentitySource;
+  readonly kind: IdentityKind;
   /** The user-assigned identity's resource id, when there is one. */
   readonly resourceId?: string;
 }
@@ -87,7 +73,7 @@ export interface PlannedGrant {
   readonly registryName: string;
   readonly principalId: string;
   readonly principalType: string;
-  readonly source: IdentitySource;
+  readonly kind: IdentityKind;
   readonly identityResourceId?: string;
   readonly access: Access;
   readonly role: Role;
@@ -187,7 +173,7 @@ export function planAccess(input: PlanInput): AccessPlan {
     if (!isGuid(principalId)) {
       denied.push({
         principalIds: [identity.principalId],
-        reason: `${consumerName}'s ${SOURCE_WORDS[identity.source]} has principal id ${quote(identity.principalId)}, which is not a GUID; nothing is granted to it`,
+        reason: `${consumerName}'s ${IDENTITY_KIND_WORDS[identity.kind]} has principal id ${quote(identity.principalId)}, which is not a GUID; nothing is granted to it`,
       });
       continue;
     }
@@ -268,7 +254,7 @@ export function planAccess(input: PlanInput): AccessPlan {
           principalId,
           role: choice.role,
           owned: isOurs(e),
-          reason: `${choice.role.name} on ${w.facts.name} is already assigned to ${consumerName}'s ${SOURCE_WORDS[identity.source]} ${principalId}`,
+          reason: `${choice.role.name} on ${w.facts.name} is already assigned to ${consumerName}'s ${IDENTITY_KIND_WORDS[identity.kind]} ${principalId}`,
         });
       }
       if (present.length > 0) continue;
@@ -283,7 +269,7 @@ export function planAccess(input: PlanInput): AccessPlan {
         registryName: w.facts.name,
         principalId,
         principalType: identity.principalType,
-        source: identity.source,
+        kind: identity.kind,
         ...(identity.resourceId === undefined ? {} : { identityResourceId: identity.resourceId }),
         access: w.access,
         role: choice.role,

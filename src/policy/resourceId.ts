@@ -166,6 +166,15 @@ export function normalizeResourceId(input: string): string | undefined {
   return parsed.ok ? parsed.value.normalized : undefined;
 }
 
+/**
+ * The comparable key of an id: its canonical form when it parses, otherwise the input lower-cased
+ * (an id ARM or a row handed us that we cannot parse still compares with itself, case-insensitively).
+ * The one place maps, sets and comparisons get their keys from.
+ */
+export function resourceIdKey(input: string): string {
+  return normalizeResourceId(input) ?? input.toLowerCase();
+}
+
 /** Whether two ids name the same resource (case-insensitive, `resourcegroups` = `resourceGroups`, tag suffix ignored). Invalid ids never match. */
 export function sameResourceId(a: string, b: string): boolean {
   const left = normalizeResourceId(a);
@@ -196,5 +205,5 @@ export function resourceNameOf(input: string): string | undefined {
   return parsed.ok ? parsed.value.name : undefined;
 }
 
-/** The ARM type of a container registry, lower-cased as `ParsedResourceId.type` gives it. */
-export const REGISTRY_TYPE = 'microsoft.containerregistry/registries';
+/** The ARM type of a container registry, lower-cased as `ParsedResourceId.type` gives it (from the one table). */
+export { REGISTRY_TYPE } from './resourceTypes.js';

@@ -6,6 +6,7 @@
  */
 import { parseResourceId, REGISTRY_TYPE } from './resourceId.js';
 import { fail, ok, quote, type Result, type Tags } from './result.js';
+import { RESOURCE_TYPES } from './resourceTypes.js';
 
 /** Every tag the product reads. Azure tag names are case-insensitive, so lookups are too. */
 export const TAG_NAMES = {
@@ -104,7 +105,7 @@ export function parseRegistryRef(item: string): Result<RegistryRef> {
     if (!parsed.ok) return fail(parsed.error);
     if (parsed.value.type !== REGISTRY_TYPE) {
       const what = parsed.value.type ?? `a ${parsed.value.kind}`;
-      return fail(`${quote(raw)} is not a container registry (it is ${what}); expected …/providers/Microsoft.ContainerRegistry/registries/<name>`);
+      return fail(`${quote(raw)} is not a container registry (it is ${what}); expected …/providers/${RESOURCE_TYPES.registry.type}/<name>`);
     }
     const name = checkRegistryName(parsed.value.name);
     if (!name.ok) return fail(name.error);

@@ -22,6 +22,7 @@ import type { ConsentSubject } from './consentSubject.js';
 import { parseResourceId } from './resourceId.js';
 import { fail, ok, quote, type Result, type Tags } from './result.js';
 import { checkKeyVaultName, getTag, splitTagValue } from './tags.js';
+import { RESOURCE_TYPES, TYPES } from './resourceTypes.js';
 
 /** The tags this grammar reads. Azure tag names are case-insensitive, so lookups are too. */
 export const WORKLOAD_TAG_NAMES = {
@@ -52,8 +53,6 @@ export const FEDERATED_CREDENTIAL_LIMIT = 20;
  */
 export const FEDERATED_CREDENTIAL_PREFIX = 'acr-pull-automation-';
 
-const MANAGED_CLUSTER_TYPE = 'microsoft.containerservice/managedclusters';
-const KEY_VAULT_TYPE = 'microsoft.keyvault/vaults';
 
 /** An AKS cluster named in `acr-workload-cluster`, before it is looked up. */
 export type ClusterRef =
@@ -109,9 +108,9 @@ export function parseClusterRef(item: string): Result<ClusterRef> {
   if (raw.startsWith('/')) {
     const parsed = parseResourceId(raw);
     if (!parsed.ok) return fail(parsed.error);
-    if (parsed.value.type !== MANAGED_CLUSTER_TYPE) {
+    if (parsed.value.type !== TYPES.managedCluster) {
       const what = parsed.value.type ?? `a ${parsed.value.kind}`;
-      return fail(`${quote(raw)} is not an AKS cluster (it is ${what}); expected …/providers/Microsoft.ContainerService/managedClusters/<name>`);
+      return fail(`${quote(raw)} is not an AKS cluster (it is ${what}); expected …/providers/${RESOURCE_TYPES.managedCluster.type}/<name>`);
     }
     const name = checkClusterName(parsed.value.name);
     if (!name.ok) return fail(name.error);
@@ -157,9 +156,9 @@ export function parseVaultRef(item: string): Result<VaultRef> {
   if (raw.startsWith('/')) {
     const parsed = parseResourceId(raw);
     if (!parsed.ok) return fail(parsed.error);
-    if (parsed.value.type !== KEY_VAULT_TYPE) {
+    if (parsed.value.type !== TYPES.keyVault) {
       const what = parsed.value.type ?? `a ${parsed.value.kind}`;
-      return fail(`${quote(raw)} is not a Key Vault (it is ${what}); expected …/providers/Microsoft.KeyVault/vaults/<name>`);
+      return fail(`${quote(raw)} is not a Key Vault (it is ${what}); expected …/providers/${RESOURCE_TYPES.keyVault.type}/<name>`);
     }
     const name = checkKeyVaultName(parsed.value.name);
     if (!name.ok) return fail(name.error);

@@ -12,6 +12,7 @@ import { parseResourceId, RESOURCE_ID_KINDS } from '../policy/resourceId.js';
 import { REGISTRY_ROLES } from '../policy/roles.js';
 import type { Health } from '../api/schemas/health.js';
 import type { MetricsSnapshot } from './metricsReadout.js';
+import { REGISTRY_TYPE } from '../policy/resourceTypes.js';
 
 /** A role assignment as the status page needs it (`RoleAssignmentInfo` has this shape). */
 export interface AssignmentView {
@@ -188,7 +189,7 @@ export function registryStatuses(assignments: readonly AssignmentView[], enrolme
 
 function isRegistryId(id: string): boolean {
   const parsed = parseResourceId(id);
-  return parsed.ok && parsed.value.kind === RESOURCE_ID_KINDS.resource && parsed.value.type?.toLowerCase() === 'microsoft.containerregistry/registries';
+  return parsed.ok && parsed.value.kind === RESOURCE_ID_KINDS.resource && parsed.value.type === REGISTRY_TYPE;
 }
 
 /** The last segment of a resource id: what a person calls the resource. */

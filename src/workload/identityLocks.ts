@@ -9,7 +9,7 @@
  * instances the lease in Table Storage (identityLeases.ts) is what serialises. Safe with several
  * instances: it holds nothing but promises of this process's own runs.
  */
-import { normalizeResourceId } from '../policy/resourceId.js';
+import { resourceIdKey } from '../policy/resourceId.js';
 
 export interface IdentityLocks {
   /** Runs `work` after every earlier `run` for the same identity has settled; answers what it answers. */
@@ -21,7 +21,7 @@ export function createIdentityLocks(): IdentityLocks {
   const tails = new Map<string, Promise<unknown>>();
   return {
     run<T>(identityId: string, work: () => Promise<T>): Promise<T> {
-      const key = normalizeResourceId(identityId) ?? identityId.toLowerCase();
+      const key = resourceIdKey(identityId);
       const previous = tails.get(key) ?? Promise.resolve();
       const result = previous.then(work, work);
       // The tail never rejects, so one failed run does not poison the chain.

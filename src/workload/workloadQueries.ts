@@ -3,13 +3,14 @@
  * Resource Graph queries that find identities, clusters, vaults and registries by name, and whether
  * a tag reference names a given resource. No I/O here: the use case runs the queries.
  */
-import { normalizeResourceId, parseResourceId, sameResourceId } from '../policy/resourceId.js';
+import { parseResourceId, resourceIdKey, sameResourceId } from '../policy/resourceId.js';
+import { REGISTRY_TYPE, TYPES } from '../policy/resourceTypes.js';
 import { TAG_NAMES } from '../policy/tags.js';
 import { WORKLOAD_TAG_NAMES, type ClusterRef, type VaultRef } from '../policy/workloadTags.js';
 
-export const USER_ASSIGNED_IDENTITY_TYPE = 'microsoft.managedidentity/userassignedidentities';
-export const MANAGED_CLUSTER_TYPE = 'microsoft.containerservice/managedclusters';
-export const KEY_VAULT_TYPE = 'microsoft.keyvault/vaults';
+export const USER_ASSIGNED_IDENTITY_TYPE = TYPES.userAssignedIdentity;
+export const MANAGED_CLUSTER_TYPE = TYPES.managedCluster;
+export const KEY_VAULT_TYPE = TYPES.keyVault;
 
 const WORKLOAD_TYPES = new Set<string>([USER_ASSIGNED_IDENTITY_TYPE, MANAGED_CLUSTER_TYPE, KEY_VAULT_TYPE]);
 
@@ -27,7 +28,7 @@ export function isWorkloadResource(resourceId: string): boolean {
 /** Resource Graph: registries whose `acr-pull-credential` tag mentions this vault name (the caller then compares exactly). */
 export function registriesStoringCredentialsInQuery(vaultName: string): string {
   const safe = vaultName.replace(/[^A-Za-z0-9-]/g, '');
-  return `resources | where type =~ 'microsoft.containerregistry/registries' and tags['${TAG_NAMES.credential}'] contains '${safe}' | project id, name, type, tags`;
+  return `resources | where type =~ '${REGISTRY_TYPE}' and tags['${TAG_NAMES.credential}'] contains '${safe}' | project id, name, type, tags`;
 }
 
 /** Resource Graph: identities whose `acr-workload-vault` tag mentions this vault name (the grammar then decides). */
@@ -76,7 +77,7 @@ export function sameSubscriptionAndName(clusterId: string, subscriptionId: strin
 
 /** The map key for a resource id: its normalized form. */
 export function key(resourceId: string): string {
-  return normalizeResourceId(resourceId) ?? resourceId.toLowerCase();
+  return resourceIdKey(resourceId);
 }
 
 /** The resource's own name, or the id itself when it does not parse. */

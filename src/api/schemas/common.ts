@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { parseResourceId, REGISTRY_TYPE, type ParsedResourceId } from '../../policy/resourceId.js';
 import { INVALID_RESOURCE_ID } from '../problem.js';
+import { RESOURCE_TYPES } from '../../policy/resourceTypes.js';
 
 /** Named schemas: each becomes `#/components/schemas/<id>` in the OpenAPI document. */
 export const apiSchemas = z.registry<{ id: string; description?: string }>();
@@ -40,7 +41,7 @@ export const RegistryId = named(
   'RegistryId',
   armId((parsed, value) =>
     parsed.type !== REGISTRY_TYPE || parsed.names.length !== 1
-      ? `${JSON.stringify(value.slice(0, 80))} is not a container registry id (…/providers/Microsoft.ContainerRegistry/registries/<name>)`
+      ? `${JSON.stringify(value.slice(0, 80))} is not a container registry id (…/providers/${RESOURCE_TYPES.registry.type}/<name>)`
       : undefined,
   ).meta({ examples: ['/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/contosoacr'] }),
   'The ARM resource id of a container registry.',

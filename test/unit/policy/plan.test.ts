@@ -36,7 +36,7 @@ const assignment = (facts: RegistryFacts, principalId: string, roleDefinitionId:
 
 const input = (extra: Partial<PlanInput> & { tags?: Record<string, string> }): PlanInput => ({
   consumer: { id: VM, tags: extra.tags ?? {} },
-  identities: [{ principalId: SYSTEM, principalType: 'ServicePrincipal', source: 'system' }],
+  identities: [{ principalId: SYSTEM, principalType: 'ServicePrincipal', kind: 'system-assigned' }],
   requests: parseConsumerTags(extra.tags ?? {}).requests,
   registries: [CONTOSO],
   existing: [],
@@ -105,9 +105,9 @@ describe('planAccess', () => {
       input: input({
         tags: { 'acr-pull': 'contosoacr' },
         identities: [
-          { principalId: USER, principalType: 'ServicePrincipal', source: 'user', resourceId: UAI },
-          { principalId: SYSTEM, principalType: 'ServicePrincipal', source: 'system' },
-          { principalId: SYSTEM.toUpperCase(), principalType: 'ServicePrincipal', source: 'kubelet' },
+          { principalId: USER, principalType: 'ServicePrincipal', kind: 'user-assigned', resourceId: UAI },
+          { principalId: SYSTEM, principalType: 'ServicePrincipal', kind: 'system-assigned' },
+          { principalId: SYSTEM.toUpperCase(), principalType: 'ServicePrincipal', kind: 'kubelet' },
         ],
       }),
       expected: { grants: ['AcrPull on contosoacr to 3f2a', 'AcrPull on contosoacr to 9a8b'] },
@@ -205,7 +205,7 @@ describe('planAccess', () => {
     },
     {
       case: 'denies an identity whose principal id is not a GUID',
-      input: input({ tags: { 'acr-pull': 'contosoacr' }, identities: [{ principalId: 'vm-web-1', principalType: 'ServicePrincipal', source: 'system' }] }),
+      input: input({ tags: { 'acr-pull': 'contosoacr' }, identities: [{ principalId: 'vm-web-1', principalType: 'ServicePrincipal', kind: 'system-assigned' }] }),
       expected: { denied: ['- -'] },
     },
   ])('$case', ({ input: planInput, expected }) => {
@@ -221,7 +221,7 @@ describe('planAccess', () => {
         registryName: 'contosoacr',
         principalId: SYSTEM,
         principalType: 'ServicePrincipal',
-        source: 'system',
+        kind: 'system-assigned',
         access: 'pull',
         role: ROLES.acrPull,
         description: `Managed by acr-pull-automation: acr-pull on ${VM}`,
@@ -274,8 +274,8 @@ describe('planAccess', () => {
     const fabrikam = registry('fabrikamacr', { tags: { 'acr-pull-allow': '*' } });
     const northwind = registry('northwind01', { roleAssignmentMode: 'AbacRepositoryPermissions' });
     const identities = [
-      { principalId: SYSTEM, principalType: 'ServicePrincipal', source: 'system' as const },
-      { principalId: USER, principalType: 'ServicePrincipal', source: 'user' as const, resourceId: UAI },
+      { principalId: SYSTEM, principalType: 'ServicePrincipal', kind: 'system-assigned' as const },
+      { principalId: USER, principalType: 'ServicePrincipal', kind: 'user-assigned' as const, resourceId: UAI },
     ];
     const existing = [
       assignment(CONTOSO, USER, ROLES.acrPush.roleDefinitionId),
