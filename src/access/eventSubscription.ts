@@ -37,6 +37,8 @@ export const WATCHED_RESOURCE_TYPES = {
   keyVault: 'microsoft.keyvault/vaults',
 } as const;
 export type WatchedResourceKind = keyof typeof WATCHED_RESOURCE_TYPES;
+/** The watched types the access use case settles as consumers when asked directly: all but registries. */
+export const CONSUMER_TYPES: ReadonlySet<string> = new Set(Object.values(WATCHED_RESOURCE_TYPES).filter((t) => t !== WATCHED_RESOURCE_TYPES.registry));
 export type WatchedResourceType = (typeof WATCHED_RESOURCE_TYPES)[WatchedResourceKind];
 
 /** The tag write on any resource: `PUT/PATCH {scope}/providers/Microsoft.Resources/tags/default`. */

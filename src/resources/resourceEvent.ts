@@ -1,9 +1,9 @@
 /**
- * Parses an ARM resource event (Event Grid schema or CloudEvents 1.0) into what the access use
- * case needs: which resource, written or deleted, by whom. Bad input is a value, not a throw.
+ * Parses an ARM resource event (Event Grid schema or CloudEvents 1.0) into what the resources
+ * layer needs: which resource, written or deleted, by whom. Bad input is a value, not a throw.
  *
- * The event body is never trusted for the resource's state: only its id is taken, and the use
- * case re-reads ARM. Wire shape: https://learn.microsoft.com/azure/event-grid/event-schema-subscriptions
+ * The event body is never trusted for the resource's state: only its id is taken, and the layer
+ * re-reads ARM. Wire shape: https://learn.microsoft.com/azure/event-grid/event-schema-subscriptions
  * (`data.resourceUri`, `data.operationName`, `data.correlationId`, `data.claims` — a flat map of
  * strings with URI-style keys).
  */
@@ -15,7 +15,7 @@ import {
   WATCHED_RESOURCE_TYPES,
   isHandledOperation,
   type WatchedResourceType,
-} from './eventSubscription.js';
+} from '../access/eventSubscription.js';
 
 /** The caller's object id claim, as ARM puts it in `data.claims`. */
 export const OBJECT_ID_CLAIM = 'http://schemas.microsoft.com/identity/claims/objectidentifier';
