@@ -86,7 +86,7 @@ async function sweepSubscription(sweep: SweepRun, deps: SweepDeps, subscriptionI
     target.features.add(feature);
     targets.set(key, target);
   };
-  try {
+  if (sweepers.length > 0) try {
     for (const row of await deps.resourceGraph.query(sweepTargetsQuery(deps.reconcilers), [subscriptionId])) {
       if (typeof row['id'] !== 'string' || typeof row['type'] !== 'string') continue;
       const swept = { id: row['id'], type: row['type'].toLowerCase(), tags: (row['tags'] ?? {}) as Record<string, string> };
@@ -172,5 +172,5 @@ async function reconcileTarget(sweep: SweepRun, deps: SweepDeps, target: SweepTa
 /** Resource Graph: what the sweep reconciles — the rows any registered reconciler may want. */
 export function sweepTargetsQuery(reconcilers: readonly ResourceReconciler[]): string {
   const where = reconcilers.flatMap((r) => (r.sweep ? [`(${r.sweep.where})`] : []));
-  return `resources | where ${where.length > 0 ? where.join(' or ') : 'false'} | project id, type, tags`;
+  return `resources | where ${where.join(' or ')} | project id, type, tags`;
 }
