@@ -10,6 +10,7 @@ import type { ArmResources } from '../../../src/azure/arm.js';
 import { TransientAzureError } from '../../../src/errors.js';
 import { FEATURES, type FeatureResult, type ReadResource, type ResourceReconciler } from '../../../src/reconciler.js';
 import { reconcileChangedResource } from '../../../src/resources/changedResource.js';
+import { sweepSubscriptions } from '../../../src/resources/sweep.js';
 import { API, startAccessHarness, type AccessHarness } from '../access/harness.js';
 
 let h: AccessHarness;
@@ -109,5 +110,25 @@ describe('the resources layer', () => {
     expect(result.features).toEqual([]);
     expect(result.decisions).toMatchObject([{ outcome: 'skipped', resourceId: vaultId, reason: 'resource type microsoft.keyvault/vaults is not one the automation acts on' }]);
     expect(reads).toEqual([]);
+  });
+
+  it('hands each row of the sweep to the reconcilers that claim it, and only to them', async () => {
+    const claimed = `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-swept`;
+    const unclaimed = `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-not-swept`;
+    await h.put(claimed, API.identity, { location: 'westeurope', tags: { 'layer-sweep': 'yes' } });
+    await h.put(unclaimed, API.identity, { location: 'westeurope', tags: { 'layer-sweep': 'no' } });
+    const log: string[] = [];
+    const wanting = recording(FEATURES.workload, 'microsoft.managedidentity/userassignedidentities', { log });
+    const other = recording(FEATURES.access, 'microsoft.managedidentity/userassignedidentities', { log });
+    const sweeping: ResourceReconciler = {
+      ...wanting.reconciler,
+      sweep: { where: "isnotempty(tags['layer-sweep'])", wants: (row) => row.tags['layer-sweep'] === 'yes' },
+    };
+
+    const summary = await sweepSubscriptions({ ...h.deps, reconcilers: [sweeping, other.reconciler] }, { log: h.log, sweepId: 'layer-sweep' });
+
+    expect(wanting.seen.map((r) => r.id.toLowerCase())).toEqual([claimed.toLowerCase()]);
+    expect(other.seen).toEqual([]);
+    expect(summary.resources).toBe(1);
   });
 });
