@@ -276,7 +276,7 @@ function eventIdsOf(d: Delivery): string[] {
 function namesWorld(d: Delivery, id: string, worldIds: ReadonlySet<string>): boolean {
   if (d.functionName !== 'resourceEvents') return false;
   const event = JSON.parse(eventText(d, id, Infinity)) as { data?: { resourceUri?: unknown } } | null;
-  // The app takes the resource from data.resourceUri (src/access/resourceEvent.ts), then re-reads ARM.
+  // The app takes the resource from data.resourceUri (src/resources/resourceEvent.ts), then re-reads ARM.
   const uri = event?.data?.resourceUri;
   return typeof uri === 'string' && worldIds.has(uri.toLowerCase());
 }

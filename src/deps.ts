@@ -23,7 +23,11 @@ import { createTableClient } from './azure/tables.js';
 import { loadConfig, type Config } from './config.js';
 import { createCredentialsDeps, type CredentialsDeps } from './credentials/deps.js';
 import { ENROLMENT_STATUSES } from './credentials/enrolment.js';
-import { listEnrolments, onRegistryChanged } from './credentials/useCases.js';
+import { createCredentialsReconciler } from './credentials/registryReconciler.js';
+import { listEnrolments } from './credentials/useCases.js';
+import { createAccessReconciler } from './access/reconciler.js';
+import type { ResourceReconciler } from './reconciler.js';
+import { createWorkloadReconciler } from './workload/reconciler.js';
 import { withDecisionMetrics } from './status/metrics.js';
 import { createTableSweepRecords, STATUS_TABLE_SUFFIX, type SweepRecords } from './status/sweepRecord.js';
 import { createTableIdentityLeases, IDENTITY_LEASE_TABLE_SUFFIX, type IdentityLeaseOptions } from './workload/identityLeases.js';
@@ -46,6 +50,8 @@ export interface Deps extends AccessDeps, WorkloadDeps {
   readonly auditRetention: AuditRetention;
   /** Event Grid's dead-letter container; undefined when the settings name no blob endpoint (local). */
   readonly deadLetters?: DeadLetters;
+  /** The features' reconcilers, in the order the resources layer hands a changed resource to them. */
+  readonly reconcilers: readonly ResourceReconciler[];
 }
 
 export interface CreateDepsOptions {
@@ -65,7 +71,7 @@ export function createDeps(config: Config, credential: TokenCredential, options:
   const audit = options.audit ?? withDecisionMetrics(createTableAuditLog(createTableClient(config, credential, TABLE_SUFFIXES.audit)));
   const roleAssignments = createRoleAssignments(config, credential, clientOptions);
   const credentials = createCredentialsDeps(config, credential, audit, { arm, roleAssignments, resourceGraph, ...clientOptions });
-  return {
+  const features: Omit<Deps, 'reconcilers'> = {
     config,
     credential,
     audit,
@@ -79,11 +85,6 @@ export function createDeps(config: Config, credential: TokenCredential, options:
       const deadLetters = createDeadLetters(config, credential);
       return deadLetters ? { deadLetters } : {};
     })(),
-    onRegistryChanged: async (registry, runOptions) => {
-      await onRegistryChanged(credentials, registry, runOptions);
-    },
-    listEnrolledRegistries: async () =>
-      (await listEnrolments(credentials)).filter((e) => e.status !== ENROLMENT_STATUSES.unenrolled).map((e) => e.registryId),
     acrTasks: createAcrTasks(config, credential, { arm }),
     containerApps: createContainerApps(config, credential, { arm }),
     siteConfigs: createSiteConfigs(config, credential, { arm }),
@@ -96,6 +97,8 @@ export function createDeps(config: Config, credential: TokenCredential, options:
     listCredentialVaults: async () =>
       (await listEnrolments(credentials)).filter((e) => e.status !== ENROLMENT_STATUSES.unenrolled).map((e) => ({ vaultName: e.vaultName, registryName: e.registryName })),
   };
+  // The features this app has: registry access, then workload identity, then pull credentials (after access, for a registry).
+  return { ...features, reconcilers: [createAccessReconciler(features), createWorkloadReconciler(features), createCredentialsReconciler(credentials)] };
 }
 
 let deps: Deps | undefined;

@@ -1,9 +1,8 @@
-import type { AuditLog, Trigger } from '../audit/auditLog.js';
+import type { AuditLog } from '../audit/auditLog.js';
 import type { AcrTasks } from '../azure/acrTasks.js';
-import type { ArmResource, ArmResources } from '../azure/arm.js';
+import type { ArmResources } from '../azure/arm.js';
 import type { ContainerApps } from '../azure/containerApps.js';
 import type { SiteConfigs } from '../azure/siteConfig.js';
-import type { Logger } from '../log.js';
 import type { ResourceGraph } from '../azure/resourceGraph.js';
 import type { RoleAssignments } from '../azure/roleAssignments.js';
 import type { Config } from '../config.js';
@@ -24,14 +23,4 @@ export interface AccessDeps {
   readonly siteConfigs: SiteConfigs;
   readonly grantIndex: GrantIndex;
   readonly registries: RegistryDirectory;
-  /**
-   * Called after a registry event is reconciled, with ARM's answer to its one read (or `deleted`):
-   * the composition root points it at the pull-credentials feature, which access does not import.
-   */
-  readonly onRegistryChanged?: (
-    registry: ArmResource | { readonly id: string; readonly deleted: true },
-    options: { readonly log: Logger; readonly trigger: Trigger },
-  ) => Promise<void>;
-  /** Registries enrolled for pull credentials (not un-enrolled), so the sweep settles them even after a lost event. */
-  readonly listEnrolledRegistries?: () => Promise<readonly string[]>;
 }

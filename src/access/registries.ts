@@ -6,9 +6,9 @@
  */
 import type { ArmResource } from '../azure/arm.js';
 import type { ResourceGraph, ResourceGraphRow } from '../azure/resourceGraph.js';
-import type { RegistryFacts } from '../policy/plan.js';
+import { refersToRegistry, type RegistryFacts } from '../policy/plan.js';
 import { parseResourceId } from '../policy/resourceId.js';
-import type { RegistryRef } from '../policy/tags.js';
+import type { AccessRequest, RegistryRef } from '../policy/tags.js';
 import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
 
 export interface RegistryDirectory {
@@ -115,4 +115,9 @@ function registryFactsFromRow(row: ResourceGraphRow): RegistryFacts | undefined 
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Whether a consumer's request names this registry (by name, login server or id). */
+export function refersTo(request: AccessRequest, registry: RegistryFacts): boolean {
+  return refersToRegistry(request.registryRef, registry);
 }

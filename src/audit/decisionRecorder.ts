@@ -33,6 +33,9 @@ export const QUIET_OUTCOMES: ReadonlySet<string> = new Set([
  * The decision record of one use-case run: every decision becomes one audit row (with the
  * trigger's event id, correlation id and caller) and one log line; the first transient or
  * not-ready failure is kept so the run can rethrow it at the end for Event Grid to redeliver.
+ *
+ * Vocabulary: a "run" is one pass of one use case, named `<Feature>Run` — `AccessRun`,
+ * `WorkloadRun` (both extend this), `SweepRun` (the sweep's counters and summary row).
  */
 export class DecisionRecorder {
   readonly started = Date.now();

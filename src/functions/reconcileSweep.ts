@@ -4,7 +4,7 @@
  * redelivery; the failure is an audit row and the next sweep retries.
  */
 import { app, type InvocationContext, type Timer } from '@azure/functions';
-import { sweepSubscriptions } from '../access/sweep.js';
+import { sweepSubscriptions } from '../resources/sweep.js';
 import { expireAuditRows } from '../audit/retention.js';
 import { getDeps } from '../deps.js';
 import { invocationLogger } from '../log.js';

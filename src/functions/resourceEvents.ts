@@ -4,7 +4,7 @@
  */
 import { app, type EventGridEvent, type InvocationContext } from '@azure/functions';
 import { RESOURCE_EVENTS_FUNCTION } from '../access/eventSubscription.js';
-import { handleResourceEvent } from '../access/handleResourceEvent.js';
+import { handleResourceEvent } from '../resources/resourceEvents.js';
 import { getDeps } from '../deps.js';
 import { invocationLogger } from '../log.js';
 import { recordEventToDecision } from '../status/metrics.js';

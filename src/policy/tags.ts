@@ -77,6 +77,11 @@ export function hasTag(tags: Tags, name: string): boolean {
   return getTag(tags, name) !== undefined;
 }
 
+/** Whether `tags` carries `name` (lower-case; any casing of the key) with a value that is not blank: what the sweep looks for. */
+export function isTagSet(tags: Tags, name: string): boolean {
+  return Object.entries(tags ?? {}).some(([k, v]) => k.toLowerCase() === name && typeof v === 'string' && v.trim() !== '');
+}
+
 const REGISTRY_NAME = /^[a-z0-9]{5,50}$/i;
 
 /** Checks a registry name (5-50 letters and digits); the error says what is wrong. */

@@ -32,15 +32,3 @@ export interface WorkloadDeps {
    */
   readonly listCredentialVaults: () => Promise<readonly { readonly vaultName: string; readonly registryName: string }[]>;
 }
-
-/** Whether a dependency object carries the workload-identity adapters (the access tests build ones that do not). */
-export function hasWorkloadDeps<T extends object>(deps: T): deps is T & WorkloadDeps {
-  const d = deps as Partial<WorkloadDeps>;
-  return (
-    d.federatedCredentials !== undefined &&
-    d.vaultGrantIndex !== undefined &&
-    d.identityLocks !== undefined &&
-    d.identityLeases !== undefined &&
-    d.listCredentialVaults !== undefined
-  );
-}

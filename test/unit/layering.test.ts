@@ -40,6 +40,29 @@ function circles(files: readonly { path: string; text: string }[]): string[][] {
   return found;
 }
 
+/** The folder (or top-level file) under src/ a path sits in: `access`, `resources`, `reconciler.ts`. */
+function areaOf(path: string): string {
+  return normalize(path).split(/[\\/]/)[1] ?? '';
+}
+const FEATURE_AREAS = ['access', 'workload', 'credentials'];
+/** Shared by the features, so below them all: they import no feature and not the resources layer. */
+const BELOW_FEATURES = ['assignments', 'reconciler.ts'];
+/**
+ * Issue 17, the resources layer: the imports that break it, as `from → to`. A feature imports no
+ * other feature and not src/resources/ (the layer above them that hands each a changed resource);
+ * what features share lives below them and imports none of them.
+ */
+function layerCrossings(files: readonly { path: string; text: string }[]): string[] {
+  return files.flatMap(({ path, text }) => {
+    const from = areaOf(path);
+    const forbidden = (to: string) =>
+      FEATURE_AREAS.includes(from) ? to !== from && (FEATURE_AREAS.includes(to) || to === 'resources') : BELOW_FEATURES.includes(from) ? FEATURE_AREAS.includes(to) || to === 'resources' : false;
+    return localImports(path, text)
+      .filter((to) => forbidden(areaOf(to)))
+      .map((to) => `${path} → ${to}`);
+  });
+}
+
 describe('src/ layering', () => {
   it('never mentions or imports the emulator, Azurite, the local host or tests', () => {
     const offending = src.filter(({ text }) => /emulator|azurite/i.test(text) || imports(text).some((i) => /(^|\/)(emulator|devhost|test|scripts)\//.test(i)));
@@ -100,5 +123,41 @@ describe('src/ layering', () => {
   it('keeps workload identity and pull credentials apart from registry access: they share the executor, not each other', () => {
     const offending = src.filter(({ path, text }) => (path.startsWith(join('src', 'workload')) || path.startsWith(join('src', 'credentials'))) && imports(text).some((i) => /^\.\.\/(access|workload|credentials)\//.test(i)));
     expect(offending.map((f) => f.path)).toEqual([]);
+  });
+
+  // Issue 17: access/ was also the dispatcher, importing workload identity and calling pull credentials back.
+  it('keeps the features siblings under the resources layer: access/, workload/ and credentials/ import neither each other nor src/resources/', () => {
+    expect(layerCrossings(src)).toEqual([]);
+  });
+
+  it('finds a feature importing another feature or the resources layer, and shared code importing a feature', () => {
+    const file = (path: string, text: string) => ({ path: join('src', ...path.split('/')), text });
+    expect(
+      layerCrossings([
+        file('access/sweep.ts', "import { reconcileWorkloadIdentity } from '../workload/reconcileWorkloadIdentity.js';"),
+        file('workload/x.ts', "import type { ResourcesDeps } from '../resources/changedResource.js';"),
+        file('credentials/y.ts', "import { FEATURES } from '../reconciler.js';\nimport { ownershipOfListed } from '../assignments/executor.js';"),
+        file('assignments/z.ts', "import { identitiesOf } from '../access/identities.js';"),
+        file('reconciler.ts', "import type { AccessDeps } from './access/accessDeps.js';"),
+        file('resources/sweep.ts', "import { identitiesOf } from '../access/identities.js';\nimport { FEATURES } from '../reconciler.js';"),
+      ]),
+    ).toEqual([
+      `${join('src', 'access', 'sweep.ts')} → ${join('src', 'workload', 'reconcileWorkloadIdentity.ts')}`,
+      `${join('src', 'workload', 'x.ts')} → ${join('src', 'resources', 'changedResource.ts')}`,
+      `${join('src', 'assignments', 'z.ts')} → ${join('src', 'access', 'identities.ts')}`,
+      `${join('src', 'reconciler.ts')} → ${join('src', 'access', 'accessDeps.ts')}`,
+    ]);
+  });
+
+  // Issue 17: `hasWorkloadDeps` let production code branch on the shape tests built; the composition root registers reconcilers instead.
+  it('has no production code asking whether a dependency object carries a feature', () => {
+    const offending = src.filter(({ text }) => /\bhas\w*Deps\b/.test(text));
+    expect(offending.map((f) => f.path)).toEqual([]);
+  });
+
+  // Issue 17: no file in src/ passes about 350 lines; a newcomer reads a module in one sitting.
+  it('keeps the resources layer and the access feature in files of at most 350 lines', () => {
+    const long = src.filter(({ path }) => ['resources', 'access'].includes(areaOf(path))).filter(({ text }) => text.split('\n').length > 350);
+    expect(long.map((f) => f.path)).toEqual([]);
   });
 });

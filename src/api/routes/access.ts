@@ -1,7 +1,10 @@
 /** `/api/access/*`: preview, and manual grant and revoke. */
 import type { AccessDeps } from '../../access/accessDeps.js';
-import { grantManually, MANUAL_GRANT_OUTCOMES, PRINCIPAL_TYPES, revokeManually, type ManualTarget } from '../../access/manualGrants.js';
-import { reconcileChangedResource } from '../../access/handleResourceEvent.js';
+import { grantManually, revokeManually } from '../../access/manualGrants.js';
+import { MANUAL_GRANT_OUTCOMES, PRINCIPAL_TYPES, type ManualTarget } from '../../access/manualRequests.js';
+import { isAccessResult } from '../../access/run.js';
+import { FEATURES } from '../../reconciler.js';
+import { reconcileChangedResource, type ResourcesDeps } from '../../resources/changedResource.js';
 import { AUTH_LEVELS, operation, type ApiRoute, type OperationInput } from '../http.js';
 import { GrantRequestSchema, GrantResultSchema, PreviewRequestSchema, PreviewResultSchema, RevokeRequestSchema, RevokeResultSchema, type RevokeRequest } from '../schemas/access.js';
 
@@ -13,7 +16,7 @@ function targetOf(body: RevokeRequest): ManualTarget {
 }
 
 /** The access routes; `deps` is called only when a request arrives. */
-export function accessRoutes(deps: () => AccessDeps): ApiRoute[] {
+export function accessRoutes(deps: () => AccessDeps & ResourcesDeps): ApiRoute[] {
   return [
     {
       name: 'accessPreviewApi',
@@ -36,10 +39,10 @@ export function accessRoutes(deps: () => AccessDeps): ApiRoute[] {
           async handle(input) {
             const { body, caller, invocationId, log } = input;
             if (!('registry' in body)) {
-              // The event path's own code with writes off: registry access, and workload identity for identities, clusters and vaults.
+              // The event path's own code with writes off: every feature registered for the resource's type.
               const result = await reconcileChangedResource(deps(), body.resourceId, { dryRun: true, log, trigger: { caller, correlationId: invocationId } });
-              const decisions = [...result.decisions, ...(result.workload?.decisions ?? [])];
-              return { status: 200, body: { resourceId: result.resourceId, dryRun: true, decisions, plans: result.plans } };
+              const access = result.features.find((f) => f.feature === FEATURES.access)?.result;
+              return { status: 200, body: { resourceId: result.resourceId, dryRun: true, decisions: result.decisions, plans: access && isAccessResult(access) ? access.plans : [] } };
             }
             const result = await grantManually(deps(), { ...targetOf(body), registry: body.registry, access: body.access, caller, override: body.override === true }, { ...runOptions(input), dryRun: true });
             const subject = result.resourceId ? { resourceId: result.resourceId } : { principalId: result.principalIds[0] ?? '' };

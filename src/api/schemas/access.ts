@@ -1,7 +1,7 @@
 /** Schemas of `/api/access/*`: preview requests, manual grant and revoke, and the plans behind them. */
 import { z } from 'zod';
 import { AUDIT_OUTCOMES } from '../../audit/auditLog.js';
-import { MANUAL_GRANT_OUTCOMES, MANUAL_REVOKE_OUTCOMES, PRINCIPAL_TYPES } from '../../access/manualGrants.js';
+import { MANUAL_GRANT_OUTCOMES, MANUAL_REVOKE_OUTCOMES, PRINCIPAL_TYPES } from '../../access/manualRequests.js';
 import { parseRegistryRef } from '../../policy/tags.js';
 import { ACCESS } from '../../policy/tags.js';
 import { INVALID_RESOURCE_ID } from '../problem.js';

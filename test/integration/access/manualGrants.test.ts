@@ -4,13 +4,14 @@
  * mode, ownership, and how manual grants live beside the tag policy.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grantManually, revokeManually, type ManualGrantRequest } from '../../../src/access/manualGrants.js';
+import { grantManually, revokeManually } from '../../../src/access/manualGrants.js';
+import type { ManualGrantRequest } from '../../../src/access/manualRequests.js';
 import { reconcileResource } from '../../../src/access/reconcile.js';
 import type { Deps } from '../../../src/deps.js';
 import { healthProbes } from '../../../src/api/wiring.js';
 import { PolicyDeniedError } from '../../../src/errors.js';
 import { isOurs, parseOwnership, roleAssignmentName, subjectOf } from '../../../src/policy/ownership.js';
-import { sweepSubscriptions } from '../../../src/access/sweep.js';
+import { sweepSubscriptions } from '../../../src/resources/sweep.js';
 import { recordSweep } from '../../../src/status/recordSweep.js';
 import { ROLES } from '../../../src/policy/roles.js';
 import { API, startAccessHarness, type AccessHarness } from './harness.js';

@@ -5,9 +5,8 @@
  * harness runs no host and no Event Grid.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AccessDeps } from '../../../src/access/accessDeps.js';
 import { reconcileResource } from '../../../src/access/reconcile.js';
-import { SWEEP_CALLER, sweepSubscriptions, sweepTargetsQuery } from '../../../src/access/sweep.js';
+import { SWEEP_CALLER, sweepSubscriptions, sweepTargetsQuery, type SweepDeps } from '../../../src/resources/sweep.js';
 import type { AuditRecord } from '../../../src/audit/auditLog.js';
 import { TransientAzureError } from '../../../src/errors.js';
 import { describeOwnership, roleAssignmentName } from '../../../src/policy/ownership.js';
@@ -32,7 +31,7 @@ const aTaggedVm = async (name: string, tags: Record<string, string> = { 'acr-pul
   const body = await h.put(vmId(name), API.vm, { location: 'westeurope', identity: { type: 'SystemAssigned' }, tags, properties: {} });
   return body.identity.principalId as string;
 };
-const sweep = (deps: AccessDeps = h.deps, concurrency?: number) => sweepSubscriptions(deps, { log: h.log, sweepId: 'sweep-test', ...(concurrency ? { concurrency } : {}) });
+const sweep = (deps: SweepDeps = h.deps, concurrency?: number) => sweepSubscriptions(deps, { log: h.log, sweepId: 'sweep-test', ...(concurrency ? { concurrency } : {}) });
 const auditOf = async (resourceId: string): Promise<AuditRecord[]> => (await h.deps.audit.query({ resourceId, top: 200 })).items;
 const assignmentPath = (scope: string, name: string) => `${scope}/providers/Microsoft.Authorization/roleAssignments/${name}`;
 const anAssignment = (principalId: string, description: string) => ({
@@ -44,7 +43,7 @@ const writes = (calls: Awaited<ReturnType<AccessHarness['calls']>>) =>
 describe('reconciliation sweep', () => {
   it('queries the emulator with a Resource Graph query it understands', async () => {
     // The subset is emulator/arm/README.md's; Azure's Resource Graph takes the same text.
-    await expect(h.deps.resourceGraph.query(sweepTargetsQuery(), [h.sub])).resolves.toBeInstanceOf(Array);
+    await expect(h.deps.resourceGraph.query(sweepTargetsQuery(h.deps.reconcilers), [h.sub])).resolves.toBeInstanceOf(Array);
   });
 
   it('makes a grant whose event was never delivered, with an audit row by the sweep', async () => {
@@ -195,7 +194,7 @@ describe('reconciliation sweep', () => {
     const last = await aTaggedVm('vm-after-broken');
     const broken = vmId('vm-broken');
     // What the ARM adapter throws for a 503 once the SDK's retry budget is spent (src/azure/arm.ts).
-    const deps: AccessDeps = {
+    const deps: SweepDeps = {
       ...h.deps,
       arm: {
         ...h.deps.arm,

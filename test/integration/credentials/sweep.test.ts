@@ -5,7 +5,7 @@
  */
 import { ManagedIdentityCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sweepSubscriptions } from '../../../src/access/sweep.js';
+import { sweepSubscriptions } from '../../../src/resources/sweep.js';
 import { createDeps, type Deps } from '../../../src/deps.js';
 import { getEnrolment } from '../../../src/credentials/useCases.js';
 import { invocationLogger } from '../../../src/log.js';

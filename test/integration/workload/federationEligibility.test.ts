@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/config.js';
-import { sweepSubscriptions } from '../../../src/access/sweep.js';
+import { sweepSubscriptions } from '../../../src/resources/sweep.js';
 import { roleAssignmentsOfPrincipalQuery } from '../../../src/azure/resourceGraph.js';
 import { ROLES } from '../../../src/policy/roles.js';
 import { FEDERATED_CREDENTIAL_PREFIX } from '../../../src/policy/workloadTags.js';

@@ -1,13 +1,15 @@
 /**
- * The HTTP preview runs the event path's own code (`reconcileChangedResource`) with writes off:
+ * The HTTP preview runs the event path's own code (the resources layer's `reconcileChangedResource`) with writes off:
  * for an identity it shows workload identity changes too (issue #7: "Preview (the HTTP API)
  * shows these changes too"), and for a Key Vault only workload identity acts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reconcileChangedResource } from '../../../src/access/handleResourceEvent.js';
+import { FEATURES } from '../../../src/reconciler.js';
+import { reconcileChangedResource, type ChangedResourceResult } from '../../../src/resources/changedResource.js';
 import { API, startAccessHarness, type AccessHarness } from '../access/harness.js';
 
 let h: AccessHarness;
+const featureResult = (result: ChangedResourceResult, feature: string) => result.features.find((f) => f.feature === feature)?.result;
 let rg: string;
 
 beforeAll(async () => {
@@ -25,8 +27,8 @@ describe('preview of a changed resource', () => {
 
     await h.clearCalls();
     const result = await reconcileChangedResource(h.deps, identityId, { dryRun: true, log: h.log, trigger: { caller: 'tester' } });
-    expect(result.workload?.decisions.map((d) => d.outcome)).toEqual(['would-grant']);
-    expect(result.workload?.decisions[0]?.reason).toContain('default/app on cluster aks-preview');
+    expect(featureResult(result, FEATURES.workload)?.decisions.map((d) => d.outcome)).toEqual(['would-grant']);
+    expect(featureResult(result, FEATURES.workload)?.decisions[0]?.reason).toContain('default/app on cluster aks-preview');
     const writes = (await h.calls()).filter((c) => c.method !== 'GET' && ['arm', 'authorization'].includes(c.api));
     expect(writes).toEqual([]);
     expect(await h.deps.federatedCredentials.list(identityId)).toEqual([]);
@@ -36,8 +38,9 @@ describe('preview of a changed resource', () => {
     const vaultId = `${rg}/providers/Microsoft.KeyVault/vaults/kv-preview`;
     await h.put(vaultId, '2023-07-01', { location: 'westeurope', tags: { 'acr-workload-allow': 'same-resource-group' }, properties: { tenantId: h.emu.endpoints.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true } });
     const result = await reconcileChangedResource(h.deps, vaultId, { dryRun: true, log: h.log, trigger: { caller: 'tester' } });
-    expect(result.decisions).toEqual([]);
-    expect(result.workload).toBeDefined();
+    expect(featureResult(result, FEATURES.access)).toBeUndefined();
+    expect(result.decisions.filter((d) => d.action === 'reconcile' || d.action === 'grant')).toEqual([]);
+    expect(featureResult(result, FEATURES.workload)).toBeDefined();
   });
 });
 
@@ -49,7 +52,8 @@ describe('one event, one read', () => {
     const reads: string[] = [];
     const arm = { ...h.deps.arm, getResource: (id: string, options?: { abortSignal?: AbortSignal }) => (reads.push(id.toLowerCase()), h.deps.arm.getResource(id, options)) };
     const result = await reconcileChangedResource({ ...h.deps, arm }, identityId, { log: h.log, trigger: { caller: 'tester' } });
-    expect(result.workload).toBeDefined();
+    expect(featureResult(result, FEATURES.workload)).toBeDefined();
+    expect(featureResult(result, FEATURES.access)).toBeDefined();
     expect(reads.filter((id) => id === identityId.toLowerCase())).toHaveLength(1);
   });
 });

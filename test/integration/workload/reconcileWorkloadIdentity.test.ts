@@ -4,7 +4,7 @@
  * by real ARM PUTs as the operator, as in the access harness.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handleResourceEvent } from '../../../src/access/handleResourceEvent.js';
+import { handleResourceEvent } from '../../../src/resources/resourceEvents.js';
 import { ROLES } from '../../../src/policy/roles.js';
 import { FEDERATED_CREDENTIAL_PREFIX, federatedCredentialName } from '../../../src/policy/workloadTags.js';
 import { reconcileWorkloadIdentity } from '../../../src/workload/reconcileWorkloadIdentity.js';

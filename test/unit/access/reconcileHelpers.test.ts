@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { refersTo, taggedConsumersQuery } from '../../../src/access/reconcile.js';
-import { registriesByNameQuery } from '../../../src/access/registries.js';
+import { refersTo, registriesByNameQuery } from '../../../src/access/registries.js';
+import { taggedConsumersQuery } from '../../../src/access/settleRegistry.js';
 import { customRegistriesBody, customRegistryLoginServers } from '../../../src/azure/acrTasks.js';
 import { apiVersionFor } from '../../../src/azure/arm.js';
 import { parseRegistryRef } from '../../../src/policy/tags.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RESOURCE_EVENT_SUBSCRIPTION, RESOURCE_OPERATION_NAMES, isHandledOperation } from '../../../src/access/eventSubscription.js';
-import { OBJECT_ID_CLAIM, callerOf, parseResourceEvent } from '../../../src/access/resourceEvent.js';
+import { OBJECT_ID_CLAIM, callerOf, parseResourceEvent } from '../../../src/resources/resourceEvent.js';
 
 const SUB = '00000000-0000-0000-0000-000000000001';
 const VM = `/subscriptions/${SUB}/resourcegroups/rg-web/providers/Microsoft.Compute/virtualMachines/vm-web-1`;

@@ -1,16 +1,16 @@
 /**
- * Parses an ARM resource event (Event Grid schema or CloudEvents 1.0) into what the access use
- * case needs: which resource, written or deleted, by whom. Bad input is a value, not a throw.
+ * Parses an ARM resource event (Event Grid schema or CloudEvents 1.0) into what the resources
+ * layer needs: which resource, written or deleted, by whom. Bad input is a value, not a throw.
  *
- * The event body is never trusted for the resource's state: only its id is taken, and the use
- * case re-reads ARM. Wire shape: https://learn.microsoft.com/azure/event-grid/event-schema-subscriptions
+ * The event body is never trusted for the resource's state: only its id is taken, and the layer
+ * re-reads ARM. Wire shape: https://learn.microsoft.com/azure/event-grid/event-schema-subscriptions
  * (`data.resourceUri`, `data.operationName`, `data.correlationId`, `data.claims` — a flat map of
  * strings with URI-style keys).
  */
 import { deserializeEvent } from '../azure/eventGridEvents.js';
 import { parseResourceId, RESOURCE_ID_KINDS } from '../policy/resourceId.js';
 import { isWatchedType, type WatchedResourceType } from '../policy/resourceTypes.js';
-import { RESOURCE_EVENT_TYPES, TAGS_WRITE_OPERATION, isHandledOperation } from './eventSubscription.js';
+import { RESOURCE_EVENT_TYPES, TAGS_WRITE_OPERATION, isHandledOperation } from '../access/eventSubscription.js';
 
 /** The caller's object id claim, as ARM puts it in `data.claims`. */
 export const OBJECT_ID_CLAIM = 'http://schemas.microsoft.com/identity/claims/objectidentifier';
