@@ -32,7 +32,10 @@ import type { Secret } from '../secret.js';
 import type { CredentialsDeps, RunOptions } from './deps.js';
 import {
   effectivePeriodDays,
+  ENROLMENT_STATUSES,
+  hasOpenRequest,
   isOurPassword,
+  NO_ROTATION_REQUEST,
   isLeaseHeld,
   isPreviousRemovable,
   isRotationDue,
@@ -56,7 +59,10 @@ export const ROTATION_OUTCOMES = {
   deferred: 'deferred',
   notDue: 'not-due',
   maintained: 'maintained',
+  /** Another run holds the lease and was not asked to rotate by this trigger (the timer: it rotates whatever is due). */
   inProgress: 'in-progress',
+  /** Another run holds the lease: the request is recorded in the enrolment and carried out by `runsBy` at the latest. */
+  recorded: 'recorded',
   notEnrolled: 'not-enrolled',
 } as const;
 export type RotationOutcome = (typeof ROTATION_OUTCOMES)[keyof typeof ROTATION_OUTCOMES];
@@ -71,6 +77,12 @@ export interface RotationResult {
   readonly deferredUntil?: string;
   /** When outcome is deferred: why it waits, in a platform engineer's words. */
   readonly reason?: string;
+  /** When outcome is recorded: when the request was recorded. */
+  readonly requestedAt?: string;
+  /** When outcome is recorded: until when the other run holds the enrolment's lease. */
+  readonly leaseUntil?: string;
+  /** When outcome is recorded: the latest time the rotation runs (the rotation timer's first run after the lease and any deferral). */
+  readonly runsBy?: string;
   /** What the run did, in order, for responses and logs. */
   readonly actions: readonly string[];
 }
@@ -78,6 +90,11 @@ export interface RotationResult {
 export const PASSWORD_CONTENT_TYPE = 'text/plain; acr-pull-password';
 export const USERNAME_CONTENT_TYPE = 'text/plain; acr-pull-username';
 export const MANAGED_BY_TAG = { managedBy: 'acr-pull-automation' } as const;
+
+/** How often one write takes in a newly recorded rotation request and tries again before giving up. */
+const MAX_REQUEST_MERGES = 5;
+/** How many recorded requests a run honours after its own work before it leaves the rest to the next run. */
+const MAX_FOLLOW_UP_ROTATIONS = 3;
 
 /** A run holding an enrolment's lease: each save is an ETag-conditional write that renews it. */
 export class LeasedRun {
@@ -113,11 +130,35 @@ export class LeasedRun {
     return run;
   }
 
-  /** Writes the row with these changes (undefined clears a field) and renews the lease. */
+  /**
+   * Writes the row with these changes (undefined clears a field) and renews the lease. A rotation
+   * request recorded since our last write (the only write another run makes to a row we hold) is
+   * taken in and the write made again; any other change means we lost the lease.
+   */
   async save(patch: Partial<Enrolment>): Promise<StoredEnrolment> {
-    const leaseUntil = new Date(this.deps.now().getTime() + this.deps.leaseSeconds * 1000).toISOString();
-    this.#row = await this.deps.store.replace({ ...this.#row, ...patch, leaseOwner: this.runId, leaseUntil });
-    return this.#row;
+    for (let attempt = 0; ; attempt++) {
+      const leaseUntil = new Date(this.deps.now().getTime() + this.deps.leaseSeconds * 1000).toISOString();
+      try {
+        this.#row = await this.deps.store.replace({ ...this.#row, ...patch, leaseOwner: this.runId, leaseUntil });
+        return this.#row;
+      } catch (error) {
+        if (!(error instanceof ConcurrencyConflictError) || attempt >= MAX_REQUEST_MERGES) throw error;
+        await this.takeRequest();
+      }
+    }
+  }
+
+  /** Re-reads the row for a rotation request recorded since our last write; throws if we lost the lease. */
+  async takeRequest(): Promise<void> {
+    const fresh = await this.deps.store.get(this.#row.registryId);
+    if (!fresh || fresh.leaseOwner !== this.runId) throw new ConcurrencyConflictError(`another run took the enrolment of ${this.#row.registryName}`);
+    this.#row = {
+      ...this.#row,
+      rotationRequestedAt: fresh.rotationRequestedAt,
+      rotationRequestedBy: fresh.rotationRequestedBy,
+      rotationRequestedReason: fresh.rotationRequestedReason,
+      etag: fresh.etag,
+    };
   }
 
   /**
@@ -132,12 +173,29 @@ export class LeasedRun {
     return { abortSignal: AbortSignal.timeout(timeoutMs) };
   }
 
-  /** Gives the lease back so the next run need not wait for it to lapse. Best effort. */
-  async release(patch: Partial<Enrolment> = {}): Promise<void> {
-    try {
-      this.#row = await this.deps.store.replace({ ...this.#row, ...patch, leaseOwner: undefined, leaseUntil: undefined });
-    } catch (error) {
-      if (!(error instanceof ConcurrencyConflictError)) throw error;
+  /**
+   * Gives the lease back so the next run need not wait for it to lapse. When a rotation request was
+   * recorded since our last write and may run now, the lease is kept and false answered: the caller
+   * honours it first (`force` releases anyway, leaving the request for the next run). Best effort.
+   */
+  async release(patch: Partial<Enrolment> = {}, force = false): Promise<boolean> {
+    const mayRotate = () => !force && this.#row.status === ENROLMENT_STATUSES.active && hasOpenRequest(this.#row, this.deps.now());
+    if (mayRotate()) return false;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.#row = await this.deps.store.replace({ ...this.#row, ...patch, leaseOwner: undefined, leaseUntil: undefined });
+        return true;
+      } catch (error) {
+        if (!(error instanceof ConcurrencyConflictError)) throw error;
+        if (attempt >= MAX_REQUEST_MERGES) return true;
+        try {
+          await this.takeRequest();
+        } catch (lost) {
+          if (lost instanceof ConcurrencyConflictError) return true;
+          throw lost;
+        }
+        if (mayRotate()) return false;
+      }
     }
   }
 
@@ -177,8 +235,10 @@ export interface RotateOptions {
  */
 export async function rotateUnderLease(run: LeasedRun, options: RotateOptions): Promise<RotationResult> {
   const { deps } = run;
-  let wanted = options.force ?? false;
-  let reason = options.reason;
+  // A recorded request (rotate now while another run held the lease) is wanted as much as a forced run.
+  const requested = hasOpenRequest(run.row, deps.now());
+  let wanted = (options.force ?? false) || requested;
+  let reason = !options.force && requested ? (run.row.rotationRequestedReason ?? options.reason) : options.reason;
   let rotated = false;
 
   // 1. A rotation in flight: finish it or undo it.
@@ -298,7 +358,10 @@ async function rotate(run: LeasedRun, reason: string): Promise<void> {
   await run.step(ROTATION_STEPS.started);
 
   const password = await deps.graph.addPassword(requireObjectId(run), { displayName: passwordDisplayName(rotationId), endDateTime: expiresOn }, await run.call());
-  await run.save({ phase: ROTATION_PHASES.added, pendingKeyId: password.keyId, pendingExpiresOn: password.endDateTime });
+  // The last write before Key Vault stores the new password: a request recorded before it is
+  // honoured by this rotation (the password served when it was asked for is replaced), so it is
+  // cleared here, atomically with the step (ETag). A request recorded after it stays for the next run.
+  await run.save({ phase: ROTATION_PHASES.added, pendingKeyId: password.keyId, pendingExpiresOn: password.endDateTime, ...NO_ROTATION_REQUEST });
   await run.audit({ action: 'rotate', outcome: AUDIT_OUTCOMES.rotationStep, reason: `added a new password to application ${run.row.appId} (${reason})`, details: { keyId: password.keyId, step: ROTATION_STEPS.passwordAdded, expiresOn: password.endDateTime } });
   await run.step(ROTATION_STEPS.passwordAdded);
 
@@ -479,15 +542,20 @@ export async function withLease<T>(
   row: StoredEnrolment,
   options: RunOptions,
   work: (run: LeasedRun) => Promise<T>,
-): Promise<{ kind: 'done'; value: T } | { kind: 'busy' }> {
+): Promise<{ kind: 'done'; value: T; followUps: RotationResult[] } | { kind: 'busy' }> {
   const run = await LeasedRun.acquire(deps, row, options);
   if (!run) return { kind: 'busy' };
   try {
     const value = await work(run);
-    await run.release();
-    return { kind: 'done', value };
+    // Rotation requests recorded while we held the lease (rotate now answered 202 recorded): the
+    // holder honours them before it lets go, so they need not wait for another run.
+    const followUps: RotationResult[] = [];
+    while (!(await run.release({}, followUps.length >= MAX_FOLLOW_UP_ROTATIONS))) {
+      followUps.push(await rotateUnderLease(run, { reason: run.row.rotationRequestedReason ?? 'requested' }));
+    }
+    return { kind: 'done', value, followUps };
   } catch (error) {
-    await run.release({ lastErrorCode: errorCode(error) }).catch(() => undefined);
+    await run.release({ lastErrorCode: errorCode(error) }, true).catch(() => undefined);
     throw error;
   }
 }

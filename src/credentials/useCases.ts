@@ -22,6 +22,7 @@ type StoredEnrolment
 import { ConcurrencyConflictError } from './enrolmentStore.js';
 import { decideEnrolment,ENROLMENT_REFUSALS,ENROLMENT_SOURCES,type EnrolmentFacts,type EnrolmentRefusal,type EnrolmentSource } from './enrolmentRule.js';
 import { carryCurrentPassword,ensureApplication,ensureServicePrincipal,grantPullRole,revokePullRole,storeUsername } from './enrolmentSteps.js';
+import { recordRotationRequest,requestRecordedResult } from './rotationRequests.js';
 import { needsRun,ROTATION_OUTCOMES,rotateUnderLease,servesOtherThanCurrent,withLease,type RotationResult } from './rotation.js';
 
 export interface EnrolRequest {
@@ -245,10 +246,22 @@ export async function rotateIfDue(deps: CredentialsDeps, registryId: string, opt
 async function rotateRow(deps: CredentialsDeps, row: StoredEnrolment, rotate: { force: boolean; reason: string }, options: RunOptions): Promise<RotationResult> {
   // Nothing due still means one read: Key Vault must serve the current password (rotation.ts).
   if (!needsRun(row, deps, rotate.force) && !(await servesOtherThanCurrent(deps, row))) return notDue(deps, row);
-  const outcome = await withLease(deps, row, options, (run) => rotateUnderLease(run, rotate));
-  if (outcome.kind === 'busy') return { outcome: ROTATION_OUTCOMES.inProgress, registryId: row.registryId, actions: [] };
-  if (outcome.value.outcome === ROTATION_OUTCOMES.rotated) await notePasswordConsumers(deps, row.registryId, options);
-  return outcome.value;
+  for (let attempt = 0; ; attempt++) {
+    const outcome = await withLease(deps, row, options, (run) => rotateUnderLease(run, rotate));
+    if (outcome.kind === 'done') {
+      if ([outcome.value, ...outcome.followUps].some((r) => r.outcome === ROTATION_OUTCOMES.rotated)) await notePasswordConsumers(deps, row.registryId, options);
+      return outcome.value;
+    }
+    // The timer needs no record: whatever is due stays due for the holder or the next run.
+    if (!rotate.force || attempt >= 2) return { outcome: ROTATION_OUTCOMES.inProgress, registryId: row.registryId, actions: [] };
+    // Asked for (rotate now, near-expiry): recorded, so it outlives the run holding the lease.
+    const trigger = options.trigger ?? {};
+    const by = trigger.caller ?? (trigger.eventId ? `event ${trigger.eventId}` : rotate.reason);
+    const recorded = await recordRotationRequest(deps, row.registryId, { by, reason: rotate.reason }, options);
+    if (recorded.kind === 'not-enrolled') return { outcome: ROTATION_OUTCOMES.notEnrolled, registryId: row.registryId, actions: [] };
+    if (recorded.kind === 'recorded') return requestRecordedResult(deps, recorded.row);
+    row = recorded.row; // the holder let go meanwhile: take the lease ourselves
+  }
 }
 
 /**
