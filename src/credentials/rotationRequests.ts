@@ -11,7 +11,7 @@ import { nextOccurrence } from '../status/schedule.js';
 import type { CredentialsDeps, RunOptions } from './deps.js';
 import { ENROLMENT_STATUSES, isLeaseHeld, rotationBlockedUntil, type StoredEnrolment } from './enrolment.js';
 import { ConcurrencyConflictError } from './enrolmentStore.js';
-import { ROTATION_OUTCOMES, type RotationResult } from './rotation.js';
+import { ROTATION_OUTCOMES, type RotationResult } from './rotationPlan.js';
 
 const MAX_ATTEMPTS = 5;
 
