@@ -252,7 +252,16 @@ export async function withLease<T>(
     // holder honours them before it lets go, so they need not wait for another run.
     const followUps: RotationResult[] = [];
     while (!(await run.release({}, followUps.length >= MAX_FOLLOW_UP_ROTATIONS))) {
-      followUps.push(await rotateUnderLease(run, { reason: run.row.rotationRequestedReason ?? 'requested' }));
+      try {
+        followUps.push(await rotateUnderLease(run, { reason: run.row.rotationRequestedReason ?? 'requested' }));
+      } catch (error) {
+        // This run's own work is done and answered as such; the request stays for the next run
+        // (or its rotation, if it got that far, is finished by the next run from its phase).
+        options.log?.warn('a recorded rotation request failed; the next run carries it out', { registryId: run.row.registryId, error });
+        await run.audit({ action: 'rotate', outcome: AUDIT_OUTCOMES.failed, errorCode: errorCode(error), reason: `the rotation requested while another run held ${run.row.registryName} failed; the next run carries it out` }).catch(() => undefined);
+        await run.release({ lastErrorCode: errorCode(error) }, true).catch(() => undefined);
+        return { kind: 'done', value, followUps };
+      }
     }
     return { kind: 'done', value, followUps };
   } catch (error) {

@@ -86,6 +86,28 @@ describe('a rotation requested while another run holds the lease', () => {
     expect(served.keyId).toBe(row.currentKeyId);
   });
 
+  it('that fails in the holder leaves the holder’s own answer alone and stays recorded for the next run', async () => {
+    const r = await enrolled();
+    let answer: RotationResult | undefined;
+    let starts = 0;
+    const own = await rotateNow(world.deps(), r.registryId, {
+      afterStep: async (step) => {
+        if (step === ROTATION_STEPS.started && ++starts === 2) throw Object.assign(new Error('fault in the follow-up rotation'), { code: 'InjectedFault' });
+        if (step === ROTATION_STEPS.secretStored && !answer) answer = await rotateNow(world.deps(), r.registryId);
+      },
+    });
+    expect(own.outcome).toBe('rotated');
+    expect(answer?.outcome).toBe('recorded');
+    const row = (await world.deps().store.get(r.registryId))!;
+    expect(row.rotationRequestedAt).toBe(answer?.requestedAt);
+    expect(row.leaseOwner).toBeUndefined();
+    await expectServedWorks(r, 3);
+
+    expect((await rotateIfDue(world.deps(), r.registryId)).outcome).toBe('rotated');
+    expect((await world.deps().store.get(r.registryId))?.rotationRequestedAt).toBeUndefined();
+    await expectServedWorks(r);
+  });
+
   it('whose run was killed (SIGKILL) is carried out by the next run once the lease lapses — the timer', async () => {
     const r = await enrolled();
     const lines = await runChildAndKill(r.registryId, ROTATION_STEPS.markedCurrent, 4);
