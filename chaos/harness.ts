@@ -19,7 +19,7 @@ import { eventArbitraries, generate, requestArbitraries, API_ROUTES, type ApiReq
 import { filesWrittenSince, findLeaks, recordIssuedSecrets, type Haystack, type SecretRecorder } from './leaks.js';
 import { FAULTS, runFaults } from './faults.js';
 import { KILL, runKillNine, runKillRotations } from './killNine.js';
-import type { ChaosSettings } from './settings.js';
+import { CHAOS_CREDENTIALS, type ChaosSettings } from './settings.js';
 
 export type ChaosResults = BenchResults;
 
@@ -64,7 +64,14 @@ export async function runChaos(options: RunChaosOptions): Promise<ChaosResults> 
     // Timers only by request: a sweep on its schedule would write in the middle of the hostile phase.
     // No grace period (the setting's floor): every forced rotation of point 3 runs, and each one retires
     // the previous password at once, the path where a kill could remove what Key Vault still serves.
-    appSettings: { TABLE_PREFIX: tablePrefix, FUNCTIONS_RUN_TIMERS: 'false', ROTATION_GRACE_HOURS: '0' },
+    // A short credentials lease (CHAOS_CREDENTIALS): point 3 waits out the lease of a killed run.
+    appSettings: {
+      TABLE_PREFIX: tablePrefix,
+      FUNCTIONS_RUN_TIMERS: 'false',
+      ROTATION_GRACE_HOURS: '0',
+      CREDENTIALS_LEASE_SECONDS: String(CHAOS_CREDENTIALS.leaseSeconds),
+      CREDENTIALS_CALL_TIMEOUT_SECONDS: String(CHAOS_CREDENTIALS.callTimeoutSeconds),
+    },
     emulator: async () => {
       const emulator = await startEmulator();
       recorder = recordIssuedSecrets(portsOf({ ...emulator.endpoints }));

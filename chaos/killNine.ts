@@ -11,11 +11,14 @@
  * rotation also retires the previous password). After every answer, and once events settle, what
  * Key Vault serves is read and signed in with (chaos/vault.ts); afterwards each application holds at
  * most 2 passwords (Graph's records), and its service principal exactly one AcrPull on the registry.
+ * A request answered 202 (another run, perhaps a killed one, held the registry) is recorded: once the
+ * leases have lapsed and the rotation timer has run, no enrolment still holds a request, and no
+ * request was answered in-progress (which would mean not recorded).
  */
 import type { Figure } from '../bench/report.js';
 import { createOperator } from '../scripts/operator.js';
 import type { RunningStack } from '../scripts/stack.js';
-import type { ChaosSettings } from './settings.js';
+import { CHAOS_CREDENTIALS, type ChaosSettings } from './settings.js';
 import { vaultProbe } from './vault.js';
 
 export const KILL = '3. kill -9';
@@ -209,6 +212,24 @@ export async function runKillRotations(stack: RunningStack, settings: ChaosSetti
   }
   await operator.idle(120_000);
 
+  // Requests answered 202 recorded must be carried out: by the holder, by a later request, or — once
+  // a killed run's lease lapses — by the rotation timer, fired here as its schedule would.
+  await new Promise((r) => setTimeout(r, CHAOS_CREDENTIALS.leaseSeconds * 1000 + 500));
+  const timerRuns = () => stack.hosts.reduce((n, h) => n + h.child.output.filter((l) => l.includes('rotation sweep finished')).length, 0);
+  const runsBefore = timerRuns();
+  const fired = await fetch(`${e.functions}/admin/functions/rotateCredentials`, { method: 'POST', headers: { 'x-functions-key': e.masterKey, 'content-type': 'application/json' }, body: JSON.stringify({ input: '' }) });
+  if (fired.status !== 202) throw new Error(`firing the rotation timer answered ${fired.status}`);
+  for (let waited = 0; timerRuns() === runsBefore && waited < 120_000; waited += 200) await new Promise((r) => setTimeout(r, 200));
+  await operator.idle(60_000);
+  const open: string[] = [];
+  for (const name of registries) {
+    const res = await fetch(`${e.functions}/api/credentials/${name}`, { headers: { 'x-functions-key': e.functionKey } });
+    const enrolment = (await res.json()) as { rotationRequestedAt?: string; phase?: string };
+    if (enrolment.rotationRequestedAt) open.push(`${name}: request of ${enrolment.rotationRequestedAt} still recorded (phase ${enrolment.phase})`);
+  }
+  const recorded = [...answers].filter(([k]) => k.endsWith(' recorded')).reduce((n, [, v]) => n + v, 0);
+  const unrecorded = [...answers].filter(([k]) => k.endsWith(' in-progress')).reduce((n, [, v]) => n + v, 0);
+
   // Rotations that happened, from Graph's records: each one adds a password.
   const calls = (await operator.admin<{ calls: Array<{ api: string; method: string; route: string; status: number; count: number }> }>('GET', `/calls?since=${rotationsStart}`)).calls;
   const added = calls.filter((c) => c.api === 'graph' && c.method === 'POST' && /addPassword/i.test(c.route) && c.status < 300).reduce((n, c) => n + c.count, 0);
@@ -229,6 +250,16 @@ export async function runKillRotations(stack: RunningStack, settings: ChaosSetti
     { scenario: KILL, name: 'instances killed during the rotations', value: killer.kills.length, unit: '', display: `${killer.kills.length} (${settings.rotations} rotations asked, ${added} passwords added; answers ${[...answers].map(([k, v]) => `${k}×${v}`).join(', ')})`, detail: { kills: killer.kills } },
     { scenario: KILL, name: 'served passwords that did not sign in', value: probes.length, unit: '', display: `${probes.length} of ${probed} reads`, goal: '0', met: probes.length === 0, detail: { probes: probes.slice(0, 20) } },
     { scenario: KILL, name: 'most passwords on one application afterwards', value: maxPasswords, unit: '', goal: '≤ 2 (no grace period)', met: maxPasswords <= 2, detail: { after } },
+    {
+      scenario: KILL,
+      name: 'rotation requests answered 202 and never carried out',
+      value: open.length + unrecorded,
+      unit: '',
+      display: `${open.length + unrecorded} (${recorded} answered recorded, ${unrecorded} in-progress without a record; ${open.length} still recorded after the leases lapsed and the timer ran)`,
+      goal: '0',
+      met: open.length + unrecorded === 0,
+      detail: { open },
+    },
     { scenario: KILL, name: 'credential grants lost or doubled', value: grants.length, unit: '', goal: '0', met: grants.length === 0, detail: { grants } },
   ];
 }

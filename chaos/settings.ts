@@ -33,6 +33,13 @@ const BY_SIZE: Record<Size, Omit<ChaosSettings, 'size' | 'seed'>> = {
   full: { instances: 3, deliveries: 10_000, requests: 10_000, workloadVms: 30, grants: 500, kills: 8, rotations: 200, concurrency: 8 },
 };
 
+/**
+ * The credentials lease of the chaos stack (CREDENTIALS_LEASE_SECONDS, with the call timeout it must
+ * be three times): short, so point 3 can wait out the lease of a killed run and then check that every
+ * rotation request it answered was carried out.
+ */
+export const CHAOS_CREDENTIALS = { leaseSeconds: 15, callTimeoutSeconds: 5 } as const;
+
 export function settingsFor(size: Size, overrides: Partial<ChaosSettings> = {}): ChaosSettings {
   return { size, seed: 16, ...BY_SIZE[size], ...overrides };
 }

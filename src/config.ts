@@ -46,6 +46,8 @@ export interface Config {
   readonly rotationGraceHours: number;
   /** Seconds a credentials run waits for one Key Vault, Graph or Entra call before giving it up. */
   readonly credentialsCallTimeoutSeconds: number;
+  /** Seconds a credentials run holds an enrolment's lease; a run that died blocks the registry this long at most. */
+  readonly credentialsLeaseSeconds: number;
   /** Whether un-enrolling a registry deletes its pull application. */
   readonly deleteApplicationOnUnenrol: boolean;
   /** NCRONTAB schedule of the reconciliation sweep. */
@@ -113,6 +115,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'ROTATION_PERIOD_DAYS', required: false, default: '90', example: '90', description: 'Lifetime of a pull password in days; it is replaced at two thirds of its life. At least 31 + ROTATION_GRACE_HOURS in days (32 with the default grace): Key Vault announces SecretNearExpiry 30 days before expiry.' },
   { name: 'ROTATION_GRACE_HOURS', required: false, default: '24', example: '24', description: 'Hours a password stays valid after Key Vault stopped serving it; a rotation that would cut this short is deferred.' },
   { name: 'CREDENTIALS_CALL_TIMEOUT_SECONDS', required: false, default: '30', example: '30', description: 'Seconds a credentials run waits for one Key Vault, Graph or Entra call before giving up (at most 60, well under the 300 s lease).' },
+  { name: 'CREDENTIALS_LEASE_SECONDS', required: false, default: '300', example: '300', description: "Seconds a credentials run holds a registry's enrolment (10 to 900, at least 3 × CREDENTIALS_CALL_TIMEOUT_SECONDS); renewed while the run is alive, so a run that died blocks the registry this long at most. A rotate-now request meanwhile is recorded and carried out by the next run." },
   { name: 'CREDENTIALS_DELETE_APP_ON_UNENROL', required: false, default: 'false', example: 'false', description: 'Whether un-enrolling a registry deletes its pull application.' },
   { name: 'RECONCILE_SCHEDULE', required: false, default: '0 */30 * * * *', example: '0 */30 * * * *', description: 'NCRONTAB schedule (in UTC unless WEBSITE_TIME_ZONE says otherwise) of the reconciliation sweep that catches missed events.', boundBy: 'reconcileSweep' },
   { name: 'AUDIT_RETENTION_DAYS', required: false, default: '90', example: '90', description: 'Days audit rows are kept (1 to 3650); the sweep timer deletes whole UTC days older than this.' },
@@ -292,6 +295,7 @@ export function loadConfig(env: Env): Config {
     rotationPeriodDays: integer('ROTATION_PERIOD_DAYS', 1, 730),
     rotationGraceHours: integer('ROTATION_GRACE_HOURS', 0, 24 * 30),
     credentialsCallTimeoutSeconds: integer('CREDENTIALS_CALL_TIMEOUT_SECONDS', 1, 60),
+    credentialsLeaseSeconds: integer('CREDENTIALS_LEASE_SECONDS', 10, 900),
     deleteApplicationOnUnenrol: bool('CREDENTIALS_DELETE_APP_ON_UNENROL'),
     reconcileSchedule: ncrontab('RECONCILE_SCHEDULE'),
     auditRetentionDays: integer('AUDIT_RETENTION_DAYS', 1, 3650),
@@ -305,6 +309,10 @@ export function loadConfig(env: Env): Config {
     if (config.rotationPeriodDays < min) {
       bad('ROTATION_PERIOD_DAYS', `a whole number from ${min} to ${MAX_PERIOD_DAYS} (${periodProblem(config.rotationPeriodDays, config.rotationGraceHours)})`, raw('ROTATION_PERIOD_DAYS'));
     }
+  }
+  // The lease is renewed before a call when less than two call timeouts of it remain: a shorter lease could end during a call.
+  if (config.credentialsLeaseSeconds < 3 * config.credentialsCallTimeoutSeconds && !problems.some((p) => p.startsWith('CREDENTIALS_'))) {
+    bad('CREDENTIALS_LEASE_SECONDS', `at least 3 × CREDENTIALS_CALL_TIMEOUT_SECONDS (${3 * config.credentialsCallTimeoutSeconds})`, String(config.credentialsLeaseSeconds));
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

@@ -121,6 +121,8 @@ var appSettings = {
   RECONCILE_SCHEDULE: reconcileSchedule
   ROTATION_PERIOD_DAYS: string(rotationPeriodDays)
   AUDIT_RETENTION_DAYS: string(auditRetentionDays)
+  // How long a credentials run holds a registry (src/config.ts default): a run that died blocks it this long at most.
+  CREDENTIALS_LEASE_SECONDS: '300'
   ARM_ENDPOINT: environment().resourceManager
   GRAPH_ENDPOINT: graphEndpoint
   AZURE_AUTHORITY_HOST: environment().authentication.loginEndpoint

@@ -17,7 +17,7 @@ import { createTableEnrolmentStore, ENROLMENT_TABLE_SUFFIX, type EnrolmentStore 
 import type { Enrolment, RotationStep } from './enrolment.js';
 import { findPasswordConsumers, type PasswordConsumer } from './passwordConsumers.js';
 
-export type CredentialsConfig = Pick<Config, 'rotationPeriodDays' | 'rotationGraceHours' | 'deleteApplicationOnUnenrol' | 'credentialsCallTimeoutSeconds'>;
+export type CredentialsConfig = Pick<Config, 'rotationPeriodDays' | 'rotationGraceHours' | 'deleteApplicationOnUnenrol' | 'credentialsCallTimeoutSeconds' | 'rotationSchedule'>;
 
 export interface CredentialsDeps {
   readonly config: CredentialsConfig;
@@ -29,7 +29,7 @@ export interface CredentialsDeps {
   readonly roleAssignments: Pick<RoleAssignments, 'create' | 'delete' | 'listAtScope'>;
   readonly audit: AuditLog;
   readonly now: () => Date;
-  /** How long a run holds an enrolment; a run that died loses it after this. */
+  /** How long a run holds an enrolment (CREDENTIALS_LEASE_SECONDS); a run that died loses it after this. */
   readonly leaseSeconds: number;
   /**
    * How long a run waits for one Key Vault, Graph or Entra call (CREDENTIALS_CALL_TIMEOUT_SECONDS),
@@ -55,8 +55,6 @@ export interface CredentialsDepsOptions {
   readonly leaseSeconds?: number;
 }
 
-export const DEFAULT_LEASE_SECONDS = 300;
-
 /** Builds the credentials dependencies from config, the app's credential and the shared adapters. */
 export function createCredentialsDeps(config: Config, credential: TokenCredential, audit: AuditLog, options: CredentialsDepsOptions): CredentialsDeps {
   return {
@@ -69,7 +67,7 @@ export function createCredentialsDeps(config: Config, credential: TokenCredentia
     roleAssignments: options.roleAssignments,
     audit,
     now: options.now ?? (() => new Date()),
-    leaseSeconds: options.leaseSeconds ?? DEFAULT_LEASE_SECONDS,
+    leaseSeconds: options.leaseSeconds ?? config.credentialsLeaseSeconds,
     callTimeoutMs: config.credentialsCallTimeoutSeconds * 1000,
     passwordConsumers: (appId) => findPasswordConsumers(options.resourceGraph, appId, config.watchedSubscriptions),
   };

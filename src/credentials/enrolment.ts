@@ -78,6 +78,18 @@ export interface Enrolment {
   readonly rotationDeferredUntil?: string;
   readonly rotationDeferredReason?: string;
 
+  /**
+   * A rotation asked for (rotate now, near-expiry) while another run held the lease, recorded with
+   * an ETag-conditional write so it outlives that run: whichever run next holds the lease honours it
+   * (the holder when it finishes, the next request, the timer). It is cleared by the first rotation
+   * that stores its new password in Key Vault after it was recorded — the password served when it
+   * was asked for is then replaced.
+   */
+  readonly rotationRequestedAt?: string;
+  /** Who asked (the caller, or the event), for the audit trail. */
+  readonly rotationRequestedBy?: string;
+  readonly rotationRequestedReason?: string;
+
   /** The run that holds the row, and until when; a run that died loses it when it lapses. */
   readonly leaseOwner?: string;
   readonly leaseUntil?: string;
@@ -111,6 +123,8 @@ export interface EnrolmentView {
   readonly previousKeyId?: string;
   readonly previousRemoveAfter?: string;
   readonly rotationDeferredUntil?: string;
+  /** A recorded rotation request not yet carried out (see Enrolment.rotationRequestedAt). */
+  readonly rotationRequestedAt?: string;
   readonly lastRotatedAt?: string;
 }
 
@@ -157,9 +171,21 @@ export function passwordExpiresOn(now: Date, periodDays: number): Date {
  */
 export function isRotationDue(enrolment: Enrolment, defaultPeriodDays: number, now: Date): boolean {
   const due = nextRotationAt(enrolment, defaultPeriodDays);
-  if (due === undefined || due.getTime() <= now.getTime()) return true;
+  if (due === undefined || due.getTime() <= now.getTime() || hasOpenRequest(enrolment, now)) return true;
   return enrolment.rotationDeferredUntil !== undefined && Date.parse(enrolment.rotationDeferredUntil) <= now.getTime();
 }
+
+/**
+ * Whether a recorded rotation request waits for a run now. A request that a deferral already
+ * covers (the grace period of the previous password) waits for that time, not for every run.
+ */
+export function hasOpenRequest(enrolment: Enrolment, now: Date): boolean {
+  if (enrolment.rotationRequestedAt === undefined) return false;
+  return enrolment.rotationDeferredUntil === undefined || Date.parse(enrolment.rotationDeferredUntil) <= now.getTime();
+}
+
+/** The fields of a rotation request, cleared (written as undefined) by the rotation that honours it. */
+export const NO_ROTATION_REQUEST = { rotationRequestedAt: undefined, rotationRequestedBy: undefined, rotationRequestedReason: undefined } as const;
 
 /**
  * Until when a new rotation must wait: the previous password was served by Key Vault until the
@@ -200,6 +226,7 @@ export function toEnrolmentView(enrolment: Enrolment, defaultPeriodDays: number)
     previousKeyId: enrolment.previousKeyId,
     previousRemoveAfter: enrolment.previousRemoveAfter,
     rotationDeferredUntil: enrolment.rotationDeferredUntil,
+    rotationRequestedAt: enrolment.rotationRequestedAt,
     lastRotatedAt: enrolment.lastRotatedAt,
   });
 }

@@ -17,7 +17,8 @@ import { Secret } from '../secret.js';
 import {
 applicationDisplayName,passwordSecretName,usernameSecretName
 } from './enrolment.js';
-import { LeasedRun,MANAGED_BY_TAG,PASSWORD_CONTENT_TYPE,USERNAME_CONTENT_TYPE } from './rotation.js';
+import type { LeasedRun } from './leasedRun.js';
+import { MANAGED_BY_TAG,PASSWORD_CONTENT_TYPE,USERNAME_CONTENT_TYPE } from './passwordSecret.js';
 
 export async function ensureApplication(run: LeasedRun, adoptAppId: string | undefined): Promise<void> {
   const { deps } = run;

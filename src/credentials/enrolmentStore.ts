@@ -35,6 +35,7 @@ const STRING_FIELDS = [
   'phase', 'rotationId', 'rotationReason', 'pendingKeyId', 'pendingExpiresOn', 'pendingSecretVersion',
   'currentKeyId', 'currentCreatedAt', 'currentExpiresOn', 'currentSecretVersion', 'previousKeyId', 'previousRemoveAfter',
   'leaseOwner', 'leaseUntil', 'enrolledAt', 'lastRotatedAt', 'lastErrorCode', 'source', 'rotationDeferredUntil', 'rotationDeferredReason',
+  'rotationRequestedAt', 'rotationRequestedBy', 'rotationRequestedReason',
 ] as const satisfies ReadonlyArray<keyof Enrolment>;
 
 export function enrolmentKeys(registryId: string): { partitionKey: string; rowKey: string } {

@@ -25,149 +25,36 @@
  * service finished what the client gave up on) is caught by the next run, which checks that Key
  * Vault serves the current password even when nothing is due, and serves it again if not.
  */
+
 import { randomUUID } from 'node:crypto';
-import { AUDIT_OUTCOMES, type AuditEntry } from '../audit/auditLog.js';
+import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
 import { errorCode, NotReadyError } from '../errors.js';
-import type { Secret } from '../secret.js';
 import type { CredentialsDeps, RunOptions } from './deps.js';
 import {
   effectivePeriodDays,
-  isOurPassword,
-  isLeaseHeld,
   isPreviousRemovable,
   isRotationDue,
   nextRotationAt,
-  rotationBlockedUntil,
+  NO_ROTATION_REQUEST,
   passwordDisplayName,
   passwordExpiresOn,
   passwordSecretName,
   ROTATION_PHASES,
   ROTATION_STEPS,
   type Enrolment,
-  type RotationStep,
   type StoredEnrolment,
 } from './enrolment.js';
-import { ConcurrencyConflictError } from './enrolmentStore.js';
+import { LeasedRun } from './leasedRun.js';
+import { removePrevious, removeUnstoredPasswords, requireObjectId } from './passwordRemoval.js';
+import { repairServedPassword, servedPassword, storePassword } from './passwordSecret.js';
+import { decideNewPassword, deferralReason, initialWish, runOutcome, type RotateOptions, type RotationResult } from './rotationPlan.js';
 import { minimumPeriodDays } from '../policy/rotationPeriod.js';
 
-export const ROTATION_OUTCOMES = {
-  rotated: 'rotated',
-  /** A rotation was asked for while the previous password is in its grace period: it waits (`deferredUntil`). */
-  deferred: 'deferred',
-  notDue: 'not-due',
-  maintained: 'maintained',
-  inProgress: 'in-progress',
-  notEnrolled: 'not-enrolled',
-} as const;
-export type RotationOutcome = (typeof ROTATION_OUTCOMES)[keyof typeof ROTATION_OUTCOMES];
+// Where the API and the tests find a run's outcomes.
+export { ROTATION_OUTCOMES, type RotateOptions, type RotationOutcome, type RotationResult } from './rotationPlan.js';
 
-export interface RotationResult {
-  readonly outcome: RotationOutcome;
-  readonly registryId: string;
-  /** keyId of the password Key Vault serves after the run. */
-  readonly currentKeyId?: string;
-  readonly nextRotationAt?: string;
-  /** When outcome is deferred: the earliest time the rotation may run; the first run after it does. */
-  readonly deferredUntil?: string;
-  /** When outcome is deferred: why it waits, in a platform engineer's words. */
-  readonly reason?: string;
-  /** What the run did, in order, for responses and logs. */
-  readonly actions: readonly string[];
-}
-
-export const PASSWORD_CONTENT_TYPE = 'text/plain; acr-pull-password';
-export const USERNAME_CONTENT_TYPE = 'text/plain; acr-pull-username';
-export const MANAGED_BY_TAG = { managedBy: 'acr-pull-automation' } as const;
-
-/** A run holding an enrolment's lease: each save is an ETag-conditional write that renews it. */
-export class LeasedRun {
-  readonly actions: string[] = [];
-  readonly runId = randomUUID();
-  #row: StoredEnrolment;
-
-  private constructor(
-    readonly deps: CredentialsDeps,
-    row: StoredEnrolment,
-    readonly options: RunOptions,
-  ) {
-    this.#row = row;
-  }
-
-  get row(): StoredEnrolment {
-    return this.#row;
-  }
-
-  /**
-   * Takes the enrolment's lease, or answers undefined when another live run holds it (or took it
-   * between our read and our write).
-   */
-  static async acquire(deps: CredentialsDeps, row: StoredEnrolment, options: RunOptions): Promise<LeasedRun | undefined> {
-    if (isLeaseHeld(row, deps.now())) return undefined;
-    const run = new LeasedRun(deps, row, options);
-    try {
-      await run.save({});
-    } catch (error) {
-      if (error instanceof ConcurrencyConflictError) return undefined;
-      throw error;
-    }
-    return run;
-  }
-
-  /** Writes the row with these changes (undefined clears a field) and renews the lease. */
-  async save(patch: Partial<Enrolment>): Promise<StoredEnrolment> {
-    const leaseUntil = new Date(this.deps.now().getTime() + this.deps.leaseSeconds * 1000).toISOString();
-    this.#row = await this.deps.store.replace({ ...this.#row, ...patch, leaseOwner: this.runId, leaseUntil });
-    return this.#row;
-  }
-
-  /**
-   * Options for one Azure call: an `abortSignal` that fires after the call timeout. When less than
-   * two timeouts of the lease remain, the lease is renewed first, so the call ends (one way or the
-   * other) while this run still holds the enrolment.
-   */
-  async call(): Promise<{ abortSignal: AbortSignal }> {
-    const timeoutMs = this.deps.callTimeoutMs;
-    const left = Date.parse(this.#row.leaseUntil ?? '') - this.deps.now().getTime();
-    if (!(left > 2 * timeoutMs)) await this.save({});
-    return { abortSignal: AbortSignal.timeout(timeoutMs) };
-  }
-
-  /** Gives the lease back so the next run need not wait for it to lapse. Best effort. */
-  async release(patch: Partial<Enrolment> = {}): Promise<void> {
-    try {
-      this.#row = await this.deps.store.replace({ ...this.#row, ...patch, leaseOwner: undefined, leaseUntil: undefined });
-    } catch (error) {
-      if (!(error instanceof ConcurrencyConflictError)) throw error;
-    }
-  }
-
-  async step(step: RotationStep): Promise<void> {
-    this.actions.push(step);
-    this.options.log?.info(`rotation step ${step}`, { registryId: this.row.registryId, step, phase: this.row.phase });
-    await this.options.afterStep?.(step, this.row);
-  }
-
-  async audit(entry: Omit<AuditEntry, 'registry' | 'resourceId' | 'eventId' | 'caller' | 'correlationId'>): Promise<void> {
-    const trigger = this.options.trigger ?? {};
-    await this.deps.audit.record({
-      ...entry,
-      registry: this.row.registryId,
-      resourceId: this.row.registryId,
-      ...(this.row.servicePrincipalId && !entry.principalId ? { principalId: this.row.servicePrincipalId } : {}),
-      ...(trigger.eventId ? { eventId: trigger.eventId } : {}),
-      ...(trigger.caller ? { caller: trigger.caller } : {}),
-      ...(trigger.correlationId ? { correlationId: trigger.correlationId } : {}),
-      details: { ...(this.row.appId ? { appId: this.row.appId } : {}), ...entry.details },
-    });
-  }
-}
-
-export interface RotateOptions {
-  /** Rotate even when the current password is not due (rotate now, near-expiry, vault changed). */
-  readonly force?: boolean;
-  /** Why, for the audit trail: 'timer', 'requested', 'near-expiry', 'enrolment'. */
-  readonly reason: string;
-}
+/** How many recorded requests a run honours after its own work before it leaves the rest to the next run. */
+const MAX_FOLLOW_UP_ROTATIONS = 3;
 
 /**
  * Brings one enrolment to a settled state under a lease already held: finishes or undoes a
@@ -177,8 +64,7 @@ export interface RotateOptions {
  */
 export async function rotateUnderLease(run: LeasedRun, options: RotateOptions): Promise<RotationResult> {
   const { deps } = run;
-  let wanted = options.force ?? false;
-  let reason = options.reason;
+  let { wanted, reason } = initialWish(run.row, options, deps.now());
   let rotated = false;
 
   // 1. A rotation in flight: finish it or undo it.
@@ -219,34 +105,27 @@ export async function rotateUnderLease(run: LeasedRun, options: RotateOptions): 
 
   // 5. A new password when due or asked for — unless that would cut the previous one's grace short.
   let deferredUntil: Date | undefined;
-  if (!rotated && (wanted || isRotationDue(run.row, deps.config.rotationPeriodDays, deps.now()))) {
-    deferredUntil = rotationBlockedUntil(run.row, deps.now());
-    if (deferredUntil) {
-      await deferRotation(run, deferredUntil, reason);
-    } else if (run.row.previousKeyId) {
-      // Its grace is over but it could not be removed: Key Vault serves it (step 2 could not fix that).
-      throw new NotReadyError('PreviousPasswordServed', `the previous password ${run.row.previousKeyId} of ${run.row.registryName} is still served by Key Vault; rotation waits`);
-    } else {
-      await rotate(run, reason);
-      rotated = true;
-      // With ROTATION_GRACE_HOURS=0 the password just replaced is due for removal at once.
-      if (isPreviousRemovable(run.row, deps.now())) removedPrevious = (await removePrevious(run, 'its grace period is over')) || removedPrevious;
-    }
+  const decision = rotated ? ({ kind: 'none' } as const) : decideNewPassword(run.row, wanted, deps.config.rotationPeriodDays, deps.now());
+  if (decision.kind === 'defer') {
+    deferredUntil = decision.until;
+    await deferRotation(run, deferredUntil, reason);
+  } else if (decision.kind === 'previous-served') {
+    // Its grace is over but it could not be removed: Key Vault serves it (step 2 could not fix that).
+    throw new NotReadyError('PreviousPasswordServed', `the previous password ${run.row.previousKeyId} of ${run.row.registryName} is still served by Key Vault; rotation waits`);
+  } else if (decision.kind === 'rotate') {
+    await rotate(run, reason);
+    rotated = true;
+    // With ROTATION_GRACE_HOURS=0 the password just replaced is due for removal at once.
+    if (isPreviousRemovable(run.row, deps.now())) removedPrevious = (await removePrevious(run, 'its grace period is over')) || removedPrevious;
   }
 
   const next = nextRotationAt(run.row, deps.config.rotationPeriodDays);
   return {
-    outcome: rotated
-      ? ROTATION_OUTCOMES.rotated
-      : deferredUntil
-        ? ROTATION_OUTCOMES.deferred
-        : removedPrevious || run.actions.length > 0
-          ? ROTATION_OUTCOMES.maintained
-          : ROTATION_OUTCOMES.notDue,
+    outcome: runOutcome({ rotated, deferred: deferredUntil !== undefined, removedPrevious, actions: run.actions.length }),
     registryId: run.row.registryId,
     ...(run.row.currentKeyId ? { currentKeyId: run.row.currentKeyId } : {}),
     ...(next ? { nextRotationAt: next.toISOString() } : {}),
-    ...(deferredUntil ? { deferredUntil: deferredUntil.toISOString(), reason: deferralReason(run, deferredUntil, reason) } : {}),
+    ...(deferredUntil ? { deferredUntil: deferredUntil.toISOString(), reason: deferralReason(run.row, deps.config.rotationGraceHours, deferredUntil, reason) } : {}),
     actions: run.actions,
   };
 }
@@ -267,15 +146,6 @@ export async function servesOtherThanCurrent(deps: CredentialsDeps, row: Enrolme
   return served?.tags['keyId'] !== row.currentKeyId;
 }
 
-function deferralReason(run: LeasedRun, until: Date, reason: string): string {
-  const { row, deps } = run;
-  return (
-    `rotation (${reason}) deferred until ${until.toISOString()}: the previous password ${row.previousKeyId} was served by Key Vault ` +
-    `until ${row.lastRotatedAt ?? 'the last rotation'} and stays valid for ROTATION_GRACE_HOURS (${deps.config.rotationGraceHours} h); ` +
-    `a new rotation now would have to remove it. The first run after that time rotates`
-  );
-}
-
 async function deferRotation(run: LeasedRun, until: Date, reason: string): Promise<void> {
   const previousKeyId = run.row.previousKeyId ?? '';
   await run.save({ rotationDeferredUntil: until.toISOString(), rotationDeferredReason: reason });
@@ -283,7 +153,7 @@ async function deferRotation(run: LeasedRun, until: Date, reason: string): Promi
   await run.audit({
     action: 'rotate',
     outcome: AUDIT_OUTCOMES.deferred,
-    reason: deferralReason(run, until, reason),
+    reason: deferralReason(run.row, run.deps.config.rotationGraceHours, until, reason),
     details: { deferredUntil: until.toISOString(), previousKeyId, requested: reason },
   });
 }
@@ -298,7 +168,10 @@ async function rotate(run: LeasedRun, reason: string): Promise<void> {
   await run.step(ROTATION_STEPS.started);
 
   const password = await deps.graph.addPassword(requireObjectId(run), { displayName: passwordDisplayName(rotationId), endDateTime: expiresOn }, await run.call());
-  await run.save({ phase: ROTATION_PHASES.added, pendingKeyId: password.keyId, pendingExpiresOn: password.endDateTime });
+  // The last write before Key Vault stores the new password: a request recorded before it is
+  // honoured by this rotation (the password served when it was asked for is replaced), so it is
+  // cleared here, atomically with the step (ETag). A request recorded after it stays for the next run.
+  await run.save({ phase: ROTATION_PHASES.added, pendingKeyId: password.keyId, pendingExpiresOn: password.endDateTime, ...NO_ROTATION_REQUEST });
   await run.audit({ action: 'rotate', outcome: AUDIT_OUTCOMES.rotationStep, reason: `added a new password to application ${run.row.appId} (${reason})`, details: { keyId: password.keyId, step: ROTATION_STEPS.passwordAdded, expiresOn: password.endDateTime } });
   await run.step(ROTATION_STEPS.passwordAdded);
 
@@ -308,17 +181,6 @@ async function rotate(run: LeasedRun, reason: string): Promise<void> {
   await run.step(ROTATION_STEPS.secretStored);
 
   await proveAndMarkCurrent(run);
-}
-
-/** Writes the password as a new version of `<registry>-pull-pwd` with expiry, content type and tags. */
-export async function storePassword(run: LeasedRun, value: Secret, keyId: string, expiresOn: Date): Promise<{ version: string }> {
-  const { row } = run;
-  return run.deps.vaults.setSecret(row.vaultName, passwordSecretName(row.registryName), value, {
-    ...(await run.call()),
-    expiresOn,
-    contentType: PASSWORD_CONTENT_TYPE,
-    tags: { ...MANAGED_BY_TAG, appId: row.appId ?? '', keyId, rotatedAt: run.deps.now().toISOString() },
-  });
 }
 
 /** Reads the stored password back from Key Vault, proves it with Entra, then makes it current. */
@@ -375,119 +237,35 @@ async function proveAndMarkCurrent(run: LeasedRun): Promise<void> {
   await run.step(ROTATION_STEPS.markedCurrent);
 }
 
-async function removePrevious(run: LeasedRun, why: string): Promise<boolean> {
-  const keyId = run.row.previousKeyId;
-  if (!keyId) return false;
-  const removed = await removePasswordUnlessServed(run, keyId, `previous password ${keyId}: ${why}`);
-  if (!removed) return false;
-  await run.save({ previousKeyId: undefined, previousRemoveAfter: undefined });
-  await run.step(ROTATION_STEPS.previousRemoved);
-  return true;
-}
-
-/**
- * Removes passwords we created (displayName prefix) that are neither current, previous nor the
- * one Key Vault serves: created by a run that stopped before storing them.
- */
-async function removeUnstoredPasswords(run: LeasedRun, servedKeyId: string | undefined): Promise<void> {
-  const { deps, row } = run;
-  if (!row.appId) return;
-  const app = await deps.graph.getApplicationByAppId(row.appId, await run.call());
-  if (!app) return;
-  const keep = new Set([row.currentKeyId, row.previousKeyId, servedKeyId].filter((k): k is string => k !== undefined));
-  for (const password of app.passwordCredentials) {
-    const isPending = password.keyId === row.pendingKeyId || (row.rotationId !== undefined && password.displayName === passwordDisplayName(row.rotationId));
-    if (keep.has(password.keyId) || !(isPending || isOurPassword(password.displayName))) continue;
-    await removePasswordUnlessServed(run, password.keyId, `password ${password.keyId} was created but never stored in Key Vault`);
-  }
-}
-
-/** The one way a password is removed: never the one Key Vault serves at this moment. */
-async function removePasswordUnlessServed(run: LeasedRun, keyId: string, reason: string): Promise<boolean> {
-  const { deps, row } = run;
-  const served = await servedPassword(run);
-  if (served?.keyId === keyId) {
-    await run.audit({ action: 'rotate', outcome: AUDIT_OUTCOMES.skipped, reason: `kept ${keyId}: Key Vault serves it`, details: { keyId } });
-    return false;
-  }
-  const result = await deps.graph.removePassword(requireObjectId(run), keyId, await run.call());
-  run.actions.push(`removed ${keyId}`);
-  run.options.log?.info('removed a password', { registryId: row.registryId, keyId, result });
-  await run.audit({ action: 'rotate', outcome: AUDIT_OUTCOMES.rotationStep, reason: result === 'removed' ? `removed ${reason}` : `${reason}; it was already gone`, details: { keyId, step: 'remove-password' } });
-  return true;
-}
-
-/**
- * Key Vault must serve the recorded current password. A run that stalled in a Key Vault call past
- * its lease can land its write after another run finished (the service completes what the client
- * gave up on), or someone writes a version by hand: Key Vault then serves a password that may
- * already be removed from the application. The current password — read back from its own version
- * and proven — is stored again as the newest version, with its own expiry. When that version can
- * no longer be read or no longer signs in, the caller rotates instead.
- */
-async function repairServedPassword(run: LeasedRun): Promise<'ok' | 'repaired' | 'unrepairable'> {
-  const { deps, row } = run;
-  if (row.phase !== ROTATION_PHASES.idle || !row.currentKeyId) return 'ok';
-  const name = passwordSecretName(row.registryName);
-  const served = await deps.vaults.getSecret(row.vaultName, name, await run.call());
-  if (served?.tags['keyId'] === row.currentKeyId) return 'ok';
-  const what = served ? `version ${served.version} (${served.tags['keyId'] ? `password ${served.tags['keyId']}` : 'not one of ours'})` : 'no version';
-  const current = row.currentSecretVersion ? await deps.vaults.getSecret(row.vaultName, name, { ...(await run.call()), version: row.currentSecretVersion }) : undefined;
-  const works = current?.tags['keyId'] === row.currentKeyId ? (await deps.proof.prove(row.appId ?? '', current.value, await run.call())).ok : false;
-  if (!current || !works) {
-    await run.audit({
-      action: 'rotate',
-      outcome: AUDIT_OUTCOMES.failed,
-      errorCode: 'ServedPasswordNotCurrent',
-      reason: `Key Vault served ${what} instead of the current password ${row.currentKeyId}, which can no longer be read back or no longer signs in; a new password replaces it`,
-      details: { keyId: row.currentKeyId, servedVersion: served?.version ?? '' },
-    });
-    return 'unrepairable';
-  }
-  const stored = await deps.vaults.setSecret(row.vaultName, name, current.value, {
-    ...(await run.call()),
-    expiresOn: current.expiresOn ?? (row.currentExpiresOn ? new Date(row.currentExpiresOn) : undefined),
-    contentType: PASSWORD_CONTENT_TYPE,
-    tags: { ...current.tags, ...MANAGED_BY_TAG, keyId: row.currentKeyId, repairedAt: deps.now().toISOString() },
-  });
-  await run.save({ currentSecretVersion: stored.version });
-  run.actions.push('repaired');
-  await run.audit({
-    action: 'rotate',
-    outcome: AUDIT_OUTCOMES.repaired,
-    reason: `Key Vault served ${what} instead of the current password ${row.currentKeyId} (a late write of a stalled run, or a version written by hand); the current password is served again as version ${stored.version}`,
-    details: { keyId: row.currentKeyId, secretVersion: stored.version, servedVersion: served?.version ?? '' },
-  });
-  return 'repaired';
-}
-
-/** The keyId and version of the password Key Vault serves now (from its tags), if any. */
-async function servedPassword(run: LeasedRun): Promise<{ keyId: string; version: string } | undefined> {
-  const secret = await run.deps.vaults.getSecret(run.row.vaultName, passwordSecretName(run.row.registryName), await run.call());
-  const keyId = secret?.tags['keyId'];
-  return secret && keyId ? { keyId, version: secret.version } : undefined;
-}
-
-function requireObjectId(run: LeasedRun): string {
-  if (!run.row.applicationObjectId) throw new NotReadyError('ApplicationNotCreated', `registry ${run.row.registryName} has no application yet`);
-  return run.row.applicationObjectId;
-}
-
 /** Runs `work` under the enrolment's lease, releasing it afterwards (recording the error code on failure). */
 export async function withLease<T>(
   deps: CredentialsDeps,
   row: StoredEnrolment,
   options: RunOptions,
   work: (run: LeasedRun) => Promise<T>,
-): Promise<{ kind: 'done'; value: T } | { kind: 'busy' }> {
+): Promise<{ kind: 'done'; value: T; followUps: RotationResult[] } | { kind: 'busy' }> {
   const run = await LeasedRun.acquire(deps, row, options);
   if (!run) return { kind: 'busy' };
   try {
     const value = await work(run);
-    await run.release();
-    return { kind: 'done', value };
+    // Rotation requests recorded while we held the lease (rotate now answered 202 recorded): the
+    // holder honours them before it lets go, so they need not wait for another run.
+    const followUps: RotationResult[] = [];
+    while (!(await run.release({}, followUps.length >= MAX_FOLLOW_UP_ROTATIONS))) {
+      try {
+        followUps.push(await rotateUnderLease(run, { reason: run.row.rotationRequestedReason ?? 'requested' }));
+      } catch (error) {
+        // This run's own work is done and answered as such; the request stays for the next run
+        // (or its rotation, if it got that far, is finished by the next run from its phase).
+        options.log?.warn('a recorded rotation request failed; the next run carries it out', { registryId: run.row.registryId, error });
+        await run.audit({ action: 'rotate', outcome: AUDIT_OUTCOMES.failed, errorCode: errorCode(error), reason: `the rotation requested while another run held ${run.row.registryName} failed; the next run carries it out` }).catch(() => undefined);
+        await run.release({ lastErrorCode: errorCode(error) }, true).catch(() => undefined);
+        return { kind: 'done', value, followUps };
+      }
+    }
+    return { kind: 'done', value, followUps };
   } catch (error) {
-    await run.release({ lastErrorCode: errorCode(error) }).catch(() => undefined);
+    await run.release({ lastErrorCode: errorCode(error) }, true).catch(() => undefined);
     throw error;
   }
 }

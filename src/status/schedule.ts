@@ -12,3 +12,12 @@ export function scheduleIntervalMs(ncrontab: string, from: Date = new Date()): n
     return 86_400_000;
   }
 }
+
+/** The schedule's first occurrence strictly after `after` (undefined when it cannot be read). */
+export function nextOccurrence(ncrontab: string, after: Date): Date | undefined {
+  try {
+    return CronExpressionParser.parse(ncrontab, { currentDate: after }).next().toDate();
+  } catch {
+    return undefined;
+  }
+}

@@ -80,7 +80,10 @@ export function credentialsRoutes(deps: () => CredentialsDeps): ApiRoute[] {
           responses: {
             200: { description: 'Rotated.', schema: RotationResultSchema },
             202: {
-              description: 'Deferred (outcome deferred, deferredUntil: the previous password’s grace period ends then), or another run holds this registry’s lease (outcome in-progress): that run rotates only if it was itself rotating, and a run that crashed holds the lease until it lapses (at most 5 minutes), so ask again then if no rotated row follows.',
+              description:
+                'Deferred (outcome deferred, deferredUntil: the previous password’s grace period ends then), or another run holds this registry’s lease (outcome recorded): ' +
+                'the request is recorded in the enrolment (requestedAt) and carried out by the run holding the lease when it finishes, or, if that run stopped, by the first run after its lease lapses (leaseUntil) — ' +
+                'at the latest by the rotation timer at runsBy. The grace period still rules: a recorded request that would cut into it is deferred.',
               schema: RotationResultSchema,
             },
           },
@@ -89,7 +92,7 @@ export function credentialsRoutes(deps: () => CredentialsDeps): ApiRoute[] {
             const enrolment = await byName(input.params.registry);
             const result = await rotateNow(deps(), enrolment.registryId, { ...runOptions(input), reason: `requested by ${input.caller}` });
             if (result.outcome === ROTATION_OUTCOMES.notEnrolled) throw new AppError('NotEnrolled', `registry ${input.params.registry} is not enrolled for pull credentials`);
-            const waits = result.outcome === ROTATION_OUTCOMES.inProgress || result.outcome === ROTATION_OUTCOMES.deferred;
+            const waits = result.outcome === ROTATION_OUTCOMES.inProgress || result.outcome === ROTATION_OUTCOMES.recorded || result.outcome === ROTATION_OUTCOMES.deferred;
             return { status: waits ? 202 : 200, body: result };
           },
         }),

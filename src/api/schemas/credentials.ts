@@ -62,6 +62,7 @@ export const EnrolmentSchema = named(
     previousKeyId: z.string().optional(),
     previousRemoveAfter: z.string().optional().describe('When the previous password is removed: ROTATION_GRACE_HOURS after Key Vault stopped serving it.'),
     rotationDeferredUntil: z.string().optional().describe('A rotation asked for during the previous password’s grace period waits until then.'),
+    rotationRequestedAt: z.string().optional().describe('A rotation asked for while another run held the registry, recorded and not yet carried out.'),
     lastRotatedAt: z.string().optional(),
   }),
   'An enrolled registry: ids and times, never a secret value.',
@@ -98,7 +99,10 @@ export const RotationResultSchema = named(
       .string()
       .optional()
       .describe('Outcome deferred: the previous password stays valid until then (ROTATION_GRACE_HOURS after Key Vault stopped serving it); the first run after this time rotates.'),
-    reason: z.string().optional().describe('Outcome deferred: why the rotation waits.'),
+    reason: z.string().optional().describe('Outcome deferred or recorded: why the rotation waits, and who carries it out.'),
+    requestedAt: z.string().optional().describe('Outcome recorded: when the request was recorded in the enrolment; the first rotation that stores a new password after this time carries it out.'),
+    leaseUntil: z.string().optional().describe('Outcome recorded: until when another run holds the registry (CREDENTIALS_LEASE_SECONDS, renewed while that run is alive); it carries the request out when it finishes.'),
+    runsBy: z.string().optional().describe('Outcome recorded: the latest time the rotation runs — the rotation timer’s first run after the lease and any grace-period deferral, if no run comes sooner.'),
     actions: z.array(z.string()).describe('What the run did, in order.'),
   }),
 );
