@@ -14,10 +14,9 @@ import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
 import type { ArmResource } from '../azure/arm.js';
 import { CONTAINER_APP_SYSTEM_IDENTITY, registriesOf, type RegistryCredential } from '../azure/containerApps.js';
 import { siteImageRegistry, type SiteWebConfig } from '../azure/siteConfig.js';
-import type { DecisionRecorder } from '../audit/decisionRecorder.js';
 import type { RegistryFacts } from '../policy/plan.js';
 import { sameResourceId } from '../policy/resourceId.js';
-import type { AccessDeps } from './accessDeps.js';
+import type { AccessRun } from './run.js';
 import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
 import type { GrantIndexEntry, WiredConfig } from '../assignments/grantIndex.js';
 import { IDENTITY_KINDS, type ConsumerIdentity } from './identities.js';
@@ -133,14 +132,13 @@ export interface WiringInput {
   readonly only?: RegistryFacts;
 }
 
-type Run = DecisionRecorder & { readonly deps: AccessDeps };
 
 /**
  * Points a Container App's or site's own pull configuration at the identity holding the role, for
  * each registry in `held`, and takes back what the automation wrote for registries no longer held.
  * Answers the registries (normalized id) whose index rows must stay: set here, or a take-back that failed.
  */
-export async function wireConsumer(run: Run, input: WiringInput): Promise<ReadonlySet<string>> {
+export async function wireConsumer(run: AccessRun, input: WiringInput): Promise<ReadonlySet<string>> {
   const kind = wiredKindOf(input.consumer);
   const keep = new Set<string>();
   if (!kind) return keep;
@@ -195,7 +193,7 @@ function identityText(identity: ConsumerIdentity): string {
 }
 
 async function wire(
-  run: Run,
+  run: AccessRun,
   kind: WiredKind,
   consumer: ArmResource,
   w: { registry: HeldRegistry['registry']; loginServer: string; identity: ConsumerIdentity },
@@ -285,7 +283,7 @@ async function wire(
 
 /** Takes back what the automation wrote for a registry no longer held; true when settled (the row may go). */
 async function unwire(
-  run: Run,
+  run: AccessRun,
   kind: WiredKind,
   consumer: ArmResource,
   entry: GrantIndexEntry,

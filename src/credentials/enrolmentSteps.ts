@@ -17,10 +17,10 @@ import { Secret } from '../secret.js';
 import {
 applicationDisplayName,passwordSecretName,usernameSecretName
 } from './enrolment.js';
-import type { LeasedRun } from './leasedRun.js';
+import type { CredentialsRun } from './credentialsRun.js';
 import { MANAGED_BY_TAG,PASSWORD_CONTENT_TYPE,USERNAME_CONTENT_TYPE } from './passwordSecret.js';
 
-export async function ensureApplication(run: LeasedRun, adoptAppId: string | undefined): Promise<void> {
+export async function ensureApplication(run: CredentialsRun, adoptAppId: string | undefined): Promise<void> {
   const { deps } = run;
   const displayName = applicationDisplayName(run.row.registryName);
   const forget = { currentKeyId: undefined, currentCreatedAt: undefined, currentExpiresOn: undefined, currentSecretVersion: undefined, previousKeyId: undefined, previousRemoveAfter: undefined, servicePrincipalId: undefined, role: undefined };
@@ -57,7 +57,7 @@ export async function ensureApplication(run: LeasedRun, adoptAppId: string | und
   await run.audit({ action: 'enrol', outcome: AUDIT_OUTCOMES.rotationStep, reason: `created application ${displayName} (${app.appId})`, details: { step: 'create-application', appId: app.appId } });
 }
 
-export async function ensureServicePrincipal(run: LeasedRun): Promise<string> {
+export async function ensureServicePrincipal(run: CredentialsRun): Promise<string> {
   const { deps } = run;
   const appId = run.row.appId ?? '';
   if (run.row.servicePrincipalId) return run.row.servicePrincipalId;
@@ -69,7 +69,7 @@ export async function ensureServicePrincipal(run: LeasedRun): Promise<string> {
 }
 
 /** The registry's pull role for the service principal, through the executor; a grant that did not happen stops the run with its error. */
-export async function grantPullRole(run: LeasedRun, registry: ArmResource, principalId: string): Promise<void> {
+export async function grantPullRole(run: CredentialsRun, registry: ArmResource, principalId: string): Promise<void> {
   const choice = chooseRole(stringProperty(registry, 'roleAssignmentMode'), 'pull');
   const name = assignmentName(registry.id, principalId, choice);
   const executor = executorFor(run);
@@ -96,7 +96,7 @@ export async function grantPullRole(run: LeasedRun, registry: ArmResource, princ
  * the executor, which deletes it only if it is ours (deterministic name and our description). No
  * consumer is asked: only the enrolment asks for a pull-credential principal's role.
  */
-export async function revokePullRole(run: LeasedRun, principalId: string): Promise<void> {
+export async function revokePullRole(run: CredentialsRun, principalId: string): Promise<void> {
   const { registryId, registryName, role } = run.row;
   const listed = await run.deps.roleAssignments.listAtScope(registryId, { ...(await run.call()), principalId });
   // Ours by role or by description: one that only claims to be ours is shown to the executor, which records that it is left.
@@ -117,7 +117,7 @@ export async function revokePullRole(run: LeasedRun, principalId: string): Promi
  * resource columns are the enrolment's), every role-assignment call carries the run's call timeout,
  * and the first failure is kept so the step that asked can stop the run with it, as any other step does.
  */
-function executorFor(run: LeasedRun): { deps: ExecutorDeps; run: ExecutorRun; failure: () => Error } {
+function executorFor(run: CredentialsRun): { deps: ExecutorDeps; run: ExecutorRun; failure: () => Error } {
   let failure: Error | undefined;
   // run.audit sets the registry and resource columns to the enrolment's registry (the executor's scope).
   const recorder: ExecutorRun = {
@@ -145,7 +145,7 @@ function executorFor(run: LeasedRun): { deps: ExecutorDeps; run: ExecutorRun; fa
   };
 }
 
-export async function storeUsername(run: LeasedRun): Promise<void> {
+export async function storeUsername(run: CredentialsRun): Promise<void> {
   const { deps, row } = run;
   const appId = row.appId ?? '';
   const name = usernameSecretName(row.registryName);
@@ -161,7 +161,7 @@ export async function storeUsername(run: LeasedRun): Promise<void> {
  * moving to the new vault must not find it empty meanwhile. Best effort: when the old version
  * cannot be read (vault gone, access removed), the rotation fills the new vault instead.
  */
-export async function carryCurrentPassword(run: LeasedRun, oldVaultName: string): Promise<void> {
+export async function carryCurrentPassword(run: CredentialsRun, oldVaultName: string): Promise<void> {
   const { deps, row } = run;
   if (!row.currentKeyId || !row.currentSecretVersion) return;
   const name = passwordSecretName(row.registryName);

@@ -5,10 +5,10 @@
 import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
 import { NotReadyError } from '../errors.js';
 import { isOurPassword, passwordDisplayName, ROTATION_STEPS } from './enrolment.js';
-import type { LeasedRun } from './leasedRun.js';
+import type { CredentialsRun } from './credentialsRun.js';
 import { servedPassword } from './passwordSecret.js';
 
-export async function removePrevious(run: LeasedRun, why: string): Promise<boolean> {
+export async function removePrevious(run: CredentialsRun, why: string): Promise<boolean> {
   const keyId = run.row.previousKeyId;
   if (!keyId) return false;
   const removed = await removePasswordUnlessServed(run, keyId, `previous password ${keyId}: ${why}`);
@@ -22,7 +22,7 @@ export async function removePrevious(run: LeasedRun, why: string): Promise<boole
  * Removes passwords we created (displayName prefix) that are neither current, previous nor the
  * one Key Vault serves: created by a run that stopped before storing them.
  */
-export async function removeUnstoredPasswords(run: LeasedRun, servedKeyId: string | undefined): Promise<void> {
+export async function removeUnstoredPasswords(run: CredentialsRun, servedKeyId: string | undefined): Promise<void> {
   const { deps, row } = run;
   if (!row.appId) return;
   const app = await deps.graph.getApplicationByAppId(row.appId, await run.call());
@@ -36,7 +36,7 @@ export async function removeUnstoredPasswords(run: LeasedRun, servedKeyId: strin
 }
 
 /** The one way a password is removed: never the one Key Vault serves at this moment. */
-async function removePasswordUnlessServed(run: LeasedRun, keyId: string, reason: string): Promise<boolean> {
+async function removePasswordUnlessServed(run: CredentialsRun, keyId: string, reason: string): Promise<boolean> {
   const { deps, row } = run;
   const served = await servedPassword(run);
   if (served?.keyId === keyId) {
@@ -50,7 +50,7 @@ async function removePasswordUnlessServed(run: LeasedRun, keyId: string, reason:
   return true;
 }
 
-export function requireObjectId(run: LeasedRun): string {
+export function requireObjectId(run: CredentialsRun): string {
   if (!run.row.applicationObjectId) throw new NotReadyError('ApplicationNotCreated', `registry ${run.row.registryName} has no application yet`);
   return run.row.applicationObjectId;
 }

@@ -6,14 +6,14 @@
 import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
 import type { Secret } from '../secret.js';
 import { passwordSecretName, ROTATION_PHASES } from './enrolment.js';
-import type { LeasedRun } from './leasedRun.js';
+import type { CredentialsRun } from './credentialsRun.js';
 
 export const PASSWORD_CONTENT_TYPE = 'text/plain; acr-pull-password';
 export const USERNAME_CONTENT_TYPE = 'text/plain; acr-pull-username';
 export const MANAGED_BY_TAG = { managedBy: 'acr-pull-automation' } as const;
 
 /** Writes the password as a new version of `<registry>-pull-pwd` with expiry, content type and tags. */
-export async function storePassword(run: LeasedRun, value: Secret, keyId: string, expiresOn: Date): Promise<{ version: string }> {
+export async function storePassword(run: CredentialsRun, value: Secret, keyId: string, expiresOn: Date): Promise<{ version: string }> {
   const { row } = run;
   return run.deps.vaults.setSecret(row.vaultName, passwordSecretName(row.registryName), value, {
     ...(await run.call()),
@@ -31,7 +31,7 @@ export async function storePassword(run: LeasedRun, value: Secret, keyId: string
  * and proven — is stored again as the newest version, with its own expiry. When that version can
  * no longer be read or no longer signs in, the caller rotates instead.
  */
-export async function repairServedPassword(run: LeasedRun): Promise<'ok' | 'repaired' | 'unrepairable'> {
+export async function repairServedPassword(run: CredentialsRun): Promise<'ok' | 'repaired' | 'unrepairable'> {
   const { deps, row } = run;
   if (row.phase !== ROTATION_PHASES.idle || !row.currentKeyId) return 'ok';
   const name = passwordSecretName(row.registryName);
@@ -68,7 +68,7 @@ export async function repairServedPassword(run: LeasedRun): Promise<'ok' | 'repa
 }
 
 /** The keyId and version of the password Key Vault serves now (from its tags), if any. */
-export async function servedPassword(run: LeasedRun): Promise<{ keyId: string; version: string } | undefined> {
+export async function servedPassword(run: CredentialsRun): Promise<{ keyId: string; version: string } | undefined> {
   const secret = await run.deps.vaults.getSecret(run.row.vaultName, passwordSecretName(run.row.registryName), await run.call());
   const keyId = secret?.tags['keyId'];
   return secret && keyId ? { keyId, version: secret.version } : undefined;

@@ -44,7 +44,7 @@ import {
   type Enrolment,
   type StoredEnrolment,
 } from './enrolment.js';
-import { LeasedRun } from './leasedRun.js';
+import { CredentialsRun } from './credentialsRun.js';
 import { removePrevious, removeUnstoredPasswords, requireObjectId } from './passwordRemoval.js';
 import { repairServedPassword, servedPassword, storePassword } from './passwordSecret.js';
 import { decideNewPassword, deferralReason, initialWish, runOutcome, type RotateOptions, type RotationResult } from './rotationPlan.js';
@@ -62,7 +62,7 @@ const MAX_FOLLOW_UP_ROTATIONS = 3;
  * there, removes the previous password after its grace, and rotates when due (or forced) — or
  * defers the rotation while the previous password is still in its grace period.
  */
-export async function rotateUnderLease(run: LeasedRun, options: RotateOptions): Promise<RotationResult> {
+export async function rotateUnderLease(run: CredentialsRun, options: RotateOptions): Promise<RotationResult> {
   const { deps } = run;
   let { wanted, reason } = initialWish(run.row, options, deps.now());
   let rotated = false;
@@ -146,7 +146,7 @@ export async function servesOtherThanCurrent(deps: CredentialsDeps, row: Enrolme
   return served?.tags['keyId'] !== row.currentKeyId;
 }
 
-async function deferRotation(run: LeasedRun, until: Date, reason: string): Promise<void> {
+async function deferRotation(run: CredentialsRun, until: Date, reason: string): Promise<void> {
   const previousKeyId = run.row.previousKeyId ?? '';
   await run.save({ rotationDeferredUntil: until.toISOString(), rotationDeferredReason: reason });
   run.actions.push('deferred');
@@ -158,7 +158,7 @@ async function deferRotation(run: LeasedRun, until: Date, reason: string): Promi
   });
 }
 
-async function rotate(run: LeasedRun, reason: string): Promise<void> {
+async function rotate(run: CredentialsRun, reason: string): Promise<void> {
   const { deps } = run;
   const rotationId = randomUUID();
   // A period stored before the minimum existed is clamped: shorter would rotate on every near-expiry.
@@ -184,7 +184,7 @@ async function rotate(run: LeasedRun, reason: string): Promise<void> {
 }
 
 /** Reads the stored password back from Key Vault, proves it with Entra, then makes it current. */
-async function proveAndMarkCurrent(run: LeasedRun): Promise<void> {
+async function proveAndMarkCurrent(run: CredentialsRun): Promise<void> {
   const { deps, row } = run;
   const pendingKeyId = row.pendingKeyId ?? '';
   const secret = await deps.vaults.getSecret(row.vaultName, passwordSecretName(row.registryName), await run.call());
@@ -242,9 +242,9 @@ export async function withLease<T>(
   deps: CredentialsDeps,
   row: StoredEnrolment,
   options: RunOptions,
-  work: (run: LeasedRun) => Promise<T>,
+  work: (run: CredentialsRun) => Promise<T>,
 ): Promise<{ kind: 'done'; value: T; followUps: RotationResult[] } | { kind: 'busy' }> {
-  const run = await LeasedRun.acquire(deps, row, options);
+  const run = await CredentialsRun.acquire(deps, row, options);
   if (!run) return { kind: 'busy' };
   try {
     const value = await work(run);

@@ -86,6 +86,18 @@ describe('one vocabulary in src/', () => {
     expect(definitionsOf('IdentitySource')).toEqual([]);
   });
 
+  it('names a run one way: each feature\'s run is <Feature>Run, never Run, LeasedRun or SweepState again', () => {
+    const runClass = /\bclass\s+(\w*Run|SweepState)\b/g;
+    const runs = src.flatMap(({ path, text }) => [...text.matchAll(runClass)].map((m) => `${m[1]} in ${path}`)).sort();
+    expect(runs).toEqual([
+      `AccessRun in ${join('src', 'access', 'run.ts')}`,
+      `CredentialsRun in ${join('src', 'credentials', 'credentialsRun.ts')}`,
+      `SweepRun in ${join('src', 'resources', 'sweepRun.ts')}`,
+      `WorkloadRun in ${join('src', 'workload', 'workloadRun.ts')}`,
+    ]);
+    for (const old of ['Run', 'LeasedRun', 'SweepState']) expect(definitionsOf(old)).toEqual([]);
+  });
+
   it('catches the copies it is meant to catch (a check that finds nothing proves nothing)', () => {
     const code = [
       "const t = 'microsoft.compute/virtualmachines';",

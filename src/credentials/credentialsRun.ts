@@ -13,7 +13,7 @@ import { ConcurrencyConflictError } from './enrolmentStore.js';
 const MAX_REQUEST_MERGES = 5;
 
 /** A run holding an enrolment's lease: each save is an ETag-conditional write that renews it. */
-export class LeasedRun {
+export class CredentialsRun {
   readonly actions: string[] = [];
   readonly runId = randomUUID();
   #row: StoredEnrolment;
@@ -34,9 +34,9 @@ export class LeasedRun {
    * Takes the enrolment's lease, or answers undefined when another live run holds it (or took it
    * between our read and our write).
    */
-  static async acquire(deps: CredentialsDeps, row: StoredEnrolment, options: RunOptions): Promise<LeasedRun | undefined> {
+  static async acquire(deps: CredentialsDeps, row: StoredEnrolment, options: RunOptions): Promise<CredentialsRun | undefined> {
     if (isLeaseHeld(row, deps.now())) return undefined;
-    const run = new LeasedRun(deps, row, options);
+    const run = new CredentialsRun(deps, row, options);
     try {
       await run.save({});
     } catch (error) {
