@@ -147,6 +147,31 @@ describe('reconciliation sweep', () => {
     expect((await auditOf(identity)).filter((r) => r.outcome === 'revoked' && r.caller === SWEEP_CALLER)).toHaveLength(1);
   });
 
+  // A container group's user-assigned identity outlives the group, so "its principal is gone" does
+  // not catch this one: the sweep must settle container groups as it settles every other consumer.
+  // Body as containerinstance/.../stable/2023-05-01/examples/ContainerGroupsCreateOrUpdate.json.
+  it('revokes ours for a container group deleted without its event, though its user-assigned identity lives on and the grant index lost track of it', async () => {
+    const identity = `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-ci-job`;
+    const principalId = (await h.put(identity, API.identity, { location: 'westeurope' })).properties.principalId as string;
+    const group = `${rg}/providers/Microsoft.ContainerInstance/containerGroups/ci-gone`;
+    await h.put(group, '2023-05-01', {
+      location: 'westeurope',
+      identity: { type: 'UserAssigned', userAssignedIdentities: { [identity]: {} } },
+      tags: { 'acr-pull': 'sweepacr' },
+      properties: { osType: 'Linux', containers: [{ name: 'job', properties: { image: 'sweepacr.azurecr.io/job:1' } }] },
+    });
+    await reconcileResource(h.deps, group, { log: h.log, trigger: { eventId: 'evt-ci-create' } }); // this event was delivered
+    const ours = (await h.assignmentsAt(acr)).filter((a) => a.principalId === principalId);
+    expect(ours).toHaveLength(1);
+    await h.deps.grantIndex.remove(group, acr); // only the assignment itself is left to point at the group
+
+    await h.del(group, '2023-05-01'); // the delete event is never delivered
+    await sweep();
+
+    expect((await h.assignmentsAt(acr)).some((a) => a.principalId === principalId)).toBe(false);
+    expect((await auditOf(group)).filter((r) => r.outcome === 'revoked' && r.caller === SWEEP_CALLER)).toHaveLength(1);
+  });
+
   it('revokes ours once when consent is withdrawn and the registry event is lost', async () => {
     const withdrawn = `${rg}/providers/Microsoft.ContainerRegistry/registries/withdrawnacr`;
     await h.put(withdrawn, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group' }, properties: {} });
