@@ -4,127 +4,16 @@
  * reason the audit row will carry. Pure and deterministic: the same facts give the same plan, in
  * the same order, whatever order they came in.
  */
-import type { ConsentDefault } from './consentSubject.js';
+import type { PlanIdentity, RegistryFacts, ExistingAssignment, PlanInput, PlannedGrant, PlannedRevoke, PlannedUnchanged, PlannedDenial, PlannedUnresolved, AccessPlan } from './accessPlan.js';
 import { describeOwnership, isOurs, OWNERSHIP_KINDS, roleAssignmentName } from './ownership.js';
 import { evaluateConsent, registryConsentFor } from './consent.js';
-import { IDENTITY_KIND_WORDS, type IdentityKind } from './identityKinds.js';
+import { IDENTITY_KIND_WORDS } from './identityKinds.js';
 import { parseResourceId, REGISTRY_TYPE, sameResourceId } from './resourceId.js';
-import { isGuid, quote, type Tags } from './result.js';
+import { isGuid, quote } from './result.js';
 import { accessOf, chooseRole, REGISTRY_ROLES, roleDefinitionGuid, roleFor, type Role, type RoleChoice } from './roles.js';
 import { parseRegistryRef, TAG_FOR_ACCESS, type Access, type RegistryRef } from './tags.js';
 
-export interface PlanConsumer {
-  readonly id: string;
-  /** Display name for reasons; defaults to the last segment of `id`. */
-  readonly name?: string;
-  readonly tags?: Tags;
-}
-
-export interface PlanIdentity {
-  readonly principalId: string;
-  /** Sent with the PUT so a new identity does not fail with PrincipalNotFound (`ServicePrincipal` for managed identities). */
-  readonly principalType: string;
-  readonly kind: IdentityKind;
-  /** The user-assigned identity's resource id, when there is one. */
-  readonly resourceId?: string;
-}
-
-export interface PlanRequest {
-  /** A parsed reference (from `parseConsumerTags`) or a raw one (from an HTTP request). */
-  readonly registryRef: RegistryRef | string;
-  readonly access: Access;
-}
-
-/** What the caller found out about a registry a request names (or an existing assignment sits on). */
-export interface RegistryFacts {
-  readonly id: string;
-  readonly name: string;
-  readonly loginServer?: string;
-  readonly tags?: Tags;
-  /** `properties.roleAssignmentMode`; absent means LegacyRegistryPermissions. */
-  readonly roleAssignmentMode?: string;
-  readonly exists: boolean;
-}
-
-/** A role assignment as ARM lists it; `roleDefinitionId` in any form. */
-export interface ExistingAssignment {
-  readonly name: string;
-  readonly scope: string;
-  readonly principalId: string;
-  readonly roleDefinitionId: string;
-  readonly description?: string | null;
-}
-
-export interface PlanInput {
-  readonly consumer: PlanConsumer;
-  readonly identities: readonly PlanIdentity[];
-  readonly requests: readonly PlanRequest[];
-  readonly registries: readonly RegistryFacts[];
-  /** Role assignments on those registries for those principals, ours or not. */
-  readonly existing: readonly ExistingAssignment[];
-  readonly defaultConsent: ConsentDefault;
-}
-
-export interface PlannedGrant {
-  /** Deterministic assignment name (`roleAssignmentName`). */
-  readonly name: string;
-  /** The registry's resource id, as the facts gave it. */
-  readonly scope: string;
-  readonly registryName: string;
-  readonly principalId: string;
-  readonly principalType: string;
-  readonly kind: IdentityKind;
-  readonly identityResourceId?: string;
-  readonly access: Access;
-  readonly role: Role;
-  /** What to write in the assignment's description: starts with OWNERSHIP_MARKER. */
-  readonly description: string;
-  readonly reason: string;
-}
-
-export interface PlannedRevoke {
-  readonly name: string;
-  readonly scope: string;
-  readonly registryName: string;
-  readonly principalId: string;
-  readonly role: Role;
-  readonly reason: string;
-}
-
-export interface PlannedUnchanged {
-  readonly name: string;
-  readonly scope: string;
-  readonly registryName: string;
-  readonly principalId: string;
-  readonly role: Role;
-  /** Whether the existing assignment carries our marker. */
-  readonly owned: boolean;
-  readonly reason: string;
-}
-
-export interface PlannedDenial {
-  /** Absent when the denial is about an identity rather than a registry. */
-  readonly scope?: string;
-  readonly registryName?: string;
-  readonly access?: Access;
-  readonly principalIds: readonly string[];
-  readonly reason: string;
-}
-
-export interface PlannedUnresolved {
-  /** The reference as written. */
-  readonly registryRef: string;
-  readonly access: Access;
-  readonly reason: string;
-}
-
-export interface AccessPlan {
-  readonly grants: readonly PlannedGrant[];
-  readonly revokes: readonly PlannedRevoke[];
-  readonly unchanged: readonly PlannedUnchanged[];
-  readonly denied: readonly PlannedDenial[];
-  readonly unresolved: readonly PlannedUnresolved[];
-}
+export type { PlanConsumer, PlanIdentity, PlanRequest, RegistryFacts, ExistingAssignment, PlanInput, PlannedGrant, PlannedRevoke, PlannedUnchanged, PlannedDenial, PlannedUnresolved, AccessPlan } from './accessPlan.js';
 
 interface Wanted {
   readonly facts: RegistryFacts;

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RegistryCredential } from '../../../src/azure/containerApps.js';
 import { siteImageRegistry, toSiteWebConfig } from '../../../src/azure/siteConfig.js';
-import { appRegistriesWith, appRegistriesWithout, decideAppRegistry, decideSiteIdentity, isSiteStillOurs, wiringIdentity } from '../../../src/access/consumerWiring.js';
+import { appRegistriesWith, appRegistriesWithout, decideAppRegistry, decideSiteIdentity, isSiteStillOurs, wiringIdentity } from '../../../src/access/wiringDecisions.js';
 import type { WiredConfig } from '../../../src/assignments/grantIndex.js';
 import { IDENTITY_KINDS, type ConsumerIdentity } from '../../../src/access/identities.js';
 
