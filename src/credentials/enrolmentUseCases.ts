@@ -21,7 +21,8 @@ type StoredEnrolment
 import { ConcurrencyConflictError } from './enrolmentStore.js';
 import { decideEnrolment,ENROLMENT_REFUSALS,ENROLMENT_SOURCES,type EnrolmentFacts,type EnrolmentRefusal,type EnrolmentSource } from './enrolmentRule.js';
 import { carryCurrentPassword,ensureApplication,ensureServicePrincipal,grantPullRole,revokePullRole,storeUsername } from './enrolmentSteps.js';
-import { rotateUnderLease,withLease,type RotationResult } from './rotation.js';
+import { rotateUnderLease,type RotationResult } from './rotation.js';
+import { withLease } from './withLease.js';
 
 export interface EnrolRequest {
   readonly registryId: string;

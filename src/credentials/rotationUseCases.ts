@@ -16,7 +16,8 @@ type StoredEnrolment
 } from './enrolment.js';
 import { notePasswordConsumers } from './passwordConsumerNotice.js';
 import { recordRotationRequest,requestRecordedResult } from './rotationRequests.js';
-import { needsRun,ROTATION_OUTCOMES,rotateUnderLease,servesOtherThanCurrent,withLease,type RotationResult } from './rotation.js';
+import { needsRun,ROTATION_OUTCOMES,rotateUnderLease,servesOtherThanCurrent,type RotationResult } from './rotation.js';
+import { withLease } from './withLease.js';
 
 /** Rotates one registry's password now, whatever its age. Concurrent requests make one new password. */
 export async function rotateNow(deps: CredentialsDeps, registryId: string, options: RunOptions & { reason?: string } = {}): Promise<RotationResult> {
