@@ -156,8 +156,9 @@ describe('src/ layering', () => {
   });
 
   // Issue 17: no file in src/ passes about 350 lines; a newcomer reads a module in one sitting.
-  it('keeps the resources layer and the access feature in files of at most 350 lines', () => {
-    const long = src.filter(({ path }) => ['resources', 'access'].includes(areaOf(path))).filter(({ text }) => text.split('\n').length > 350);
-    expect(long.map((f) => f.path)).toEqual([]);
+  // Counted as the formatter lays them out (npm test checks that every file is).
+  it('keeps every file in src/ at most 350 lines', () => {
+    const long = src.filter(({ text }) => text.split('\n').length > 350).map(({ path, text }) => `${path}: ${text.split('\n').length} lines`);
+    expect(long).toEqual([]);
   });
 });
