@@ -52,6 +52,8 @@ export interface Config {
   readonly reconcileSchedule: string;
   /** Days audit rows are kept; older UTC days are deleted by the sweep timer. */
   readonly auditRetentionDays: number;
+  /** Seconds one sweep run starts new work for; the next run carries on from its cursor. */
+  readonly sweepTimeBudgetSeconds: number;
   /** Client id of a user-assigned managed identity, when the app does not use its system-assigned one. */
   readonly managedIdentityClientId?: string;
   /**
@@ -115,6 +117,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: 'CREDENTIALS_CALL_TIMEOUT_SECONDS', required: false, default: '30', example: '30', description: 'Seconds a credentials run waits for one Key Vault, Graph or Entra call before giving up (at most 60, well under the 300 s lease).' },
   { name: 'CREDENTIALS_DELETE_APP_ON_UNENROL', required: false, default: 'false', example: 'false', description: 'Whether un-enrolling a registry deletes its pull application.' },
   { name: 'RECONCILE_SCHEDULE', required: false, default: '0 */30 * * * *', example: '0 */30 * * * *', description: 'NCRONTAB schedule (in UTC unless WEBSITE_TIME_ZONE says otherwise) of the reconciliation sweep that catches missed events.', boundBy: 'reconcileSweep' },
+  { name: 'SWEEP_TIME_BUDGET_SECONDS', required: false, default: '240', example: '240', description: 'Seconds one run of the reconciliation sweep starts new work for (10 to 3600; keep it under the function timeout, 5 minutes on the Consumption plan). A sweep that runs out saves where it stopped in Table Storage and the next run carries on from there; its summary row says so.' },
   { name: 'AUDIT_RETENTION_DAYS', required: false, default: '90', example: '90', description: 'Days audit rows are kept (1 to 3650); the sweep timer deletes whole UTC days older than this.' },
   { name: 'CREDENTIALS_VAULT_NAMES', required: false, example: 'kv-acrpull-abc123', description: "Comma-separated Key Vault names that hold the app's pull credentials (the infra sets its own vault). They, and any vault a registry's acr-pull-credential tag or an enrolment names, are never given to a workload identity." },
   { name: 'AZURE_CLIENT_ID', required: false, example: '11111111-2222-3333-4444-555555555555', description: 'Client id of a user-assigned managed identity, when the app should use it instead of its system-assigned one.' },
@@ -295,6 +298,7 @@ export function loadConfig(env: Env): Config {
     deleteApplicationOnUnenrol: bool('CREDENTIALS_DELETE_APP_ON_UNENROL'),
     reconcileSchedule: ncrontab('RECONCILE_SCHEDULE'),
     auditRetentionDays: integer('AUDIT_RETENTION_DAYS', 1, 3650),
+    sweepTimeBudgetSeconds: integer('SWEEP_TIME_BUDGET_SECONDS', 10, 3600),
     managedIdentityClientId: env['AZURE_CLIENT_ID']?.trim() ? guid('AZURE_CLIENT_ID') : undefined,
     credentialsVaultNames: vaultNames('CREDENTIALS_VAULT_NAMES'),
     appServiceAuthEnabled: bool(APP_SERVICE_AUTH_SETTING),

@@ -9,6 +9,7 @@ import type { RoleAssignments } from '../azure/roleAssignments.js';
 import type { Config } from '../config.js';
 import type { GrantIndex } from '../assignments/grantIndex.js';
 import type { RegistryDirectory } from './registries.js';
+import type { RegistryContinuations } from '../status/unfinishedRegistries.js';
 
 /** What the access use cases need; `Deps` (src/deps.ts) provides it, tests may build it directly. */
 export interface AccessDeps {
@@ -32,6 +33,8 @@ export interface AccessDeps {
     registry: ArmResource | { readonly id: string; readonly deleted: true },
     options: { readonly log: Logger; readonly trigger: { readonly eventId?: string; readonly correlationId?: string; readonly caller?: string } },
   ) => Promise<void>;
+  /** Registry settlements left unfinished at their Resource Graph budget, for the next sweep to carry on; without it, the next sweep starts them over. */
+  readonly registryContinuations?: RegistryContinuations;
   /** Registries enrolled for pull credentials (not un-enrolled), so the sweep settles them even after a lost event. */
   readonly listEnrolledRegistries?: () => Promise<readonly string[]>;
 }

@@ -33,6 +33,8 @@ import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
 import type { GrantIndexEntry } from '../assignments/grantIndex.js';
 import { identitiesOf, IDENTITY_KINDS, taskCredentialIdentity, toPlanIdentity, type ConsumerIdentity } from './identities.js';
 import { keepManualGrants } from './manualGrantDescription.js';
+import { readNamingConsumers } from './registryContinuations.js';
+import type { UnfinishedRegistry } from '../status/unfinishedRegistries.js';
 
 export { identitiesOf, toPlanIdentity } from './identities.js';
 
@@ -40,7 +42,10 @@ export { identitiesOf, toPlanIdentity } from './identities.js';
 export type Trigger = DecisionTrigger;
 
 /** `dryRun`: plan only — nothing is written to ARM, the grant index or the audit log. */
-export type ReconcileOptions = DecisionOptions;
+export type ReconcileOptions = DecisionOptions & {
+  /** A registry settlement an earlier run left unfinished at its Resource Graph budget: carry it on from where it stopped (the sweep). */
+  readonly resume?: UnfinishedRegistry;
+};
 
 export interface ReconcileResult {
   readonly resourceId: string;
@@ -507,14 +512,9 @@ async function settleRegistry(run: Run, registryId: string, registry: ArmResourc
   const facts = deps.registries.remember(registry);
   const assignments = await deps.roleAssignments.listAtScope(facts.id);
   // Only the consumers whose tags mention the registry, filtered by Resource Graph; the exact check is refersTo below.
-  const read = await deps.resourceGraph.queryWithin(taggedConsumersQuery(facts), deps.config.watchedSubscriptions, { ...REGISTRY_QUERY_BUDGET, deadline: Date.now() + REGISTRY_QUERY_BUDGET.seconds * 1000 });
+  const resume = run.options.resume && sameResourceId(run.options.resume.registryId, facts.id) ? run.options.resume : undefined;
+  const read = await readNamingConsumers(deps, run, facts, taggedConsumersQuery(facts), REGISTRY_QUERY_BUDGET, resume);
   const rows = read.rows;
-  if (!read.complete) {
-    await run.fail(
-      { action: 'reconcile', resourceId: registryId, registry: facts.id, reason: `registry ${facts.name}: Resource Graph named more consumers than one run reads (${rows.length} rows in ${read.pages} pages); those read are settled, ours held by the rest are checked against ARM, and the next sweep settles the rest` },
-      new AppError('QueryBudgetExhausted', `stopped after ${read.pages} pages (${REGISTRY_QUERY_BUDGET.maxPages} pages or ${REGISTRY_QUERY_BUDGET.seconds} s)`),
-    );
-  }
 
   const settledConsumers = new Set<string>();
   const entitled = new Set<string>();
@@ -558,7 +558,7 @@ async function settleRegistry(run: Run, registryId: string, registry: ArmResourc
       continue; // settled above: its stale principals were handled there
     }
     // Naming no consumer, it is judged by the consumers read; with only part of them read, keep it for the sweep.
-    if (!consumerId && !read.complete) continue;
+    if (!consumerId && !read.whole) continue;
     const result = await revokeAssignment(deps, run, a, {
       resourceId: consumerId ?? registryId,
       reason: consumerId ? `${consumerId} no longer exists, so its assignment on ${facts.name} is revoked` : `no consumer asks for this assignment of ours on ${facts.name} any more`,
@@ -567,6 +567,7 @@ async function settleRegistry(run: Run, registryId: string, registry: ArmResourc
     });
     if (consumerId && !run.dryRun && result !== REVOKE_RESULTS.failed) await deps.grantIndex.remove(consumerId, facts.id);
   }
+  await read.settled();
 
   await settleManualGrants(run, facts, registry, assignments);
 }

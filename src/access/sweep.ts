@@ -43,6 +43,9 @@ import { registryAskers } from './askers.js';
 import { ownershipOfListed, revokeAssignment, REVOKE_RESULTS } from '../assignments/executor.js';
 import { identitiesOf, reconcileResource, startRun, type Trigger } from './reconcile.js';
 import { subjectOf } from '../policy/ownership.js';
+import { SWEEP_PHASES, type SweepProgress } from '../status/sweepProgress.js';
+import { DEFAULT_SWEEP_TIME_BUDGET_SECONDS, SweepBudget, sweepLeaseMs } from './sweepBudget.js';
+import { resumeUnfinishedRegistries } from './registryContinuations.js';
 
 /** The caller on every audit row the sweep writes. */
 export const SWEEP_CALLER = 'sweep';
@@ -69,6 +72,12 @@ export interface SweepOptions {
   readonly sweepId?: string;
   /** Resources reconciled at once; default DEFAULT_SWEEP_CONCURRENCY. */
   readonly concurrency?: number;
+  /**
+   * The sweep's lease and cursor in Table Storage: one sweep walks at a time, and one that runs out
+   * of its time budget (SWEEP_TIME_BUDGET_SECONDS) is resumed by the next run. Without it every run
+   * walks everything within its budget and starts over (tests of a single sweep).
+   */
+  readonly progress?: SweepProgress;
 }
 
 export interface SweepSummary {
@@ -84,6 +93,16 @@ export interface SweepSummary {
   /** Per subscription, the role assignments of ours found after reconciling (for health, without a listing of its own). */
   readonly ownedAssignments: Readonly<Record<string, number>>;
   readonly durationMs: number;
+  /** True when the time budget ran out before the end: the next run resumes where this one stopped. */
+  readonly unfinished?: boolean;
+  /** When unfinished: items left in the phase it stopped in (more may follow in later phases and subscriptions). */
+  readonly left?: number;
+  /** When this run carried on a pass an earlier run began: that run's sweep id, and how many runs the pass has had. */
+  readonly resumed?: { readonly passId: string; readonly runs: number; readonly skippedDone: number };
+  /** When another sweep held the lease: this run walked nothing. */
+  readonly busy?: { readonly holder: string; readonly until: string };
+  /** Registry settlements an earlier run left unfinished (Resource Graph budget) that this sweep carried on. */
+  readonly registriesResumed?: number;
 }
 
 /** What one resource needs: the access use case, the workload-identity use case, or both. */
@@ -97,9 +116,29 @@ interface SweepTarget {
 export async function sweepSubscriptions(deps: AccessDeps, options: SweepOptions): Promise<SweepSummary> {
   const started = Date.now();
   const trigger: Trigger = { caller: SWEEP_CALLER, ...(options.sweepId ? { correlationId: options.sweepId } : {}) };
-  const sweep = new SweepState(deps, options, trigger);
+  const budgetSeconds = deps.config.sweepTimeBudgetSeconds ?? DEFAULT_SWEEP_TIME_BUDGET_SECONDS;
+  const owner = options.sweepId ?? `sweep-${started}`;
+  const lease = options.progress ? await options.progress.begin(owner, sweepLeaseMs(budgetSeconds)) : undefined;
+  if (lease && !lease.ok) {
+    const summary: SweepSummary = { subscriptions: 0, resources: 0, failedResources: 0, assignmentsChecked: 0, outcomes: {}, ownedAssignments: {}, durationMs: Date.now() - started, busy: { holder: lease.holder, until: lease.until } };
+    await recordSummary(new SweepState(deps, options, trigger, new SweepBudget(started, undefined, [])), summary);
+    options.log.info('reconciliation sweep finished', { ...summary });
+    return summary;
+  }
+  const cursor = lease?.lease.cursor;
+  const sweep = new SweepState(deps, options, trigger, new SweepBudget(started + budgetSeconds * 1000, cursor, deps.config.watchedSubscriptions));
+  // Registry settlements a registry event (or an earlier sweep) could not finish within its Resource Graph budget.
+  sweep.resumedRegistries = await resumeUnfinishedRegistries(deps, sweep.budget, { log: options.log, trigger, quiet: true }, (decisions) => sweep.count(decisions), reconcileResource);
   for (const subscriptionId of deps.config.watchedSubscriptions) {
+    if (sweep.budget.stopped) break;
+    if (sweep.budget.isSubscriptionDone(subscriptionId)) continue;
     await sweepSubscription(sweep, subscriptionId);
+  }
+  const resumedFrom = sweep.budget.resumeFrom;
+  const pass = resumedFrom ? { passId: resumedFrom.passId, passStartedAt: resumedFrom.passStartedAt, runs: resumedFrom.runs + 1 } : { passId: owner, passStartedAt: new Date(started).toISOString(), runs: 1 };
+  const next = sweep.budget.cursorFor(pass);
+  if (lease?.ok && options.progress && !(await options.progress.end(lease.lease, next))) {
+    options.log.warn('the sweep lease lapsed while this run walked; another run holds it now, so this run leaves the cursor as that run writes it');
   }
   const summary: SweepSummary = {
     subscriptions: deps.config.watchedSubscriptions.length,
@@ -109,6 +148,9 @@ export async function sweepSubscriptions(deps: AccessDeps, options: SweepOptions
     outcomes: Object.fromEntries(sweep.outcomes),
     ownedAssignments: Object.fromEntries(sweep.ownedAssignments),
     durationMs: Date.now() - started,
+    ...(next ? { unfinished: true, left: sweep.budget.left } : {}),
+    ...(resumedFrom ? { resumed: { passId: resumedFrom.passId, runs: pass.runs, skippedDone: sweep.budget.skippedDone } } : {}),
+    ...(sweep.resumedRegistries.size > 0 ? { registriesResumed: sweep.resumedRegistries.size } : {}),
   };
   await recordSummary(sweep, summary);
   options.log.info('reconciliation sweep finished', { ...summary });
@@ -128,10 +170,14 @@ async function recordSummary(sweep: SweepState, summary: SweepSummary): Promise<
   const row: AuditEntry = {
     action: 'sweep',
     outcome: AUDIT_OUTCOMES.swept,
-    reason:
-      `swept ${summary.subscriptions} subscription(s): ${summary.resources} resource(s) reconciled, ${summary.assignmentsChecked} assignment(s) of ours checked` +
-      (counts ? `; decisions: ${counts}` : '; no decisions') +
-      (summary.failedResources > 0 ? `; ${summary.failedResources} resource(s) failed (the next sweep retries)` : ''),
+    reason: summary.busy
+      ? `another sweep (${summary.busy.holder}) holds the sweep lease until ${summary.busy.until}; this run walked nothing`
+      : (summary.resumed ? `resumed the sweep pass run ${summary.resumed.passId} began (run ${summary.resumed.runs} of it; ${summary.resumed.skippedDone} item(s) done by earlier runs skipped); ` : '') +
+        `swept ${summary.subscriptions} subscription(s): ${summary.resources} resource(s) reconciled, ${summary.assignmentsChecked} assignment(s) of ours checked` +
+        (counts ? `; decisions: ${counts}` : '; no decisions') +
+        (summary.failedResources > 0 ? `; ${summary.failedResources} resource(s) failed (the next sweep retries)` : '') +
+        (summary.registriesResumed ? `; carried on ${summary.registriesResumed} registry settlement(s) an earlier run left unfinished` : '') +
+        (summary.unfinished ? `; partial: the time budget ran out with ${summary.left} item(s) left in this phase, resumes next run` : summary.resumed ? '; the pass is finished' : ''),
     caller: SWEEP_CALLER,
     ...(sweep.trigger.correlationId ? { correlationId: sweep.trigger.correlationId } : {}),
     durationMs: summary.durationMs,
@@ -140,6 +186,10 @@ async function recordSummary(sweep: SweepState, summary: SweepSummary): Promise<
       resources: summary.resources,
       failedResources: summary.failedResources,
       assignmentsChecked: summary.assignmentsChecked,
+      ...(summary.unfinished ? { unfinished: true, left: summary.left ?? 0 } : {}),
+      ...(summary.resumed ? { resumedPass: summary.resumed.passId, passRuns: summary.resumed.runs } : {}),
+      ...(summary.busy ? { busyHolder: summary.busy.holder } : {}),
+      ...(summary.registriesResumed ? { registriesResumed: summary.registriesResumed } : {}),
       ...Object.fromEntries(Object.entries(summary.outcomes).map(([outcome, n]) => [`outcome.${outcome}`, n])),
     },
   };
@@ -157,11 +207,14 @@ class SweepState {
   assignmentsChecked = 0;
   readonly outcomes = new Map<string, number>();
   readonly ownedAssignments = new Map<string, number>();
+  /** Registries whose unfinished settlement this run carried on: not read again from the start. */
+  resumedRegistries: ReadonlySet<string> = new Set();
   readonly concurrency: number;
   constructor(
     readonly deps: AccessDeps,
     readonly options: SweepOptions,
     readonly trigger: Trigger,
+    readonly budget: SweepBudget,
   ) {
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_SWEEP_CONCURRENCY));
   }
@@ -246,16 +299,18 @@ async function sweepSubscription(sweep: SweepState, subscriptionId: string): Pro
     const type = consumerId ? resourceTypeOf(consumerId) : undefined;
     if (consumerId && type && CONSUMER_TYPES.has(type)) add(consumerId, { access: true, workload: type === USER_ASSIGNED_IDENTITY_TYPE });
   }
-  const work = [...targets.values()].filter((t) => t.access || t.workload);
-  sweep.resources += work.length;
   // Consumers first, then registries: settling a registry settles its consumers and revokes ours
   // there, so running both at once would race to the same writes (and record each twice).
   const isRegistry = (t: SweepTarget) => resourceTypeOf(t.id) === REGISTRY_TYPE;
+  const targetKey = (t: SweepTarget) => `${isRegistry(t) ? 1 : 0}|${normalizeResourceId(t.id) ?? t.id.toLowerCase()}`;
+  const wanted = [...targets.values()].filter((t) => (t.access || t.workload) && !(isRegistry(t) && sweep.resumedRegistries.has(normalizeResourceId(t.id) ?? '')));
+  const work = sweep.budget.remaining(subscriptionId, SWEEP_PHASES.targets, wanted, targetKey);
   for (const wave of [work.filter((t) => !isRegistry(t)), work.filter(isRegistry)]) {
-    await forEachConcurrently(wave, sweep.concurrency, (target) => reconcileTarget(sweep, target), (target, error) =>
+    await sweep.budget.forEach(subscriptionId, SWEEP_PHASES.targets, wave, targetKey, sweep.concurrency, (target) => { sweep.resources++; return reconcileTarget(sweep, target); }, (target, error) =>
       sweep.recordFailure({ action: 'reconcile', resourceId: target.id, reason: `the sweep could not reconcile ${nameOf(target.id)}` }, error),
     );
   }
+  if (sweep.budget.stopped) return;
 
   // 3. Ours after: revoke those whose principal is gone.
   let after: RoleAssignmentInfo[];
@@ -276,7 +331,9 @@ async function sweepSubscription(sweep: SweepState, subscriptionId: string): Pro
     byConsumer.set(key, group);
     sweep.assignmentsChecked++;
   }
-  await forEachConcurrently([...byConsumer.values()], sweep.concurrency, (group) => revokeGonePrincipals(sweep, group.consumerId, group.assignments), (group, error) =>
+  const groupKey = (group: { consumerId: string }) => normalizeResourceId(group.consumerId) ?? group.consumerId.toLowerCase();
+  const groups = sweep.budget.remaining(subscriptionId, SWEEP_PHASES.principals, [...byConsumer.values()], groupKey);
+  await sweep.budget.forEach(subscriptionId, SWEEP_PHASES.principals, groups, groupKey, sweep.concurrency, (group) => revokeGonePrincipals(sweep, group.consumerId, group.assignments), (group, error) =>
     sweep.recordFailure({ action: 'revoke', resourceId: group.consumerId, reason: `the sweep could not check the principals of ${nameOf(group.consumerId)}` }, error),
   );
 }
@@ -361,22 +418,6 @@ export function sweepTargetsQuery(): string {
     ` or (type =~ '${USER_ASSIGNED_IDENTITY_TYPE}' and (${workload}))` +
     ` | project id, type, tags`
   );
-}
-
-/** Runs `fn` over `items`, at most `limit` at a time; a throw goes to `onError` and the others carry on. */
-async function forEachConcurrently<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>, onError: (item: T, error: unknown) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await fn(item);
-      } catch (error) {
-        await onError(item, error);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 function hasTag(tags: Readonly<Record<string, string>>, name: string): boolean {
