@@ -118,7 +118,8 @@ export async function sweepSubscriptions(deps: AccessDeps, options: SweepOptions
   const trigger: Trigger = { caller: SWEEP_CALLER, ...(options.sweepId ? { correlationId: options.sweepId } : {}) };
   const budgetSeconds = deps.config.sweepTimeBudgetSeconds ?? DEFAULT_SWEEP_TIME_BUDGET_SECONDS;
   const owner = options.sweepId ?? `sweep-${started}`;
-  const lease = options.progress ? await options.progress.begin(owner, sweepLeaseMs(budgetSeconds)) : undefined;
+  // Table Storage unreachable: walk without lease or cursor (items are idempotent; a second walker costs reads, not harm).
+  const lease = options.progress ? await options.progress.begin(owner, sweepLeaseMs(budgetSeconds)).catch((error: unknown) => (options.log.error('could not take the sweep lease; this run walks from the start without it', { error }), undefined)) : undefined;
   if (lease && !lease.ok) {
     const summary: SweepSummary = { subscriptions: 0, resources: 0, failedResources: 0, assignmentsChecked: 0, outcomes: {}, ownedAssignments: {}, durationMs: Date.now() - started, busy: { holder: lease.holder, until: lease.until } };
     await recordSummary(new SweepState(deps, options, trigger, new SweepBudget(started, undefined, [])), summary);
@@ -137,7 +138,8 @@ export async function sweepSubscriptions(deps: AccessDeps, options: SweepOptions
   const resumedFrom = sweep.budget.resumeFrom;
   const pass = resumedFrom ? { passId: resumedFrom.passId, passStartedAt: resumedFrom.passStartedAt, runs: resumedFrom.runs + 1 } : { passId: owner, passStartedAt: new Date(started).toISOString(), runs: 1 };
   const next = sweep.budget.cursorFor(pass);
-  if (lease?.ok && options.progress && !(await options.progress.end(lease.lease, next))) {
+  const ended = lease?.ok && options.progress ? await options.progress.end(lease.lease, next).catch((error: unknown) => (options.log.error('could not save the sweep cursor; the next run starts this pass over', { error }), true)) : true;
+  if (!ended) {
     options.log.warn('the sweep lease lapsed while this run walked; another run holds it now, so this run leaves the cursor as that run writes it');
   }
   const summary: SweepSummary = {
