@@ -20,7 +20,12 @@ import { ACR_PULL, API, aRegistry, aVirtualMachine, countOf, LOCATION, type Benc
 import type { Figure } from '../report.js';
 import type { BenchSettings } from '../settings.js';
 
-/** Consumers per other registry: the rest of the estate names registries that exist and consent. */
+/**
+ * Consumers per other registry: the rest of the estate names registries that exist and consent.
+ * Each such group shares one user-assigned identity (a fleet's identity), so its 50 VMs need one
+ * AcrPull: a subscription holds at most 4,000 role assignments (the emulator enforces it), so
+ * 5,000 consumers each with an identity of its own cannot all be granted in one subscription.
+ */
 const CONSUMERS_PER_REGISTRY = 50;
 
 export async function runScale(s: BenchStack, settings: BenchSettings, log: (line: string) => void): Promise<Figure[]> {
@@ -35,14 +40,18 @@ export async function runScale(s: BenchStack, settings: BenchSettings, log: (lin
   const registryId = (name: string) => `${rg}/providers/Microsoft.ContainerRegistry/registries/${name}`;
   const vm = (name: string) => `${rg}/providers/Microsoft.Compute/virtualMachines/${name}`;
   const target = 'scaletargetacr';
+  const identityId = (i: number) => `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-scale-${i}`;
+  const fleetVm = (i: number) => ({ ...aVirtualMachine({ 'acr-pull': otherName(i % registries) }), identity: { type: 'UserAssigned', userAssignedIdentities: { [identityId(i % registries)]: {} } } });
   const seeded = Date.now();
   const resources = [
     ...Array.from({ length: registries }, (_, i) => ({ id: registryId(otherName(i)), ...aRegistry({ 'acr-pull-allow': 'same-resource-group' }) })),
-    ...Array.from({ length: others }, (_, i) => ({ id: vm(`vm-scale-${i}`), ...aVirtualMachine({ 'acr-pull': otherName(i % registries) }) })),
+    // Identities before the VMs that name them (ARM refuses a VM whose user-assigned identity does not exist).
+    ...Array.from({ length: registries }, (_, i) => ({ id: identityId(i), location: LOCATION })),
+    ...Array.from({ length: others }, (_, i) => ({ id: vm(`vm-scale-${i}`), ...fleetVm(i) })),
     ...Array.from({ length: naming }, (_, i) => ({ id: vm(`vm-target-${i}`), ...aVirtualMachine({ 'acr-pull': target }) })),
   ];
   await s.admin('POST', '/seed', { arm: { resources } });
-  log(`  scale: seeded ${others + naming} tagged VMs (${naming} name ${target}) and ${registries} registries in ${Date.now() - seeded} ms`);
+  log(`  scale: seeded ${others + naming} tagged VMs (${naming} name ${target}; the others share ${registries} user-assigned identities) and ${registries} registries in ${Date.now() - seeded} ms`);
 
   // a. The registry event, delivered as Azure does (30 s per response: a slow first delivery is not redelivered at 5 s).
   const eventGridBefore = await s.admin<Record<string, unknown>>('GET', '/eventgrid/options');
