@@ -68,7 +68,10 @@ export function createTableSweepProgress(table: LazyTable): SweepProgress {
         if (statusOf(error) !== 404) throw error;
       }
       const until = new Date(Date.now() + leaseMs).toISOString();
-      if (current?.owner && Date.parse(current.leaseUntil) > Date.now()) return { ok: false, holder: current.owner, until: current.leaseUntil };
+      // A lease further ahead than twice ours was not written by a sweep with sane settings (a hand-edited
+      // row, a clock far off): it would block every sweep, so it counts as lapsed.
+      const heldUntil = Date.parse(current?.leaseUntil ?? '');
+      if (current?.owner && heldUntil > Date.now() && heldUntil - Date.now() <= 2 * leaseMs) return { ok: false, holder: current.owner, until: current.leaseUntil };
       const entity: Entity = { ...KEY, owner, leaseUntil: until, cursor: current?.cursor ?? '' };
       try {
         const etag = current ? (await client.updateEntity(entity, 'Replace', { etag: current.etag ?? '*' })).etag : (await client.createEntity(entity)).etag;

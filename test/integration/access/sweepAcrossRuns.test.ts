@@ -140,4 +140,12 @@ describe('work too big for one run', () => {
     expect(after.busy).toBeUndefined();
     expect(after.resources).toBeGreaterThan(0);
   });
+
+  it('does not let a lease written far ahead (a hand-edited row) block every sweep', async () => {
+    const table = await createTableClient(h.deps.config, h.emu.operatorCredential(), STATUS_TABLE_SUFFIX).client();
+    await table.upsertEntity({ partitionKey: 'sweep', rowKey: 'progress', owner: 'forged', leaseUntil: '2099-01-01T00:00:00.000Z', cursor: '' }, 'Replace');
+    const summary = await sweepSubscriptions(h.deps, { log: h.log, sweepId: 'after-forged', progress: progress() });
+    expect(summary.busy).toBeUndefined();
+    expect(summary.resources).toBeGreaterThan(0);
+  });
 });
