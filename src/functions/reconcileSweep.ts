@@ -1,6 +1,7 @@
 /**
  * The reconciliation sweep timer (`%RECONCILE_SCHEDULE%`, default every 30 minutes): settles
- * what resource events missed, then deletes audit rows older than AUDIT_RETENTION_DAYS. It never throws for a failed resource — timers have no
+ * what resource events missed — within SWEEP_TIME_BUDGET_SECONDS, under the sweep's lease, carrying
+ * on where the last run stopped (deps.sweepProgress) — then deletes audit rows older than AUDIT_RETENTION_DAYS. It never throws for a failed resource — timers have no
  * redelivery; the failure is an audit row and the next sweep retries.
  */
 import { app, type InvocationContext, type Timer } from '@azure/functions';
