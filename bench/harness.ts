@@ -11,6 +11,7 @@ import { runCalls } from './scenarios/calls.js';
 import { runColdStart } from './scenarios/coldStart.js';
 import { runLatency } from './scenarios/latency.js';
 import { runRotation } from './scenarios/rotation.js';
+import { runScale } from './scenarios/scale.js';
 import { burstBucket, type BenchSettings, type ScenarioName } from './settings.js';
 import { loadavg } from 'node:os';
 
@@ -57,6 +58,8 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResults> 
       await attempt('calls', () => runCalls(s, settings, log));
       await attempt('burst', () => runBurst(s, settings, log));
       await attempt('rotation', () => runRotation(s, settings, log));
+      // Last: its 5,000 seeded consumers would weigh on every scenario after it.
+      await attempt('scale', () => runScale(s, settings, log));
     } finally {
       await s.stop();
     }

@@ -3,7 +3,7 @@
  * `small` is for development; `tiny` is what the harness test runs (a handful of events).
  */
 
-export const SCENARIOS = ['latency', 'calls', 'burst', 'rotation', 'coldStart'] as const;
+export const SCENARIOS = ['latency', 'calls', 'burst', 'rotation', 'coldStart', 'scale'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 export const SIZES = ['tiny', 'small', 'full'] as const;
 export type Size = (typeof SIZES)[number];
@@ -29,12 +29,14 @@ export interface BenchSettings {
   readonly rotations: number;
   /** 5. Fresh processes per build. */
   readonly coldStartRuns: number;
+  /** 7. Tagged consumers seeded for the at-scale registry event and quiet sweep (of which `waitingConsumers` name the registry). */
+  readonly scaleConsumers: number;
 }
 
 const BASE: Record<Size, Omit<BenchSettings, 'size' | 'scenarios'>> = {
-  tiny: { latencyVms: 3, latenciesMs: [0, 100], waitingConsumers: 3, burstVms: 10, timeScale: 20, rotations: 2, coldStartRuns: 2 },
-  small: { latencyVms: 30, latenciesMs: [0, 100], waitingConsumers: 10, burstVms: 200, timeScale: 4, rotations: 10, coldStartRuns: 4 },
-  full: { latencyVms: 200, latenciesMs: [0, 100], waitingConsumers: 50, burstVms: 1000, timeScale: 2, rotations: 100, coldStartRuns: 10 },
+  tiny: { latencyVms: 3, latenciesMs: [0, 100], waitingConsumers: 3, burstVms: 10, timeScale: 20, rotations: 2, coldStartRuns: 2, scaleConsumers: 60 },
+  small: { latencyVms: 30, latenciesMs: [0, 100], waitingConsumers: 10, burstVms: 200, timeScale: 4, rotations: 10, coldStartRuns: 4, scaleConsumers: 500 },
+  full: { latencyVms: 200, latenciesMs: [0, 100], waitingConsumers: 50, burstVms: 1000, timeScale: 2, rotations: 100, coldStartRuns: 10, scaleConsumers: 5000 },
 };
 
 /** ARM's documented write bucket: https://learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling */
@@ -51,7 +53,7 @@ export function burstBucket(settings: Pick<BenchSettings, 'burstVms' | 'timeScal
 
 export const USAGE = `npm run bench -- [--size tiny|small|full] [--only ${SCENARIOS.join(',')}]
   [--latency-vms N] [--latencies 0,100] [--waiting-consumers N] [--burst-vms N] [--time-scale F]
-  [--rotations N] [--cold-start-runs N] [--out bench/results.json]`;
+  [--rotations N] [--cold-start-runs N] [--scale-consumers N] [--out bench/results.json]`;
 
 /** Parses the command line; throws with the usage on anything it does not know. */
 export function parseArgs(argv: readonly string[]): { settings: BenchSettings; out: string } {
@@ -81,7 +83,7 @@ export function parseArgs(argv: readonly string[]): { settings: BenchSettings; o
   if (!(timeScale > 0)) throw new Error(`--time-scale: expected a number > 0, got ${options.get('time-scale')}`);
   const latencies = options.get('latencies')?.split(',').map(Number) ?? base.latenciesMs;
   if (latencies.some((l) => !Number.isFinite(l) || l < 0)) throw new Error(`--latencies: expected numbers >= 0, got ${options.get('latencies')}`);
-  const known = new Set(['size', 'only', 'latency-vms', 'latencies', 'waiting-consumers', 'burst-vms', 'time-scale', 'rotations', 'cold-start-runs', 'out']);
+  const known = new Set(['size', 'only', 'latency-vms', 'latencies', 'waiting-consumers', 'burst-vms', 'time-scale', 'rotations', 'cold-start-runs', 'scale-consumers', 'out']);
   for (const k of options.keys()) if (!known.has(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
   return {
     settings: {
@@ -94,6 +96,7 @@ export function parseArgs(argv: readonly string[]): { settings: BenchSettings; o
       timeScale,
       rotations: int('rotations', base.rotations),
       coldStartRuns: int('cold-start-runs', base.coldStartRuns),
+      scaleConsumers: int('scale-consumers', base.scaleConsumers),
     },
     out: options.get('out') ?? 'bench/results.json',
   };

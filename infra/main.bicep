@@ -47,6 +47,11 @@ param rotationPeriodDays int = 90
 @maxValue(3650)
 param auditRetentionDays int = 90
 
+@description('Seconds one run of the reconciliation sweep starts new work for (SWEEP_TIME_BUDGET_SECONDS); keep it under the function timeout. The next run carries on from where it stopped.')
+@minValue(10)
+@maxValue(3600)
+param sweepTimeBudgetSeconds int = 240
+
 @description('Whether the AKS workload identity feature is on: gives the app Managed Identity Contributor on the watched subscriptions, and lets its role-assignment right assign Key Vault Secrets User (otherwise it can assign only registry roles).')
 param workloadIdentityEnabled bool = false
 
@@ -150,6 +155,7 @@ module functionApp 'app/functionApp.bicep' = {
     reconcileSchedule: reconcileSchedule
     rotationPeriodDays: rotationPeriodDays
     auditRetentionDays: auditRetentionDays
+    sweepTimeBudgetSeconds: sweepTimeBudgetSeconds
   }
 }
 

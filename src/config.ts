@@ -65,6 +65,8 @@ export interface Config {
   readonly reconcileSchedule: string;
   /** Days audit rows are kept; older UTC days are deleted by the sweep timer. */
   readonly auditRetentionDays: number;
+  /** Seconds one sweep run starts new work for; the next run carries on from its cursor. */
+  readonly sweepTimeBudgetSeconds: number;
   /** Client id of a user-assigned managed identity, when the app does not use its system-assigned one. */
   readonly managedIdentityClientId?: string;
   /**
@@ -221,6 +223,7 @@ export function loadConfig(env: Env): Config {
     deleteApplicationOnUnenrol: bool('CREDENTIALS_DELETE_APP_ON_UNENROL'),
     reconcileSchedule: ncrontab('RECONCILE_SCHEDULE'),
     auditRetentionDays: integer('AUDIT_RETENTION_DAYS', 1, 3650),
+    sweepTimeBudgetSeconds: integer('SWEEP_TIME_BUDGET_SECONDS', 10, 3600),
     managedIdentityClientId: env['AZURE_CLIENT_ID']?.trim() ? guid('AZURE_CLIENT_ID') : undefined,
     credentialsVaultNames: vaultNames('CREDENTIALS_VAULT_NAMES'),
     appServiceAuthEnabled: bool(APP_SERVICE_AUTH_SETTING),

@@ -30,6 +30,8 @@ import type { ResourceReconciler } from './reconciler.js';
 import { createWorkloadReconciler } from './workload/reconciler.js';
 import { withDecisionMetrics } from './status/metrics.js';
 import { createTableSweepRecords, STATUS_TABLE_SUFFIX, type SweepRecords } from './status/sweepRecord.js';
+import { createTableSweepProgress, type SweepProgress } from './status/sweepProgress.js';
+import { createTableRegistryContinuations } from './status/unfinishedRegistries.js';
 import { createTableIdentityLeases, IDENTITY_LEASE_TABLE_SUFFIX, type IdentityLeaseOptions } from './workload/identityLeases.js';
 import { createIdentityLocks } from './workload/identityLocks.js';
 import type { WorkloadDeps } from './workload/workloadDeps.js';
@@ -46,6 +48,8 @@ export interface Deps extends AccessDeps, WorkloadDeps {
   readonly credentials: CredentialsDeps;
   /** The last reconciliation sweep, for health and the status page. */
   readonly sweepRecords: SweepRecords;
+  /** The sweep's lease and cursor: one sweep walks at a time, and one past its time budget is resumed by the next run. */
+  readonly sweepProgress: SweepProgress;
   /** Deletes audit rows older than AUDIT_RETENTION_DAYS, by day partition. */
   readonly auditRetention: AuditRetention;
   /** Event Grid's dead-letter container; undefined when the settings name no blob endpoint (local). */
@@ -80,6 +84,8 @@ export function createDeps(config: Config, credential: TokenCredential, options:
     roleAssignments,
     credentials,
     sweepRecords: createTableSweepRecords(createTableClient(config, credential, STATUS_TABLE_SUFFIX)),
+    sweepProgress: createTableSweepProgress(createTableClient(config, credential, STATUS_TABLE_SUFFIX)),
+    registryContinuations: createTableRegistryContinuations(createTableClient(config, credential, STATUS_TABLE_SUFFIX)),
     auditRetention: createTableAuditRetention(createTableClient(config, credential, TABLE_SUFFIXES.audit)),
     ...(() => {
       const deadLetters = createDeadLetters(config, credential);

@@ -45,6 +45,11 @@ param rotationPeriodDays int
 @maxValue(3650)
 param auditRetentionDays int
 
+@description('Seconds one sweep run starts new work for (SWEEP_TIME_BUDGET_SECONDS); the next run carries on from where it stopped.')
+@minValue(10)
+@maxValue(3600)
+param sweepTimeBudgetSeconds int = 240
+
 @description('Name of the Key Vault that holds the pull credentials (CREDENTIALS_VAULT_NAMES).')
 param keyVaultName string
 
@@ -123,6 +128,7 @@ var appSettings = {
   AUDIT_RETENTION_DAYS: string(auditRetentionDays)
   // How long a credentials run holds a registry (src/config.ts default): a run that died blocks it this long at most.
   CREDENTIALS_LEASE_SECONDS: '300'
+  SWEEP_TIME_BUDGET_SECONDS: string(sweepTimeBudgetSeconds)
   ARM_ENDPOINT: environment().resourceManager
   GRAPH_ENDPOINT: graphEndpoint
   AZURE_AUTHORITY_HOST: environment().authentication.loginEndpoint

@@ -8,6 +8,7 @@ import type { RoleAssignments } from '../azure/roleAssignments.js';
 import type { Config } from '../config.js';
 import type { GrantIndex } from '../assignments/grantIndex.js';
 import type { RegistryDirectory } from './registries.js';
+import type { RegistryContinuations } from '../status/unfinishedRegistries.js';
 
 /** What the access use cases need; `Deps` (src/deps.ts) provides it, tests may build it directly. */
 export interface AccessDeps {
@@ -23,4 +24,6 @@ export interface AccessDeps {
   readonly siteConfigs: SiteConfigs;
   readonly grantIndex: GrantIndex;
   readonly registries: RegistryDirectory;
+  /** Registry settlements left unfinished at their Resource Graph budget, for the next sweep to carry on; without it, the next sweep starts them over. */
+  readonly registryContinuations?: RegistryContinuations;
 }

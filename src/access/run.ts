@@ -6,12 +6,16 @@ import type { AuditEntry } from '../audit/auditLog.js';
 import { DecisionRecorder, type DecisionOptions } from '../audit/decisionRecorder.js';
 import type { AccessPlan } from '../policy/plan.js';
 import type { AccessDeps } from './accessDeps.js';
+import type { UnfinishedRegistry } from '../status/unfinishedRegistries.js';
 
 /** What started a reconciliation, for the audit row. */
 export type { Trigger } from '../audit/auditLog.js';
 
 /** `dryRun`: plan only — nothing is written to ARM, the grant index or the audit log. */
-export type ReconcileOptions = DecisionOptions;
+export type ReconcileOptions = DecisionOptions & {
+  /** A registry settlement an earlier run left unfinished at its Resource Graph budget: carry it on from where it stopped (the sweep). */
+  readonly resume?: UnfinishedRegistry;
+};
 
 export interface ReconcileResult {
   readonly resourceId: string;

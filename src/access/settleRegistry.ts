@@ -7,16 +7,16 @@ import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
 import type { ArmResource } from '../azure/arm.js';
 import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
 import { ownershipOfListed, revokeAssignment, REVOKE_RESULTS } from '../assignments/executor.js';
-import { AppError } from '../errors.js';
 import { consentForPrincipal, evaluateConsent, registryConsentFor } from '../policy/consent.js';
 import { OWNERSHIP_KINDS, subjectOf } from '../policy/ownership.js';
 import type { RegistryFacts } from '../policy/plan.js';
-import { resourceIdKey } from '../policy/resourceId.js';
+import { resourceIdKey, sameResourceId } from '../policy/resourceId.js';
 import { accessOf, roleFor } from '../policy/roles.js';
 import { parseConsumerTags, TAG_NAMES } from '../policy/tags.js';
 import { registryAskers } from './askers.js';
 import { CONSUMER_TYPES } from '../policy/resourceTypes.js';
 import { refersTo } from './registries.js';
+import { readNamingConsumers } from './registryContinuations.js';
 import type { AccessRun } from './run.js';
 import { settleConsumer } from './settleConsumer.js';
 
@@ -31,14 +31,9 @@ export async function settleRegistry(run: AccessRun, registryId: string, registr
   const facts = deps.registries.remember(registry);
   const assignments = await deps.roleAssignments.listAtScope(facts.id);
   // Only the consumers whose tags mention the registry, filtered by Resource Graph; the exact check is refersTo below.
-  const read = await deps.resourceGraph.queryWithin(taggedConsumersQuery(facts), deps.config.watchedSubscriptions, { ...REGISTRY_QUERY_BUDGET, deadline: Date.now() + REGISTRY_QUERY_BUDGET.seconds * 1000 });
+  const resume = run.options.resume && sameResourceId(run.options.resume.registryId, facts.id) ? run.options.resume : undefined;
+  const read = await readNamingConsumers(deps, run, facts, taggedConsumersQuery(facts), REGISTRY_QUERY_BUDGET, resume);
   const rows = read.rows;
-  if (!read.complete) {
-    await run.fail(
-      { action: 'reconcile', resourceId: registryId, registry: facts.id, reason: `registry ${facts.name}: Resource Graph named more consumers than one run reads (${rows.length} rows in ${read.pages} pages); those read are settled, ours held by the rest are checked against ARM, and the next sweep settles the rest` },
-      new AppError('QueryBudgetExhausted', `stopped after ${read.pages} pages (${REGISTRY_QUERY_BUDGET.maxPages} pages or ${REGISTRY_QUERY_BUDGET.seconds} s)`),
-    );
-  }
 
   const settledConsumers = new Set<string>();
   const entitled = new Set<string>();
@@ -82,7 +77,7 @@ export async function settleRegistry(run: AccessRun, registryId: string, registr
       continue; // settled above: its stale principals were handled there
     }
     // Naming no consumer, it is judged by the consumers read; with only part of them read, keep it for the sweep.
-    if (!consumerId && !read.complete) continue;
+    if (!consumerId && !read.whole) continue;
     const result = await revokeAssignment(deps, run, a, {
       resourceId: consumerId ?? registryId,
       reason: consumerId ? `${consumerId} no longer exists, so its assignment on ${facts.name} is revoked` : `no consumer asks for this assignment of ours on ${facts.name} any more`,
@@ -91,6 +86,7 @@ export async function settleRegistry(run: AccessRun, registryId: string, registr
     });
     if (consumerId && !run.dryRun && result !== REVOKE_RESULTS.failed) await deps.grantIndex.remove(consumerId, facts.id);
   }
+  await read.settled();
 
   await settleManualGrants(run, facts, registry, assignments);
 }

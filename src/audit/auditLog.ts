@@ -31,6 +31,8 @@ export const AUDIT_OUTCOMES = {
   repaired: 'repaired',
   /** One row per reconciliation sweep: what it checked, and its decisions by outcome in `details` (those that changed nothing have no rows of their own). */
   swept: 'swept',
+  /** Work an earlier run left unfinished (a registry's consumers past its Resource Graph budget) was carried on to the end; `details.startedBy` names that run. */
+  resumed: 'resumed',
   /** Audit rows older than AUDIT_RETENTION_DAYS were deleted; `details` says how many and from which day rows are kept. */
   expired: 'expired',
   wouldGrant: 'would-grant',

@@ -21,6 +21,8 @@ const PAGE_SIZE = 1000;
 export interface QueryBudget {
   readonly maxPages?: number;
   readonly deadline?: number;
+  /** Start at this page: the `skipToken` an earlier budgeted query stopped at (its next run carries on). */
+  readonly skipToken?: string;
 }
 
 /** A budgeted query's answer: the rows read, and whether they are all of them. */
@@ -29,6 +31,8 @@ export interface BudgetedRows {
   /** False when the budget ran out with pages left: the caller must not treat the rows as the whole answer. */
   readonly complete: boolean;
   readonly pages: number;
+  /** When not complete: where the next page starts, for a later run to carry on from. */
+  readonly skipToken?: string;
 }
 
 export type ResourceGraphRow = Readonly<Record<string, unknown>>;
@@ -127,10 +131,10 @@ export function createResourceGraph(config: Config, credential: TokenCredential,
     opts: { abortSignal?: AbortSignal; authorizationScopeFilter?: AuthorizationScopeFilter } | undefined,
   ): Promise<BudgetedRows> {
     const rows: ResourceGraphRow[] = [];
-    let skipToken: string | undefined;
+    let skipToken: string | undefined = budget.skipToken;
     for (let page = 0; ; page++) {
       if (page > 0 && ((budget.maxPages !== undefined && page >= budget.maxPages) || (budget.deadline !== undefined && Date.now() >= budget.deadline))) {
-        return { rows, complete: false, pages: page };
+        return { rows, complete: false, pages: page, ...(skipToken ? { skipToken } : {}) };
       }
       const body = {
         subscriptions,

@@ -22,16 +22,25 @@
  * sweep writes, so a settled estate costs one row per sweep.
  * A failure on one resource (recorded by the use case, or here) does not stop the others, and
  * the sweep never throws for it: timers have no redelivery, the next sweep retries.
+ *
+ * Across runs (issue 15): first, registry settlements an earlier run left unfinished at their
+ * Resource Graph budget are carried on (access/registryContinuations.ts). A run starts new work for
+ * SWEEP_TIME_BUDGET_SECONDS (sweepBudget.ts); one that runs out saves a cursor, and the next run
+ * carries the pass on after it. A lease in Table Storage (options.progress) lets one sweep walk at a time.
  */
 import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
 import { ownershipOfListed } from '../assignments/executor.js';
 import { AppError } from '../errors.js';
 import { subjectOf } from '../policy/ownership.js';
-import { normalizeResourceId, REGISTRY_TYPE, resourceTypeOf, subscriptionIdOf } from '../policy/resourceId.js';
-import type { Feature, ResourceReconciler } from '../reconciler.js';
+import { normalizeResourceId, REGISTRY_TYPE, resourceIdKey, resourceTypeOf, subscriptionIdOf } from '../policy/resourceId.js';
+import { FEATURES, type Feature, type ResourceReconciler } from '../reconciler.js';
+import { reconcileResource } from '../access/reconcile.js';
+import { resumeUnfinishedRegistries } from '../access/registryContinuations.js';
+import { SWEEP_PHASES } from '../status/sweepProgress.js';
 import { settleChangedResource } from './changedResource.js';
 import { nameOf, revokeGonePrincipals, type GonePrincipalsDeps } from './gonePrincipals.js';
-import { forEachConcurrently, SweepRun, SWEEP_CALLER, type SweepOptions, type SweepSummary } from './sweepRun.js';
+import { DEFAULT_SWEEP_TIME_BUDGET_SECONDS, SweepBudget, sweepLeaseMs } from './sweepBudget.js';
+import { SweepRun, SWEEP_CALLER, type SweepOptions, type SweepSummary } from './sweepRun.js';
 
 export { DEFAULT_SWEEP_CONCURRENCY, SWEEP_CALLER, type SweepOptions, type SweepSummary } from './sweepRun.js';
 
@@ -47,10 +56,30 @@ interface SweepTarget {
 /** Reconciles every watched subscription against ARM's current state; never throws for a failed resource. */
 export async function sweepSubscriptions(deps: SweepDeps, options: SweepOptions): Promise<SweepSummary> {
   const started = Date.now();
-  const sweep = new SweepRun(deps, options, { caller: SWEEP_CALLER, ...(options.sweepId ? { correlationId: options.sweepId } : {}) });
+  const trigger = { caller: SWEEP_CALLER, ...(options.sweepId ? { correlationId: options.sweepId } : {}) };
+  const budgetSeconds = deps.config.sweepTimeBudgetSeconds ?? DEFAULT_SWEEP_TIME_BUDGET_SECONDS;
+  const owner = options.sweepId ?? `sweep-${started}`;
+  // Table Storage unreachable: walk without lease or cursor (items are idempotent; a second walker costs reads, not harm).
+  const lease = options.progress ? await options.progress.begin(owner, sweepLeaseMs(budgetSeconds)).catch((error: unknown) => (options.log.error('could not take the sweep lease; this run walks from the start without it', { error }), undefined)) : undefined;
+  if (lease && !lease.ok) {
+    const summary: SweepSummary = { subscriptions: 0, resources: 0, failedResources: 0, assignmentsChecked: 0, outcomes: {}, ownedAssignments: {}, durationMs: Date.now() - started, busy: { holder: lease.holder, until: lease.until } };
+    await new SweepRun(deps, options, trigger, new SweepBudget(started, undefined, [])).recordSummary(summary);
+    options.log.info('reconciliation sweep finished', { ...summary });
+    return summary;
+  }
+  const sweep = new SweepRun(deps, options, trigger, new SweepBudget(started + budgetSeconds * 1000, lease?.lease.cursor, deps.config.watchedSubscriptions));
+  // Registry settlements a registry event (or an earlier sweep) could not finish within its Resource Graph budget.
+  sweep.resumedRegistries = await resumeUnfinishedRegistries(deps, sweep.budget, { log: options.log, trigger, quiet: true }, (decisions) => sweep.count(decisions), reconcileResource);
   for (const subscriptionId of deps.config.watchedSubscriptions) {
+    if (sweep.budget.stopped) break;
+    if (sweep.budget.isSubscriptionDone(subscriptionId)) continue;
     await sweepSubscription(sweep, deps, subscriptionId);
   }
+  const resumedFrom = sweep.budget.resumeFrom;
+  const pass = resumedFrom ? { passId: resumedFrom.passId, passStartedAt: resumedFrom.passStartedAt, runs: resumedFrom.runs + 1 } : { passId: owner, passStartedAt: new Date(started).toISOString(), runs: 1 };
+  const next = sweep.budget.cursorFor(pass);
+  const ended = lease?.ok && options.progress ? await options.progress.end(lease.lease, next).catch((error: unknown) => (options.log.error('could not save the sweep cursor; the next run starts this pass over', { error }), true)) : true;
+  if (!ended) options.log.warn('the sweep lease lapsed while this run walked; another run holds it now, so this run leaves the cursor as that run writes it');
   const summary: SweepSummary = {
     subscriptions: deps.config.watchedSubscriptions.length,
     resources: sweep.resources,
@@ -59,6 +88,9 @@ export async function sweepSubscriptions(deps: SweepDeps, options: SweepOptions)
     outcomes: Object.fromEntries(sweep.outcomes),
     ownedAssignments: Object.fromEntries(sweep.ownedAssignments),
     durationMs: Date.now() - started,
+    ...(next ? { unfinished: true, left: sweep.budget.left } : {}),
+    ...(resumedFrom ? { resumed: { passId: resumedFrom.passId, runs: pass.runs, skippedDone: sweep.budget.skippedDone } } : {}),
+    ...(sweep.resumedRegistries.size > 0 ? { registriesResumed: sweep.resumedRegistries.size } : {}),
   };
   await sweep.recordSummary(summary);
   options.log.info('reconciliation sweep finished', { ...summary });
@@ -105,16 +137,19 @@ async function sweepSubscription(sweep: SweepRun, deps: SweepDeps, subscriptionI
   }
   for (const a of before) for (const r of sweepers) for (const id of r.sweep.pointedAt?.(a) ?? []) add(id, r.feature);
 
-  const work = [...targets.values()];
-  sweep.resources += work.length;
   // Consumers first, then registries: settling a registry settles its consumers and revokes ours
   // there, so running both at once would race to the same writes (and record each twice).
   const isRegistry = (t: SweepTarget) => resourceTypeOf(t.id) === REGISTRY_TYPE;
+  // A registry whose unfinished settlement this run carried on is not settled again by access (other features still run).
+  for (const [key, t] of targets) if (isRegistry(t) && sweep.resumedRegistries.has(key) && t.features.delete(FEATURES.access) && t.features.size === 0) targets.delete(key);
+  const targetKey = (t: SweepTarget) => `${isRegistry(t) ? 1 : 0}|${resourceIdKey(t.id)}`;
+  const work = sweep.budget.remaining(subscriptionId, SWEEP_PHASES.targets, [...targets.values()], targetKey);
   for (const wave of [work.filter((t) => !isRegistry(t)), work.filter(isRegistry)]) {
-    await forEachConcurrently(wave, sweep.concurrency, (target) => reconcileTarget(sweep, deps, target), (target, error) =>
+    await sweep.budget.forEach(subscriptionId, SWEEP_PHASES.targets, wave, targetKey, sweep.concurrency, (target) => { sweep.resources++; return reconcileTarget(sweep, deps, target); }, (target, error) =>
       sweep.recordFailure({ action: 'reconcile', resourceId: target.id, reason: `the sweep could not reconcile ${nameOf(target.id)}` }, error),
     );
   }
+  if (sweep.budget.stopped) return;
 
   // 3. Ours after: revoke those whose principal is gone.
   let after: RoleAssignmentInfo[];
@@ -135,7 +170,9 @@ async function sweepSubscription(sweep: SweepRun, deps: SweepDeps, subscriptionI
     byConsumer.set(key, group);
     sweep.assignmentsChecked++;
   }
-  await forEachConcurrently([...byConsumer.values()], sweep.concurrency, (group) => revokeGonePrincipals(sweep, deps, group.consumerId, group.assignments), (group, error) =>
+  const groupKey = (group: { consumerId: string }) => resourceIdKey(group.consumerId);
+  const groups = sweep.budget.remaining(subscriptionId, SWEEP_PHASES.principals, [...byConsumer.values()], groupKey);
+  await sweep.budget.forEach(subscriptionId, SWEEP_PHASES.principals, groups, groupKey, sweep.concurrency, (group) => revokeGonePrincipals(sweep, deps, group.consumerId, group.assignments), (group, error) =>
     sweep.recordFailure({ action: 'revoke', resourceId: group.consumerId, reason: `the sweep could not check the principals of ${nameOf(group.consumerId)}` }, error),
   );
 }

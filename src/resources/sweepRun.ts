@@ -7,7 +7,9 @@ import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
 import type { Trigger } from '../audit/auditLog.js';
 import { errorCode } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { SweepProgress } from '../status/sweepProgress.js';
 import type { ResourcesDeps } from './changedResource.js';
+import type { SweepBudget } from './sweepBudget.js';
 
 /** The caller on every audit row the sweep writes. */
 export const SWEEP_CALLER = 'sweep';
@@ -21,6 +23,12 @@ export interface SweepOptions {
   readonly sweepId?: string;
   /** Resources reconciled at once; default DEFAULT_SWEEP_CONCURRENCY. */
   readonly concurrency?: number;
+  /**
+   * The sweep's lease and cursor in Table Storage: one sweep walks at a time, and one that runs out
+   * of its time budget (SWEEP_TIME_BUDGET_SECONDS) is resumed by the next run. Without it every run
+   * walks everything within its budget and starts over (tests of a single sweep).
+   */
+  readonly progress?: SweepProgress;
 }
 
 export interface SweepSummary {
@@ -36,6 +44,16 @@ export interface SweepSummary {
   /** Per subscription, the role assignments of ours found after reconciling (for health, without a listing of its own). */
   readonly ownedAssignments: Readonly<Record<string, number>>;
   readonly durationMs: number;
+  /** True when the time budget ran out before the end: the next run resumes where this one stopped. */
+  readonly unfinished?: boolean;
+  /** When unfinished: items left in the phase it stopped in (more may follow in later phases and subscriptions). */
+  readonly left?: number;
+  /** When this run carried on a pass an earlier run began: that run's sweep id, and how many runs the pass has had. */
+  readonly resumed?: { readonly passId: string; readonly runs: number; readonly skippedDone: number };
+  /** When another sweep held the lease: this run walked nothing. */
+  readonly busy?: { readonly holder: string; readonly until: string };
+  /** Registry settlements an earlier run left unfinished (Resource Graph budget) that this sweep carried on. */
+  readonly registriesResumed?: number;
 }
 
 /** Counters and shared options of one sweep. */
@@ -45,11 +63,14 @@ export class SweepRun {
   assignmentsChecked = 0;
   readonly outcomes = new Map<string, number>();
   readonly ownedAssignments = new Map<string, number>();
+  /** Registries whose unfinished settlement this run carried on: registry access does not read them again from the start. */
+  resumedRegistries: ReadonlySet<string> = new Set();
   readonly concurrency: number;
   constructor(
     readonly deps: Pick<ResourcesDeps, 'audit'>,
     readonly options: SweepOptions,
     readonly trigger: Trigger,
+    readonly budget: SweepBudget,
   ) {
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_SWEEP_CONCURRENCY));
   }
@@ -94,10 +115,14 @@ export class SweepRun {
     const row: AuditEntry = {
       action: 'sweep',
       outcome: AUDIT_OUTCOMES.swept,
-      reason:
-        `swept ${summary.subscriptions} subscription(s): ${summary.resources} resource(s) reconciled, ${summary.assignmentsChecked} assignment(s) of ours checked` +
-        (counts ? `; decisions: ${counts}` : '; no decisions') +
-        (summary.failedResources > 0 ? `; ${summary.failedResources} resource(s) failed (the next sweep retries)` : ''),
+      reason: summary.busy
+        ? `another sweep (${summary.busy.holder}) holds the sweep lease until ${summary.busy.until}; this run walked nothing`
+        : (summary.resumed ? `resumed the sweep pass run ${summary.resumed.passId} began (run ${summary.resumed.runs} of it; ${summary.resumed.skippedDone} item(s) done by earlier runs skipped); ` : '') +
+          `swept ${summary.subscriptions} subscription(s): ${summary.resources} resource(s) reconciled, ${summary.assignmentsChecked} assignment(s) of ours checked` +
+          (counts ? `; decisions: ${counts}` : '; no decisions') +
+          (summary.failedResources > 0 ? `; ${summary.failedResources} resource(s) failed (the next sweep retries)` : '') +
+          (summary.registriesResumed ? `; carried on ${summary.registriesResumed} registry settlement(s) an earlier run left unfinished` : '') +
+          (summary.unfinished ? `; partial: the time budget ran out with ${summary.left} item(s) left in this phase, resumes next run` : summary.resumed ? '; the pass is finished' : ''),
       caller: SWEEP_CALLER,
       ...(this.trigger.correlationId ? { correlationId: this.trigger.correlationId } : {}),
       durationMs: summary.durationMs,
@@ -106,6 +131,10 @@ export class SweepRun {
         resources: summary.resources,
         failedResources: summary.failedResources,
         assignmentsChecked: summary.assignmentsChecked,
+        ...(summary.unfinished ? { unfinished: true, left: summary.left ?? 0 } : {}),
+        ...(summary.resumed ? { resumedPass: summary.resumed.passId, passRuns: summary.resumed.runs } : {}),
+        ...(summary.busy ? { busyHolder: summary.busy.holder } : {}),
+        ...(summary.registriesResumed ? { registriesResumed: summary.registriesResumed } : {}),
         ...Object.fromEntries(Object.entries(summary.outcomes).map(([outcome, n]) => [`outcome.${outcome}`, n])),
       },
     };
@@ -115,20 +144,4 @@ export class SweepRun {
       this.options.log.error('could not write the summary audit row of the sweep', { error });
     }
   }
-}
-
-/** Runs `fn` over `items`, at most `limit` at a time; a throw goes to `onError` and the others carry on. */
-export async function forEachConcurrently<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>, onError: (item: T, error: unknown) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await fn(item);
-      } catch (error) {
-        await onError(item, error);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

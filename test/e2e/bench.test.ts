@@ -37,6 +37,13 @@ const EXPECTED: ReadonlyArray<readonly [RegExp, RegExp]> = [
   [/^5\. Cold start/, /^bundled \/ unbundled/],
   [/^5\. Cold start/, /^bundle size/],
   [/^6\. Memory/, /^host peak RSS during the burst/],
+  [/^7a\. At scale: registry event/, /^Resource Graph rows read/],
+  [/^7a\. At scale: registry event/, /^grants written/],
+  [/^7b\. At scale: quiet sweep/, /^ARM writes/],
+  [/^7b\. At scale: quiet sweep/, /^audit rows/],
+  [/^7b\. At scale: quiet sweep/, /^ARM calls/],
+  [/^7b\. At scale: quiet sweep/, /^Resource Graph calls/],
+  [/^7b\. At scale: quiet sweep/, /^time/],
 ];
 
 describe('npm run bench', () => {
@@ -63,6 +70,12 @@ describe('npm run bench', () => {
     expect(byName(/^duplicate assignments/).value).toBe(0);
     expect(byName(/^429s retried/).met).toBe(true);
     expect(byName(/^VMs without a grant/).value).toBe(0);
+    // At scale (issue 15): rows read within twice those naming the registry, each granted, and a settled sweep writes nothing but its summaries.
+    const atScale = (scenario: RegExp, name: RegExp) => results.figures.find((f) => scenario.test(f.scenario) && name.test(f.name))!;
+    expect(atScale(/^7a\./, /^Resource Graph rows read/).met).toBe(true);
+    expect(atScale(/^7a\./, /^grants written/).met).toBe(true);
+    expect(atScale(/^7b\./, /^ARM writes/).value).toBe(0);
+    expect(atScale(/^7b\./, /^audit rows/).met).toBe(true);
 
     const table = formatTable(results.figures).split('\n');
     expect(table[0]).toMatch(/^\| Scenario +\| Figure +\| Value +\| Goal +\| Met +\|$/);

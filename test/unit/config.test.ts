@@ -36,6 +36,7 @@ describe('loadConfig', () => {
       defaultConsent: 'none',
       allowConsentOverride: false,
       rotationSchedule: '0 0 3 * * *',
+      sweepTimeBudgetSeconds: 240,
       rotationPeriodDays: 90,
       rotationGraceHours: 24,
       credentialsCallTimeoutSeconds: 30,

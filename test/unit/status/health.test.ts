@@ -96,6 +96,19 @@ describe('recordSweep', () => {
     ]);
   });
 
+  // Issue 15: a sweep split across runs, or refused for a held lease, must not blank health's count of ours.
+  it('records nothing for a run another sweep held the lease against, and keeps the owned count of subscriptions a partial run did not reach', async () => {
+    const saved: SweepRecord[] = [];
+    const records = { save: async (r: SweepRecord) => void saved.push(r), last: async () => saved.at(-1) };
+    await recordSweep(records, log, async () => ({ resources: 9, failedResources: 0, durationMs: 5, ownedAssignments: { 'sub-a': 4, 'sub-b': 7 } }));
+    await recordSweep(records, log, async () => ({ resources: 0, failedResources: 0, durationMs: 1, ownedAssignments: {}, busy: { holder: 'run-1' } }));
+    await recordSweep(records, log, async () => ({ resources: 2, failedResources: 0, durationMs: 5, ownedAssignments: { 'sub-a': 5 } }));
+    expect(saved.map((r) => [r.resources, r.ownedAssignments])).toEqual([
+      [9, { 'sub-a': 4, 'sub-b': 7 }],
+      [2, { 'sub-a': 5, 'sub-b': 7 }],
+    ]);
+  });
+
   it('reads a 30-minute schedule as a 30-minute interval', () => {
     expect(scheduleIntervalMs('0 */30 * * * *', NOW)).toBe(30 * 60_000);
   });
