@@ -14,7 +14,13 @@ let failed = 0;
 if (existsSync(resultsFile)) {
   const results = JSON.parse(readFileSync(resultsFile, 'utf8'));
   passed = results.numPassedTests ?? 0;
-  failed = (results.numFailedTests ?? 0) + (results.numFailedTestSuites ?? 0);
+  // A failed test counts once. A file that failed with no failed test in it (it did not load, or
+  // a hook threw) counts once too: its tests never ran. vitest's numFailedTestSuites also counts
+  // every describe block around a failed test, so it is not added as it is.
+  const filesFailedWithoutATest = (results.testResults ?? []).filter(
+    (file) => file.status === 'failed' && !(file.assertionResults ?? []).some((test) => test.status === 'failed'),
+  ).length;
+  failed = (results.numFailedTests ?? 0) + filesFailedWithoutATest;
 } else {
   failed = 1;
 }
