@@ -1,7 +1,7 @@
 // Alert rules that wake the right person, and the action group that e-mails them (issue 18.2).
 //
 // The log alerts query what the app really writes to Application Insights:
-// - `customMetrics`: the OpenTelemetry counters of src/status/metrics.ts (name `acrpull.*`, the
+// - `customMetrics`: the OpenTelemetry counters of src/metrics/names.ts (name `acrpull.*`, the
 //   attributes in `customDimensions`), counted from every audit row the app records;
 // - `traces`: the app's structured log lines (src/log.ts), one JSON object in `message`;
 // - `requests`: the Functions host's record of each invocation.

@@ -8,7 +8,7 @@ import type { RoleAssignments } from '../azure/roleAssignments.js';
 import type { Config } from '../config.js';
 import type { GrantIndex } from '../assignments/grantIndex.js';
 import type { RegistryDirectory } from './registries.js';
-import type { RegistryContinuations } from '../status/unfinishedRegistries.js';
+import type { RegistryContinuations } from '../state/unfinishedRegistries.js';
 
 /** What the access use cases need; `Deps` (src/deps.ts) provides it, tests may build it directly. */
 export interface AccessDeps {

@@ -16,7 +16,7 @@ import type { BudgetedRows } from '../azure/resourceGraph.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { resourceIdKey } from '../policy/resourceId.js';
-import type { UnfinishedRegistry } from '../status/unfinishedRegistries.js';
+import type { UnfinishedRegistry } from '../state/unfinishedRegistries.js';
 import type { DecisionOptions } from '../audit/decisionRecorder.js';
 import type { AccessDeps } from './accessDeps.js';
 

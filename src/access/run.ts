@@ -6,7 +6,7 @@ import type { AuditEntry } from '../audit/auditLog.js';
 import { DecisionRecorder, type DecisionOptions } from '../audit/decisionRecorder.js';
 import type { AccessPlan } from '../policy/plan.js';
 import type { AccessDeps } from './accessDeps.js';
-import type { UnfinishedRegistry } from '../status/unfinishedRegistries.js';
+import type { UnfinishedRegistry } from '../state/unfinishedRegistries.js';
 
 /** What started a reconciliation, for the audit row. */
 export type { Trigger } from '../audit/auditLog.js';

@@ -9,7 +9,7 @@ import { ConfigError } from '../config.js';
 import type { DeadLetterCount } from '../azure/deadLetters.js';
 import type { EnrolmentView } from '../credentials/enrolment.js';
 import { errorCode } from '../errors.js';
-import type { SweepRecord } from '../status/sweepRecord.js';
+import type { SweepRecord } from '../state/sweepRecord.js';
 import {
   HEALTH_STATUSES,
   ROLE_ASSIGNMENT_LIMIT,

@@ -1,5 +1,5 @@
 /**
- * Where the app's OpenTelemetry metrics go (src/status/metrics.ts): with
+ * Where the app's OpenTelemetry metrics go (src/audit/decisionMetrics.ts): with
  * APPLICATIONINSIGHTS_CONNECTION_STRING set (the infra sets it), to Application Insights through
  * `@azure/monitor-opentelemetry`, the distro the Functions docs recommend for Node
  * (https://learn.microsoft.com/azure/azure-functions/opentelemetry-howto); always to an
@@ -11,7 +11,7 @@
  */
 import { metrics } from '@opentelemetry/api';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import { InProcessMetricReader } from '../status/metricsReadout.js';
+import { InProcessMetricReader } from '../metrics/readout.js';
 
 /** Read by the status page: this instance's metrics since it started. */
 export const inProcessMetrics = new InProcessMetricReader();

@@ -7,7 +7,7 @@
  */
 import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
 import { NotReadyError } from '../errors.js';
-import { nextOccurrence } from '../status/schedule.js';
+import { nextOccurrence } from '../schedule.js';
 import type { CredentialsDeps, RunOptions } from './deps.js';
 import { ENROLMENT_STATUSES, isLeaseHeld, rotationBlockedUntil, type StoredEnrolment } from './enrolment.js';
 import { ConcurrencyConflictError } from './enrolmentStore.js';

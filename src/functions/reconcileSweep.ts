@@ -9,7 +9,7 @@ import { sweepSubscriptions } from '../resources/sweep.js';
 import { expireAuditRows } from '../audit/retention.js';
 import { getDeps } from '../deps.js';
 import { invocationLogger } from '../log.js';
-import { recordSweep } from '../status/recordSweep.js';
+import { recordSweep } from '../state/recordSweep.js';
 
 export async function reconcileSweep(timer: Timer, context: InvocationContext): Promise<void> {
   const log = invocationLogger(context, { isPastDue: timer.isPastDue });

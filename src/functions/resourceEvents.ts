@@ -7,7 +7,7 @@ import { RESOURCE_EVENTS_FUNCTION } from '../access/eventSubscription.js';
 import { handleResourceEvent } from '../resources/resourceEvents.js';
 import { getDeps } from '../deps.js';
 import { invocationLogger } from '../log.js';
-import { recordEventToDecision } from '../status/metrics.js';
+import { recordEventToDecision } from '../audit/decisionMetrics.js';
 
 export async function resourceEvents(event: EventGridEvent, context: InvocationContext): Promise<void> {
   const log = invocationLogger(context, { eventId: (event as { id?: unknown }).id });

@@ -36,7 +36,7 @@ import { normalizeResourceId, REGISTRY_TYPE, resourceIdKey, resourceTypeOf, subs
 import { FEATURES, type Feature, type ResourceReconciler } from '../reconciler.js';
 import { reconcileResource } from '../access/reconcile.js';
 import { resumeUnfinishedRegistries } from '../access/registryContinuations.js';
-import { SWEEP_PHASES } from '../status/sweepProgress.js';
+import { SWEEP_PHASES } from '../state/sweepProgress.js';
 import { settleChangedResource } from './changedResource.js';
 import { nameOf, revokeGonePrincipals, type GonePrincipalsDeps } from './gonePrincipals.js';
 import { DEFAULT_SWEEP_TIME_BUDGET_SECONDS, SweepBudget, sweepLeaseMs } from './sweepBudget.js';

@@ -8,7 +8,7 @@
  * the next run (sweepProgress.ts keeps the cursor in Table Storage) starts after it. Items are
  * idempotent: a run cut short by a crash, whose cursor was never saved, is walked again, not lost.
  */
-import type { SweepCursor, SweepPhase } from '../status/sweepProgress.js';
+import type { SweepCursor, SweepPhase } from '../state/sweepProgress.js';
 
 export const DEFAULT_SWEEP_TIME_BUDGET_SECONDS = 240;
 

@@ -7,7 +7,7 @@ import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
 import type { Trigger } from '../audit/auditLog.js';
 import { errorCode } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { SweepProgress } from '../status/sweepProgress.js';
+import type { SweepProgress } from '../state/sweepProgress.js';
 import type { ResourcesDeps } from './changedResource.js';
 import type { SweepBudget } from './sweepBudget.js';
 

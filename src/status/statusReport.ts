@@ -11,7 +11,7 @@ import { isOurs, OWNERSHIP_MARKER } from '../policy/ownership.js';
 import { parseResourceId, RESOURCE_ID_KINDS } from '../policy/resourceId.js';
 import { REGISTRY_ROLES } from '../policy/roles.js';
 import type { Health } from '../api/schemas/health.js';
-import type { MetricsSnapshot } from './metricsReadout.js';
+import type { MetricsSnapshot } from '../metrics/readout.js';
 import { REGISTRY_TYPE } from '../policy/resourceTypes.js';
 
 /** A role assignment as the status page needs it (`RoleAssignmentInfo` has this shape). */

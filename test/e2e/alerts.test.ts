@@ -11,7 +11,8 @@
  * A renamed metric, attribute, log field or message makes a query find nothing here.
  */
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { decisionAttributes, METRIC_NAMES, ROTATE_ACTION, rotationAttributes } from '../../src/status/metrics.js';
+import { METRIC_NAMES } from '../../src/metrics/names.js';
+import { decisionAttributes, ROTATE_ACTION, rotationAttributes } from '../../src/audit/decisionMetrics.js';
 import { filterRows, ruleNamed, tableOf, type Row } from '../support/alertQueries.js';
 import { aRegistryBody, API_VERSIONS, CREDENTIAL_TAGS, startCredentialsStack, type CredentialsStack } from '../support/e2eCredentials.js';
 

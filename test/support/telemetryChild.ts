@@ -6,8 +6,8 @@
  */
 import { metrics } from '@opentelemetry/api';
 import { inProcessMetrics, startTelemetry } from '../../src/azure/telemetry.js';
-import { countDecision } from '../../src/status/metrics.js';
-import { readMetrics } from '../../src/status/metricsReadout.js';
+import { countDecision } from '../../src/audit/decisionMetrics.js';
+import { readMetrics } from '../../src/metrics/readout.js';
 
 const mode = await startTelemetry(process.env);
 countDecision({ action: 'grant', outcome: 'granted' });

@@ -12,7 +12,7 @@ import { healthProbes } from '../../../src/api/wiring.js';
 import { PolicyDeniedError } from '../../../src/errors.js';
 import { isOurs, parseOwnership, roleAssignmentName, subjectOf } from '../../../src/policy/ownership.js';
 import { sweepSubscriptions } from '../../../src/resources/sweep.js';
-import { recordSweep } from '../../../src/status/recordSweep.js';
+import { recordSweep } from '../../../src/state/recordSweep.js';
 import { ROLES } from '../../../src/policy/roles.js';
 import { API, startAccessHarness, type AccessHarness } from './harness.js';
 

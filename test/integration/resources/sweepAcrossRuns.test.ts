@@ -15,8 +15,8 @@ import { reconcileResource } from '../../../src/access/reconcile.js';
 import { sweepSubscriptions, type SweepDeps, type SweepSummary } from '../../../src/resources/sweep.js';
 import { createResourceGraph, type QueryBudget } from '../../../src/azure/resourceGraph.js';
 import { createTableClient } from '../../../src/azure/tables.js';
-import { STATUS_TABLE_SUFFIX } from '../../../src/status/sweepRecord.js';
-import { createTableSweepProgress } from '../../../src/status/sweepProgress.js';
+import { STATUS_TABLE_SUFFIX } from '../../../src/state/sweepRecord.js';
+import { createTableSweepProgress } from '../../../src/state/sweepProgress.js';
 import { API, startAccessHarness, type AccessHarness } from '../access/harness.js';
 
 let h: AccessHarness;

@@ -11,7 +11,7 @@ import { createServer, type Server } from 'node:https';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTls } from '../../../emulator/core/tls.js';
-import { METRIC_NAMES } from '../../../src/status/metrics.js';
+import { METRIC_NAMES } from '../../../src/metrics/names.js';
 import { REPO_ROOT } from '../../support/hostProcess.js';
 
 interface Envelope {

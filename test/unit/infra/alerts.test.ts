@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DEAD_LETTER_CONTAINER } from '../../../src/azure/deadLetters.js';
 import { CREDENTIAL_ATTENTION_MESSAGE } from '../../../src/status/credentialAttention.js';
-import { METRIC_ATTRIBUTES, METRIC_NAMES } from '../../../src/status/metrics.js';
+import { METRIC_ATTRIBUTES, METRIC_NAMES } from '../../../src/metrics/names.js';
 import { filterRows, logAlertRules, ruleNamed, tableOf } from '../../support/alertQueries.js';
 import { readInfra, stripComments } from './bicep.js';
 
@@ -38,7 +38,7 @@ describe('alert rules (infra/app/alerts.bicep)', () => {
     expect(alerts).toMatch(/scopes: \[applicationInsightsId\]/);
   });
 
-  it('query the metric names and attributes src/status/metrics.ts exports', () => {
+  it('query the metric names and attributes src/metrics/names.ts exports', () => {
     for (const name of ['rotation-failed', 'missing-permission']) {
       const { query } = ruleNamed(name);
       expect(tableOf(query)).toBe('customMetrics');

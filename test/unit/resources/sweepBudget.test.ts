@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SweepBudget, sweepLeaseMs } from '../../../src/resources/sweepBudget.js';
-import type { SweepCursor } from '../../../src/status/sweepProgress.js';
+import type { SweepCursor } from '../../../src/state/sweepProgress.js';
 
 const SUBS = ['sub-a', 'sub-b'];
 const cursor = (over: Partial<SweepCursor>): SweepCursor => ({ passId: 'run-1', passStartedAt: '2026-12-06T00:00:00Z', runs: 1, subscriptionId: 'sub-a', phase: 'targets', after: 'b', left: 2, ...over });

@@ -5,9 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { checkHealth, credentialHealth, type HealthProbes } from '../../../src/api/health.js';
 import type { EnrolmentView } from '../../../src/credentials/enrolment.js';
-import type { SweepRecord } from '../../../src/status/sweepRecord.js';
-import { recordSweep } from '../../../src/status/recordSweep.js';
-import { scheduleIntervalMs } from '../../../src/status/schedule.js';
+import type { SweepRecord } from '../../../src/state/sweepRecord.js';
+import { recordSweep } from '../../../src/state/recordSweep.js';
+import { scheduleIntervalMs } from '../../../src/schedule.js';
 
 const NOW = new Date('2026-12-06T12:00:00.000Z');
 const day = (n: number) => new Date(NOW.getTime() + n * 86_400_000).toISOString();

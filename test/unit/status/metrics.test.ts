@@ -7,8 +7,9 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry, AuditLog, AuditRecord } from '../../../src/audit/auditLog.js';
 import { DecisionRecorder } from '../../../src/audit/decisionRecorder.js';
-import { METRIC_NAMES, recordEventToDecision, withDecisionMetrics } from '../../../src/status/metrics.js';
-import { InProcessMetricReader, readMetrics } from '../../../src/status/metricsReadout.js';
+import { METRIC_NAMES } from '../../../src/metrics/names.js';
+import { recordEventToDecision, withDecisionMetrics } from '../../../src/audit/decisionMetrics.js';
+import { InProcessMetricReader, readMetrics } from '../../../src/metrics/readout.js';
 
 const reader = new InProcessMetricReader();
 beforeAll(() => {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../../src/audit/auditLog.js';
 import { escapeHtml, html } from '../../../src/status/html.js';
-import { EMPTY_METRICS } from '../../../src/status/metricsReadout.js';
+import { EMPTY_METRICS } from '../../../src/metrics/readout.js';
 import { renderStatusPage, STATUS_PAGE_CSP } from '../../../src/status/statusPage.js';
 import { registryStatuses, type StatusReport } from '../../../src/status/statusReport.js';
 import type { Health } from '../../../src/api/schemas/health.js';

@@ -8,22 +8,8 @@
  * row — event, sweep, HTTP, rotation — is counted once, and a dry run (which records nothing) is not.
  */
 import { metrics, type Attributes, type Counter, type Histogram, type MeterProvider } from '@opentelemetry/api';
-import { AUDIT_OUTCOMES, type AuditEntry, type AuditLog } from '../audit/auditLog.js';
-
-export const METER_NAME = 'acr-pull-automation';
-
-/** Instrument names: the alert rules in infra/app/alerts.bicep query them (test/unit/status/alerts.test.ts holds the two in step). */
-export const METRIC_NAMES = {
-  /** Every audit row, by `outcome`, `action` and (for failures and denials) `errorCode`. */
-  decisions: 'acrpull.decisions',
-  /** Rotation runs that ended: `outcome` rotated or failed. */
-  rotations: 'acrpull.rotations',
-  /** Milliseconds from an ARM event's `eventTime` to the end of the decisions it caused. */
-  eventToDecision: 'acrpull.event_to_decision',
-} as const;
-
-/** The attribute names the instruments carry. */
-export const METRIC_ATTRIBUTES = { outcome: 'outcome', action: 'action', errorCode: 'errorCode' } as const;
+import { METER_NAME, METRIC_ATTRIBUTES, METRIC_NAMES } from '../metrics/names.js';
+import { AUDIT_OUTCOMES, type AuditEntry, type AuditLog } from './auditLog.js';
 
 /** The audit action of a rotation run (src/credentials). */
 export const ROTATE_ACTION = 'rotate';

@@ -4,7 +4,7 @@
  * receives, collected on demand. Cumulative since this instance started.
  */
 import { DataPointType, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { METER_NAME, METRIC_ATTRIBUTES, METRIC_NAMES } from './metrics.js';
+import { METER_NAME, METRIC_ATTRIBUTES, METRIC_NAMES } from './names.js';
 
 /** A pull reader: nothing happens until `collect()`. */
 export class InProcessMetricReader extends MetricReader {
