@@ -5,7 +5,7 @@
 //   attributes in `customDimensions`), counted from every audit row the app records;
 // - `traces`: the app's structured log lines (src/log.ts), one JSON object in `message`;
 // - `requests`: the Functions host's record of each invocation.
-// test/unit/status/alerts.test.ts checks each query's names and values against the metric
+// test/unit/infra/alerts.test.ts checks each query's names and values against the metric
 // attributes, log lines and audit rows a real run of the app produces, so renaming a field breaks
 // a test, not the alert.
 // Rule shape: https://learn.microsoft.com/azure/templates/microsoft.insights/2023-12-01/scheduledqueryrules

@@ -1,6 +1,6 @@
 /**
  * Registry settlements left unfinished, and the next sweep carrying them on (the record itself:
- * src/status/unfinishedRegistries.ts).
+ * src/state/unfinishedRegistries.ts).
  *
  * A registry event reads the consumers that name the registry from Resource Graph within a budget
  * (REGISTRY_QUERY_BUDGET). An estate too big for one run stops there: the run records where

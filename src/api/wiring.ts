@@ -11,7 +11,7 @@ import { isOurs } from '../policy/ownership.js';
 import { scheduleIntervalMs } from '../schedule.js';
 import { inProcessMetrics } from '../azure/telemetry.js';
 import { readMetrics } from '../metrics/readout.js';
-import type { StatusSources } from '../status/statusReport.js';
+import type { StatusSources } from './status/statusReport.js';
 import { checkHealth, type HealthProbes } from './health.js';
 import type { ApiRoute, CallerPolicy } from './http.js';
 import { accessRoutes } from './routes/access.js';

@@ -8,7 +8,7 @@ import type { CredentialsDeps } from '../credentials/deps.js';
 import { listEnrolments, onSecretNearExpiry, rotateDueCredentials } from '../credentials/useCases.js';
 import { getDeps } from '../deps.js';
 import { invocationLogger } from '../log.js';
-import { reportCredentialsNeedingAttention } from '../status/credentialAttention.js';
+import { reportCredentialsNeedingAttention } from '../api/status/credentialAttention.js';
 
 export const SECRET_NEAR_EXPIRY = 'Microsoft.KeyVault.SecretNearExpiry';
 

@@ -4,7 +4,7 @@
  */
 export const METER_NAME = 'acr-pull-automation';
 
-/** Instrument names: the alert rules in infra/app/alerts.bicep query them (test/unit/status/alerts.test.ts holds the two in step). */
+/** Instrument names: the alert rules in infra/app/alerts.bicep query them (test/unit/infra/alerts.test.ts holds the two in step). */
 export const METRIC_NAMES = {
   /** Every audit row, by `outcome`, `action` and (for failures and denials) `errorCode`. */
   decisions: 'acrpull.decisions',

@@ -1,6 +1,6 @@
 /** `GET /api/status`: the status page, HTML for a person (the same read app role as the audit trail). */
-import { renderStatusPage, STATUS_PAGE_CSP } from '../../status/statusPage.js';
-import { collectStatus, type StatusSources } from '../../status/statusReport.js';
+import { renderStatusPage, STATUS_PAGE_CSP } from '../status/statusPage.js';
+import { collectStatus, type StatusSources } from '../status/statusReport.js';
 import { AUTH_LEVELS, operation, type ApiRoute } from '../http.js';
 
 /** The route's path after `/api/`. */

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DEAD_LETTER_CONTAINER } from '../../../src/azure/deadLetters.js';
-import { CREDENTIAL_ATTENTION_MESSAGE } from '../../../src/status/credentialAttention.js';
+import { CREDENTIAL_ATTENTION_MESSAGE } from '../../../src/api/status/credentialAttention.js';
 import { METRIC_ATTRIBUTES, METRIC_NAMES } from '../../../src/metrics/names.js';
 import { filterRows, logAlertRules, ruleNamed, tableOf } from '../../support/alertQueries.js';
 import { readInfra, stripComments } from './bicep.js';

@@ -5,9 +5,9 @@
  * keyboard. Everything it prints comes from `StatusReport`, which holds no secret.
  */
 import { createHash } from 'node:crypto';
-import type { AuditRecord } from '../audit/auditLog.js';
-import type { EnrolmentView } from '../credentials/enrolment.js';
-import type { Health, HealthStatus } from '../api/schemas/health.js';
+import type { AuditRecord } from '../../audit/auditLog.js';
+import type { EnrolmentView } from '../../credentials/enrolment.js';
+import type { Health, HealthStatus } from '../schemas/health.js';
 import { html, raw, type Html } from './html.js';
 import { nameOfId, type RegistryStatus, type StatusReport } from './statusReport.js';
 

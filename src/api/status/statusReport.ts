@@ -4,15 +4,15 @@
  * watched subscriptions, pull-credential enrolments, the recent audit trail and this instance's
  * metrics. Read-only; a source that fails is named on the page, never thrown.
  */
-import type { AuditRecord } from '../audit/auditLog.js';
-import type { EnrolmentView } from '../credentials/enrolment.js';
-import { errorCode } from '../errors.js';
-import { isOurs, OWNERSHIP_MARKER } from '../policy/ownership.js';
-import { parseResourceId, RESOURCE_ID_KINDS } from '../policy/resourceId.js';
-import { REGISTRY_ROLES } from '../policy/roles.js';
-import type { Health } from '../api/schemas/health.js';
-import type { MetricsSnapshot } from '../metrics/readout.js';
-import { REGISTRY_TYPE } from '../policy/resourceTypes.js';
+import type { AuditRecord } from '../../audit/auditLog.js';
+import type { EnrolmentView } from '../../credentials/enrolment.js';
+import { errorCode } from '../../errors.js';
+import { isOurs, OWNERSHIP_MARKER } from '../../policy/ownership.js';
+import { parseResourceId, RESOURCE_ID_KINDS } from '../../policy/resourceId.js';
+import { REGISTRY_ROLES } from '../../policy/roles.js';
+import type { Health } from '../schemas/health.js';
+import type { MetricsSnapshot } from '../../metrics/readout.js';
+import { REGISTRY_TYPE } from '../../policy/resourceTypes.js';
 
 /** A role assignment as the status page needs it (`RoleAssignmentInfo` has this shape). */
 export interface AssignmentView {

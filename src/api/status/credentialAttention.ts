@@ -3,9 +3,9 @@
  * to expiry without a successful rotation, overdue, or never proven. The alert rule "pull credential
  * needs attention" (infra/app/alerts.bicep) fires on this line in Application Insights.
  */
-import { credentialHealth } from '../api/health.js';
-import type { EnrolmentView } from '../credentials/enrolment.js';
-import type { Logger } from '../log.js';
+import { credentialHealth } from '../health.js';
+import type { EnrolmentView } from '../../credentials/enrolment.js';
+import type { Logger } from '../../log.js';
 
 /** The log line's `message`: the alert rule's query matches it exactly. */
 export const CREDENTIAL_ATTENTION_MESSAGE = 'pull credential needs attention';

@@ -3,13 +3,13 @@
  * reasons come from whoever can write tags, so a hostile value must reach the browser as text.
  */
 import { describe, expect, it } from 'vitest';
-import type { AuditRecord } from '../../../src/audit/auditLog.js';
-import { escapeHtml, html } from '../../../src/status/html.js';
-import { EMPTY_METRICS } from '../../../src/metrics/readout.js';
-import { renderStatusPage, STATUS_PAGE_CSP } from '../../../src/status/statusPage.js';
-import { registryStatuses, type StatusReport } from '../../../src/status/statusReport.js';
-import type { Health } from '../../../src/api/schemas/health.js';
-import { roleAssignmentName } from '../../../src/policy/ownership.js';
+import type { AuditRecord } from '../../../../src/audit/auditLog.js';
+import { escapeHtml, html } from '../../../../src/api/status/html.js';
+import { EMPTY_METRICS } from '../../../../src/metrics/readout.js';
+import { renderStatusPage, STATUS_PAGE_CSP } from '../../../../src/api/status/statusPage.js';
+import { registryStatuses, type StatusReport } from '../../../../src/api/status/statusReport.js';
+import type { Health } from '../../../../src/api/schemas/health.js';
+import { roleAssignmentName } from '../../../../src/policy/ownership.js';
 
 const SUB = '00000000-0000-0000-0000-000000000001';
 const RG = `/subscriptions/${SUB}/resourceGroups/rg-web`;
