@@ -34,7 +34,7 @@ export interface BenchSettings {
 }
 
 const BASE: Record<Size, Omit<BenchSettings, 'size' | 'scenarios'>> = {
-  tiny: { latencyVms: 3, latenciesMs: [0, 100], waitingConsumers: 3, burstVms: 10, timeScale: 20, burstInstances: [1], rotations: 2, coldStartRuns: 2 },
+  tiny: { latencyVms: 3, latenciesMs: [0, 100], waitingConsumers: 3, burstVms: 10, timeScale: 20, burstInstances: [1, 3], rotations: 2, coldStartRuns: 2 },
   small: { latencyVms: 30, latenciesMs: [0, 100], waitingConsumers: 10, burstVms: 200, timeScale: 4, burstInstances: [1, 3], rotations: 10, coldStartRuns: 4 },
   full: { latencyVms: 200, latenciesMs: [0, 100], waitingConsumers: 50, burstVms: 1000, timeScale: 2, burstInstances: [1, 3], rotations: 100, coldStartRuns: 10 },
 };

@@ -64,7 +64,7 @@ export function createDeps(config: Config, credential: TokenCredential, options:
   // One pacer for every ARM client: they spend the same buckets (armPacing.ts).
   const armClientOptions = { ...options.clientOptions, armPacer: options.armPacer ?? createArmPacer() };
   const armClient = createArmClient(config, credential, armClientOptions);
-  const arm = createArmResources(config, credential, { client: armClient });
+  const arm = createArmResources(config, credential, { client: armClient, armPacer: armClientOptions.armPacer });
   const resourceGraph = createResourceGraph(config, credential, { client: armClient });
   const clientOptions = options.clientOptions ? { clientOptions: options.clientOptions } : {};
   const audit = options.audit ?? withDecisionMetrics(createTableAuditLog(createTableClient(config, credential, TABLE_SUFFIXES.audit)));

@@ -50,11 +50,18 @@ export const API_VERSIONS: Readonly<Record<string, string>> = {
 };
 
 export interface ArmResources {
-  /** The resource as ARM has it now; undefined when it does not exist (404). */
-  getResource(resourceId: string, options?: { abortSignal?: AbortSignal }): Promise<ArmResource | undefined>;
+  /**
+   * The resource as ARM has it now; undefined when it does not exist (404). `sentAfterCall`: the
+   * answer is to a request sent after this call (a consent read before a grant); while ARM's reads
+   * are being paced, callers that ask within a moment of each other share that one request.
+   */
+  getResource(resourceId: string, options?: { abortSignal?: AbortSignal; sentAfterCall?: boolean }): Promise<ArmResource | undefined>;
   /** PATCH with a partial body (ARM merge semantics); answers the response body. */
   patchResource(resourceId: string, body: unknown, options?: { abortSignal?: AbortSignal }): Promise<ArmResource>;
 }
+
+/** How long a consent read waits for others to share it while ARM's reads are paced (ms). */
+const GATHER_MS = 1000;
 
 /** Pipeline options the adapters pass to their SDK clients (for example the TLS trust of a private endpoint). */
 export interface AzureClientOptions {
@@ -70,7 +77,7 @@ export function armPipelineOptions(clientOptions: AzureClientOptions = {}): { tl
 }
 
 /** Creates the ARM adapter; one per app, built in deps.ts. */
-export function createArmResources(config: Config, credential: TokenCredential, options: { client?: Client; clientOptions?: AzureClientOptions } = {}): ArmResources {
+export function createArmResources(config: Config, credential: TokenCredential, options: { client?: Client; clientOptions?: AzureClientOptions; armPacer?: ArmPacer } = {}): ArmResources {
   const client = options.client ?? createArmClient(config, credential, options.clientOptions);
   const read = async (resourceId: string, abortSignal?: AbortSignal): Promise<ArmResource | undefined> => {
     const response = await send(() => client.pathUnchecked(resourceId).get({ queryParameters: { 'api-version': apiVersionFor(resourceId) }, abortSignal }));
@@ -82,11 +89,27 @@ export function createArmResources(config: Config, credential: TokenCredential, 
   // registry asks for its consent at once): each caller gets ARM's answer to a read made after it
   // asked, or at most one round trip before — never a stored copy. Nothing is kept once answered.
   const inFlight = new Map<string, Promise<ArmResource | undefined>>();
+  // Reads not sent yet, gathering callers that need an answer from after they asked (`sentAfterCall`).
+  const gathering = new Map<string, Promise<ArmResource | undefined>>();
+  const pacer = options.armPacer ?? options.clientOptions?.armPacer;
   return {
     async getResource(resourceId, opts) {
       // A caller that can abort reads on its own, so its abort cannot fail another's read.
       if (opts?.abortSignal) return read(resourceId, opts.abortSignal);
       const key = resourceId.toLowerCase();
+      if (opts?.sentAfterCall) {
+        const waiting = gathering.get(key);
+        if (waiting) return waiting;
+        // Reads are queued behind ARM's read limit anyway: wait a moment for the others that will ask.
+        const gatherMs = pacer?.isPacing(`${config.armEndpoint.replace(/\/+$/, '')}${resourceId}`, 'GET') ? GATHER_MS : 0;
+        if (gatherMs === 0) return read(resourceId);
+        const gathered = new Promise<void>((resolve) => setTimeout(resolve, gatherMs)).then(() => {
+          gathering.delete(key);
+          return read(resourceId);
+        });
+        gathering.set(key, gathered);
+        return gathered;
+      }
       let shared = inFlight.get(key);
       if (!shared) {
         shared = read(resourceId).finally(() => inFlight.delete(key));

@@ -69,6 +69,8 @@ export interface ArmPacer {
   readonly policy: PipelinePolicy;
   /** The buckets seen so far. */
   buckets(): BucketView[];
+  /** Whether requests like this one are being held back now (waiting, spaced, or in a Retry-After window). */
+  isPacing(url: string, method: string): boolean;
 }
 
 const turns = new AsyncLocalStorage<{ readonly priority: number; readonly deadline?: number }>();
@@ -267,6 +269,11 @@ export function createArmPacer(options: ArmPacerOptions = {}): ArmPacer {
 
   return {
     policy,
+    isPacing(url, method) {
+      const key = bucketKeyOf({ url, method });
+      const b = key ? buckets.get(key) : undefined;
+      return b !== undefined && (b.queue.length > 0 || b.spacingMs > 0 || b.blockedUntil > Date.now());
+    },
     buckets: () =>
       [...buckets.values()].map((b) => ({
         key: b.key,
@@ -280,7 +287,7 @@ export function createArmPacer(options: ArmPacerOptions = {}): ArmPacer {
 }
 
 /** `<subscription or "tenant">|<kind>`; undefined for what ARM's buckets do not count here (Resource Graph has its own quota). */
-export function bucketKeyOf(request: Pick<PipelineRequest, 'url' | 'method'>): string | undefined {
+export function bucketKeyOf(request: { readonly url: string; readonly method: string }): string | undefined {
   let path: string;
   try {
     path = new URL(request.url).pathname;

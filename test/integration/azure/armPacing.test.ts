@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Client } from '@azure-rest/core-client';
 import { loadConfig } from '../../../src/config.js';
-import { createArmClient } from '../../../src/azure/arm.js';
+import { createArmClient, createArmResources } from '../../../src/azure/arm.js';
 import { createArmPacer, withArmPriority, type ArmPacer } from '../../../src/azure/armPacing.js';
 import { TransientAzureError } from '../../../src/errors.js';
 import { APP, OPERATOR } from '../../../emulator/index.js';
@@ -123,5 +123,34 @@ describe('ARM pacing on the remaining-request headers', () => {
       ),
     );
     expect(order).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('answers consent reads asked together, while reads are paced, with one request sent after all of them asked', async () => {
+    const pacer = createArmPacer();
+    const config = loadConfig({ AZURE_TENANT_ID: emu.endpoints.tenantId, ARM_ENDPOINT: emu.endpoints.arm, WATCHED_SUBSCRIPTIONS: sub, TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true' });
+    const arm = createArmResources(config, emu.operatorCredential(), { clientOptions: { ...emu.clientOptions, armPacer: pacer } });
+    const plain = clientWith(undefined);
+    const registry = `/subscriptions/${sub}/resourceGroups/rg-consent/providers/Microsoft.ContainerRegistry/registries/consentacr`;
+    expect((await putGroup(plain, 'rg-consent')).status).toBe('201');
+    // containerregistry 2025-11-01, Registries_Create_Registry_Create.json (trimmed)
+    expect((await plain.pathUnchecked(registry).put({ queryParameters: { 'api-version': '2025-11-01' }, body: { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group' } } })).status).toMatch(/^20[01]$/);
+
+    // Not paced: each caller reads for itself.
+    await emu.admin('DELETE', '/calls');
+    await Promise.all(Array.from({ length: 3 }, () => arm.getResource(registry, { sentAfterCall: true })));
+    const reads = async () => {
+      const { body } = await emu.admin<{ calls: Array<{ api: string; method: string; route: string; count: number }> }>('GET', '/calls');
+      return body.calls.filter((c) => c.api === 'arm' && c.method === 'GET').reduce((n, c) => n + c.count, 0);
+    };
+    expect(await reads()).toBe(3);
+
+    // Paced (one read answered 429 opened a Retry-After window): five callers, one request.
+    await emu.admin('PUT', '/faults', { errors: { arm: { '429': 1 } }, retryAfterSeconds: 1 });
+    await arm.getResource(registry).catch(() => undefined);
+    await emu.admin('PUT', '/faults', { errors: { arm: { '429': 0 } } });
+    await emu.admin('DELETE', '/calls');
+    const answers = await Promise.all(Array.from({ length: 5 }, () => arm.getResource(registry, { sentAfterCall: true })));
+    expect(answers.map((a) => a?.tags?.['acr-pull-allow'])).toEqual(Array.from({ length: 5 }, () => 'same-resource-group'));
+    expect(await reads()).toBe(1);
   });
 });
