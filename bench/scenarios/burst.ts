@@ -25,8 +25,12 @@ export const BURST_RATIO_GOAL = 1.05;
 /** Issue 15.1: 429s at most 5 % of write attempts, at most 3.5 ARM calls per event. */
 export const THROTTLED_SHARE_GOAL = 0.05;
 export const CALLS_PER_EVENT_GOAL = 3.5;
-/** The emulator's read bucket outside the burst (its default). */
+/**
+ * The emulator's buckets outside the burst (its defaults): what the later scenarios' responses count
+ * down from, which the app now paces on, so the burst's small buckets must not outlive it.
+ */
 const DEFAULT_READS = { burst: 250, refillPerSecond: 25, enforce: false };
+const DEFAULT_WRITES = { burst: ARM_WRITE_BUCKET.burst, refillPerSecond: ARM_WRITE_BUCKET.refillPerSecond };
 /** Consumption plan instances have 1.5 GB: https://learn.microsoft.com/azure/azure-functions/functions-scale#service-limits */
 export const MEMORY_GOAL_MB = 1536;
 /** A retry may start this much before Retry-After has passed: timer and clock granularity. */
@@ -185,7 +189,7 @@ export async function runBurst(s: BenchStack, settings: BenchSettings, log: (lin
         // Stop the retry storm before the next scenario: Event Grid drops what is pending for a
         // subscription that no longer exists, then the app's subscription is made again.
         await s.admin('DELETE', `/eventgrid/subscriptions/${RESOURCE_EVENT_SUBSCRIPTION.functionName}`);
-        await s.setFaults({ throttle: { enabled: false, reads: DEFAULT_READS } });
+        await s.setFaults({ throttle: { enabled: false, ...DEFAULT_WRITES, reads: DEFAULT_READS } });
         await s.idle(120_000).catch(() => undefined);
         await subscribeApp(s.stack.emulator!, s.stack.endpoints.functions, s.stack.endpoints.eventGridKey, s.stack.functions);
       }
@@ -195,7 +199,7 @@ export async function runBurst(s: BenchStack, settings: BenchSettings, log: (lin
   } finally {
     exchanges = recorder.stop();
     memoryPeak = memory.stop();
-    await s.setFaults({ throttle: { enabled: false, reads: DEFAULT_READS }, events: { delayMs: 0 } });
+    await s.setFaults({ throttle: { enabled: false, ...DEFAULT_WRITES, reads: DEFAULT_READS }, events: { delayMs: 0 } });
     await s.admin('PUT', '/eventgrid/options', { maxAttempts: eventGridBefore['maxAttempts'], requestTimeoutMs: eventGridBefore['requestTimeoutMs'] });
   }
 

@@ -223,25 +223,31 @@ export function createArmPacer(options: ArmPacerOptions = {}): ArmPacer {
     const left = Math.min(...counts);
     b.remaining = left;
     b.full = Math.max(b.full, left);
-    // What came back beside what was spent, over at least 200 ms (the count is whole tokens), while
+    // What came back beside what was spent, over at least a second (the count is whole tokens), while
     // the bucket was below its top (a full bucket refills nothing): this process's share of the refill.
     if (!b.sample || left >= b.full) b.sample = { at: now, left, sent: 0 };
-    else if (now - b.sample.at >= 200) {
+    else if (now - b.sample.at >= 1000) {
       const measured = (left - b.sample.left + b.sample.sent) / (now - b.sample.at);
       if (measured > 0) b.refillPerMs = b.refillPerMs === undefined ? measured : 0.7 * b.refillPerMs + 0.3 * measured;
       b.sample = { at: now, left, sent: 0 };
     }
     const reserve = Math.max(1, Math.min(RESERVE, Math.floor(b.full / 4)));
     const widen = (factor: number) => Math.min(MAX_SPACING_MS, Math.max(MIN_SPACING_MS, b.spacingMs * factor));
-    // Empty: widen fast. Under the reserve: widen. Twice the reserve, or the bucket at its top (refill
-    // going to waste): narrow. Every instance reads the same count, so together they settle on the refill.
-    if (left === 0) b.spacingMs = Math.max(shareOf(b), widen(2));
-    else if (left < reserve) b.spacingMs = Math.max(shareOf(b), widen(1.25));
-    else if (left >= 2 * reserve || left >= b.full) b.spacingMs = b.spacingMs * 0.75 < MIN_SPACING_MS ? 0 : b.spacingMs * 0.75;
+    // Empty: widen fast. Under the reserve: one token's worth of refill. Twice the reserve: narrow; at its top: narrow fast.
+    // Every instance reads the same count, so together they settle on the refill.
+    // Once this process has measured its share of the refill, no wider than 1.5 times it: wider only
+    // lets the bucket fill up unused (a small bucket would otherwise spiral to the widest spacing).
+    const share = shareOf(b);
+    const cap = b.refillPerMs ? 1.5 * share : 8 * share;
+    if (left === 0) b.spacingMs = Math.min(cap, Math.max(share, widen(2)));
+    else if (left < reserve) b.spacingMs = Math.min(cap, Math.max(share, b.spacingMs * 0.9)); // back toward one token's worth
+    else if (left >= b.full) b.spacingMs = b.spacingMs / 2 < MIN_SPACING_MS ? 0 : b.spacingMs / 2; // at its top: refill going to waste
+    else if (left >= 2 * reserve) b.spacingMs = b.spacingMs * 0.75 < MIN_SPACING_MS ? 0 : b.spacingMs * 0.75;
   };
 
   /** One token's worth of this process's refill (ms): measured, or ARM's documented rate until then. */
-  const shareOf = (b: Bucket): number => Math.min(MAX_SPACING_MS, b.refillPerMs ? 1 / b.refillPerMs : DOCUMENTED_SPACING_MS[b.key.split('|')[1] as ArmRequestKind] ?? 100);
+  // A measured share is trusted down to one token a second (ARM refills 10 or 25): a low measure must not stall the bucket.
+  const shareOf = (b: Bucket): number => Math.min(1000, b.refillPerMs ? 1 / b.refillPerMs : DOCUMENTED_SPACING_MS[b.key.split('|')[1] as ArmRequestKind] ?? 100);
 
   const policy: PipelinePolicy = {
     name: 'armPacingPolicy',
