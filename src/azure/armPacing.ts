@@ -17,10 +17,11 @@
  *   that was refused);
  * - keeps no more requests in flight than a quarter of what is left, so up to four processes
  *   draining the same bucket at once cannot overdraw it before they hear back;
- * - spaces requests when what is left falls under a small reserve, widening the spacing while it
- *   keeps falling and narrowing it while it rises: the count is the principal's, shared by every
- *   instance of the app, so each instance slows down on the same signal and together they settle
- *   on the refill rate without knowing it or how many instances there are;
+ * - spaces requests when what is left falls under a small reserve, one token's worth of the refill
+ *   this process measures apart (the count's growth plus what it spent: ARM's refill less what the
+ *   other instances spend, since the count is the principal's and shared), wider when the count
+ *   reaches zero, narrower when it rises again: each instance slows down on the same signal and
+ *   together they settle on the refill without knowing it or how many instances there are;
  * - serves the oldest event first (`withArmPriority`), so requests of events already under way are
  *   not queued behind the first requests of every later event;
  * - gives up after `maxWaitMs` with a TransientAzureError (Event Grid redelivers the event later),
