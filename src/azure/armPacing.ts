@@ -14,7 +14,8 @@
  * retries are paced too). Per (subscription, kind) it keeps the last remaining count seen and
  * any open Retry-After window, and before a request is sent:
  * - waits out an open Retry-After window (every invocation in the process waits, not only the one
- *   that was refused);
+ *   that was refused) — when the bucket was low or unknown; a 429 while the count said plenty was
+ *   left is another limit's, and only the refused request waits;
  * - keeps no more requests in flight than a quarter of what is left, so up to four processes
  *   draining the same bucket at once cannot overdraw it before they hear back;
  * - spaces requests when what is left falls under a small reserve, one token's worth of the refill
@@ -214,6 +215,9 @@ export function createArmPacer(options: ArmPacerOptions = {}): ArmPacer {
       .map(Number);
     const now = Date.now();
     if (response.status === 429) {
+      // Refused while the count said plenty was left: not this bucket running dry (a resource
+      // provider's own limit, or another throttle), so only the refused request waits, through the SDK's retry.
+      if (b.remaining !== undefined && b.remaining >= reserveOf(b)) return;
       const waitMs = retryAfterMs(response) ?? 1000;
       b.blockedUntil = Math.max(b.blockedUntil, now + waitMs);
       b.remaining = 0;
@@ -232,7 +236,7 @@ export function createArmPacer(options: ArmPacerOptions = {}): ArmPacer {
       if (measured > 0) b.refillPerMs = b.refillPerMs === undefined ? measured : 0.7 * b.refillPerMs + 0.3 * measured;
       b.sample = { at: now, left, sent: 0 };
     }
-    const reserve = Math.max(1, Math.min(RESERVE, Math.floor(b.full / 4)));
+    const reserve = reserveOf(b);
     const widen = (factor: number) => Math.min(MAX_SPACING_MS, Math.max(MIN_SPACING_MS, b.spacingMs * factor));
     // Empty: widen fast. Under the reserve: one token's worth of refill. Twice the reserve: narrow; at its top: narrow fast.
     // Every instance reads the same count, so together they settle on the refill.
@@ -245,6 +249,9 @@ export function createArmPacer(options: ArmPacerOptions = {}): ArmPacer {
     else if (left >= b.full) b.spacingMs = b.spacingMs / 2 < MIN_SPACING_MS ? 0 : b.spacingMs / 2; // at its top: refill going to waste
     else if (left >= 2 * reserve) b.spacingMs = b.spacingMs * 0.75 < MIN_SPACING_MS ? 0 : b.spacingMs * 0.75;
   };
+
+  /** Below this many left the bucket is spaced: ten, or a quarter of a smaller bucket. */
+  const reserveOf = (b: Bucket): number => Math.max(1, Math.min(RESERVE, Math.floor(b.full / 4)));
 
   /** One token's worth of this process's refill (ms): measured, or ARM's documented rate until then. */
   // A measured share is trusted down to one token a second (ARM refills 10 or 25): a low measure must not stall the bucket.

@@ -90,6 +90,19 @@ describe('ARM pacing on the remaining-request headers', () => {
     expect(await answered()).toEqual({ '201': 10 });
   });
 
+  it('holds no one else for a 429 that came while the count said plenty was left (not this bucket running dry)', async () => {
+    const pacer = createArmPacer();
+    const client = clientWith(pacer);
+    expect((await putGroup(client, 'rg-plenty')).status).toBe('201'); // learns ~199 writes left
+    await emu.admin('PUT', '/faults', { errors: { arm: { '429': 1 } }, retryAfterSeconds: 3 });
+    expect((await putGroup(client, 'rg-refused')).status).toBe('429');
+    await emu.admin('PUT', '/faults', { errors: { arm: { '429': 0 } } });
+    await emu.admin('DELETE', '/calls');
+    const results = await Promise.all(Array.from({ length: 5 }, (_, i) => putGroup(client, `rg-free-${i}`)));
+    expect(results.map((r) => r.status)).toEqual(Array.from({ length: 5 }, () => '201'));
+    expect(pacer.buckets().find((b) => b.key === `${sub.toLowerCase()}|writes`)?.blockedForMs).toBe(0);
+  });
+
   it('gives a request up as TransientAzureError (Event Grid redelivers) when its turn is further off than the longest wait', async () => {
     const pacer = createArmPacer({ maxWaitMs: 100 });
     const client = clientWith(pacer);
@@ -144,12 +157,14 @@ describe('ARM pacing on the remaining-request headers', () => {
     };
     expect(await reads()).toBe(3);
 
-    // Paced (one read answered 429 opened a Retry-After window): five callers, one request.
+    // Paced (a new process's first read answered 429 opened a Retry-After window): five callers, one request.
+    const pacedPacer = createArmPacer();
+    const pacedArm = createArmResources(config, emu.operatorCredential(), { clientOptions: { ...emu.clientOptions, armPacer: pacedPacer } });
     await emu.admin('PUT', '/faults', { errors: { arm: { '429': 1 } }, retryAfterSeconds: 1 });
-    await arm.getResource(registry).catch(() => undefined);
+    await pacedArm.getResource(registry).catch(() => undefined);
     await emu.admin('PUT', '/faults', { errors: { arm: { '429': 0 } } });
     await emu.admin('DELETE', '/calls');
-    const answers = await Promise.all(Array.from({ length: 5 }, () => arm.getResource(registry, { sentAfterCall: true })));
+    const answers = await Promise.all(Array.from({ length: 5 }, () => pacedArm.getResource(registry, { sentAfterCall: true })));
     expect(answers.map((a) => a?.tags?.['acr-pull-allow'])).toEqual(Array.from({ length: 5 }, () => 'same-resource-group'));
     expect(await reads()).toBe(1);
   });
