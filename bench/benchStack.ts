@@ -23,6 +23,8 @@ export interface BenchStackOptions {
   /** Use this Table Storage (with its own table prefix) instead of starting Azurite. */
   readonly tables?: { readonly endpoint: string; readonly connectionString: string };
   readonly tablePrefix?: string;
+  /** App instances behind one address (default 1): the burst's multi-instance run. */
+  readonly instances?: number;
 }
 
 export interface RoleAssignmentView {
@@ -99,6 +101,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     // The sweep timer never fires by itself during a bench (midnight on 1 January): scenarios fire it
     // through the admin API, and a scheduled run at :00 or :30 would hold the sweep lease over theirs.
     appSettings: { TABLE_PREFIX: tablePrefix, RECONCILE_SCHEDULE: '0 0 0 1 1 *' },
+    ...(options.instances ? { instances: options.instances } : {}),
     // BENCH_HOST_LOG=<file> keeps the host's warnings and errors, to find out why a scenario failed.
     ...(process.env['BENCH_HOST_LOG'] ? { onHostLine: (line: string) => (line.includes('"warning"') || line.includes('"error"') ? appendFileSync(process.env['BENCH_HOST_LOG']!, `${line}\n`) : undefined) } : {}),
   });

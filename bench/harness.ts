@@ -56,12 +56,22 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResults> 
     try {
       await attempt('latency', () => runLatency(s, settings, log));
       await attempt('calls', () => runCalls(s, settings, log));
-      await attempt('burst', () => runBurst(s, settings, log));
+      if (settings.burstInstances.includes(1)) await attempt('burst', () => runBurst(s, settings, log));
       await attempt('rotation', () => runRotation(s, settings, log));
       // Last: its 5,000 seeded consumers would weigh on every scenario after it.
       await attempt('scale', () => runScale(s, settings, log));
     } finally {
       await s.stop();
+    }
+  }
+  // The burst again with several instances behind one address, each its own process with its own pacer (issue 15.1).
+  for (const instances of wants('burst') ? settings.burstInstances.filter((n) => n > 1) : []) {
+    const many = await startBenchStack({ appEntry, instances, ...(options.tables ? { tables: options.tables } : {}), tablePrefix: `${options.tablePrefix ?? 'bench'}x${instances}` });
+    log(`stack: ${instances} instances behind ${many.stack.endpoints.functions}`);
+    try {
+      await attempt('burst', () => runBurst(many, settings, log, { instances }));
+    } finally {
+      await many.stop();
     }
   }
 

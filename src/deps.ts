@@ -14,6 +14,7 @@ import { createAcrTasks } from './azure/acrTasks.js';
 import { createContainerApps } from './azure/containerApps.js';
 import { createSiteConfigs } from './azure/siteConfig.js';
 import { createArmClient, createArmResources, type AzureClientOptions } from './azure/arm.js';
+import { createArmPacer, type ArmPacer } from './azure/armPacing.js';
 import { createCredential } from './azure/credential.js';
 import { createDeadLetters, type DeadLetters } from './azure/deadLetters.js';
 import { createFederatedCredentials } from './azure/federatedCredentials.js';
@@ -64,16 +65,20 @@ export interface CreateDepsOptions {
   readonly audit?: AuditLog;
   /** Timings of the per-identity lease of workload identity (tests shorten them). */
   readonly identityLease?: IdentityLeaseOptions;
+  /** The ARM pacer every ARM client shares (default: a new one, so one per process through getDeps). */
+  readonly armPacer?: ArmPacer;
 }
 
 /** Builds every adapter from config and credential. */
 export function createDeps(config: Config, credential: TokenCredential, options: CreateDepsOptions = {}): Deps {
-  const armClient = createArmClient(config, credential, options.clientOptions);
-  const arm = createArmResources(config, credential, { client: armClient });
+  // One pacer for every ARM client: they spend the same buckets (armPacing.ts).
+  const armClientOptions = { ...options.clientOptions, armPacer: options.armPacer ?? createArmPacer() };
+  const armClient = createArmClient(config, credential, armClientOptions);
+  const arm = createArmResources(config, credential, { client: armClient, armPacer: armClientOptions.armPacer });
   const resourceGraph = createResourceGraph(config, credential, { client: armClient });
   const clientOptions = options.clientOptions ? { clientOptions: options.clientOptions } : {};
   const audit = options.audit ?? withDecisionMetrics(createTableAuditLog(createTableClient(config, credential, TABLE_SUFFIXES.audit)));
-  const roleAssignments = createRoleAssignments(config, credential, clientOptions);
+  const roleAssignments = createRoleAssignments(config, credential, { clientOptions: armClientOptions });
   const credentials = createCredentialsDeps(config, credential, audit, { arm, roleAssignments, resourceGraph, ...clientOptions });
   const features: Omit<Deps, 'reconcilers'> = {
     config,
@@ -96,7 +101,7 @@ export function createDeps(config: Config, credential: TokenCredential, options:
     siteConfigs: createSiteConfigs(config, credential, { arm }),
     grantIndex: createTableGrantIndex(createTableClient(config, credential, TABLE_SUFFIXES.grants)),
     registries: createRegistryDirectory(resourceGraph, { subscriptions: config.watchedSubscriptions }),
-    federatedCredentials: createFederatedCredentials(config, credential, { ...(options.clientOptions ? { clientOptions: options.clientOptions } : {}) }),
+    federatedCredentials: createFederatedCredentials(config, credential, { clientOptions: armClientOptions }),
     vaultGrantIndex: createTableGrantIndex(createTableClient(config, credential, TABLE_SUFFIXES.workloadGrants)),
     identityLocks: createIdentityLocks(),
     identityLeases: createTableIdentityLeases(createTableClient(config, credential, IDENTITY_LEASE_TABLE_SUFFIX), options.identityLease),

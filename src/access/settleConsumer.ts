@@ -111,7 +111,8 @@ async function rereadRegistries(deps: AccessDeps, facts: readonly RegistryFacts[
       out.push(f);
       continue;
     }
-    const resource = await deps.arm.getResource(f.id);
+    // Sent after this grant was decided; grants decided together under ARM's read limit share it.
+    const resource = await deps.arm.getResource(f.id, { sentAfterCall: true });
     if (resource) out.push(deps.registries.remember(resource));
     else {
       deps.registries.invalidate(f.id);

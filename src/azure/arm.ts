@@ -7,6 +7,7 @@ import { getClient, type Client, type PathUncheckedResponse } from '@azure-rest/
 import type { TokenCredential } from '@azure/identity';
 import { isRestError } from '@azure/core-rest-pipeline';
 import type { Config } from '../config.js';
+import type { ArmPacer } from './armPacing.js';
 import { AppError, NotReadyError, TransientAzureError } from '../errors.js';
 import { API_VERSIONS } from '../policy/resourceTypes.js';
 
@@ -33,28 +34,72 @@ export interface ArmIdentity {
 export { API_VERSIONS };
 
 export interface ArmResources {
-  /** The resource as ARM has it now; undefined when it does not exist (404). */
-  getResource(resourceId: string, options?: { abortSignal?: AbortSignal }): Promise<ArmResource | undefined>;
+  /**
+   * The resource as ARM has it now; undefined when it does not exist (404). `sentAfterCall`: the
+   * answer is to a request sent after this call (a consent read before a grant); while ARM's reads
+   * are being paced, callers that ask within a moment of each other share that one request.
+   */
+  getResource(resourceId: string, options?: { abortSignal?: AbortSignal; sentAfterCall?: boolean }): Promise<ArmResource | undefined>;
   /** PATCH with a partial body (ARM merge semantics); answers the response body. */
   patchResource(resourceId: string, body: unknown, options?: { abortSignal?: AbortSignal }): Promise<ArmResource>;
 }
 
+/** How long a consent read waits for others to share it while ARM's reads are paced (ms). */
+const GATHER_MS = 1000;
+
 /** Pipeline options the adapters pass to their SDK clients (for example the TLS trust of a private endpoint). */
 export interface AzureClientOptions {
   readonly tlsOptions?: { readonly ca?: string };
+  /** ARM clients only: the process's pacer (armPacing.ts), added to the pipeline per retry. */
+  readonly armPacer?: ArmPacer;
+}
+
+/** The SDK options of an ARM client: the pipeline options with the pacer's policy, if any, per retry. */
+export function armPipelineOptions(clientOptions: AzureClientOptions = {}): { tlsOptions?: { ca?: string }; additionalPolicies?: { policy: ArmPacer['policy']; position: 'perRetry' }[] } {
+  const { armPacer, ...rest } = clientOptions;
+  return { ...rest, ...(armPacer ? { additionalPolicies: [{ policy: armPacer.policy, position: 'perRetry' as const }] } : {}) };
 }
 
 /** Creates the ARM adapter; one per app, built in deps.ts. */
-export function createArmResources(config: Config, credential: TokenCredential, options: { client?: Client; clientOptions?: AzureClientOptions } = {}): ArmResources {
+export function createArmResources(config: Config, credential: TokenCredential, options: { client?: Client; clientOptions?: AzureClientOptions; armPacer?: ArmPacer } = {}): ArmResources {
   const client = options.client ?? createArmClient(config, credential, options.clientOptions);
+  const read = async (resourceId: string, abortSignal?: AbortSignal): Promise<ArmResource | undefined> => {
+    const response = await send(() => client.pathUnchecked(resourceId).get({ queryParameters: { 'api-version': apiVersionFor(resourceId) }, abortSignal }));
+    if (response.status === '404') return undefined;
+    ensureOk(response, `read ${resourceId}`);
+    return response.body as ArmResource;
+  };
+  // Concurrent reads of one resource share one request while it is out (a burst of events for one
+  // registry asks for its consent at once): each caller gets ARM's answer to a read made after it
+  // asked, or at most one round trip before — never a stored copy. Nothing is kept once answered.
+  const inFlight = new Map<string, Promise<ArmResource | undefined>>();
+  // Reads not sent yet, gathering callers that need an answer from after they asked (`sentAfterCall`).
+  const gathering = new Map<string, Promise<ArmResource | undefined>>();
+  const pacer = options.armPacer ?? options.clientOptions?.armPacer;
   return {
     async getResource(resourceId, opts) {
-      const response = await send(() =>
-        client.pathUnchecked(resourceId).get({ queryParameters: { 'api-version': apiVersionFor(resourceId) }, abortSignal: opts?.abortSignal }),
-      );
-      if (response.status === '404') return undefined;
-      ensureOk(response, `read ${resourceId}`);
-      return response.body as ArmResource;
+      // A caller that can abort reads on its own, so its abort cannot fail another's read.
+      if (opts?.abortSignal) return read(resourceId, opts.abortSignal);
+      const key = resourceId.toLowerCase();
+      if (opts?.sentAfterCall) {
+        const waiting = gathering.get(key);
+        if (waiting) return waiting;
+        // Reads are queued behind ARM's read limit anyway: wait a moment for the others that will ask.
+        const gatherMs = pacer?.isPacing(`${config.armEndpoint.replace(/\/+$/, '')}${resourceId}`, 'GET') ? GATHER_MS : 0;
+        if (gatherMs === 0) return read(resourceId);
+        const gathered = new Promise<void>((resolve) => setTimeout(resolve, gatherMs)).then(() => {
+          gathering.delete(key);
+          return read(resourceId);
+        });
+        gathering.set(key, gathered);
+        return gathered;
+      }
+      let shared = inFlight.get(key);
+      if (!shared) {
+        shared = read(resourceId).finally(() => inFlight.delete(key));
+        inFlight.set(key, shared);
+      }
+      return shared;
     },
     async patchResource(resourceId, body, opts) {
       const response = await send(() =>
@@ -69,7 +114,7 @@ export function createArmResources(config: Config, credential: TokenCredential, 
 /** A REST client for ARM with the token scope of the configured endpoint. */
 export function createArmClient(config: Config, credential: TokenCredential, clientOptions: AzureClientOptions = {}): Client {
   return getClient(config.armEndpoint, credential, {
-    ...clientOptions,
+    ...armPipelineOptions(clientOptions),
     credentials: { scopes: [`${armAudience(config)}/.default`] },
     retryOptions: { maxRetries: 4 },
   });

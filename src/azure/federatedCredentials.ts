@@ -12,7 +12,7 @@ import type { TokenCredential } from '@azure/identity';
 import type { Config } from '../config.js';
 import { AppError, InvalidInputError, NotReadyError } from '../errors.js';
 import { parseResourceId } from '../policy/resourceId.js';
-import { armAudience, toAppError, type AzureClientOptions } from './arm.js';
+import { armPipelineOptions, armAudience, toAppError, type AzureClientOptions } from './arm.js';
 import { TYPES } from '../policy/resourceTypes.js';
 
 /** A federated identity credential as the app reads and writes it. Plain data: no SDK types. */
@@ -47,7 +47,7 @@ export function createFederatedCredentials(
     let client = clients.get(subscriptionId);
     if (!client) {
       client = new ManagedServiceIdentityClient(credential, subscriptionId, {
-        ...options.clientOptions,
+        ...armPipelineOptions(options.clientOptions),
         endpoint: config.armEndpoint,
         credentialScopes: [`${armAudience(config)}/.default`],
         retryOptions: { maxRetries: 4 },

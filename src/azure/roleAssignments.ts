@@ -11,7 +11,7 @@ import { AuthorizationManagementClient, type RoleAssignment } from '@azure/arm-a
 import type { TokenCredential } from '@azure/identity';
 import type { Config } from '../config.js';
 import { AppError, NotReadyError, PolicyDeniedError } from '../errors.js';
-import { armAudience, toAppError, type AzureClientOptions } from './arm.js';
+import { armPipelineOptions, armAudience, toAppError, type AzureClientOptions } from './arm.js';
 
 /** A role assignment as the app reads it. */
 export interface RoleAssignmentInfo {
@@ -77,7 +77,7 @@ export function createRoleAssignments(config: Config, credential: TokenCredentia
   const client =
     options.client ??
     new AuthorizationManagementClient(credential, config.watchedSubscriptions[0] ?? '00000000-0000-0000-0000-000000000000', {
-      ...options.clientOptions,
+      ...armPipelineOptions(options.clientOptions),
       endpoint: config.armEndpoint,
       credentialScopes: [`${armAudience(config)}/.default`],
       retryOptions: { maxRetries: 4 },

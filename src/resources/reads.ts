@@ -6,7 +6,7 @@
 import type { ArmResource, ArmResources } from '../azure/arm.js';
 import { resourceIdKey } from '../policy/resourceId.js';
 
-/** Each resource is read once; a write through it drops the copy; a failed read is not shared. */
+/** Each resource is read once (unless a caller asks for an answer sent after it asked); a write through it drops the copy; a failed read is not shared. */
 export function readOnce(arm: ArmResources): ArmResources {
   const reads = new Map<string, Promise<ArmResource | undefined>>();
   const keyOf = (id: string) => resourceIdKey(id);
@@ -14,7 +14,9 @@ export function readOnce(arm: ArmResources): ArmResources {
     getResource(id, options) {
       const key = keyOf(id);
       let read = reads.get(key);
-      if (!read) {
+      // A caller that needs ARM's answer from after it asked (a consent re-read before a grant) is
+      // never handed the copy read earlier; its fresh answer becomes the copy.
+      if (!read || options?.sentAfterCall) {
         read = arm.getResource(id, options);
         // A failed read is not shared: the next caller asks ARM again.
         read.catch(() => reads.delete(key));

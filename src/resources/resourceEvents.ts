@@ -9,6 +9,14 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { reconcileChangedResource, type ChangedResourceResult, type ResourcesDeps } from './changedResource.js';
 import { parseResourceEvent } from './resourceEvent.js';
+import { withArmPriority } from '../azure/armPacing.js';
+
+/**
+ * How long one event's ARM requests may wait for their turns in all: Event Grid waits 30 s for an
+ * answer (https://learn.microsoft.com/azure/event-grid/delivery-and-retry) and redelivers after that
+ * whatever happens, so a longer wait buys nothing; 5 s are left for the work itself.
+ */
+export const EVENT_PACING_BUDGET_MS = 25_000;
 
 /** Handles one delivered resource event (Event Grid schema or CloudEvents). */
 export async function handleResourceEvent(deps: ResourcesDeps & { readonly config: Pick<Config, 'watchedSubscriptions'> }, input: unknown, log: Logger): Promise<ChangedResourceResult | undefined> {
@@ -47,7 +55,9 @@ export async function handleResourceEvent(deps: ResourcesDeps & { readonly confi
           ...(event.caller ? { caller: event.caller } : {}),
         },
       };
-      return reconcileChangedResource(deps, event.resourceId, options);
+      // Under ARM's throttle, the oldest event's requests go first (armPacing.ts): a burst finishes what it
+      // started. Waits end in time to answer Event Grid within its 30 s, else it redelivers anyway.
+      return withArmPriority(event.eventTime ? Date.parse(event.eventTime) : Date.now(), () => reconcileChangedResource(deps, event.resourceId, options), { deadline: Date.now() + EVENT_PACING_BUDGET_MS });
     }
   }
 }
