@@ -13,7 +13,13 @@ import { createOperator } from '../scripts/operator.js';
 import { startStack, type RunningStack } from '../scripts/stack.js';
 import { rawRequest, type RawResponse } from '../test/support/emulator.js';
 
-export const API = { resourceGroup: '2021-04-01', registry: '2025-11-01', vm: '2024-07-01', tags: '2021-04-01', roleAssignments: '2022-04-01' } as const;
+export const API = {
+  resourceGroup: '2021-04-01',
+  registry: '2025-11-01',
+  vm: '2024-07-01',
+  tags: '2021-04-01',
+  roleAssignments: '2022-04-01',
+} as const;
 export const LOCATION = 'westeurope';
 export const ACR_PULL = '7f951dda-4ed3-4680-a7ca-43fe172d538d';
 
@@ -103,7 +109,14 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     appSettings: { TABLE_PREFIX: tablePrefix, RECONCILE_SCHEDULE: '0 0 0 1 1 *' },
     ...(options.instances ? { instances: options.instances } : {}),
     // BENCH_HOST_LOG=<file> keeps the host's warnings and errors, to find out why a scenario failed.
-    ...(process.env['BENCH_HOST_LOG'] ? { onHostLine: (line: string) => (line.includes('"warning"') || line.includes('"error"') ? appendFileSync(process.env['BENCH_HOST_LOG']!, `${line}\n`) : undefined) } : {}),
+    ...(process.env['BENCH_HOST_LOG']
+      ? {
+          onHostLine: (line: string) =>
+            line.includes('"warning"') || line.includes('"error"')
+              ? appendFileSync(process.env['BENCH_HOST_LOG']!, `${line}\n`)
+              : undefined,
+        }
+      : {}),
   });
   try {
     const emulator = stack.emulator;
@@ -143,7 +156,13 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
         const out: RoleAssignmentView[] = [];
         let res = await arm('GET', `${scope}/providers/Microsoft.Authorization/roleAssignments?$filter=atScope()`, API.roleAssignments);
         for (;;) {
-          const page = res.json<{ value: Array<{ name: string; properties: { scope: string; principalId: string; roleDefinitionId: string; createdOn: string; description?: string | null } }>; nextLink?: string | null }>();
+          const page = res.json<{
+            value: Array<{
+              name: string;
+              properties: { scope: string; principalId: string; roleDefinitionId: string; createdOn: string; description?: string | null };
+            }>;
+            nextLink?: string | null;
+          }>();
           for (const a of page.value) {
             if (a.properties.scope.toLowerCase() !== scope.toLowerCase()) continue;
             out.push({
@@ -183,7 +202,10 @@ function recordExchanges(): ExchangeRecorder {
     const retryAfter = response.getHeader('retry-after');
     out.push({
       method: request.method ?? 'GET',
-      path: (request.url ?? '/').split('?')[0]!.replace(/^\/{2,}/, '/').toLowerCase(),
+      path: (request.url ?? '/')
+        .split('?')[0]!
+        .replace(/^\/{2,}/, '/')
+        .toLowerCase(),
       status: response.statusCode,
       ...(retryAfter !== undefined ? { retryAfterSeconds: Number(retryAfter) } : {}),
       startedAt: started.get(request) ?? Date.now(),
@@ -203,9 +225,18 @@ function recordExchanges(): ExchangeRecorder {
 }
 
 /** Sums the counts that match. */
-export function countOf(calls: readonly CallCount[], match: { api?: string; method?: string; route?: RegExp; status?: (s: number) => boolean }): number {
+export function countOf(
+  calls: readonly CallCount[],
+  match: { api?: string; method?: string; route?: RegExp; status?: (s: number) => boolean },
+): number {
   return calls
-    .filter((c) => (match.api === undefined || c.api === match.api) && (match.method === undefined || c.method === match.method) && (!match.route || match.route.test(c.route)) && (!match.status || match.status(c.status)))
+    .filter(
+      (c) =>
+        (match.api === undefined || c.api === match.api) &&
+        (match.method === undefined || c.method === match.method) &&
+        (!match.route || match.route.test(c.route)) &&
+        (!match.status || match.status(c.status)),
+    )
     .reduce((n, c) => n + c.count, 0);
 }
 
@@ -229,7 +260,10 @@ export function aVirtualMachine(tags: Record<string, string>): Record<string, un
     location: LOCATION,
     tags,
     identity: { type: 'SystemAssigned' },
-    properties: { hardwareProfile: { vmSize: 'Standard_D2s_v3' }, storageProfile: { imageReference: { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' } } },
+    properties: {
+      hardwareProfile: { vmSize: 'Standard_D2s_v3' },
+      storageProfile: { imageReference: { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' } },
+    },
   };
 }
 

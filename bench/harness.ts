@@ -51,7 +51,11 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResults> 
 
   await attempt('coldStart', () => runColdStart(repoRoot, appEntry, settings, log));
   if (settings.scenarios.some((s) => s !== 'coldStart')) {
-    const s = await startBenchStack({ appEntry, ...(options.tables ? { tables: options.tables } : {}), ...(options.tablePrefix ? { tablePrefix: options.tablePrefix } : {}) });
+    const s = await startBenchStack({
+      appEntry,
+      ...(options.tables ? { tables: options.tables } : {}),
+      ...(options.tablePrefix ? { tablePrefix: options.tablePrefix } : {}),
+    });
     log(`stack: emulator ${s.stack.endpoints.arm}, functions ${s.stack.endpoints.functions} (host pid ${s.stack.host.pid})`);
     try {
       await attempt('latency', () => runLatency(s, settings, log));
@@ -66,7 +70,12 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResults> 
   }
   // The burst again with several instances behind one address, each its own process with its own pacer (issue 15.1).
   for (const instances of wants('burst') ? settings.burstInstances.filter((n) => n > 1) : []) {
-    const many = await startBenchStack({ appEntry, instances, ...(options.tables ? { tables: options.tables } : {}), tablePrefix: `${options.tablePrefix ?? 'bench'}x${instances}` });
+    const many = await startBenchStack({
+      appEntry,
+      instances,
+      ...(options.tables ? { tables: options.tables } : {}),
+      tablePrefix: `${options.tablePrefix ?? 'bench'}x${instances}`,
+    });
     log(`stack: ${instances} instances behind ${many.stack.endpoints.functions}`);
     try {
       await attempt('burst', () => runBurst(many, settings, log, { instances }));

@@ -72,7 +72,9 @@ export const memoryFreeMb = (): number => Math.round(freemem() / 2 ** 20);
 export function formatValue(f: Figure): string {
   if (f.display) return f.display;
   if (f.value === null) return 'not measured';
-  const n = Number.isInteger(f.value) ? f.value.toLocaleString('en-US') : f.value.toLocaleString('en-US', { maximumFractionDigits: f.value < 10 ? 2 : 1 });
+  const n = Number.isInteger(f.value)
+    ? f.value.toLocaleString('en-US')
+    : f.value.toLocaleString('en-US', { maximumFractionDigits: f.value < 10 ? 2 : 1 });
   return f.unit ? `${n} ${f.unit}` : n;
 }
 

@@ -20,7 +20,11 @@ try {
 }
 const { settings, out } = parsed;
 console.log(`bench: size ${settings.size}, scenarios ${settings.scenarios.join(', ')}`);
-const results = await runBench({ settings, repoRoot, command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ') });
+const results = await runBench({
+  settings,
+  repoRoot,
+  command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+});
 const file = resolve(repoRoot, out);
 mkdirSync(dirname(file), { recursive: true });
 writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);

@@ -36,9 +36,39 @@ export interface BenchSettings {
 }
 
 const BASE: Record<Size, Omit<BenchSettings, 'size' | 'scenarios'>> = {
-  tiny: { latencyVms: 3, latenciesMs: [0, 100], waitingConsumers: 3, burstVms: 10, timeScale: 20, burstInstances: [1, 3], rotations: 2, coldStartRuns: 2, scaleConsumers: 60 },
-  small: { latencyVms: 30, latenciesMs: [0, 100], waitingConsumers: 10, burstVms: 200, timeScale: 4, burstInstances: [1, 3], rotations: 10, coldStartRuns: 4, scaleConsumers: 500 },
-  full: { latencyVms: 200, latenciesMs: [0, 100], waitingConsumers: 50, burstVms: 1000, timeScale: 2, burstInstances: [1, 3], rotations: 100, coldStartRuns: 10, scaleConsumers: 5000 },
+  tiny: {
+    latencyVms: 3,
+    latenciesMs: [0, 100],
+    waitingConsumers: 3,
+    burstVms: 10,
+    timeScale: 20,
+    burstInstances: [1, 3],
+    rotations: 2,
+    coldStartRuns: 2,
+    scaleConsumers: 60,
+  },
+  small: {
+    latencyVms: 30,
+    latenciesMs: [0, 100],
+    waitingConsumers: 10,
+    burstVms: 200,
+    timeScale: 4,
+    burstInstances: [1, 3],
+    rotations: 10,
+    coldStartRuns: 4,
+    scaleConsumers: 500,
+  },
+  full: {
+    latencyVms: 200,
+    latenciesMs: [0, 100],
+    waitingConsumers: 50,
+    burstVms: 1000,
+    timeScale: 2,
+    burstInstances: [1, 3],
+    rotations: 100,
+    coldStartRuns: 10,
+    scaleConsumers: 5000,
+  },
 };
 
 /** ARM's documented write bucket: https://learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling */
@@ -47,12 +77,20 @@ export const ARM_WRITE_BUCKET = { burst: 200, refillPerSecond: 10, forWrites: 10
 export const ARM_READ_BUCKET = { burst: 250, refillPerSecond: 25 } as const;
 
 /** The bucket the burst scenario sets on the emulator, from the settings. */
-export function burstBucket(settings: Pick<BenchSettings, 'burstVms' | 'timeScale'>): { burst: number; refillPerSecond: number; boundMs: number; reads: { burst: number; refillPerSecond: number } } {
+export function burstBucket(settings: Pick<BenchSettings, 'burstVms' | 'timeScale'>): {
+  burst: number;
+  refillPerSecond: number;
+  boundMs: number;
+  reads: { burst: number; refillPerSecond: number };
+} {
   const share = settings.burstVms / ARM_WRITE_BUCKET.forWrites;
   const burst = Math.max(1, Math.round(ARM_WRITE_BUCKET.burst * share));
   const refillPerSecond = ARM_WRITE_BUCKET.refillPerSecond * share * settings.timeScale;
   const boundMs = (Math.max(0, settings.burstVms - burst) / refillPerSecond) * 1000;
-  const reads = { burst: Math.max(1, Math.round(ARM_READ_BUCKET.burst * share)), refillPerSecond: ARM_READ_BUCKET.refillPerSecond * share * settings.timeScale };
+  const reads = {
+    burst: Math.max(1, Math.round(ARM_READ_BUCKET.burst * share)),
+    refillPerSecond: ARM_READ_BUCKET.refillPerSecond * share * settings.timeScale,
+  };
   return { burst, refillPerSecond, boundMs, reads };
 }
 
@@ -83,14 +121,30 @@ export function parseArgs(argv: readonly string[]): { settings: BenchSettings; o
   };
   const only = options.get('only');
   const scenarios = only ? only.split(',').map((s) => s.trim()) : [...SCENARIOS];
-  for (const s of scenarios) if (!SCENARIOS.includes(s as ScenarioName)) throw new Error(`--only: unknown scenario ${s} (${SCENARIOS.join(', ')})`);
+  for (const s of scenarios)
+    if (!SCENARIOS.includes(s as ScenarioName)) throw new Error(`--only: unknown scenario ${s} (${SCENARIOS.join(', ')})`);
   const timeScale = Number(options.get('time-scale') ?? base.timeScale);
   if (!(timeScale > 0)) throw new Error(`--time-scale: expected a number > 0, got ${options.get('time-scale')}`);
   const latencies = options.get('latencies')?.split(',').map(Number) ?? base.latenciesMs;
-  if (latencies.some((l) => !Number.isFinite(l) || l < 0)) throw new Error(`--latencies: expected numbers >= 0, got ${options.get('latencies')}`);
+  if (latencies.some((l) => !Number.isFinite(l) || l < 0))
+    throw new Error(`--latencies: expected numbers >= 0, got ${options.get('latencies')}`);
   const burstInstances = options.get('burst-instances')?.split(',').map(Number) ?? base.burstInstances;
-  if (burstInstances.length === 0 || burstInstances.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--burst-instances: expected whole numbers >= 1, got ${options.get('burst-instances')}`);
-  const known = new Set(['size', 'only', 'latency-vms', 'latencies', 'waiting-consumers', 'burst-vms', 'time-scale', 'burst-instances', 'rotations', 'cold-start-runs', 'scale-consumers', 'out']);
+  if (burstInstances.length === 0 || burstInstances.some((n) => !Number.isInteger(n) || n < 1))
+    throw new Error(`--burst-instances: expected whole numbers >= 1, got ${options.get('burst-instances')}`);
+  const known = new Set([
+    'size',
+    'only',
+    'latency-vms',
+    'latencies',
+    'waiting-consumers',
+    'burst-vms',
+    'time-scale',
+    'burst-instances',
+    'rotations',
+    'cold-start-runs',
+    'scale-consumers',
+    'out',
+  ]);
   for (const k of options.keys()) if (!known.has(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
   return {
     settings: {

@@ -20,7 +20,16 @@ import type { RunningStack } from '../scripts/stack.js';
 import type { ChaosSettings } from './settings.js';
 
 export const FAULTS = '2. Faults, same final state';
-const API = { resourceGroup: '2021-04-01', registry: '2025-11-01', vm: '2024-07-01', identity: '2023-01-31', tags: '2021-04-01', roleAssignments: '2022-04-01', cluster: '2025-05-01', federated: '2024-11-30' } as const;
+const API = {
+  resourceGroup: '2021-04-01',
+  registry: '2025-11-01',
+  vm: '2024-07-01',
+  identity: '2023-01-31',
+  tags: '2021-04-01',
+  roleAssignments: '2022-04-01',
+  cluster: '2025-05-01',
+  federated: '2024-11-30',
+} as const;
 const ACR_PULL = '7f951dda-4ed3-4680-a7ca-43fe172d538d';
 const FAULTED_APIS = ['arm', 'authorization', 'resourceGraph', 'graph', 'keyVault'] as const;
 
@@ -48,14 +57,70 @@ export function finalStateFigures(clean: Outcome, faulted: Outcome, met: { injec
   const vault = differ(clean.vault, faulted.vault);
   const count = (d: { onlyClean: string[]; onlyFaulted: string[] }) => d.onlyClean.length + d.onlyFaulted.length;
   return [
-    { scenario: FAULTS, name: 'faults met: 429/500 answers, events dropped', value: met.injected, unit: '', display: `${met.injected} answers, ${met.dropped} events` },
-    { scenario: FAULTS, name: 'assignments at the end, clean / with faults', value: faulted.assignments.length, unit: '', display: `${clean.assignments.length} / ${faulted.assignments.length}` },
-    { scenario: FAULTS, name: 'final assignments that differ', value: count(assignments), unit: '', goal: '0', met: count(assignments) === 0, detail: assignments },
-    { scenario: FAULTS, name: 'federated credentials at the end, clean / with faults', value: faulted.federated.length, unit: '', display: `${clean.federated.length} / ${faulted.federated.length}` },
-    { scenario: FAULTS, name: 'final federated credentials that differ', value: count(federated), unit: '', goal: '0', met: count(federated) === 0 && clean.federated.length > 0, detail: { ...federated, clean: clean.federated } },
-    { scenario: FAULTS, name: 'final Key Vault state that differs', value: count(vault), unit: '', goal: '0', met: count(vault) === 0 && clean.vault.includes('served password signs in'), detail: { ...vault, clean: clean.vault } },
-    { scenario: FAULTS, name: 'duplicate assignments', value: clean.duplicates + faulted.duplicates, unit: '', goal: '0', met: clean.duplicates + faulted.duplicates === 0 },
-    { scenario: FAULTS, name: 'assignments made by hand touched', value: [clean, faulted].filter((o) => !o.handMadeIntact).length, unit: '', goal: '0', met: clean.handMadeIntact && faulted.handMadeIntact },
+    {
+      scenario: FAULTS,
+      name: 'faults met: 429/500 answers, events dropped',
+      value: met.injected,
+      unit: '',
+      display: `${met.injected} answers, ${met.dropped} events`,
+    },
+    {
+      scenario: FAULTS,
+      name: 'assignments at the end, clean / with faults',
+      value: faulted.assignments.length,
+      unit: '',
+      display: `${clean.assignments.length} / ${faulted.assignments.length}`,
+    },
+    {
+      scenario: FAULTS,
+      name: 'final assignments that differ',
+      value: count(assignments),
+      unit: '',
+      goal: '0',
+      met: count(assignments) === 0,
+      detail: assignments,
+    },
+    {
+      scenario: FAULTS,
+      name: 'federated credentials at the end, clean / with faults',
+      value: faulted.federated.length,
+      unit: '',
+      display: `${clean.federated.length} / ${faulted.federated.length}`,
+    },
+    {
+      scenario: FAULTS,
+      name: 'final federated credentials that differ',
+      value: count(federated),
+      unit: '',
+      goal: '0',
+      met: count(federated) === 0 && clean.federated.length > 0,
+      detail: { ...federated, clean: clean.federated },
+    },
+    {
+      scenario: FAULTS,
+      name: 'final Key Vault state that differs',
+      value: count(vault),
+      unit: '',
+      goal: '0',
+      met: count(vault) === 0 && clean.vault.includes('served password signs in'),
+      detail: { ...vault, clean: clean.vault },
+    },
+    {
+      scenario: FAULTS,
+      name: 'duplicate assignments',
+      value: clean.duplicates + faulted.duplicates,
+      unit: '',
+      goal: '0',
+      met: clean.duplicates + faulted.duplicates === 0,
+    },
+    {
+      scenario: FAULTS,
+      name: 'assignments made by hand touched',
+      value: [clean, faulted].filter((o) => !o.handMadeIntact).length,
+      unit: '',
+      goal: '0',
+      met: clean.handMadeIntact && faulted.handMadeIntact,
+    },
   ];
 }
 
@@ -85,9 +150,15 @@ export async function runFaults(stack: RunningStack, settings: ChaosSettings, lo
     // What the faults did, from the emulator's records: injected answers, and deliveries Event Grid dropped.
     const calls = (await operator.admin<{ calls: Array<{ status: number; count: number }> }>('GET', `/calls?since=${since}`)).calls;
     injected = calls.filter((c) => c.status === 429 || c.status === 500).reduce((n, c) => n + c.count, 0);
-    dropped = (await operator.admin<{ value: Array<{ deadLetteredAt: string }> }>('GET', '/eventgrid/deadletters')).value.filter((d) => Date.parse(d.deadLetteredAt) >= since).length;
+    dropped = (await operator.admin<{ value: Array<{ deadLetteredAt: string }> }>('GET', '/eventgrid/deadletters')).value.filter(
+      (d) => Date.parse(d.deadLetteredAt) >= since,
+    ).length;
   } finally {
-    await operator.admin('PUT', '/faults', { errors: Object.fromEntries(FAULTED_APIS.map((api) => [api, { '429': 0, '500': 0 }])), events: before['events'], retryAfterSeconds: before['retryAfterSeconds'] });
+    await operator.admin('PUT', '/faults', {
+      errors: Object.fromEntries(FAULTED_APIS.map((api) => [api, { '429': 0, '500': 0 }])),
+      events: before['events'],
+      retryAfterSeconds: before['retryAfterSeconds'],
+    });
     await operator.admin('PUT', '/eventgrid/options', options);
   }
   // Read once the faults are lifted: the state is the app's doing, the reading is not faulted.
@@ -96,7 +167,14 @@ export async function runFaults(stack: RunningStack, settings: ChaosSettings, lo
 }
 
 /** Runs the workload and answers how to read its final state. */
-async function runWorkload(stack: RunningStack, operator: Operator, vault: VaultProbe, run: string, settings: ChaosSettings, faulty: boolean): Promise<() => Promise<Outcome>> {
+async function runWorkload(
+  stack: RunningStack,
+  operator: Operator,
+  vault: VaultProbe,
+  run: string,
+  settings: ChaosSettings,
+  faulty: boolean,
+): Promise<() => Promise<Outcome>> {
   const e = stack.endpoints;
   const rg = `/subscriptions/${e.subscriptionId}/resourceGroups/chaos-${run}`;
   const acr1 = `${rg}/providers/Microsoft.ContainerRegistry/registries/${run}acr1`;
@@ -124,36 +202,69 @@ async function runWorkload(stack: RunningStack, operator: Operator, vault: Vault
   // A forced rotation through the app's API, asked again while the app cannot yet (not enrolled, a fault): as an on-call would.
   const rotate = async (registry: string) => {
     for (let attempt = 0; ; attempt++) {
-      const res = await fetch(`${e.functions}/api/credentials/${registry}/rotate`, { method: 'POST', headers: { 'x-functions-key': e.functionKey } });
+      const res = await fetch(`${e.functions}/api/credentials/${registry}/rotate`, {
+        method: 'POST',
+        headers: { 'x-functions-key': e.functionKey },
+      });
       await res.text();
       if (res.status < 300) return;
-      if (attempt >= 60 || ![404, 409, 429, 500, 502, 503].includes(res.status)) throw new Error(`rotating ${registry} answered ${res.status}`);
+      if (attempt >= 60 || ![404, 409, 429, 500, 502, 503].includes(res.status))
+        throw new Error(`rotating ${registry} answered ${res.status}`);
       await new Promise((r) => setTimeout(r, 500));
     }
   };
-  const tag = (id: string, tags: Record<string, string>, operation: 'Merge' | 'Delete') => call('PATCH', `${id}/providers/Microsoft.Resources/tags/default`, API.tags, { operation, properties: { tags } });
+  const tag = (id: string, tags: Record<string, string>, operation: 'Merge' | 'Delete') =>
+    call('PATCH', `${id}/providers/Microsoft.Resources/tags/default`, API.tags, { operation, properties: { tags } });
   const putVm = async (i: number, identity: Record<string, unknown>, tags: Record<string, string>) => {
-    const body = await call<{ identity: { principalId?: string } }>('PUT', vm(i), API.vm, { location: 'westeurope', tags, identity, properties: { hardwareProfile: { vmSize: 'Standard_B2s' } } });
+    const body = await call<{ identity: { principalId?: string } }>('PUT', vm(i), API.vm, {
+      location: 'westeurope',
+      tags,
+      identity,
+      properties: { hardwareProfile: { vmSize: 'Standard_B2s' } },
+    });
     if (body.identity.principalId) holders.set(body.identity.principalId.toLowerCase(), `vm-${i} system`);
   };
 
   await call('PUT', rg, API.resourceGroup, { location: 'westeurope' });
-  await call('PUT', acr1, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group' } });
+  await call('PUT', acr1, API.registry, {
+    location: 'westeurope',
+    sku: { name: 'Standard' },
+    tags: { 'acr-pull-allow': 'same-resource-group' },
+  });
   await call('PUT', acr2, API.registry, { location: 'westeurope', sku: { name: 'Standard' } });
   // An AKS cluster with its OIDC issuer (containerservice .../examples/ManagedClustersCreate_OIDCIssuer.json, trimmed).
   const aks = await call<{ properties: { oidcIssuerProfile?: { issuerURL?: string } } }>('PUT', cluster, API.cluster, {
     location: 'westeurope',
     identity: { type: 'SystemAssigned' },
-    properties: { dnsPrefix: `${run}-aks`, agentPoolProfiles: [{ name: 'nodepool1', count: 1, vmSize: 'Standard_DS2_v2', osType: 'Linux', type: 'VirtualMachineScaleSets', mode: 'System' }], oidcIssuerProfile: { enabled: true }, securityProfile: { workloadIdentity: { enabled: true } } },
+    properties: {
+      dnsPrefix: `${run}-aks`,
+      agentPoolProfiles: [
+        { name: 'nodepool1', count: 1, vmSize: 'Standard_DS2_v2', osType: 'Linux', type: 'VirtualMachineScaleSets', mode: 'System' },
+      ],
+      oidcIssuerProfile: { enabled: true },
+      securityProfile: { workloadIdentity: { enabled: true } },
+    },
   });
   const issuer = aks.properties.oidcIssuerProfile?.issuerURL ?? '(no issuer)';
-  const shared = await call<{ id: string; properties: { principalId: string } }>('PUT', `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-shared`, API.identity, { location: 'westeurope' });
+  const shared = await call<{ id: string; properties: { principalId: string } }>(
+    'PUT',
+    `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-shared`,
+    API.identity,
+    { location: 'westeurope' },
+  );
   holders.set(shared.properties.principalId.toLowerCase(), 'id-shared');
   // An assignment made by hand (no marker of ours) on the registry: it must come through untouched.
   const handPrincipal = e.operator!.objectId;
   const handName = run === 'clean' ? '11111111-0000-4000-8000-000000000001' : '11111111-0000-4000-8000-000000000002';
   const handId = `${acr1}/providers/Microsoft.Authorization/roleAssignments/${handName}`;
-  await call('PUT', handId, API.roleAssignments, { properties: { roleDefinitionId: `/subscriptions/${e.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${ACR_PULL}`, principalId: handPrincipal, principalType: 'ServicePrincipal', description: 'granted by hand for the build team' } });
+  await call('PUT', handId, API.roleAssignments, {
+    properties: {
+      roleDefinitionId: `/subscriptions/${e.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${ACR_PULL}`,
+      principalId: handPrincipal,
+      principalType: 'ServicePrincipal',
+      description: 'granted by hand for the build team',
+    },
+  });
   await settle();
 
   const n = settings.workloadVms;
@@ -177,21 +288,33 @@ async function runWorkload(stack: RunningStack, operator: Operator, vault: Vault
   if (n > 5) await tag(vm(5), { 'acr-push': `${run}acr1` }, 'Merge'); // push without push consent: denied
   await settle();
   // Workload identity: federated for one service account, then re-tagged (one dropped, two added).
-  await call('PUT', workloadIdentity, API.identity, { location: 'westeurope', tags: { 'acr-workload-cluster': `${run}-aks`, 'acr-workload-subjects': 'apps/api' } });
+  await call('PUT', workloadIdentity, API.identity, {
+    location: 'westeurope',
+    tags: { 'acr-workload-cluster': `${run}-aks`, 'acr-workload-subjects': 'apps/api' },
+  });
   await settle();
   await tag(workloadIdentity, { 'acr-workload-subjects': 'apps/worker apps/jobs' }, 'Merge');
   await settle();
   // Pull credentials: a registry enrolled in the vault, then a rotation forced through the API.
-  await call('PUT', acr3, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-credential': e.keyVaultName! } });
+  await call('PUT', acr3, API.registry, {
+    location: 'westeurope',
+    sku: { name: 'Standard' },
+    tags: { 'acr-pull-credential': e.keyVaultName! },
+  });
   await settle();
   await rotate(`${run}acr3`);
   await settle();
 
   // Events settle; then one sweep heals what Event Grid dropped.
   await operator.idle(180_000);
-  const finished = () => stack.hosts.reduce((count, h) => count + h.child.output.filter((l) => l.includes('reconciliation sweep finished')).length, 0);
+  const finished = () =>
+    stack.hosts.reduce((count, h) => count + h.child.output.filter((l) => l.includes('reconciliation sweep finished')).length, 0);
   const seen = finished();
-  const fired = await fetch(`${e.functions}/admin/functions/reconcileSweep`, { method: 'POST', headers: { 'x-functions-key': e.masterKey, 'content-type': 'application/json' }, body: JSON.stringify({ input: '' }) });
+  const fired = await fetch(`${e.functions}/admin/functions/reconcileSweep`, {
+    method: 'POST',
+    headers: { 'x-functions-key': e.masterKey, 'content-type': 'application/json' },
+    body: JSON.stringify({ input: '' }),
+  });
   if (fired.status !== 202) throw new Error(`firing the sweep answered ${fired.status}`);
   for (let waited = 0; finished() === seen && waited < 120_000; waited += 200) await new Promise((r) => setTimeout(r, 200));
   await operator.idle(120_000);
@@ -200,8 +323,16 @@ async function runWorkload(stack: RunningStack, operator: Operator, vault: Vault
     const assignments: string[] = [];
     let handMadeIntact = false;
     const keys: string[] = [];
-    for (const [label, scope] of [['acr1', acr1], ['acr2', acr2]] as const) {
-      const page = await call<{ value: Array<{ name: string; properties: { scope: string; principalId: string; roleDefinitionId: string; description?: string | null } }> }>('GET', `${scope}/providers/Microsoft.Authorization/roleAssignments?$filter=atScope()`, API.roleAssignments);
+    for (const [label, scope] of [
+      ['acr1', acr1],
+      ['acr2', acr2],
+    ] as const) {
+      const page = await call<{
+        value: Array<{
+          name: string;
+          properties: { scope: string; principalId: string; roleDefinitionId: string; description?: string | null };
+        }>;
+      }>('GET', `${scope}/providers/Microsoft.Authorization/roleAssignments?$filter=atScope()`, API.roleAssignments);
       for (const a of page.value) {
         if (a.properties.scope.toLowerCase() !== scope.toLowerCase()) continue;
         const role = a.properties.roleDefinitionId.split('/').pop()!;
@@ -218,15 +349,23 @@ async function runWorkload(stack: RunningStack, operator: Operator, vault: Vault
 
     // Federated credentials, each named by what it should be: the name the app derives, the cluster's issuer, the subject.
     const federated: string[] = [];
-    const fics = await call<{ value: Array<{ name: string; properties: { issuer: string; subject: string } }> }>('GET', `${workloadIdentity}/federatedIdentityCredentials`, API.federated);
+    const fics = await call<{ value: Array<{ name: string; properties: { issuer: string; subject: string } }> }>(
+      'GET',
+      `${workloadIdentity}/federatedIdentityCredentials`,
+      API.federated,
+    );
     for (const f of fics.value) {
       const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(f.properties.subject);
       const expectedName = sa ? federatedCredentialName(cluster, sa[1]!, sa[2]!) : undefined;
-      federated.push(`${f.name === expectedName ? 'name as derived' : `unexpected name ${f.name}`}|${f.properties.issuer === issuer ? 'the cluster issuer' : `another issuer ${f.properties.issuer}`}|${f.properties.subject}`);
+      federated.push(
+        `${f.name === expectedName ? 'name as derived' : `unexpected name ${f.name}`}|${f.properties.issuer === issuer ? 'the cluster issuer' : `another issuer ${f.properties.issuer}`}|${f.properties.subject}`,
+      );
     }
 
     // Key Vault: the run's secrets (from the emulator's records) and whether the served password signs in.
-    const secrets = (await vault.secretNames()).filter((name) => name.startsWith(`${run}acr`)).map((name) => name.replace(`${run}acr`, '<run>acr'));
+    const secrets = (await vault.secretNames())
+      .filter((name) => name.startsWith(`${run}acr`))
+      .map((name) => name.replace(`${run}acr`, '<run>acr'));
     const signIn = await vault.signsIn(`${run}acr3`);
     const vaultState = [...secrets, signIn.ok ? 'served password signs in' : `served password does not sign in (${signIn.error})`];
     return { assignments: assignments.sort(), duplicates, handMadeIntact, federated: federated.sort(), vault: vaultState.sort() };

@@ -80,7 +80,10 @@ export async function runChaos(options: RunChaosOptions): Promise<ChaosResults> 
   });
   const exits: string[] = [];
   let killing = false;
-  stack.hosts.forEach((host, i) => void host.child.exited.then((code) => !killing && exits.push(`instance ${i + 1} (pid ${host.pid}) exited with code ${code}`)));
+  stack.hosts.forEach(
+    (host, i) =>
+      void host.child.exited.then((code) => !killing && exits.push(`instance ${i + 1} (pid ${host.pid}) exited with code ${code}`)),
+  );
   try {
     const e = stack.endpoints;
     log(`stack: ${settings.instances} instances behind ${e.functions}, emulator ${e.arm}, table prefix ${tablePrefix}`);
@@ -89,7 +92,10 @@ export async function runChaos(options: RunChaosOptions): Promise<ChaosResults> 
 
     // The world: the demo's scenes through the real path, then one rotation on request.
     await runDemo({ endpoints: e, caPem: stack.emulator!.caPem, print: (line) => log(`  ${line}`) });
-    const rotated = await fetch(`${e.functions}/api/credentials/fabrikamacr/rotate`, { method: 'POST', headers: { 'x-functions-key': e.functionKey } });
+    const rotated = await fetch(`${e.functions}/api/credentials/fabrikamacr/rotate`, {
+      method: 'POST',
+      headers: { 'x-functions-key': e.functionKey },
+    });
     responses.push({ place: 'HTTP response', where: 'POST /api/credentials/fabrikamacr/rotate', text: await rotated.text() });
     if (rotated.status >= 300) throw new Error(`the world's rotation answered ${rotated.status}`);
     await admin(stack, 'POST', '/eventgrid/idle?timeoutMs=60000');
@@ -126,9 +132,15 @@ export async function runChaos(options: RunChaosOptions): Promise<ChaosResults> 
 
     try {
       const haystacks: Haystack[] = [...responses];
-      stack.hosts.forEach((host, i) => host.child.output.forEach((line, n) => haystacks.push({ place: 'log line', where: `instance ${i + 1} line ${n + 1}`, text: line })));
+      stack.hosts.forEach((host, i) =>
+        host.child.output.forEach((line, n) => haystacks.push({ place: 'log line', where: `instance ${i + 1} line ${n + 1}`, text: line })),
+      );
       // Instances killed and replaced during the run wrote most of its log lines: read theirs too.
-      stack.retiredHosts.forEach((host, i) => host.child.output.forEach((line, n) => haystacks.push({ place: 'log line', where: `replaced instance ${i + 1} line ${n + 1}`, text: line })));
+      stack.retiredHosts.forEach((host, i) =>
+        host.child.output.forEach((line, n) =>
+          haystacks.push({ place: 'log line', where: `replaced instance ${i + 1} line ${n + 1}`, text: line }),
+        ),
+      );
       for (const row of await allTableRows(e.tablesConnectionString, tablePrefix)) haystacks.push(row);
       haystacks.push(...filesWrittenSince([options.repoRoot, tmpdir()], startedAt.getTime()));
       const secrets = recorder!.secrets();
@@ -138,13 +150,37 @@ export async function runChaos(options: RunChaosOptions): Promise<ChaosResults> 
       const count = (place: Haystack['place']) => haystacks.filter((h) => h.place === place).length;
       const issued = (kind: string) => secrets.filter((s) => s.kind === kind).length;
       figures.push(
-        { scenario: LEAKS, name: 'secrets issued by the emulator, and seeded', value: secrets.length, unit: '', display: `${secrets.length} (${issued('access token')} tokens, ${issued('Graph password')} Graph passwords, ${issued('Key Vault secret value')} Key Vault values, ${issued('seeded secret')} seeded or host keys)` },
-        { scenario: LEAKS, name: 'places scanned', value: haystacks.length, unit: '', display: `${count('log line')} log lines (${haystacks.filter((h) => h.place === 'log line' && h.where.startsWith('replaced')).length} from replaced instances), ${count('audit row')} audit rows, ${count('table row')} other table rows, ${count('HTTP response')} HTTP responses, ${count('file')} files` },
-        { scenario: LEAKS, name: 'secrets found in them', value: leaks.length, unit: '', goal: '0', met: leaks.length === 0, detail: { leaks: leaks.slice(0, 50) } },
+        {
+          scenario: LEAKS,
+          name: 'secrets issued by the emulator, and seeded',
+          value: secrets.length,
+          unit: '',
+          display: `${secrets.length} (${issued('access token')} tokens, ${issued('Graph password')} Graph passwords, ${issued('Key Vault secret value')} Key Vault values, ${issued('seeded secret')} seeded or host keys)`,
+        },
+        {
+          scenario: LEAKS,
+          name: 'places scanned',
+          value: haystacks.length,
+          unit: '',
+          display: `${count('log line')} log lines (${haystacks.filter((h) => h.place === 'log line' && h.where.startsWith('replaced')).length} from replaced instances), ${count('audit row')} audit rows, ${count('table row')} other table rows, ${count('HTTP response')} HTTP responses, ${count('file')} files`,
+        },
+        {
+          scenario: LEAKS,
+          name: 'secrets found in them',
+          value: leaks.length,
+          unit: '',
+          goal: '0',
+          met: leaks.length === 0,
+          detail: { leaks: leaks.slice(0, 50) },
+        },
       );
       const tokens = issued('access token');
       // A Key Vault value that is a Graph password is listed once, as the password.
-      if (tokens === 0 || issued('Graph password') === 0) errors.push({ scenario: LEAKS, error: `the run issued too few secrets to scan for (tokens ${tokens}, passwords ${issued('Graph password')})` });
+      if (tokens === 0 || issued('Graph password') === 0)
+        errors.push({
+          scenario: LEAKS,
+          error: `the run issued too few secrets to scan for (tokens ${tokens}, passwords ${issued('Graph password')})`,
+        });
     } catch (error) {
       errors.push({ scenario: LEAKS, error: error instanceof Error ? error.message : String(error) });
     }
@@ -166,7 +202,15 @@ export async function runChaos(options: RunChaosOptions): Promise<ChaosResults> 
 }
 
 /** Point 4: generated deliveries and requests through the load-balanced address, then what they changed. */
-async function hostileInput(stack: RunningStack, world: World, settings: ChaosSettings, tablePrefix: string, responses: Haystack[], exits: readonly string[], log: (line: string) => void): Promise<Figure[]> {
+async function hostileInput(
+  stack: RunningStack,
+  world: World,
+  settings: ChaosSettings,
+  tablePrefix: string,
+  responses: Haystack[],
+  exits: readonly string[],
+  log: (line: string) => void,
+): Promise<Figure[]> {
   const e = stack.endpoints;
   const since = Date.now();
   const eventsBefore = (await admin<{ value: unknown[] }>(stack, 'GET', '/eventgrid/events')).value.length;
@@ -175,66 +219,169 @@ async function hostileInput(stack: RunningStack, world: World, settings: ChaosSe
   // Generated and sent a batch at a time, each batch from its own seed: 10,000 hostile bodies (some
   // of hundreds of kilobytes) need not all sit in memory, and only a summary of each is kept.
   const deliveryArbitrary = eventArbitraries(world).delivery;
-  const sentDeliveries: Array<Answer & { readonly functionName: string; readonly events: number; readonly mustAudit: ReadonlyArray<{ readonly id: string; readonly text: string }>; readonly input: string }> = [];
+  const sentDeliveries: Array<
+    Answer & {
+      readonly functionName: string;
+      readonly events: number;
+      readonly mustAudit: ReadonlyArray<{ readonly id: string; readonly text: string }>;
+      readonly input: string;
+    }
+  > = [];
   log(`${HOSTILE}: ${settings.deliveries} deliveries …`);
   for (let batch = 0; batch * BATCH < settings.deliveries; batch++) {
     const deliveries = generate(deliveryArbitrary, Math.min(BATCH, settings.deliveries - batch * BATCH), settings.seed * 1_000 + batch);
     const answers = await inParallel(deliveries, settings.concurrency, (d) =>
-      send(`${e.functions}/runtime/webhooks/eventgrid?functionName=${d.functionName}&code=${encodeURIComponent(e.eventGridKey)}`, { method: 'POST', headers: d.headers, body: d.body }),
+      send(`${e.functions}/runtime/webhooks/eventgrid?functionName=${d.functionName}&code=${encodeURIComponent(e.eventGridKey)}`, {
+        method: 'POST',
+        headers: d.headers,
+        body: d.body,
+      }),
     );
     deliveries.forEach((d, i) => {
       const ids = eventIdsOf(d);
       // An event about a resource the world holds is acted on, and one that changes nothing may leave no
       // row (a registry no consumer names); every other event is refused or skipped, and must leave one.
-      const mustAudit = ids.filter((id) => !namesWorld(d, id, worldIds)).map((id) => ({ id: id.slice(0, 100), text: `${d.functionName} ${eventText(d, id)}` }));
-      sentDeliveries.push({ ...answers[i]!, functionName: d.functionName, events: ids.length, mustAudit, input: JSON.stringify(d).slice(0, 400) });
+      const mustAudit = ids
+        .filter((id) => !namesWorld(d, id, worldIds))
+        .map((id) => ({ id: id.slice(0, 100), text: `${d.functionName} ${eventText(d, id)}` }));
+      sentDeliveries.push({
+        ...answers[i]!,
+        functionName: d.functionName,
+        events: ids.length,
+        mustAudit,
+        input: JSON.stringify(d).slice(0, 400),
+      });
     });
   }
   const requestArbitrary = requestArbitraries(world).request;
-  const keyFor = (r: ApiRequest): Record<string, string> => (r.key === 'function' ? { 'x-functions-key': e.functionKey } : r.key === 'wrong' ? { 'x-functions-key': 'not-the-key' } : {});
+  const keyFor = (r: ApiRequest): Record<string, string> =>
+    r.key === 'function' ? { 'x-functions-key': e.functionKey } : r.key === 'wrong' ? { 'x-functions-key': 'not-the-key' } : {};
   const sentRequests: Array<Answer & { readonly route: string; readonly clear: boolean; readonly input: string }> = [];
   log(`${HOSTILE}: ${settings.requests} API requests …`);
   for (let batch = 0; batch * BATCH < settings.requests; batch++) {
     const requests = generate(requestArbitrary, Math.min(BATCH, settings.requests - batch * BATCH), settings.seed * 1_000 + 500 + batch);
     const answers = await inParallel(requests, settings.concurrency, (r) =>
-      send(`${e.functions}${r.path}`, { method: r.method, headers: { ...r.headers, ...keyFor(r) }, ...(r.body !== undefined && r.method !== 'GET' && r.method !== 'HEAD' ? { body: r.body } : {}) }),
+      send(`${e.functions}${r.path}`, {
+        method: r.method,
+        headers: { ...r.headers, ...keyFor(r) },
+        ...(r.body !== undefined && r.method !== 'GET' && r.method !== 'HEAD' ? { body: r.body } : {}),
+      }),
     );
-    requests.forEach((r, i) => sentRequests.push({ ...answers[i]!, route: r.route, clear: isClearRefusal(answers[i]!, r), input: `${r.method} ${r.path.slice(0, 120)} ${r.body?.slice(0, 240) ?? ''}` }));
+    requests.forEach((r, i) =>
+      sentRequests.push({
+        ...answers[i]!,
+        route: r.route,
+        clear: isClearRefusal(answers[i]!, r),
+        input: `${r.method} ${r.path.slice(0, 120)} ${r.body?.slice(0, 240) ?? ''}`,
+      }),
+    );
   }
   sentDeliveries.forEach((a, i) => responses.push({ place: 'HTTP response', where: `delivery ${i}`, text: a.text }));
   sentRequests.forEach((a) => responses.push({ place: 'HTTP response', where: a.input.slice(0, 80), text: a.text }));
 
   // Changes, from the emulator's own records: writes it accepted, events ARM published.
-  const calls = (await admin<{ calls: Array<{ api: string; method: string; route: string; status: number; count: number }> }>(stack, 'GET', `/calls?since=${since}`)).calls;
-  const writes = calls.filter((c) => ['arm', 'authorization', 'graph', 'keyVault'].includes(c.api) && c.method !== 'GET' && c.method !== 'HEAD' && c.status >= 200 && c.status < 300);
+  const calls = (
+    await admin<{ calls: Array<{ api: string; method: string; route: string; status: number; count: number }> }>(
+      stack,
+      'GET',
+      `/calls?since=${since}`,
+    )
+  ).calls;
+  const writes = calls.filter(
+    (c) =>
+      ['arm', 'authorization', 'graph', 'keyVault'].includes(c.api) &&
+      c.method !== 'GET' &&
+      c.method !== 'HEAD' &&
+      c.status >= 200 &&
+      c.status < 300,
+  );
   const published = (await admin<{ value: unknown[] }>(stack, 'GET', '/eventgrid/events')).value.length - eventsBefore;
   const changes = writes.reduce((n, c) => n + c.count, 0) + published;
 
   // Every event the host accepted (a 2xx) and did not act on has an audit row with its id; every refusal says why.
   const auditRows = await tableRows(e.tablesConnectionString, `${tablePrefix}${TABLE_SUFFIXES.audit}`);
-  const audited = new Set(auditRows.map((r) => r['eventId']).filter((id): id is string => typeof id === 'string').map((id) => id.slice(0, 100)));
-  const unaudited = sentDeliveries.filter((a) => a.status >= 200 && a.status < 300).flatMap((a) => a.mustAudit.filter((m) => !audited.has(m.id)).map((m) => m.text));
-  const unclearDeliveries = sentDeliveries.filter((a) => a.status >= 400 && a.status < 500 && a.text.trim().length < 10 && a.status !== 401);
+  const audited = new Set(
+    auditRows
+      .map((r) => r['eventId'])
+      .filter((id): id is string => typeof id === 'string')
+      .map((id) => id.slice(0, 100)),
+  );
+  const unaudited = sentDeliveries
+    .filter((a) => a.status >= 200 && a.status < 300)
+    .flatMap((a) => a.mustAudit.filter((m) => !audited.has(m.id)).map((m) => m.text));
+  const unclearDeliveries = sentDeliveries.filter(
+    (a) => a.status >= 400 && a.status < 500 && a.text.trim().length < 10 && a.status !== 401,
+  );
   const unclearRequests = sentRequests.filter((a) => a.status >= 400 && a.status < 500 && !a.clear);
   const fiveXx = (answers: readonly Answer[]) => answers.filter((a) => a.status >= 500);
   const lost = [...sentDeliveries, ...sentRequests].filter((a) => a.status === 0 || a.status === 502);
   const covered = new Set(sentRequests.filter((r) => r.status < 500 && r.route !== '(no route)').map((r) => r.route));
 
   // What the instances said about each failure (their error lines), for the detail.
-  const hostErrors = stack.hosts.flatMap((h) => h.child.output.filter((line) => /"level":"error"/.test(line)).map((line) => line.slice(0, 1_500)));
+  const hostErrors = stack.hosts.flatMap((h) =>
+    h.child.output.filter((line) => /"level":"error"/.test(line)).map((line) => line.slice(0, 1_500)),
+  );
   const sample = (answers: ReadonlyArray<Answer & { input: string }>) =>
-    answers.flatMap((a) => (a.status >= 500 || a.status === 0 ? [{ status: a.status, error: a.error, answer: a.text.slice(0, 300), input: a.input }] : [])).slice(0, 10);
+    answers
+      .flatMap((a) =>
+        a.status >= 500 || a.status === 0 ? [{ status: a.status, error: a.error, answer: a.text.slice(0, 300), input: a.input }] : [],
+      )
+      .slice(0, 10);
   const deliveryAnswers = sentDeliveries;
   const requestAnswers = sentRequests;
   return [
-    { scenario: HOSTILE, name: 'Event Grid deliveries sent', value: sentDeliveries.length, unit: '', display: `${sentDeliveries.length} (${sentDeliveries.reduce((n, d) => n + d.events, 0)} events the host accepts as events)` },
-    { scenario: HOSTILE, name: 'HTTP requests sent', value: sentRequests.length, unit: '', display: `${sentRequests.length}, to ${covered.size} of ${API_ROUTES.length} routes` },
+    {
+      scenario: HOSTILE,
+      name: 'Event Grid deliveries sent',
+      value: sentDeliveries.length,
+      unit: '',
+      display: `${sentDeliveries.length} (${sentDeliveries.reduce((n, d) => n + d.events, 0)} events the host accepts as events)`,
+    },
+    {
+      scenario: HOSTILE,
+      name: 'HTTP requests sent',
+      value: sentRequests.length,
+      unit: '',
+      display: `${sentRequests.length}, to ${covered.size} of ${API_ROUTES.length} routes`,
+    },
     { scenario: HOSTILE, name: 'instances crashed', value: exits.length, unit: '', goal: '0', met: exits.length === 0, detail: { exits } },
     { scenario: HOSTILE, name: 'answers lost (connection dropped, 502)', value: lost.length, unit: '', goal: '0', met: lost.length === 0 },
-    { scenario: HOSTILE, name: 'deliveries answered 5xx', value: fiveXx(deliveryAnswers).length, unit: '', goal: '0', met: fiveXx(deliveryAnswers).length === 0, detail: { sample: sample(deliveryAnswers), hostErrors: hostErrors.slice(0, 10) } },
-    { scenario: HOSTILE, name: 'requests answered 5xx', value: fiveXx(requestAnswers).length, unit: '', goal: '0', met: fiveXx(requestAnswers).length === 0, detail: { sample: sample(requestAnswers) } },
-    { scenario: HOSTILE, name: 'changes on the emulator', value: changes, unit: '', goal: '0', met: changes === 0, detail: { writes, published } },
-    { scenario: HOSTILE, name: 'accepted events without an audit row', value: unaudited.length, unit: '', goal: '0', met: unaudited.length === 0, detail: { sample: unaudited.slice(0, 20) } },
+    {
+      scenario: HOSTILE,
+      name: 'deliveries answered 5xx',
+      value: fiveXx(deliveryAnswers).length,
+      unit: '',
+      goal: '0',
+      met: fiveXx(deliveryAnswers).length === 0,
+      detail: { sample: sample(deliveryAnswers), hostErrors: hostErrors.slice(0, 10) },
+    },
+    {
+      scenario: HOSTILE,
+      name: 'requests answered 5xx',
+      value: fiveXx(requestAnswers).length,
+      unit: '',
+      goal: '0',
+      met: fiveXx(requestAnswers).length === 0,
+      detail: { sample: sample(requestAnswers) },
+    },
+    {
+      scenario: HOSTILE,
+      name: 'changes on the emulator',
+      value: changes,
+      unit: '',
+      goal: '0',
+      met: changes === 0,
+      detail: { writes, published },
+    },
+    {
+      scenario: HOSTILE,
+      name: 'accepted events without an audit row',
+      value: unaudited.length,
+      unit: '',
+      goal: '0',
+      met: unaudited.length === 0,
+      detail: { sample: unaudited.slice(0, 20) },
+    },
     {
       scenario: HOSTILE,
       name: 'refusals without a clear error',
@@ -242,9 +389,21 @@ async function hostileInput(stack: RunningStack, world: World, settings: ChaosSe
       unit: '',
       goal: '0',
       met: unclearDeliveries.length + unclearRequests.length === 0,
-      detail: { sample: [...unclearDeliveries, ...unclearRequests].slice(0, 10).map((a) => ({ status: a.status, answer: a.text.slice(0, 300), input: a.input })) },
+      detail: {
+        sample: [...unclearDeliveries, ...unclearRequests]
+          .slice(0, 10)
+          .map((a) => ({ status: a.status, answer: a.text.slice(0, 300), input: a.input })),
+      },
     },
-    { scenario: HOSTILE, name: 'routes reached', value: covered.size, unit: '', display: `${covered.size} of ${API_ROUTES.length}`, goal: `all ${API_ROUTES.length}`, met: covered.size === API_ROUTES.length },
+    {
+      scenario: HOSTILE,
+      name: 'routes reached',
+      value: covered.size,
+      unit: '',
+      display: `${covered.size} of ${API_ROUTES.length}`,
+      goal: `all ${API_ROUTES.length}`,
+      met: covered.size === API_ROUTES.length,
+    },
   ];
 }
 
@@ -293,7 +452,10 @@ function eventText(d: Delivery, id: string, max = 600): string {
   try {
     const body = JSON.parse(d.body) as unknown;
     const list = Array.isArray(body) ? body : [body];
-    return (JSON.stringify(list.find((x) => x && typeof x === 'object' && (x as Record<string, unknown>)['id'] === id)) ?? 'null').slice(0, max);
+    return (JSON.stringify(list.find((x) => x && typeof x === 'object' && (x as Record<string, unknown>)['id'] === id)) ?? 'null').slice(
+      0,
+      max,
+    );
   } catch {
     return 'null';
   }
@@ -304,7 +466,12 @@ async function send(url: string, init: RequestInit): Promise<Answer> {
     const res = await fetch(url, { ...init, signal: AbortSignal.timeout(60_000) });
     return { status: res.status, contentType: res.headers.get('content-type') ?? '', text: await res.text() };
   } catch (error) {
-    return { status: 0, contentType: '', text: '', error: error instanceof Error ? `${error.message} ${String((error as { cause?: unknown }).cause ?? '')}` : String(error) };
+    return {
+      status: 0,
+      contentType: '',
+      text: '',
+      error: error instanceof Error ? `${error.message} ${String((error as { cause?: unknown }).cause ?? '')}` : String(error),
+    };
   }
 }
 
@@ -329,7 +496,12 @@ function worldOf(stack: RunningStack): World {
     subscriptionId: e.subscriptionId!,
     resourceGroup: 'demo-rg',
     registries: ['contosoacr', 'fabrikamacr'],
-    resourceIds: [`${rg}/providers/Microsoft.Compute/virtualMachines/vm-web-1`, `${rg}/providers/Microsoft.ContainerRegistry/registries/contosoacr`, `${rg}/providers/Microsoft.ContainerRegistry/registries/fabrikamacr`, rg],
+    resourceIds: [
+      `${rg}/providers/Microsoft.Compute/virtualMachines/vm-web-1`,
+      `${rg}/providers/Microsoft.ContainerRegistry/registries/contosoacr`,
+      `${rg}/providers/Microsoft.ContainerRegistry/registries/fabrikamacr`,
+      rg,
+    ],
     vaultName: e.keyVaultName!,
   };
 }
@@ -369,7 +541,8 @@ async function allTableRows(connectionString: string, prefix: string): Promise<H
   for await (const table of service.listTables()) {
     if (!table.name?.startsWith(prefix)) continue;
     const place = table.name === `${prefix}${TABLE_SUFFIXES.audit}` ? 'audit row' : 'table row';
-    for (const row of await tableRows(connectionString, table.name)) out.push({ place, where: `${table.name} ${String(row['partitionKey'])}/${String(row['rowKey'])}`, text: JSON.stringify(row) });
+    for (const row of await tableRows(connectionString, table.name))
+      out.push({ place, where: `${table.name} ${String(row['partitionKey'])}/${String(row['rowKey'])}`, text: JSON.stringify(row) });
   }
   return out;
 }

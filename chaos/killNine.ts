@@ -23,7 +23,13 @@ import { vaultProbe } from './vault.js';
 
 export const KILL = '3. kill -9';
 const ACR_PULL = '7f951dda-4ed3-4680-a7ca-43fe172d538d';
-const API = { resourceGroup: '2021-04-01', registry: '2025-11-01', vm: '2024-07-01', identity: '2023-01-31', roleAssignments: '2022-04-01' } as const;
+const API = {
+  resourceGroup: '2021-04-01',
+  registry: '2025-11-01',
+  vm: '2024-07-01',
+  identity: '2023-01-31',
+  roleAssignments: '2022-04-01',
+} as const;
 
 /** mulberry32, seeded: which instance dies and when is replayed by `--seed`. */
 function dice(seed: number): () => number {
@@ -44,8 +50,16 @@ export async function runKillNine(stack: RunningStack, settings: ChaosSettings, 
   const rg = `/subscriptions/${e.subscriptionId}/resourceGroups/chaos-kill`;
   const acr = `${rg}/providers/Microsoft.ContainerRegistry/registries/killacr`;
   await operator.arm('PUT', rg, API.resourceGroup, { location: 'westeurope' });
-  await operator.arm('PUT', acr, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group' } });
-  const shared = (await operator.arm('PUT', `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-kill`, API.identity, { location: 'westeurope' })).json<{ id: string; properties: { principalId: string } }>();
+  await operator.arm('PUT', acr, API.registry, {
+    location: 'westeurope',
+    sku: { name: 'Standard' },
+    tags: { 'acr-pull-allow': 'same-resource-group' },
+  });
+  const shared = (
+    await operator.arm('PUT', `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-kill`, API.identity, {
+      location: 'westeurope',
+    })
+  ).json<{ id: string; properties: { principalId: string } }>();
   await operator.idle();
 
   const killer = startKiller(stack, settings, roll);
@@ -74,8 +88,18 @@ export async function runKillNine(stack: RunningStack, settings: ChaosSettings, 
       Array.from({ length: settings.concurrency }, async () => {
         while (next < settings.grants) {
           const i = next++;
-          const identity = i % 3 === 0 ? { type: 'SystemAssigned, UserAssigned', userAssignedIdentities: { [shared.id]: {} } } : { type: 'SystemAssigned' };
-          const vm = (await put(`${rg}/providers/Microsoft.Compute/virtualMachines/vm-kill-${i}`, { location: 'westeurope', tags: { 'acr-pull': 'killacr' }, identity, properties: { hardwareProfile: { vmSize: 'Standard_B2s' } } })).json<{ identity: { principalId: string } }>();
+          const identity =
+            i % 3 === 0
+              ? { type: 'SystemAssigned, UserAssigned', userAssignedIdentities: { [shared.id]: {} } }
+              : { type: 'SystemAssigned' };
+          const vm = (
+            await put(`${rg}/providers/Microsoft.Compute/virtualMachines/vm-kill-${i}`, {
+              location: 'westeurope',
+              tags: { 'acr-pull': 'killacr' },
+              identity,
+              properties: { hardwareProfile: { vmSize: 'Standard_B2s' } },
+            })
+          ).json<{ identity: { principalId: string } }>();
           expected.add(vm.identity.principalId.toLowerCase());
         }
       }),
@@ -84,16 +108,25 @@ export async function runKillNine(stack: RunningStack, settings: ChaosSettings, 
     await killer.stop();
   }
   await operator.idle(180_000);
-  const deadLetters = (await operator.admin<{ value: Array<{ deadLetteredAt: string }> }>('GET', '/eventgrid/deadletters')).value.filter((d) => Date.parse(d.deadLetteredAt) >= burstStart).length;
+  const deadLetters = (await operator.admin<{ value: Array<{ deadLetteredAt: string }> }>('GET', '/eventgrid/deadletters')).value.filter(
+    (d) => Date.parse(d.deadLetteredAt) >= burstStart,
+  ).length;
   // Deliveries a kill cut short, from Event Grid's own records: answered 502 by the front, or unreachable.
-  const cut = (await operator.admin<{ value: Array<{ status: number | string; startedAt: string }> }>('GET', '/eventgrid/deliveries')).value.filter((d) => Date.parse(d.startedAt) >= burstStart && (d.status === 502 || d.status === 'unreachable')).length;
+  const cut = (
+    await operator.admin<{ value: Array<{ status: number | string; startedAt: string }> }>('GET', '/eventgrid/deliveries')
+  ).value.filter((d) => Date.parse(d.startedAt) >= burstStart && (d.status === 502 || d.status === 'unreachable')).length;
   const settled = await pullsAt(operator, acr);
   await operator.admin('PUT', '/eventgrid/options', { maxAttempts });
 
   // The sweep, as its timer would run it; any instance may take it, so wait on every instance's output.
-  const finished = () => stack.hosts.reduce((n, h) => n + h.child.output.filter((l) => l.includes('reconciliation sweep finished')).length, 0);
+  const finished = () =>
+    stack.hosts.reduce((n, h) => n + h.child.output.filter((l) => l.includes('reconciliation sweep finished')).length, 0);
   const before = finished();
-  const fired = await fetch(`${e.functions}/admin/functions/reconcileSweep`, { method: 'POST', headers: { 'x-functions-key': e.masterKey, 'content-type': 'application/json' }, body: JSON.stringify({ input: '' }) });
+  const fired = await fetch(`${e.functions}/admin/functions/reconcileSweep`, {
+    method: 'POST',
+    headers: { 'x-functions-key': e.masterKey, 'content-type': 'application/json' },
+    body: JSON.stringify({ input: '' }),
+  });
   if (fired.status !== 202) throw new Error(`firing the sweep answered ${fired.status}`);
   for (let waited = 0; finished() === before && waited < 120_000; waited += 200) await new Promise((r) => setTimeout(r, 200));
   await operator.idle(60_000);
@@ -108,12 +141,26 @@ export async function runKillNine(stack: RunningStack, settings: ChaosSettings, 
   const b = count(swept);
   const kills = killer.kills;
   return [
-    { scenario: KILL, name: 'instances killed during the burst', value: kills.length, unit: '', display: `${kills.length} (${settings.grants} VMs, ${expected.size} principals)`, detail: { kills } },
+    {
+      scenario: KILL,
+      name: 'instances killed during the burst',
+      value: kills.length,
+      unit: '',
+      display: `${kills.length} (${settings.grants} VMs, ${expected.size} principals)`,
+      detail: { kills },
+    },
     { scenario: KILL, name: 'deliveries cut by a kill, retried by Event Grid', value: cut, unit: '' },
     { scenario: KILL, name: 'deliveries dead-lettered', value: deadLetters, unit: '' },
     { scenario: KILL, name: 'grants missing once events settle', value: a.missing, unit: '', goal: '0', met: a.missing === 0 },
     { scenario: KILL, name: 'grants missing after one sweep', value: b.missing, unit: '', goal: '0', met: b.missing === 0 },
-    { scenario: KILL, name: 'grants doubled', value: Math.max(a.doubled, b.doubled), unit: '', goal: '0', met: a.doubled === 0 && b.doubled === 0 },
+    {
+      scenario: KILL,
+      name: 'grants doubled',
+      value: Math.max(a.doubled, b.doubled),
+      unit: '',
+      goal: '0',
+      met: a.doubled === 0 && b.doubled === 0,
+    },
   ];
 }
 
@@ -122,7 +169,11 @@ export async function runKillNine(stack: RunningStack, settings: ChaosSettings, 
  * the background, so the next kill need not wait for it; one instance is always left alive. At least
  * one kill, even when the work is over first (a tiny run); `stop` waits for the restarts.
  */
-function startKiller(stack: RunningStack, settings: ChaosSettings, roll: () => number): { readonly kills: string[]; stop(): Promise<void> } {
+function startKiller(
+  stack: RunningStack,
+  settings: ChaosSettings,
+  roll: () => number,
+): { readonly kills: string[]; stop(): Promise<void> } {
   const kills: string[] = [];
   const restarting = new Set<number>();
   const restarts: Promise<unknown>[] = [];
@@ -159,7 +210,12 @@ export async function runKillRotations(stack: RunningStack, settings: ChaosSetti
   const rg = `/subscriptions/${e.subscriptionId}/resourceGroups/chaos-kill`;
   await operator.arm('PUT', rg, API.resourceGroup, { location: 'westeurope' });
   const registries = ['killcred1', 'killcred2'];
-  for (const name of registries) await operator.arm('PUT', `${rg}/providers/Microsoft.ContainerRegistry/registries/${name}`, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-credential': e.keyVaultName! } });
+  for (const name of registries)
+    await operator.arm('PUT', `${rg}/providers/Microsoft.ContainerRegistry/registries/${name}`, API.registry, {
+      location: 'westeurope',
+      sku: { name: 'Standard' },
+      tags: { 'acr-pull-credential': e.keyVaultName! },
+    });
   await operator.idle(120_000);
   for (const name of registries) {
     const enrolled = await vault.signsIn(name);
@@ -189,7 +245,11 @@ export async function runKillRotations(stack: RunningStack, settings: ChaosSetti
         for (let i = r; i < settings.rotations; i += registries.length) {
           let status: string;
           try {
-            const res = await fetch(`${e.functions}/api/credentials/${name}/rotate`, { method: 'POST', headers: { 'x-functions-key': e.functionKey }, signal: AbortSignal.timeout(60_000) });
+            const res = await fetch(`${e.functions}/api/credentials/${name}/rotate`, {
+              method: 'POST',
+              headers: { 'x-functions-key': e.functionKey },
+              signal: AbortSignal.timeout(60_000),
+            });
             const text = await res.text();
             // The outcome word only (rotated, in-progress, deferred …), never the body.
             const outcome = /"outcome":"([a-z-]+)"/.exec(text)?.[1];
@@ -217,7 +277,11 @@ export async function runKillRotations(stack: RunningStack, settings: ChaosSetti
   await new Promise((r) => setTimeout(r, CHAOS_CREDENTIALS.leaseSeconds * 1000 + 500));
   const timerRuns = () => stack.hosts.reduce((n, h) => n + h.child.output.filter((l) => l.includes('rotation sweep finished')).length, 0);
   const runsBefore = timerRuns();
-  const fired = await fetch(`${e.functions}/admin/functions/rotateCredentials`, { method: 'POST', headers: { 'x-functions-key': e.masterKey, 'content-type': 'application/json' }, body: JSON.stringify({ input: '' }) });
+  const fired = await fetch(`${e.functions}/admin/functions/rotateCredentials`, {
+    method: 'POST',
+    headers: { 'x-functions-key': e.masterKey, 'content-type': 'application/json' },
+    body: JSON.stringify({ input: '' }),
+  });
   if (fired.status !== 202) throw new Error(`firing the rotation timer answered ${fired.status}`);
   for (let waited = 0; timerRuns() === runsBefore && waited < 120_000; waited += 200) await new Promise((r) => setTimeout(r, 200));
   await operator.idle(60_000);
@@ -225,14 +289,22 @@ export async function runKillRotations(stack: RunningStack, settings: ChaosSetti
   for (const name of registries) {
     const res = await fetch(`${e.functions}/api/credentials/${name}`, { headers: { 'x-functions-key': e.functionKey } });
     const enrolment = (await res.json()) as { rotationRequestedAt?: string; phase?: string };
-    if (enrolment.rotationRequestedAt) open.push(`${name}: request of ${enrolment.rotationRequestedAt} still recorded (phase ${enrolment.phase})`);
+    if (enrolment.rotationRequestedAt)
+      open.push(`${name}: request of ${enrolment.rotationRequestedAt} still recorded (phase ${enrolment.phase})`);
   }
   const recorded = [...answers].filter(([k]) => k.endsWith(' recorded')).reduce((n, [, v]) => n + v, 0);
   const unrecorded = [...answers].filter(([k]) => k.endsWith(' in-progress')).reduce((n, [, v]) => n + v, 0);
 
   // Rotations that happened, from Graph's records: each one adds a password.
-  const calls = (await operator.admin<{ calls: Array<{ api: string; method: string; route: string; status: number; count: number }> }>('GET', `/calls?since=${rotationsStart}`)).calls;
-  const added = calls.filter((c) => c.api === 'graph' && c.method === 'POST' && /addPassword/i.test(c.route) && c.status < 300).reduce((n, c) => n + c.count, 0);
+  const calls = (
+    await operator.admin<{ calls: Array<{ api: string; method: string; route: string; status: number; count: number }> }>(
+      'GET',
+      `/calls?since=${rotationsStart}`,
+    )
+  ).calls;
+  const added = calls
+    .filter((c) => c.api === 'graph' && c.method === 'POST' && /addPassword/i.test(c.route) && c.status < 300)
+    .reduce((n, c) => n + c.count, 0);
   const after: string[] = [];
   let maxPasswords = 0;
   const grants: string[] = [];
@@ -247,9 +319,33 @@ export async function runKillRotations(stack: RunningStack, settings: ChaosSetti
     if (pulls.length !== 1) grants.push(`${name}: ${pulls.length} AcrPull assignments for its service principal`);
   }
   return [
-    { scenario: KILL, name: 'instances killed during the rotations', value: killer.kills.length, unit: '', display: `${killer.kills.length} (${settings.rotations} rotations asked, ${added} passwords added; answers ${[...answers].map(([k, v]) => `${k}×${v}`).join(', ')})`, detail: { kills: killer.kills } },
-    { scenario: KILL, name: 'served passwords that did not sign in', value: probes.length, unit: '', display: `${probes.length} of ${probed} reads`, goal: '0', met: probes.length === 0, detail: { probes: probes.slice(0, 20) } },
-    { scenario: KILL, name: 'most passwords on one application afterwards', value: maxPasswords, unit: '', goal: '≤ 2 (no grace period)', met: maxPasswords <= 2, detail: { after } },
+    {
+      scenario: KILL,
+      name: 'instances killed during the rotations',
+      value: killer.kills.length,
+      unit: '',
+      display: `${killer.kills.length} (${settings.rotations} rotations asked, ${added} passwords added; answers ${[...answers].map(([k, v]) => `${k}×${v}`).join(', ')})`,
+      detail: { kills: killer.kills },
+    },
+    {
+      scenario: KILL,
+      name: 'served passwords that did not sign in',
+      value: probes.length,
+      unit: '',
+      display: `${probes.length} of ${probed} reads`,
+      goal: '0',
+      met: probes.length === 0,
+      detail: { probes: probes.slice(0, 20) },
+    },
+    {
+      scenario: KILL,
+      name: 'most passwords on one application afterwards',
+      value: maxPasswords,
+      unit: '',
+      goal: '≤ 2 (no grace period)',
+      met: maxPasswords <= 2,
+      detail: { after },
+    },
     {
       scenario: KILL,
       name: 'rotation requests answered 202 and never carried out',
@@ -260,7 +356,15 @@ export async function runKillRotations(stack: RunningStack, settings: ChaosSetti
       met: open.length + unrecorded === 0,
       detail: { open },
     },
-    { scenario: KILL, name: 'credential grants lost or doubled', value: grants.length, unit: '', goal: '0', met: grants.length === 0, detail: { grants } },
+    {
+      scenario: KILL,
+      name: 'credential grants lost or doubled',
+      value: grants.length,
+      unit: '',
+      goal: '0',
+      met: grants.length === 0,
+      detail: { grants },
+    },
   ];
 }
 
@@ -269,8 +373,13 @@ async function pullsAt(operator: ReturnType<typeof createOperator>, scope: strin
   const out: string[] = [];
   let path = `${scope}/providers/Microsoft.Authorization/roleAssignments?$filter=atScope()`;
   for (;;) {
-    const page = (await operator.arm('GET', path, API.roleAssignments)).json<{ value: Array<{ properties: { scope: string; principalId: string; roleDefinitionId: string } }>; nextLink?: string }>();
-    for (const a of page.value) if (a.properties.scope.toLowerCase() === scope.toLowerCase() && a.properties.roleDefinitionId.endsWith(ACR_PULL)) out.push(a.properties.principalId.toLowerCase());
+    const page = (await operator.arm('GET', path, API.roleAssignments)).json<{
+      value: Array<{ properties: { scope: string; principalId: string; roleDefinitionId: string } }>;
+      nextLink?: string;
+    }>();
+    for (const a of page.value)
+      if (a.properties.scope.toLowerCase() === scope.toLowerCase() && a.properties.roleDefinitionId.endsWith(ACR_PULL))
+        out.push(a.properties.principalId.toLowerCase());
     if (!page.nextLink) return out;
     path = page.nextLink;
   }

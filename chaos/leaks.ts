@@ -60,7 +60,9 @@ export function recordIssuedSecrets(ports: ReadonlySet<number>): SecretRecorder 
     const chunks: Buffer[] = [];
     const keep = (chunk: unknown, encoding?: unknown) => {
       if (chunk === undefined || chunk === null || typeof chunk === 'function') return;
-      chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8'));
+      chunks.push(
+        Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8'),
+      );
     };
     const write = response.write.bind(response) as (...args: unknown[]) => boolean;
     const end = response.end.bind(response) as (...args: unknown[]) => ServerResponse;
@@ -101,7 +103,8 @@ export function findLeaks(secrets: readonly IssuedSecret[], haystacks: Iterable<
   const leaks: Leak[] = [];
   for (const hay of haystacks) {
     for (const secret of secrets) {
-      if (hay.text.includes(secret.value)) leaks.push({ kind: secret.kind, place: hay.place, where: hay.where, hint: `${secret.value.slice(0, 4)}…` });
+      if (hay.text.includes(secret.value))
+        leaks.push({ kind: secret.kind, place: hay.place, where: hay.where, hint: `${secret.value.slice(0, 4)}…` });
     }
   }
   return leaks;

@@ -19,7 +19,9 @@ try {
   process.exit(2);
 }
 const { settings, out } = parsed;
-console.log(`chaos: size ${settings.size}, ${settings.instances} instances, ${settings.deliveries} deliveries, ${settings.requests} requests, seed ${settings.seed}`);
+console.log(
+  `chaos: size ${settings.size}, ${settings.instances} instances, ${settings.deliveries} deliveries, ${settings.requests} requests, seed ${settings.seed}`,
+);
 const results = await runChaos({
   settings,
   repoRoot,

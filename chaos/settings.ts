@@ -44,7 +44,17 @@ export function settingsFor(size: Size, overrides: Partial<ChaosSettings> = {}):
   return { size, seed: 16, ...BY_SIZE[size], ...overrides };
 }
 
-const NUMERIC = { '--instances': 'instances', '--deliveries': 'deliveries', '--requests': 'requests', '--workload-vms': 'workloadVms', '--grants': 'grants', '--kills': 'kills', '--rotations': 'rotations', '--concurrency': 'concurrency', '--seed': 'seed' } as const;
+const NUMERIC = {
+  '--instances': 'instances',
+  '--deliveries': 'deliveries',
+  '--requests': 'requests',
+  '--workload-vms': 'workloadVms',
+  '--grants': 'grants',
+  '--kills': 'kills',
+  '--rotations': 'rotations',
+  '--concurrency': 'concurrency',
+  '--seed': 'seed',
+} as const;
 
 /** `--size tiny|small|full`, `--deliveries N`, `--requests N`, `--grants N`, `--kills N`, `--rotations N`, `--instances N`, `--concurrency N`, `--seed N`, `--out FILE`. */
 export function parseArgs(args: readonly string[]): { settings: ChaosSettings; out: string } {
@@ -56,13 +66,18 @@ export function parseArgs(args: readonly string[]): { settings: ChaosSettings; o
     const value = inline ?? args[++i];
     if (value === undefined) throw new Error(`${flag}: expected a value`);
     if (flag === '--size') {
-      if (!(SIZES as readonly string[]).includes(value)) throw new Error(`--size: expected ${SIZES.join('|')}, got ${JSON.stringify(value)}`);
+      if (!(SIZES as readonly string[]).includes(value))
+        throw new Error(`--size: expected ${SIZES.join('|')}, got ${JSON.stringify(value)}`);
       size = value as Size;
     } else if (flag === '--out') out = value;
     else if (flag in NUMERIC) {
-      if (!/^\d+$/.test(value) || Number(value) < 1) throw new Error(`${flag}: expected a whole number of at least 1, got ${JSON.stringify(value)}`);
+      if (!/^\d+$/.test(value) || Number(value) < 1)
+        throw new Error(`${flag}: expected a whole number of at least 1, got ${JSON.stringify(value)}`);
       overrides[NUMERIC[flag as keyof typeof NUMERIC]] = Number(value);
-    } else throw new Error(`unknown option ${flag}. Usage: npm run chaos -- [--size tiny|small|full] [--deliveries N] [--requests N] [--workload-vms N] [--grants N] [--kills N] [--rotations N] [--instances N] [--concurrency N] [--seed N] [--out FILE]`);
+    } else
+      throw new Error(
+        `unknown option ${flag}. Usage: npm run chaos -- [--size tiny|small|full] [--deliveries N] [--requests N] [--workload-vms N] [--grants N] [--kills N] [--rotations N] [--instances N] [--concurrency N] [--seed N] [--out FILE]`,
+      );
   }
   return { settings: settingsFor(size, overrides), out };
 }

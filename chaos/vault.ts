@@ -34,15 +34,30 @@ export async function vaultProbe(stack: RunningStack, operator: Operator): Promi
   const e = stack.emulator!.endpoints;
   const ca = stack.emulator!.caPem;
   try {
-    await operator.arm('PUT', `${DEMO_VAULT.resourceId}/providers/Microsoft.Authorization/roleAssignments/${READER_ASSIGNMENT}`, '2022-04-01', {
-      properties: { roleDefinitionId: `/subscriptions/${e.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${KEY_VAULT_SECRETS_USER}`, principalId: e.operator.objectId, principalType: 'ServicePrincipal' },
-    });
+    await operator.arm(
+      'PUT',
+      `${DEMO_VAULT.resourceId}/providers/Microsoft.Authorization/roleAssignments/${READER_ASSIGNMENT}`,
+      '2022-04-01',
+      {
+        properties: {
+          roleDefinitionId: `/subscriptions/${e.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${KEY_VAULT_SECRETS_USER}`,
+          principalId: e.operator.objectId,
+          principalType: 'ServicePrincipal',
+        },
+      },
+    );
   } catch (error) {
     // The demo gives the operator the same role under another name: already done.
     if (!/RoleAssignmentExists/.test(String(error))) throw error;
   }
   const vault = new SecretClient(e.keyVault, operator.credential, { tlsOptions: { ca } });
-  const state = () => operator.admin<{ modules: { keyVault: Record<string, { secrets: Array<{ name: string }> }>; graph: { applications: Array<{ appId: string; passwordCredentials?: unknown[] }> } } }>('GET', '/state');
+  const state = () =>
+    operator.admin<{
+      modules: {
+        keyVault: Record<string, { secrets: Array<{ name: string }> }>;
+        graph: { applications: Array<{ appId: string; passwordCredentials?: unknown[] }> };
+      };
+    }>('GET', '/state');
   const usernameOf = async (registryName: string): Promise<string | undefined> => {
     try {
       return (await vault.getSecret(`${registryName}-pull-usr`)).value;
@@ -63,7 +78,11 @@ export async function vaultProbe(stack: RunningStack, operator: Operator): Promi
         throw error;
       }
       if (!password) return { ok: false, error: `${registryName}-pull-pwd is empty` };
-      const credential = new ClientSecretCredential(e.tenantId, appId, password, { authorityHost: e.login, disableInstanceDiscovery: true, tlsOptions: { ca } });
+      const credential = new ClientSecretCredential(e.tenantId, appId, password, {
+        authorityHost: e.login,
+        disableInstanceDiscovery: true,
+        tlsOptions: { ca },
+      });
       try {
         await credential.getToken(`${e.arm}/.default`);
         return { ok: true };

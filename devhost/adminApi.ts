@@ -37,7 +37,15 @@ export function adminHandler({ registry, invoke, hostLog }: HostRuntime, { exten
       // Each binding under the name the host indexes it by: the worker sends `{ ...binding, name: key }`
       // (Azure/azure-functions-nodejs-worker src/coreApi/registerFunction.ts), so an HTTP function's
       // output is `$return`, not the generated name inside the binding.
-      return sendJson(res, 200, registry.functions.map((fn) => ({ name: fn.name, config: { bindings: Object.entries(fn.metadata.bindings).map(([n, b]) => ({ ...b, name: n })) }, isDisabled: false })));
+      return sendJson(
+        res,
+        200,
+        registry.functions.map((fn) => ({
+          name: fn.name,
+          config: { bindings: Object.entries(fn.metadata.bindings).map(([n, b]) => ({ ...b, name: n })) },
+          isDisabled: false,
+        })),
+      );
     }
     const fire = /^\/admin\/functions\/([^/]+)\/?$/i.exec(path);
     if (fire) {
@@ -70,5 +78,9 @@ export function adminHandler({ registry, invoke, hostLog }: HostRuntime, { exten
 function timerPayload(schedule: Schedule | undefined, isPastDue: boolean): TimerPayload {
   const now = new Date();
   const next = schedule?.next(now) ?? now;
-  return { Schedule: { AdjustForDST: true }, ScheduleStatus: { Last: now.toISOString(), Next: next.toISOString(), LastUpdated: now.toISOString() }, IsPastDue: isPastDue };
+  return {
+    Schedule: { AdjustForDST: true },
+    ScheduleStatus: { Last: now.toISOString(), Next: next.toISOString(), LastUpdated: now.toISOString() },
+    IsPastDue: isPastDue,
+  };
 }

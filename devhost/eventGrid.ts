@@ -10,7 +10,11 @@ export const SUBSCRIPTION_VALIDATION_EVENT = 'Microsoft.EventGrid.SubscriptionVa
 
 export type EventGridDelivery =
   | { readonly kind: 'validation'; readonly validationCode: string }
-  | { readonly kind: 'events'; readonly schema: 'EventGridSchema' | 'CloudEventSchemaV1_0'; readonly events: readonly Record<string, unknown>[] }
+  | {
+      readonly kind: 'events';
+      readonly schema: 'EventGridSchema' | 'CloudEventSchemaV1_0';
+      readonly events: readonly Record<string, unknown>[];
+    }
   | { readonly kind: 'subscriptionDeletion' }
   | { readonly kind: 'invalid'; readonly message: string };
 
@@ -64,7 +68,8 @@ export function parseEventGridDelivery(headers: Headers, body: string): EventGri
 function cloudEvents(events: unknown[]): EventGridDelivery {
   for (const [i, event] of events.entries()) {
     if (!isObject(event)) return { kind: 'invalid', message: `CloudEvent ${i} is not an object.` };
-    if (event['specversion'] !== '1.0') return { kind: 'invalid', message: `CloudEvent ${i} has specversion ${JSON.stringify(event['specversion'])}, expected "1.0".` };
+    if (event['specversion'] !== '1.0')
+      return { kind: 'invalid', message: `CloudEvent ${i} has specversion ${JSON.stringify(event['specversion'])}, expected "1.0".` };
     for (const field of ['id', 'source', 'type'] as const) {
       if (typeof event[field] !== 'string') return { kind: 'invalid', message: `CloudEvent ${i} has no string "${field}".` };
     }

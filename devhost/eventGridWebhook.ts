@@ -9,7 +9,9 @@ import { describe, headerValue, send, sendJson, type HostRequest, type HostRunti
 export function eventGridWebhookHandler({ registry, invoke, hostLog }: HostRuntime) {
   return async ({ req, res, url, method, body }: HostRequest): Promise<void> => {
     const name = url.searchParams.get('functionName') ?? '';
-    const fn = registry.functions.find((f) => f.name.toLowerCase() === name.toLowerCase() && f.trigger.type.toLowerCase() === 'eventgridtrigger');
+    const fn = registry.functions.find(
+      (f) => f.name.toLowerCase() === name.toLowerCase() && f.trigger.type.toLowerCase() === 'eventgridtrigger',
+    );
     if (!fn) return send(res, 404, `No Event Grid function named "${name}".`);
     if (method === 'OPTIONS') {
       // CloudEvents 1.0 abuse protection: grant the requesting origin.

@@ -142,7 +142,13 @@ export function installFunctionsCore(systemLog: (level: LogLevel, category: LogC
         throw new Error(`A function named "${metadata.name}" is already registered.`);
       }
       const [triggerName, trigger] = entry;
-      registry.functions.push({ name: metadata.name, metadata, callback, triggerName, trigger: trigger as RpcBindingInfo & { type: string } });
+      registry.functions.push({
+        name: metadata.name,
+        metadata,
+        callback,
+        triggerName,
+        trigger: trigger as RpcBindingInfo & { type: string },
+      });
       return { dispose: () => undefined };
     },
     setProgrammingModel(model: ProgrammingModel) {

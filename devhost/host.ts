@@ -75,15 +75,23 @@ export async function startHost(options: HostOptions = {}): Promise<RunningHost>
   const appRoot = resolve(options.appRoot ?? process.cwd());
   const settings = options.settings ?? process.env;
   const onLog = options.onLog ?? ((line: HostLogLine) => process.stdout.write(`${JSON.stringify(line)}\n`));
-  const hostLog = (level: LogLevel | string, message: string, category = 'host') => onLog({ time: new Date().toISOString(), level, category, message });
+  const hostLog = (level: LogLevel | string, message: string, category = 'host') =>
+    onLog({ time: new Date().toISOString(), level, category, message });
 
-  const hostJson = readJson(resolve(appRoot, 'host.json')) as { extensions?: { http?: { routePrefix?: string } }; extensionBundle?: unknown } | undefined;
+  const hostJson = readJson(resolve(appRoot, 'host.json')) as
+    | { extensions?: { http?: { routePrefix?: string } }; extensionBundle?: unknown }
+    | undefined;
   const routePrefix = (hostJson?.extensions?.http?.routePrefix ?? 'api').replace(/^\/+|\/+$/g, '');
 
   // As the Node worker indexes: an app that throws while loading leaves the host running with the
   // functions registered before the throw (none, usually) and a warning; Azure does the same.
-  const { registry } = await indexApp({ appRoot, appEntry: options.appEntry, log: (level, category, message) => hostLog(level, message, category === 'system' ? 'worker' : category) });
-  if (registry.functions.length === 0) hostLog('warning', 'No job functions found. The app registered no functions: check the warning above.');
+  const { registry } = await indexApp({
+    appRoot,
+    appEntry: options.appEntry,
+    log: (level, category, message) => hostLog(level, message, category === 'system' ? 'worker' : category),
+  });
+  if (registry.functions.length === 0)
+    hostLog('warning', 'No job functions found. The app registered no functions: check the warning above.');
 
   // Functions whose bindings do not resolve are in error, as in Azure: they are listed but never run.
   const functionErrors = new Map<string, string>();
@@ -114,7 +122,14 @@ export async function startHost(options: HostOptions = {}): Promise<RunningHost>
     return { ...summarise(fn, routePrefix), ...(error ? { error } : {}) };
   });
   const logInvocation = (line: { level: LogLevel; category: LogCategory; functionName: string; invocationId: string; message: string }) =>
-    onLog({ time: new Date().toISOString(), level: line.level, functionName: line.functionName, invocationId: line.invocationId, ...(line.category === 'user' ? {} : { category: line.category }), message: line.message });
+    onLog({
+      time: new Date().toISOString(),
+      level: line.level,
+      functionName: line.functionName,
+      invocationId: line.invocationId,
+      ...(line.category === 'user' ? {} : { category: line.category }),
+      message: line.message,
+    });
   const invoke = (fn: RegisteredFunction, input: InvocationInput) => invokeRegisteredFunction(registry, fn, input, logInvocation);
 
   const runtime: HostRuntime = { registry, keys, invoke, hostLog };

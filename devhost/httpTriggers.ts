@@ -29,7 +29,8 @@ export function httpTriggerHandler({ registry, keys, invoke, hostLog }: HostRunt
   return async ({ req, res, url, method, body, givenKey: given }: HostRequest): Promise<void> => {
     const path = url.pathname;
     const prefix = routePrefix ? `/${routePrefix}` : '';
-    if (prefix && !(path.toLowerCase() === prefix.toLowerCase() || path.toLowerCase().startsWith(`${prefix.toLowerCase()}/`))) return send(res, 404);
+    if (prefix && !(path.toLowerCase() === prefix.toLowerCase() || path.toLowerCase().startsWith(`${prefix.toLowerCase()}/`)))
+      return send(res, 404);
     const routePath = path.slice(prefix.length) || '/';
     const matches = httpRoutes.map((r) => ({ r, params: r.route.match(routePath) })).filter((m) => m.params !== undefined);
     if (matches.length === 0) return send(res, 404);

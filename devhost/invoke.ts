@@ -4,7 +4,15 @@
  * with the preInvocation/postInvocation hooks around the handler.
  */
 import { randomUUID } from 'node:crypto';
-import type { CoreInvocationContext, CoreRegistry, LogCategory, LogLevel, RegisteredFunction, RpcInvocationResponse, RpcTypedData } from './functionsCore.js';
+import type {
+  CoreInvocationContext,
+  CoreRegistry,
+  LogCategory,
+  LogLevel,
+  RegisteredFunction,
+  RpcInvocationResponse,
+  RpcTypedData,
+} from './functionsCore.js';
 
 export interface InvocationInput {
   /** The trigger's payload in RPC form (`{ http }`, `{ string }`, `{ json }` …). */
@@ -13,7 +21,13 @@ export interface InvocationInput {
 }
 
 /** Where invocation logs go: one call per line the function (or the library) writes. */
-export type InvocationLogSink = (line: { level: LogLevel; category: LogCategory; functionName: string; invocationId: string; message: string }) => void;
+export type InvocationLogSink = (line: {
+  level: LogLevel;
+  category: LogCategory;
+  functionName: string;
+  invocationId: string;
+  message: string;
+}) => void;
 
 /** Invokes `fn` once; resolves to the worker's invocation response, rejects with the handler's error. */
 export async function invokeRegisteredFunction(
@@ -41,7 +55,13 @@ export async function invokeRegisteredFunction(
   const { context, inputs } = await invocation.getArguments();
 
   const hookData: Record<string, unknown> = {};
-  const pre: Record<string, unknown> = { hookData, appHookData: registry.appHookData, invocationContext: context, functionCallback: fn.callback, inputs };
+  const pre: Record<string, unknown> = {
+    hookData,
+    appHookData: registry.appHookData,
+    invocationContext: context,
+    functionCallback: fn.callback,
+    inputs,
+  };
   coreCtx.state = 'preInvocationHooks';
   await runHooks(registry, 'preInvocation', pre);
 
@@ -49,12 +69,23 @@ export async function invokeRegisteredFunction(
   let result: unknown;
   let error: unknown;
   try {
-    result = await invocation.invokeFunction(context, pre['inputs'] as unknown[], pre['functionCallback'] as RegisteredFunction['callback']);
+    result = await invocation.invokeFunction(
+      context,
+      pre['inputs'] as unknown[],
+      pre['functionCallback'] as RegisteredFunction['callback'],
+    );
   } catch (err) {
     error = err;
   }
 
-  const post: Record<string, unknown> = { hookData, appHookData: registry.appHookData, invocationContext: context, inputs: pre['inputs'], result, error };
+  const post: Record<string, unknown> = {
+    hookData,
+    appHookData: registry.appHookData,
+    invocationContext: context,
+    inputs: pre['inputs'],
+    result,
+    error,
+  };
   coreCtx.state = 'postInvocationHooks';
   await runHooks(registry, 'postInvocation', post);
   coreCtx.state = undefined;

@@ -31,7 +31,11 @@ const port = Number(portSetting);
 const write = (value: object) => process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...value })}\n`);
 
 if (!/^\d+$/.test(portSetting) || port > 65535) {
-  write({ level: 'error', category: 'host', message: `FUNCTIONS_HTTP_PORT: expected a port number from 0 to 65535, got ${JSON.stringify(portSetting)} (example: 7071)` });
+  write({
+    level: 'error',
+    category: 'host',
+    message: `FUNCTIONS_HTTP_PORT: expected a port number from 0 to 65535, got ${JSON.stringify(portSetting)} (example: 7071)`,
+  });
   process.exit(1);
 }
 

@@ -26,7 +26,10 @@ export function compileRoute(template: string): CompiledRoute {
   let pattern = '';
   let params = 0;
   let catchAll = 0;
-  const segments = template.replace(/^\/+|\/+$/g, '').split('/').filter((s) => s.length > 0);
+  const segments = template
+    .replace(/^\/+|\/+$/g, '')
+    .split('/')
+    .filter((s) => s.length > 0);
   for (const segment of segments) {
     const whole = /^\{(\*)?([A-Za-z_][\w]*)(?::([A-Za-z]+)(?:\([^)]*\))?)?(\?)?\}$/.exec(segment);
     if (whole) {

@@ -52,7 +52,9 @@ export function timerTimeZone(env: Readonly<Record<string, string | undefined>>)
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: zone });
   } catch {
-    throw new Error(`${TIME_ZONE_SETTING}: expected a tz database time zone, got ${JSON.stringify(zone)} (example: America/New_York; Windows names such as "Eastern Standard Time" work on Windows plans only).`);
+    throw new Error(
+      `${TIME_ZONE_SETTING}: expected a tz database time zone, got ${JSON.stringify(zone)} (example: America/New_York; Windows names such as "Eastern Standard Time" work on Windows plans only).`,
+    );
   }
   return zone;
 }
@@ -86,7 +88,11 @@ export function parseSchedule(expression: string, timeZone = 'UTC'): Schedule {
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
 /** Fires `onTick` on every occurrence of `schedule` until stopped. */
-export function startSchedule(schedule: Schedule, onTick: (payload: TimerPayload) => Promise<void>, runOnStartup: boolean): { stop(): void } {
+export function startSchedule(
+  schedule: Schedule,
+  onTick: (payload: TimerPayload) => Promise<void>,
+  runOnStartup: boolean,
+): { stop(): void } {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let last = new Date();

@@ -26,7 +26,9 @@ console.log(`  identity   ${e.identityEndpoint}   (header value: startEmulator()
 console.log(`  key vault  ${e.keyVault}   (${e.keyVaultName})`);
 console.log(`  admin      ${e.admin}/state`);
 console.log(`  CA         ${e.caCert}`);
-console.log(`  operator   clientId ${e.operator.clientId} (its secret is generated per start and returned by startEmulator(); not printed)`);
+console.log(
+  `  operator   clientId ${e.operator.clientId} (its secret is generated per start and returned by startEmulator(); not printed)`,
+);
 console.log('  env for the function host (IDENTITY_HEADER not printed):');
 for (const [k, v] of Object.entries(emulator.env())) if (k !== 'IDENTITY_HEADER') console.log(`    ${k}=${v}`);
 const stop = async () => {

@@ -5,7 +5,15 @@ import type { RegisterModule } from './core/contract.js';
 import { writeLoopbackDnsPreload } from './core/loopbackDns.js';
 import { EmulatorCore } from './core/server.js';
 import { createTls } from './core/tls.js';
-import { APP, DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP, DEFAULT_SUBSCRIPTION_ID, DEMO_VAULT, OPERATOR, TENANT_ID } from './core/wellKnown.js';
+import {
+  APP,
+  DEFAULT_LOCATION,
+  DEFAULT_RESOURCE_GROUP,
+  DEFAULT_SUBSCRIPTION_ID,
+  DEMO_VAULT,
+  OPERATOR,
+  TENANT_ID,
+} from './core/wellKnown.js';
 import { BUILT_IN_ROLE_IDS } from './arm/roles.js';
 import { registerGraph } from './graph/index.js';
 import { MANAGED_IDENTITY_PATH, registerIdentity } from './identity/index.js';
@@ -66,7 +74,7 @@ export interface RunningEmulator {
 export const TASK_CREDENTIAL_ROLE = {
   name: '5b1c2d3e-7a8b-4c9d-8e0f-a1b2c3d4e5f6',
   roleName: 'acr-pull-automation ACR task credentials',
-  description: "Read ACR tasks and set their custom-registry credentials (az acr task credential add --use-identity).",
+  description: 'Read ACR tasks and set their custom-registry credentials (az acr task credential add --use-identity).',
   actions: ['Microsoft.ContainerRegistry/registries/tasks/read', 'Microsoft.ContainerRegistry/registries/tasks/write'],
 } as const;
 
@@ -78,7 +86,12 @@ export const CONSUMER_PULL_CONFIG_ROLE = {
   name: '6c2d3e4f-8b9c-4dae-9f10-b2c3d4e5f6a7',
   roleName: 'acr-pull-automation consumer pull settings',
   description: 'Read Container Apps and site configurations, and point their registry pull at their own managed identity.',
-  actions: ['Microsoft.App/containerApps/read', 'Microsoft.App/containerApps/write', 'Microsoft.Web/sites/config/read', 'Microsoft.Web/sites/config/write'],
+  actions: [
+    'Microsoft.App/containerApps/read',
+    'Microsoft.App/containerApps/write',
+    'Microsoft.Web/sites/config/read',
+    'Microsoft.Web/sites/config/write',
+  ],
 } as const;
 
 /**
@@ -91,7 +104,15 @@ function defaultScenario(operatorSecret: string): Record<string, unknown> {
   return {
     identity: {
       principals: [
-        { objectId: APP.objectId, appId: APP.clientId, displayName: APP.displayName, principalType: 'ServicePrincipal', servicePrincipalType: 'ManagedIdentity', resourceId: APP.resourceId, createdAt: '2024-01-01T00:00:00Z' },
+        {
+          objectId: APP.objectId,
+          appId: APP.clientId,
+          displayName: APP.displayName,
+          principalType: 'ServicePrincipal',
+          servicePrincipalType: 'ManagedIdentity',
+          resourceId: APP.resourceId,
+          createdAt: '2024-01-01T00:00:00Z',
+        },
       ],
       managedIdentity: APP.objectId,
     },
@@ -117,18 +138,39 @@ function defaultScenario(operatorSecret: string): Record<string, unknown> {
       operatorObjectId: OPERATOR.objectId,
       resourceGroups: [{ name: DEFAULT_RESOURCE_GROUP, location: DEFAULT_LOCATION }],
       // vaultUri comes from the Key Vault module (ensureVault), seeded above.
-      resources: [{ id: DEMO_VAULT.resourceId, location: DEFAULT_LOCATION, properties: { tenantId: TENANT_ID, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true } }],
-      roleDefinitions: [TASK_CREDENTIAL_ROLE, CONSUMER_PULL_CONFIG_ROLE].map((role) => ({ ...role, actions: [...role.actions], assignableScopes: [`/subscriptions/${DEFAULT_SUBSCRIPTION_ID}`] })),
+      resources: [
+        {
+          id: DEMO_VAULT.resourceId,
+          location: DEFAULT_LOCATION,
+          properties: { tenantId: TENANT_ID, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true },
+        },
+      ],
+      roleDefinitions: [TASK_CREDENTIAL_ROLE, CONSUMER_PULL_CONFIG_ROLE].map((role) => ({
+        ...role,
+        actions: [...role.actions],
+        assignableScopes: [`/subscriptions/${DEFAULT_SUBSCRIPTION_ID}`],
+      })),
       // The app's managed identity: what infra/ grants the Function App (read, assign roles,
       // manage identities, set ACR task credentials on the watched subscription; manage secrets on its vault).
       roleAssignments: [
-        ...[BUILT_IN_ROLE_IDS.Reader, BUILT_IN_ROLE_IDS.RoleBasedAccessControlAdministrator, BUILT_IN_ROLE_IDS.ManagedIdentityContributor, TASK_CREDENTIAL_ROLE.name, CONSUMER_PULL_CONFIG_ROLE.name].map((roleDefinitionId) => ({
+        ...[
+          BUILT_IN_ROLE_IDS.Reader,
+          BUILT_IN_ROLE_IDS.RoleBasedAccessControlAdministrator,
+          BUILT_IN_ROLE_IDS.ManagedIdentityContributor,
+          TASK_CREDENTIAL_ROLE.name,
+          CONSUMER_PULL_CONFIG_ROLE.name,
+        ].map((roleDefinitionId) => ({
           scope: `/subscriptions/${DEFAULT_SUBSCRIPTION_ID}`,
           principalId: APP.objectId,
           principalType: 'ServicePrincipal',
           roleDefinitionId,
         })),
-        { scope: DEMO_VAULT.resourceId, principalId: APP.objectId, principalType: 'ServicePrincipal', roleDefinitionId: BUILT_IN_ROLE_IDS.KeyVaultSecretsOfficer },
+        {
+          scope: DEMO_VAULT.resourceId,
+          principalId: APP.objectId,
+          principalType: 'ServicePrincipal',
+          roleDefinitionId: BUILT_IN_ROLE_IDS.KeyVaultSecretsOfficer,
+        },
       ],
     },
   };

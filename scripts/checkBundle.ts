@@ -40,7 +40,10 @@ if (loadError || names.length === 0) {
 if (json) {
   // Bindings keyed by the name the host indexes them by, as the worker sends them
   // (`{ ...binding, name: key }`, Azure/azure-functions-nodejs-worker src/coreApi/registerFunction.ts).
-  const functions = registry.functions.map((f) => ({ name: f.name, bindings: Object.entries(f.metadata.bindings).map(([name, b]) => ({ ...b, name })) }));
+  const functions = registry.functions.map((f) => ({
+    name: f.name,
+    bindings: Object.entries(f.metadata.bindings).map(([name, b]) => ({ ...b, name })),
+  }));
   console.log(JSON.stringify({ entry, functions, warnings }));
 }
 process.exit(0);

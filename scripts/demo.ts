@@ -40,7 +40,11 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const vmId = `${rg}/providers/Microsoft.Compute/virtualMachines/vm-web-1`;
   const assignmentsOn = async (scope: string, principalId: string): Promise<RoleAssignment[]> => {
     const filter = encodeURIComponent(`principalId eq '${principalId}'`);
-    const response = await arm('GET', `${scope}/providers/Microsoft.Authorization/roleAssignments`, `${API.authorization}&$filter=${filter}`);
+    const response = await arm(
+      'GET',
+      `${scope}/providers/Microsoft.Authorization/roleAssignments`,
+      `${API.authorization}&$filter=${filter}`,
+    );
     return response.json<{ value: RoleAssignment[] }>().value;
   };
   const lastEventTime = async (resourceId: string): Promise<Date | undefined> => {
@@ -51,44 +55,73 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
   // The stage: two registries (one consents to its own resource group) and a VM with a managed identity.
   await arm('PUT', rg, API.resources, { location });
-  await arm('PUT', registryId('contosoacr'), API.registries, { location, sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group' } });
+  await arm('PUT', registryId('contosoacr'), API.registries, {
+    location,
+    sku: { name: 'Standard' },
+    tags: { 'acr-pull-allow': 'same-resource-group' },
+  });
   await arm('PUT', registryId('fabrikamacr'), API.registries, { location, sku: { name: 'Standard' } });
-  const vm = (await arm('PUT', vmId, API.compute, { location, identity: { type: 'SystemAssigned' }, properties: { hardwareProfile: { vmSize: 'Standard_B2s' } } })).json<{ identity: { principalId: string } }>();
+  const vm = (
+    await arm('PUT', vmId, API.compute, {
+      location,
+      identity: { type: 'SystemAssigned' },
+      properties: { hardwareProfile: { vmSize: 'Standard_B2s' } },
+    })
+  ).json<{ identity: { principalId: string } }>();
   const principalId = vm.identity.principalId;
   await settle();
 
   print('demo: tagged vm-web-1 acr-pull=contosoacr');
-  await arm('PATCH', `${vmId}/providers/Microsoft.Resources/tags/default`, API.tags, { operation: 'Merge', properties: { tags: { 'acr-pull': 'contosoacr' } } });
+  await arm('PATCH', `${vmId}/providers/Microsoft.Resources/tags/default`, API.tags, {
+    operation: 'Merge',
+    properties: { tags: { 'acr-pull': 'contosoacr' } },
+  });
   await settle();
-  const granted = (await assignmentsOn(registryId('contosoacr'), principalId)).filter((a) => a.properties.roleDefinitionId.toLowerCase().endsWith('7f951dda-4ed3-4680-a7ca-43fe172d538d'));
+  const granted = (await assignmentsOn(registryId('contosoacr'), principalId)).filter((a) =>
+    a.properties.roleDefinitionId.toLowerCase().endsWith('7f951dda-4ed3-4680-a7ca-43fe172d538d'),
+  );
   if (granted.length !== 1) throw new Error(`expected one AcrPull assignment for vm-web-1, found ${granted.length}`);
   const eventTime = await lastEventTime(vmId);
   const createdOn = granted[0]!.properties.createdOn ? new Date(granted[0]!.properties.createdOn) : undefined;
   const latencyMs = eventTime && createdOn ? createdOn.getTime() - eventTime.getTime() : undefined;
-  const latency = latencyMs === undefined ? '' : `   ${latencyMs < 1000 ? `${latencyMs} ms` : `${(latencyMs / 1000).toFixed(1)} s`} after the event`;
+  const latency =
+    latencyMs === undefined ? '' : `   ${latencyMs < 1000 ? `${latencyMs} ms` : `${(latencyMs / 1000).toFixed(1)} s`} after the event`;
   print(`  → AcrPull granted on contosoacr to vm-web-1 (system-assigned ${principalId.slice(0, 4)}…)${latency}`);
 
   print('demo: tagged vm-web-1 acr-pull=fabrikamacr (which has not opted in)');
-  await arm('PATCH', `${vmId}/providers/Microsoft.Resources/tags/default`, API.tags, { operation: 'Merge', properties: { tags: { 'acr-pull': 'contosoacr,fabrikamacr' } } });
+  await arm('PATCH', `${vmId}/providers/Microsoft.Resources/tags/default`, API.tags, {
+    operation: 'Merge',
+    properties: { tags: { 'acr-pull': 'contosoacr,fabrikamacr' } },
+  });
   await settle();
-  if ((await assignmentsOn(registryId('fabrikamacr'), principalId)).length !== 0) throw new Error('fabrikamacr granted access without consent');
+  if ((await assignmentsOn(registryId('fabrikamacr'), principalId)).length !== 0)
+    throw new Error('fabrikamacr granted access without consent');
   const denied = await latestAudit(e, caPem, registryId('fabrikamacr'));
   print(`  → no grant on fabrikamacr: ${denied ?? 'denied by registry consent'}`);
 
   print('demo: tagged registry fabrikamacr acr-pull-credential=demo-vault');
-  await arm('PATCH', `${registryId('fabrikamacr')}/providers/Microsoft.Resources/tags/default`, API.tags, { operation: 'Merge', properties: { tags: { 'acr-pull-credential': e.keyVaultName ?? 'demo-vault' } } });
+  await arm('PATCH', `${registryId('fabrikamacr')}/providers/Microsoft.Resources/tags/default`, API.tags, {
+    operation: 'Merge',
+    properties: { tags: { 'acr-pull-credential': e.keyVaultName ?? 'demo-vault' } },
+  });
   await settle();
   // Read the secrets as a platform engineer would: with a data-plane role on the vault.
   const vaultId = `${rg}/providers/Microsoft.KeyVault/vaults/${e.keyVaultName ?? 'demo-vault'}`;
   await arm('PUT', `${vaultId}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}`, API.authorization, {
-    properties: { roleDefinitionId: `${sub}/providers/Microsoft.Authorization/roleDefinitions/${KEY_VAULT_SECRETS_USER}`, principalId: e.operator.objectId, principalType: 'ServicePrincipal' },
+    properties: {
+      roleDefinitionId: `${sub}/providers/Microsoft.Authorization/roleDefinitions/${KEY_VAULT_SECRETS_USER}`,
+      principalId: e.operator.objectId,
+      principalType: 'ServicePrincipal',
+    },
   }).catch(() => undefined); // already there from an earlier run of the demo
   // Local vaults are <name>.vault.localhost (emulator/README.md, "Differences from Azure").
   installLoopbackDns();
   const secrets = new SecretClient(e.keyVault ?? '', credential, { tlsOptions: { ca: caPem } });
   const readSecret = (name: string) =>
     secrets.getSecret(name).catch((error: unknown) => {
-      throw new Error(`fabrikamacr pull credentials are not readable in ${e.keyVaultName}: ${name}: ${(error as { code?: string }).code ?? String(error)}`);
+      throw new Error(
+        `fabrikamacr pull credentials are not readable in ${e.keyVaultName}: ${name}: ${(error as { code?: string }).code ?? String(error)}`,
+      );
     });
   await readSecret('fabrikamacr-pull-usr');
   const pwd = await readSecret('fabrikamacr-pull-pwd');
@@ -96,7 +129,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   print(`  → pull credentials stored in ${e.keyVaultName} as fabrikamacr-pull-usr / -pwd, expire ${expires}`);
 
   print('demo: untagged vm-web-1');
-  await arm('PATCH', `${vmId}/providers/Microsoft.Resources/tags/default`, API.tags, { operation: 'Delete', properties: { tags: { 'acr-pull': '' } } });
+  await arm('PATCH', `${vmId}/providers/Microsoft.Resources/tags/default`, API.tags, {
+    operation: 'Delete',
+    properties: { tags: { 'acr-pull': '' } },
+  });
   await settle();
   if ((await assignmentsOn(registryId('contosoacr'), principalId)).length !== 0) throw new Error('AcrPull was not revoked');
   print('  → AcrPull revoked');
@@ -107,7 +143,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 /** The reason of the newest audit row about a registry, read through the app's own HTTP API. */
 async function latestAudit(e: StackEndpoints, caPem: string, registry: string): Promise<string | undefined> {
   void caPem;
-  const response = await fetch(`${e.functions}/api/audit?registry=${encodeURIComponent(registry)}`, { headers: { 'x-functions-key': e.functionKey } });
+  const response = await fetch(`${e.functions}/api/audit?registry=${encodeURIComponent(registry)}`, {
+    headers: { 'x-functions-key': e.functionKey },
+  });
   if (!response.ok) return undefined;
   const body = (await response.json()) as { items?: { reason: string; outcome: string }[] };
   return body.items?.find((i) => i.outcome === 'denied-by-consent')?.reason;

@@ -36,7 +36,11 @@ export function createOperator(e: OperatorEndpoints, caPem: string): Operator {
   });
   const json = (body: unknown) => (body === undefined ? undefined : JSON.stringify(body));
   const admin = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const res = await rawRequest(`${adminUrl}${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: json(body) }, caPem);
+    const res = await rawRequest(
+      `${adminUrl}${path}`,
+      { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: json(body) },
+      caPem,
+    );
     if (res.status >= 300) throw new Error(`admin ${method} ${path}: ${res.status} ${res.text}`);
     return (res.text ? JSON.parse(res.text) : undefined) as T;
   };
@@ -47,7 +51,11 @@ export function createOperator(e: OperatorEndpoints, caPem: string): Operator {
       const token = await credential.getToken('https://management.azure.com/.default');
       // A nextLink is a whole URL that already names its api-version.
       const url = path.startsWith('https://') ? path : `${armUrl}${path}${path.includes('?') ? '&' : '?'}api-version=${apiVersion}`;
-      const res = await rawRequest(url, { method, headers: { authorization: `Bearer ${token?.token}`, 'content-type': 'application/json' }, body: json(body) }, caPem);
+      const res = await rawRequest(
+        url,
+        { method, headers: { authorization: `Bearer ${token?.token}`, 'content-type': 'application/json' }, body: json(body) },
+        caPem,
+      );
       if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}: ${res.text}`);
       return res;
     },

@@ -117,7 +117,8 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     }
 
     const instances = options.instances ?? 1;
-    if (!Number.isInteger(instances) || instances < 1) throw new Error(`instances: expected a whole number of at least 1, got ${instances}`);
+    if (!Number.isInteger(instances) || instances < 1)
+      throw new Error(`instances: expected a whole number of at least 1, got ${instances}`);
     // One set of keys for every instance, as a Function App's host keys are the app's, not an instance's.
     const keys = { functionKey: newHostKey(), masterKey: newHostKey(), eventGridKey: newHostKey() };
     const baseEnv = {
@@ -155,7 +156,11 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       stops.push(() => loadBalancer!.stop());
     }
     const url = loadBalancer?.url ?? host.url;
-    options.onReady?.('functions', url, `${host.functions.map((f) => f.name).join(', ')}${instances > 1 ? `; ${instances} instances behind one address` : ''}`);
+    options.onReady?.(
+      'functions',
+      url,
+      `${host.functions.map((f) => f.name).join(', ')}${instances > 1 ? `; ${instances} instances behind one address` : ''}`,
+    );
     if (emulator) await subscribeApp(emulator, url, keys.eventGridKey, host.functions);
 
     const { loopbackDnsPreload: _preload, ...emulatorEndpoints } = emulator?.endpoints ?? ({} as Partial<EmulatorEndpoints>);
@@ -214,7 +219,12 @@ export function emulatorAppSettings(emulator: StackEmulator): Record<string, str
  * Subscribes each Event Grid function the app registered to the emulator's events, with the
  * same event types and filters the infra gives Event Grid in Azure (one list: APP_EVENT_SUBSCRIPTIONS).
  */
-export async function subscribeApp(emulator: StackEmulator, hostUrl: string, eventGridKey: string, functions: readonly FunctionSummary[]): Promise<void> {
+export async function subscribeApp(
+  emulator: StackEmulator,
+  hostUrl: string,
+  eventGridKey: string,
+  functions: readonly FunctionSummary[],
+): Promise<void> {
   for (const subscription of APP_EVENT_SUBSCRIPTIONS) {
     if (!functions.some((f) => f.name === subscription.functionName)) continue;
     const endpoint = `${hostUrl}/runtime/webhooks/eventgrid?functionName=${encodeURIComponent(subscription.functionName)}&code=${encodeURIComponent(eventGridKey)}`;
@@ -223,11 +233,16 @@ export async function subscribeApp(emulator: StackEmulator, hostUrl: string, eve
       {
         method: 'PUT',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ endpoint, includedEventTypes: subscription.includedEventTypes, advancedFilters: subscription.advancedFilters }),
+        body: JSON.stringify({
+          endpoint,
+          includedEventTypes: subscription.includedEventTypes,
+          advancedFilters: subscription.advancedFilters,
+        }),
       },
       emulator.caPem,
     );
-    if (response.status >= 300) throw new Error(`subscribing ${subscription.functionName} to the emulator's events failed: ${response.status} ${response.text}`);
+    if (response.status >= 300)
+      throw new Error(`subscribing ${subscription.functionName} to the emulator's events failed: ${response.status} ${response.text}`);
   }
 }
 
@@ -235,6 +250,7 @@ export async function subscribeApp(emulator: StackEmulator, hostUrl: string, eve
 export async function checkStackAnswers(endpoints: StackEndpoints): Promise<void> {
   const status = await fetch(`${endpoints.functions}/admin/host/status`, { headers: { 'x-functions-key': endpoints.masterKey } });
   const body = (await status.json()) as { state?: string };
-  if (status.status !== 200 || body.state !== 'Running') throw new Error(`The functions host answered ${status.status} ${JSON.stringify(body)}.`);
+  if (status.status !== 200 || body.state !== 'Running')
+    throw new Error(`The functions host answered ${status.status} ${JSON.stringify(body)}.`);
   await fetch(`${endpoints.tables}/Tables`); // any HTTP answer: a refused connection throws
 }

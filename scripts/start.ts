@@ -22,7 +22,8 @@ function portSetting(name: string, fallback: number | undefined): number | undef
   const raw = env[name]?.trim();
   if (!raw) return fallback;
   const port = Number(raw);
-  if (!/^\d+$/.test(raw) || port > 65535) fail(`${name}: expected a port number from 0 to 65535, got ${JSON.stringify(raw)} (example: 7071)`);
+  if (!/^\d+$/.test(raw) || port > 65535)
+    fail(`${name}: expected a port number from 0 to 65535, got ${JSON.stringify(raw)} (example: 7071)`);
   return port;
 }
 
@@ -39,7 +40,8 @@ function parseInstances(args: readonly string[]): number {
     const match = /^--instances(?:=(.*))?$/.exec(arg);
     if (!match) fail(`unknown option ${JSON.stringify(arg)}. Usage: npm start -- [--instances N]`);
     const raw = match[1] ?? args[++i];
-    if (raw === undefined || !/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 16) fail(`--instances: expected a whole number from 1 to 16, got ${JSON.stringify(raw ?? '')} (example: --instances 3)`);
+    if (raw === undefined || !/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 16)
+      fail(`--instances: expected a whole number from 1 to 16, got ${JSON.stringify(raw ?? '')} (example: --instances 3)`);
     instances = Number(raw);
   }
   return instances;
@@ -52,10 +54,14 @@ const localDir = resolve(repoRoot, env['LOCAL_DIR']?.trim() || '.local');
 const endpointsFile = join(localDir, 'endpoints.json');
 
 if (functionsPort !== 0 && !(await isPortFree(functionsPort))) {
-  fail(`Port ${functionsPort} is in use, so the functions host cannot listen there. Stop what uses it, or set FUNCTIONS_HTTP_PORT to another port (0 picks a free one).`);
+  fail(
+    `Port ${functionsPort} is in use, so the functions host cannot listen there. Stop what uses it, or set FUNCTIONS_HTTP_PORT to another port (0 picks a free one).`,
+  );
 }
 if (azuritePort !== undefined && azuritePort !== 0 && !(await isPortFree(azuritePort))) {
-  fail(`Port ${azuritePort} is in use, so Azurite cannot listen there. Stop what uses it, or unset AZURITE_TABLE_PORT to pick a free port.`);
+  fail(
+    `Port ${azuritePort} is in use, so Azurite cannot listen there. Stop what uses it, or unset AZURITE_TABLE_PORT to pick a free port.`,
+  );
 }
 
 const label = (component: StackComponent) => component.padEnd(10);
@@ -102,18 +108,24 @@ mkdirSync(localDir, { recursive: true });
 writeFileSync(endpointsFile, `${JSON.stringify(stack!.endpoints, null, 2)}\n`, { mode: 0o600 });
 const shownFile = relative(process.cwd(), endpointsFile);
 if ((env['DEMO']?.trim().toLowerCase() ?? 'on') !== 'off' && stack!.emulator) {
-  await runDemo({ endpoints: stack!.endpoints, caPem: stack!.emulator.caPem, print: (line) => console.log(line) }).catch((error: unknown) => {
-    console.error(`✗ demo: ${error instanceof Error ? error.message : String(error)}`);
-  });
+  await runDemo({ endpoints: stack!.endpoints, caPem: stack!.emulator.caPem, print: (line) => console.log(line) }).catch(
+    (error: unknown) => {
+      console.error(`✗ demo: ${error instanceof Error ? error.message : String(error)}`);
+    },
+  );
 }
 // The key stays out of the output: it is in the endpoints file.
-console.log(`Status page: ${stack!.endpoints.functions}/api/status?code=<functionKey from ${shownFile.startsWith('..') ? endpointsFile : shownFile}>   (open it in a browser)`);
+console.log(
+  `Status page: ${stack!.endpoints.functions}/api/status?code=<functionKey from ${shownFile.startsWith('..') ? endpointsFile : shownFile}>   (open it in a browser)`,
+);
 console.log(`Endpoints and keys: ${shownFile.startsWith('..') ? endpointsFile : shownFile}   (Ctrl-C to stop)`);
 
 stack!.hosts.forEach((host, index) => {
   void host.child.exited.then((code) => {
     if (stopping) return;
-    console.error(`✗ the functions host${instances > 1 ? ` (instance ${index + 1} of ${instances})` : ''} exited (code ${code}); stopping the stack`);
+    console.error(
+      `✗ the functions host${instances > 1 ? ` (instance ${index + 1} of ${instances})` : ''} exited (code ${code}); stopping the stack`,
+    );
     void shutdown(1);
   });
 });

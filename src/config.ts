@@ -149,7 +149,10 @@ export function loadConfig(env: Env): Config {
   const vaultNames = (name: string): string[] => {
     const value = env[name]?.trim() ?? '';
     const names: string[] = [];
-    for (const part of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+    for (const part of value
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)) {
       const checked = checkKeyVaultName(part);
       if (checked.ok) names.push(checked.value);
       else bad(name, 'comma-separated Key Vault names', value);
@@ -179,14 +182,20 @@ export function loadConfig(env: Env): Config {
   const watchedRaw = raw('WATCHED_SUBSCRIPTIONS');
   const watchedSubscriptions: string[] = [];
   if (watchedRaw !== undefined) {
-    for (const part of watchedRaw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    for (const part of watchedRaw
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)) {
       if (GUID.test(part)) watchedSubscriptions.push(part.toLowerCase());
       else bad('WATCHED_SUBSCRIPTIONS', 'comma-separated subscription GUIDs', watchedRaw);
     }
-    if (watchedSubscriptions.length === 0 && problems.length === 0) bad('WATCHED_SUBSCRIPTIONS', 'at least one subscription GUID', watchedRaw);
+    if (watchedSubscriptions.length === 0 && problems.length === 0)
+      bad('WATCHED_SUBSCRIPTIONS', 'at least one subscription GUID', watchedRaw);
   }
 
-  const federationScopes = parseFederationScopes(env['WORKLOAD_FEDERATION_SCOPES'], watchedSubscriptions, (expected, got) => bad('WORKLOAD_FEDERATION_SCOPES', expected, got));
+  const federationScopes = parseFederationScopes(env['WORKLOAD_FEDERATION_SCOPES'], watchedSubscriptions, (expected, got) =>
+    bad('WORKLOAD_FEDERATION_SCOPES', expected, got),
+  );
 
   const serviceUri = env['TABLES__tableServiceUri']?.trim() ? url('TABLES__tableServiceUri') : undefined;
   const connectionString = env['TABLES_CONNECTION_STRING']?.trim() || undefined;
@@ -197,7 +206,8 @@ export function loadConfig(env: Env): Config {
   }
 
   const tablePrefix = raw('TABLE_PREFIX') ?? 'acrpull';
-  if (!/^[A-Za-z][A-Za-z0-9]{0,29}$/.test(tablePrefix)) bad('TABLE_PREFIX', 'letters and digits, starting with a letter, at most 30', tablePrefix);
+  if (!/^[A-Za-z][A-Za-z0-9]{0,29}$/.test(tablePrefix))
+    bad('TABLE_PREFIX', 'letters and digits, starting with a letter, at most 30', tablePrefix);
 
   const consentRaw = raw('ACCESS_DEFAULT_CONSENT') ?? 'none';
   const defaultConsent = (CONSENT_DEFAULTS as readonly string[]).includes(consentRaw)
@@ -232,12 +242,20 @@ export function loadConfig(env: Env): Config {
   if (!problems.some((p) => p.startsWith('ROTATION_'))) {
     const min = minimumPeriodDays(config.rotationGraceHours);
     if (config.rotationPeriodDays < min) {
-      bad('ROTATION_PERIOD_DAYS', `a whole number from ${min} to ${MAX_PERIOD_DAYS} (${periodProblem(config.rotationPeriodDays, config.rotationGraceHours)})`, raw('ROTATION_PERIOD_DAYS'));
+      bad(
+        'ROTATION_PERIOD_DAYS',
+        `a whole number from ${min} to ${MAX_PERIOD_DAYS} (${periodProblem(config.rotationPeriodDays, config.rotationGraceHours)})`,
+        raw('ROTATION_PERIOD_DAYS'),
+      );
     }
   }
   // The lease is renewed before a call when less than two call timeouts of it remain: a shorter lease could end during a call.
   if (config.credentialsLeaseSeconds < 3 * config.credentialsCallTimeoutSeconds && !problems.some((p) => p.startsWith('CREDENTIALS_'))) {
-    bad('CREDENTIALS_LEASE_SECONDS', `at least 3 × CREDENTIALS_CALL_TIMEOUT_SECONDS (${3 * config.credentialsCallTimeoutSeconds})`, String(config.credentialsLeaseSeconds));
+    bad(
+      'CREDENTIALS_LEASE_SECONDS',
+      `at least 3 × CREDENTIALS_CALL_TIMEOUT_SECONDS (${3 * config.credentialsCallTimeoutSeconds})`,
+      String(config.credentialsLeaseSeconds),
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
@@ -251,9 +269,16 @@ const RESOURCE_GROUP_SCOPE = /^\/subscriptions\/([^/]+)\/resourcegroups\/([-\w.(
  * `/subscriptions/<id>/resourceGroups/<name>`, each in a watched subscription (the role check that
  * goes with federation only sees the watched subscriptions). Answers them lower-cased, deduplicated.
  */
-function parseFederationScopes(value: string | undefined, watched: readonly string[], bad: (expected: string, got: string) => void): string[] {
+function parseFederationScopes(
+  value: string | undefined,
+  watched: readonly string[],
+  bad: (expected: string, got: string) => void,
+): string[] {
   const scopes: string[] = [];
-  for (const part of (value ?? '').split(',').map((p) => p.trim().replace(/\/+$/, '')).filter(Boolean)) {
+  for (const part of (value ?? '')
+    .split(',')
+    .map((p) => p.trim().replace(/\/+$/, ''))
+    .filter(Boolean)) {
     const sub = SUBSCRIPTION_SCOPE.exec(part) ?? RESOURCE_GROUP_SCOPE.exec(part);
     const subscriptionId = sub?.[1]?.toLowerCase();
     const rg = sub?.[2];
@@ -265,7 +290,8 @@ function parseFederationScopes(value: string | undefined, watched: readonly stri
       bad(`scopes in WATCHED_SUBSCRIPTIONS (${subscriptionId} is not watched, so the identity's roles there could not be checked)`, part);
       continue;
     }
-    const scope = rg === undefined ? `/subscriptions/${subscriptionId}` : `/subscriptions/${subscriptionId}/resourcegroups/${rg.toLowerCase()}`;
+    const scope =
+      rg === undefined ? `/subscriptions/${subscriptionId}` : `/subscriptions/${subscriptionId}/resourcegroups/${rg.toLowerCase()}`;
     if (!scopes.includes(scope)) scopes.push(scope);
   }
   return scopes;

@@ -106,10 +106,15 @@ export function createDeps(config: Config, credential: TokenCredential, options:
     identityLocks: createIdentityLocks(),
     identityLeases: createTableIdentityLeases(createTableClient(config, credential, IDENTITY_LEASE_TABLE_SUFFIX), options.identityLease),
     listCredentialVaults: async () =>
-      (await listEnrolments(credentials)).filter((e) => e.status !== ENROLMENT_STATUSES.unenrolled).map((e) => ({ vaultName: e.vaultName, registryName: e.registryName })),
+      (await listEnrolments(credentials))
+        .filter((e) => e.status !== ENROLMENT_STATUSES.unenrolled)
+        .map((e) => ({ vaultName: e.vaultName, registryName: e.registryName })),
   };
   // The features this app has: registry access, then workload identity, then pull credentials (after access, for a registry).
-  return { ...features, reconcilers: [createAccessReconciler(features), createWorkloadReconciler(features), createCredentialsReconciler(credentials)] };
+  return {
+    ...features,
+    reconcilers: [createAccessReconciler(features), createWorkloadReconciler(features), createCredentialsReconciler(credentials)],
+  };
 }
 
 let deps: Deps | undefined;

@@ -22,7 +22,9 @@ export interface Logger {
 export function invocationLogger(context: LogSink, fields: Record<string, unknown> = {}): Logger {
   const base = { invocationId: context.invocationId, functionName: context.functionName, ...fields };
   const line = (level: string, message: string, extra?: Record<string, unknown>) =>
-    JSON.stringify({ ...base, level, message, ...extra }, (_key, value) => (value instanceof Error ? { name: value.name, message: value.message, code: (value as { code?: unknown }).code } : value));
+    JSON.stringify({ ...base, level, message, ...extra }, (_key, value) =>
+      value instanceof Error ? { name: value.name, message: value.message, code: (value as { code?: unknown }).code } : value,
+    );
   return {
     info: (message, extra) => context.log(line('info', message, extra)),
     warn: (message, extra) => context.warn(line('warning', message, extra)),

@@ -82,7 +82,14 @@ export function checkRetries(exchanges: readonly Exchange[]): RetryCheck {
       else early++;
     });
   }
-  return { throttled, retriedAfterRetryAfter: after, retriedEarly: early, neverRetried: never, alreadyWritten: superseded, minSlackMs: minSlack };
+  return {
+    throttled,
+    retriedAfterRetryAfter: after,
+    retriedEarly: early,
+    neverRetried: never,
+    alreadyWritten: superseded,
+    minSlackMs: minSlack,
+  };
 }
 
 /** Samples a process's resident memory; `peakMb` is the kernel's high-water mark since `start`. */
@@ -121,7 +128,12 @@ function watchMemory(pid: number): { stop(): { peakMb: number | null; sampledPea
   };
 }
 
-export async function runBurst(s: BenchStack, settings: BenchSettings, log: (line: string) => void, options: { instances?: number } = {}): Promise<Figure[]> {
+export async function runBurst(
+  s: BenchStack,
+  settings: BenchSettings,
+  log: (line: string) => void,
+  options: { instances?: number } = {},
+): Promise<Figure[]> {
   const instances = options.instances ?? 1;
   const n = settings.burstVms;
   const bucket = burstBucket(settings);
@@ -149,23 +161,38 @@ export async function runBurst(s: BenchStack, settings: BenchSettings, log: (lin
   const createStart = Date.now();
   try {
     vms.push(
-      ...(await mapLimit(Array.from({ length: n }, (_, i) => `${rg}/providers/Microsoft.Compute/virtualMachines/vm-${i}`), 16, async (id) => ({
-        id,
-        principalId: (await s.arm('PUT', id, API.vm, aVirtualMachine({ 'acr-pull': registryName }))).json<{ identity: { principalId: string } }>().identity.principalId.toLowerCase(),
-      }))),
+      ...(await mapLimit(
+        Array.from({ length: n }, (_, i) => `${rg}/providers/Microsoft.Compute/virtualMachines/vm-${i}`),
+        16,
+        async (id) => ({
+          id,
+          principalId: (
+            await s.arm('PUT', id, API.vm, aVirtualMachine({ 'acr-pull': registryName }))
+          )
+            .json<{ identity: { principalId: string } }>()
+            .identity.principalId.toLowerCase(),
+        }),
+      )),
     );
     createMs = Date.now() - createStart;
     // PUT /admin/faults also empties every bucket: the app starts with a full burst.
     // Reads too, in ARM's shape and enforced as ARM does: pacing must not buy writes with read 429s.
-    await s.setFaults({ throttle: { enabled: true, burst: bucket.burst, refillPerSecond: bucket.refillPerSecond, reads: { ...bucket.reads, enforce: true } }, events: { delayMs: 0 } });
-    log(`  burst (${instances} instance${instances > 1 ? 's' : ''}): ${n} VMs created in ${(createMs / 1000).toFixed(1)} s (deliveries held ${holdMs / 1000} s); writes ${bucket.burst} burst, ${bucket.refillPerSecond}/s, reads ${bucket.reads.burst} burst, ${bucket.reads.refillPerSecond}/s; bound ${(bucket.boundMs / 1000).toFixed(1)} s`);
+    await s.setFaults({
+      throttle: { enabled: true, burst: bucket.burst, refillPerSecond: bucket.refillPerSecond, reads: { ...bucket.reads, enforce: true } },
+      events: { delayMs: 0 },
+    });
+    log(
+      `  burst (${instances} instance${instances > 1 ? 's' : ''}): ${n} VMs created in ${(createMs / 1000).toFixed(1)} s (deliveries held ${holdMs / 1000} s); writes ${bucket.burst} burst, ${bucket.refillPerSecond}/s, reads ${bucket.reads.burst} burst, ${bucket.reads.refillPerSecond}/s; bound ${(bucket.boundMs / 1000).toFixed(1)} s`,
+    );
     // The bench must end: past a deadline of a few bounds, the figures are what was done by then.
     const deadlineMs = Math.round(holdMs + bucket.boundMs * DEADLINE_BOUNDS + 30_000);
     const progress = setInterval(() => {
       const xs = recorder.exchanges;
       const writes = xs.filter((x) => x.method === 'PUT' && /\/roleassignments\//.test(x.path));
       const lists = xs.filter((x) => x.method === 'GET' && /\/roleassignments$/.test(x.path)).length;
-      log(`  burst +${((Date.now() - createStart) / 1000).toFixed(0)} s: ${writes.filter((x) => x.status === 201).length} granted, ${writes.filter((x) => x.status === 429).length} assignment PUTs throttled, ${lists} assignment list pages, ${xs.length} requests`);
+      log(
+        `  burst +${((Date.now() - createStart) / 1000).toFixed(0)} s: ${writes.filter((x) => x.status === 201).length} granted, ${writes.filter((x) => x.status === 429).length} assignment PUTs throttled, ${lists} assignment list pages, ${xs.length} requests`,
+      );
     }, 10_000);
     try {
       // Done when Event Grid is idle; or when every grant is written and 10 s have passed (the
@@ -178,14 +205,20 @@ export async function runBurst(s: BenchStack, settings: BenchSettings, log: (lin
           () => false,
         );
         if (eventGridIdle) break;
-        const granted = new Set(recorder.exchanges.filter((x) => x.method === 'PUT' && x.status === 201 && x.path.startsWith(registryId.toLowerCase())).map((x) => x.path)).size;
+        const granted = new Set(
+          recorder.exchanges
+            .filter((x) => x.method === 'PUT' && x.status === 201 && x.path.startsWith(registryId.toLowerCase()))
+            .map((x) => x.path),
+        ).size;
         if (granted >= n) {
           allGrantedAt ??= Date.now();
           if (Date.now() - allGrantedAt > 10_000) break;
         }
       }
       if (!eventGridIdle) {
-        log(`  burst: Event Grid still busy ${((Date.now() - createStart) / 1000).toFixed(0)} s after creation; stopping deliveries and taking the figures as they stand`);
+        log(
+          `  burst: Event Grid still busy ${((Date.now() - createStart) / 1000).toFixed(0)} s after creation; stopping deliveries and taking the figures as they stand`,
+        );
         // Stop the retry storm before the next scenario: Event Grid drops what is pending for a
         // subscription that no longer exists, then the app's subscription is made again.
         await s.admin('DELETE', `/eventgrid/subscriptions/${RESOURCE_EVENT_SUBSCRIPTION.functionName}`);
@@ -200,12 +233,22 @@ export async function runBurst(s: BenchStack, settings: BenchSettings, log: (lin
     exchanges = recorder.stop();
     memoryPeak = memory.stop();
     await s.setFaults({ throttle: { enabled: false, ...DEFAULT_WRITES, reads: DEFAULT_READS }, events: { delayMs: 0 } });
-    await s.admin('PUT', '/eventgrid/options', { maxAttempts: eventGridBefore['maxAttempts'], requestTimeoutMs: eventGridBefore['requestTimeoutMs'] });
+    await s.admin('PUT', '/eventgrid/options', {
+      maxAttempts: eventGridBefore['maxAttempts'],
+      requestTimeoutMs: eventGridBefore['requestTimeoutMs'],
+    });
   }
 
   const subjects = new Set(vms.map((v) => v.id.toLowerCase()));
-  const deliveries = (await s.admin<{ value: Array<{ subject: string; startedAt: string; status: number | string; outcome: string }> }>('GET', '/eventgrid/deliveries')).value.filter((d) => subjects.has(d.subject.toLowerCase()));
-  const deadLetters = (await s.admin<{ value: Array<{ event: { subject: string } }> }>('GET', '/eventgrid/deadletters')).value.filter((d) => subjects.has(d.event.subject.toLowerCase()));
+  const deliveries = (
+    await s.admin<{ value: Array<{ subject: string; startedAt: string; status: number | string; outcome: string }> }>(
+      'GET',
+      '/eventgrid/deliveries',
+    )
+  ).value.filter((d) => subjects.has(d.subject.toLowerCase()));
+  const deadLetters = (await s.admin<{ value: Array<{ event: { subject: string } }> }>('GET', '/eventgrid/deadletters')).value.filter((d) =>
+    subjects.has(d.event.subject.toLowerCase()),
+  );
   const assignments = (await s.assignmentsAt(registryId)).filter((a) => a.roleDefinitionGuid === ACR_PULL);
   const perPrincipal = new Map<string, string[]>();
   for (const a of assignments) perPrincipal.set(a.principalId, [...(perPrincipal.get(a.principalId) ?? []), a.createdOn]);
@@ -219,16 +262,30 @@ export async function runBurst(s: BenchStack, settings: BenchSettings, log: (lin
   // Every event must be waiting when the bucket opens: creation must end before the hold does.
   const heldThroughout = createMs < holdMs;
 
-  const roleWrites = exchanges.filter((x) => x.method === 'PUT' && x.path.includes('/providers/microsoft.authorization/roleassignments/') && x.path.includes('/resourcegroups/bench-burst/'));
+  const roleWrites = exchanges.filter(
+    (x) =>
+      x.method === 'PUT' &&
+      x.path.includes('/providers/microsoft.authorization/roleassignments/') &&
+      x.path.includes('/resourcegroups/bench-burst/'),
+  );
   const okWrites = roleWrites.filter((x) => x.status >= 200 && x.status < 300).length;
   const retries = checkRetries(exchanges.filter((x) => x.path.includes('/resourcegroups/bench-burst/')));
   const failedDeliveries = deliveries.filter((d) => d.outcome !== 'delivered').length;
   // The app's ARM requests during the burst (the operator's VM PUTs excluded), per event.
-  const appArm = exchanges.filter((x) => !(x.method === 'PUT' && x.path.includes('/microsoft.compute/virtualmachines/')) && !x.path.startsWith('/admin') && (x.path.startsWith('/subscriptions/') || x.path.startsWith('/providers/microsoft.resourcegraph')));
+  const appArm = exchanges.filter(
+    (x) =>
+      !(x.method === 'PUT' && x.path.includes('/microsoft.compute/virtualmachines/')) &&
+      !x.path.startsWith('/admin') &&
+      (x.path.startsWith('/subscriptions/') || x.path.startsWith('/providers/microsoft.resourcegraph')),
+  );
   const throttled = appArm.filter((x) => x.status === 429);
-  const listPages = appArm.filter((x) => x.method === 'GET' && x.path.endsWith('/providers/microsoft.authorization/roleassignments')).length;
+  const listPages = appArm.filter(
+    (x) => x.method === 'GET' && x.path.endsWith('/providers/microsoft.authorization/roleassignments'),
+  ).length;
   const vmReads = appArm.filter((x) => x.method === 'GET' && x.path.includes('/microsoft.compute/virtualmachines/')).length;
-  const registryReads = appArm.filter((x) => x.method === 'GET' && x.path.endsWith(`/microsoft.containerregistry/registries/${registryName}`)).length;
+  const registryReads = appArm.filter(
+    (x) => x.method === 'GET' && x.path.endsWith(`/microsoft.containerregistry/registries/${registryName}`),
+  ).length;
   const lookups = appArm.filter((x) => x.path.startsWith('/providers/microsoft.resourcegraph')).length;
   const other = appArm.length - vmReads - registryReads - listPages - lookups - roleWrites.length;
   const per = (count: number) => Math.round((count / n) * 100) / 100;
@@ -241,10 +298,15 @@ export async function runBurst(s: BenchStack, settings: BenchSettings, log: (lin
   const hostProblems = new Map<string, number>();
   for (const line of s.stack.host.child.output.slice(hostLinesBefore)) {
     if (!/"level":"(warning|error)"|\\"level\\":\\"(warning|error)\\"/.test(line)) continue;
-    const message = (/\\?"message\\?":\\?"([^"\\]{0,200})/.exec(line)?.[1] ?? line.slice(0, 200)).replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '<id>').replace(/\/subscriptions\/\S+/g, '<resource>');
+    const message = (/\\?"message\\?":\\?"([^"\\]{0,200})/.exec(line)?.[1] ?? line.slice(0, 200))
+      .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '<id>')
+      .replace(/\/subscriptions\/\S+/g, '<resource>');
     hostProblems.set(message, (hostProblems.get(message) ?? 0) + 1);
   }
-  const topHostProblems = [...hostProblems.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([message, count]) => ({ message, count }));
+  const topHostProblems = [...hostProblems.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 8)
+    .map(([message, count]) => ({ message, count }));
   const scenario = `3. Burst of ${n.toLocaleString('en-US')} VMs, throttled, ${instances} instance${instances > 1 ? 's' : ''}`;
   const scale = `writes ${bucket.burst} burst + ${Math.round(bucket.refillPerSecond * 100) / 100}/s, reads ${bucket.reads.burst} + ${Math.round(bucket.reads.refillPerSecond * 100) / 100}/s = ARM's ${ARM_WRITE_BUCKET.burst} + ${ARM_WRITE_BUCKET.refillPerSecond}/s and 250 + 25/s × ${n / ARM_WRITE_BUCKET.forWrites} (N/1,000), time ÷ ${settings.timeScale}`;
   const figures: Figure[] = [
@@ -253,20 +315,47 @@ export async function runBurst(s: BenchStack, settings: BenchSettings, log: (lin
       name: 'all granted / bucket bound',
       value: ratio,
       unit: '',
-      display: ratio === null ? (finishedInTime ? 'not measured' : `not done within ${DEADLINE_BOUNDS}× the bound (${missing} of ${n} missing then)`) : `${ratio.toFixed(2)} (${((elapsedMs ?? 0) / 1000).toFixed(1)} s / ${(bucket.boundMs / 1000).toFixed(1)} s)`,
+      display:
+        ratio === null
+          ? finishedInTime
+            ? 'not measured'
+            : `not done within ${DEADLINE_BOUNDS}× the bound (${missing} of ${n} missing then)`
+          : `${ratio.toFixed(2)} (${((elapsedMs ?? 0) / 1000).toFixed(1)} s / ${(bucket.boundMs / 1000).toFixed(1)} s)`,
       goal: `≤ ${BURST_RATIO_GOAL}`,
       met: ratio !== null && ratio <= BURST_RATIO_GOAL && heldThroughout && finishedInTime,
-      detail: { instances, finishedInTime, eventGridIdle, deadlineBounds: DEADLINE_BOUNDS, elapsedMs, boundMs: bucket.boundMs, bucket, timeScale: settings.timeScale, scale, createMs, holdMs, heldThroughout, eventGrid: EVENT_GRID_AS_AZURE },
+      detail: {
+        instances,
+        finishedInTime,
+        eventGridIdle,
+        deadlineBounds: DEADLINE_BOUNDS,
+        elapsedMs,
+        boundMs: bucket.boundMs,
+        bucket,
+        timeScale: settings.timeScale,
+        scale,
+        createMs,
+        holdMs,
+        heldThroughout,
+        eventGrid: EVENT_GRID_AS_AZURE,
+      },
     },
     {
       scenario,
       name: '429s / write attempts',
       value: throttledShare === null ? null : Math.round(throttledShare * 1000) / 10,
       unit: '%',
-      display: throttledShare === null ? 'no writes' : `${(throttledShare * 100).toFixed(1)} % (${throttled.length} 429s: ${throttled.filter((x) => x.method === 'GET').length} on reads, ${throttled.filter((x) => x.method !== 'GET').length} on writes; ${roleWrites.length} assignment PUTs)`,
+      display:
+        throttledShare === null
+          ? 'no writes'
+          : `${(throttledShare * 100).toFixed(1)} % (${throttled.length} 429s: ${throttled.filter((x) => x.method === 'GET').length} on reads, ${throttled.filter((x) => x.method !== 'GET').length} on writes; ${roleWrites.length} assignment PUTs)`,
       goal: `≤ ${THROTTLED_SHARE_GOAL * 100} %`,
       met: throttledShare !== null && throttledShare <= THROTTLED_SHARE_GOAL,
-      detail: { ...retries, throttled: throttled.length, throttledReads: throttled.filter((x) => x.method === 'GET').length, assignmentPuts: roleWrites.length },
+      detail: {
+        ...retries,
+        throttled: throttled.length,
+        throttledReads: throttled.filter((x) => x.method === 'GET').length,
+        assignmentPuts: roleWrites.length,
+      },
     },
     {
       scenario,
@@ -286,9 +375,28 @@ export async function runBurst(s: BenchStack, settings: BenchSettings, log: (lin
       display: `${callsPerEvent} calls: ${per(vmReads)} VM read, ${per(registryReads)} registry read, ${per(listPages)} assignment list, ${per(okWrites)} write, ${lookups} look-ups in all, ${per(other)} other; ${per(throttled.length)} of them 429s`,
       goal: `≤ ${CALLS_PER_EVENT_GOAL}`,
       met: callsPerEvent <= CALLS_PER_EVENT_GOAL,
-      detail: { appArmRequests: appArm.length, vmReads, registryReads, lookups, listPages, okWrites, assignmentPuts: roleWrites.length, other, throttled: throttled.length },
+      detail: {
+        appArmRequests: appArm.length,
+        vmReads,
+        registryReads,
+        lookups,
+        listPages,
+        okWrites,
+        assignmentPuts: roleWrites.length,
+        other,
+        throttled: throttled.length,
+      },
     },
-    { scenario, name: 'duplicate / missing assignments', value: duplicates + missing, unit: '', display: `${duplicates} / ${missing}`, goal: '0 / 0', met: duplicates === 0 && missing === 0, detail: { duplicates, missing } },
+    {
+      scenario,
+      name: 'duplicate / missing assignments',
+      value: duplicates + missing,
+      unit: '',
+      display: `${duplicates} / ${missing}`,
+      goal: '0 / 0',
+      met: duplicates === 0 && missing === 0,
+      detail: { duplicates, missing },
+    },
     {
       scenario,
       name: '429s retried after Retry-After',
@@ -309,9 +417,15 @@ export async function runBurst(s: BenchStack, settings: BenchSettings, log: (lin
       unit: 'MB',
       goal: `≤ ${MEMORY_GOAL_MB.toLocaleString('en-US')} MB`,
       met: peak !== null && peak <= MEMORY_GOAL_MB,
-      detail: { ...memoryPeak, pid: s.stack.host.pid, source: memoryPeak.hwmReset ? 'VmHWM after clear_refs' : 'VmRSS sampled every 100 ms' },
+      detail: {
+        ...memoryPeak,
+        pid: s.stack.host.pid,
+        source: memoryPeak.hwmReset ? 'VmHWM after clear_refs' : 'VmRSS sampled every 100 ms',
+      },
     });
   }
-  log(`  burst (${instances} instance${instances > 1 ? 's' : ''}): ratio ${ratio}, ${throttled.length} 429s of ${roleWrites.length} writes, ${failedDeliveries} failed deliveries, ${deadLetters.length} dead letters, ${callsPerEvent} calls/event`);
+  log(
+    `  burst (${instances} instance${instances > 1 ? 's' : ''}): ratio ${ratio}, ${throttled.length} 429s of ${roleWrites.length} writes, ${failedDeliveries} failed deliveries, ${deadLetters.length} dead letters, ${callsPerEvent} calls/event`,
+  );
   return figures;
 }

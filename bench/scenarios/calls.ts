@@ -39,7 +39,10 @@ export function appCalls(calls: readonly CallCount[]): CallsPerEvent {
   const resourceReads = countOf(calls, { api: 'arm', method: 'GET' });
   const lookups = countOf(calls, { api: 'resourceGraph' });
   const assignmentLists = countOf(calls, { api: 'authorization', method: 'GET' });
-  const writes = countOf(calls, { api: 'authorization', status: () => true }) - assignmentLists + countOf(calls, { api: 'arm', method: 'PATCH', route: /^(?!.*tags)/i });
+  const writes =
+    countOf(calls, { api: 'authorization', status: () => true }) -
+    assignmentLists +
+    countOf(calls, { api: 'arm', method: 'PATCH', route: /^(?!.*tags)/i });
   const throttled = countOf(calls, { status: (x) => x === 429 });
   return {
     resourceReads,
@@ -96,22 +99,35 @@ export async function runCalls(s: BenchStack, settings: BenchSettings, log: (lin
   add('new tagged VM', created, { resourceReads: 2, lookups: 0, writes: 1 });
 
   // b. The same event delivered again (Event Grid delivers at least once): one read, nothing written.
-  const event = (await s.events()).find((e) => e.subject.toLowerCase() === vm('vm-new').toLowerCase() && e.eventType === 'Microsoft.Resources.ResourceWriteSuccess');
+  const event = (await s.events()).find(
+    (e) => e.subject.toLowerCase() === vm('vm-new').toLowerCase() && e.eventType === 'Microsoft.Resources.ResourceWriteSuccess',
+  );
   if (!event) throw new Error('no ResourceWriteSuccess event for vm-new');
   const redelivered = await measure(async () => {
     const { functions, eventGridKey } = s.stack.endpoints;
-    const res = await fetch(`${functions}/runtime/webhooks/eventgrid?functionName=${RESOURCE_EVENT_SUBSCRIPTION.functionName}&code=${encodeURIComponent(eventGridKey)}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'aeg-event-type': 'Notification', 'aeg-subscription-name': RESOURCE_EVENT_SUBSCRIPTION.functionName.toUpperCase(), 'aeg-delivery-count': '1' },
-      body: JSON.stringify([event]),
-    });
+    const res = await fetch(
+      `${functions}/runtime/webhooks/eventgrid?functionName=${RESOURCE_EVENT_SUBSCRIPTION.functionName}&code=${encodeURIComponent(eventGridKey)}`,
+      {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'aeg-event-type': 'Notification',
+          'aeg-subscription-name': RESOURCE_EVENT_SUBSCRIPTION.functionName.toUpperCase(),
+          'aeg-delivery-count': '1',
+        },
+        body: JSON.stringify([event]),
+      },
+    );
     if (res.status >= 300) throw new Error(`redelivery answered ${res.status}: ${await res.text()}`);
   });
   add('same event redelivered', redelivered, { resourceReads: 1, lookups: 0, writes: 0 });
 
   // c. The tag removed: one read, one delete.
   const untagged = await measure(async () => {
-    await s.arm('PATCH', `${vm('vm-new')}/providers/Microsoft.Resources/tags/default`, API.tags, { operation: 'Replace', properties: { tags: {} } });
+    await s.arm('PATCH', `${vm('vm-new')}/providers/Microsoft.Resources/tags/default`, API.tags, {
+      operation: 'Replace',
+      properties: { tags: {} },
+    });
   });
   add('tag removed', untagged, { resourceReads: 1, lookups: 0, writes: 1 });
 
@@ -124,13 +140,20 @@ export async function runCalls(s: BenchStack, settings: BenchSettings, log: (lin
   // Tagged consumers that name other registries: what the registry event must not read (issue 15:
   // 5,000 of them beside 50 at full size is the goal's estate; the bench keeps 4 per waiting consumer).
   const others = settings.waitingConsumers * 4;
-  await mapLimit(Array.from({ length: others }, (_, i) => vm(`vm-other-${i}`, waitRg)), 8, async (id) => {
-    await s.arm('PUT', id, API.vm, aVirtualMachine({ 'acr-pull': `benchotheracr${id.slice(id.lastIndexOf('-') + 1)}` }));
-  });
+  await mapLimit(
+    Array.from({ length: others }, (_, i) => vm(`vm-other-${i}`, waitRg)),
+    8,
+    async (id) => {
+      await s.arm('PUT', id, API.vm, aVirtualMachine({ 'acr-pull': `benchotheracr${id.slice(id.lastIndexOf('-') + 1)}` }));
+    },
+  );
   const consumers = await mapLimit(
     Array.from({ length: settings.waitingConsumers }, (_, i) => vm(`vm-wait-${i}`, waitRg)),
     8,
-    async (id) => (await s.arm('PUT', id, API.vm, aVirtualMachine({ 'acr-pull': waitName }))).json<{ identity: { principalId: string } }>().identity.principalId.toLowerCase(),
+    async (id) =>
+      (await s.arm('PUT', id, API.vm, aVirtualMachine({ 'acr-pull': waitName })))
+        .json<{ identity: { principalId: string } }>()
+        .identity.principalId.toLowerCase(),
   );
   await s.idle();
   let rowsRead = 0;
@@ -140,7 +163,11 @@ export async function runCalls(s: BenchStack, settings: BenchSettings, log: (lin
   rowsRead = (await s.calls()).filter((c) => c.api === 'resourceGraph').reduce((n, c) => n + (c.rows ?? 0), 0);
   const granted = new Set((await s.assignmentsAt(waitRegistry)).filter((a) => a.roleDefinitionGuid === ACR_PULL).map((a) => a.principalId));
   const missing = consumers.filter((p) => !granted.has(p)).length;
-  add(`registry created, ${settings.waitingConsumers} consumers waiting`, registryCreated, { resourceReads: 1, lookups: 1, writes: settings.waitingConsumers });
+  add(`registry created, ${settings.waitingConsumers} consumers waiting`, registryCreated, {
+    resourceReads: 1,
+    lookups: 1,
+    writes: settings.waitingConsumers,
+  });
   figures.push({
     scenario: '2. ARM calls per event',
     name: `waiting consumers granted on registry creation`,
@@ -159,7 +186,9 @@ export async function runCalls(s: BenchStack, settings: BenchSettings, log: (lin
     met: rowsRead <= settings.waitingConsumers * 2,
   });
   figures.push(...(await quietSweep(s, log)));
-  log(`  calls: new ${created.total}, redelivered ${redelivered.total}, untagged ${untagged.total}, registry created ${registryCreated.total}`);
+  log(
+    `  calls: new ${created.total}, redelivered ${redelivered.total}, untagged ${untagged.total}, registry created ${registryCreated.total}`,
+  );
   return figures;
 }
 
@@ -172,7 +201,11 @@ async function quietSweep(s: BenchStack, log: (line: string) => void): Promise<F
   const fire = async (): Promise<{ ms: number; line: string }> => {
     const before = s.stack.host.child.output.length;
     const started = Date.now();
-    const res = await fetch(`${s.stack.endpoints.functions}/admin/functions/reconcileSweep`, { method: 'POST', headers: { 'x-functions-key': s.stack.endpoints.masterKey, 'content-type': 'application/json' }, body: '{}' });
+    const res = await fetch(`${s.stack.endpoints.functions}/admin/functions/reconcileSweep`, {
+      method: 'POST',
+      headers: { 'x-functions-key': s.stack.endpoints.masterKey, 'content-type': 'application/json' },
+      body: '{}',
+    });
     if (res.status !== 202) throw new Error(`firing the sweep timer answered ${res.status}`);
     for (;;) {
       const line = s.stack.host.child.output.slice(before).find((l) => l.includes('reconciliation sweep finished'));
@@ -191,8 +224,15 @@ async function quietSweep(s: BenchStack, log: (line: string) => void): Promise<F
   const table = TableClient.fromConnectionString(s.tablesConnectionString, `${s.tablePrefix}audit`, { allowInsecureConnection: true });
   let rows = 0;
   const day = since.slice(0, 10);
-  for await (const row of table.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq 't:${day}' and caller eq 'sweep' and time ge '${since}'` } })) if (row) rows++;
-  const writes = countOf(calls, { api: 'authorization', method: 'PUT' }) + countOf(calls, { api: 'authorization', method: 'DELETE' }) + countOf(calls, { api: 'arm', method: 'PUT' }) + countOf(calls, { api: 'arm', method: 'PATCH' });
+  for await (const row of table.listEntities<Record<string, unknown>>({
+    queryOptions: { filter: `PartitionKey eq 't:${day}' and caller eq 'sweep' and time ge '${since}'` },
+  }))
+    if (row) rows++;
+  const writes =
+    countOf(calls, { api: 'authorization', method: 'PUT' }) +
+    countOf(calls, { api: 'authorization', method: 'DELETE' }) +
+    countOf(calls, { api: 'arm', method: 'PUT' }) +
+    countOf(calls, { api: 'arm', method: 'PATCH' });
   const reads = countOf(calls, { api: 'arm', method: 'GET' }) + countOf(calls, { api: 'authorization', method: 'GET' });
   const graph = countOf(calls, { api: 'resourceGraph' });
   log(`  quiet sweep: ${resources} resources, ${writes} writes, ${rows} audit rows, ${reads} ARM reads, ${graph} Resource Graph, ${ms} ms`);
@@ -200,6 +240,12 @@ async function quietSweep(s: BenchStack, log: (line: string) => void): Promise<F
   return [
     { scenario, name: `ARM writes (${resources} resources)`, value: writes, unit: 'writes', goal: '0', met: writes === 0 },
     { scenario, name: 'audit rows written', value: rows, unit: 'rows', goal: '1 (the summary)', met: rows === 1 },
-    { scenario, name: 'ARM reads / Resource Graph queries / time', value: ms, unit: 'ms', display: `${reads} ARM reads, ${graph} Resource Graph, ${ms} ms` },
+    {
+      scenario,
+      name: 'ARM reads / Resource Graph queries / time',
+      value: ms,
+      unit: 'ms',
+      display: `${reads} ARM reads, ${graph} Resource Graph, ${ms} ms`,
+    },
   ];
 }

@@ -46,18 +46,37 @@ export async function prepareColdStart(repoRoot: string, dir: string): Promise<C
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const hook = join(dir, 'functionsCore.cjs');
-  await build({ entryPoints: [join(repoRoot, 'devhost/functionsCore.ts')], outfile: hook, bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning' });
+  await build({
+    entryPoints: [join(repoRoot, 'devhost/functionsCore.ts')],
+    outfile: hook,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    logLevel: 'warning',
+  });
   const child = join(dir, 'coldStartChild.cjs');
   writeFileSync(child, CHILD);
   const sources = listTs(join(repoRoot, 'src'));
   const outdir = join(dir, 'unbundled');
   // ESM like the sources (the repo's package.json says "type": "module"); imports keep their `.js` names.
-  await build({ entryPoints: sources, outdir, outbase: join(repoRoot, 'src'), bundle: false, platform: 'node', target: 'node20', format: 'esm', logLevel: 'warning' });
+  await build({
+    entryPoints: sources,
+    outdir,
+    outbase: join(repoRoot, 'src'),
+    bundle: false,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    logLevel: 'warning',
+  });
   return { hook, child, unbundledEntry: join(outdir, 'index.js'), unbundledFiles: sources.length };
 }
 
 function listTs(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? listTs(join(dir, d.name)) : d.name.endsWith('.ts') && !d.name.endsWith('.d.ts') ? [join(dir, d.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+    d.isDirectory() ? listTs(join(dir, d.name)) : d.name.endsWith('.ts') && !d.name.endsWith('.d.ts') ? [join(dir, d.name)] : [],
+  );
 }
 
 interface Sample {
@@ -77,7 +96,12 @@ function loadOnce(builds: ColdStartBuilds, entry: string, cwd: string): Sample {
   return { importMs: out.importMs, processMs, functions: out.functions };
 }
 
-export async function runColdStart(repoRoot: string, bundleEntry: string, settings: BenchSettings, log: (line: string) => void): Promise<Figure[]> {
+export async function runColdStart(
+  repoRoot: string,
+  bundleEntry: string,
+  settings: BenchSettings,
+  log: (line: string) => void,
+): Promise<Figure[]> {
   // Inside the repo (git-ignored .local/), so the unbundled build finds node_modules; one directory per run.
   const dir = join(repoRoot, '.local', `bench-coldstart-${process.pid}`);
   const builds = await prepareColdStart(repoRoot, dir);
@@ -97,7 +121,12 @@ export async function runColdStart(repoRoot: string, bundleEntry: string, settin
   if (functions.size !== 1) throw new Error(`the two builds registered different functions: ${[...functions].join(' vs ')}`);
   const stats = (samples: Sample[]) => {
     const imports = samples.map((s) => s.importMs);
-    return { minMs: round(Math.min(...imports)), medianMs: round(median(imports)), processMedianMs: round(median(samples.map((s) => s.processMs))), runs: imports.map(round) };
+    return {
+      minMs: round(Math.min(...imports)),
+      medianMs: round(median(imports)),
+      processMedianMs: round(median(samples.map((s) => s.processMs))),
+      runs: imports.map(round),
+    };
   };
   const b = stats(bundled);
   const u = stats(unbundled);
@@ -106,10 +135,30 @@ export async function runColdStart(repoRoot: string, bundleEntry: string, settin
   log(`  cold start: bundled median ${b.medianMs} ms, unbundled ${u.medianMs} ms`);
   const scenario = `5. Cold start (import, ${settings.coldStartRuns} runs)`;
   return [
-    { scenario, name: 'bundled: min / median', value: b.medianMs, unit: 'ms', display: `${b.minMs} / ${b.medianMs} ms (process ${b.processMedianMs} ms)`, detail: b },
-    { scenario, name: 'unbundled: min / median', value: u.medianMs, unit: 'ms', display: `${u.minMs} / ${u.medianMs} ms (process ${u.processMedianMs} ms)`, detail: { ...u, sourceFiles: builds.unbundledFiles } },
+    {
+      scenario,
+      name: 'bundled: min / median',
+      value: b.medianMs,
+      unit: 'ms',
+      display: `${b.minMs} / ${b.medianMs} ms (process ${b.processMedianMs} ms)`,
+      detail: b,
+    },
+    {
+      scenario,
+      name: 'unbundled: min / median',
+      value: u.medianMs,
+      unit: 'ms',
+      display: `${u.minMs} / ${u.medianMs} ms (process ${u.processMedianMs} ms)`,
+      detail: { ...u, sourceFiles: builds.unbundledFiles },
+    },
     { scenario, name: 'bundled / unbundled (median)', value: ratio, unit: '', goal: '< 1 (bundle loads faster)', met: ratio < 1 },
-    { scenario, name: 'bundle size (one file)', value: sizeMb, unit: 'MB', detail: { bytes: statSync(bundleEntry).size, functions: [...functions][0] } },
+    {
+      scenario,
+      name: 'bundle size (one file)',
+      value: sizeMb,
+      unit: 'MB',
+      detail: { bytes: statSync(bundleEntry).size, functions: [...functions][0] },
+    },
   ];
 }
 

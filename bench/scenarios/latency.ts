@@ -30,14 +30,18 @@ export async function runLatency(s: BenchStack, settings: BenchSettings, log: (l
       const started = Date.now();
       for (let i = 0; i < settings.latencyVms; i++) {
         const id = `${rg}/providers/Microsoft.Compute/virtualMachines/vm-${i}`;
-        const body = (await s.arm('PUT', id, API.vm, aVirtualMachine({ 'acr-pull': registryName }))).json<{ identity: { principalId: string } }>();
+        const body = (await s.arm('PUT', id, API.vm, aVirtualMachine({ 'acr-pull': registryName }))).json<{
+          identity: { principalId: string };
+        }>();
         vms.push({ id, principalId: body.identity.principalId.toLowerCase() });
         await s.idle();
       }
       log(`  latency ${latencyMs} ms: ${vms.length} VMs in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
       const written = writeTimes(await s.events());
-      const granted = new Map((await s.assignmentsAt(registryId)).filter((a) => a.roleDefinitionGuid === ACR_PULL).map((a) => [a.principalId, a.createdOn]));
+      const granted = new Map(
+        (await s.assignmentsAt(registryId)).filter((a) => a.roleDefinitionGuid === ACR_PULL).map((a) => [a.principalId, a.createdOn]),
+      );
       const latencies: number[] = [];
       let missing = 0;
       for (const vm of vms) {
@@ -47,7 +51,15 @@ export async function runLatency(s: BenchStack, settings: BenchSettings, log: (l
         else latencies.push(Date.parse(createdOn) - Date.parse(eventTime));
       }
       latencies.sort((a, b) => a - b);
-      const detail = { vms: vms.length, measured: latencies.length, missing, minMs: latencies[0] ?? null, maxMs: latencies.at(-1) ?? null, armLatencyMsPerCall: latencyMs, apis: ARM_APIS };
+      const detail = {
+        vms: vms.length,
+        measured: latencies.length,
+        missing,
+        minMs: latencies[0] ?? null,
+        maxMs: latencies.at(-1) ?? null,
+        armLatencyMsPerCall: latencyMs,
+        apis: ARM_APIS,
+      };
       const scenario = `1. Event → grant, ARM +${latencyMs} ms/call`;
       const atGoal = latencyMs === LATENCY_GOAL_AT_MS;
       for (const p of [50, 95, 99] as const) {

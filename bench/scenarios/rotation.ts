@@ -41,7 +41,9 @@ export async function runRotation(s: BenchStack, settings: BenchSettings, log: (
   const rg = s.rgId('bench-rotation');
   await s.arm('PUT', rg, API.resourceGroup, { location: 'westeurope' });
   const registryId = (i: number) => `${rg}/providers/Microsoft.ContainerRegistry/registries/benchrot${i}acr`;
-  const table = TableClient.fromConnectionString(s.tablesConnectionString, `${s.tablePrefix}credentials`, { allowInsecureConnection: true });
+  const table = TableClient.fromConnectionString(s.tablesConnectionString, `${s.tablePrefix}credentials`, {
+    allowInsecureConnection: true,
+  });
 
   const enrol = async (ids: readonly string[]) => {
     await mapLimit(ids, 8, (id) => s.arm('PUT', id, API.registry, aRegistry({ 'acr-pull-credential': vault })));
@@ -55,15 +57,23 @@ export async function runRotation(s: BenchStack, settings: BenchSettings, log: (
     const past = new Date(Date.now() - PERIOD_DAYS * DAY_MS).toISOString();
     for await (const row of table.listEntities<Record<string, unknown>>()) {
       if (typeof row['registryId'] !== 'string' || !wanted.has(row['registryId'].toLowerCase())) continue;
-      await table.updateEntity({ partitionKey: row.partitionKey!, rowKey: row.rowKey!, currentCreatedAt: past }, 'Merge', { etag: row.etag });
+      await table.updateEntity({ partitionKey: row.partitionKey!, rowKey: row.rowKey!, currentCreatedAt: past }, 'Merge', {
+        etag: row.etag,
+      });
     }
   };
-  const sweep = async (expected: number): Promise<Sweep & { graph: number; keyVault: number; login: number; arm: number; calls: string[] }> => {
+  const sweep = async (
+    expected: number,
+  ): Promise<Sweep & { graph: number; keyVault: number; login: number; arm: number; calls: string[] }> => {
     await s.clearCalls();
     const host = s.stack.host;
     const before = host.child.output.length;
     const started = Date.now();
-    const res = await fetch(`${s.stack.endpoints.functions}/admin/functions/rotateCredentials`, { method: 'POST', headers: { 'x-functions-key': s.stack.endpoints.masterKey, 'content-type': 'application/json' }, body: '{}' });
+    const res = await fetch(`${s.stack.endpoints.functions}/admin/functions/rotateCredentials`, {
+      method: 'POST',
+      headers: { 'x-functions-key': s.stack.endpoints.masterKey, 'content-type': 'application/json' },
+      body: '{}',
+    });
     if (res.status !== 202) throw new Error(`firing the timer answered ${res.status}`);
     const deadline = started + 300_000;
     for (;;) {
@@ -83,7 +93,8 @@ export async function runRotation(s: BenchStack, settings: BenchSettings, log: (
           arm: countOf(calls, { api: 'arm' }) + countOf(calls, { api: 'authorization' }) + countOf(calls, { api: 'resourceGraph' }),
           calls: calls.filter((c) => c.api !== 'admin').map((c) => `${c.api} ${c.method} ${c.route} ${c.status}: ${c.count}`),
         };
-        if (result.rotated !== expected) log(`  rotation: expected ${expected} rotated, the sweep says ${result.rotated} (failed ${result.failed})`);
+        if (result.rotated !== expected)
+          log(`  rotation: expected ${expected} rotated, the sweep says ${result.rotated} (failed ${result.failed})`);
         return result;
       }
       if (Date.now() > deadline) throw new Error('the rotation sweep did not finish within 300 s');

@@ -41,17 +41,25 @@ export async function runScale(s: BenchStack, settings: BenchSettings, log: (lin
   const vm = (name: string) => `${rg}/providers/Microsoft.Compute/virtualMachines/${name}`;
   const target = 'scaletargetacr';
   const identityId = (i: number) => `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-scale-${i}`;
-  const fleetVm = (i: number) => ({ ...aVirtualMachine({ 'acr-pull': otherName(i % registries) }), identity: { type: 'UserAssigned', userAssignedIdentities: { [identityId(i % registries)]: {} } } });
+  const fleetVm = (i: number) => ({
+    ...aVirtualMachine({ 'acr-pull': otherName(i % registries) }),
+    identity: { type: 'UserAssigned', userAssignedIdentities: { [identityId(i % registries)]: {} } },
+  });
   const seeded = Date.now();
   const resources = [
-    ...Array.from({ length: registries }, (_, i) => ({ id: registryId(otherName(i)), ...aRegistry({ 'acr-pull-allow': 'same-resource-group' }) })),
+    ...Array.from({ length: registries }, (_, i) => ({
+      id: registryId(otherName(i)),
+      ...aRegistry({ 'acr-pull-allow': 'same-resource-group' }),
+    })),
     // Identities before the VMs that name them (ARM refuses a VM whose user-assigned identity does not exist).
     ...Array.from({ length: registries }, (_, i) => ({ id: identityId(i), location: LOCATION })),
     ...Array.from({ length: others }, (_, i) => ({ id: vm(`vm-scale-${i}`), ...fleetVm(i) })),
     ...Array.from({ length: naming }, (_, i) => ({ id: vm(`vm-target-${i}`), ...aVirtualMachine({ 'acr-pull': target }) })),
   ];
   await s.admin('POST', '/seed', { arm: { resources } });
-  log(`  scale: seeded ${others + naming} tagged VMs (${naming} name ${target}; the others share ${registries} user-assigned identities) and ${registries} registries in ${Date.now() - seeded} ms`);
+  log(
+    `  scale: seeded ${others + naming} tagged VMs (${naming} name ${target}; the others share ${registries} user-assigned identities) and ${registries} registries in ${Date.now() - seeded} ms`,
+  );
 
   // a. The registry event, delivered as Azure does (30 s per response: a slow first delivery is not redelivered at 5 s).
   const eventGridBefore = await s.admin<Record<string, unknown>>('GET', '/eventgrid/options');
@@ -67,12 +75,30 @@ export async function runScale(s: BenchStack, settings: BenchSettings, log: (lin
   const rowsRead = graphCalls.reduce((n, c) => n + (c.rows ?? 0), 0);
   const grants = (await s.assignmentsAt(registryId(target))).filter((a) => a.roleDefinitionGuid === ACR_PULL).length;
   const writes = countOf(calls, { api: 'authorization', method: 'PUT' });
-  log(`  scale: registry event read ${rowsRead} rows in ${countOf(calls, { api: 'resourceGraph' })} Resource Graph calls, wrote ${writes}, ${grants} grants, ${eventMs} ms`);
+  log(
+    `  scale: registry event read ${rowsRead} rows in ${countOf(calls, { api: 'resourceGraph' })} Resource Graph calls, wrote ${writes}, ${grants} grants, ${eventMs} ms`,
+  );
   const total = others + naming;
   const eventScenario = `7a. At scale: registry event (${total.toLocaleString('en-US')} tagged, ${naming} name it)`;
   const figures: Figure[] = [
-    { scenario: eventScenario, name: 'Resource Graph rows read', value: rowsRead, unit: 'rows', goal: `≤ ${naming * 2}`, met: rowsRead <= naming * 2, detail: { resourceGraphCalls: countOf(calls, { api: 'resourceGraph' }), tagged: total } },
-    { scenario: eventScenario, name: 'grants written', value: grants, unit: 'grants', goal: `${naming}`, met: grants === naming, detail: { roleAssignmentPuts: writes, ms: eventMs} },
+    {
+      scenario: eventScenario,
+      name: 'Resource Graph rows read',
+      value: rowsRead,
+      unit: 'rows',
+      goal: `≤ ${naming * 2}`,
+      met: rowsRead <= naming * 2,
+      detail: { resourceGraphCalls: countOf(calls, { api: 'resourceGraph' }), tagged: total },
+    },
+    {
+      scenario: eventScenario,
+      name: 'grants written',
+      value: grants,
+      unit: 'grants',
+      goal: `${naming}`,
+      met: grants === naming,
+      detail: { roleAssignmentPuts: writes, ms: eventMs },
+    },
   ];
 
   // b. The quiet sweep: settle first (the seeded consumers have no grants yet), then measure.
@@ -91,25 +117,65 @@ export async function runScale(s: BenchStack, settings: BenchSettings, log: (lin
   const table = TableClient.fromConnectionString(s.tablesConnectionString, `${s.tablePrefix}audit`, { allowInsecureConnection: true });
   let rows = 0;
   const outcomes = new Map<string, number>();
-  for await (const row of table.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq 't:${since.slice(0, 10)}' and caller eq 'sweep' and time ge '${since}'` } })) {
+  for await (const row of table.listEntities<Record<string, unknown>>({
+    queryOptions: { filter: `PartitionKey eq 't:${since.slice(0, 10)}' and caller eq 'sweep' and time ge '${since}'` },
+  })) {
     rows++;
     outcomes.set(String(row['outcome']), (outcomes.get(String(row['outcome'])) ?? 0) + 1);
   }
-  const sweepWrites = countOf(sweepCalls, { api: 'authorization', method: 'PUT' }) + countOf(sweepCalls, { api: 'authorization', method: 'DELETE' }) + countOf(sweepCalls, { api: 'arm', method: 'PUT' }) + countOf(sweepCalls, { api: 'arm', method: 'PATCH' });
+  const sweepWrites =
+    countOf(sweepCalls, { api: 'authorization', method: 'PUT' }) +
+    countOf(sweepCalls, { api: 'authorization', method: 'DELETE' }) +
+    countOf(sweepCalls, { api: 'arm', method: 'PUT' }) +
+    countOf(sweepCalls, { api: 'arm', method: 'PATCH' });
   const armCalls = countOf(sweepCalls, { api: 'arm' }) + countOf(sweepCalls, { api: 'authorization' });
   const rgCalls = countOf(sweepCalls, { api: 'resourceGraph' });
   const swept = pass.runs.reduce((n, r) => n + r.resources, 0);
   const runs = pass.runs.length;
   const summaries = outcomes.get('swept') ?? 0;
   const changes = rows - summaries;
-  log(`  scale: quiet sweep over ${swept} resources in ${runs} run(s) after ${settleRuns} settling run(s): ${sweepWrites} writes, ${rows} audit rows (${[...outcomes].map(([o, n]) => `${n} ${o}`).join(', ')}), ${armCalls} ARM calls, ${rgCalls} Resource Graph calls, ${pass.ms} ms`);
+  log(
+    `  scale: quiet sweep over ${swept} resources in ${runs} run(s) after ${settleRuns} settling run(s): ${sweepWrites} writes, ${rows} audit rows (${[...outcomes].map(([o, n]) => `${n} ${o}`).join(', ')}), ${armCalls} ARM calls, ${rgCalls} Resource Graph calls, ${pass.ms} ms`,
+  );
   const sweepScenario = `7b. At scale: quiet sweep (${swept.toLocaleString('en-US')} resources)`;
   figures.push(
     { scenario: sweepScenario, name: 'ARM writes', value: sweepWrites, unit: 'writes', goal: '0', met: sweepWrites === 0 },
-    { scenario: sweepScenario, name: `audit rows (${runs} run${runs === 1 ? '' : 's'} of the pass)`, value: rows, unit: 'rows', display: `${rows} rows: ${summaries} summar${summaries === 1 ? 'y' : 'ies'}, ${changes} other`, goal: `one summary per run (${runs}), 0 other`, met: summaries === runs + pass.busy && changes === 0, detail: { ...Object.fromEntries(outcomes), busyRuns: pass.busy } },
-    { scenario: sweepScenario, name: 'ARM calls', value: armCalls, unit: 'calls', display: `${armCalls.toLocaleString('en-US')} calls (${(armCalls / Math.max(1, swept)).toFixed(2)} per resource)`, detail: { reads: countOf(sweepCalls, { api: 'arm', method: 'GET' }), assignmentLists: countOf(sweepCalls, { api: 'authorization', method: 'GET' }) } },
-    { scenario: sweepScenario, name: 'Resource Graph calls', value: rgCalls, unit: 'calls', detail: { rows: sweepCalls.filter((c) => c.api === 'resourceGraph').reduce((n, c) => n + (c.rows ?? 0), 0) } },
-    { scenario: sweepScenario, name: 'time', value: pass.ms, unit: 'ms', display: `${(pass.ms / 1000).toFixed(1)} s (${((pass.ms / Math.max(1, swept)) * 1000).toFixed(0)} µs per resource)`, detail: { runs: pass.runs.map((r) => r.ms) } },
+    {
+      scenario: sweepScenario,
+      name: `audit rows (${runs} run${runs === 1 ? '' : 's'} of the pass)`,
+      value: rows,
+      unit: 'rows',
+      display: `${rows} rows: ${summaries} summar${summaries === 1 ? 'y' : 'ies'}, ${changes} other`,
+      goal: `one summary per run (${runs}), 0 other`,
+      met: summaries === runs + pass.busy && changes === 0,
+      detail: { ...Object.fromEntries(outcomes), busyRuns: pass.busy },
+    },
+    {
+      scenario: sweepScenario,
+      name: 'ARM calls',
+      value: armCalls,
+      unit: 'calls',
+      display: `${armCalls.toLocaleString('en-US')} calls (${(armCalls / Math.max(1, swept)).toFixed(2)} per resource)`,
+      detail: {
+        reads: countOf(sweepCalls, { api: 'arm', method: 'GET' }),
+        assignmentLists: countOf(sweepCalls, { api: 'authorization', method: 'GET' }),
+      },
+    },
+    {
+      scenario: sweepScenario,
+      name: 'Resource Graph calls',
+      value: rgCalls,
+      unit: 'calls',
+      detail: { rows: sweepCalls.filter((c) => c.api === 'resourceGraph').reduce((n, c) => n + (c.rows ?? 0), 0) },
+    },
+    {
+      scenario: sweepScenario,
+      name: 'time',
+      value: pass.ms,
+      unit: 'ms',
+      display: `${(pass.ms / 1000).toFixed(1)} s (${((pass.ms / Math.max(1, swept)) * 1000).toFixed(0)} µs per resource)`,
+      detail: { runs: pass.runs.map((r) => r.ms) },
+    },
   );
   return figures;
 }
@@ -142,7 +208,11 @@ async function sweepPass(s: BenchStack): Promise<{ ms: number; runs: SweepRun[];
 async function fireSweep(s: BenchStack): Promise<SweepRun> {
   const before = s.stack.host.child.output.length;
   const started = Date.now();
-  const res = await fetch(`${s.stack.endpoints.functions}/admin/functions/reconcileSweep`, { method: 'POST', headers: { 'x-functions-key': s.stack.endpoints.masterKey, 'content-type': 'application/json' }, body: '{}' });
+  const res = await fetch(`${s.stack.endpoints.functions}/admin/functions/reconcileSweep`, {
+    method: 'POST',
+    headers: { 'x-functions-key': s.stack.endpoints.masterKey, 'content-type': 'application/json' },
+    body: '{}',
+  });
   if (res.status !== 202) throw new Error(`firing the sweep timer answered ${res.status}`);
   for (;;) {
     const line = s.stack.host.child.output.slice(before).find((l) => l.includes('reconciliation sweep finished'));

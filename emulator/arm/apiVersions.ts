@@ -21,36 +21,165 @@ import { armError } from './errors.js';
 
 /** specification/resources/resource-manager/Microsoft.Resources/{stable,preview}/<version>/resources.json (and subscriptions.json). */
 const RESOURCES = [
-  '2014-04-01-preview', '2015-01-01', '2015-11-01', '2016-02-01', '2016-06-01', '2016-07-01', '2016-09-01', '2017-05-10', '2018-02-01', '2018-05-01',
-  '2018-06-01', '2019-03-01', '2019-05-01', '2019-05-10', '2019-06-01', '2019-07-01', '2019-08-01', '2019-10-01', '2019-11-01', '2020-01-01',
-  '2020-06-01', '2020-08-01', '2020-10-01', '2021-01-01', '2021-04-01', '2022-01-01', '2022-09-01', '2022-12-01', '2023-07-01', '2024-03-01',
-  '2024-07-01', '2024-11-01', '2025-03-01', '2025-04-01',
+  '2014-04-01-preview',
+  '2015-01-01',
+  '2015-11-01',
+  '2016-02-01',
+  '2016-06-01',
+  '2016-07-01',
+  '2016-09-01',
+  '2017-05-10',
+  '2018-02-01',
+  '2018-05-01',
+  '2018-06-01',
+  '2019-03-01',
+  '2019-05-01',
+  '2019-05-10',
+  '2019-06-01',
+  '2019-07-01',
+  '2019-08-01',
+  '2019-10-01',
+  '2019-11-01',
+  '2020-01-01',
+  '2020-06-01',
+  '2020-08-01',
+  '2020-10-01',
+  '2021-01-01',
+  '2021-04-01',
+  '2022-01-01',
+  '2022-09-01',
+  '2022-12-01',
+  '2023-07-01',
+  '2024-03-01',
+  '2024-07-01',
+  '2024-11-01',
+  '2025-03-01',
+  '2025-04-01',
 ];
 
 /** specification/compute/resource-manager/Microsoft.Compute/ComputeRP/stable/<version>/ (virtualMachine.json, virtualMachineScaleSet.json). */
 const COMPUTE = [
-  '2015-06-15', '2016-03-30', '2016-04-30-preview', '2017-03-30', '2017-12-01', '2018-04-01', '2018-06-01', '2018-10-01', '2019-03-01', '2019-07-01',
-  '2019-12-01', '2020-06-01', '2020-12-01', '2021-03-01', '2021-04-01', '2021-07-01', '2021-11-01', '2022-03-01', '2022-08-01', '2022-11-01',
-  '2023-03-01', '2023-07-01', '2023-09-01', '2024-03-01', '2024-07-01', '2024-11-01', '2025-04-01',
+  '2015-06-15',
+  '2016-03-30',
+  '2016-04-30-preview',
+  '2017-03-30',
+  '2017-12-01',
+  '2018-04-01',
+  '2018-06-01',
+  '2018-10-01',
+  '2019-03-01',
+  '2019-07-01',
+  '2019-12-01',
+  '2020-06-01',
+  '2020-12-01',
+  '2021-03-01',
+  '2021-04-01',
+  '2021-07-01',
+  '2021-11-01',
+  '2022-03-01',
+  '2022-08-01',
+  '2022-11-01',
+  '2023-03-01',
+  '2023-07-01',
+  '2023-09-01',
+  '2024-03-01',
+  '2024-07-01',
+  '2024-11-01',
+  '2025-04-01',
 ];
 
 /** specification/containerservice/resource-manager/Microsoft.ContainerService/aks/stable/<version>/managedClusters.json (stable versions). */
 const MANAGED_CLUSTERS = [
-  '2017-08-31', '2018-03-31', '2019-02-01', '2019-04-01', '2019-06-01', '2019-08-01', '2019-10-01', '2019-11-01', '2020-01-01', '2020-02-01',
-  '2020-03-01', '2020-04-01', '2020-06-01', '2020-07-01', '2020-09-01', '2020-11-01', '2020-12-01', '2021-02-01', '2021-03-01', '2021-05-01',
-  '2021-07-01', '2021-08-01', '2021-09-01', '2021-10-01', '2022-01-01', '2022-02-01', '2022-03-01', '2022-04-01', '2022-06-01', '2022-07-01',
-  '2022-08-01', '2022-09-01', '2022-11-01', '2023-01-01', '2023-02-01', '2023-03-01', '2023-04-01', '2023-05-01', '2023-06-01', '2023-07-01',
-  '2023-08-01', '2023-09-01', '2023-10-01', '2023-11-01', '2024-01-01', '2024-02-01', '2024-05-01', '2024-06-01', '2024-07-01', '2024-08-01',
-  '2024-09-01', '2024-10-01', '2025-01-01', '2025-02-01', '2025-03-01', '2025-04-01', '2025-05-01', '2025-06-01', '2025-07-01', '2025-08-01',
-  '2025-09-01', '2025-10-01',
+  '2017-08-31',
+  '2018-03-31',
+  '2019-02-01',
+  '2019-04-01',
+  '2019-06-01',
+  '2019-08-01',
+  '2019-10-01',
+  '2019-11-01',
+  '2020-01-01',
+  '2020-02-01',
+  '2020-03-01',
+  '2020-04-01',
+  '2020-06-01',
+  '2020-07-01',
+  '2020-09-01',
+  '2020-11-01',
+  '2020-12-01',
+  '2021-02-01',
+  '2021-03-01',
+  '2021-05-01',
+  '2021-07-01',
+  '2021-08-01',
+  '2021-09-01',
+  '2021-10-01',
+  '2022-01-01',
+  '2022-02-01',
+  '2022-03-01',
+  '2022-04-01',
+  '2022-06-01',
+  '2022-07-01',
+  '2022-08-01',
+  '2022-09-01',
+  '2022-11-01',
+  '2023-01-01',
+  '2023-02-01',
+  '2023-03-01',
+  '2023-04-01',
+  '2023-05-01',
+  '2023-06-01',
+  '2023-07-01',
+  '2023-08-01',
+  '2023-09-01',
+  '2023-10-01',
+  '2023-11-01',
+  '2024-01-01',
+  '2024-02-01',
+  '2024-05-01',
+  '2024-06-01',
+  '2024-07-01',
+  '2024-08-01',
+  '2024-09-01',
+  '2024-10-01',
+  '2025-01-01',
+  '2025-02-01',
+  '2025-03-01',
+  '2025-04-01',
+  '2025-05-01',
+  '2025-06-01',
+  '2025-07-01',
+  '2025-08-01',
+  '2025-09-01',
+  '2025-10-01',
 ];
 
 /** specification/containerregistry/resource-manager/Microsoft.ContainerRegistry/{stable,preview}/<version>/containerregistry.json. */
 const REGISTRIES = [
-  '2016-06-27-preview', '2017-03-01', '2017-06-01-preview', '2017-10-01', '2019-05-01', '2019-12-01-preview', '2020-11-01-preview',
-  '2021-06-01-preview', '2021-08-01-preview', '2021-09-01', '2021-12-01-preview', '2022-02-01-preview', '2022-12-01', '2023-01-01-preview',
-  '2023-06-01-preview', '2023-07-01', '2023-08-01-preview', '2023-11-01-preview', '2024-11-01-preview', '2025-03-01-preview', '2025-04-01',
-  '2025-05-01-preview', '2025-06-01-preview', '2025-11-01',
+  '2016-06-27-preview',
+  '2017-03-01',
+  '2017-06-01-preview',
+  '2017-10-01',
+  '2019-05-01',
+  '2019-12-01-preview',
+  '2020-11-01-preview',
+  '2021-06-01-preview',
+  '2021-08-01-preview',
+  '2021-09-01',
+  '2021-12-01-preview',
+  '2022-02-01-preview',
+  '2022-12-01',
+  '2023-01-01-preview',
+  '2023-06-01-preview',
+  '2023-07-01',
+  '2023-08-01-preview',
+  '2023-11-01-preview',
+  '2024-11-01-preview',
+  '2025-03-01-preview',
+  '2025-04-01',
+  '2025-05-01-preview',
+  '2025-06-01-preview',
+  '2025-11-01',
 ];
 
 /** …/Microsoft.ContainerRegistry/{stable,preview}/<version>/containerregistry_build.json (tasks). */
@@ -58,23 +187,64 @@ const TASKS = ['2018-09-01', '2019-04-01', '2019-06-01-preview', '2025-03-01-pre
 
 /** specification/msi/resource-manager/Microsoft.ManagedIdentity/ManagedIdentity/{stable,preview}/<version>/ManagedIdentity.json. */
 const MANAGED_IDENTITY = [
-  '2015-08-31-preview', '2018-11-30', '2021-09-30-preview', '2022-01-31-preview', '2023-01-31', '2023-07-31-preview', '2024-11-30',
-  '2025-01-31-preview', '2025-05-31-preview', '2026-04-30', '2026-05-31',
+  '2015-08-31-preview',
+  '2018-11-30',
+  '2021-09-30-preview',
+  '2022-01-31-preview',
+  '2023-01-31',
+  '2023-07-31-preview',
+  '2024-11-30',
+  '2025-01-31-preview',
+  '2025-05-31-preview',
+  '2026-04-30',
+  '2026-05-31',
 ];
 /** Federated identity credentials arrived with 2022-01-31-preview. */
 const FEDERATED_CREDENTIALS = MANAGED_IDENTITY.filter((v) => v >= '2022-01-31');
 
 /** specification/app/resource-manager/Microsoft.App/ContainerApps/{stable,preview}/<version>/ContainerApps.json. */
 const CONTAINER_APPS = [
-  '2022-01-01-preview', '2022-03-01', '2022-06-01-preview', '2022-10-01', '2022-11-01-preview', '2023-04-01-preview', '2023-05-01',
-  '2023-05-02-preview', '2023-08-01-preview', '2023-11-02-preview', '2024-02-02-preview', '2024-03-01', '2024-08-02-preview',
-  '2024-10-02-preview', '2025-01-01', '2025-02-02-preview', '2025-07-01',
+  '2022-01-01-preview',
+  '2022-03-01',
+  '2022-06-01-preview',
+  '2022-10-01',
+  '2022-11-01-preview',
+  '2023-04-01-preview',
+  '2023-05-01',
+  '2023-05-02-preview',
+  '2023-08-01-preview',
+  '2023-11-02-preview',
+  '2024-02-02-preview',
+  '2024-03-01',
+  '2024-08-02-preview',
+  '2024-10-02-preview',
+  '2025-01-01',
+  '2025-02-02-preview',
+  '2025-07-01',
 ];
 
 /** specification/web/resource-manager/Microsoft.Web/AppService/stable/<version>/WebApps.json. */
 const WEB_SITES = [
-  '2015-08-01', '2016-08-01', '2018-02-01', '2018-11-01', '2019-08-01', '2020-06-01', '2020-09-01', '2020-10-01', '2020-12-01', '2021-01-01',
-  '2021-01-15', '2021-02-01', '2021-03-01', '2022-03-01', '2022-09-01', '2023-01-01', '2023-12-01', '2024-04-01', '2024-11-01', '2025-03-01',
+  '2015-08-01',
+  '2016-08-01',
+  '2018-02-01',
+  '2018-11-01',
+  '2019-08-01',
+  '2020-06-01',
+  '2020-09-01',
+  '2020-10-01',
+  '2020-12-01',
+  '2021-01-01',
+  '2021-01-15',
+  '2021-02-01',
+  '2021-03-01',
+  '2022-03-01',
+  '2022-09-01',
+  '2023-01-01',
+  '2023-12-01',
+  '2024-04-01',
+  '2024-11-01',
+  '2025-03-01',
 ];
 
 /**
@@ -82,40 +252,101 @@ const WEB_SITES = [
  * the stable folders checked one by one (preview folders are not listed).
  */
 const CONTAINER_GROUPS = [
-  '2018-04-01', '2018-06-01', '2018-09-01', '2018-10-01', '2019-01-01', '2019-12-01', '2020-10-10', '2021-10-01', '2022-09-01', '2023-05-01', '2025-09-01',
+  '2018-04-01',
+  '2018-06-01',
+  '2018-09-01',
+  '2018-10-01',
+  '2019-01-01',
+  '2019-12-01',
+  '2020-10-10',
+  '2021-10-01',
+  '2022-09-01',
+  '2023-05-01',
+  '2025-09-01',
 ];
 
 /** specification/keyvault/resource-manager/Microsoft.KeyVault/{stable,preview}/<version>/keyvault.json (openapi.json from 2025-05-01). */
 const KEY_VAULTS = [
-  '2015-06-01', '2016-10-01', '2018-02-14', '2018-02-14-preview', '2019-09-01', '2020-04-01-preview', '2021-04-01-preview', '2021-06-01-preview',
-  '2021-10-01', '2021-11-01-preview', '2022-02-01-preview', '2022-07-01', '2022-11-01', '2023-02-01', '2023-07-01', '2023-08-01-preview',
-  '2024-04-01-preview', '2024-11-01', '2024-12-01-preview', '2025-05-01', '2026-02-01',
+  '2015-06-01',
+  '2016-10-01',
+  '2018-02-14',
+  '2018-02-14-preview',
+  '2019-09-01',
+  '2020-04-01-preview',
+  '2021-04-01-preview',
+  '2021-06-01-preview',
+  '2021-10-01',
+  '2021-11-01-preview',
+  '2022-02-01-preview',
+  '2022-07-01',
+  '2022-11-01',
+  '2023-02-01',
+  '2023-07-01',
+  '2023-08-01-preview',
+  '2024-04-01-preview',
+  '2024-11-01',
+  '2024-12-01-preview',
+  '2025-05-01',
+  '2026-02-01',
 ];
 
 /** specification/authorization/resource-manager/Microsoft.Authorization/{stable,preview}/<version>/authorization-RoleAssignmentsCalls.json. */
 const ROLE_ASSIGNMENTS = [
-  '2015-07-01', '2017-10-01-preview', '2018-01-01-preview', '2018-09-01-preview', '2020-03-01-preview', '2020-04-01-preview',
-  '2020-08-01-preview', '2020-10-01-preview', '2022-01-01-preview', '2022-04-01',
+  '2015-07-01',
+  '2017-10-01-preview',
+  '2018-01-01-preview',
+  '2018-09-01-preview',
+  '2020-03-01-preview',
+  '2020-04-01-preview',
+  '2020-08-01-preview',
+  '2020-10-01-preview',
+  '2022-01-01-preview',
+  '2022-04-01',
 ];
 /** …/authorization-RoleDefinitionsCalls.json. */
 const ROLE_DEFINITIONS = ['2015-07-01', '2018-01-01-preview', '2022-04-01', '2022-05-01-preview'];
 
 /** specification/resourcegraph/resource-manager/Microsoft.ResourceGraph/{stable,preview}/<version>/resourcegraph.json. */
-const RESOURCE_GRAPH = ['2018-09-01-preview', '2019-04-01', '2020-04-01-preview', '2020-09-01-preview', '2021-03-01', '2021-06-01-preview', '2022-10-01', '2024-04-01'];
+const RESOURCE_GRAPH = [
+  '2018-09-01-preview',
+  '2019-04-01',
+  '2020-04-01-preview',
+  '2020-09-01-preview',
+  '2021-03-01',
+  '2021-06-01-preview',
+  '2022-10-01',
+  '2024-04-01',
+];
 
 /** Accepted api-versions by lower-case namespace, then lower-case type path (`registries/tasks`). */
-export const API_VERSION_TABLE: Readonly<Record<string, { readonly namespace: string; readonly types: Readonly<Record<string, { readonly type: string; readonly versions: readonly string[] }>> }>> = {
+export const API_VERSION_TABLE: Readonly<
+  Record<
+    string,
+    {
+      readonly namespace: string;
+      readonly types: Readonly<Record<string, { readonly type: string; readonly versions: readonly string[] }>>;
+    }
+  >
+> = {
   'microsoft.resources': {
     namespace: 'Microsoft.Resources',
     types: Object.fromEntries(
-      ['subscriptions', 'resourceGroups', 'resources', 'tagNames', 'tags', 'deployments', 'providers', 'subscriptions/resourceGroups'].map((t) => [t.toLowerCase(), { type: t, versions: RESOURCES }]),
+      ['subscriptions', 'resourceGroups', 'resources', 'tagNames', 'tags', 'deployments', 'providers', 'subscriptions/resourceGroups'].map(
+        (t) => [t.toLowerCase(), { type: t, versions: RESOURCES }],
+      ),
     ),
   },
   'microsoft.compute': {
     namespace: 'Microsoft.Compute',
-    types: { virtualmachines: { type: 'virtualMachines', versions: COMPUTE }, virtualmachinescalesets: { type: 'virtualMachineScaleSets', versions: COMPUTE } },
+    types: {
+      virtualmachines: { type: 'virtualMachines', versions: COMPUTE },
+      virtualmachinescalesets: { type: 'virtualMachineScaleSets', versions: COMPUTE },
+    },
   },
-  'microsoft.containerservice': { namespace: 'Microsoft.ContainerService', types: { managedclusters: { type: 'managedClusters', versions: MANAGED_CLUSTERS } } },
+  'microsoft.containerservice': {
+    namespace: 'Microsoft.ContainerService',
+    types: { managedclusters: { type: 'managedClusters', versions: MANAGED_CLUSTERS } },
+  },
   'microsoft.containerregistry': {
     namespace: 'Microsoft.ContainerRegistry',
     types: { registries: { type: 'registries', versions: REGISTRIES }, 'registries/tasks': { type: 'registries/tasks', versions: TASKS } },
@@ -124,19 +355,34 @@ export const API_VERSION_TABLE: Readonly<Record<string, { readonly namespace: st
     namespace: 'Microsoft.ManagedIdentity',
     types: {
       userassignedidentities: { type: 'userAssignedIdentities', versions: MANAGED_IDENTITY },
-      'userassignedidentities/federatedidentitycredentials': { type: 'userAssignedIdentities/federatedIdentityCredentials', versions: FEDERATED_CREDENTIALS },
+      'userassignedidentities/federatedidentitycredentials': {
+        type: 'userAssignedIdentities/federatedIdentityCredentials',
+        versions: FEDERATED_CREDENTIALS,
+      },
     },
   },
   'microsoft.app': { namespace: 'Microsoft.App', types: { containerapps: { type: 'containerApps', versions: CONTAINER_APPS } } },
   // Site configuration (sites/config/web) is in the same WebApps.json as the site itself.
-  'microsoft.web': { namespace: 'Microsoft.Web', types: { sites: { type: 'sites', versions: WEB_SITES }, 'sites/config': { type: 'sites/config', versions: WEB_SITES } } },
-  'microsoft.containerinstance': { namespace: 'Microsoft.ContainerInstance', types: { containergroups: { type: 'containerGroups', versions: CONTAINER_GROUPS } } },
+  'microsoft.web': {
+    namespace: 'Microsoft.Web',
+    types: { sites: { type: 'sites', versions: WEB_SITES }, 'sites/config': { type: 'sites/config', versions: WEB_SITES } },
+  },
+  'microsoft.containerinstance': {
+    namespace: 'Microsoft.ContainerInstance',
+    types: { containergroups: { type: 'containerGroups', versions: CONTAINER_GROUPS } },
+  },
   'microsoft.keyvault': { namespace: 'Microsoft.KeyVault', types: { vaults: { type: 'vaults', versions: KEY_VAULTS } } },
   'microsoft.authorization': {
     namespace: 'Microsoft.Authorization',
-    types: { roleassignments: { type: 'roleAssignments', versions: ROLE_ASSIGNMENTS }, roledefinitions: { type: 'roleDefinitions', versions: ROLE_DEFINITIONS } },
+    types: {
+      roleassignments: { type: 'roleAssignments', versions: ROLE_ASSIGNMENTS },
+      roledefinitions: { type: 'roleDefinitions', versions: ROLE_DEFINITIONS },
+    },
   },
-  'microsoft.resourcegraph': { namespace: 'Microsoft.ResourceGraph', types: { resources: { type: 'resources', versions: RESOURCE_GRAPH } } },
+  'microsoft.resourcegraph': {
+    namespace: 'Microsoft.ResourceGraph',
+    types: { resources: { type: 'resources', versions: RESOURCE_GRAPH } },
+  },
 };
 
 /** The namespace and type path an ARM request path addresses, by its last `/providers/{ns}` segment (ARM's own types otherwise). */
@@ -156,7 +402,8 @@ export function typeOfPath(path: string): { namespace: string; typePath: string 
   if (lower[0] !== 'subscriptions') return undefined;
   if (lower.length <= 2) return { namespace: 'microsoft.resources', typePath: 'subscriptions' };
   const third = lower[2]!;
-  if (third === 'resourcegroups') return { namespace: 'microsoft.resources', typePath: lower.length >= 5 && lower[4] === 'resources' ? 'resources' : 'resourcegroups' };
+  if (third === 'resourcegroups')
+    return { namespace: 'microsoft.resources', typePath: lower.length >= 5 && lower[4] === 'resources' ? 'resources' : 'resourcegroups' };
   if (third === 'resources' || third === 'tagnames' || third === 'providers') return { namespace: 'microsoft.resources', typePath: third };
   return undefined;
 }
@@ -176,7 +423,11 @@ export function checkApiVersion(path: string, apiVersion: string, location = 'we
   if (!found || found.versions.includes(apiVersion)) return undefined;
   const listed = [...found.versions].reverse().join(', ');
   if (found.namespace === 'Microsoft.Resources') {
-    return armError(400, 'InvalidApiVersionParameter', `The api-version '${apiVersion}' is invalid. The supported versions are '${listed}'. Please see https://aka.ms/api-version for more details.`);
+    return armError(
+      400,
+      'InvalidApiVersionParameter',
+      `The api-version '${apiVersion}' is invalid. The supported versions are '${listed}'. Please see https://aka.ms/api-version for more details.`,
+    );
   }
   const lastType = found.type.split('/').pop()!;
   return armError(
@@ -187,4 +438,14 @@ export function checkApiVersion(path: string, apiVersion: string, location = 'we
 }
 
 /** Locations the emulator's providers list (any location is accepted on write). */
-export const SUPPORTED_LOCATIONS = ['eastus', 'eastus2', 'westus2', 'westeurope', 'northeurope', 'uksouth', 'swedencentral', 'southeastasia', 'australiaeast'];
+export const SUPPORTED_LOCATIONS = [
+  'eastus',
+  'eastus2',
+  'westus2',
+  'westeurope',
+  'northeurope',
+  'uksouth',
+  'swedencentral',
+  'southeastasia',
+  'australiaeast',
+];

@@ -69,14 +69,23 @@ export function toRoleAssignmentJson(a: RoleAssignment, tenantForm = false): Rec
 }
 
 /** Authorizer over the role assignments in `state`; `explain` answers the granting assignment. */
-export function createAuthorizer(state: ArmState): Authorizer & { explain(principalId: string, action: string, scope: string): Evidence | undefined } {
+export function createAuthorizer(
+  state: ArmState,
+): Authorizer & { explain(principalId: string, action: string, scope: string): Evidence | undefined } {
   const explain = (principalId: string, action: string, scope: string): Evidence | undefined => {
     for (const a of state.roleAssignments.values()) {
       if (a.principalId.toLowerCase() !== principalId.toLowerCase()) continue;
       if (!isScopeAtOrAbove(a.scope, scope)) continue;
       const role = state.findRole(a.roleDefinitionId);
       if (role && roleGrants(role, action)) {
-        return { role: role.roleName, roleAssignmentScope: a.scope, roleAssignmentId: a.name.replace(/-/g, ''), roleDefinitionId: role.name.replace(/-/g, ''), principalId: a.principalId.replace(/-/g, ''), principalType: a.principalType };
+        return {
+          role: role.roleName,
+          roleAssignmentScope: a.scope,
+          roleAssignmentId: a.name.replace(/-/g, ''),
+          roleDefinitionId: role.name.replace(/-/g, ''),
+          principalId: a.principalId.replace(/-/g, ''),
+          principalType: a.principalType,
+        };
       }
     }
     return undefined;
@@ -118,11 +127,14 @@ function parseFilter(filter: string | null): { atScope: boolean; principalId?: s
 export function authorizationHandlers({ ctx, state, authorizer }: AuthorizationDeps) {
   const toJson = (a: RoleAssignment) => toRoleAssignmentJson(a, state.options.tenantFormRoleDefinitionIds);
   const check = (caller: Caller, action: string, scope: string): EmuResponse | undefined =>
-    authorizer.isAuthorized(caller.objectId, action, scope) ? undefined : armErrors.authorizationFailed(caller.objectId, action, scope || '/');
+    authorizer.isAuthorized(caller.objectId, action, scope)
+      ? undefined
+      : armErrors.authorizationFailed(caller.objectId, action, scope || '/');
 
   const getRoleDefinition = (req: EmuRequest): EmuResponse => {
     const role = state.findRole(req.params.id ?? '');
-    if (!role || !isGuid(req.params.id ?? '')) return armError(404, 'RoleDefinitionDoesNotExist', `The specified role definition with ID '${req.params.id}' does not exist.`);
+    if (!role || !isGuid(req.params.id ?? ''))
+      return armError(404, 'RoleDefinitionDoesNotExist', `The specified role definition with ID '${req.params.id}' does not exist.`);
     return { status: 200, body: toRoleDefinitionJson(role, req.params.scope ?? '') };
   };
 
@@ -136,15 +148,25 @@ export function authorizationHandlers({ ctx, state, authorizer }: AuthorizationD
   const putRoleAssignment = (req: EmuRequest, caller: Caller): EmuResponse => {
     const scope = req.params.scope ?? '';
     const name = req.params.name ?? '';
-    if (!isGuid(name)) return armError(400, 'InvalidRoleAssignmentId', `The role assignment ID '${name}' is not valid. The role assignment ID must be a GUID.`);
+    if (!isGuid(name))
+      return armError(
+        400,
+        'InvalidRoleAssignmentId',
+        `The role assignment ID '${name}' is not valid. The role assignment ID must be a GUID.`,
+      );
     const props = isObject(req.body) && isObject(req.body.properties) ? req.body.properties : undefined;
     if (!props || typeof props.roleDefinitionId !== 'string' || typeof props.principalId !== 'string')
-      return armError(400, 'InvalidRequestContent', 'The request content was invalid and could not be deserialized: properties.roleDefinitionId and properties.principalId are required.');
+      return armError(
+        400,
+        'InvalidRequestContent',
+        'The request content was invalid and could not be deserialized: properties.roleDefinitionId and properties.principalId are required.',
+      );
     const roleGuid = props.roleDefinitionId.split('/').pop()!;
     const role = state.findRole(roleGuid);
     // A custom role exists only within its assignable scopes.
     const visible = role && (role.type === 'BuiltInRole' || (role.assignableScopes ?? []).some((s) => isScopeAtOrAbove(s, scope)));
-    if (!role || !visible || !isGuid(roleGuid)) return armError(400, 'RoleDefinitionDoesNotExist', `The specified role definition with ID '${roleGuid}' does not exist.`);
+    if (!role || !visible || !isGuid(roleGuid))
+      return armError(400, 'RoleDefinitionDoesNotExist', `The specified role definition with ID '${roleGuid}' does not exist.`);
     const denied = check(caller, 'Microsoft.Authorization/roleAssignments/write', scope);
     if (denied) return denied;
     const principalId = props.principalId;
@@ -161,36 +183,84 @@ export function authorizationHandlers({ ctx, state, authorizer }: AuthorizationD
     if (policy) {
       const assignmentId = `/providers/Microsoft.Management/managementGroups/${ctx.tenantId}/providers/Microsoft.Authorization/policyAssignments/${policy.name}`;
       const definitionId = `/providers/Microsoft.Management/managementGroups/${ctx.tenantId}/providers/Microsoft.Authorization/policyDefinitions/${policy.name}`;
-      const info = { policyDefinitionDisplayName: policy.displayName ?? policy.name, policyAssignmentName: policy.name, policyAssignmentId: assignmentId, policyDefinitionId: definitionId, policyDefinitionEffect: 'deny', policyAssignmentScope: `/providers/Microsoft.Management/managementGroups/${ctx.tenantId}` };
-      return armError(403, 'RequestDisallowedByPolicy', `Resource '${name}' was disallowed by policy. Policy identifiers: '[{"policyAssignment":{"name":"${policy.name}","id":"${assignmentId}"},"policyDefinition":{"name":"${policy.displayName ?? policy.name}","id":"${definitionId}"}}]'.`, {
-        target: name,
-        additionalInfo: [{ type: 'PolicyViolation', info }],
-      });
+      const info = {
+        policyDefinitionDisplayName: policy.displayName ?? policy.name,
+        policyAssignmentName: policy.name,
+        policyAssignmentId: assignmentId,
+        policyDefinitionId: definitionId,
+        policyDefinitionEffect: 'deny',
+        policyAssignmentScope: `/providers/Microsoft.Management/managementGroups/${ctx.tenantId}`,
+      };
+      return armError(
+        403,
+        'RequestDisallowedByPolicy',
+        `Resource '${name}' was disallowed by policy. Policy identifiers: '[{"policyAssignment":{"name":"${policy.name}","id":"${assignmentId}"},"policyDefinition":{"name":"${policy.displayName ?? policy.name}","id":"${definitionId}"}}]'.`,
+        {
+          target: name,
+          additionalInfo: [{ type: 'PolicyViolation', info }],
+        },
+      );
     }
     const id = `${scope}/providers/Microsoft.Authorization/roleAssignments/${name}`;
     const now = ctx.clock.now().toISOString();
     const existing = state.roleAssignments.get(keyOf(id));
-    const same = (a: RoleAssignment) => keyOf(a.scope) === keyOf(scope) && a.principalId.toLowerCase() === principalId.toLowerCase() && a.roleDefinitionId.split('/').pop()!.toLowerCase() === role.name;
+    const same = (a: RoleAssignment) =>
+      keyOf(a.scope) === keyOf(scope) &&
+      a.principalId.toLowerCase() === principalId.toLowerCase() &&
+      a.roleDefinitionId.split('/').pop()!.toLowerCase() === role.name;
     if (existing) {
-      if (!same(existing)) return armError(409, 'RoleAssignmentUpdateNotPermitted', 'Tenant ID, application ID, principal ID, and scope are not allowed to be updated.');
+      if (!same(existing))
+        return armError(
+          409,
+          'RoleAssignmentUpdateNotPermitted',
+          'Tenant ID, application ID, principal ID, and scope are not allowed to be updated.',
+        );
       existing.description = typeof props.description === 'string' ? props.description : existing.description;
       existing.updatedOn = now;
       existing.updatedBy = caller.objectId;
       return { status: 200, body: toJson(existing) };
     }
-    for (const a of state.roleAssignments.values()) if (same(a)) return armError(409, 'RoleAssignmentExists', 'The role assignment already exists.');
+    for (const a of state.roleAssignments.values())
+      if (same(a)) return armError(409, 'RoleAssignmentExists', 'The role assignment already exists.');
     const sub = parseResourceId(scope)?.subscriptionId;
-    if (sub && [...state.roleAssignments.values()].filter((a) => parseResourceId(a.scope)?.subscriptionId?.toLowerCase() === sub.toLowerCase()).length >= state.options.roleAssignmentLimit)
-      return armError(400, 'RoleAssignmentLimitExceeded', `No more role assignments can be created (code: RoleAssignmentLimitExceeded). The subscription '${sub}' has reached its limit of ${state.options.roleAssignmentLimit} role assignments.`);
+    if (
+      sub &&
+      [...state.roleAssignments.values()].filter((a) => parseResourceId(a.scope)?.subscriptionId?.toLowerCase() === sub.toLowerCase())
+        .length >= state.options.roleAssignmentLimit
+    )
+      return armError(
+        400,
+        'RoleAssignmentLimitExceeded',
+        `No more role assignments can be created (code: RoleAssignmentLimitExceeded). The subscription '${sub}' has reached its limit of ${state.options.roleAssignmentLimit} role assignments.`,
+      );
     const assignment: RoleAssignment = {
-      id, name, scope, roleDefinitionId: role.name, principalId, principalType,
+      id,
+      name,
+      scope,
+      roleDefinitionId: role.name,
+      principalId,
+      principalType,
       description: typeof props.description === 'string' ? props.description : null,
       condition: typeof props.condition === 'string' ? props.condition : null,
       conditionVersion: typeof props.conditionVersion === 'string' ? props.conditionVersion : null,
-      createdOn: now, updatedOn: now, createdBy: caller.objectId, updatedBy: caller.objectId,
+      createdOn: now,
+      updatedOn: now,
+      createdBy: caller.objectId,
+      updatedBy: caller.objectId,
     };
     state.roleAssignments.set(keyOf(id), assignment);
-    ctx.events.publish(toArmEvent({ kind: 'write', resourceId: id, operationName: 'Microsoft.Authorization/roleAssignments/write', claims: caller.claims, tenantId: ctx.tenantId, correlationId: caller.correlationId, evidence: authorizer.explain(caller.objectId, 'Microsoft.Authorization/roleAssignments/write', scope), now: ctx.clock.now() }));
+    ctx.events.publish(
+      toArmEvent({
+        kind: 'write',
+        resourceId: id,
+        operationName: 'Microsoft.Authorization/roleAssignments/write',
+        claims: caller.claims,
+        tenantId: ctx.tenantId,
+        correlationId: caller.correlationId,
+        evidence: authorizer.explain(caller.objectId, 'Microsoft.Authorization/roleAssignments/write', scope),
+        now: ctx.clock.now(),
+      }),
+    );
     return { status: 201, body: toJson(assignment) };
   };
 
@@ -212,7 +282,19 @@ export function authorizationHandlers({ ctx, state, authorizer }: AuthorizationD
     if (!a) return { status: 204 };
     const evidence = authorizer.explain(caller.objectId, 'Microsoft.Authorization/roleAssignments/delete', scope);
     state.roleAssignments.delete(key);
-    ctx.events.publish(toArmEvent({ kind: 'delete', resourceId: a.id, operationName: 'Microsoft.Authorization/roleAssignments/delete', claims: caller.claims, tenantId: ctx.tenantId, correlationId: caller.correlationId, evidence, request: req, now: ctx.clock.now() }));
+    ctx.events.publish(
+      toArmEvent({
+        kind: 'delete',
+        resourceId: a.id,
+        operationName: 'Microsoft.Authorization/roleAssignments/delete',
+        claims: caller.claims,
+        tenantId: ctx.tenantId,
+        correlationId: caller.correlationId,
+        evidence,
+        request: req,
+        now: ctx.clock.now(),
+      }),
+    );
     return { status: 200, body: toJson(a) };
   };
 
@@ -221,7 +303,12 @@ export function authorizationHandlers({ ctx, state, authorizer }: AuthorizationD
     const denied = check(caller, 'Microsoft.Authorization/roleAssignments/read', scope);
     if (denied) return denied;
     const filter = parseFilter(req.url.searchParams.get('$filter'));
-    if (!filter) return armError(400, 'UnsupportedQuery', `The filter '${req.url.searchParams.get('$filter')}' is not supported. Supported filters are atScope(), principalId eq '{id}' and assignedTo('{id}').`);
+    if (!filter)
+      return armError(
+        400,
+        'UnsupportedQuery',
+        `The filter '${req.url.searchParams.get('$filter')}' is not supported. Supported filters are atScope(), principalId eq '{id}' and assignedTo('{id}').`,
+      );
     const items = [...state.roleAssignments.values()].filter((a) => {
       const above = isScopeAtOrAbove(a.scope, scope);
       const below = isScopeAtOrAbove(scope, a.scope);

@@ -27,8 +27,15 @@ export interface DiscoveryDeps {
 }
 
 const LOCATION_NAMES: Readonly<Record<string, string>> = {
-  eastus: 'East US', eastus2: 'East US 2', westus2: 'West US 2', westeurope: 'West Europe', northeurope: 'North Europe', uksouth: 'UK South',
-  swedencentral: 'Sweden Central', southeastasia: 'Southeast Asia', australiaeast: 'Australia East',
+  eastus: 'East US',
+  eastus2: 'East US 2',
+  westus2: 'West US 2',
+  westeurope: 'West Europe',
+  northeurope: 'North Europe',
+  uksouth: 'UK South',
+  swedencentral: 'Sweden Central',
+  southeastasia: 'Southeast Asia',
+  australiaeast: 'Australia East',
 };
 
 /** The error a template deployment gets: the emulator writes resources one PUT at a time. */
@@ -53,12 +60,19 @@ export function discoveryHandlers({ ctx, state, authorizer }: DiscoveryDeps) {
   const listSubscriptions = (_req: EmuRequest, caller: Caller): EmuResponse => {
     const mine = [...state.roleAssignments.values()].filter((a) => a.principalId.toLowerCase() === caller.objectId.toLowerCase());
     const value = [...state.subscriptions.values()]
-      .filter((s) => mine.some((a) => isScopeAtOrAbove(a.scope, `/subscriptions/${s.subscriptionId}`) || isScopeAtOrAbove(`/subscriptions/${s.subscriptionId}`, a.scope)))
+      .filter((s) =>
+        mine.some(
+          (a) =>
+            isScopeAtOrAbove(a.scope, `/subscriptions/${s.subscriptionId}`) ||
+            isScopeAtOrAbove(`/subscriptions/${s.subscriptionId}`, a.scope),
+        ),
+      )
       .map(subscriptionJson);
     return { status: 200, body: { value, count: { type: 'Total', value: value.length } } };
   };
 
-  const subscriptionOr404 = (id: string): EmuResponse | undefined => (state.subscriptions.has(id.toLowerCase()) ? undefined : armErrors.subscriptionNotFound(id));
+  const subscriptionOr404 = (id: string): EmuResponse | undefined =>
+    state.subscriptions.has(id.toLowerCase()) ? undefined : armErrors.subscriptionNotFound(id);
 
   const providerJson = (subscriptionId: string, nsKey: string) => {
     const ns = API_VERSION_TABLE[nsKey]!;
@@ -84,7 +98,8 @@ export function discoveryHandlers({ ctx, state, authorizer }: DiscoveryDeps) {
     const missing = subscriptionOr404(sub);
     if (missing) return missing;
     const nsKey = (req.params.namespace ?? '').toLowerCase();
-    if (!API_VERSION_TABLE[nsKey]) return armError(404, 'InvalidResourceNamespace', `The resource namespace '${req.params.namespace ?? ''}' is invalid.`);
+    if (!API_VERSION_TABLE[nsKey])
+      return armError(404, 'InvalidResourceNamespace', `The resource namespace '${req.params.namespace ?? ''}' is invalid.`);
     return { status: 200, body: providerJson(sub, nsKey) };
   };
 
@@ -102,7 +117,8 @@ export function discoveryHandlers({ ctx, state, authorizer }: DiscoveryDeps) {
     const missing = subscriptionOr404(sub);
     if (missing) return missing;
     const scope = `/subscriptions/${sub}`;
-    if (!can(caller, 'Microsoft.Resources/subscriptions/tagNames/read', scope)) return armErrors.authorizationFailed(caller.objectId, 'Microsoft.Resources/subscriptions/tagNames/read', scope);
+    if (!can(caller, 'Microsoft.Resources/subscriptions/tagNames/read', scope))
+      return armErrors.authorizationFailed(caller.objectId, 'Microsoft.Resources/subscriptions/tagNames/read', scope);
     const names = new Map<string, { tagName: string; count: number; values: Map<string, number> }>();
     const prefix = keyOf(scope) + '/';
     for (const r of [...state.resourceGroups.values(), ...state.resources.values()]) {
@@ -119,7 +135,11 @@ export function discoveryHandlers({ ctx, state, authorizer }: DiscoveryDeps) {
       id: `${scope}/tagNames/${n.tagName}`,
       tagName: n.tagName,
       count: { type: 'Total', value: n.count },
-      values: [...n.values].map(([v, c]) => ({ id: `${scope}/tagNames/${n.tagName}/tagValues/${v}`, tagValue: v, count: { type: 'Total', value: c } })),
+      values: [...n.values].map(([v, c]) => ({
+        id: `${scope}/tagNames/${n.tagName}/tagValues/${v}`,
+        tagValue: v,
+        count: { type: 'Total', value: c },
+      })),
     }));
     return { status: 200, body: { value } };
   };
@@ -129,7 +149,11 @@ export function discoveryHandlers({ ctx, state, authorizer }: DiscoveryDeps) {
     const sub = req.params.subscriptionId ?? '';
     if (!state.subscriptions.has(sub.toLowerCase())) return { status: 404 };
     const id = req.url.pathname.replace(/\/$/, '');
-    if (!can(caller, 'Microsoft.Resources/subscriptions/resourceGroups/read', id)) return { ...armErrors.authorizationFailed(caller.objectId, 'Microsoft.Resources/subscriptions/resourceGroups/read', id), body: undefined };
+    if (!can(caller, 'Microsoft.Resources/subscriptions/resourceGroups/read', id))
+      return {
+        ...armErrors.authorizationFailed(caller.objectId, 'Microsoft.Resources/subscriptions/resourceGroups/read', id),
+        body: undefined,
+      };
     return { status: state.resourceGroups.has(keyOf(id)) ? 204 : 404 };
   };
 
@@ -147,7 +171,12 @@ export function discoveryHandlers({ ctx, state, authorizer }: DiscoveryDeps) {
     if (!/^\d{4}-\d{2}-\d{2}/.test(apiVersion) || apiVersion < '2019-05-01') {
       return {
         status: 200,
-        body: { galleryEndpoint: `${base}/`, graphEndpoint: `${base}/`, portalEndpoint: `${base}/`, authentication: { loginEndpoint: `${base}/`, audiences } },
+        body: {
+          galleryEndpoint: `${base}/`,
+          graphEndpoint: `${base}/`,
+          portalEndpoint: `${base}/`,
+          authentication: { loginEndpoint: `${base}/`, audiences },
+        },
       };
     }
     return {
@@ -167,7 +196,12 @@ export function discoveryHandlers({ ctx, state, authorizer }: DiscoveryDeps) {
           activeDirectoryDataLake: `${base}/`,
           sqlManagement: `${base}/`,
           vmImageAliasDoc: `${base}/`,
-          suffixes: { keyVaultDns: 'vault.localhost', acrLoginServer: 'azurecr.io', storage: 'core.windows.net', sqlServerHostname: 'database.windows.net' },
+          suffixes: {
+            keyVaultDns: 'vault.localhost',
+            acrLoginServer: 'azurecr.io',
+            storage: 'core.windows.net',
+            sqlServerHostname: 'database.windows.net',
+          },
         },
       ],
     };
@@ -199,13 +233,24 @@ export function discoveryHandlers({ ctx, state, authorizer }: DiscoveryDeps) {
     let filter: ResourceFilter | undefined;
     if (filterText !== null && filterText.trim() !== '') {
       const parsed = parseResourceFilter(filterText);
-      if (!parsed.ok) return armError(400, 'InvalidFilterInQueryString', `Invalid $filter '${filterText}' specified in the query string. ${parsed.error}`);
+      if (!parsed.ok)
+        return armError(
+          400,
+          'InvalidFilterInQueryString',
+          `Invalid $filter '${filterText}' specified in the query string. ${parsed.error}`,
+        );
       filter = parsed.filter;
     }
     const topText = req.url.searchParams.get('$top');
     const top = topText === null ? undefined : Number(topText);
-    if (top !== undefined && (!Number.isInteger(top) || top < 1 || top > 1000)) return armError(400, 'InvalidTopInQueryString', `The value '${topText}' of $top is invalid: expected an integer from 1 to 1000.`);
-    const expand = new Set((req.url.searchParams.get('$expand') ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
+    if (top !== undefined && (!Number.isInteger(top) || top < 1 || top > 1000))
+      return armError(400, 'InvalidTopInQueryString', `The value '${topText}' of $top is invalid: expected an integer from 1 to 1000.`);
+    const expand = new Set(
+      (req.url.searchParams.get('$expand') ?? '')
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean),
+    );
     const prefix = keyOf(scope) + '/';
     const items = [...state.resources.values()]
       .filter((r) => keyOf(r.id).startsWith(prefix))
@@ -235,10 +280,22 @@ export function discoveryHandlers({ ctx, state, authorizer }: DiscoveryDeps) {
       DEPLOYMENTS_NOT_SUPPORTED,
       'Template deployments (PUT deployments, POST validate and whatIf) are not supported by the emulator: create each resource with its own PUT. See emulator/README.md, "Differences from Azure".',
     );
-  const deploymentNotFound = (req: EmuRequest): EmuResponse => armError(404, 'DeploymentNotFound', `Deployment '${req.params.name ?? ''}' could not be found.`);
+  const deploymentNotFound = (req: EmuRequest): EmuResponse =>
+    armError(404, 'DeploymentNotFound', `Deployment '${req.params.name ?? ''}' could not be found.`);
   const listDeployments = (): EmuResponse => ({ status: 200, body: { value: [] } });
 
-  return { listSubscriptions, getProvider, listProviders, listTagNames, checkResourceGroup, metadataEndpoints, listResources, deploymentNotSupported, deploymentNotFound, listDeployments };
+  return {
+    listSubscriptions,
+    getProvider,
+    listProviders,
+    listTagNames,
+    checkResourceGroup,
+    metadataEndpoints,
+    listResources,
+    deploymentNotSupported,
+    deploymentNotFound,
+    listDeployments,
+  };
 }
 
 /** The fields `$filter` reads, from a stored resource. */

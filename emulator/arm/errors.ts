@@ -13,11 +13,17 @@ export const armErrors = {
     armError(400, 'MissingApiVersionParameter', 'The api-version query parameter (?api-version=) is required for all requests.'),
   missingToken: () => ({
     ...armError(401, 'AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing."),
-    headers: { 'WWW-Authenticate': 'Bearer authorization_uri="https://login.windows.net/", error="invalid_token", error_description="The authentication failed because of missing \'Authorization\' header."' },
+    headers: {
+      'WWW-Authenticate':
+        'Bearer authorization_uri="https://login.windows.net/", error="invalid_token", error_description="The authentication failed because of missing \'Authorization\' header."',
+    },
   }),
   invalidToken: () => ({
     ...armError(401, 'InvalidAuthenticationToken', 'The access token is invalid.'),
-    headers: { 'WWW-Authenticate': 'Bearer authorization_uri="https://login.windows.net/", error="invalid_token", error_description="The access token is invalid."' },
+    headers: {
+      'WWW-Authenticate':
+        'Bearer authorization_uri="https://login.windows.net/", error="invalid_token", error_description="The access token is invalid."',
+    },
   }),
   authorizationFailed: (objectId: string, action: string, scope: string) =>
     armError(
@@ -34,7 +40,11 @@ export const armErrors = {
       `The Resource '${type}/${name}' under resource group '${rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`,
     ),
   parentNotFound: (parent: string) =>
-    armError(404, 'ParentResourceNotFound', `Can not perform requested operation on nested resource. Parent resource '${parent}' not found.`),
+    armError(
+      404,
+      'ParentResourceNotFound',
+      `Can not perform requested operation on nested resource. Parent resource '${parent}' not found.`,
+    ),
   noRoute: (path: string) => armError(404, 'InvalidResourceType', `The resource type could not be found for '${path}'.`),
   badRequest: (code: string, message: string) => armError(400, code, message),
 } as const;

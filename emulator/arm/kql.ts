@@ -15,7 +15,10 @@
 
 export type Row = Readonly<Record<string, unknown>>;
 
-type Column = { readonly kind: 'column'; readonly name: string } | { readonly kind: 'tag'; readonly key: string } | { readonly kind: 'property'; readonly name: string };
+type Column =
+  | { readonly kind: 'column'; readonly name: string }
+  | { readonly kind: 'tag'; readonly key: string }
+  | { readonly kind: 'property'; readonly name: string };
 type Expr =
   | { readonly op: 'and' | 'or'; readonly left: Expr; readonly right: Expr }
   | { readonly op: '=~' | '==' | '!~' | '!=' | 'contains' | '!contains'; readonly col: Column; readonly value: string }
@@ -38,8 +41,23 @@ export class KqlError extends Error {
   override readonly name = 'KqlError';
 }
 
-const COLUMNS = ['id', 'name', 'type', 'location', 'resourceGroup', 'subscriptionId', 'kind', 'tags', 'identity', 'properties', 'sku', 'tenantId', 'managedBy'];
-const SUPPORTED = "supported: resources|authorizationresources | where <cond> [| where <cond>] [| project col, …] or [| summarize [name =] count()]; cond uses =~, ==, !~, !=, contains, in~, isnotempty(), isempty() on id, name, type, location, resourceGroup, subscriptionId, kind, tags['key'], properties.<name> or tostring(col), combined with and/or/()";
+const COLUMNS = [
+  'id',
+  'name',
+  'type',
+  'location',
+  'resourceGroup',
+  'subscriptionId',
+  'kind',
+  'tags',
+  'identity',
+  'properties',
+  'sku',
+  'tenantId',
+  'managedBy',
+];
+const SUPPORTED =
+  "supported: resources|authorizationresources | where <cond> [| where <cond>] [| project col, …] or [| summarize [name =] count()]; cond uses =~, ==, !~, !=, contains, in~, isnotempty(), isempty() on id, name, type, location, resourceGroup, subscriptionId, kind, tags['key'], properties.<name> or tostring(col), combined with and/or/()";
 
 type Token = { t: 'str' | 'ident' | 'sym'; v: string };
 
@@ -48,7 +66,10 @@ function tokenize(q: string): Token[] {
   let i = 0;
   while (i < q.length) {
     const c = q[i]!;
-    if (/\s/.test(c)) { i++; continue; }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
     if (c === "'" || c === '"') {
       const end = q.indexOf(c, i + 1);
       if (end < 0) throw new KqlError(`Unterminated string at ${i}`);
@@ -63,7 +84,11 @@ function tokenize(q: string): Token[] {
       continue;
     }
     const id = /^!?[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)?/.exec(q.slice(i));
-    if (id) { out.push({ t: 'ident', v: id[0] }); i += id[0].length; continue; }
+    if (id) {
+      out.push({ t: 'ident', v: id[0] });
+      i += id[0].length;
+      continue;
+    }
     // Anything else is a token the parser will refuse with a message naming the supported subset.
     out.push({ t: 'sym', v: c });
     i++;
@@ -87,7 +112,8 @@ export function parseQuery(query: string): ParsedQuery {
   };
   const table = next();
   const tableName = TABLES.find((t) => t === table.v.toLowerCase());
-  if (table.t !== 'ident' || !tableName) throw new KqlError(`Only the ${TABLES.map((t) => `'${t}'`).join(' and ')} tables are supported, got '${table.v}'; ${SUPPORTED}`);
+  if (table.t !== 'ident' || !tableName)
+    throw new KqlError(`Only the ${TABLES.map((t) => `'${t}'`).join(' and ')} tables are supported, got '${table.v}'; ${SUPPORTED}`);
   const where: Expr[] = [];
   let project: string[] | undefined;
   let count: string | undefined;
@@ -146,7 +172,8 @@ export function parseQuery(query: string): ParsedQuery {
       }
       return { op: 'in~', col, values };
     }
-    if (!['=~', '==', '!~', '!=', 'contains', '!contains'].includes(opv)) throw new KqlError(`Unsupported operator '${op.v}'; ${SUPPORTED}`);
+    if (!['=~', '==', '!~', '!=', 'contains', '!contains'].includes(opv))
+      throw new KqlError(`Unsupported operator '${op.v}'; ${SUPPORTED}`);
     const v = next();
     if (v.t !== 'str') throw new KqlError(`Expected a quoted value after '${op.v}'`);
     return { op: opv as '=~', col, value: v.v };
@@ -226,17 +253,30 @@ const str = (v: unknown) => (v === undefined || v === null ? '' : typeof v === '
 
 export function evaluate(e: Expr, row: Row): boolean {
   switch (e.op) {
-    case 'and': return evaluate(e.left, row) && evaluate(e.right, row);
-    case 'or': return evaluate(e.left, row) || evaluate(e.right, row);
-    case 'isnotempty': return str(valueOf(row, e.col)) !== '';
-    case 'isempty': return str(valueOf(row, e.col)) === '';
-    case 'in~': { const v = str(valueOf(row, e.col)).toLowerCase(); return e.values.some((x) => x.toLowerCase() === v); }
-    case '=~': return str(valueOf(row, e.col)).toLowerCase() === e.value.toLowerCase();
-    case '!~': return str(valueOf(row, e.col)).toLowerCase() !== e.value.toLowerCase();
-    case '==': return str(valueOf(row, e.col)) === e.value;
-    case '!=': return str(valueOf(row, e.col)) !== e.value;
-    case 'contains': return str(valueOf(row, e.col)).toLowerCase().includes(e.value.toLowerCase());
-    case '!contains': return !str(valueOf(row, e.col)).toLowerCase().includes(e.value.toLowerCase());
+    case 'and':
+      return evaluate(e.left, row) && evaluate(e.right, row);
+    case 'or':
+      return evaluate(e.left, row) || evaluate(e.right, row);
+    case 'isnotempty':
+      return str(valueOf(row, e.col)) !== '';
+    case 'isempty':
+      return str(valueOf(row, e.col)) === '';
+    case 'in~': {
+      const v = str(valueOf(row, e.col)).toLowerCase();
+      return e.values.some((x) => x.toLowerCase() === v);
+    }
+    case '=~':
+      return str(valueOf(row, e.col)).toLowerCase() === e.value.toLowerCase();
+    case '!~':
+      return str(valueOf(row, e.col)).toLowerCase() !== e.value.toLowerCase();
+    case '==':
+      return str(valueOf(row, e.col)) === e.value;
+    case '!=':
+      return str(valueOf(row, e.col)) !== e.value;
+    case 'contains':
+      return str(valueOf(row, e.col)).toLowerCase().includes(e.value.toLowerCase());
+    case '!contains':
+      return !str(valueOf(row, e.col)).toLowerCase().includes(e.value.toLowerCase());
   }
 }
 

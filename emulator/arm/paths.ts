@@ -13,7 +13,14 @@ export function collapseEmptySegments(path: string): string {
   return collapsed.length > 1 ? collapsed.replace(/\/$/, '') : collapsed;
 }
 
-const FIXED: Readonly<Record<string, string>> = { subscriptions: 'subscriptions', resourcegroups: 'resourceGroups', providers: 'providers', tagnames: 'tagNames', tagvalues: 'tagValues', resources: 'resources' };
+const FIXED: Readonly<Record<string, string>> = {
+  subscriptions: 'subscriptions',
+  resourcegroups: 'resourceGroups',
+  providers: 'providers',
+  tagnames: 'tagNames',
+  tagvalues: 'tagValues',
+  resources: 'resources',
+};
 
 /** The path with its fixed segments (and known namespaces and types) in Azure's casing. */
 export function canonicalPath(path: string): string {

@@ -78,7 +78,8 @@ export function parseResourceFilter(input: string): { ok: true; filter: Resource
   const peekWord = () => (tokens[pos]?.kind === 'word' ? (tokens[pos] as { text: string }).text.toLowerCase() : undefined);
   const expect = (kind: Token['kind'], text?: string): Token => {
     const t = tokens[pos];
-    if (!t || t.kind !== kind || (text !== undefined && t.text.toLowerCase() !== text)) throw new Error(`expected ${text ?? kind} at token ${pos + 1}`);
+    if (!t || t.kind !== kind || (text !== undefined && t.text.toLowerCase() !== text))
+      throw new Error(`expected ${text ?? kind} at token ${pos + 1}`);
     pos++;
     return t;
   };
@@ -182,7 +183,14 @@ function evaluate(n: Node, r: FilterView, tagName?: string): boolean {
           hit = r.identityPrincipalId !== undefined && ci(r.identityPrincipalId, n.value);
           break;
         default: {
-          const value = n.field === 'resourcetype' ? r.resourceType : n.field === 'resourcegroup' ? r.resourceGroup : n.field === 'location' ? r.location : r.name;
+          const value =
+            n.field === 'resourcetype'
+              ? r.resourceType
+              : n.field === 'resourcegroup'
+                ? r.resourceGroup
+                : n.field === 'location'
+                  ? r.location
+                  : r.name;
           hit = ci(value, n.value);
         }
       }

@@ -67,7 +67,13 @@ const SCOPE_FILTERS = ['atscopeandbelow', 'atscopeandabove', 'atscopeexact', 'at
  * here is the tenant root `/` or a management group (the emulator keeps no management-group tree:
  * every subscription sits under every management group). Without subscriptions: all of them.
  */
-function authorizationRows(state: ArmState, tenantId: string, subs: readonly string[] | undefined, filter: string, readable: (scope: string) => boolean): Row[] {
+function authorizationRows(
+  state: ArmState,
+  tenantId: string,
+  subs: readonly string[] | undefined,
+  filter: string,
+  readable: (scope: string) => boolean,
+): Row[] {
   const above = filter === 'atscopeandabove' || filter === 'atscopeaboveandbelow';
   const below = filter === 'atscopeandbelow' || filter === 'atscopeaboveandbelow';
   const out: Row[] = [];
@@ -96,7 +102,13 @@ export function resourceGraphHandler(state: ArmState, tenantId: string, authoriz
     try {
       parsed = parseQuery(body.query);
     } catch (e) {
-      if (e instanceof KqlError) return armError(400, 'BadRequest', 'Please provide below info when asking for support: the query is not supported by the emulator.', { details: [{ code: 'InvalidQuery', message: e.message }] });
+      if (e instanceof KqlError)
+        return armError(
+          400,
+          'BadRequest',
+          'Please provide below info when asking for support: the query is not supported by the emulator.',
+          { details: [{ code: 'InvalidQuery', message: e.message }] },
+        );
       throw e;
     }
     const options = isObject(body.options) ? body.options : {};
@@ -104,13 +116,17 @@ export function resourceGraphHandler(state: ArmState, tenantId: string, authoriz
       return armError(400, 'BadRequest', "The emulator supports only resultFormat 'objectArray'.");
     const subs = Array.isArray(body.subscriptions) ? body.subscriptions.map((s) => String(s).toLowerCase()) : undefined;
     const scopeFilter = String(options.authorizationScopeFilter ?? 'AtScopeAndBelow').toLowerCase();
-    if (!SCOPE_FILTERS.includes(scopeFilter)) return armError(400, 'BadRequest', `Invalid authorizationScopeFilter '${String(options.authorizationScopeFilter)}'.`);
-    const rows = parsed.table === 'authorizationresources'
-      ? authorizationRows(state, tenantId, subs, scopeFilter, (scope) => authorizer.isAuthorized(caller.objectId, 'Microsoft.Authorization/roleAssignments/read', scope))
-      : [...state.resources.values()]
-      .filter((r) => !subs || subs.includes((parseResourceId(r.id)?.subscriptionId ?? '').toLowerCase()))
-      .filter((r) => authorizer.isAuthorized(caller.objectId, `${String(r.body.type)}/read`, r.id))
-      .map((r) => toRow(r, tenantId));
+    if (!SCOPE_FILTERS.includes(scopeFilter))
+      return armError(400, 'BadRequest', `Invalid authorizationScopeFilter '${String(options.authorizationScopeFilter)}'.`);
+    const rows =
+      parsed.table === 'authorizationresources'
+        ? authorizationRows(state, tenantId, subs, scopeFilter, (scope) =>
+            authorizer.isAuthorized(caller.objectId, 'Microsoft.Authorization/roleAssignments/read', scope),
+          )
+        : [...state.resources.values()]
+            .filter((r) => !subs || subs.includes((parseResourceId(r.id)?.subscriptionId ?? '').toLowerCase()))
+            .filter((r) => authorizer.isAuthorized(caller.objectId, `${String(r.body.type)}/read`, r.id))
+            .map((r) => toRow(r, tenantId));
     const result = runQuery(parsed, rows);
     const top = Math.min(Number(options.$top ?? options.top ?? 100) || 100, 1000);
     const skip = Number(options.$skipToken ?? options.skipToken ?? options.$skip ?? options.skip ?? 0) || 0;

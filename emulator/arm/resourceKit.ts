@@ -72,7 +72,11 @@ export interface ResourceType {
   /** The type has no `tags` of its own (it is not a tracked resource). */
   readonly untagged?: boolean;
   /** Guards a write or delete of one resource of this type (Entra's per-identity concurrency rule): a response refuses it. */
-  readonly guard?: (id: string, existing: StoredResource | undefined, op: 'write' | 'delete') => Promise<{ refused: EmuResponse } | { release: () => void }>;
+  readonly guard?: (
+    id: string,
+    existing: StoredResource | undefined,
+    op: 'write' | 'delete',
+  ) => Promise<{ refused: EmuResponse } | { release: () => void }>;
   /** What else goes when a resource of this type is deleted (its principal, its data plane, its node resource group). */
   readonly onDelete?: (r: StoredResource, caller: Caller, ops: ResourceOps) => void;
 }
@@ -91,7 +95,17 @@ export function createResourceKit({ ctx, state, authorizer }: ResourceDeps) {
   const publish = (kind: 'write' | 'delete', caller: Caller | undefined, resourceId: string, operationName: string, req?: EmuRequest) =>
     caller &&
     ctx.events.publish(
-      toArmEvent({ kind, resourceId, operationName, claims: caller.claims, tenantId: ctx.tenantId, correlationId: caller.correlationId, evidence: authorizer.explain(caller.objectId, operationName, resourceId), request: req, now: ctx.clock.now() }),
+      toArmEvent({
+        kind,
+        resourceId,
+        operationName,
+        claims: caller.claims,
+        tenantId: ctx.tenantId,
+        correlationId: caller.correlationId,
+        evidence: authorizer.explain(caller.objectId, operationName, resourceId),
+        request: req,
+        now: ctx.clock.now(),
+      }),
     );
 
   const subscriptionExists = (id: string) => state.subscriptions.has(id.toLowerCase());
@@ -99,16 +113,31 @@ export function createResourceKit({ ctx, state, authorizer }: ResourceDeps) {
   const addManagedIdentityPrincipal = (displayName: string, resourceId: string) => {
     // A principal the directory already holds for this resource (a scenario's `identity.principals`,
     // such as the Function App's own identity) is the identity's service principal: reuse it.
-    const known = ctx.directory.list().find((x) => x.servicePrincipalType === 'ManagedIdentity' && x.resourceId !== undefined && keyOf(x.resourceId) === keyOf(resourceId));
+    const known = ctx.directory
+      .list()
+      .find((x) => x.servicePrincipalType === 'ManagedIdentity' && x.resourceId !== undefined && keyOf(x.resourceId) === keyOf(resourceId));
     if (known) return { objectId: known.objectId, appId: known.appId ?? randomUUID() };
     const objectId = randomUUID();
     const appId = randomUUID();
-    ctx.directory.add({ objectId, appId, displayName, principalType: 'ServicePrincipal', servicePrincipalType: 'ManagedIdentity', resourceId, createdAt: ctx.clock.now() });
+    ctx.directory.add({
+      objectId,
+      appId,
+      displayName,
+      principalType: 'ServicePrincipal',
+      servicePrincipalType: 'ManagedIdentity',
+      resourceId,
+      createdAt: ctx.clock.now(),
+    });
     return { objectId, appId };
   };
 
   /** Resolves `identity` as ARM does: system-assigned gets a principal; user-assigned ids must exist. */
-  const resolveIdentity = (input: unknown, existing: StoredResource | undefined, id: string, name: string): { identity?: Record<string, unknown>; error?: EmuResponse } => {
+  const resolveIdentity = (
+    input: unknown,
+    existing: StoredResource | undefined,
+    id: string,
+    name: string,
+  ): { identity?: Record<string, unknown>; error?: EmuResponse } => {
     if (!isObject(input)) return {};
     const type = String(input.type ?? 'None');
     const kinds = type.split(',').map((s) => s.trim().toLowerCase());
@@ -129,7 +158,14 @@ export function createResourceKit({ ctx, state, authorizer }: ResourceDeps) {
       for (const uaiId of Object.keys(isObject(input.userAssignedIdentities) ? input.userAssignedIdentities : {})) {
         const uai = state.getResource(uaiId);
         const props = uai && isObject(uai.body.properties) ? uai.body.properties : undefined;
-        if (!props) return { error: armError(400, 'FailedIdentityOperation', `Identity operation for resource '${id}' failed with error 'Failed to perform resource identity operation. Status: 'NotFound'. Response: '{"error":{"code":"NotFound","message":"Resource '${uaiId}' not found."}}'.'.`) };
+        if (!props)
+          return {
+            error: armError(
+              400,
+              'FailedIdentityOperation',
+              `Identity operation for resource '${id}' failed with error 'Failed to perform resource identity operation. Status: 'NotFound'. Response: '{"error":{"code":"NotFound","message":"Resource '${uaiId}' not found."}}'.'.`,
+            ),
+          };
         uais[uaiId] = { principalId: props.principalId, clientId: props.clientId };
       }
       identity.userAssignedIdentities = uais;
@@ -146,16 +182,50 @@ export function createResourceKit({ ctx, state, authorizer }: ResourceDeps) {
   const ensureResourceGroup = (caller: Caller | undefined, subscriptionId: string, name: string, location: string, managedBy?: string) => {
     const id = `/subscriptions/${subscriptionId}/resourceGroups/${name}`;
     if (state.resourceGroups.has(keyOf(id))) return;
-    state.resourceGroups.set(keyOf(id), { id, hidden: {}, body: { id, name, type: 'Microsoft.Resources/resourceGroups', location, managedBy, tags: {}, properties: { provisioningState: 'Succeeded' } } });
+    state.resourceGroups.set(keyOf(id), {
+      id,
+      hidden: {},
+      body: {
+        id,
+        name,
+        type: 'Microsoft.Resources/resourceGroups',
+        location,
+        managedBy,
+        tags: {},
+        properties: { provisioningState: 'Succeeded' },
+      },
+    });
     publish('write', caller, id, 'Microsoft.Resources/subscriptions/resourceGroups/write');
   };
 
   const createUserAssignedIdentity = (id: string, name: string, location: string, tags: unknown): StoredResource => {
     const { objectId, appId } = addManagedIdentityPrincipal(name, id);
-    return { id, hidden: {}, body: { id, name, type: 'Microsoft.ManagedIdentity/userAssignedIdentities', location, tags: isObject(tags) ? tags : {}, properties: { tenantId: ctx.tenantId, principalId: objectId, clientId: appId, isolationScope: 'None' } } };
+    return {
+      id,
+      hidden: {},
+      body: {
+        id,
+        name,
+        type: 'Microsoft.ManagedIdentity/userAssignedIdentities',
+        location,
+        tags: isObject(tags) ? tags : {},
+        properties: { tenantId: ctx.tenantId, principalId: objectId, clientId: appId, isolationScope: 'None' },
+      },
+    };
   };
 
-  return { ctx, state, check, publish, subscriptionExists, addManagedIdentityPrincipal, resolveIdentity, removeSystemPrincipal, ensureResourceGroup, createUserAssignedIdentity };
+  return {
+    ctx,
+    state,
+    check,
+    publish,
+    subscriptionExists,
+    addManagedIdentityPrincipal,
+    resolveIdentity,
+    removeSystemPrincipal,
+    ensureResourceGroup,
+    createUserAssignedIdentity,
+  };
 }
 
 export type ResourceKit = ReturnType<typeof createResourceKit>;

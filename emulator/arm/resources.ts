@@ -27,7 +27,14 @@ export function resourceHandlers(deps: ResourceDeps) {
     if (!p) return { error: armErrors.noRoute(path) };
     const typeKey = `${p.namespace}/${p.types.join('/')}`.toLowerCase();
     const spec = RESOURCE_TYPES[typeKey];
-    if (!spec) return { error: armError(400, 'InvalidResourceType', `The resource type '${p.types.join('/')}' could not be found in the namespace '${p.namespace}' for api version '${apiVersion}'.`) };
+    if (!spec)
+      return {
+        error: armError(
+          400,
+          'InvalidResourceType',
+          `The resource type '${p.types.join('/')}' could not be found in the namespace '${p.namespace}' for api version '${apiVersion}'.`,
+        ),
+      };
     if (!subscriptionExists(p.subscriptionId)) return { error: armErrors.subscriptionNotFound(p.subscriptionId) };
     const rg = state.getResourceGroup(p.subscriptionId, p.resourceGroup);
     if (!rg) return { error: armErrors.resourceGroupNotFound(p.resourceGroup) };
@@ -42,7 +49,8 @@ export function resourceHandlers(deps: ResourceDeps) {
     const id = req.url.pathname.replace(/\/$/, '');
     const denied = check(caller, `${l.spec.type}/write`, id);
     if (denied) return denied;
-    if (!isObject(req.body)) return armError(400, 'InvalidRequestContent', 'The request content was invalid and could not be deserialized.');
+    if (!isObject(req.body))
+      return armError(400, 'InvalidRequestContent', 'The request content was invalid and could not be deserialized.');
     return upsert(l, id, req.body, patch, caller);
   };
 
@@ -54,7 +62,13 @@ export function resourceHandlers(deps: ResourceDeps) {
     if (res.status >= 300) throw new Error(`arm seed: resource '${id}': ${JSON.stringify(res.body)}`);
   };
 
-  const upsert = async (l: Found, id: string, input: Record<string, unknown>, patch: boolean, caller: Caller | undefined): Promise<EmuResponse> => {
+  const upsert = async (
+    l: Found,
+    id: string,
+    input: Record<string, unknown>,
+    patch: boolean,
+    caller: Caller | undefined,
+  ): Promise<EmuResponse> => {
     const { p, spec, rg } = l;
     const action = `${spec.type}/write`;
     if (p.names.length > 1) {
@@ -93,7 +107,19 @@ export function resourceHandlers(deps: ResourceDeps) {
         removeSystemPrincipal(existing);
         delete body.identity;
       }
-      const err = await fill(spec, { p, id, name, location: String(body.location ?? 'eastus'), body, props: (isObject(body.properties) ? body.properties : {}) as Record<string, unknown>, prev: existing && isObject(existing.body.properties) ? existing.body.properties : {}, existing, hidden, caller, apiVersion: l.apiVersion });
+      const err = await fill(spec, {
+        p,
+        id,
+        name,
+        location: String(body.location ?? 'eastus'),
+        body,
+        props: (isObject(body.properties) ? body.properties : {}) as Record<string, unknown>,
+        prev: existing && isObject(existing.body.properties) ? existing.body.properties : {},
+        existing,
+        hidden,
+        caller,
+        apiVersion: l.apiVersion,
+      });
       if (err) return err;
       if (body.tags === undefined) delete body.tags;
       if (body.location === undefined) delete body.location;
@@ -118,7 +144,9 @@ export function resourceHandlers(deps: ResourceDeps) {
 
   const deleteTree = (caller: Caller, id: string, req?: EmuRequest) => {
     const key = keyOf(id);
-    const victims = [...state.resources.entries()].filter(([k]) => k === key || k.startsWith(key + '/')).sort(([a], [b]) => b.length - a.length);
+    const victims = [...state.resources.entries()]
+      .filter(([k]) => k === key || k.startsWith(key + '/'))
+      .sort(([a], [b]) => b.length - a.length);
     for (const [k, r] of victims) {
       state.resources.delete(k);
       removeSystemPrincipal(r);
@@ -160,7 +188,14 @@ export function resourceHandlers(deps: ResourceDeps) {
       if (!pr?.namespace || `${pr.namespace}/${pr.typePath}`.toLowerCase() !== typeKey) return false;
       return keyOf(r.id).startsWith(parentKey.includes('/providers/') ? parentKey + '/' : keyOf(scope) + '/');
     });
-    return { status: 200, body: paged(req, items.map((r) => r.body), state.options.pageSize) };
+    return {
+      status: 200,
+      body: paged(
+        req,
+        items.map((r) => r.body),
+        state.options.pageSize,
+      ),
+    };
   };
 
   const listBySubscription = (req: EmuRequest, caller: Caller): EmuResponse => {
@@ -176,7 +211,14 @@ export function resourceHandlers(deps: ResourceDeps) {
       const pr = parseResourceId(r.id);
       return pr?.subscriptionId.toLowerCase() === m[1]!.toLowerCase() && `${pr.namespace}/${pr.typePath}`.toLowerCase() === typeKey;
     });
-    return { status: 200, body: paged(req, items.map((r) => r.body), state.options.pageSize) };
+    return {
+      status: 200,
+      body: paged(
+        req,
+        items.map((r) => r.body),
+        state.options.pageSize,
+      ),
+    };
   };
 
   const deleteResource = async (req: EmuRequest, caller: Caller): Promise<EmuResponse> => {
@@ -196,5 +238,13 @@ export function resourceHandlers(deps: ResourceDeps) {
     }
   };
 
-  return { writeResource, seedResource, getResource, deleteResource, listBySubscription, ...resourceGroupHandlers(kit, deleteResourceGroup), tags: tagsHandler(kit) };
+  return {
+    writeResource,
+    seedResource,
+    getResource,
+    deleteResource,
+    listBySubscription,
+    ...resourceGroupHandlers(kit, deleteResourceGroup),
+    tags: tagsHandler(kit),
+  };
 }

@@ -58,7 +58,13 @@ export const BUILT_IN_ROLE_IDS = {
 const ids = BUILT_IN_ROLE_IDS;
 
 export const BUILT_IN_ROLES: readonly RoleDefinition[] = [
-  { name: ids.Owner, roleName: 'Owner', type: 'BuiltInRole', description: 'Grants full access to manage all resources, including the ability to assign roles in Azure RBAC.', permissions: [perm({ actions: ['*'] })] },
+  {
+    name: ids.Owner,
+    roleName: 'Owner',
+    type: 'BuiltInRole',
+    description: 'Grants full access to manage all resources, including the ability to assign roles in Azure RBAC.',
+    permissions: [perm({ actions: ['*'] })],
+  },
   {
     name: ids.Contributor,
     roleName: 'Contributor',
@@ -67,17 +73,45 @@ export const BUILT_IN_ROLES: readonly RoleDefinition[] = [
     permissions: [
       perm({
         actions: ['*'],
-        notActions: ['Microsoft.Authorization/*/Delete', 'Microsoft.Authorization/*/Write', 'Microsoft.Authorization/elevateAccess/Action', 'Microsoft.Blueprint/blueprintAssignments/write', 'Microsoft.Blueprint/blueprintAssignments/delete', 'Microsoft.Compute/galleries/share/action', 'Microsoft.Purview/consents/write', 'Microsoft.Purview/consents/delete', 'Microsoft.Resources/deploymentStacks/manageDenySetting/action', 'Microsoft.Subscription/cancel/action', 'Microsoft.Subscription/enable/action'],
+        notActions: [
+          'Microsoft.Authorization/*/Delete',
+          'Microsoft.Authorization/*/Write',
+          'Microsoft.Authorization/elevateAccess/Action',
+          'Microsoft.Blueprint/blueprintAssignments/write',
+          'Microsoft.Blueprint/blueprintAssignments/delete',
+          'Microsoft.Compute/galleries/share/action',
+          'Microsoft.Purview/consents/write',
+          'Microsoft.Purview/consents/delete',
+          'Microsoft.Resources/deploymentStacks/manageDenySetting/action',
+          'Microsoft.Subscription/cancel/action',
+          'Microsoft.Subscription/enable/action',
+        ],
       }),
     ],
   },
-  { name: ids.Reader, roleName: 'Reader', type: 'BuiltInRole', description: 'View all resources, but does not allow you to make any changes.', permissions: [perm({ actions: ['*/read'] })] },
+  {
+    name: ids.Reader,
+    roleName: 'Reader',
+    type: 'BuiltInRole',
+    description: 'View all resources, but does not allow you to make any changes.',
+    permissions: [perm({ actions: ['*/read'] })],
+  },
   {
     name: ids.RoleBasedAccessControlAdministrator,
     roleName: 'Role Based Access Control Administrator',
     type: 'BuiltInRole',
-    description: 'Manage access to Azure resources by assigning roles using Azure RBAC. This role does not allow you to manage access using other ways, such as Azure Policy.',
-    permissions: [perm({ actions: ['Microsoft.Authorization/roleAssignments/write', 'Microsoft.Authorization/roleAssignments/delete', '*/read', 'Microsoft.Support/*'] })],
+    description:
+      'Manage access to Azure resources by assigning roles using Azure RBAC. This role does not allow you to manage access using other ways, such as Azure Policy.',
+    permissions: [
+      perm({
+        actions: [
+          'Microsoft.Authorization/roleAssignments/write',
+          'Microsoft.Authorization/roleAssignments/delete',
+          '*/read',
+          'Microsoft.Support/*',
+        ],
+      }),
+    ],
   },
   {
     name: ids.ManagedIdentityContributor,
@@ -86,41 +120,100 @@ export const BUILT_IN_ROLES: readonly RoleDefinition[] = [
     description: 'Create, Read, Update, and Delete User Assigned Identity',
     permissions: [
       perm({
-        actions: ['Microsoft.ManagedIdentity/userAssignedIdentities/read', 'Microsoft.ManagedIdentity/userAssignedIdentities/write', 'Microsoft.ManagedIdentity/userAssignedIdentities/delete', 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/read', 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write', 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/delete', 'Microsoft.ManagedIdentity/userAssignedIdentities/revokeTokens/action', 'Microsoft.Authorization/*/read', 'Microsoft.Insights/alertRules/*', 'Microsoft.Resources/subscriptions/resourceGroups/read', 'Microsoft.Resources/deployments/*', 'Microsoft.Support/*'],
+        actions: [
+          'Microsoft.ManagedIdentity/userAssignedIdentities/read',
+          'Microsoft.ManagedIdentity/userAssignedIdentities/write',
+          'Microsoft.ManagedIdentity/userAssignedIdentities/delete',
+          'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/read',
+          'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write',
+          'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/delete',
+          'Microsoft.ManagedIdentity/userAssignedIdentities/revokeTokens/action',
+          'Microsoft.Authorization/*/read',
+          'Microsoft.Insights/alertRules/*',
+          'Microsoft.Resources/subscriptions/resourceGroups/read',
+          'Microsoft.Resources/deployments/*',
+          'Microsoft.Support/*',
+        ],
       }),
     ],
   },
-  { name: ids.AcrPull, roleName: 'AcrPull', type: 'BuiltInRole', description: 'acr pull', permissions: [perm({ actions: ['Microsoft.ContainerRegistry/registries/pull/read'] })] },
-  { name: ids.AcrPush, roleName: 'AcrPush', type: 'BuiltInRole', description: 'acr push', permissions: [perm({ actions: ['Microsoft.ContainerRegistry/registries/pull/read', 'Microsoft.ContainerRegistry/registries/push/write'] })] },
+  {
+    name: ids.AcrPull,
+    roleName: 'AcrPull',
+    type: 'BuiltInRole',
+    description: 'acr pull',
+    permissions: [perm({ actions: ['Microsoft.ContainerRegistry/registries/pull/read'] })],
+  },
+  {
+    name: ids.AcrPush,
+    roleName: 'AcrPush',
+    type: 'BuiltInRole',
+    description: 'acr push',
+    permissions: [
+      perm({ actions: ['Microsoft.ContainerRegistry/registries/pull/read', 'Microsoft.ContainerRegistry/registries/push/write'] }),
+    ],
+  },
   {
     name: ids.ContainerRegistryRepositoryReader,
     roleName: 'Container Registry Repository Reader',
     type: 'BuiltInRole',
     description: 'Allows for read access to Azure Container Registry repositories, but excluding catalog listing.',
-    permissions: [perm({ dataActions: ['Microsoft.ContainerRegistry/registries/repositories/metadata/read', 'Microsoft.ContainerRegistry/registries/repositories/content/read'] })],
+    permissions: [
+      perm({
+        dataActions: [
+          'Microsoft.ContainerRegistry/registries/repositories/metadata/read',
+          'Microsoft.ContainerRegistry/registries/repositories/content/read',
+        ],
+      }),
+    ],
   },
   {
     name: ids.ContainerRegistryRepositoryWriter,
     roleName: 'Container Registry Repository Writer',
     type: 'BuiltInRole',
     description: 'Allows for read and write access to Azure Container Registry repositories, but excluding catalog listing.',
-    permissions: [perm({ dataActions: ['Microsoft.ContainerRegistry/registries/repositories/metadata/read', 'Microsoft.ContainerRegistry/registries/repositories/content/read', 'Microsoft.ContainerRegistry/registries/repositories/metadata/write', 'Microsoft.ContainerRegistry/registries/repositories/content/write'] })],
+    permissions: [
+      perm({
+        dataActions: [
+          'Microsoft.ContainerRegistry/registries/repositories/metadata/read',
+          'Microsoft.ContainerRegistry/registries/repositories/content/read',
+          'Microsoft.ContainerRegistry/registries/repositories/metadata/write',
+          'Microsoft.ContainerRegistry/registries/repositories/content/write',
+        ],
+      }),
+    ],
   },
   {
     name: ids.KeyVaultSecretsUser,
     roleName: 'Key Vault Secrets User',
     type: 'BuiltInRole',
-    description: 'Read secret contents. Only works for key vaults that use the \'Azure role-based access control\' permission model.',
-    permissions: [perm({ dataActions: ['Microsoft.KeyVault/vaults/secrets/getSecret/action', 'Microsoft.KeyVault/vaults/secrets/readMetadata/action'] })],
+    description: "Read secret contents. Only works for key vaults that use the 'Azure role-based access control' permission model.",
+    permissions: [
+      perm({
+        dataActions: ['Microsoft.KeyVault/vaults/secrets/getSecret/action', 'Microsoft.KeyVault/vaults/secrets/readMetadata/action'],
+      }),
+    ],
   },
   {
     name: ids.KeyVaultSecretsOfficer,
     roleName: 'Key Vault Secrets Officer',
     type: 'BuiltInRole',
-    description: 'Perform any action on the secrets of a key vault, except manage permissions. Only works for key vaults that use the \'Azure role-based access control\' permission model.',
+    description:
+      "Perform any action on the secrets of a key vault, except manage permissions. Only works for key vaults that use the 'Azure role-based access control' permission model.",
     permissions: [
       perm({
-        actions: ['Microsoft.Authorization/*/read', 'Microsoft.Insights/alertRules/*', 'Microsoft.Resources/deployments/*', 'Microsoft.Resources/subscriptions/resourceGroups/read', 'Microsoft.Support/*', 'Microsoft.KeyVault/checkNameAvailability/read', 'Microsoft.KeyVault/deletedVaults/read', 'Microsoft.KeyVault/locations/*/read', 'Microsoft.KeyVault/vaults/*/read', 'Microsoft.KeyVault/operations/read'],
+        actions: [
+          'Microsoft.Authorization/*/read',
+          'Microsoft.Insights/alertRules/*',
+          'Microsoft.Resources/deployments/*',
+          'Microsoft.Resources/subscriptions/resourceGroups/read',
+          'Microsoft.Support/*',
+          'Microsoft.KeyVault/checkNameAvailability/read',
+          'Microsoft.KeyVault/deletedVaults/read',
+          'Microsoft.KeyVault/locations/*/read',
+          'Microsoft.KeyVault/vaults/*/read',
+          'Microsoft.KeyVault/operations/read',
+        ],
         dataActions: ['Microsoft.KeyVault/vaults/secrets/*'],
       }),
     ],
@@ -129,7 +222,15 @@ export const BUILT_IN_ROLES: readonly RoleDefinition[] = [
 
 /** `*` matches any run of characters; comparison is case-insensitive, as ARM's. */
 export function matchesPattern(pattern: string, action: string): boolean {
-  const re = new RegExp('^' + pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*') + '$', 'i');
+  const re = new RegExp(
+    '^' +
+      pattern
+        .split('*')
+        .map((s) => s.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
+        .join('.*') +
+      '$',
+    'i',
+  );
   return re.test(action);
 }
 
@@ -173,7 +274,14 @@ export function toCustomRole(seed: CustomRoleSeed, name: string, defaultScope: s
     roleName: seed.roleName,
     description: seed.description ?? '',
     type: 'CustomRole',
-    permissions: [perm({ actions: [...seed.actions], notActions: [...(seed.notActions ?? [])], dataActions: [...(seed.dataActions ?? [])], notDataActions: [...(seed.notDataActions ?? [])] })],
+    permissions: [
+      perm({
+        actions: [...seed.actions],
+        notActions: [...(seed.notActions ?? [])],
+        dataActions: [...(seed.dataActions ?? [])],
+        notDataActions: [...(seed.notDataActions ?? [])],
+      }),
+    ],
     assignableScopes: seed.assignableScopes?.length ? [...seed.assignableScopes] : [defaultScope],
   };
 }

@@ -55,7 +55,13 @@ export interface ArmOptions {
   tenantFormRoleDefinitionIds: boolean;
 }
 
-export const DEFAULT_OPTIONS: ArmOptions = { pageSize: 100, ficWriteDurationMs: 25, ficLimit: 20, roleAssignmentLimit: 4000, tenantFormRoleDefinitionIds: false };
+export const DEFAULT_OPTIONS: ArmOptions = {
+  pageSize: 100,
+  ficWriteDurationMs: 25,
+  ficLimit: 20,
+  roleAssignmentLimit: 4000,
+  tenantFormRoleDefinitionIds: false,
+};
 
 export class ArmState {
   subscriptions = new Map<string, { subscriptionId: string; displayName: string }>();
@@ -92,7 +98,14 @@ export class ArmState {
 
 /** The audiences ARM accepts: the real ARM audience and the emulator's own URL. */
 export function armAudiences(baseUrl: string): string[] {
-  return ['https://management.azure.com', 'https://management.azure.com/', 'https://management.core.windows.net', 'https://management.core.windows.net/', baseUrl, `${baseUrl}/`];
+  return [
+    'https://management.azure.com',
+    'https://management.azure.com/',
+    'https://management.core.windows.net',
+    'https://management.core.windows.net/',
+    baseUrl,
+    `${baseUrl}/`,
+  ];
 }
 
 export interface Caller {
@@ -113,7 +126,10 @@ export function armEntry(ctx: EmulatorContext, handler: ArmHandler): (req: EmuRe
     const claims = ctx.tokens.verify(header, audiences);
     if (!claims) return armErrors.invalidToken();
     // An api-version the addressed type does not publish: ARM's 400 before any provider sees the call.
-    const location = typeof (req.body as { location?: unknown } | undefined)?.location === 'string' ? (req.body as { location: string }).location : undefined;
+    const location =
+      typeof (req.body as { location?: unknown } | undefined)?.location === 'string'
+        ? (req.body as { location: string }).location
+        : undefined;
     const badVersion = checkApiVersion(req.url.pathname, req.url.searchParams.get('api-version')!, location);
     if (badVersion) return badVersion;
     const correlationId = String(req.headers['x-ms-correlation-request-id'] ?? req.headers['x-ms-client-request-id'] ?? randomUUID());

@@ -10,7 +10,12 @@ import { isObject, type Caller, type StoredResource } from './state.js';
 export function tagsHandler({ state, check, publish }: ResourceKit) {
   // resources/.../examples/PutTagsResource.json, PatchTagsResource.json, GetTagsResource.json
 
-  const tagsJson = (scope: string, tags: unknown) => ({ id: `${scope}/providers/Microsoft.Resources/tags/default`, name: 'default', type: 'Microsoft.Resources/tags', properties: { tags: isObject(tags) ? tags : {} } });
+  const tagsJson = (scope: string, tags: unknown) => ({
+    id: `${scope}/providers/Microsoft.Resources/tags/default`,
+    name: 'default',
+    type: 'Microsoft.Resources/tags',
+    properties: { tags: isObject(tags) ? tags : {} },
+  });
 
   const tagTarget = (scope: string): StoredResource | undefined => state.getAny(scope);
 
@@ -18,7 +23,12 @@ export function tagsHandler({ state, check, publish }: ResourceKit) {
     const scope = (req.params.scope ?? '').replace(/\/$/, '');
     const target = tagTarget(scope);
     if (!target) return armError(404, 'ResourceNotFound', `The Resource '${scope}' was not found.`);
-    const action = req.method === 'GET' ? 'Microsoft.Resources/tags/read' : req.method === 'DELETE' ? 'Microsoft.Resources/tags/delete' : 'Microsoft.Resources/tags/write';
+    const action =
+      req.method === 'GET'
+        ? 'Microsoft.Resources/tags/read'
+        : req.method === 'DELETE'
+          ? 'Microsoft.Resources/tags/delete'
+          : 'Microsoft.Resources/tags/write';
     const denied = check(caller, action, scope);
     if (denied) return denied;
     const current = isObject(target.body.tags) ? { ...target.body.tags } : {};
@@ -39,7 +49,12 @@ export function tagsHandler({ state, check, publish }: ResourceKit) {
             const key = Object.keys(next).find((x) => x.toLowerCase() === k.toLowerCase());
             if (key !== undefined && (v === '' || v === null || String(next[key]) === String(v))) delete next[key];
           }
-        } else return armError(400, 'InvalidTagOperation', `The tag operation '${String(input.operation)}' is invalid. Supported operations are Merge, Replace and Delete.`);
+        } else
+          return armError(
+            400,
+            'InvalidTagOperation',
+            `The tag operation '${String(input.operation)}' is invalid. Supported operations are Merge, Replace and Delete.`,
+          );
       }
     }
     target.body = { ...target.body, tags: next };

@@ -18,7 +18,8 @@ export function registerAdminRoutes(core: EmulatorCore, defaults: () => Record<s
   });
 
   r.add('admin', 'POST', /^\/admin\/seed\/?$/, async (req) => {
-    if (!isObject(req.body)) return apiError('admin', 400, 'InvalidScenario', 'Expected a JSON object whose keys belong to the modules (see emulator/README.md).');
+    if (!isObject(req.body))
+      return apiError('admin', 400, 'InvalidScenario', 'Expected a JSON object whose keys belong to the modules (see emulator/README.md).');
     await seedAll(core, req.body);
     return ok({ seeded: Object.keys(req.body) });
   });
@@ -36,7 +37,8 @@ export function registerAdminRoutes(core: EmulatorCore, defaults: () => Record<s
   r.add('admin', 'GET', /^\/admin\/calls\/?$/, (req) => {
     const since = req.url.searchParams.get('since');
     const sinceMs = since === null ? 0 : /^\d+$/.test(since) ? Number(since) : Date.parse(since);
-    if (Number.isNaN(sinceMs)) return apiError('admin', 400, 'InvalidSince', `since: expected epoch milliseconds or an ISO date, got "${since}"`);
+    if (Number.isNaN(sinceMs))
+      return apiError('admin', 400, 'InvalidSince', `since: expected epoch milliseconds or an ISO date, got "${since}"`);
     return ok({ since: sinceMs, now: Date.now(), calls: core.calls.counts(sinceMs) });
   });
   r.add('admin', 'DELETE', /^\/admin\/calls\/?$/, () => {
@@ -46,7 +48,13 @@ export function registerAdminRoutes(core: EmulatorCore, defaults: () => Record<s
 
   r.add('admin', 'GET', /^\/admin\/faults\/?$/, () => ok(core.faults.current()));
   r.add('admin', 'PUT', /^\/admin\/faults\/?$/, (req) => {
-    if (!isObject(req.body)) return apiError('admin', 400, 'InvalidFaults', 'Expected a JSON object: { latencyMs, errorRate, errors, retryAfterSeconds, throttle, replicationDelayMs, events }.');
+    if (!isObject(req.body))
+      return apiError(
+        'admin',
+        400,
+        'InvalidFaults',
+        'Expected a JSON object: { latencyMs, errorRate, errors, retryAfterSeconds, throttle, replicationDelayMs, events }.',
+      );
     try {
       const faults = core.faults.update(req.body);
       core.throttle.reset();
@@ -58,8 +66,16 @@ export function registerAdminRoutes(core: EmulatorCore, defaults: () => Record<s
 
   r.add('admin', 'POST', /^\/admin\/clock\/advance\/?$/, (req) => {
     const body = isObject(req.body) ? req.body : {};
-    const ms = typeof body.ms === 'number' ? body.ms : typeof body.days === 'number' ? body.days * 86_400_000 : typeof body.hours === 'number' ? body.hours * 3_600_000 : NaN;
-    if (!Number.isFinite(ms) || ms < 0) return apiError('admin', 400, 'InvalidAdvance', 'Expected { "ms": <number >= 0> } or { "days": <number >= 0> }.');
+    const ms =
+      typeof body.ms === 'number'
+        ? body.ms
+        : typeof body.days === 'number'
+          ? body.days * 86_400_000
+          : typeof body.hours === 'number'
+            ? body.hours * 3_600_000
+            : NaN;
+    if (!Number.isFinite(ms) || ms < 0)
+      return apiError('admin', 400, 'InvalidAdvance', 'Expected { "ms": <number >= 0> } or { "days": <number >= 0> }.');
     core.clock.advance(ms);
     return ok({ now: core.clock.now().toISOString(), offsetMs: core.clock.offset() });
   });

@@ -41,7 +41,9 @@ export class CallLog {
       if (r.rows !== undefined) c.rows = (c.rows ?? 0) + r.rows;
       map.set(key, c);
     }
-    return [...map.values()].sort((a, b) => a.api.localeCompare(b.api) || a.route.localeCompare(b.route) || a.method.localeCompare(b.method) || a.status - b.status);
+    return [...map.values()].sort(
+      (a, b) => a.api.localeCompare(b.api) || a.route.localeCompare(b.route) || a.method.localeCompare(b.method) || a.status - b.status,
+    );
   }
 
   clear(): void {

@@ -24,7 +24,12 @@ function errorBody(api: ApiName, status: number, code: string, message: string, 
         error: {
           code,
           message,
-          innerError: { date: new Date().toISOString().replace(/\.\d+Z$/, ''), 'request-id': randomUUID(), 'client-request-id': randomUUID(), ...extra },
+          innerError: {
+            date: new Date().toISOString().replace(/\.\d+Z$/, ''),
+            'request-id': randomUUID(),
+            'client-request-id': randomUUID(),
+            ...extra,
+          },
         },
       };
     case 'login': {
@@ -32,7 +37,10 @@ function errorBody(api: ApiName, status: number, code: string, message: string, 
       const aadsts = /^AADSTS(\d+)/.exec(message)?.[1];
       const traceId = randomUUID();
       const correlationId = randomUUID();
-      const timestamp = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+      const timestamp = new Date()
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, 'Z');
       return {
         error: code,
         error_description: `${message}\r\nTrace ID: ${traceId}\r\nCorrelation ID: ${correlationId}\r\nTimestamp: ${timestamp}`,
@@ -60,7 +68,12 @@ export function notFoundRoute(api: ApiName, method: string, path: string): EmuRe
     case 'graph':
       return apiError(api, 400, 'BadRequest', `Resource not found for the segment '${path.split('/').filter(Boolean).pop() ?? ''}'.`);
     case 'login':
-      return apiError(api, 404, 'invalid_request', `AADSTS900561: The endpoint only accepts POST, OPTIONS requests. Received a ${method} request to ${path}.`);
+      return apiError(
+        api,
+        404,
+        'invalid_request',
+        `AADSTS900561: The endpoint only accepts POST, OPTIONS requests. Received a ${method} request to ${path}.`,
+      );
     case 'keyVault':
       return apiError(api, 404, 'NotFound', `The requested resource ${path} was not found.`);
     case 'managedIdentity':
@@ -77,7 +90,12 @@ export function badRequestBody(api: ApiName, detail: string): EmuResponse {
     case 'graph':
       return apiError(api, 400, 'BadRequest', `Unable to read JSON request payload. ${detail}`);
     case 'login':
-      return apiError(api, 400, 'invalid_request', `AADSTS900144: The request body must contain the following parameter: 'grant_type'. ${detail}`);
+      return apiError(
+        api,
+        400,
+        'invalid_request',
+        `AADSTS900144: The request body must contain the following parameter: 'grant_type'. ${detail}`,
+      );
     case 'keyVault':
       return apiError(api, 400, 'BadParameter', `The request body is not valid JSON. ${detail}`);
     case 'managedIdentity':
@@ -117,7 +135,12 @@ export function injectedInternalError(api: ApiName): EmuResponse {
       return apiError(api, 500, 'unknown', 'An unexpected error occurred while fetching the token.');
     default:
       // https://learn.microsoft.com/azure/azure-resource-manager/troubleshooting/common-deployment-errors
-      return apiError(api, 500, 'InternalServerError', 'Encountered internal server error. Diagnostic information: timestamp, subscription id, tracking id, request correlation id.');
+      return apiError(
+        api,
+        500,
+        'InternalServerError',
+        'Encountered internal server error. Diagnostic information: timestamp, subscription id, tracking id, request correlation id.',
+      );
   }
 }
 
@@ -135,7 +158,13 @@ export function injectedThrottle(api: ApiName, method: string, retryAfterSeconds
       // https://learn.microsoft.com/graph/throttling
       return apiError(api, 429, 'TooManyRequests', 'Too many requests. Please retry after the time in the Retry-After header.', retryAfter);
     case 'login':
-      return apiError(api, 429, 'temporarily_unavailable', 'AADSTS50196: The server terminated an operation because it encountered a client request loop. Please retry later.', retryAfter);
+      return apiError(
+        api,
+        429,
+        'temporarily_unavailable',
+        'AADSTS50196: The server terminated an operation because it encountered a client request loop. Please retry later.',
+        retryAfter,
+      );
     case 'keyVault':
       // https://learn.microsoft.com/azure/key-vault/general/overview-throttling
       return apiError(api, 429, 'Throttled', 'Request was not processed because too many requests were received.', retryAfter);
@@ -143,19 +172,31 @@ export function injectedThrottle(api: ApiName, method: string, retryAfterSeconds
       return apiError(api, 429, 'too_many_requests', 'Too many requests to the managed identity endpoint.', retryAfter);
     case 'resourceGraph': {
       const resetsAfter = new Date(Math.ceil(retryAfterSeconds) * 1000).toISOString().slice(11, 19);
-      return apiError(api, 429, 'TooManyRequests', 'Please provide below info when asking for support: timestamp, correlationId. The request was throttled: the user quota is used up.', {
-        ...retryAfter,
-        'x-ms-user-quota-remaining': '0',
-        'x-ms-user-quota-resets-after': resetsAfter,
-      });
+      return apiError(
+        api,
+        429,
+        'TooManyRequests',
+        'Please provide below info when asking for support: timestamp, correlationId. The request was throttled: the user quota is used up.',
+        {
+          ...retryAfter,
+          'x-ms-user-quota-remaining': '0',
+          'x-ms-user-quota-resets-after': resetsAfter,
+        },
+      );
     }
     default: {
       const kind = method === 'GET' || method === 'HEAD' ? 'reads' : method === 'DELETE' ? 'deletes' : 'writes';
       const operation = kind === 'reads' ? 'Read' : kind === 'deletes' ? 'Delete' : 'Write';
-      return apiError(api, 429, 'TooManyRequests', `The request is being throttled as the limit has been reached for operation type - ${operation}.`, {
-        ...retryAfter,
-        [`x-ms-ratelimit-remaining-subscription-${kind}`]: '0',
-      });
+      return apiError(
+        api,
+        429,
+        'TooManyRequests',
+        `The request is being throttled as the limit has been reached for operation type - ${operation}.`,
+        {
+          ...retryAfter,
+          [`x-ms-ratelimit-remaining-subscription-${kind}`]: '0',
+        },
+      );
     }
   }
 }

@@ -1,4 +1,12 @@
-import { API_NAMES, INJECTABLE_STATUSES, type ApiName, type EmulatorFaults, type FaultsView, type InjectableStatus, type InjectedErrorRates } from './contract.js';
+import {
+  API_NAMES,
+  INJECTABLE_STATUSES,
+  type ApiName,
+  type EmulatorFaults,
+  type FaultsView,
+  type InjectableStatus,
+  type InjectedErrorRates,
+} from './contract.js';
 
 export const DEFAULT_FAULTS: EmulatorFaults = {
   latencyMs: {},
@@ -21,17 +29,20 @@ export class FaultSettings implements FaultsView {
 
   update(patch: unknown): EmulatorFaults {
     const p = (patch ?? {}) as Partial<Record<keyof EmulatorFaults, unknown>>;
-    const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+    const obj = (v: unknown): Record<string, unknown> =>
+      v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
     const nums = (v: unknown, name: string): Record<string, number> => {
       const out: Record<string, number> = {};
       for (const [k, n] of Object.entries(obj(v))) {
-        if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) throw new RangeError(`${name}.${k}: expected a number >= 0, got ${JSON.stringify(n)}`);
+        if (typeof n !== 'number' || !Number.isFinite(n) || n < 0)
+          throw new RangeError(`${name}.${k}: expected a number >= 0, got ${JSON.stringify(n)}`);
         out[k] = n;
       }
       return out;
     };
     const rate = (n: unknown, name: string): number => {
-      if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || n > 1) throw new RangeError(`${name}: expected a probability 0..1, got ${JSON.stringify(n)}`);
+      if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || n > 1)
+        throw new RangeError(`${name}: expected a probability 0..1, got ${JSON.stringify(n)}`);
       return n;
     };
     const cur = this.value;
@@ -40,7 +51,8 @@ export class FaultSettings implements FaultsView {
       if (!(API_NAMES as readonly string[]).includes(api)) throw new RangeError(`errors.${api}: expected one of ${API_NAMES.join(', ')}`);
       const merged: InjectedErrorRates = { ...errors[api as ApiName] };
       for (const [status, n] of Object.entries(obj(rates))) {
-        if (!(INJECTABLE_STATUSES as readonly string[]).includes(status)) throw new RangeError(`errors.${api}.${status}: expected a status of ${INJECTABLE_STATUSES.join(', ')}`);
+        if (!(INJECTABLE_STATUSES as readonly string[]).includes(status))
+          throw new RangeError(`errors.${api}.${status}: expected a status of ${INJECTABLE_STATUSES.join(', ')}`);
         merged[status as InjectableStatus] = rate(n, `errors.${api}.${status}`);
       }
       errors[api as ApiName] = merged;
@@ -86,7 +98,10 @@ export class WriteThrottle {
   constructor(private readonly config: () => EmulatorFaults['throttle']) {}
 
   /** Takes one token; answers the tokens left, or the seconds to wait when the bucket is empty. */
-  take(principal: string, limits: { burst: number; refillPerSecond: number } = this.config()): { ok: true; remaining: number } | { ok: false; retryAfterSeconds: number } {
+  take(
+    principal: string,
+    limits: { burst: number; refillPerSecond: number } = this.config(),
+  ): { ok: true; remaining: number } | { ok: false; retryAfterSeconds: number } {
     const { burst, refillPerSecond } = limits;
     const now = Date.now();
     const b = this.buckets.get(principal) ?? { tokens: burst, at: now };

@@ -41,7 +41,10 @@ export class RouteTable implements Router {
   }
 
   /** The matching route, or whether the path exists under another method (for 405). */
-  match(method: string, path: string): { route: Route; params: Record<string, string> } | { route: undefined; pathMatched: Route | undefined } {
+  match(
+    method: string,
+    path: string,
+  ): { route: Route; params: Record<string, string> } | { route: undefined; pathMatched: Route | undefined } {
     let pathMatched: Route | undefined;
     for (const route of this.routes) {
       const m = route.pattern.exec(path);

@@ -26,7 +26,12 @@ export interface CoreOptions {
   readonly defaultSubscriptionId: string;
 }
 
-type Dispatch = (method: string, path: string) => { api: ApiName; template: string; handler: (req: EmuRequest) => Promise<EmuResponse> | EmuResponse; params: Record<string, string> } | { api: ApiName; notFound: EmuResponse };
+type Dispatch = (
+  method: string,
+  path: string,
+) =>
+  | { api: ApiName; template: string; handler: (req: EmuRequest) => Promise<EmuResponse> | EmuResponse; params: Record<string, string> }
+  | { api: ApiName; notFound: EmuResponse };
 
 /**
  * The emulator's core: one HTTPS listener (plus one per vault), the route table, and the
@@ -127,7 +132,18 @@ export class EmulatorCore {
     if (m.pathMatched) {
       const api = m.pathMatched.api;
       const base = notFoundRoute(api, method, path);
-      return { api, notFound: { ...apiError(api, 405, api === 'login' ? 'invalid_request' : 'MethodNotAllowed', `The ${method} method is not allowed on ${path}.`), headers: { ...base.headers } } };
+      return {
+        api,
+        notFound: {
+          ...apiError(
+            api,
+            405,
+            api === 'login' ? 'invalid_request' : 'MethodNotAllowed',
+            `The ${method} method is not allowed on ${path}.`,
+          ),
+          headers: { ...base.headers },
+        },
+      };
     }
     const api = apiForPath(path);
     return { api, notFound: notFoundRoute(api, method, path) };
@@ -164,15 +180,29 @@ export class EmulatorCore {
         response = await this.run(d.api, req, url, rawBody, d.params, d.handler);
       }
     } catch (error) {
-      if (error instanceof BodyTooLargeError) response = apiError(api, 413, 'RequestEntityTooLarge', `The request body exceeds ${MAX_BODY_BYTES} bytes.`);
+      if (error instanceof BodyTooLargeError)
+        response = apiError(api, 413, 'RequestEntityTooLarge', `The request body exceeds ${MAX_BODY_BYTES} bytes.`);
       else {
         // Never echo request data: it can hold secrets.
         console.error(`[emulator] ${api} handler failed:`, error instanceof Error ? error.message : error);
-        response = apiError(api, 500, api === 'login' ? 'server_error' : 'InternalServerError', 'The emulator failed to handle the request.');
+        response = apiError(
+          api,
+          500,
+          api === 'login' ? 'server_error' : 'InternalServerError',
+          'The emulator failed to handle the request.',
+        );
       }
     }
     if (response.route) route = response.route;
-    this.calls.record({ at: Date.now(), api, method: req.method ?? 'GET', route, status: response.status, durationMs: Date.now() - started, ...(response.rows !== undefined ? { rows: response.rows } : {}) });
+    this.calls.record({
+      at: Date.now(),
+      api,
+      method: req.method ?? 'GET',
+      route,
+      status: response.status,
+      durationMs: Date.now() - started,
+      ...(response.rows !== undefined ? { rows: response.rows } : {}),
+    });
     send(res, response);
   }
 
@@ -197,32 +227,53 @@ export class EmulatorCore {
     const kind = !WRITE_METHODS.has(method) ? 'reads' : method === 'DELETE' ? 'deletes' : 'writes';
     const subscription = /^\/+subscriptions\/([^/?]+)/i.exec(path)?.[1]?.toLowerCase();
     const scope = subscription ? 'subscription' : 'tenant';
-    const limits = kind === 'reads' ? { burst: cfg.reads?.burst ?? 250, refillPerSecond: cfg.reads?.refillPerSecond ?? 25 } : { burst: cfg.burst, refillPerSecond: cfg.refillPerSecond };
+    const limits =
+      kind === 'reads'
+        ? { burst: cfg.reads?.burst ?? 250, refillPerSecond: cfg.reads?.refillPerSecond ?? 25 }
+        : { burst: cfg.burst, refillPerSecond: cfg.refillPerSecond };
     const enforced = cfg.enabled && (kind !== 'reads' || cfg.reads?.enforce === true);
     const principal = this.tokens.peek(req.headers.authorization)?.oid ?? 'anonymous';
     // With throttling off nothing is counted: every bucket stays full.
-    const own = cfg.enabled ? this.throttle.take(`${principal}|${subscription ?? 'tenant'}|${kind}`, limits) : { ok: true as const, remaining: limits.burst };
+    const own = cfg.enabled
+      ? this.throttle.take(`${principal}|${subscription ?? 'tenant'}|${kind}`, limits)
+      : { ok: true as const, remaining: limits.burst };
     // "Requests are throttled if the global, service principal, or tenant specific limits are exceeded."
     // A request refused by its own bucket takes nothing from the global one; one served anyway (an unenforced read) does.
-    const global = cfg.enabled && subscription && (own.ok || !enforced) ? this.throttle.take(`*|${subscription}|${kind}`, { burst: limits.burst * 15, refillPerSecond: limits.refillPerSecond * 15 }) : undefined;
+    const global =
+      cfg.enabled && subscription && (own.ok || !enforced)
+        ? this.throttle.take(`*|${subscription}|${kind}`, { burst: limits.burst * 15, refillPerSecond: limits.refillPerSecond * 15 })
+        : undefined;
     const taken = own.ok && global && !global.ok ? global : own;
     const remaining = own.ok ? own.remaining : 0;
     const header = `x-ms-ratelimit-remaining-${scope}-${kind}`;
     if (!taken.ok && enforced) {
       // https://learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling#error-code
       const operation = kind === 'reads' ? 'Read' : kind === 'deletes' ? 'Delete' : 'Write';
-      return apiError(api, 429, 'TooManyRequests', `The request is being throttled as the limit has been reached for operation type - ${operation}.`, {
-        'Retry-After': String(taken.retryAfterSeconds),
-        [header]: '0',
-      });
+      return apiError(
+        api,
+        429,
+        'TooManyRequests',
+        `The request is being throttled as the limit has been reached for operation type - ${operation}.`,
+        {
+          'Retry-After': String(taken.retryAfterSeconds),
+          [header]: '0',
+        },
+      );
     }
     const headers: Record<string, string> = { [header]: String(remaining) };
-    if (subscription) headers[`x-ms-ratelimit-remaining-subscription-global-${kind}`] = String(!cfg.enabled ? limits.burst * 15 : global?.ok ? global.remaining : 0);
+    if (subscription)
+      headers[`x-ms-ratelimit-remaining-subscription-global-${kind}`] = String(
+        !cfg.enabled ? limits.burst * 15 : global?.ok ? global.remaining : 0,
+      );
     const provider = /\/providers\/(?!Microsoft\.Resources\/)[^/]+\/(.+)$/i.exec(path);
     if (subscription && provider) {
       const segments = provider[1]!.split('/').filter(Boolean);
       const isCollection = kind === 'reads' && segments.length % 2 === 1;
-      headers[isCollection ? 'x-ms-ratelimit-remaining-subscription-resource-entities-read' : 'x-ms-ratelimit-remaining-subscription-resource-requests'] = String(remaining);
+      headers[
+        isCollection
+          ? 'x-ms-ratelimit-remaining-subscription-resource-entities-read'
+          : 'x-ms-ratelimit-remaining-subscription-resource-requests'
+      ] = String(remaining);
     }
     return { headers };
   }
@@ -245,7 +296,10 @@ export class EmulatorCore {
     window.used += 1;
     this.graphWindows.set(principal, window);
     const resetsIn = Math.max(0, Math.ceil((window.start + 5000 - now) / 1000));
-    return { 'x-ms-user-quota-remaining': String(Math.max(0, 15 - window.used)), 'x-ms-user-quota-resets-after': `00:00:${String(resetsIn).padStart(2, '0')}` };
+    return {
+      'x-ms-user-quota-remaining': String(Math.max(0, 15 - window.used)),
+      'x-ms-user-quota-resets-after': `00:00:${String(resetsIn).padStart(2, '0')}`,
+    };
   }
 
   private async run(
@@ -259,7 +313,8 @@ export class EmulatorCore {
     const method = (req.method ?? 'GET').toUpperCase();
     if (api === 'admin') {
       const remote = req.socket.remoteAddress ?? '';
-      if (!/^(127\.|::1$|::ffff:127\.)/.test(remote)) return apiError(api, 403, 'Forbidden', 'The admin API answers loopback callers only.');
+      if (!/^(127\.|::1$|::ffff:127\.)/.test(remote))
+        return apiError(api, 403, 'Forbidden', 'The admin API answers loopback callers only.');
     } else {
       const faults = this.faults.current();
       const latency = faults.latencyMs[api] ?? 0;
@@ -300,7 +355,11 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-function parseBody(contentType: string | undefined, raw: Buffer, lenient = false): { ok: true; body: unknown } | { ok: false; error: string } {
+function parseBody(
+  contentType: string | undefined,
+  raw: Buffer,
+  lenient = false,
+): { ok: true; body: unknown } | { ok: false; error: string } {
   if (raw.length === 0) return { ok: true, body: undefined };
   const type = (contentType ?? '').toLowerCase();
   if (type.includes('application/x-www-form-urlencoded')) {

@@ -36,7 +36,17 @@ export interface DeliveryOptions {
   randomSeed: number;
 }
 
-export const DEFAULT_DELIVERY_OPTIONS: DeliveryOptions = { maxAttempts: 5, initialBackoffMs: 50, maxBackoffMs: 2000, duplicateRate: 0, reorderRate: 0, reorderDelayMs: 100, duplicateWriteEvents: false, requestTimeoutMs: 5000, randomSeed: 1 };
+export const DEFAULT_DELIVERY_OPTIONS: DeliveryOptions = {
+  maxAttempts: 5,
+  initialBackoffMs: 50,
+  maxBackoffMs: 2000,
+  duplicateRate: 0,
+  reorderRate: 0,
+  reorderDelayMs: 100,
+  duplicateWriteEvents: false,
+  requestTimeoutMs: 5000,
+  randomSeed: 1,
+};
 
 export interface DeliveryRecord {
   readonly eventId: string;
@@ -115,17 +125,43 @@ export class EventGridBroker {
     const signal = AbortSignal.timeout(this.options.requestTimeoutMs);
     if (sub.schema === 'CloudEventSchemaV1_0') {
       // CloudEvents abuse protection: https://github.com/cloudevents/spec/blob/v1.0/http-webhook.md#4-abuse-protection
-      const res = await fetch(sub.endpoint, { method: 'OPTIONS', headers: { 'WebHook-Request-Origin': 'eventgrid.azure.net' }, signal }).catch((e: Error) => {
+      const res = await fetch(sub.endpoint, {
+        method: 'OPTIONS',
+        headers: { 'WebHook-Request-Origin': 'eventgrid.azure.net' },
+        signal,
+      }).catch((e: Error) => {
         throw new SubscriptionValidationError(`Webhook validation handshake failed for ${sub.endpoint}: ${e.message}`);
       });
       const allowed = res.headers.get('webhook-allowed-origin');
       if (!res.ok || (allowed !== '*' && allowed?.toLowerCase() !== 'eventgrid.azure.net'))
-        throw new SubscriptionValidationError(`Webhook validation handshake failed for ${sub.endpoint}. Http OPTIONS request returned ${res.status} without WebHook-Allowed-Origin.`);
+        throw new SubscriptionValidationError(
+          `Webhook validation handshake failed for ${sub.endpoint}. Http OPTIONS request returned ${res.status} without WebHook-Allowed-Origin.`,
+        );
       return;
     }
     const code = randomUUID();
-    const event = [{ id: randomUUID(), topic: '/subscriptions/emulator', subject: '', data: { validationCode: code, validationUrl: `${sub.endpoint}#validation-url-not-supported` }, eventType: 'Microsoft.EventGrid.SubscriptionValidationEvent', eventTime: this.now().toISOString(), metadataVersion: '1', dataVersion: '2' }];
-    const res = await fetch(sub.endpoint, { method: 'POST', headers: { 'content-type': 'application/json', 'aeg-event-type': 'SubscriptionValidation', 'aeg-subscription-name': sub.name.toUpperCase() }, body: JSON.stringify(event), signal }).catch((e: Error) => {
+    const event = [
+      {
+        id: randomUUID(),
+        topic: '/subscriptions/emulator',
+        subject: '',
+        data: { validationCode: code, validationUrl: `${sub.endpoint}#validation-url-not-supported` },
+        eventType: 'Microsoft.EventGrid.SubscriptionValidationEvent',
+        eventTime: this.now().toISOString(),
+        metadataVersion: '1',
+        dataVersion: '2',
+      },
+    ];
+    const res = await fetch(sub.endpoint, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'aeg-event-type': 'SubscriptionValidation',
+        'aeg-subscription-name': sub.name.toUpperCase(),
+      },
+      body: JSON.stringify(event),
+      signal,
+    }).catch((e: Error) => {
       throw new SubscriptionValidationError(`Webhook validation handshake failed for ${sub.endpoint}: ${e.message}`);
     });
     const text = await res.text();
@@ -136,19 +172,29 @@ export class EventGridBroker {
       answer = undefined;
     }
     if (!res.ok || (answer as { validationResponse?: unknown } | undefined)?.validationResponse !== code)
-      throw new SubscriptionValidationError(`Webhook validation handshake failed for ${sub.endpoint}. Http POST request returned ${res.status} with response body ${text.slice(0, 200)}; expected {"validationResponse":"${code}"}.`);
+      throw new SubscriptionValidationError(
+        `Webhook validation handshake failed for ${sub.endpoint}. Http POST request returned ${res.status} with response body ${text.slice(0, 200)}; expected {"validationResponse":"${code}"}.`,
+      );
   }
 
   /** Fans the event out to every matching subscription. */
   publish(event: GridEvent): void {
     const copies = [event];
-    if (this.options.duplicateWriteEvents && event.eventType === 'Microsoft.Resources.ResourceWriteSuccess') copies.push({ ...event, id: randomUUID() });
+    if (this.options.duplicateWriteEvents && event.eventType === 'Microsoft.Resources.ResourceWriteSuccess')
+      copies.push({ ...event, id: randomUUID() });
     for (const e of copies) {
       this.published.push(e);
       for (const sub of this.subscriptions.values()) {
         if (!matchesFilter(sub, e)) continue;
         if ((this.faults()?.dropRate ?? 0) > 0 && this.dice() < this.faults()!.dropRate) {
-          this.deadLetters.push({ event: e, subscription: sub.name, reason: 'MaxDeliveryAttemptsExceeded', attempts: 0, lastStatus: 'unreachable', deadLetteredAt: this.now().toISOString() });
+          this.deadLetters.push({
+            event: e,
+            subscription: sub.name,
+            reason: 'MaxDeliveryAttemptsExceeded',
+            attempts: 0,
+            lastStatus: 'unreachable',
+            deadLetteredAt: this.now().toISOString(),
+          });
           continue;
         }
         const hold = (this.dice() < this.rate('reorderRate') ? this.options.reorderDelayMs : 0) + (this.faults()?.delayMs ?? 0);
@@ -205,13 +251,32 @@ export class EventGridBroker {
     const nonRetriable = status === 400 || status === 413;
     const exhausted = attempt >= this.options.maxAttempts;
     const outcome = ok ? 'delivered' : nonRetriable || exhausted ? 'deadLettered' : 'retrying';
-    this.deliveries.push({ eventId: event.id, eventType: event.eventType, subject: event.subject, subscription: sub.name, attempt, status, outcome, duplicate, startedAt, finishedAt: this.now().toISOString(), ...(error ? { error } : {}) });
+    this.deliveries.push({
+      eventId: event.id,
+      eventType: event.eventType,
+      subject: event.subject,
+      subscription: sub.name,
+      attempt,
+      status,
+      outcome,
+      duplicate,
+      startedAt,
+      finishedAt: this.now().toISOString(),
+      ...(error ? { error } : {}),
+    });
     if (ok) {
       if (!duplicate && this.dice() < this.rate('duplicateRate')) this.schedule(0, () => this.attempt(sub, event, 1, true));
       return;
     }
     if (outcome === 'deadLettered') {
-      this.deadLetters.push({ event, subscription: sub.name, reason: nonRetriable ? 'NonRetriableStatus' : 'MaxDeliveryAttemptsExceeded', attempts: attempt, lastStatus: status, deadLetteredAt: this.now().toISOString() });
+      this.deadLetters.push({
+        event,
+        subscription: sub.name,
+        reason: nonRetriable ? 'NonRetriableStatus' : 'MaxDeliveryAttemptsExceeded',
+        attempts: attempt,
+        lastStatus: status,
+        deadLetteredAt: this.now().toISOString(),
+      });
       return;
     }
     const backoff = Math.min(this.options.initialBackoffMs * 2 ** (attempt - 1), this.options.maxBackoffMs);

@@ -33,17 +33,23 @@ function matchesAdvanced(f: AdvancedFilter, event: GridEvent): boolean {
   const v = raw === undefined || raw === null ? undefined : String(raw).toLowerCase();
   const values = f.values.map((x) => x.toLowerCase());
   switch (f.operatorType) {
-    case 'StringIn': return v !== undefined && values.includes(v);
-    case 'StringNotIn': return v === undefined || !values.includes(v);
-    case 'StringBeginsWith': return v !== undefined && values.some((x) => v.startsWith(x));
-    case 'StringEndsWith': return v !== undefined && values.some((x) => v.endsWith(x));
-    case 'StringContains': return v !== undefined && values.some((x) => v.includes(x));
+    case 'StringIn':
+      return v !== undefined && values.includes(v);
+    case 'StringNotIn':
+      return v === undefined || !values.includes(v);
+    case 'StringBeginsWith':
+      return v !== undefined && values.some((x) => v.startsWith(x));
+    case 'StringEndsWith':
+      return v !== undefined && values.some((x) => v.endsWith(x));
+    case 'StringContains':
+      return v !== undefined && values.some((x) => v.includes(x));
   }
 }
 
 /** Whether the event passes every filter of the subscription. */
 export function matchesFilter(filter: EventFilter, event: GridEvent): boolean {
-  if (filter.includedEventTypes?.length && !filter.includedEventTypes.some((t) => t.toLowerCase() === event.eventType.toLowerCase())) return false;
+  if (filter.includedEventTypes?.length && !filter.includedEventTypes.some((t) => t.toLowerCase() === event.eventType.toLowerCase()))
+    return false;
   if (filter.subjectBeginsWith && !event.subject.toLowerCase().startsWith(filter.subjectBeginsWith.toLowerCase())) return false;
   if (filter.subjectEndsWith && !event.subject.toLowerCase().endsWith(filter.subjectEndsWith.toLowerCase())) return false;
   return (filter.advancedFilters ?? []).every((f) => matchesAdvanced(f, event));
@@ -51,5 +57,15 @@ export function matchesFilter(filter: EventFilter, event: GridEvent): boolean {
 
 /** The CloudEvents 1.0 form of an Event Grid event, as Event Grid maps it. */
 export function toCloudEvent(e: GridEvent): Record<string, unknown> {
-  return { specversion: '1.0', type: e.eventType, source: e.topic, subject: e.subject, id: e.id, time: e.eventTime, data: e.data, datacontenttype: 'application/json', dataschema: e.dataVersion };
+  return {
+    specversion: '1.0',
+    type: e.eventType,
+    source: e.topic,
+    subject: e.subject,
+    id: e.id,
+    time: e.eventTime,
+    data: e.data,
+    datacontenttype: 'application/json',
+    dataschema: e.dataVersion,
+  };
 }

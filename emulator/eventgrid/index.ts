@@ -18,7 +18,10 @@ export { EventGridBroker } from './delivery.js';
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export const registerEventGrid: RegisterModule = (ctx: EmulatorContext): EmulatorModule => {
-  const broker = new EventGridBroker(() => ctx.clock.now(), () => ctx.faults?.current().events);
+  const broker = new EventGridBroker(
+    () => ctx.clock.now(),
+    () => ctx.faults?.current().events,
+  );
   ctx.services.provide('events', { publish: (e) => broker.publish(e) });
   const r = ctx.router;
   const bad = (message: string) => ({ status: 400, body: { error: { code: 'InvalidRequest', message } } });
@@ -48,7 +51,10 @@ export const registerEventGrid: RegisterModule = (ctx: EmulatorContext): Emulato
   };
 
   r.add('admin', 'PUT', /^\/admin\/eventgrid\/subscriptions\/(?<name>[^/]+)$/, (q) => upsert(q.params.name ?? '', q.body));
-  r.add('admin', 'GET', /^\/admin\/eventgrid\/subscriptions$/, () => ({ status: 200, body: { value: [...broker.subscriptions.values()] } }));
+  r.add('admin', 'GET', /^\/admin\/eventgrid\/subscriptions$/, () => ({
+    status: 200,
+    body: { value: [...broker.subscriptions.values()] },
+  }));
   r.add('admin', 'DELETE', /^\/admin\/eventgrid\/subscriptions\/(?<name>[^/]+)$/, (q) => {
     broker.subscriptions.delete(q.params.name ?? '');
     return { status: 204 };
@@ -68,7 +74,14 @@ export const registerEventGrid: RegisterModule = (ctx: EmulatorContext): Emulato
 
   return {
     name: 'eventgrid',
-    snapshot: () => ({ subscriptions: [...broker.subscriptions.values()], published: broker.published, deliveries: broker.deliveries, deadLetters: broker.deadLetters, options: broker.options, pending: broker.pendingCount }),
+    snapshot: () => ({
+      subscriptions: [...broker.subscriptions.values()],
+      published: broker.published,
+      deliveries: broker.deliveries,
+      deadLetters: broker.deadLetters,
+      options: broker.options,
+      pending: broker.pendingCount,
+    }),
     seed: async (scenario) => {
       const s = isObject(scenario.eventgrid) ? scenario.eventgrid : scenario;
       if (isObject(s.options)) broker.setOptions(s.options as Partial<DeliveryOptions>);

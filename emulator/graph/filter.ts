@@ -21,7 +21,10 @@ export interface GraphObjectView {
 export type GraphFilter = (o: GraphObjectView) => boolean;
 
 const STRING = String.raw`'((?:[^']|'')*)'`;
-const CLAUSES: Array<{ pattern: RegExp; build: (m: RegExpExecArray, kind: 'applications' | 'servicePrincipals') => GraphFilter | undefined }> = [
+const CLAUSES: Array<{
+  pattern: RegExp;
+  build: (m: RegExpExecArray, kind: 'applications' | 'servicePrincipals') => GraphFilter | undefined;
+}> = [
   {
     pattern: new RegExp(String.raw`^(appId|displayName|id)\s+eq\s+${STRING}$`, 'i'),
     build: (m) => {
@@ -75,7 +78,10 @@ function splitAnd(input: string): string[] {
 }
 
 /** The filter for `$filter`; undefined for none; 'unsupported' for a clause outside the list above. */
-export function parseGraphFilter(filter: string | null, kind: 'applications' | 'servicePrincipals'): GraphFilter | undefined | 'unsupported' {
+export function parseGraphFilter(
+  filter: string | null,
+  kind: 'applications' | 'servicePrincipals',
+): GraphFilter | undefined | 'unsupported' {
   if (filter === null || filter.trim() === '') return undefined;
   const tests: GraphFilter[] = [];
   for (const clause of splitAnd(filter.trim())) {

@@ -58,7 +58,9 @@ export const registerGraph: RegisterModule = (ctx: EmulatorContext) => {
       if (!seed) return;
       for (const [oid, roles] of Object.entries(seed.permissions ?? {})) permissions.set(oid.toLowerCase(), new Set(roles));
       for (const a of seed.applications ?? []) {
-        const app = findApp({ id: a.id?.toLowerCase() ?? '', appId: a.appId ?? '' }) ?? createApp(a.displayName, undefined, { id: a.id, appId: a.appId });
+        const app =
+          findApp({ id: a.id?.toLowerCase() ?? '', appId: a.appId ?? '' }) ??
+          createApp(a.displayName, undefined, { id: a.id, appId: a.appId });
         for (const o of a.owners ?? []) app.owners.add(o.toLowerCase());
         for (const p of a.passwords ?? []) addPassword(app, p, p.secretText, p.keyId);
         if (a.servicePrincipal && ![...sps.values()].some((s) => s.appId === app.appId)) {

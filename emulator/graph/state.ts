@@ -52,7 +52,12 @@ export function createGraphStore(ctx: EmulatorContext) {
 
   const now = () => ctx.clock.now();
   const err = (status: number, code: string, message: string) => apiError('graph', status, code, message);
-  const notFound = (id: string) => err(404, 'Request_ResourceNotFound', `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`);
+  const notFound = (id: string) =>
+    err(
+      404,
+      'Request_ResourceNotFound',
+      `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`,
+    );
   const denied = () => err(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
   const odata = (context: string, body: Record<string, unknown>) => ({ '@odata.context': `${GRAPH}/$metadata#${context}`, ...body });
 
@@ -128,12 +133,19 @@ export function createGraphStore(ctx: EmulatorContext) {
   /** Reading principals the caller does not own needs a tenant-wide read permission. */
   const canReadDirectory = (caller: TokenClaims) => [...rolesOf(caller.oid)].some((r) => READ_WRITE_ALL.has(r) || READ_ALL.has(r));
 
-  function createApp(displayName: string, owner: string | undefined, ids: { id?: string; appId?: string } = {}, extra: Record<string, unknown> = {}): Application {
+  function createApp(
+    displayName: string,
+    owner: string | undefined,
+    ids: { id?: string; appId?: string } = {},
+    extra: Record<string, unknown> = {},
+  ): Application {
     const app: Application = {
       id: (ids.id ?? randomUUID()).toLowerCase(),
       appId: (ids.appId ?? randomUUID()).toLowerCase(),
       displayName,
-      createdDateTime: now().toISOString().replace(/\.\d+Z$/, 'Z'),
+      createdDateTime: now()
+        .toISOString()
+        .replace(/\.\d+Z$/, 'Z'),
       owners: new Set(owner ? [owner.toLowerCase()] : []),
       passwords: [],
       extra,
@@ -142,7 +154,12 @@ export function createGraphStore(ctx: EmulatorContext) {
     return app;
   }
 
-  function addPassword(app: Application, input: { displayName?: unknown; endDateTime?: unknown; startDateTime?: unknown }, secretText?: string, keyId?: string) {
+  function addPassword(
+    app: Application,
+    input: { displayName?: unknown; endDateTime?: unknown; startDateTime?: unknown },
+    secretText?: string,
+    keyId?: string,
+  ) {
     const secret = secretText ?? randomBytes(30).toString('base64url').replace(/[-_]/g, '~').slice(0, 40);
     const start = typeof input.startDateTime === 'string' ? new Date(input.startDateTime) : now();
     // Graph's default lifetime for a password without endDateTime is two years.
@@ -160,26 +177,62 @@ export function createGraphStore(ctx: EmulatorContext) {
   }
 
   function createSp(app: Application, id?: string): ServicePrincipal {
-    const sp: ServicePrincipal = { id: (id ?? randomUUID()).toLowerCase(), appId: app.appId, displayName: app.displayName, createdDateTime: now().toISOString() };
+    const sp: ServicePrincipal = {
+      id: (id ?? randomUUID()).toLowerCase(),
+      appId: app.appId,
+      displayName: app.displayName,
+      createdDateTime: now().toISOString(),
+    };
     sps.set(sp.id, sp);
-    ctx.directory.add({ objectId: sp.id, appId: sp.appId, displayName: sp.displayName, principalType: 'ServicePrincipal', servicePrincipalType: 'Application', createdAt: now() });
+    ctx.directory.add({
+      objectId: sp.id,
+      appId: sp.appId,
+      displayName: sp.displayName,
+      principalType: 'ServicePrincipal',
+      servicePrincipalType: 'Application',
+      createdAt: now(),
+    });
     return sp;
   }
 
   /** Wraps a handler with the bearer check Graph applies. */
-  const authed = (handler: (req: EmuRequest, caller: TokenClaims) => EmuResponse) => (req: EmuRequest): EmuResponse => {
-    if (!req.headers.authorization) return err(401, 'InvalidAuthenticationToken', 'Access token is empty.');
-    const caller = ctx.tokens.verify(req.headers.authorization, [...AUDIENCES.graph, ctx.baseUrl, `${ctx.baseUrl}/`]);
-    if (!caller) return err(401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid audience, signature or expiry.');
-    return handler(req, caller);
-  };
+  const authed =
+    (handler: (req: EmuRequest, caller: TokenClaims) => EmuResponse) =>
+    (req: EmuRequest): EmuResponse => {
+      if (!req.headers.authorization) return err(401, 'InvalidAuthenticationToken', 'Access token is empty.');
+      const caller = ctx.tokens.verify(req.headers.authorization, [...AUDIENCES.graph, ctx.baseUrl, `${ctx.baseUrl}/`]);
+      if (!caller) return err(401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid audience, signature or expiry.');
+      return handler(req, caller);
+    };
   const bodyObject = (req: EmuRequest): Record<string, unknown> | undefined =>
     req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : undefined;
   const spReadable = (caller: TokenClaims, sp: ServicePrincipal) => can(caller, 'read', findApp({ appId: sp.appId }));
 
   return {
-    ctx, apps, sps, permissions, now, err, notFound, denied, odata, rolesOf, can, findApp, toPasswordJson, toAppJson, toSpJson,
-    managedIdentities, toManagedIdentityJson, canReadDirectory, createApp, addPassword, createSp, authed, bodyObject, spReadable,
+    ctx,
+    apps,
+    sps,
+    permissions,
+    now,
+    err,
+    notFound,
+    denied,
+    odata,
+    rolesOf,
+    can,
+    findApp,
+    toPasswordJson,
+    toAppJson,
+    toSpJson,
+    managedIdentities,
+    toManagedIdentityJson,
+    canReadDirectory,
+    createApp,
+    addPassword,
+    createSp,
+    authed,
+    bodyObject,
+    spReadable,
   };
 }
 

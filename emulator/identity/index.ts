@@ -33,9 +33,11 @@ export function registerIdentity(options: IdentityModuleOptions = {}) {
     // App Service managed identity: GET {IDENTITY_ENDPOINT}?api-version=2019-08-01&resource=…[&client_id=…]
     // https://learn.microsoft.com/azure/app-service/overview-managed-identity#rest-endpoint-reference
     r.add('managedIdentity', 'GET', /^\/msi\/token\/?$/i, (req) => {
-      if (req.headers['x-identity-header'] !== identityHeader) return mi(401, 'unauthorized', 'The X-IDENTITY-HEADER header is missing or does not match IDENTITY_HEADER.');
+      if (req.headers['x-identity-header'] !== identityHeader)
+        return mi(401, 'unauthorized', 'The X-IDENTITY-HEADER header is missing or does not match IDENTITY_HEADER.');
       const q = req.url.searchParams;
-      if (q.get('api-version') !== '2019-08-01') return mi(400, 'invalid_request', `api-version must be 2019-08-01, got '${q.get('api-version') ?? ''}'.`);
+      if (q.get('api-version') !== '2019-08-01')
+        return mi(400, 'invalid_request', `api-version must be 2019-08-01, got '${q.get('api-version') ?? ''}'.`);
       const resource = q.get('resource');
       if (!resource) return mi(400, 'invalid_request', "The 'resource' query parameter is required.");
       const clientId = q.get('client_id');
@@ -49,16 +51,37 @@ export function registerIdentity(options: IdentityModuleOptions = {}) {
       if (!principal || principal.servicePrincipalType !== 'ManagedIdentity') {
         return mi(400, 'invalid_request', 'Identity not found: no managed identity is assigned to this app with the given id.');
       }
-      const { token, expiresOn } = ctx.tokens.issue({ oid: principal.objectId, appid: principal.appId, tid: ctx.tenantId, aud: resource, lifetimeSeconds: 86_400 });
+      const { token, expiresOn } = ctx.tokens.issue({
+        oid: principal.objectId,
+        appid: principal.appId,
+        tid: ctx.tenantId,
+        aud: resource,
+        lifetimeSeconds: 86_400,
+      });
       // expires_on is a string of epoch seconds on the wire.
-      return { status: 200, body: { access_token: token, expires_on: String(expiresOn), resource, token_type: 'Bearer', client_id: principal.appId ?? '' } };
+      return {
+        status: 200,
+        body: { access_token: token, expires_on: String(expiresOn), resource, token_type: 'Bearer', client_id: principal.appId ?? '' },
+      };
     });
 
     r.add('admin', 'PUT', /^\/admin\/principal\/?$/, (req) => {
       const body = (req.body ?? {}) as { objectId?: unknown; clientId?: unknown };
-      const p = typeof body.objectId === 'string' ? ctx.directory.get(body.objectId) : typeof body.clientId === 'string' ? ctx.directory.getByAppId(body.clientId) : undefined;
-      if (!p) return apiError('admin', 400, 'PrincipalNotFound', 'Expected { "objectId": … } or { "clientId": … } of a principal in the directory.');
-      if (p.servicePrincipalType !== 'ManagedIdentity') return apiError('admin', 400, 'NotAManagedIdentity', `Principal ${p.objectId} is not a managed identity.`);
+      const p =
+        typeof body.objectId === 'string'
+          ? ctx.directory.get(body.objectId)
+          : typeof body.clientId === 'string'
+            ? ctx.directory.getByAppId(body.clientId)
+            : undefined;
+      if (!p)
+        return apiError(
+          'admin',
+          400,
+          'PrincipalNotFound',
+          'Expected { "objectId": … } or { "clientId": … } of a principal in the directory.',
+        );
+      if (p.servicePrincipalType !== 'ManagedIdentity')
+        return apiError('admin', 400, 'NotAManagedIdentity', `Principal ${p.objectId} is not a managed identity.`);
       managedIdentity = p.objectId;
       return { status: 200, body: { objectId: p.objectId, clientId: p.appId } };
     });
@@ -109,7 +132,12 @@ export function registerIdentity(options: IdentityModuleOptions = {}) {
     // Client credentials: https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow
     r.add('login', 'POST', /^\/(?<tenant>[^/]+)\/oauth2\/v2\.0\/token$/i, (req) => {
       const tenant = req.params.tenant ?? '';
-      if (!isThisTenant(tenant)) return login(400, 'invalid_request', `AADSTS90002: Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
+      if (!isThisTenant(tenant))
+        return login(
+          400,
+          'invalid_request',
+          `AADSTS90002: Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
+        );
       const form = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, string | undefined>;
       if (!String(req.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded')) {
         return login(400, 'invalid_request', "AADSTS900144: The request body must contain the following parameter: 'grant_type'.");
@@ -118,25 +146,52 @@ export function registerIdentity(options: IdentityModuleOptions = {}) {
         return login(400, 'unsupported_grant_type', `AADSTS70003: The app requested an unsupported grant type '${form.grant_type ?? ''}'.`);
       }
       const clientId = form.client_id;
-      if (!clientId) return login(400, 'invalid_request', "AADSTS900144: The request body must contain the following parameter: 'client_id'.");
+      if (!clientId)
+        return login(400, 'invalid_request', "AADSTS900144: The request body must contain the following parameter: 'client_id'.");
       const scope = form.scope?.split(' ').find((s) => s.endsWith('/.default'));
-      if (!scope) return login(400, 'invalid_scope', `AADSTS1002012: The provided value for scope ${form.scope ?? ''} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.`);
+      if (!scope)
+        return login(
+          400,
+          'invalid_scope',
+          `AADSTS1002012: The provided value for scope ${form.scope ?? ''} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.`,
+        );
       if (!form.client_secret) {
-        return login(401, 'invalid_client', "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
+        return login(
+          401,
+          'invalid_client',
+          "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        );
       }
       const check = ctx.services.get('appCredentials').checkClientSecret(clientId, form.client_secret);
       switch (check) {
         case 'unknownClient':
-          return login(400, 'unauthorized_client', `AADSTS700016: Application with identifier '${clientId}' was not found in the directory '${ctx.tenantId}'.`);
+          return login(
+            400,
+            'unauthorized_client',
+            `AADSTS700016: Application with identifier '${clientId}' was not found in the directory '${ctx.tenantId}'.`,
+          );
         case 'invalidSecret':
-          return login(401, 'invalid_client', `AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`);
+          return login(
+            401,
+            'invalid_client',
+            `AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
+          );
         case 'expiredSecret':
-          return login(401, 'invalid_client', `AADSTS7000222: The provided client secret keys for app '${clientId}' are expired. Visit the Azure portal to create new keys for your app.`);
+          return login(
+            401,
+            'invalid_client',
+            `AADSTS7000222: The provided client secret keys for app '${clientId}' are expired. Visit the Azure portal to create new keys for your app.`,
+          );
         case 'valid':
           break;
       }
       const sp = ctx.directory.getByAppId(clientId);
-      if (!sp) return login(401, 'invalid_client', `AADSTS7000229: The client application ${clientId} is missing service principal in the tenant ${ctx.tenantId}.`);
+      if (!sp)
+        return login(
+          401,
+          'invalid_client',
+          `AADSTS7000229: The client application ${clientId} is missing service principal in the tenant ${ctx.tenantId}.`,
+        );
       const aud = scope.slice(0, -'/.default'.length);
       const { token } = ctx.tokens.issue({ oid: sp.objectId, appid: clientId, tid: ctx.tenantId, aud, lifetimeSeconds: 3600 });
       return { status: 200, body: { token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: token } };

@@ -43,7 +43,11 @@ interface Vault {
 }
 
 export interface KeyVaultSeed {
-  vaults?: Array<{ name: string; resourceId: string; secrets?: Array<{ name: string; value: string; contentType?: string; tags?: Record<string, string>; exp?: string; nbf?: string }> }>;
+  vaults?: Array<{
+    name: string;
+    resourceId: string;
+    secrets?: Array<{ name: string; value: string; contentType?: string; tags?: Record<string, string>; exp?: string; nbf?: string }>;
+  }>;
 }
 
 const RECOVERABLE_DAYS = 90;
@@ -68,10 +72,21 @@ export const registerKeyVault: RegisterModule = (ctx: EmulatorContext) => {
   const byPort = new Map<string, Vault>();
   const listeners = new Map<string, string>();
   const nowSec = () => Math.floor(ctx.clock.now().getTime() / 1000);
-  const kvError = (status: number, code: string, message: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
-    apiError('keyVault', status, code, message, headers, extra);
+  const kvError = (
+    status: number,
+    code: string,
+    message: string,
+    extra: Record<string, unknown> = {},
+    headers: Record<string, string> = {},
+  ) => apiError('keyVault', status, code, message, headers, extra);
   const secretNotFound = (vault: Vault, name: string, version?: string) =>
-    kvError(404, 'SecretNotFound', version ? `A secret with (name/id) ${name}/${version} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182` : `A secret with (name/id) ${name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`);
+    kvError(
+      404,
+      'SecretNotFound',
+      version
+        ? `A secret with (name/id) ${name}/${version} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`
+        : `A secret with (name/id) ${name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`,
+    );
 
   const toAttributes = (a: Attributes) => ({
     enabled: a.enabled,
@@ -159,19 +174,22 @@ export const registerKeyVault: RegisterModule = (ctx: EmulatorContext) => {
     return { secret, version };
   }
 
-  const object = (b: unknown): Record<string, unknown> | undefined => (b && typeof b === 'object' && !Array.isArray(b) ? (b as Record<string, unknown>) : undefined);
+  const object = (b: unknown): Record<string, unknown> | undefined =>
+    b && typeof b === 'object' && !Array.isArray(b) ? (b as Record<string, unknown>) : undefined;
   const validAttrs = (a: unknown): string | undefined => {
     if (a === undefined) return undefined;
     const o = object(a);
     if (!o) return 'attributes must be an object';
-    for (const k of ['nbf', 'exp']) if (o[k] !== undefined && o[k] !== null && !Number.isInteger(o[k])) return `attributes.${k} must be an integer (epoch seconds)`;
+    for (const k of ['nbf', 'exp'])
+      if (o[k] !== undefined && o[k] !== null && !Number.isInteger(o[k])) return `attributes.${k} must be an integer (epoch seconds)`;
     if (o.enabled !== undefined && typeof o.enabled !== 'boolean') return 'attributes.enabled must be a boolean';
     return undefined;
   };
 
   // Routes: [method, pattern, action, handler]
   const routes: Array<[string, RegExp, string, string, Handler]> = [];
-  const route = (method: string, pattern: RegExp, template: string, action: string, handler: Handler) => routes.push([method, pattern, template, action, handler]);
+  const route = (method: string, pattern: RegExp, template: string, action: string, handler: Handler) =>
+    routes.push([method, pattern, template, action, handler]);
 
   route('PUT', /^\/secrets\/(?<name>[^/]+)\/?$/i, '/secrets/{name}', SECRET_ACTIONS.set, (vault, req) => {
     const name = req.params.name!;
@@ -181,7 +199,11 @@ export const registerKeyVault: RegisterModule = (ctx: EmulatorContext) => {
     const bad = validAttrs(body.attributes);
     if (bad) return kvError(400, 'BadParameter', bad);
     if (vault.deleted.has(name.toLowerCase())) {
-      return kvError(409, 'Conflict', `Secret ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.`);
+      return kvError(
+        409,
+        'Conflict',
+        `Secret ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.`,
+      );
     }
     const { secret, version } = setSecret(vault, name, body);
     return { status: 200, body: toBundle(vault, secret, version, true) };
@@ -204,27 +226,34 @@ export const registerKeyVault: RegisterModule = (ctx: EmulatorContext) => {
     if (!s) return secretNotFound(vault, req.params.name!, versionId || undefined);
     const v = versionId ? s.versions.find((x) => x.version === versionId.toLowerCase()) : latest(s);
     if (!v) return secretNotFound(vault, req.params.name!, versionId);
-    if (!v.attributes.enabled) return kvError(403, 'Forbidden', 'Operation get is not allowed on a disabled secret.', { innererror: { code: 'SecretDisabled' } });
+    if (!v.attributes.enabled)
+      return kvError(403, 'Forbidden', 'Operation get is not allowed on a disabled secret.', { innererror: { code: 'SecretDisabled' } });
     return { status: 200, body: toBundle(vault, s, v, true) };
   });
 
-  route('PATCH', /^\/secrets\/(?<name>[^/]+)(?:\/(?<version>[^/]*))?\/?$/i, '/secrets/{name}/{version}', SECRET_ACTIONS.update, (vault, req) => {
-    const s = vault.secrets.get(req.params.name!.toLowerCase());
-    if (!s) return secretNotFound(vault, req.params.name!);
-    const v = req.params.version ? s.versions.find((x) => x.version === req.params.version!.toLowerCase()) : latest(s);
-    if (!v) return secretNotFound(vault, req.params.name!, req.params.version);
-    const body = object(req.body) ?? {};
-    const bad = validAttrs(body.attributes);
-    if (bad) return kvError(400, 'BadParameter', bad);
-    const attrs = (body.attributes ?? {}) as Record<string, unknown>;
-    if ('enabled' in attrs && typeof attrs.enabled === 'boolean') v.attributes.enabled = attrs.enabled;
-    if ('exp' in attrs) v.attributes.exp = (attrs.exp as number | null) ?? undefined;
-    if ('nbf' in attrs) v.attributes.nbf = (attrs.nbf as number | null) ?? undefined;
-    if (typeof body.contentType === 'string') v.contentType = body.contentType;
-    if (object(body.tags)) v.tags = body.tags as Record<string, string>;
-    v.attributes.updated = nowSec();
-    return { status: 200, body: toBundle(vault, s, v, false) };
-  });
+  route(
+    'PATCH',
+    /^\/secrets\/(?<name>[^/]+)(?:\/(?<version>[^/]*))?\/?$/i,
+    '/secrets/{name}/{version}',
+    SECRET_ACTIONS.update,
+    (vault, req) => {
+      const s = vault.secrets.get(req.params.name!.toLowerCase());
+      if (!s) return secretNotFound(vault, req.params.name!);
+      const v = req.params.version ? s.versions.find((x) => x.version === req.params.version!.toLowerCase()) : latest(s);
+      if (!v) return secretNotFound(vault, req.params.name!, req.params.version);
+      const body = object(req.body) ?? {};
+      const bad = validAttrs(body.attributes);
+      if (bad) return kvError(400, 'BadParameter', bad);
+      const attrs = (body.attributes ?? {}) as Record<string, unknown>;
+      if ('enabled' in attrs && typeof attrs.enabled === 'boolean') v.attributes.enabled = attrs.enabled;
+      if ('exp' in attrs) v.attributes.exp = (attrs.exp as number | null) ?? undefined;
+      if ('nbf' in attrs) v.attributes.nbf = (attrs.nbf as number | null) ?? undefined;
+      if (typeof body.contentType === 'string') v.contentType = body.contentType;
+      if (object(body.tags)) v.tags = body.tags as Record<string, string>;
+      v.attributes.updated = nowSec();
+      return { status: 200, body: toBundle(vault, s, v, false) };
+    },
+  );
 
   route('DELETE', /^\/secrets\/(?<name>[^/]+)\/?$/i, '/secrets/{name}', SECRET_ACTIONS.delete, (vault, req) => {
     const key = req.params.name!.toLowerCase();
@@ -254,14 +283,20 @@ export const registerKeyVault: RegisterModule = (ctx: EmulatorContext) => {
     const d = vault.deleted.get(req.params.name!.toLowerCase());
     return d ? { status: 200, body: toDeleted(vault, d, false) } : deletedNotFound(req.params.name!);
   });
-  route('POST', /^\/deletedsecrets\/(?<name>[^/]+)\/recover\/?$/i, '/deletedsecrets/{name}/recover', SECRET_ACTIONS.recover, (vault, req) => {
-    const key = req.params.name!.toLowerCase();
-    const d = vault.deleted.get(key);
-    if (!d) return deletedNotFound(req.params.name!);
-    vault.deleted.delete(key);
-    vault.secrets.set(key, d.secret);
-    return { status: 200, body: toBundle(vault, d.secret, latest(d.secret), false) };
-  });
+  route(
+    'POST',
+    /^\/deletedsecrets\/(?<name>[^/]+)\/recover\/?$/i,
+    '/deletedsecrets/{name}/recover',
+    SECRET_ACTIONS.recover,
+    (vault, req) => {
+      const key = req.params.name!.toLowerCase();
+      const d = vault.deleted.get(key);
+      if (!d) return deletedNotFound(req.params.name!);
+      vault.deleted.delete(key);
+      vault.secrets.set(key, d.secret);
+      return { status: 200, body: toBundle(vault, d.secret, latest(d.secret), false) };
+    },
+  );
   route('DELETE', /^\/deletedsecrets\/(?<name>[^/]+)\/?$/i, '/deletedsecrets/{name}', SECRET_ACTIONS.purge, (vault, req) => {
     const key = req.params.name!.toLowerCase();
     if (!vault.deleted.delete(key)) return deletedNotFound(req.params.name!);
@@ -289,26 +324,44 @@ export const registerKeyVault: RegisterModule = (ctx: EmulatorContext) => {
       pathExists = true;
       if (r[0] !== req.method) continue;
       matched = r;
-      params = Object.fromEntries(Object.entries(m.groups ?? {}).filter(([, v]) => v !== undefined).map(([k, v]) => [k, decodeURIComponent(v!)]));
+      params = Object.fromEntries(
+        Object.entries(m.groups ?? {})
+          .filter(([, v]) => v !== undefined)
+          .map(([k, v]) => [k, decodeURIComponent(v!)]),
+      );
       break;
     }
     if (!matched) {
-      const res = pathExists ? kvError(405, 'MethodNotAllowed', `The ${req.method} method is not allowed on ${path}.`) : kvError(404, 'NotFound', `The requested resource ${path} was not found.`);
+      const res = pathExists
+        ? kvError(405, 'MethodNotAllowed', `The ${req.method} method is not allowed on ${path}.`)
+        : kvError(404, 'NotFound', `The requested resource ${path} was not found.`);
       return { ...res, route: '(unmatched)' };
     }
     const [, , template, action, handler] = matched;
-    if (!req.url.searchParams.get('api-version')) return { ...kvError(400, 'BadParameter', 'The api-version query parameter is required.'), route: template };
+    if (!req.url.searchParams.get('api-version'))
+      return { ...kvError(400, 'BadParameter', 'The api-version query parameter is required.'), route: template };
     const auth = req.headers.authorization;
     if (!auth) {
-      return { ...kvError(401, 'Unauthorized', 'AKV10000: Request is missing a Bearer or PoP token.', {}, challengeHeader(vault)), route: template };
+      return {
+        ...kvError(401, 'Unauthorized', 'AKV10000: Request is missing a Bearer or PoP token.', {}, challengeHeader(vault)),
+        route: template,
+      };
     }
     const caller = ctx.tokens.verify(auth, AUDIENCES.keyVault);
     if (!caller) {
-      return { ...kvError(401, 'Unauthorized', 'AKV10022: Invalid audience, signature or expired token.', {}, challengeHeader(vault)), route: template };
+      return {
+        ...kvError(401, 'Unauthorized', 'AKV10022: Invalid audience, signature or expired token.', {}, challengeHeader(vault)),
+        route: template,
+      };
     }
     if (!ctx.services.get('authorizer').isAuthorized(caller.oid, action, vault.resourceId)) {
       return {
-        ...kvError(403, 'Forbidden', `Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: appid=${caller.appid ?? ''};oid=${caller.oid};iss=${ctx.baseUrl}/${ctx.tenantId}/v2.0\r\nAction: '${action}'\r\nResource: '${vault.resourceId.toLowerCase()}'\r\nAssignment: (not found)\r\nVault: ${vault.name};location=westeurope\r\n`, { innererror: { code: 'ForbiddenByRbac' } }),
+        ...kvError(
+          403,
+          'Forbidden',
+          `Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: appid=${caller.appid ?? ''};oid=${caller.oid};iss=${ctx.baseUrl}/${ctx.tenantId}/v2.0\r\nAction: '${action}'\r\nResource: '${vault.resourceId.toLowerCase()}'\r\nAssignment: (not found)\r\nVault: ${vault.name};location=westeurope\r\n`,
+          { innererror: { code: 'ForbiddenByRbac' } },
+        ),
         route: template,
       };
     }
@@ -325,7 +378,14 @@ export const registerKeyVault: RegisterModule = (ctx: EmulatorContext) => {
       listeners.set(key, base);
     }
     const port = new URL(base).port;
-    const vault: Vault = { name: key, resourceId, uri: `https://${key}.${VAULT_DOMAIN}:${port}/`, secrets: new Map(), deleted: new Map(), nearExpiryPublished: new Set() };
+    const vault: Vault = {
+      name: key,
+      resourceId,
+      uri: `https://${key}.${VAULT_DOMAIN}:${port}/`,
+      secrets: new Map(),
+      deleted: new Map(),
+      nearExpiryPublished: new Set(),
+    };
     vaults.set(key, vault);
     byPort.set(port, vault);
     return vault.uri;
@@ -351,7 +411,15 @@ export const registerKeyVault: RegisterModule = (ctx: EmulatorContext) => {
             uri: v.uri,
             resourceId: v.resourceId,
             // Metadata only: values stay out of the admin API.
-            secrets: [...v.secrets.values()].map((s) => ({ name: s.name, versions: s.versions.map((x) => ({ version: x.version, contentType: x.contentType, tags: x.tags, attributes: toAttributes(x.attributes) })) })),
+            secrets: [...v.secrets.values()].map((s) => ({
+              name: s.name,
+              versions: s.versions.map((x) => ({
+                version: x.version,
+                contentType: x.contentType,
+                tags: x.tags,
+                attributes: toAttributes(x.attributes),
+              })),
+            })),
             deleted: [...v.deleted.keys()],
           },
         ]),

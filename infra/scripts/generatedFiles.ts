@@ -45,7 +45,12 @@ export async function eventGridFunctionNames(file: string): Promise<string[]> {
   const wanted = new Set(registrations.map((m) => m[2]).filter((id): id is string => id !== undefined && !constants.has(id)));
   // Import only the modules that supply a registration's name, not the whole dependency graph.
   for (const m of source.matchAll(/^import\s*\{([^}]*)\}\s*from\s*['"](\.[^'"]+)['"]/gm)) {
-    const specs = m[1]!.split(',').map((spec) => spec.replace(/^\s*type\s+/, '').split(/\s+as\s+/).map((part) => part.trim()));
+    const specs = m[1]!.split(',').map((spec) =>
+      spec
+        .replace(/^\s*type\s+/, '')
+        .split(/\s+as\s+/)
+        .map((part) => part.trim()),
+    );
     const needed = specs.filter(([imported, local]) => imported && wanted.has(local ?? imported));
     if (needed.length === 0) continue;
     const module: Record<string, unknown> = await import(new URL(m[2]!.replace(/\.js$/, '.ts'), pathToFileURL(file)).href);
@@ -68,7 +73,9 @@ export async function rotationEventFunctionName(): Promise<string | undefined> {
   if (!existsSync(ROTATION_FUNCTIONS_FILE)) return undefined;
   const names = await eventGridFunctionNames(ROTATION_FUNCTIONS_FILE);
   if (names.length !== 1) {
-    throw new Error(`src/functions/rotateCredentials.ts registers ${names.length} Event Grid functions (${names.join(', ')}); expected exactly one, for SecretNearExpiry`);
+    throw new Error(
+      `src/functions/rotateCredentials.ts registers ${names.length} Event Grid functions (${names.join(', ')}); expected exactly one, for SecretNearExpiry`,
+    );
   }
   return names[0];
 }

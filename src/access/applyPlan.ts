@@ -22,7 +22,11 @@ import type { AccessRun } from './run.js';
 /** The principal (lower-cased) of the identity an ACR task's registry credential uses (`taskCredentialIdentity`). */
 function taskCredentialPrincipal(identities: readonly ConsumerIdentity[]): string | undefined {
   const identity = taskCredentialIdentity(identities);
-  const holder = identities.find((i) => (identity === SYSTEM_IDENTITY ? i.kind === IDENTITY_KINDS.systemAssigned : i.kind === IDENTITY_KINDS.userAssigned && i.clientId === identity));
+  const holder = identities.find((i) =>
+    identity === SYSTEM_IDENTITY
+      ? i.kind === IDENTITY_KINDS.systemAssigned
+      : i.kind === IDENTITY_KINDS.userAssigned && i.clientId === identity,
+  );
   return holder?.principalId.toLowerCase();
 }
 
@@ -81,7 +85,8 @@ export async function applyPlan(run: AccessRun, input: ApplyPlanInput): Promise<
   for (const u of plan.unchanged) {
     hold(u.scope, factsOf(u.scope) ?? { id: u.scope, name: u.registryName }, u.principalId);
     if (u.owned) keep.set(resourceIdKey(u.scope), factsOf(u.scope) ?? { id: u.scope, name: u.registryName });
-    if (u.principalId === credentialPrincipal) credentialFor.set(resourceIdKey(u.scope), factsOf(u.scope) ?? { id: u.scope, name: u.registryName });
+    if (u.principalId === credentialPrincipal)
+      credentialFor.set(resourceIdKey(u.scope), factsOf(u.scope) ?? { id: u.scope, name: u.registryName });
     await run.decide({
       action: 'grant',
       outcome: AUDIT_OUTCOMES.alreadyPresent,
@@ -106,7 +111,13 @@ export async function applyPlan(run: AccessRun, input: ApplyPlanInput): Promise<
   }
 
   for (const u of plan.unresolved) {
-    await run.decide({ action: 'grant', outcome: AUDIT_OUTCOMES.skipped, reason: u.reason, resourceId: consumerId, details: { registryRef: u.registryRef, access: u.access } });
+    await run.decide({
+      action: 'grant',
+      outcome: AUDIT_OUTCOMES.skipped,
+      reason: u.reason,
+      resourceId: consumerId,
+      details: { registryRef: u.registryRef, access: u.access },
+    });
   }
 
   /** Grants made now (or that would be, in a dry run): a container group created before them has not pulled with them. */
@@ -148,13 +159,23 @@ export async function applyPlan(run: AccessRun, input: ApplyPlanInput): Promise<
       const a = byName.get(r.name.toLowerCase());
       return a ? [{ a, reason: r.reason, scopeName: r.registryName }] : [];
     }),
-    ...stale.map((a) => ({ a, reason: `principal ${a.principalId} no longer belongs to ${consumer.name} (identity removed or replaced)`, scopeName: nameOf(a.scope) })),
+    ...stale.map((a) => ({
+      a,
+      reason: `principal ${a.principalId} no longer belongs to ${consumer.name} (identity removed or replaced)`,
+      scopeName: nameOf(a.scope),
+    })),
   ];
   const askers = registryAskers(deps, input.only ? { registry: input.only } : undefined);
   /** Registries where a revoke failed: what the index recorded there must stay, so a redelivery finds it again. */
   const unsettled = new Set<string>();
   for (const r of revokes) {
-    const result = await revokeAssignment(deps, run, r.a, { resourceId: consumerId, reason: r.reason, scopeName: r.scopeName, askers, except: [consumerId] });
+    const result = await revokeAssignment(deps, run, r.a, {
+      resourceId: consumerId,
+      reason: r.reason,
+      scopeName: r.scopeName,
+      askers,
+      except: [consumerId],
+    });
     if (result === REVOKE_RESULTS.failed) unsettled.add(resourceIdKey(r.a.scope));
   }
 
@@ -170,7 +191,14 @@ export async function applyPlan(run: AccessRun, input: ApplyPlanInput): Promise<
 
   // A Container App's registry entry or a site's acrUseManagedIdentityCreds follows the registries held
   // (issue 19); what it keeps (set, or a take-back that failed) stays on the index.
-  const wired = await wireConsumer(run, { consumer, identities, held, indexedByScope, principalIds: current, ...(input.only ? { only: input.only } : {}) });
+  const wired = await wireConsumer(run, {
+    consumer,
+    identities,
+    held,
+    indexedByScope,
+    principalIds: current,
+    ...(input.only ? { only: input.only } : {}),
+  });
 
   // Keep what we still hold on the index; drop registries where nothing of ours remains.
   if (!run.dryRun) {
@@ -190,7 +218,15 @@ export async function applyPlan(run: AccessRun, input: ApplyPlanInput): Promise<
         try {
           await deps.acrTasks.removeCustomRegistry(consumerId, entry.loginServer);
         } catch (error) {
-          await run.fail({ action: 'revoke', resourceId: consumerId, registry: entry.registryId, reason: `could not remove the task's credential for ${entry.loginServer}` }, error);
+          await run.fail(
+            {
+              action: 'revoke',
+              resourceId: consumerId,
+              registry: entry.registryId,
+              reason: `could not remove the task's credential for ${entry.loginServer}`,
+            },
+            error,
+          );
           continue;
         }
       }
@@ -223,7 +259,13 @@ export async function applyPlan(run: AccessRun, input: ApplyPlanInput): Promise<
       // Write-ahead: once the index says the entry is ours, a crash after the PATCH cannot make it look like someone else's.
       // A new row (the role was assigned by hand) records the task's principals, so its registry is listed by principal.
       const principalIds = entry ? entry.principalIds : current;
-      const next: GrantIndexEntry = { consumerId, registryId: registry.id, loginServer, taskIdentity: identity, ...(principalIds ? { principalIds } : {}) };
+      const next: GrantIndexEntry = {
+        consumerId,
+        registryId: registry.id,
+        loginServer,
+        taskIdentity: identity,
+        ...(principalIds ? { principalIds } : {}),
+      };
       try {
         await deps.grantIndex.upsert(next);
         try {
@@ -242,14 +284,30 @@ export async function applyPlan(run: AccessRun, input: ApplyPlanInput): Promise<
           registry: registry.id,
         });
       } catch (error) {
-        await run.fail({ action: 'task-credential', resourceId: consumerId, registry: registry.id, reason: `could not set task ${consumer.name}'s credential for ${loginServer}` }, error);
+        await run.fail(
+          {
+            action: 'task-credential',
+            resourceId: consumerId,
+            registry: registry.id,
+            reason: `could not set task ${consumer.name}'s credential for ${loginServer}`,
+          },
+          error,
+        );
       }
     }
   }
 }
 
 function toGrantSpec(g: PlannedGrant): GrantSpec {
-  return { name: g.name, scope: g.scope, scopeName: g.registryName, principalId: g.principalId, principalType: g.principalType, role: g.role, description: g.description };
+  return {
+    name: g.name,
+    scope: g.scope,
+    scopeName: g.registryName,
+    principalId: g.principalId,
+    principalType: g.principalType,
+    role: g.role,
+    description: g.description,
+  };
 }
 
 function nameOf(resourceId: string): string {

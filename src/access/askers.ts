@@ -70,7 +70,9 @@ export function registryAskers(deps: AccessDeps, known?: { readonly registry?: R
       const identities = await identitiesOf(deps, consumer);
       const holder = identities.find((i) => i.principalId.toLowerCase() === principalId);
       if (!holder) continue;
-      const requests = parseConsumerTags(consumer.tags).requests.filter((r) => r.access === access && refersToRegistry(r.registryRef, facts));
+      const requests = parseConsumerTags(consumer.tags).requests.filter(
+        (r) => r.access === access && refersToRegistry(r.registryRef, facts),
+      );
       if (requests.length === 0) continue;
       const plan = planAccess({
         consumer: { id: consumer.id, name: consumer.name, ...(consumer.tags ? { tags: consumer.tags } : {}) },

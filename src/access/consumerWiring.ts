@@ -17,7 +17,18 @@ import { siteImageRegistry, type SiteWebConfig } from '../azure/siteConfig.js';
 import type { RegistryFacts } from '../policy/plan.js';
 import { sameResourceId } from '../policy/resourceId.js';
 import type { AccessRun } from './run.js';
-import { WIRED_KINDS, appRegistriesWith, appRegistriesWithout, decideAppRegistry, decideSiteIdentity, isSiteStillOurs, wiredKindOf, wiringIdentity, type WiredKind, type WiringDecision } from './wiringDecisions.js';
+import {
+  WIRED_KINDS,
+  appRegistriesWith,
+  appRegistriesWithout,
+  decideAppRegistry,
+  decideSiteIdentity,
+  isSiteStillOurs,
+  wiredKindOf,
+  wiringIdentity,
+  type WiredKind,
+  type WiringDecision,
+} from './wiringDecisions.js';
 import type { GrantIndexEntry, WiredConfig } from '../assignments/grantIndex.js';
 import { IDENTITY_KINDS, type ConsumerIdentity } from './identities.js';
 
@@ -43,7 +54,6 @@ export interface WiringInput {
   /** The registry-event path: settle this registry only. */
   readonly only?: RegistryFacts;
 }
-
 
 /**
  * Points a Container App's or site's own pull configuration at the identity holding the role, for
@@ -101,7 +111,9 @@ export function loginServerOf(registry: HeldRegistry['registry']): string {
 }
 
 function identityText(identity: ConsumerIdentity): string {
-  return identity.kind === IDENTITY_KINDS.systemAssigned ? 'its system-assigned identity' : `user-assigned identity ${identity.identityResourceId ?? identity.clientId ?? identity.principalId}`;
+  return identity.kind === IDENTITY_KINDS.systemAssigned
+    ? 'its system-assigned identity'
+    : `user-assigned identity ${identity.identityResourceId ?? identity.clientId ?? identity.principalId}`;
 }
 
 async function wire(
@@ -140,7 +152,11 @@ async function wire(
   } else {
     const clientId = isSystem ? '' : (w.identity.clientId ?? '');
     if (!isSystem && !clientId) {
-      await run.decide({ ...base, outcome: AUDIT_OUTCOMES.skipped, reason: `user-assigned identity ${w.identity.identityResourceId ?? w.identity.principalId} on ${consumer.name} has no client id in ARM's answer, so acrUserManagedIdentityID cannot be set` });
+      await run.decide({
+        ...base,
+        outcome: AUDIT_OUTCOMES.skipped,
+        reason: `user-assigned identity ${w.identity.identityResourceId ?? w.identity.principalId} on ${consumer.name} has no client id in ARM's answer, so acrUserManagedIdentityID cannot be set`,
+      });
       return;
     }
     wired = { kind: 'siteAcrIdentity', acrUserManagedIdentityID: clientId };
@@ -154,10 +170,18 @@ async function wire(
     case 'none':
       return;
     case 'present':
-      await run.decide({ ...base, outcome: AUDIT_OUTCOMES.alreadyPresent, reason: `${noun} already pulls from ${w.loginServer} with ${identityText(w.identity)} (${setting}, set outside the automation; left as it is)` });
+      await run.decide({
+        ...base,
+        outcome: AUDIT_OUTCOMES.alreadyPresent,
+        reason: `${noun} already pulls from ${w.loginServer} with ${identityText(w.identity)} (${setting}, set outside the automation; left as it is)`,
+      });
       return;
     case 'theirs':
-      await run.decide({ ...base, outcome: AUDIT_OUTCOMES.skipped, reason: `${noun} already has a setting for ${w.loginServer} that the automation did not make (${decision.what}); it is left as it is` });
+      await run.decide({
+        ...base,
+        outcome: AUDIT_OUTCOMES.skipped,
+        reason: `${noun} already has a setting for ${w.loginServer} that the automation did not make (${decision.what}); it is left as it is`,
+      });
       if (decision.dropClaim && entry && !run.dryRun) {
         const { wired: _dropped, ...rest } = entry;
         await deps.grantIndex.upsert(rest);
@@ -175,7 +199,10 @@ async function wire(
     return;
   }
   // Write-ahead: once the index says the setting is ours, a crash after the write cannot make it look like someone else's.
-  const next: GrantIndexEntry = { ...(entry ?? { consumerId: consumer.id, registryId: w.registry.id, loginServer: w.loginServer, principalIds }), wired };
+  const next: GrantIndexEntry = {
+    ...(entry ?? { consumerId: consumer.id, registryId: w.registry.id, loginServer: w.loginServer, principalIds }),
+    wired,
+  };
   try {
     await deps.grantIndex.upsert(next);
     try {
@@ -218,10 +245,16 @@ async function unwire(
       if (stillOurs && !run.dryRun) await deps.containerApps.setRegistries(consumer.id, without!);
     } else {
       stillOurs = siteConfig !== undefined && isSiteStillOurs(siteConfig, wired);
-      if (stillOurs && !run.dryRun) await deps.siteConfigs.setAcrIdentity(consumer.id, { acrUseManagedIdentityCreds: false, acrUserManagedIdentityID: '' });
+      if (stillOurs && !run.dryRun)
+        await deps.siteConfigs.setAcrIdentity(consumer.id, { acrUseManagedIdentityCreds: false, acrUserManagedIdentityID: '' });
     }
     if (stillOurs) await run.decide({ ...base, outcome: run.dryRun ? AUDIT_OUTCOMES.wouldRevoke : AUDIT_OUTCOMES.revoked, reason });
-    else await run.decide({ ...base, outcome: AUDIT_OUTCOMES.skipped, reason: `${noun} no longer holds a role on ${nameOf(entry.registryId)}; the ${setting} the automation added is no longer as it was written (removed or changed by someone), so nothing is removed` });
+    else
+      await run.decide({
+        ...base,
+        outcome: AUDIT_OUTCOMES.skipped,
+        reason: `${noun} no longer holds a role on ${nameOf(entry.registryId)}; the ${setting} the automation added is no longer as it was written (removed or changed by someone), so nothing is removed`,
+      });
     if (!run.dryRun) {
       const { wired: _gone, ...rest } = entry;
       await deps.grantIndex.upsert(rest);

@@ -25,10 +25,18 @@ export interface NewGrant {
  */
 export async function noteContainerGroupOrder(run: DecisionRecorder, group: ArmResource, grants: readonly NewGrant[]): Promise<void> {
   if (group.type.toLowerCase() !== WATCHED_RESOURCE_TYPES.containerGroup) return;
-  const credentials = Array.isArray(group.properties?.['imageRegistryCredentials']) ? (group.properties['imageRegistryCredentials'] as unknown[]) : [];
+  const credentials = Array.isArray(group.properties?.['imageRegistryCredentials'])
+    ? (group.properties['imageRegistryCredentials'] as unknown[])
+    : [];
   for (const g of grants) {
     const loginServer = loginServerOf(g.registry);
-    const named = credentials.some((c) => typeof c === 'object' && c !== null && same(String((c as Record<string, unknown>)['server'] ?? ''), loginServer) && typeof (c as Record<string, unknown>)['identity'] === 'string');
+    const named = credentials.some(
+      (c) =>
+        typeof c === 'object' &&
+        c !== null &&
+        same(String((c as Record<string, unknown>)['server'] ?? ''), loginServer) &&
+        typeof (c as Record<string, unknown>)['identity'] === 'string',
+    );
     const when = run.dryRun ? 'would be granted' : 'was granted';
     await run.decide({
       action: PULL_CONFIG_ACTION,

@@ -64,7 +64,12 @@ export function resolveIdentities(resource: ArmResource): IdentityResolution {
     const identityResourceId = stringAt(kubelet, 'resourceId');
     return {
       identities: [
-        { principalId: objectId, kind: IDENTITY_KINDS.kubelet, ...(clientId ? { clientId } : {}), ...(identityResourceId ? { identityResourceId } : {}) },
+        {
+          principalId: objectId,
+          kind: IDENTITY_KINDS.kubelet,
+          ...(clientId ? { clientId } : {}),
+          ...(identityResourceId ? { identityResourceId } : {}),
+        },
       ],
       lookups: [],
     };
@@ -137,7 +142,10 @@ function stringAt(value: unknown, key: string): string | undefined {
 }
 
 /** Identities from the resource, reading a user-assigned identity only when the response lacks its principal id. */
-export async function identitiesOf(deps: { readonly arm: Pick<ArmResources, 'getResource'> }, consumer: ArmResource): Promise<ConsumerIdentity[]> {
+export async function identitiesOf(
+  deps: { readonly arm: Pick<ArmResources, 'getResource'> },
+  consumer: ArmResource,
+): Promise<ConsumerIdentity[]> {
   const resolution = resolveIdentities(consumer);
   if (resolution.notReady) throw new NotReadyError('ResourceNotReady', resolution.notReady);
   const identities = [...resolution.identities];

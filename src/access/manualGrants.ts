@@ -13,7 +13,14 @@
  * asks for (a shared identity): the row names who.
  */
 import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
-import { grantAssignment, ownershipOfListed, revokeAssignment, REVOKE_RESULTS, type RevokeResult, type WriteAhead } from '../assignments/executor.js';
+import {
+  grantAssignment,
+  ownershipOfListed,
+  revokeAssignment,
+  REVOKE_RESULTS,
+  type RevokeResult,
+  type WriteAhead,
+} from '../assignments/executor.js';
 import { PolicyDeniedError } from '../errors.js';
 import { consentForPrincipal, evaluateConsent, registryConsentFor } from '../policy/consent.js';
 import { planAccess, type AccessPlan, type PlannedGrant } from '../policy/plan.js';
@@ -22,7 +29,17 @@ import { OWNERSHIP_KINDS } from '../policy/ownership.js';
 import type { AccessDeps } from './accessDeps.js';
 import { registryAskers } from './askers.js';
 import { manualGrantDescription } from './manualGrantDescription.js';
-import { MANUAL_ERROR_CODES, MANUAL_GRANT_OUTCOMES, MANUAL_REVOKE_OUTCOMES, type ManualAssignment, type ManualGrantRequest, type ManualGrantResult, type ManualOptions, type ManualRequest, type ManualRevokeResult } from './manualRequests.js';
+import {
+  MANUAL_ERROR_CODES,
+  MANUAL_GRANT_OUTCOMES,
+  MANUAL_REVOKE_OUTCOMES,
+  type ManualAssignment,
+  type ManualGrantRequest,
+  type ManualGrantResult,
+  type ManualOptions,
+  type ManualRequest,
+  type ManualRevokeResult,
+} from './manualRequests.js';
 import { actionOf, consentingToAll, onePrincipal, startManualRun, throwIfRefused, toExisting, withResource } from './manualTarget.js';
 
 /**
@@ -46,7 +63,10 @@ export async function grantManually(deps: AccessDeps, request: ManualGrantReques
   let override = false;
   if (!consent.allowed) {
     const refusal = !request.override
-      ? { code: MANUAL_ERROR_CODES.consentDenied, reason: `${request.caller} asked for ${facts.name} (${tag}) for ${target.label} by hand, but ${consent.reason}` }
+      ? {
+          code: MANUAL_ERROR_CODES.consentDenied,
+          reason: `${request.caller} asked for ${facts.name} (${tag}) for ${target.label} by hand, but ${consent.reason}`,
+        }
       : !deps.config.allowConsentOverride
         ? {
             code: MANUAL_ERROR_CODES.overrideDisabled,
@@ -54,9 +74,27 @@ export async function grantManually(deps: AccessDeps, request: ManualGrantReques
           }
         : undefined;
     if (refusal) {
-      await run.decide({ action: actionOf(run, 'grant'), outcome: AUDIT_OUTCOMES.deniedByConsent, reason: refusal.reason, errorCode: refusal.code, ...row, ...onePrincipal(principalIds), details: { manual: true } });
+      await run.decide({
+        action: actionOf(run, 'grant'),
+        outcome: AUDIT_OUTCOMES.deniedByConsent,
+        reason: refusal.reason,
+        errorCode: refusal.code,
+        ...row,
+        ...onePrincipal(principalIds),
+        details: { manual: true },
+      });
       if (run.dryRun) {
-        return { outcome: MANUAL_GRANT_OUTCOMES.deniedByConsent, override: false, consent, registry, ...(resourceId ? { resourceId } : {}), principalIds, role: choice.role, assignments: [], decisions: run.decisions };
+        return {
+          outcome: MANUAL_GRANT_OUTCOMES.deniedByConsent,
+          override: false,
+          consent,
+          registry,
+          ...(resourceId ? { resourceId } : {}),
+          principalIds,
+          role: choice.role,
+          assignments: [],
+          decisions: run.decisions,
+        };
       }
       throw new PolicyDeniedError(refusal.code, refusal.reason);
     }
@@ -83,7 +121,13 @@ export async function grantManually(deps: AccessDeps, request: ManualGrantReques
     : `${request.caller} asked for ${facts.name} (${tag}) for ${target.label} by hand; ${consent.reason}; ${choice.reason}`;
   const grants: PlannedGrant[] = planned.grants.map((g) => ({
     ...g,
-    description: manualGrantDescription({ tag, caller: request.caller, override, principalId: g.principalId, ...(resourceId ? { consumerId: resourceId } : {}) }),
+    description: manualGrantDescription({
+      tag,
+      caller: request.caller,
+      override,
+      principalId: g.principalId,
+      ...(resourceId ? { consumerId: resourceId } : {}),
+    }),
     reason: `${why}, for ${g.principalId}`,
   }));
   // A manual grant only adds: the planner's revokes (other roles of ours) are the tag policy's business.
@@ -91,24 +135,62 @@ export async function grantManually(deps: AccessDeps, request: ManualGrantReques
   const details = { manual: true, ...(override ? { consentOverride: true } : {}) };
 
   for (const d of plan.denied) {
-    await run.decide({ action: actionOf(run, 'grant'), outcome: AUDIT_OUTCOMES.rejectedInput, reason: d.reason, errorCode: 'InvalidPrincipal', ...row, ...onePrincipal(d.principalIds), details });
+    await run.decide({
+      action: actionOf(run, 'grant'),
+      outcome: AUDIT_OUTCOMES.rejectedInput,
+      reason: d.reason,
+      errorCode: 'InvalidPrincipal',
+      ...row,
+      ...onePrincipal(d.principalIds),
+      details,
+    });
   }
   const assignments: ManualAssignment[] = [];
   for (const u of plan.unchanged) {
     const reason = u.owned ? `${u.reason}; nothing to do` : `${u.reason} (assigned outside the automation; left as it is)`;
-    await run.decide({ action: actionOf(run, 'grant'), outcome: AUDIT_OUTCOMES.alreadyPresent, reason, ...row, principalId: u.principalId, details });
+    await run.decide({
+      action: actionOf(run, 'grant'),
+      outcome: AUDIT_OUTCOMES.alreadyPresent,
+      reason,
+      ...row,
+      principalId: u.principalId,
+      details,
+    });
     assignments.push({ name: u.name, scope: u.scope, principalId: u.principalId, role: u.role, outcome: AUDIT_OUTCOMES.alreadyPresent });
   }
   // Write-ahead, as the event path does: when the consumer is deleted, its grants are found through the index.
   // The row names no principals, so the whole registry is listed for it until its next settle narrows it.
   let writeAhead: WriteAhead | undefined = resourceId
-    ? { index: deps.grantIndex, entry: { consumerId: resourceId, registryId: facts.id, ...(facts.loginServer ? { loginServer: facts.loginServer } : {}) } }
+    ? {
+        index: deps.grantIndex,
+        entry: { consumerId: resourceId, registryId: facts.id, ...(facts.loginServer ? { loginServer: facts.loginServer } : {}) },
+      }
     : undefined;
   for (const g of grants) {
-    await grantAssignment(deps, run, { name: g.name, scope: g.scope, scopeName: g.registryName, principalId: g.principalId, principalType: g.principalType, role: g.role, description: g.description }, { ...(resourceId ? { resourceId } : {}), reason: g.reason, details }, writeAhead);
+    await grantAssignment(
+      deps,
+      run,
+      {
+        name: g.name,
+        scope: g.scope,
+        scopeName: g.registryName,
+        principalId: g.principalId,
+        principalType: g.principalType,
+        role: g.role,
+        description: g.description,
+      },
+      { ...(resourceId ? { resourceId } : {}), reason: g.reason, details },
+      writeAhead,
+    );
     writeAhead = undefined;
     const decision = run.decisions[run.decisions.length - 1];
-    assignments.push({ name: g.name, scope: g.scope, principalId: g.principalId, role: g.role, outcome: decision?.outcome ?? AUDIT_OUTCOMES.failed });
+    assignments.push({
+      name: g.name,
+      scope: g.scope,
+      principalId: g.principalId,
+      role: g.role,
+      outcome: decision?.outcome ?? AUDIT_OUTCOMES.failed,
+    });
   }
 
   throwIfRefused(run);
@@ -118,7 +200,18 @@ export async function grantManually(deps: AccessDeps, request: ManualGrantReques
     : outcomes.includes(AUDIT_OUTCOMES.wouldGrant)
       ? MANUAL_GRANT_OUTCOMES.wouldGrant
       : MANUAL_GRANT_OUTCOMES.alreadyPresent;
-  return { outcome, override, consent, registry, ...(resourceId ? { resourceId } : {}), principalIds, role: choice.role, assignments, decisions: run.decisions, plan };
+  return {
+    outcome,
+    override,
+    consent,
+    registry,
+    ...(resourceId ? { resourceId } : {}),
+    principalIds,
+    role: choice.role,
+    assignments,
+    decisions: run.decisions,
+    plan,
+  };
 }
 
 /**
@@ -159,7 +252,9 @@ export async function revokeManually(deps: AccessDeps, request: ManualRequest, o
       ...(resourceId ? { resourceId } : {}),
       reason:
         `${request.caller} revoked ${role.name} on ${facts.name} for ${a.principalId} by hand` +
-        (tagGranted ? `; it came from the tag policy, which grants it again on ${target.label}'s next event while its ${tag} tag asks for ${facts.name}` : ''),
+        (tagGranted
+          ? `; it came from the tag policy, which grants it again on ${target.label}'s next event while its ${tag} tag asks for ${facts.name}`
+          : ''),
       scopeName: facts.name,
       askers,
       except: resourceId ? [resourceId] : [],
@@ -167,13 +262,25 @@ export async function revokeManually(deps: AccessDeps, request: ManualRequest, o
     });
     results.push(result);
     const decision = run.decisions[run.decisions.length - 1];
-    assignments.push({ name: a.name, scope: a.scope, principalId: a.principalId, role, outcome: decision?.outcome ?? AUDIT_OUTCOMES.failed });
+    assignments.push({
+      name: a.name,
+      scope: a.scope,
+      principalId: a.principalId,
+      role,
+      outcome: decision?.outcome ?? AUDIT_OUTCOMES.failed,
+    });
   }
 
   throwIfRefused(run);
-  if (results.includes(REVOKE_RESULTS.revoked)) return { ...withResource(base), outcome: MANUAL_REVOKE_OUTCOMES.revoked, assignments, decisions: run.decisions };
-  if (results.includes(REVOKE_RESULTS.wouldRevoke)) return { ...withResource(base), outcome: MANUAL_REVOKE_OUTCOMES.wouldRevoke, assignments, decisions: run.decisions };
-  if (results.includes(REVOKE_RESULTS.kept)) return { ...withResource(base), outcome: MANUAL_REVOKE_OUTCOMES.kept, assignments, decisions: run.decisions };
+  if (results.includes(REVOKE_RESULTS.revoked))
+    return { ...withResource(base), outcome: MANUAL_REVOKE_OUTCOMES.revoked, assignments, decisions: run.decisions };
+  if (results.includes(REVOKE_RESULTS.wouldRevoke))
+    return { ...withResource(base), outcome: MANUAL_REVOKE_OUTCOMES.wouldRevoke, assignments, decisions: run.decisions };
+  if (results.includes(REVOKE_RESULTS.kept))
+    return { ...withResource(base), outcome: MANUAL_REVOKE_OUTCOMES.kept, assignments, decisions: run.decisions };
   if (run.dryRun) return { ...withResource(base), outcome: MANUAL_REVOKE_OUTCOMES.nothingToRevoke, assignments, decisions: run.decisions };
-  throw new PolicyDeniedError(MANUAL_ERROR_CODES.notOwned, `${tag} on ${facts.name} for ${target.label} was not granted by the automation, so it does not revoke it`);
+  throw new PolicyDeniedError(
+    MANUAL_ERROR_CODES.notOwned,
+    `${tag} on ${facts.name} for ${target.label} was not granted by the automation, so it does not revoke it`,
+  );
 }

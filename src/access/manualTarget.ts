@@ -27,7 +27,11 @@ interface ResolvedTarget {
 
 /** What a manual grant or revoke starts from: its decision record, the registry read fresh from ARM, and the target's principals. */
 export async function startManualRun(deps: AccessDeps, request: ManualRequest, options: ManualOptions) {
-  const run = startRun(deps, { log: options.log, dryRun: options.dryRun === true, trigger: { caller: request.caller, ...(options.correlationId ? { correlationId: options.correlationId } : {}) } });
+  const run = startRun(deps, {
+    log: options.log,
+    dryRun: options.dryRun === true,
+    trigger: { caller: request.caller, ...(options.correlationId ? { correlationId: options.correlationId } : {}) },
+  });
   const facts = await findRegistry(run, request);
   const target = await resolveTarget(run, request, facts);
   return {
@@ -46,16 +50,35 @@ async function findRegistry(run: AccessRun, request: ManualRequest): Promise<Reg
   const { deps } = run;
   const ref = parseRegistryRef(request.registry);
   if (!ref.ok) {
-    await run.decide({ action: 'grant', outcome: AUDIT_OUTCOMES.rejectedInput, reason: `registry ${JSON.stringify(request.registry.slice(0, 100))}: ${ref.error}`, errorCode: MANUAL_ERROR_CODES.invalidRegistry });
-    throw new InvalidInputError(MANUAL_ERROR_CODES.invalidRegistry, `registry ${JSON.stringify(request.registry.slice(0, 100))}: ${ref.error}`);
+    await run.decide({
+      action: 'grant',
+      outcome: AUDIT_OUTCOMES.rejectedInput,
+      reason: `registry ${JSON.stringify(request.registry.slice(0, 100))}: ${ref.error}`,
+      errorCode: MANUAL_ERROR_CODES.invalidRegistry,
+    });
+    throw new InvalidInputError(
+      MANUAL_ERROR_CODES.invalidRegistry,
+      `registry ${JSON.stringify(request.registry.slice(0, 100))}: ${ref.error}`,
+    );
   }
-  const found = (await deps.registries.resolve([ref.value])).filter((f) => refersTo({ registryRef: ref.value, access: request.access, tag: TAG_FOR_ACCESS[request.access] }, f));
+  const found = (await deps.registries.resolve([ref.value])).filter((f) =>
+    refersTo({ registryRef: ref.value, access: request.access, tag: TAG_FOR_ACCESS[request.access] }, f),
+  );
   const only = found.length === 1 ? found[0] : undefined;
   const resource = only ? await deps.arm.getResource(only.id) : undefined;
   if (!only || !resource) {
-    const reason = found.length > 1 ? `registry ${ref.value.raw} matches more than one registry; name it by resource id` : `registry ${ref.value.raw} was not found in the watched subscriptions`;
+    const reason =
+      found.length > 1
+        ? `registry ${ref.value.raw} matches more than one registry; name it by resource id`
+        : `registry ${ref.value.raw} was not found in the watched subscriptions`;
     if (only) deps.registries.invalidate(only.id);
-    await run.decide({ action: 'grant', outcome: AUDIT_OUTCOMES.rejectedInput, reason, errorCode: MANUAL_ERROR_CODES.registryNotFound, ...(only ? { registry: only.id } : {}) });
+    await run.decide({
+      action: 'grant',
+      outcome: AUDIT_OUTCOMES.rejectedInput,
+      reason,
+      errorCode: MANUAL_ERROR_CODES.registryNotFound,
+      ...(only ? { registry: only.id } : {}),
+    });
     throw new AppError(MANUAL_ERROR_CODES.registryNotFound, reason);
   }
   return deps.registries.remember(resource);
@@ -65,14 +88,23 @@ async function findRegistry(run: AccessRun, request: ManualRequest): Promise<Reg
 async function resolveTarget(run: AccessRun, request: ManualRequest, facts: RegistryFacts): Promise<ResolvedTarget> {
   if (!('resourceId' in request)) {
     return {
-      identities: [{ principalId: request.principalId.toLowerCase(), principalType: request.principalType, kind: IDENTITY_KINDS.userAssigned }],
+      identities: [
+        { principalId: request.principalId.toLowerCase(), principalType: request.principalType, kind: IDENTITY_KINDS.userAssigned },
+      ],
       label: `principal ${request.principalId.toLowerCase()}`,
     };
   }
   const { deps } = run;
   const parsed = parseResourceId(request.resourceId);
   const refuse = async (code: string, reason: string, error: AppError): Promise<never> => {
-    await run.decide({ action: 'grant', outcome: AUDIT_OUTCOMES.rejectedInput, reason, errorCode: code, resourceId: request.resourceId, registry: facts.id });
+    await run.decide({
+      action: 'grant',
+      outcome: AUDIT_OUTCOMES.rejectedInput,
+      reason,
+      errorCode: code,
+      resourceId: request.resourceId,
+      registry: facts.id,
+    });
     throw error;
   };
   if (!parsed.ok || !parsed.value.type) {
@@ -138,6 +170,11 @@ export function consentingToAll(facts: RegistryFacts): RegistryFacts {
 }
 
 export function toExisting(a: RoleAssignmentInfo) {
-  return { name: a.name, scope: a.scope, principalId: a.principalId, roleDefinitionId: a.roleDefinitionGuid, ...(a.description ? { description: a.description } : {}) };
+  return {
+    name: a.name,
+    scope: a.scope,
+    principalId: a.principalId,
+    roleDefinitionId: a.roleDefinitionGuid,
+    ...(a.description ? { description: a.description } : {}),
+  };
 }
-

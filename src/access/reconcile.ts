@@ -34,13 +34,24 @@ export async function reconcileResource(deps: AccessDeps, resourceId: string, op
   const run = new AccessRun(deps, options);
   const parsed = parseResourceId(resourceId);
   if (!parsed.ok || !parsed.value.type) {
-    await run.decide({ action: 'reconcile', outcome: AUDIT_OUTCOMES.rejectedInput, reason: parsed.ok ? `${resourceId} is not a resource` : parsed.error, resourceId, errorCode: 'InvalidResourceId' });
+    await run.decide({
+      action: 'reconcile',
+      outcome: AUDIT_OUTCOMES.rejectedInput,
+      reason: parsed.ok ? `${resourceId} is not a resource` : parsed.error,
+      resourceId,
+      errorCode: 'InvalidResourceId',
+    });
     return run.result(resourceId);
   }
   const id = parsed.value.id;
   const type = parsed.value.type;
   if (!isWatchedType(type)) {
-    await run.decide({ action: 'reconcile', outcome: AUDIT_OUTCOMES.skipped, reason: `resource type ${type} is not one the access feature watches`, resourceId: id });
+    await run.decide({
+      action: 'reconcile',
+      outcome: AUDIT_OUTCOMES.skipped,
+      reason: `resource type ${type} is not one the access feature watches`,
+      resourceId: id,
+    });
     return run.result(id);
   }
 
@@ -59,11 +70,18 @@ export async function reconcileResource(deps: AccessDeps, resourceId: string, op
 }
 
 /** Reconciles one resource the caller has read from ARM (the resources layer's one read); `deps.arm` serves every other read. */
-export async function reconcileReadResource(deps: AccessDeps, read: { readonly id: string; readonly type: string; readonly name: string; readonly resource: ArmResource | undefined }, options: ReconcileOptions): Promise<ReconcileResult> {
+export async function reconcileReadResource(
+  deps: AccessDeps,
+  read: { readonly id: string; readonly type: string; readonly name: string; readonly resource: ArmResource | undefined },
+  options: ReconcileOptions,
+): Promise<ReconcileResult> {
   return settleRead(new AccessRun(deps, options), read);
 }
 
-async function settleRead(run: AccessRun, read: { readonly id: string; readonly type: string; readonly name: string; readonly resource: ArmResource | undefined }): Promise<ReconcileResult> {
+async function settleRead(
+  run: AccessRun,
+  read: { readonly id: string; readonly type: string; readonly name: string; readonly resource: ArmResource | undefined },
+): Promise<ReconcileResult> {
   const { id, resource } = read;
   try {
     if (read.type === WATCHED_RESOURCE_TYPES.registry) await settleRegistry(run, id, resource);
@@ -83,7 +101,12 @@ async function revokeForDeletedConsumer(run: AccessRun, consumerId: string): Pro
   const indexed = await deps.grantIndex.listForConsumer(consumerId);
   const name = nameOf(consumerId);
   if (indexed.length === 0) {
-    await run.decide({ action: 'revoke', outcome: AUDIT_OUTCOMES.skipped, reason: `${name} does not exist and holds no assignments of ours`, resourceId: consumerId });
+    await run.decide({
+      action: 'revoke',
+      outcome: AUDIT_OUTCOMES.skipped,
+      reason: `${name} does not exist and holds no assignments of ours`,
+      resourceId: consumerId,
+    });
     return;
   }
   const askers = registryAskers(deps);
@@ -93,7 +116,12 @@ async function revokeForDeletedConsumer(run: AccessRun, consumerId: string): Pro
     const registryName = nameOf(entry.registryId);
     let settled = true;
     for (const a of ours) {
-      const result = await revokeAssignment(deps, run, a, { resourceId: consumerId, reason: `${name} was deleted, so its ${roleNameOf(a)} on ${registryName} is revoked`, scopeName: registryName, askers });
+      const result = await revokeAssignment(deps, run, a, {
+        resourceId: consumerId,
+        reason: `${name} was deleted, so its ${roleNameOf(a)} on ${registryName} is revoked`,
+        scopeName: registryName,
+        askers,
+      });
       if (result === REVOKE_RESULTS.failed) settled = false;
     }
     if (!run.dryRun && settled) await deps.grantIndex.remove(consumerId, entry.registryId);

@@ -24,7 +24,9 @@ export function createAccessReconciler(deps: AccessDeps): ResourceReconciler<Rec
     reconcile: (read, options) => reconcileReadResource({ ...deps, arm: options.reads }, read, options),
     sweep: {
       where: `${tagged(TAG_NAMES.pull)} or ${tagged(TAG_NAMES.push)} or (type =~ '${REGISTRY_TYPE}' and (${tagged(TAG_NAMES.allow)} or ${tagged(TAG_NAMES.pushAllow)}))`,
-      wants: (row: SweptRow) => row.type === REGISTRY_TYPE || (SWEPT_CONSUMER_TYPES.has(row.type) && (isTagSet(row.tags, TAG_NAMES.pull) || isTagSet(row.tags, TAG_NAMES.push))),
+      wants: (row: SweptRow) =>
+        row.type === REGISTRY_TYPE ||
+        (SWEPT_CONSUMER_TYPES.has(row.type) && (isTagSet(row.tags, TAG_NAMES.pull) || isTagSet(row.tags, TAG_NAMES.push))),
       pointedAt(a) {
         const ids: string[] = [];
         if (resourceTypeOf(a.scope) === REGISTRY_TYPE) ids.push(a.scope);

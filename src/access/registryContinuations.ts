@@ -32,7 +32,11 @@ export async function resumeUnfinishedRegistries(
   options: DecisionOptions & { readonly log: Logger },
   count: (decisions: readonly AuditEntry[]) => void,
   /** The registry-event use case (reconcileResource), passed in: it records continuations through this module. */
-  reconcile: (deps: AccessDeps, registryId: string, options: DecisionOptions & { readonly resume: UnfinishedRegistry }) => Promise<{ readonly decisions: readonly AuditEntry[] }>,
+  reconcile: (
+    deps: AccessDeps,
+    registryId: string,
+    options: DecisionOptions & { readonly resume: UnfinishedRegistry },
+  ) => Promise<{ readonly decisions: readonly AuditEntry[] }>,
 ): Promise<Set<string>> {
   const resumed = new Set<string>();
   if (!deps.registryContinuations) return resumed;
@@ -46,11 +50,18 @@ export async function resumeUnfinishedRegistries(
   for (const entry of entries) {
     if (budget.exhausted) break;
     try {
-      const result = await reconcile(deps, entry.registryId, { ...options, log: options.log.child({ resourceId: entry.registryId }), resume: entry });
+      const result = await reconcile(deps, entry.registryId, {
+        ...options,
+        log: options.log.child({ resourceId: entry.registryId }),
+        resume: entry,
+      });
       count(result.decisions);
       resumed.add(resourceIdKey(entry.registryId));
     } catch (error) {
-      options.log.warn(`could not carry on the settlement of ${entry.registryId}; the next sweep tries again`, { resourceId: entry.registryId, error });
+      options.log.warn(`could not carry on the settlement of ${entry.registryId}; the next sweep tries again`, {
+        resourceId: entry.registryId,
+        error,
+      });
     }
   }
   return resumed;
@@ -80,14 +91,21 @@ export async function readNamingConsumers(
   resume: UnfinishedRegistry | undefined,
 ): Promise<NamingConsumers> {
   const within = (skipToken?: string) =>
-    deps.resourceGraph.queryWithin(query, deps.config.watchedSubscriptions, { maxPages: budget.maxPages, deadline: Date.now() + budget.seconds * 1000, ...(skipToken ? { skipToken } : {}) });
+    deps.resourceGraph.queryWithin(query, deps.config.watchedSubscriptions, {
+      maxPages: budget.maxPages,
+      deadline: Date.now() + budget.seconds * 1000,
+      ...(skipToken ? { skipToken } : {}),
+    });
   let read: BudgetedRows;
   let from = resume;
   try {
     read = await within(resume?.skipToken);
   } catch (error) {
     if (!resume || !(error instanceof AppError)) throw error;
-    recorder.options.log.warn(`Resource Graph did not take the stored continuation of ${facts.name}; reading its consumers from the start`, { resourceId: facts.id, errorCode: error.code });
+    recorder.options.log.warn(
+      `Resource Graph did not take the stored continuation of ${facts.name}; reading its consumers from the start`,
+      { resourceId: facts.id, errorCode: error.code },
+    );
     from = undefined;
     read = await within();
   }
@@ -108,7 +126,10 @@ export async function readNamingConsumers(
         await deps.registryContinuations.save(entry);
         saved = true;
       } catch (error) {
-        recorder.options.log.error(`could not record where the settlement of ${facts.name} stopped; the next sweep starts it over`, { resourceId: facts.id, error });
+        recorder.options.log.error(`could not record where the settlement of ${facts.name} stopped; the next sweep starts it over`, {
+          resourceId: facts.id,
+          error,
+        });
       }
     }
     await recorder.fail(
@@ -130,7 +151,10 @@ export async function readNamingConsumers(
     async settled() {
       if (!read.complete || !from || !deps.registryContinuations || recorder.dryRun) return;
       const finished = await deps.registryContinuations.finish(from).catch((error: unknown) => {
-        recorder.options.log.error(`could not delete the finished continuation of ${facts.name}; the next sweep reads the rest again`, { resourceId: facts.id, error });
+        recorder.options.log.error(`could not delete the finished continuation of ${facts.name}; the next sweep reads the rest again`, {
+          resourceId: facts.id,
+          error,
+        });
         return false;
       });
       await recorder.decide({
@@ -138,7 +162,9 @@ export async function readNamingConsumers(
         outcome: AUDIT_OUTCOMES.resumed,
         resourceId: facts.id,
         registry: facts.id,
-        reason: `registry ${facts.name}: finished the settlement ${from.startedBy} left unfinished at its Resource Graph budget (${from.runs} run(s) before this one read ${from.rowsRead} rows; this one read the remaining ${read.rows.length})` + (finished ? '' : '; a newer run has recorded its own continuation, which stays'),
+        reason:
+          `registry ${facts.name}: finished the settlement ${from.startedBy} left unfinished at its Resource Graph budget (${from.runs} run(s) before this one read ${from.rowsRead} rows; this one read the remaining ${read.rows.length})` +
+          (finished ? '' : '; a newer run has recorded its own continuation, which stays'),
         details: { startedBy: from.startedBy, runs: from.runs + 1, rowsRead: from.rowsRead + read.rows.length },
       });
     },

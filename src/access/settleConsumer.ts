@@ -58,7 +58,12 @@ export async function settleConsumer(
 
   if (requests.length === 0 && scopes.size === 0) {
     if (!only && tags.errors.length === 0) {
-      await run.decide({ action: 'grant', outcome: AUDIT_OUTCOMES.skipped, reason: `${consumerName} has no ${TAG_NAMES.pull} or ${TAG_NAMES.push} tag and holds no assignments of ours`, resourceId: consumerId });
+      await run.decide({
+        action: 'grant',
+        outcome: AUDIT_OUTCOMES.skipped,
+        reason: `${consumerName} has no ${TAG_NAMES.pull} or ${TAG_NAMES.push} tag and holds no assignments of ours`,
+        resourceId: consumerId,
+      });
     }
     return principals;
   }
@@ -67,7 +72,8 @@ export async function settleConsumer(
   if (only) assignments.push(...only.assignments);
   else {
     const indexedByScope = new Map(indexed.map((e) => [resourceIdKey(e.registryId), e]));
-    for (const [scopeKey, scope] of scopes) assignments.push(...(await listForConsumer(deps, scope, principals, indexedByScope.get(scopeKey))));
+    for (const [scopeKey, scope] of scopes)
+      assignments.push(...(await listForConsumer(deps, scope, principals, indexedByScope.get(scopeKey))));
   }
 
   const existing = assignments.filter((a) => principals.has(a.principalId.toLowerCase()));
@@ -76,18 +82,33 @@ export async function settleConsumer(
   const stale = assignments.filter((a) => !principals.has(a.principalId.toLowerCase()) && standsFor(ownershipOfListed(a), consumerId));
 
   if (requests.length > 0 && identities.length === 0) {
-    await run.decide({ action: 'grant', outcome: AUDIT_OUTCOMES.skipped, reason: `${consumerName} asks for registry access but has no managed identity`, resourceId: consumerId });
+    await run.decide({
+      action: 'grant',
+      outcome: AUDIT_OUTCOMES.skipped,
+      reason: `${consumerName} asks for registry access but has no managed identity`,
+      resourceId: consumerId,
+    });
   }
 
   // Manual grants (POST /api/access/grants) are ours, but the tag policy does not revoke them.
-  const planWith = (registries: readonly RegistryFacts[]) => keepManualGrants(planAccess({
-    consumer: { id: consumerId, name: consumerName, ...(consumer.tags ? { tags: consumer.tags } : {}) },
-    identities: identities.map(toPlanIdentity),
-    requests: requests.map((r) => ({ registryRef: r.registryRef, access: r.access })),
-    registries,
-    existing: existing.map((a) => ({ name: a.name, scope: a.scope, principalId: a.principalId, roleDefinitionId: a.roleDefinitionGuid, ...(a.description ? { description: a.description } : {}) })),
-    defaultConsent: deps.config.defaultConsent,
-  }), existing);
+  const planWith = (registries: readonly RegistryFacts[]) =>
+    keepManualGrants(
+      planAccess({
+        consumer: { id: consumerId, name: consumerName, ...(consumer.tags ? { tags: consumer.tags } : {}) },
+        identities: identities.map(toPlanIdentity),
+        requests: requests.map((r) => ({ registryRef: r.registryRef, access: r.access })),
+        registries,
+        existing: existing.map((a) => ({
+          name: a.name,
+          scope: a.scope,
+          principalId: a.principalId,
+          roleDefinitionId: a.roleDefinitionGuid,
+          ...(a.description ? { description: a.description } : {}),
+        })),
+        defaultConsent: deps.config.defaultConsent,
+      }),
+      existing,
+    );
   let plan = planWith(facts);
   // A grant is a write, decided on consent read from ARM now: cached or indexed facts may only
   // lead to "no change" or "deny" (issue 13, stale consent). So when the plan grants, read those
@@ -99,7 +120,17 @@ export async function settleConsumer(
   }
   run.plans.push({ consumerId, plan });
 
-  await applyPlan(run, { consumer, principals, identities, plan, listed: assignments, stale, indexed, facts, ...(only ? { only: only.facts } : {}) });
+  await applyPlan(run, {
+    consumer,
+    principals,
+    identities,
+    plan,
+    listed: assignments,
+    stale,
+    indexed,
+    facts,
+    ...(only ? { only: only.facts } : {}),
+  });
   return principals;
 }
 
@@ -137,10 +168,10 @@ async function listForConsumer(
 ): Promise<RoleAssignmentInfo[]> {
   if (entry && !entry.principalIds) return deps.roleAssignments.listAtScope(scope);
   const found: RoleAssignmentInfo[] = [];
-  for (const principalId of unionOf(principals, entry?.principalIds)) found.push(...(await deps.roleAssignments.listAtScope(scope, { principalId })));
+  for (const principalId of unionOf(principals, entry?.principalIds))
+    found.push(...(await deps.roleAssignments.listAtScope(scope, { principalId })));
   return found;
 }
-
 
 function tagValue(tags: Readonly<Record<string, string>>, name: string): string {
   const key = Object.keys(tags).find((k) => k.toLowerCase() === name.toLowerCase());

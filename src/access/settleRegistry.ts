@@ -25,7 +25,13 @@ export async function settleRegistry(run: AccessRun, registryId: string, registr
   const { deps } = run;
   deps.registries.invalidate(registryId);
   if (!registry) {
-    await run.decide({ action: 'reconcile', outcome: AUDIT_OUTCOMES.skipped, reason: `registry ${registryId} does not exist (deleted); its cached look-ups are dropped`, resourceId: registryId, registry: registryId });
+    await run.decide({
+      action: 'reconcile',
+      outcome: AUDIT_OUTCOMES.skipped,
+      reason: `registry ${registryId} does not exist (deleted); its cached look-ups are dropped`,
+      resourceId: registryId,
+      registry: registryId,
+    });
     return;
   }
   const facts = deps.registries.remember(registry);
@@ -47,7 +53,15 @@ export async function settleRegistry(run: AccessRun, registryId: string, registr
       const principals = await settleConsumer(run, consumer, { facts, assignments });
       for (const p of principals) entitled.add(p);
     } catch (error) {
-      await run.fail({ action: 'grant', resourceId: consumer.id, registry: facts.id, reason: `could not settle ${consumer.name} for registry ${facts.name}` }, error);
+      await run.fail(
+        {
+          action: 'grant',
+          resourceId: consumer.id,
+          registry: facts.id,
+          reason: `could not settle ${consumer.name} for registry ${facts.name}`,
+        },
+        error,
+      );
     }
   }
 
@@ -55,7 +69,9 @@ export async function settleRegistry(run: AccessRun, registryId: string, registr
   // owns only the assignments it made for a consumer (the description names it): manual grants
   // are revoked by hand (or with their consumer), and pull-credential service principals by
   // un-enrolment — never by a registry event.
-  const orphans = assignments.filter((a) => ownershipOfListed(a)?.kind === OWNERSHIP_KINDS.tagPolicy && !entitled.has(a.principalId.toLowerCase()));
+  const orphans = assignments.filter(
+    (a) => ownershipOfListed(a)?.kind === OWNERSHIP_KINDS.tagPolicy && !entitled.has(a.principalId.toLowerCase()),
+  );
   const askers = registryAskers(deps, { registry: facts });
   const checked = new Set<string>();
   for (const a of orphans) {
@@ -69,7 +85,15 @@ export async function settleRegistry(run: AccessRun, registryId: string, registr
         try {
           await settleConsumer(run, consumer, { facts, assignments });
         } catch (error) {
-          await run.fail({ action: 'revoke', resourceId: consumerId, registry: facts.id, reason: `could not settle ${consumer.name} for registry ${facts.name}` }, error);
+          await run.fail(
+            {
+              action: 'revoke',
+              resourceId: consumerId,
+              registry: facts.id,
+              reason: `could not settle ${consumer.name} for registry ${facts.name}`,
+            },
+            error,
+          );
         }
         continue;
       }
@@ -80,7 +104,9 @@ export async function settleRegistry(run: AccessRun, registryId: string, registr
     if (!consumerId && !read.whole) continue;
     const result = await revokeAssignment(deps, run, a, {
       resourceId: consumerId ?? registryId,
-      reason: consumerId ? `${consumerId} no longer exists, so its assignment on ${facts.name} is revoked` : `no consumer asks for this assignment of ours on ${facts.name} any more`,
+      reason: consumerId
+        ? `${consumerId} no longer exists, so its assignment on ${facts.name} is revoked`
+        : `no consumer asks for this assignment of ours on ${facts.name} any more`,
       scopeName: facts.name,
       askers,
     });
@@ -96,7 +122,12 @@ export async function settleRegistry(run: AccessRun, registryId: string, registr
  * policy's do; only a grant made as a consent override (ACCESS_ALLOW_CONSENT_OVERRIDE) outlives
  * consent, until it is revoked by hand or its consumer goes.
  */
-async function settleManualGrants(run: AccessRun, facts: RegistryFacts, registry: ArmResource, assignments: readonly RoleAssignmentInfo[]): Promise<void> {
+async function settleManualGrants(
+  run: AccessRun,
+  facts: RegistryFacts,
+  registry: ArmResource,
+  assignments: readonly RoleAssignmentInfo[],
+): Promise<void> {
   const { deps } = run;
   const consumers = new Map<string, ArmResource | undefined>();
   const askers = registryAskers(deps, { registry: facts });
@@ -112,9 +143,19 @@ async function settleManualGrants(run: AccessRun, facts: RegistryFacts, registry
       if (!consumers.has(key)) consumers.set(key, await deps.arm.getResource(consumerId));
       const consumer = consumers.get(key);
       if (!consumer) continue; // a deleted consumer's grants go with it (its delete event, or the sweep)
-      decision = evaluateConsent({ id: facts.id, tags: registry.tags }, { id: consumer.id, tags: consumer.tags }, deps.config.defaultConsent, registryConsentFor(access));
+      decision = evaluateConsent(
+        { id: facts.id, tags: registry.tags },
+        { id: consumer.id, tags: consumer.tags },
+        deps.config.defaultConsent,
+        registryConsentFor(access),
+      );
     } else {
-      decision = consentForPrincipal({ name: facts.name, tags: registry.tags }, deps.config.defaultConsent, `principal ${a.principalId}`, access);
+      decision = consentForPrincipal(
+        { name: facts.name, tags: registry.tags },
+        deps.config.defaultConsent,
+        `principal ${a.principalId}`,
+        access,
+      );
     }
     if (decision.allowed) continue;
     await revokeAssignment(deps, run, a, {
@@ -143,7 +184,9 @@ export const REGISTRY_QUERY_BUDGET = { maxPages: 100, seconds: 120 } as const;
  */
 export function taggedConsumersQuery(registry?: Pick<RegistryFacts, 'name' | 'loginServer'>): string {
   const tagged = [TAG_NAMES.pull, TAG_NAMES.push];
-  const terms = [registry?.name, registry?.loginServer].filter((t): t is string => typeof t === 'string' && /^[A-Za-z0-9.-]{1,253}$/.test(t));
+  const terms = [registry?.name, registry?.loginServer].filter(
+    (t): t is string => typeof t === 'string' && /^[A-Za-z0-9.-]{1,253}$/.test(t),
+  );
   const needles = terms.filter((t, i) => !terms.slice(0, i).some((earlier) => t.toLowerCase().includes(earlier.toLowerCase())));
   const where =
     registry && needles.length > 0

@@ -46,13 +46,19 @@ export type WiringDecision =
 const same = (a: string | undefined, b: string | undefined) => (a ?? '').toLowerCase() === (b ?? '').toLowerCase();
 
 /** A Container App's registry entry for `server`, given what the automation recorded writing there. */
-export function decideAppRegistry(current: readonly RegistryCredential[], server: string, identity: string, recorded: WiredConfig | undefined): WiringDecision {
+export function decideAppRegistry(
+  current: readonly RegistryCredential[],
+  server: string,
+  identity: string,
+  recorded: WiredConfig | undefined,
+): WiringDecision {
   const ours = recorded?.kind === 'containerAppRegistry' ? recorded : undefined;
   const entry = current.find((r) => same(r.server, server));
   if (!entry) return { kind: 'write', restore: ours !== undefined };
   const isOurs = ours !== undefined && !entry.username && same(entry.identity, ours.identity);
   if (isOurs) return same(ours.identity, identity) ? { kind: 'none' } : { kind: 'write', restore: false };
-  if (!entry.username && same(entry.identity, identity)) return ours ? { kind: 'theirs', dropClaim: true, what: describeEntry(entry) } : { kind: 'present' };
+  if (!entry.username && same(entry.identity, identity))
+    return ours ? { kind: 'theirs', dropClaim: true, what: describeEntry(entry) } : { kind: 'present' };
   return { kind: 'theirs', dropClaim: ours !== undefined, what: describeEntry(entry) };
 }
 
@@ -76,7 +82,8 @@ export function appRegistriesWithout(current: readonly RegistryCredential[], rec
 /** A site's acrUseManagedIdentityCreds / acrUserManagedIdentityID, wanted for `clientId` ('' for the system-assigned identity). */
 export function decideSiteIdentity(config: SiteWebConfig, clientId: string, recorded: WiredConfig | undefined): WiringDecision {
   const ours = recorded?.kind === 'siteAcrIdentity' ? recorded : undefined;
-  const isOurs = ours !== undefined && config.acrUseManagedIdentityCreds && same(config.acrUserManagedIdentityID, ours.acrUserManagedIdentityID);
+  const isOurs =
+    ours !== undefined && config.acrUseManagedIdentityCreds && same(config.acrUserManagedIdentityID, ours.acrUserManagedIdentityID);
   if (isOurs) return same(ours.acrUserManagedIdentityID, clientId) ? { kind: 'none' } : { kind: 'write', restore: false };
   const asWanted = config.acrUseManagedIdentityCreds && same(config.acrUserManagedIdentityID, clientId);
   if (asWanted) return ours ? { kind: 'theirs', dropClaim: true, what: describeSite(config) } : { kind: 'present' };
@@ -86,7 +93,11 @@ export function decideSiteIdentity(config: SiteWebConfig, clientId: string, reco
 
 /** Whether the site's settings are still exactly what the automation recorded writing. */
 export function isSiteStillOurs(config: SiteWebConfig, recorded: WiredConfig): boolean {
-  return recorded.kind === 'siteAcrIdentity' && config.acrUseManagedIdentityCreds && same(config.acrUserManagedIdentityID, recorded.acrUserManagedIdentityID);
+  return (
+    recorded.kind === 'siteAcrIdentity' &&
+    config.acrUseManagedIdentityCreds &&
+    same(config.acrUserManagedIdentityID, recorded.acrUserManagedIdentityID)
+  );
 }
 
 function describeEntry(entry: RegistryCredential): string {
@@ -94,7 +105,9 @@ function describeEntry(entry: RegistryCredential): string {
 }
 
 function describeSite(config: SiteWebConfig): string {
-  if (!config.acrUseManagedIdentityCreds) return `acrUserManagedIdentityID ${config.acrUserManagedIdentityID} without acrUseManagedIdentityCreds`;
-  return config.acrUserManagedIdentityID ? `acrUseManagedIdentityCreds with user-assigned identity ${config.acrUserManagedIdentityID}` : 'acrUseManagedIdentityCreds with its system-assigned identity';
+  if (!config.acrUseManagedIdentityCreds)
+    return `acrUserManagedIdentityID ${config.acrUserManagedIdentityID} without acrUseManagedIdentityCreds`;
+  return config.acrUserManagedIdentityID
+    ? `acrUseManagedIdentityCreds with user-assigned identity ${config.acrUserManagedIdentityID}`
+    : 'acrUseManagedIdentityCreds with its system-assigned identity';
 }
-

@@ -29,7 +29,8 @@ export const APP_ROLES = {
     value: 'Access.Write',
     id: '9c9a83b1-a4b9-4dd1-9fe4-f2ba6d3cc106',
     displayName: 'Grant, revoke, rotate and enrol',
-    description: 'Grant and revoke registry access by hand (within registry consent), enrol and un-enrol registries for pull credentials, rotate now. Includes Access.Read.',
+    description:
+      'Grant and revoke registry access by hand (within registry consent), enrol and un-enrol registries for pull credentials, rotate now. Includes Access.Read.',
   },
 } as const satisfies Record<string, AppRole>;
 export type AppRoleKey = keyof typeof APP_ROLES;

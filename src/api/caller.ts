@@ -17,7 +17,13 @@ export interface IdentifiedCaller {
 
 const OBJECT_ID_CLAIMS = ['http://schemas.microsoft.com/identity/claims/objectidentifier', 'oid'];
 const APP_ID_CLAIMS = ['appid', 'azp'];
-const NAME_CLAIMS = ['preferred_username', 'upn', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn', 'name', 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name'];
+const NAME_CLAIMS = [
+  'preferred_username',
+  'upn',
+  'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn',
+  'name',
+  'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name',
+];
 /** Entra's `roles` claim, as App Service names it after its claim mapping (the payload's `role_typ` says which). */
 const ROLE_CLAIMS = ['roles', 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role'];
 
@@ -31,12 +37,16 @@ const ROLE_CLAIMS = ['roles', 'http://schemas.microsoft.com/ws/2008/06/identity/
  * anyone holding a function key could write those headers, so they are not read at all: the
  * caller is `function-key`.
  */
-export function identifyCaller(headers: { get(name: string): string | null }, appServiceAuthEnabled: boolean): IdentifiedCaller | undefined {
+export function identifyCaller(
+  headers: { get(name: string): string | null },
+  appServiceAuthEnabled: boolean,
+): IdentifiedCaller | undefined {
   if (!appServiceAuthEnabled) return { caller: FUNCTION_KEY_CALLER };
   const principal = decodePrincipal(headers.get('x-ms-client-principal'));
   const claims = principal?.claims ?? [];
   const claim = (types: readonly string[]) => claims.find((c) => types.includes(c.typ))?.val;
-  const id = clean(headers.get('x-ms-client-principal-id')) ?? clean(claim(OBJECT_ID_CLAIMS)) ?? prefixed('app:', clean(claim(APP_ID_CLAIMS)));
+  const id =
+    clean(headers.get('x-ms-client-principal-id')) ?? clean(claim(OBJECT_ID_CLAIMS)) ?? prefixed('app:', clean(claim(APP_ID_CLAIMS)));
   const name = clean(headers.get('x-ms-client-principal-name')) ?? clean(claim(NAME_CLAIMS));
   const caller = id && name && name !== id ? `${id} (${name})` : (id ?? name);
   if (!caller) return undefined;
@@ -62,11 +72,13 @@ function clean(value: string | null | undefined): string | undefined {
   if (!value) return undefined;
   // Control characters would forge log lines.
   // eslint-disable-next-line no-control-regex
-  const text = value.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 200);
+  const text = value
+    .replace(/[\u0000-\u001f\u007f]/g, '')
+    .trim()
+    .slice(0, 200);
   return text || undefined;
 }
 
 function prefixed(prefix: string, value: string | undefined): string | undefined {
   return value ? `${prefix}${value}` : undefined;
 }
-

@@ -78,7 +78,9 @@ export async function checkHealth(probes: () => HealthProbes, now: () => Date = 
     };
   }
 
-  const passwordConsumers = built.passwordConsumers ? withTimeout(built.passwordConsumers(), 'password consumers').catch(() => undefined) : Promise.resolve(undefined);
+  const passwordConsumers = built.passwordConsumers
+    ? withTimeout(built.passwordConsumers(), 'password consumers').catch(() => undefined)
+    : Promise.resolve(undefined);
   const at = now();
   const [tableStorage, arm, graph, credentials, sweep, deadLetters, ...subscriptions] = await Promise.all([
     probe('tableStorage', () => built.tableStorage()),
@@ -95,10 +97,13 @@ export async function checkHealth(probes: () => HealthProbes, now: () => Date = 
   // A dependency out of reach stops the app; everything else only warns: restarting fixes none of it.
   const unreachable = dependencies.some((d) => !d.reachable);
   const settingProblems = (built.settingProblems ?? []).map(redact);
-  const nearLimit = roleAssignments.some((s) => s.errorCode !== undefined || (s.headroom !== undefined && s.headroom < ROLE_ASSIGNMENT_LIMIT * HEADROOM_WARNING));
+  const nearLimit = roleAssignments.some(
+    (s) => s.errorCode !== undefined || (s.headroom !== undefined && s.headroom < ROLE_ASSIGNMENT_LIMIT * HEADROOM_WARNING),
+  );
   const warns = nearLimit || [credentials, sweep, deadLetters].some((part) => part.status !== HEALTH_STATUSES.healthy);
   return {
-    status: unreachable || settingProblems.length > 0 ? HEALTH_STATUSES.unhealthy : warns ? HEALTH_STATUSES.degraded : HEALTH_STATUSES.healthy,
+    status:
+      unreachable || settingProblems.length > 0 ? HEALTH_STATUSES.unhealthy : warns ? HEALTH_STATUSES.degraded : HEALTH_STATUSES.healthy,
     time: at.toISOString(),
     settings: { valid: settingProblems.length === 0, problems: settingProblems },
     dependencies,
@@ -111,16 +116,39 @@ export async function checkHealth(probes: () => HealthProbes, now: () => Date = 
 }
 
 async function checkDeadLetters(probes: HealthProbes, now: Date): Promise<DeadLetterHealth> {
-  if (!probes.deadLetters) return { status: HEALTH_STATUSES.healthy, configured: false, problem: 'no blob endpoint for the dead-letter container in the settings' };
+  if (!probes.deadLetters)
+    return {
+      status: HEALTH_STATUSES.healthy,
+      configured: false,
+      problem: 'no blob endpoint for the dead-letter container in the settings',
+    };
   try {
-    const count = await withTimeout(probes.deadLetters(new Date(now.getTime() - DEAD_LETTER_WINDOW_DAYS * DAY_MS)), 'the dead-letter container');
-    const fields = { configured: true, blobs: count.blobs, recent: count.recent, bySubscription: { ...count.bySubscription }, ...(count.newest ? { newest: count.newest } : {}) };
+    const count = await withTimeout(
+      probes.deadLetters(new Date(now.getTime() - DEAD_LETTER_WINDOW_DAYS * DAY_MS)),
+      'the dead-letter container',
+    );
+    const fields = {
+      configured: true,
+      blobs: count.blobs,
+      recent: count.recent,
+      bySubscription: { ...count.bySubscription },
+      ...(count.newest ? { newest: count.newest } : {}),
+    };
     if (count.recent > 0) {
-      return { ...fields, status: HEALTH_STATUSES.degraded, problem: `Event Grid dead-lettered ${count.recent}${count.truncated ? '+' : ''} blob(s) of events in the last ${DEAD_LETTER_WINDOW_DAYS} days; the sweep settles what they asked for, the blobs say why they were not delivered` };
+      return {
+        ...fields,
+        status: HEALTH_STATUSES.degraded,
+        problem: `Event Grid dead-lettered ${count.recent}${count.truncated ? '+' : ''} blob(s) of events in the last ${DEAD_LETTER_WINDOW_DAYS} days; the sweep settles what they asked for, the blobs say why they were not delivered`,
+      };
     }
     return { ...fields, status: HEALTH_STATUSES.healthy };
   } catch (error) {
-    return { status: HEALTH_STATUSES.degraded, configured: true, errorCode: errorCode(error), problem: `could not read the dead-letter container: ${messageOf(error)}` };
+    return {
+      status: HEALTH_STATUSES.degraded,
+      configured: true,
+      errorCode: errorCode(error),
+      problem: `could not read the dead-letter container: ${messageOf(error)}`,
+    };
   }
 }
 
@@ -135,11 +163,18 @@ export function credentialHealth(view: EnrolmentView, now: Date): CredentialHeal
     ...(view.lastRotatedAt ? { lastRotatedAt: view.lastRotatedAt } : {}),
   };
   const expires = view.currentExpiresOn ? Date.parse(view.currentExpiresOn) : NaN;
-  if (!Number.isFinite(expires)) return { ...base, status: HEALTH_STATUSES.degraded, problem: 'no proven password yet: the next rotation run creates one' };
+  if (!Number.isFinite(expires))
+    return { ...base, status: HEALTH_STATUSES.degraded, problem: 'no proven password yet: the next rotation run creates one' };
   const left = expires - now.getTime();
-  if (left <= 0) return { ...base, status: HEALTH_STATUSES.unhealthy, problem: `the password Key Vault serves expired on ${view.currentExpiresOn}; consumers using it can no longer pull` };
+  if (left <= 0)
+    return {
+      ...base,
+      status: HEALTH_STATUSES.unhealthy,
+      problem: `the password Key Vault serves expired on ${view.currentExpiresOn}; consumers using it can no longer pull`,
+    };
   const warnMs = Math.min(EXPIRY_WARNING_DAYS * DAY_MS, (view.periodDays * DAY_MS) / 3);
-  if (left < warnMs) return { ...base, status: HEALTH_STATUSES.degraded, problem: `expires in ${formatDays(left)} without a successful rotation` };
+  if (left < warnMs)
+    return { ...base, status: HEALTH_STATUSES.degraded, problem: `expires in ${formatDays(left)} without a successful rotation` };
   const next = view.nextRotationAt ? Date.parse(view.nextRotationAt) : NaN;
   if (Number.isFinite(next) && now.getTime() - next > OVERDUE_AFTER_MS) {
     return { ...base, status: HEALTH_STATUSES.degraded, problem: `rotation overdue since ${view.nextRotationAt}` };
@@ -174,11 +209,25 @@ async function checkSweep(probes: HealthProbes, now: Date): Promise<SweepHealth>
     failedResources: last.failedResources,
     ...(last.errorCode ? { errorCode: last.errorCode } : {}),
   };
-  if (last.outcome === 'failed') return { ...fields, status: HEALTH_STATUSES.degraded, problem: `the last sweep failed (${last.errorCode ?? 'unknown error'}); missed events are not being caught up` };
-  if (last.outcome === 'partial') return { ...fields, status: HEALTH_STATUSES.degraded, problem: `the last sweep could not reconcile ${last.failedResources} of ${last.resources} resources (see the failed audit rows)` };
+  if (last.outcome === 'failed')
+    return {
+      ...fields,
+      status: HEALTH_STATUSES.degraded,
+      problem: `the last sweep failed (${last.errorCode ?? 'unknown error'}); missed events are not being caught up`,
+    };
+  if (last.outcome === 'partial')
+    return {
+      ...fields,
+      status: HEALTH_STATUSES.degraded,
+      problem: `the last sweep could not reconcile ${last.failedResources} of ${last.resources} resources (see the failed audit rows)`,
+    };
   const age = now.getTime() - Date.parse(last.finishedAt);
   if (probes.sweepStaleAfterMs !== undefined && age > probes.sweepStaleAfterMs) {
-    return { ...fields, status: HEALTH_STATUSES.degraded, problem: `no sweep has finished for ${formatDays(age)}; the reconcileSweep timer may not be running` };
+    return {
+      ...fields,
+      status: HEALTH_STATUSES.degraded,
+      problem: `no sweep has finished for ${formatDays(age)}; the reconcileSweep timer may not be running`,
+    };
   }
   return { ...fields, status: HEALTH_STATUSES.healthy };
 }
@@ -199,14 +248,29 @@ async function probe(name: DependencyHealth['name'], call: () => Promise<void>):
     await withTimeout(call(), name);
     return { name, reachable: true, latencyMs: Math.round(performance.now() - started) };
   } catch (error) {
-    return { name, reachable: false, latencyMs: Math.round(performance.now() - started), errorCode: errorCode(error), message: messageOf(error) };
+    return {
+      name,
+      reachable: false,
+      latencyMs: Math.round(performance.now() - started),
+      errorCode: errorCode(error),
+      message: messageOf(error),
+    };
   }
 }
 
-async function countAssignments(subscriptionId: string, call: () => Promise<{ total: number; owned?: number }>): Promise<SubscriptionHealth> {
+async function countAssignments(
+  subscriptionId: string,
+  call: () => Promise<{ total: number; owned?: number }>,
+): Promise<SubscriptionHealth> {
   try {
     const { total, owned } = await withTimeout(call(), `role assignments of ${subscriptionId}`);
-    return { subscriptionId, total, ...(owned !== undefined ? { owned } : {}), limit: ROLE_ASSIGNMENT_LIMIT, headroom: Math.max(ROLE_ASSIGNMENT_LIMIT - total, 0) };
+    return {
+      subscriptionId,
+      total,
+      ...(owned !== undefined ? { owned } : {}),
+      limit: ROLE_ASSIGNMENT_LIMIT,
+      headroom: Math.max(ROLE_ASSIGNMENT_LIMIT - total, 0),
+    };
   } catch (error) {
     return { subscriptionId, limit: ROLE_ASSIGNMENT_LIMIT, errorCode: errorCode(error), message: messageOf(error) };
   }
@@ -215,7 +279,10 @@ async function countAssignments(subscriptionId: string, call: () => Promise<{ to
 function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(`${what} did not answer within ${PROBE_TIMEOUT_MS / 1000} s`), { code: 'Timeout' })), PROBE_TIMEOUT_MS);
+    timer = setTimeout(
+      () => reject(Object.assign(new Error(`${what} did not answer within ${PROBE_TIMEOUT_MS / 1000} s`), { code: 'Timeout' })),
+      PROBE_TIMEOUT_MS,
+    );
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -119,7 +119,12 @@ export interface CallerPolicy {
 export const FUNCTION_KEYS_ONLY: CallerPolicy = { appServiceAuthEnabled: false };
 
 /** Validates the request for its route, runs the matching operation and answers JSON or problem+json. Never throws. */
-export async function handleApiRequest(route: ApiRoute, request: ApiRequest, context: LogSink, policy: CallerPolicy = FUNCTION_KEYS_ONLY): Promise<ApiResponse> {
+export async function handleApiRequest(
+  route: ApiRoute,
+  request: ApiRequest,
+  context: LogSink,
+  policy: CallerPolicy = FUNCTION_KEYS_ONLY,
+): Promise<ApiResponse> {
   const invocationId = context.invocationId || randomUUID();
   const instance = `urn:uuid:${invocationId}`;
   const log = invocationLogger(context, { route: route.route, method: request.method });
@@ -127,7 +132,11 @@ export async function handleApiRequest(route: ApiRoute, request: ApiRequest, con
   const op = route.operations.find((o) => o.method === method);
   const allow = route.operations.map((o) => o.method).join(', ');
   if (!op) {
-    return problemResponse(problem('MethodNotAllowed', `${method} is not supported on /api/${route.route}; use ${allow}.`, { instance }), { allow }, method);
+    return problemResponse(
+      problem('MethodNotAllowed', `${method} is not supported on /api/${route.route}; use ${allow}.`, { instance }),
+      { allow },
+      method,
+    );
   }
   const who = identifyCaller(request.headers, policy.appServiceAuthEnabled);
   const refused = await authorise(route, op, who, policy, { invocationId, instance, log });
@@ -161,7 +170,11 @@ export async function handleApiRequest(route: ApiRoute, request: ApiRequest, con
     const headers: Record<string, string> = { ...result.headers };
     if (result.text !== undefined) return { status: result.status, headers, ...(method === 'HEAD' ? {} : { body: result.text }) };
     if (result.body === undefined) return { status: result.status, headers };
-    return { status: result.status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify(result.body) };
+    return {
+      status: result.status,
+      headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+      body: JSON.stringify(result.body),
+    };
   } catch (error) {
     const answer = problemFromError(error, instance);
     if (answer.status >= 500) log.error('request failed', { error, code: answer.code });
@@ -195,11 +208,16 @@ async function authorise(
   const where = `${op.method} /api/${route.route}`;
   if (!who) {
     at.log.warn('request refused', { code: 'NotAuthenticated', route: route.route });
-    return problem('NotAuthenticated', `${where} needs a Microsoft Entra token for this API; App Service Authentication passed the request without a principal.`, { instance: at.instance });
+    return problem(
+      'NotAuthenticated',
+      `${where} needs a Microsoft Entra token for this API; App Service Authentication passed the request without a principal.`,
+      { instance: at.instance },
+    );
   }
   const accepted = rolesSatisfying(op.appRole);
   if (who.roles?.some((r) => accepted.includes(r))) return undefined;
-  const has = who.roles && who.roles.length > 0 ? `has only ${who.roles.map((r) => JSON.stringify(r.slice(0, 60))).join(', ')}` : 'has no app role';
+  const has =
+    who.roles && who.roles.length > 0 ? `has only ${who.roles.map((r) => JSON.stringify(r.slice(0, 60))).join(', ')}` : 'has no app role';
   const detail = `${where} needs the app role ${APP_ROLES[op.appRole].value}; ${who.caller} ${has}. Ask an owner of the API's app registration to assign it.`;
   at.log.warn('request refused', { code: 'AppRoleRequired', caller: who.caller, route: route.route });
   if (op.appRole === 'write' && policy.audit) {

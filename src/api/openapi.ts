@@ -93,13 +93,20 @@ export function buildOpenApiDocument(routes: readonly ApiRoute[], info: { versio
 
 /** The problem `type` URIs the API documents, one per code. */
 export function documentedProblemTypes(): Record<string, { type: string; status: number; title: string }> {
-  return Object.fromEntries(Object.entries(API_PROBLEMS).map(([code, p]) => [code, { type: problemTypeFor(code), status: p.status, title: p.title }]));
+  return Object.fromEntries(
+    Object.entries(API_PROBLEMS).map(([code, p]) => [code, { type: problemTypeFor(code), status: p.status, title: p.title }]),
+  );
 }
 
 function componentSchemas(): Record<string, Json> {
   // Make sure the problem schema is registered even if no route module imported it.
   void ProblemSchema;
-  const generated = z.toJSONSchema(apiSchemas, { target: 'draft-2020-12', io: 'input', uri: (id) => `${REF_PREFIX}${id}`, unrepresentable: 'throw' }) as { schemas: Record<string, Json> };
+  const generated = z.toJSONSchema(apiSchemas, {
+    target: 'draft-2020-12',
+    io: 'input',
+    uri: (id) => `${REF_PREFIX}${id}`,
+    unrepresentable: 'throw',
+  }) as { schemas: Record<string, Json> };
   const out: Record<string, Json> = {};
   for (const [id, schema] of Object.entries(generated.schemas)) {
     // Inside an OpenAPI document a component is a plain schema: the document fixes the dialect,
@@ -133,7 +140,9 @@ function operationObject(route: ApiRoute, op: Operation, schemas: Record<string,
         : { description: spec.description };
   }
   const roleProblems = op.appRole === null ? [] : [403];
-  const problemStatuses = [...new Set<number>([...COMMON_PROBLEMS, ...(op.method === 'GET' ? [] : BODY_PROBLEMS), ...roleProblems, ...(op.problems ?? [])])].sort((a, b) => a - b);
+  const problemStatuses = [
+    ...new Set<number>([...COMMON_PROBLEMS, ...(op.method === 'GET' ? [] : BODY_PROBLEMS), ...roleProblems, ...(op.problems ?? [])]),
+  ].sort((a, b) => a - b);
   for (const status of problemStatuses) {
     if (!PROBLEM_DESCRIPTIONS[status]) throw new Error(`${where} lists problem status ${status}, which has no description`);
     responses[String(status)] = { $ref: `#/components/responses/Problem${status}` };
@@ -150,7 +159,9 @@ function operationObject(route: ApiRoute, op: Operation, schemas: Record<string,
     ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: refTo(op.body, `${where} body`) } } } } : {}),
     responses,
     // OpenAPI 3.1 lets a non-OAuth scheme list the roles an operation needs.
-    security: secured ? [{ functionKey: [] }, { functionKeyQuery: [] }, ...(op.appRole ? [{ entraId: [APP_ROLES[op.appRole].value] }] : [])] : [],
+    security: secured
+      ? [{ functionKey: [] }, { functionKeyQuery: [] }, ...(op.appRole ? [{ entraId: [APP_ROLES[op.appRole].value] }] : [])]
+      : [],
   };
 }
 

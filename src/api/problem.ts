@@ -88,7 +88,11 @@ export function problemTypeFor(code: string): string {
 }
 
 /** A problem for one of the API's own codes. */
-export function problem(code: ApiProblemCode, detail: string, extra: { instance?: string; errors?: readonly ProblemFieldError[] } = {}): Problem {
+export function problem(
+  code: ApiProblemCode,
+  detail: string,
+  extra: { instance?: string; errors?: readonly ProblemFieldError[] } = {},
+): Problem {
   const { status, title } = API_PROBLEMS[code];
   return { type: problemTypeFor(code), title, status, detail, code, ...withoutUndefined(extra) };
 }
@@ -104,7 +108,8 @@ export function problemFromError(error: unknown, instance?: string): Problem {
     return problem(code as ApiProblemCode, error.message, { instance });
   }
   if (!(error instanceof AppError)) {
-    if (code === 'InvalidConfiguration') return problem('InvalidConfiguration', 'The app settings are not valid: GET /api/health lists what to fix.', { instance });
+    if (code === 'InvalidConfiguration')
+      return problem('InvalidConfiguration', 'The app settings are not valid: GET /api/health lists what to fix.', { instance });
     return problem('InternalError', 'The request failed unexpectedly. The log has the cause under this instance id.', { instance });
   }
   const status = CODE_STATUS[code] ?? statusForClass(error);
@@ -158,7 +163,8 @@ export function problemFromZod(error: ZodError, part: RequestPart, instance?: st
     const path = issue.path.map((segment) => String(segment));
     if (issue.code === 'unrecognized_keys') {
       raise('UnknownField');
-      for (const key of issue.keys) errors.push({ pointer: pointerOf(part, [...path, key]), detail: `unknown field ${JSON.stringify(key)}` });
+      for (const key of issue.keys)
+        errors.push({ pointer: pointerOf(part, [...path, key]), detail: `unknown field ${JSON.stringify(key)}` });
       continue;
     }
     if (issue.code === 'custom' && issue.params?.['problem'] === INVALID_RESOURCE_ID) raise('InvalidResourceId');
@@ -167,7 +173,10 @@ export function problemFromZod(error: ZodError, part: RequestPart, instance?: st
   const first = errors[0];
   const detail =
     code === 'UnknownField'
-      ? `The ${part} has fields this API does not accept: ${errors.filter((e) => e.detail.startsWith('unknown field')).map((e) => e.pointer.split('/').pop()).join(', ')}.`
+      ? `The ${part} has fields this API does not accept: ${errors
+          .filter((e) => e.detail.startsWith('unknown field'))
+          .map((e) => e.pointer.split('/').pop())
+          .join(', ')}.`
       : first
         ? `${first.pointer.replace(/^#\//, '')}: ${first.detail}`
         : `The ${part} does not match the schema.`;
@@ -193,7 +202,10 @@ function flattenIssues(issues: readonly Issue[]): Issue[] {
 
 /** Fewer issues, and fewer unknown-key issues, mean the branch the caller meant. */
 function score(issues: readonly Issue[]): number {
-  return issues.reduce((sum, i) => sum + (i.code === 'unrecognized_keys' ? 10 * i.keys.length : i.code === 'invalid_type' && i.input === undefined ? 5 : 1), 0);
+  return issues.reduce(
+    (sum, i) => sum + (i.code === 'unrecognized_keys' ? 10 * i.keys.length : i.code === 'invalid_type' && i.input === undefined ? 5 : 1),
+    0,
+  );
 }
 
 function pointerOf(part: RequestPart, path: readonly string[]): string {

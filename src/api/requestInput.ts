@@ -28,7 +28,14 @@ export function queryToObject(query: URLSearchParams): Read<Record<string, strin
   for (const [key, value] of query) {
     if (key === KEY_QUERY_PARAMETER) continue;
     if (Object.hasOwn(out, key)) {
-      return { ok: false, problem: (instance) => problem('ValidationFailed', `query parameter ${JSON.stringify(key)} is given more than once.`, { instance, errors: [{ pointer: `#/query/${key}`, detail: 'given more than once' }] }) };
+      return {
+        ok: false,
+        problem: (instance) =>
+          problem('ValidationFailed', `query parameter ${JSON.stringify(key)} is given more than once.`, {
+            instance,
+            errors: [{ pointer: `#/query/${key}`, detail: 'given more than once' }],
+          }),
+      };
     }
     out[key] = value;
   }
@@ -41,7 +48,10 @@ export function queryToObject(query: URLSearchParams): Read<Record<string, strin
  */
 export async function readJsonBody(request: ApiRequest, expectsBody: boolean): Promise<Read<unknown>> {
   const declared = Number(request.headers.get('content-length') ?? NaN);
-  const tooLarge: Read<unknown> = { ok: false, problem: (instance) => problem('PayloadTooLarge', `The body is larger than ${MAX_BODY_BYTES} bytes.`, { instance }) };
+  const tooLarge: Read<unknown> = {
+    ok: false,
+    problem: (instance) => problem('PayloadTooLarge', `The body is larger than ${MAX_BODY_BYTES} bytes.`, { instance }),
+  };
   if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return tooLarge;
   const bytes = Buffer.from(await request.arrayBuffer());
   if (bytes.length > MAX_BODY_BYTES) return tooLarge;
@@ -54,14 +64,29 @@ export async function readJsonBody(request: ApiRequest, expectsBody: boolean): P
     if (/\bchunked\b/i.test(request.headers.get('transfer-encoding') ?? '') && request.headers.get('content-length') === null) {
       return {
         ok: false,
-        problem: (instance) => problem('LengthRequired', 'The body arrived empty: it was sent with Transfer-Encoding: chunked, and the Azure Functions host passes such bodies on empty. Send it with a Content-Length header.', { instance }),
+        problem: (instance) =>
+          problem(
+            'LengthRequired',
+            'The body arrived empty: it was sent with Transfer-Encoding: chunked, and the Azure Functions host passes such bodies on empty. Send it with a Content-Length header.',
+            { instance },
+          ),
       };
     }
-    return { ok: false, problem: (instance) => problem('ValidationFailed', 'This operation needs a JSON body.', { instance, errors: [{ pointer: '#/body', detail: 'required' }] }) };
+    return {
+      ok: false,
+      problem: (instance) =>
+        problem('ValidationFailed', 'This operation needs a JSON body.', { instance, errors: [{ pointer: '#/body', detail: 'required' }] }),
+    };
   }
   const contentType = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (contentType && contentType !== 'application/json' && !contentType.endsWith('+json')) {
-    return { ok: false, problem: (instance) => problem('UnsupportedMediaType', `The body must be application/json, not ${JSON.stringify(contentType.slice(0, 100))}.`, { instance }) };
+    return {
+      ok: false,
+      problem: (instance) =>
+        problem('UnsupportedMediaType', `The body must be application/json, not ${JSON.stringify(contentType.slice(0, 100))}.`, {
+          instance,
+        }),
+    };
   }
   let value: unknown;
   try {
@@ -73,7 +98,14 @@ export async function readJsonBody(request: ApiRequest, expectsBody: boolean): P
   if (!expectsBody) {
     const isEmptyObject = typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
     if (!isEmptyObject) {
-      return { ok: false, problem: (instance) => problem('UnknownField', 'This operation takes no body (an empty one or {} is fine).', { instance, errors: [{ pointer: '#/body', detail: 'not accepted' }] }) };
+      return {
+        ok: false,
+        problem: (instance) =>
+          problem('UnknownField', 'This operation takes no body (an empty one or {} is fine).', {
+            instance,
+            errors: [{ pointer: '#/body', detail: 'not accepted' }],
+          }),
+      };
     }
     return { ok: true, value: undefined };
   }

@@ -49,7 +49,11 @@ function credentialsDeps(): CredentialsDeps {
 }
 
 /** The probes `GET /api/health` runs, over the same adapters the use cases use. */
-export function healthProbes(deps: Deps, graph: Pick<CredentialsDeps['graph'], 'getApplicationByAppId'>, env: Readonly<Record<string, string | undefined>> = process.env): HealthProbes {
+export function healthProbes(
+  deps: Deps,
+  graph: Pick<CredentialsDeps['graph'], 'getApplicationByAppId'>,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): HealthProbes {
   const [first] = deps.config.watchedSubscriptions;
   return {
     watchedSubscriptions: deps.config.watchedSubscriptions,
@@ -79,7 +83,12 @@ export function healthProbes(deps: Deps, graph: Pick<CredentialsDeps['graph'], '
       for (const e of await listEnrolments(deps.credentials)) {
         if (e.status !== 'active' || !e.appId) continue;
         const consumers = await find(e.appId);
-        if (consumers.length > 0) out.push({ registryName: e.registryName, ...(e.previousRemoveAfter ? { previousRemoveAfter: e.previousRemoveAfter } : {}), consumers: consumers.map((c) => c.resourceId) });
+        if (consumers.length > 0)
+          out.push({
+            registryName: e.registryName,
+            ...(e.previousRemoveAfter ? { previousRemoveAfter: e.previousRemoveAfter } : {}),
+            consumers: consumers.map((c) => c.resourceId),
+          });
       }
       return out;
     },

@@ -76,7 +76,10 @@ export interface Asker {
 }
 
 /** An assignment as listed (the executor checks ownership itself). */
-export type ListedAssignment = Pick<RoleAssignmentInfo, 'name' | 'scope' | 'principalId' | 'principalType' | 'roleDefinitionGuid' | 'description'>;
+export type ListedAssignment = Pick<
+  RoleAssignmentInfo,
+  'name' | 'scope' | 'principalId' | 'principalType' | 'roleDefinitionGuid' | 'description'
+>;
 
 /** What an assignment as listed stands for, when it is ours (deterministic name and our description); the test every feature uses. */
 export function ownershipOfListed(a: Omit<ListedAssignment, 'principalType'>): Ownership | undefined {
@@ -115,12 +118,39 @@ export const NOT_OURS_CODE = 'NotOwnedByAutomation';
  * Creates one assignment (index row first) and records the decision; in a dry run records
  * would-grant. True when the assignment now exists.
  */
-export async function grantAssignment(deps: ExecutorDeps, run: ExecutorRun, g: GrantSpec, row: DecisionRow, writeAhead?: WriteAhead): Promise<boolean> {
+export async function grantAssignment(
+  deps: ExecutorDeps,
+  run: ExecutorRun,
+  g: GrantSpec,
+  row: DecisionRow,
+  writeAhead?: WriteAhead,
+): Promise<boolean> {
   const action = row.action ?? (run.dryRun ? 'grant (dry run)' : 'grant');
-  const base = { action, ...(row.resourceId ? { resourceId: row.resourceId } : {}), principalId: g.principalId, ...registryOf(g.scope), role: describeRole(g.role), ...(row.details ? { details: row.details } : {}) };
+  const base = {
+    action,
+    ...(row.resourceId ? { resourceId: row.resourceId } : {}),
+    principalId: g.principalId,
+    ...registryOf(g.scope),
+    role: describeRole(g.role),
+    ...(row.details ? { details: row.details } : {}),
+  };
   // Whatever the executor creates it must recognise as its own later, or it could never revoke it.
-  if (!ownershipOf({ name: g.name, scope: g.scope, principalId: g.principalId, roleDefinitionId: g.role.roleDefinitionId, description: g.description })) {
-    await run.fail({ ...base, reason: `not granting ${g.role.name} on ${g.scopeName}: its name or description is not one the automation would recognise as its own` }, new AppError('InvalidAssignment', `assignment ${g.name} is not named or described as ours`));
+  if (
+    !ownershipOf({
+      name: g.name,
+      scope: g.scope,
+      principalId: g.principalId,
+      roleDefinitionId: g.role.roleDefinitionId,
+      description: g.description,
+    })
+  ) {
+    await run.fail(
+      {
+        ...base,
+        reason: `not granting ${g.role.name} on ${g.scopeName}: its name or description is not one the automation would recognise as its own`,
+      },
+      new AppError('InvalidAssignment', `assignment ${g.name} is not named or described as ours`),
+    );
     return false;
   }
   if (run.dryRun) {
@@ -140,12 +170,20 @@ export async function grantAssignment(deps: ExecutorDeps, run: ExecutorRun, g: G
     await run.decide({
       ...base,
       outcome: outcome === 'created' ? AUDIT_OUTCOMES.granted : AUDIT_OUTCOMES.alreadyPresent,
-      reason: outcome === 'created' ? `${row.reason}; granted, propagation pending (Azure RBAC can take minutes to take effect)` : `${row.reason}; already assigned`,
+      reason:
+        outcome === 'created'
+          ? `${row.reason}; granted, propagation pending (Azure RBAC can take minutes to take effect)`
+          : `${row.reason}; already assigned`,
     });
     return true;
   } catch (error) {
     if (error instanceof PolicyDeniedError) {
-      await run.decide({ ...base, outcome: AUDIT_OUTCOMES.deniedByPlatformPolicy, reason: `a platform policy refused the assignment: ${error.message}`, errorCode: error.code });
+      await run.decide({
+        ...base,
+        outcome: AUDIT_OUTCOMES.deniedByPlatformPolicy,
+        reason: `a platform policy refused the assignment: ${error.message}`,
+        errorCode: error.code,
+      });
     } else {
       await run.fail({ ...base, reason: `could not grant ${g.role.name} on ${g.scopeName}` }, error);
     }
@@ -157,18 +195,37 @@ export async function grantAssignment(deps: ExecutorDeps, run: ExecutorRun, g: G
  * Deletes one assignment if it is ours and nobody else holding its principal still asks for it;
  * otherwise keeps it and records why. Every path writes one audit row (or a would-… row in a dry run).
  */
-export async function revokeAssignment(deps: ExecutorDeps, run: ExecutorRun, a: ListedAssignment, request: RevokeRequest): Promise<RevokeResult> {
+export async function revokeAssignment(
+  deps: ExecutorDeps,
+  run: ExecutorRun,
+  a: ListedAssignment,
+  request: RevokeRequest,
+): Promise<RevokeResult> {
   const action = request.action ?? (run.dryRun ? 'revoke (dry run)' : 'revoke');
   const role = roleFor(a.roleDefinitionGuid);
   const roleText = role ? describeRole(role) : a.roleDefinitionGuid;
   const roleName = role?.name ?? `role ${a.roleDefinitionGuid}`;
-  const base = { action, ...(request.resourceId ? { resourceId: request.resourceId } : {}), principalId: a.principalId, ...registryOf(a.scope), role: roleText };
+  const base = {
+    action,
+    ...(request.resourceId ? { resourceId: request.resourceId } : {}),
+    principalId: a.principalId,
+    ...registryOf(a.scope),
+    role: roleText,
+  };
   const details = request.details;
 
   const ownership = ownershipOfListed(a);
   if (!ownership) {
-    const why = parseOwnership(a.description) ? 'carries our description but not our deterministic name (copied by hand?)' : 'was not made by the automation';
-    await run.decide({ ...base, outcome: AUDIT_OUTCOMES.skipped, reason: `${roleName} on ${request.scopeName} for ${a.principalId} ${why}; it is left as it is`, errorCode: NOT_OURS_CODE, ...(details ? { details } : {}) });
+    const why = parseOwnership(a.description)
+      ? 'carries our description but not our deterministic name (copied by hand?)'
+      : 'was not made by the automation';
+    await run.decide({
+      ...base,
+      outcome: AUDIT_OUTCOMES.skipped,
+      reason: `${roleName} on ${request.scopeName} for ${a.principalId} ${why}; it is left as it is`,
+      errorCode: NOT_OURS_CODE,
+      ...(details ? { details } : {}),
+    });
     return REVOKE_RESULTS.notOurs;
   }
 
@@ -177,7 +234,14 @@ export async function revokeAssignment(deps: ExecutorDeps, run: ExecutorRun, a: 
     if (request.askers) askers = await request.askers(a, { except: request.except ?? [] });
   } catch (error) {
     if (!(error instanceof AppError)) throw error;
-    await run.fail({ ...base, reason: `${request.reason}; but who else still asks for ${roleName} on ${request.scopeName} could not be checked, so it is kept for now`, ...(details ? { details } : {}) }, error);
+    await run.fail(
+      {
+        ...base,
+        reason: `${request.reason}; but who else still asks for ${roleName} on ${request.scopeName} could not be checked, so it is kept for now`,
+        ...(details ? { details } : {}),
+      },
+      error,
+    );
     return REVOKE_RESULTS.failed;
   }
   if (askers.length > 0) {
@@ -189,7 +253,9 @@ export async function revokeAssignment(deps: ExecutorDeps, run: ExecutorRun, a: 
       details: { ...details, stillAskedBy: askers.map((x) => x.resourceId).join(',') },
     });
     // A failed hand-over is a failure of this decision (recorded): the caller keeps its records so it is looked at again.
-    return (await handOver(deps, run, a, askers, subjectOf(ownership), base, roleName, request.scopeName)) ? REVOKE_RESULTS.kept : REVOKE_RESULTS.failed;
+    return (await handOver(deps, run, a, askers, subjectOf(ownership), base, roleName, request.scopeName))
+      ? REVOKE_RESULTS.kept
+      : REVOKE_RESULTS.failed;
   }
 
   if (run.dryRun) {
@@ -198,7 +264,12 @@ export async function revokeAssignment(deps: ExecutorDeps, run: ExecutorRun, a: 
   }
   try {
     const outcome = await deps.roleAssignments.delete(a.scope, a.name);
-    await run.decide({ ...base, outcome: AUDIT_OUTCOMES.revoked, reason: outcome === 'deleted' ? request.reason : `${request.reason} (it was already gone)`, ...(details ? { details } : {}) });
+    await run.decide({
+      ...base,
+      outcome: AUDIT_OUTCOMES.revoked,
+      reason: outcome === 'deleted' ? request.reason : `${request.reason} (it was already gone)`,
+      ...(details ? { details } : {}),
+    });
     return REVOKE_RESULTS.revoked;
   } catch (error) {
     await run.fail({ ...base, reason: `could not revoke ${roleName} on ${request.scopeName}`, ...(details ? { details } : {}) }, error);
@@ -237,7 +308,10 @@ async function handOver(
     return true;
   } catch (error) {
     // Still kept: only the description is stale, and the next decision about it looks again.
-    await run.fail({ ...base, reason: `could not re-describe ${roleName} on ${scopeName} to name ${to.name}, which still asks for it` }, error);
+    await run.fail(
+      { ...base, reason: `could not re-describe ${roleName} on ${scopeName} to name ${to.name}, which still asks for it` },
+      error,
+    );
     return false;
   }
 }

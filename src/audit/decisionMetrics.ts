@@ -30,9 +30,18 @@ function current(): Instruments {
   const meter = provider.getMeter(METER_NAME);
   instruments = {
     provider,
-    decisions: meter.createCounter(METRIC_NAMES.decisions, { description: 'Decisions recorded in the audit trail, by outcome.', unit: '{decision}' }),
-    rotations: meter.createCounter(METRIC_NAMES.rotations, { description: 'Pull-credential rotations that ended, by outcome.', unit: '{rotation}' }),
-    eventToDecision: meter.createHistogram(METRIC_NAMES.eventToDecision, { description: 'Time from an ARM event to the decisions it caused.', unit: 'ms' }),
+    decisions: meter.createCounter(METRIC_NAMES.decisions, {
+      description: 'Decisions recorded in the audit trail, by outcome.',
+      unit: '{decision}',
+    }),
+    rotations: meter.createCounter(METRIC_NAMES.rotations, {
+      description: 'Pull-credential rotations that ended, by outcome.',
+      unit: '{rotation}',
+    }),
+    eventToDecision: meter.createHistogram(METRIC_NAMES.eventToDecision, {
+      description: 'Time from an ARM event to the decisions it caused.',
+      unit: 'ms',
+    }),
   };
   return instruments;
 }

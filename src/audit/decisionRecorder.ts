@@ -60,7 +60,15 @@ export class DecisionRecorder {
       durationMs: Date.now() - this.started,
     };
     this.decisions.push(full);
-    const fields = { outcome: full.outcome, resourceId: full.resourceId, registry: full.registry, principalId: full.principalId, role: full.role, errorCode: full.errorCode, ...full.details };
+    const fields = {
+      outcome: full.outcome,
+      resourceId: full.resourceId,
+      registry: full.registry,
+      principalId: full.principalId,
+      role: full.role,
+      errorCode: full.errorCode,
+      ...full.details,
+    };
     if (full.outcome === AUDIT_OUTCOMES.failed) this.options.log.warn(full.reason, fields);
     else this.options.log.info(full.reason, fields);
     const quiet = this.options.quiet === true && QUIET_OUTCOMES.has(full.outcome);
@@ -72,7 +80,12 @@ export class DecisionRecorder {
     const retry = error instanceof TransientAzureError || error instanceof NotReadyError;
     if (retry) this.retryError ??= error as Error;
     const message = error instanceof Error ? error.message : String(error);
-    await this.decide({ ...entry, outcome: AUDIT_OUTCOMES.failed, errorCode: errorCode(error), reason: `${entry.reason}: ${message}${retry ? ' (will retry on redelivery)' : ''}` });
+    await this.decide({
+      ...entry,
+      outcome: AUDIT_OUTCOMES.failed,
+      errorCode: errorCode(error),
+      reason: `${entry.reason}: ${message}${retry ? ' (will retry on redelivery)' : ''}`,
+    });
   }
 
   throwIfRetryNeeded(): void {

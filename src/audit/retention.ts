@@ -17,10 +17,17 @@ export interface RetentionDeps {
 }
 
 /** Deletes expired audit rows; never throws (the next timer run retries), the log has any failure. */
-export async function expireAuditRows(deps: RetentionDeps, log: Logger, options: { correlationId?: string; maxRecords?: number } = {}): Promise<AuditPurgeResult | undefined> {
+export async function expireAuditRows(
+  deps: RetentionDeps,
+  log: Logger,
+  options: { correlationId?: string; maxRecords?: number } = {},
+): Promise<AuditPurgeResult | undefined> {
   let result: AuditPurgeResult;
   try {
-    result = await deps.auditRetention.purge({ retentionDays: deps.config.auditRetentionDays, ...(options.maxRecords ? { maxRecords: options.maxRecords } : {}) });
+    result = await deps.auditRetention.purge({
+      retentionDays: deps.config.auditRetentionDays,
+      ...(options.maxRecords ? { maxRecords: options.maxRecords } : {}),
+    });
   } catch (error) {
     log.error('could not delete expired audit rows; the next sweep timer run retries', { errorCode: errorCode(error), error });
     return undefined;

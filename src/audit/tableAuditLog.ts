@@ -84,7 +84,15 @@ function bounded(value: string, limit = AUDIT_TEXT_LIMIT): string {
 }
 
 function toEntity(record: AuditRecord, partitionKey: string, rowKey: string): AuditEntity {
-  const entity: AuditEntity = { partitionKey, rowKey, id: record.id, time: record.time, action: bounded(record.action), outcome: record.outcome, reason: bounded(record.reason) };
+  const entity: AuditEntity = {
+    partitionKey,
+    rowKey,
+    id: record.id,
+    time: record.time,
+    action: bounded(record.action),
+    outcome: record.outcome,
+    reason: bounded(record.reason),
+  };
   for (const key of ['resourceId', 'principalId', 'registry', 'role', 'eventId', 'correlationId', 'caller', 'errorCode'] as const) {
     const value = record[key];
     if (value !== undefined) entity[key] = bounded(value);
@@ -93,7 +101,10 @@ function toEntity(record: AuditRecord, partitionKey: string, rowKey: string): Au
   if (record.details) {
     const details = JSON.stringify(record.details);
     // Cut JSON is not JSON: a details object too large to keep is replaced by a note that says so.
-    entity['details'] = details.length <= 2 * AUDIT_TEXT_LIMIT ? details : JSON.stringify({ cut: `details of ${details.length} characters were too large to keep` });
+    entity['details'] =
+      details.length <= 2 * AUDIT_TEXT_LIMIT
+        ? details
+        : JSON.stringify({ cut: `details of ${details.length} characters were too large to keep` });
   }
   return entity;
 }
@@ -161,7 +172,11 @@ async function queryAudit(client: TableClient, query: AuditQuery, now: Date): Pr
   else {
     // Nothing is written after now: a window ending in the future starts walking at today.
     const newest = new Date(Math.min(until.getTime(), now.getTime()));
-    for (let day = Date.UTC(newest.getUTCFullYear(), newest.getUTCMonth(), newest.getUTCDate()); day >= since.getTime() - DAY_MS; day -= DAY_MS) {
+    for (
+      let day = Date.UTC(newest.getUTCFullYear(), newest.getUTCMonth(), newest.getUTCDate());
+      day >= since.getTime() - DAY_MS;
+      day -= DAY_MS
+    ) {
       partitions.push(dayPartition(new Date(day)));
     }
   }
@@ -231,14 +246,17 @@ const SIBLING_CONCURRENCY = 8;
 export function createTableAuditRetention(table: LazyTable, clock: () => Date = () => new Date()): AuditRetention {
   return {
     async purge({ retentionDays, maxRecords = DEFAULT_PURGE_BUDGET }) {
-      if (!Number.isInteger(retentionDays) || retentionDays < 1) throw new InvalidInputError('InvalidRetention', 'retentionDays must be a whole number of at least 1');
+      if (!Number.isInteger(retentionDays) || retentionDays < 1)
+        throw new InvalidInputError('InvalidRetention', 'retentionDays must be a whole number of at least 1');
       const client = await table.client();
       const now = clock();
       const keepFromDay = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) - retentionDays * DAY_MS;
       const keepFrom = dayPartition(new Date(keepFromDay));
       const filter = `PartitionKey ge 't:' and PartitionKey lt ${quote(keepFrom)}`;
       let deleted = 0;
-      const pages = client.listEntities<Record<string, unknown>>({ queryOptions: { filter, select: ['PartitionKey', 'RowKey', 'resourceId', 'registry'] } }).byPage({ maxPageSize: MAX_BATCH });
+      const pages = client
+        .listEntities<Record<string, unknown>>({ queryOptions: { filter, select: ['PartitionKey', 'RowKey', 'resourceId', 'registry'] } })
+        .byPage({ maxPageSize: MAX_BATCH });
       for await (const page of pages) {
         if (deleted >= maxRecords) return { keepFrom: keepFrom.slice(2), deleted, more: true };
         const rows = page.slice(0, maxRecords - deleted);
@@ -297,5 +315,7 @@ async function deleteIfPresent(client: TableClient, partitionKey: string, rowKey
 }
 
 function statusOf(error: unknown): number | undefined {
-  return typeof error === 'object' && error !== null && typeof (error as { statusCode?: unknown }).statusCode === 'number' ? (error as { statusCode: number }).statusCode : undefined;
+  return typeof error === 'object' && error !== null && typeof (error as { statusCode?: unknown }).statusCode === 'number'
+    ? (error as { statusCode: number }).statusCode
+    : undefined;
 }

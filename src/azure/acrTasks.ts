@@ -24,8 +24,14 @@ export interface AcrTasks {
 }
 
 /** Creates the ACR task adapter; one per app, built in deps.ts. */
-export function createAcrTasks(config: Config, credential: TokenCredential, options: { client?: Client; arm?: ArmResources; clientOptions?: AzureClientOptions } = {}): AcrTasks {
-  const arm = options.arm ?? createArmResources(config, credential, { client: options.client ?? createArmClient(config, credential, options.clientOptions) });
+export function createAcrTasks(
+  config: Config,
+  credential: TokenCredential,
+  options: { client?: Client; arm?: ArmResources; clientOptions?: AzureClientOptions } = {},
+): AcrTasks {
+  const arm =
+    options.arm ??
+    createArmResources(config, credential, { client: options.client ?? createArmClient(config, credential, options.clientOptions) });
   return {
     async setCustomRegistryIdentity(taskId, loginServer, identity, opts) {
       await arm.patchResource(taskId, customRegistriesBody(loginServer, { identity }), opts);

@@ -55,16 +55,25 @@ export interface AzureClientOptions {
 }
 
 /** The SDK options of an ARM client: the pipeline options with the pacer's policy, if any, per retry. */
-export function armPipelineOptions(clientOptions: AzureClientOptions = {}): { tlsOptions?: { ca?: string }; additionalPolicies?: { policy: ArmPacer['policy']; position: 'perRetry' }[] } {
+export function armPipelineOptions(clientOptions: AzureClientOptions = {}): {
+  tlsOptions?: { ca?: string };
+  additionalPolicies?: { policy: ArmPacer['policy']; position: 'perRetry' }[];
+} {
   const { armPacer, ...rest } = clientOptions;
   return { ...rest, ...(armPacer ? { additionalPolicies: [{ policy: armPacer.policy, position: 'perRetry' as const }] } : {}) };
 }
 
 /** Creates the ARM adapter; one per app, built in deps.ts. */
-export function createArmResources(config: Config, credential: TokenCredential, options: { client?: Client; clientOptions?: AzureClientOptions; armPacer?: ArmPacer } = {}): ArmResources {
+export function createArmResources(
+  config: Config,
+  credential: TokenCredential,
+  options: { client?: Client; clientOptions?: AzureClientOptions; armPacer?: ArmPacer } = {},
+): ArmResources {
   const client = options.client ?? createArmClient(config, credential, options.clientOptions);
   const read = async (resourceId: string, abortSignal?: AbortSignal): Promise<ArmResource | undefined> => {
-    const response = await send(() => client.pathUnchecked(resourceId).get({ queryParameters: { 'api-version': apiVersionFor(resourceId) }, abortSignal }));
+    const response = await send(() =>
+      client.pathUnchecked(resourceId).get({ queryParameters: { 'api-version': apiVersionFor(resourceId) }, abortSignal }),
+    );
     if (response.status === '404') return undefined;
     ensureOk(response, `read ${resourceId}`);
     return response.body as ArmResource;
@@ -103,7 +112,9 @@ export function createArmResources(config: Config, credential: TokenCredential, 
     },
     async patchResource(resourceId, body, opts) {
       const response = await send(() =>
-        client.pathUnchecked(resourceId).patch({ queryParameters: { 'api-version': apiVersionFor(resourceId) }, body, abortSignal: opts?.abortSignal }),
+        client
+          .pathUnchecked(resourceId)
+          .patch({ queryParameters: { 'api-version': apiVersionFor(resourceId) }, body, abortSignal: opts?.abortSignal }),
       );
       ensureOk(response, `update ${resourceId}`);
       return response.body as ArmResource;
@@ -167,15 +178,24 @@ export function toAppError(error: unknown, what: string): Error {
   if (error instanceof AppError) return error;
   // isRestError, not instanceof: arm-authorization may carry its own copy of core-rest-pipeline.
   if (isRestError(error)) {
-    if (error.statusCode === undefined) return new TransientAzureError(error.code ?? 'RequestSendError', `could not ${what}: ${error.message}`, { cause: error });
+    if (error.statusCode === undefined)
+      return new TransientAzureError(error.code ?? 'RequestSendError', `could not ${what}: ${error.message}`, { cause: error });
     const details = (error.details ?? {}) as { error?: { code?: string; message?: string } };
     return appErrorFromStatus(error.statusCode, details.error?.code ?? error.code, details.error?.message ?? error.message, what, error);
   }
   if (error instanceof Error && error.name === 'AbortError') return error;
-  return new TransientAzureError('InternalError', `could not ${what}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  return new TransientAzureError('InternalError', `could not ${what}: ${error instanceof Error ? error.message : String(error)}`, {
+    cause: error,
+  });
 }
 
-function appErrorFromStatus(status: number, code: string | undefined, message: string | undefined, what: string, cause?: unknown): AppError {
+function appErrorFromStatus(
+  status: number,
+  code: string | undefined,
+  message: string | undefined,
+  what: string,
+  cause?: unknown,
+): AppError {
   const text = `could not ${what}: ${status} ${code ?? ''} ${message ?? ''}`.trim();
   // The retry policy already spent its budget on these: throw so Event Grid redelivers later.
   if (status === 429 || status === 408 || status >= 500) return new TransientAzureError(code ?? `Http${status}`, text, { cause });

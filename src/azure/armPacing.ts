@@ -84,7 +84,13 @@ const turns = new AsyncLocalStorage<{ readonly priority: number; readonly deadli
  * not each request, stays within what its caller waits for (Event Grid: 30 s).
  */
 export function withArmPriority<T>(priority: number, work: () => Promise<T>, options: { deadline?: number } = {}): Promise<T> {
-  return turns.run({ priority: Number.isFinite(priority) ? priority : Date.now(), ...(options.deadline !== undefined ? { deadline: options.deadline } : {}) }, work);
+  return turns.run(
+    {
+      priority: Number.isFinite(priority) ? priority : Date.now(),
+      ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
+    },
+    work,
+  );
 }
 
 interface Waiter {
@@ -209,7 +215,11 @@ export function createArmPacer(options: ArmPacerOptions = {}): ArmPacer {
     if (!response) return;
     b.known = true;
     const kind = b.key.split('|')[1];
-    const counts = [`x-ms-ratelimit-remaining-subscription-${kind}`, `x-ms-ratelimit-remaining-tenant-${kind}`, `x-ms-ratelimit-remaining-subscription-global-${kind}`]
+    const counts = [
+      `x-ms-ratelimit-remaining-subscription-${kind}`,
+      `x-ms-ratelimit-remaining-tenant-${kind}`,
+      `x-ms-ratelimit-remaining-subscription-global-${kind}`,
+    ]
       .map((h) => response.headers.get(h))
       .filter((v): v is string => v !== undefined && v.trim() !== '' && Number.isFinite(Number(v)))
       .map(Number);
@@ -245,8 +255,10 @@ export function createArmPacer(options: ArmPacerOptions = {}): ArmPacer {
     const share = shareOf(b);
     const cap = b.refillPerMs ? 1.5 * share : 8 * share;
     if (left === 0) b.spacingMs = Math.min(cap, Math.max(share, widen(2)));
-    else if (left < reserve) b.spacingMs = Math.min(cap, Math.max(share, b.spacingMs * 0.9)); // back toward one token's worth
-    else if (left >= b.full) b.spacingMs = b.spacingMs / 2 < MIN_SPACING_MS ? 0 : b.spacingMs / 2; // at its top: refill going to waste
+    else if (left < reserve)
+      b.spacingMs = Math.min(cap, Math.max(share, b.spacingMs * 0.9)); // back toward one token's worth
+    else if (left >= b.full)
+      b.spacingMs = b.spacingMs / 2 < MIN_SPACING_MS ? 0 : b.spacingMs / 2; // at its top: refill going to waste
     else if (left >= 2 * reserve) b.spacingMs = b.spacingMs * 0.75 < MIN_SPACING_MS ? 0 : b.spacingMs * 0.75;
   };
 
@@ -255,7 +267,8 @@ export function createArmPacer(options: ArmPacerOptions = {}): ArmPacer {
 
   /** One token's worth of this process's refill (ms): measured, or ARM's documented rate until then. */
   // A measured share is trusted down to one token a second (ARM refills 10 or 25): a low measure must not stall the bucket.
-  const shareOf = (b: Bucket): number => Math.min(1000, b.refillPerMs ? 1 / b.refillPerMs : DOCUMENTED_SPACING_MS[b.key.split('|')[1] as ArmRequestKind] ?? 100);
+  const shareOf = (b: Bucket): number =>
+    Math.min(1000, b.refillPerMs ? 1 / b.refillPerMs : (DOCUMENTED_SPACING_MS[b.key.split('|')[1] as ArmRequestKind] ?? 100));
 
   const policy: PipelinePolicy = {
     name: 'armPacingPolicy',

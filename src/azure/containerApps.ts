@@ -34,8 +34,14 @@ export interface ContainerApps {
 }
 
 /** Creates the Container Apps adapter; one per app, built in deps.ts. */
-export function createContainerApps(config: Config, credential: TokenCredential, options: { client?: Client; arm?: ArmResources; clientOptions?: AzureClientOptions } = {}): ContainerApps {
-  const arm = options.arm ?? createArmResources(config, credential, { client: options.client ?? createArmClient(config, credential, options.clientOptions) });
+export function createContainerApps(
+  config: Config,
+  credential: TokenCredential,
+  options: { client?: Client; arm?: ArmResources; clientOptions?: AzureClientOptions } = {},
+): ContainerApps {
+  const arm =
+    options.arm ??
+    createArmResources(config, credential, { client: options.client ?? createArmClient(config, credential, options.clientOptions) });
   return {
     get: (appId, opts) => arm.getResource(appId, opts),
     async setRegistries(appId, registries, opts) {

@@ -6,7 +6,5 @@ import type { Config } from '../config.js';
  * user-assigned one named by AZURE_CLIENT_ID). Built once; the SDK caches and refreshes tokens.
  */
 export function createCredential(config: Config): TokenCredential {
-  return new DefaultAzureCredential(
-    config.managedIdentityClientId ? { managedIdentityClientId: config.managedIdentityClientId } : {},
-  );
+  return new DefaultAzureCredential(config.managedIdentityClientId ? { managedIdentityClientId: config.managedIdentityClientId } : {});
 }

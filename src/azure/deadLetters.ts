@@ -66,7 +66,11 @@ export function subscriptionOfBlob(name: string): string {
   return year > 0 ? parts[year - 1]! : (parts[0] ?? name);
 }
 
-async function countDeadLetters(container: ContainerClient, since: Date, options: { abortSignal?: AbortSignal } = {}): Promise<DeadLetterCount> {
+async function countDeadLetters(
+  container: ContainerClient,
+  since: Date,
+  options: { abortSignal?: AbortSignal } = {},
+): Promise<DeadLetterCount> {
   let blobs = 0;
   let recent = 0;
   let newest: number | undefined;

@@ -16,7 +16,10 @@ export interface EventEnvelope {
 const deserializer = new EventGridDeserializer();
 
 /** Validates and reads one event; undefined when the batch is empty, a throw (with the SDK's words) when it is not valid for its schema. */
-export async function deserializeEvent(input: Record<string, unknown>, schema: 'CloudEventSchemaV1_0' | 'EventGridSchema'): Promise<EventEnvelope | undefined> {
+export async function deserializeEvent(
+  input: Record<string, unknown>,
+  schema: 'CloudEventSchemaV1_0' | 'EventGridSchema',
+): Promise<EventEnvelope | undefined> {
   if (schema === 'CloudEventSchemaV1_0') {
     const [event] = await deserializer.deserializeCloudEvents(withStringTimes(input, 'time'));
     if (!event) return undefined;

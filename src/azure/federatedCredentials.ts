@@ -93,7 +93,10 @@ export function createFederatedCredentials(
       const { client, resourceGroup, name } = target(identityId);
       let status = 0;
       try {
-        await client.federatedIdentityCredentials.delete(resourceGroup, name, ficName, { abortSignal: opts?.abortSignal, onResponse: (response) => (status = response.status) });
+        await client.federatedIdentityCredentials.delete(resourceGroup, name, ficName, {
+          abortSignal: opts?.abortSignal,
+          onResponse: (response) => (status = response.status),
+        });
       } catch (caught) {
         const error = toAppError(caught, `delete federated credential ${ficName} on ${identityId}`);
         if (error instanceof AppError && isNotFound(error.code)) return 'not-found';
@@ -115,7 +118,9 @@ export function createFederatedCredentials(
 /** 409 from a write racing ours (another instance): not ready yet, so the event comes back later. */
 function translate(error: Error): Error {
   if (error instanceof AppError && error.code === CONCURRENT_WRITE_CODE && !(error instanceof NotReadyError)) {
-    return new NotReadyError(error.code, `${error.message} (another writer holds the identity; will retry on redelivery)`, { cause: error });
+    return new NotReadyError(error.code, `${error.message} (another writer holds the identity; will retry on redelivery)`, {
+      cause: error,
+    });
   }
   return error;
 }

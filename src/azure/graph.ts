@@ -58,7 +58,11 @@ export interface GraphApplications {
   deleteApplication(applicationObjectId: string, options?: CallOptions): Promise<'deleted' | 'not-found'>;
   findServicePrincipal(appId: string, options?: CallOptions): Promise<GraphServicePrincipal | undefined>;
   createServicePrincipal(appId: string, options?: CallOptions): Promise<GraphServicePrincipal>;
-  addPassword(applicationObjectId: string, password: { displayName: string; endDateTime: Date }, options?: CallOptions): Promise<NewPassword>;
+  addPassword(
+    applicationObjectId: string,
+    password: { displayName: string; endDateTime: Date },
+    options?: CallOptions,
+  ): Promise<NewPassword>;
   /** Removes one password; a password that is already gone is not an error. */
   removePassword(applicationObjectId: string, keyId: string, options?: CallOptions): Promise<'removed' | 'not-found'>;
 }
@@ -71,7 +75,11 @@ interface WireApplication {
 }
 
 /** Graph through the app's credential, with the scope `${GRAPH_ENDPOINT}/.default`. */
-export function createGraph(config: Config, credential: TokenCredential, options: { clientOptions?: AzureClientOptions } = {}): GraphApplications {
+export function createGraph(
+  config: Config,
+  credential: TokenCredential,
+  options: { clientOptions?: AzureClientOptions } = {},
+): GraphApplications {
   const client = getClient(config.graphEndpoint, credential, {
     ...options.clientOptions,
     credentials: { scopes: [`${config.graphEndpoint}/.default`] },
@@ -84,7 +92,10 @@ export function createGraph(config: Config, credential: TokenCredential, options
       return await request;
     } catch (error) {
       if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')) {
-        throw new TransientAzureError('OperationTimedOut', `Graph ${operation} did not answer within the call timeout (CREDENTIALS_CALL_TIMEOUT_SECONDS); the call was abandoned`);
+        throw new TransientAzureError(
+          'OperationTimedOut',
+          `Graph ${operation} did not answer within the call timeout (CREDENTIALS_CALL_TIMEOUT_SECONDS); the call was abandoned`,
+        );
       }
       throw error;
     }
@@ -92,7 +103,10 @@ export function createGraph(config: Config, credential: TokenCredential, options
 
   const listApplications = async (filter: string, call: CallOptions): Promise<GraphApplication[]> => {
     // A filter on appId or displayName matches a handful of applications: one page.
-    const response = await send('list applications', client.path(`${base}/applications`).get({ queryParameters: { $filter: filter }, abortSignal: call.abortSignal }));
+    const response = await send(
+      'list applications',
+      client.path(`${base}/applications`).get({ queryParameters: { $filter: filter }, abortSignal: call.abortSignal }),
+    );
     const body = expectOk(response, 'list applications') as { value?: WireApplication[] };
     return (body.value ?? []).map(toApplication);
   };
@@ -116,19 +130,30 @@ export function createGraph(config: Config, credential: TokenCredential, options
       return toApplication(expectOk(response, 'create application') as WireApplication);
     },
     async deleteApplication(applicationObjectId, options = {}) {
-      const response = await send('delete application', client.path(`${base}/applications/{id}`, applicationObjectId).delete({ abortSignal: options.abortSignal }));
+      const response = await send(
+        'delete application',
+        client.path(`${base}/applications/{id}`, applicationObjectId).delete({ abortSignal: options.abortSignal }),
+      );
       if (response.status === '404') return 'not-found';
       expectOk(response, 'delete application');
       return 'deleted';
     },
     async findServicePrincipal(appId, options = {}) {
-      const response = await send('list service principals', client.path(`${base}/servicePrincipals`).get({ queryParameters: { $filter: `appId eq ${quote(appId)}` }, abortSignal: options.abortSignal }));
+      const response = await send(
+        'list service principals',
+        client
+          .path(`${base}/servicePrincipals`)
+          .get({ queryParameters: { $filter: `appId eq ${quote(appId)}` }, abortSignal: options.abortSignal }),
+      );
       const body = expectOk(response, 'list service principals') as { value?: Array<{ id?: string; appId?: string }> };
       const found = body.value?.[0];
       return found?.id ? { id: found.id, appId: found.appId ?? appId } : undefined;
     },
     async createServicePrincipal(appId, options = {}) {
-      const response = await send('create service principal', client.path(`${base}/servicePrincipals`).post({ body: { appId }, abortSignal: options.abortSignal }));
+      const response = await send(
+        'create service principal',
+        client.path(`${base}/servicePrincipals`).post({ body: { appId }, abortSignal: options.abortSignal }),
+      );
       const body = expectOk(response, 'create service principal') as { id?: string; appId?: string };
       return { id: body.id ?? '', appId: body.appId ?? appId };
     },
@@ -141,17 +166,30 @@ export function createGraph(config: Config, credential: TokenCredential, options
         }),
       );
       const body = expectOk(response, 'add password') as { keyId?: string; secretText?: string; endDateTime?: string };
-      if (!body.keyId || !body.secretText) throw new AppError('UnexpectedResponse', 'Graph addPassword answered without a keyId or secretText');
-      return { keyId: body.keyId, secretText: new Secret(body.secretText), endDateTime: body.endDateTime ?? password.endDateTime.toISOString() };
+      if (!body.keyId || !body.secretText)
+        throw new AppError('UnexpectedResponse', 'Graph addPassword answered without a keyId or secretText');
+      return {
+        keyId: body.keyId,
+        secretText: new Secret(body.secretText),
+        endDateTime: body.endDateTime ?? password.endDateTime.toISOString(),
+      };
     },
     async removePassword(applicationObjectId, keyId, options = {}) {
       // removePassword with an unknown keyId is an error on Graph, so look first: a retried
       // removal of a password that is already gone is success.
-      const current = await send('read application', client.path(`${base}/applications/{id}`, applicationObjectId).get({ abortSignal: options.abortSignal }));
+      const current = await send(
+        'read application',
+        client.path(`${base}/applications/{id}`, applicationObjectId).get({ abortSignal: options.abortSignal }),
+      );
       if (current.status === '404') return 'not-found';
       const app = toApplication(expectOk(current, 'read application') as WireApplication);
       if (!app.passwordCredentials.some((p) => p.keyId === keyId)) return 'not-found';
-      const response = await send('remove password', client.path(`${base}/applications/{id}/removePassword`, applicationObjectId).post({ body: { keyId }, abortSignal: options.abortSignal }));
+      const response = await send(
+        'remove password',
+        client
+          .path(`${base}/applications/{id}/removePassword`, applicationObjectId)
+          .post({ body: { keyId }, abortSignal: options.abortSignal }),
+      );
       expectOk(response, 'remove password');
       return 'removed';
     },

@@ -75,14 +75,22 @@ export function createVaultSecrets(config: Config, credential: TokenCredential, 
       throw error;
     }
     // A row without `project` carries the resource's properties, vaultUri among them.
-    const vaultUri = rows.map((row) => (row['properties'] as { vaultUri?: unknown } | undefined)?.vaultUri).find((uri) => typeof uri === 'string');
-    if (typeof vaultUri !== 'string') throw new InvalidInputError('VaultNotFound', `no Key Vault named ${vaultName} in the watched subscriptions`);
+    const vaultUri = rows
+      .map((row) => (row['properties'] as { vaultUri?: unknown } | undefined)?.vaultUri)
+      .find((uri) => typeof uri === 'string');
+    if (typeof vaultUri !== 'string')
+      throw new InvalidInputError('VaultNotFound', `no Key Vault named ${vaultName} in the watched subscriptions`);
     return vaultUri;
   };
 
   const resolveVault = (vaultName: string, call: CallOptions = {}): Promise<string> => {
     if (!VAULT_NAME.test(vaultName)) {
-      return Promise.reject(new InvalidInputError('InvalidVaultName', `"${vaultName}" is not a Key Vault name (3-24 letters, digits and hyphens, starting with a letter)`));
+      return Promise.reject(
+        new InvalidInputError(
+          'InvalidVaultName',
+          `"${vaultName}" is not a Key Vault name (3-24 letters, digits and hyphens, starting with a letter)`,
+        ),
+      );
     }
     const key = vaultName.toLowerCase();
     let found = vaultUris.get(key);
@@ -151,7 +159,11 @@ function fromVaultError(error: unknown, operation: string): unknown {
   const code = error.code ?? `Http${status}`;
   const message = `Key Vault ${operation} failed: ${status} ${code}`;
   if (status === 429 || status >= 500 || status === 0) return new TransientAzureError(code, message);
-  if (status === 403) return new AppError(code === 'Forbidden' ? 'KeyVaultForbidden' : code, `${message}: the app needs Key Vault Secrets Officer on the vault`);
+  if (status === 403)
+    return new AppError(
+      code === 'Forbidden' ? 'KeyVaultForbidden' : code,
+      `${message}: the app needs Key Vault Secrets Officer on the vault`,
+    );
   return new AppError(code, message);
 }
 
@@ -162,5 +174,8 @@ export function isAbort(error: unknown): boolean {
 
 /** A call abandoned at its timeout: transient (the next run tries again), and never with the request attached. */
 export function timedOut(operation: string): TransientAzureError {
-  return new TransientAzureError('OperationTimedOut', `Key Vault ${operation} did not answer within the call timeout (CREDENTIALS_CALL_TIMEOUT_SECONDS); the call was abandoned`);
+  return new TransientAzureError(
+    'OperationTimedOut',
+    `Key Vault ${operation} did not answer within the call timeout (CREDENTIALS_CALL_TIMEOUT_SECONDS); the call was abandoned`,
+  );
 }

@@ -36,7 +36,10 @@ export function createPasswordProof(config: Config, options: { clientOptions?: A
         return { ok: true };
       } catch (error) {
         if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')) {
-          throw new TransientAzureError('OperationTimedOut', `token request for application ${appId} did not answer within the call timeout (CREDENTIALS_CALL_TIMEOUT_SECONDS); the call was abandoned`);
+          throw new TransientAzureError(
+            'OperationTimedOut',
+            `token request for application ${appId} did not answer within the call timeout (CREDENTIALS_CALL_TIMEOUT_SECONDS); the call was abandoned`,
+          );
         }
         // 4xx from the token endpoint is Entra saying no (invalid_client, unauthorized_client):
         // the password does not work (yet). Anything else may pass: let the host retry.
@@ -47,7 +50,10 @@ export function createPasswordProof(config: Config, options: { clientOptions?: A
         // ServerError, which @azure/identity wraps in AuthenticationRequiredError: still an answer.
         const refused = error instanceof AuthenticationRequiredError ? ENTRA_REFUSALS.exec(error.message) : null;
         if (refused) return { ok: false, errorCode: refused[1] ?? 'invalid_client' };
-        throw new TransientAzureError('TokenRequestFailed', `token request for application ${appId} failed: ${error instanceof Error ? error.name : 'unknown error'}`);
+        throw new TransientAzureError(
+          'TokenRequestFailed',
+          `token request for application ${appId} failed: ${error instanceof Error ? error.name : 'unknown error'}`,
+        );
       }
     },
   };

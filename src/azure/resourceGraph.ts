@@ -55,18 +55,31 @@ export interface PrincipalRoleAssignmentRow {
 
 export interface ResourceGraph {
   /** Every row the query answers over the given subscriptions, following `$skipToken` to the end (no page limit). */
-  query(query: string, subscriptions: readonly string[], options?: { abortSignal?: AbortSignal; authorizationScopeFilter?: AuthorizationScopeFilter }): Promise<ResourceGraphRow[]>;
+  query(
+    query: string,
+    subscriptions: readonly string[],
+    options?: { abortSignal?: AbortSignal; authorizationScopeFilter?: AuthorizationScopeFilter },
+  ): Promise<ResourceGraphRow[]>;
   /**
    * The same, but stops when `budget` runs out and says so (`complete: false`), for a caller that
    * would rather finish part of the work and leave the rest to its next run than fail it all.
    */
-  queryWithin(query: string, subscriptions: readonly string[], budget: QueryBudget, options?: { abortSignal?: AbortSignal }): Promise<BudgetedRows>;
+  queryWithin(
+    query: string,
+    subscriptions: readonly string[],
+    budget: QueryBudget,
+    options?: { abortSignal?: AbortSignal },
+  ): Promise<BudgetedRows>;
   /**
    * Every role assignment of `principalId` at, below or above the given subscriptions (management
    * groups included), from the `authorizationresources` table. A row without the fields we read is
    * an error, never skipped: this answer decides whether an identity may be federated.
    */
-  roleAssignmentsOf(principalId: string, subscriptions: readonly string[], options?: { abortSignal?: AbortSignal }): Promise<PrincipalRoleAssignmentRow[]>;
+  roleAssignmentsOf(
+    principalId: string,
+    subscriptions: readonly string[],
+    options?: { abortSignal?: AbortSignal },
+  ): Promise<PrincipalRoleAssignmentRow[]>;
   /**
    * How many role assignments a subscription holds (what its 4,000 limit counts: at the
    * subscription and below), counted by Resource Graph: one request and one row, however many.
@@ -95,17 +108,32 @@ interface QueryResponse {
 }
 
 /** Creates the Resource Graph adapter; one per app, built in deps.ts. */
-export function createResourceGraph(config: Config, credential: TokenCredential, options: { client?: Client; clientOptions?: AzureClientOptions; pageSize?: number } = {}): ResourceGraph {
+export function createResourceGraph(
+  config: Config,
+  credential: TokenCredential,
+  options: { client?: Client; clientOptions?: AzureClientOptions; pageSize?: number } = {},
+): ResourceGraph {
   const client = options.client ?? createArmClient(config, credential, options.clientOptions);
   const pageSize = options.pageSize ?? PAGE_SIZE;
   const graph: ResourceGraph = {
     async roleAssignmentsOf(principalId, subscriptions, opts) {
-      const rows = await graph.query(roleAssignmentsOfPrincipalQuery(principalId), subscriptions, { ...opts, authorizationScopeFilter: 'AtScopeAboveAndBelow' });
+      const rows = await graph.query(roleAssignmentsOfPrincipalQuery(principalId), subscriptions, {
+        ...opts,
+        authorizationScopeFilter: 'AtScopeAboveAndBelow',
+      });
       return rows.map((row) => {
         const p = (row['properties'] ?? {}) as Record<string, unknown>;
         const { scope, roleDefinitionId, principalId: assignee } = p;
-        if (typeof row['id'] !== 'string' || typeof scope !== 'string' || typeof roleDefinitionId !== 'string' || typeof assignee !== 'string') {
-          throw new AppError('UnexpectedResourceGraphRow', `Resource Graph answered a role assignment of ${principalId} without id, scope, roleDefinitionId or principalId`);
+        if (
+          typeof row['id'] !== 'string' ||
+          typeof scope !== 'string' ||
+          typeof roleDefinitionId !== 'string' ||
+          typeof assignee !== 'string'
+        ) {
+          throw new AppError(
+            'UnexpectedResourceGraphRow',
+            `Resource Graph answered a role assignment of ${principalId} without id, scope, roleDefinitionId or principalId`,
+          );
         }
         return { id: row['id'], scope, roleDefinitionId, principalId: assignee };
       });
@@ -113,7 +141,11 @@ export function createResourceGraph(config: Config, credential: TokenCredential,
     async countRoleAssignments(subscriptionId, opts) {
       const [row] = await graph.query(COUNT_ROLE_ASSIGNMENTS_QUERY, [subscriptionId], opts);
       const count = row?.['count_'];
-      if (typeof count !== 'number' || !Number.isInteger(count)) throw new AppError('UnexpectedResourceGraphRow', `Resource Graph answered no role-assignment count for subscription ${subscriptionId}`);
+      if (typeof count !== 'number' || !Number.isInteger(count))
+        throw new AppError(
+          'UnexpectedResourceGraphRow',
+          `Resource Graph answered no role-assignment count for subscription ${subscriptionId}`,
+        );
       return count;
     },
     async query(query, subscriptions, opts) {
@@ -133,7 +165,10 @@ export function createResourceGraph(config: Config, credential: TokenCredential,
     const rows: ResourceGraphRow[] = [];
     let skipToken: string | undefined = budget.skipToken;
     for (let page = 0; ; page++) {
-      if (page > 0 && ((budget.maxPages !== undefined && page >= budget.maxPages) || (budget.deadline !== undefined && Date.now() >= budget.deadline))) {
+      if (
+        page > 0 &&
+        ((budget.maxPages !== undefined && page >= budget.maxPages) || (budget.deadline !== undefined && Date.now() >= budget.deadline))
+      ) {
         return { rows, complete: false, pages: page, ...(skipToken ? { skipToken } : {}) };
       }
       const body = {

@@ -36,15 +36,30 @@ export interface SiteConfigs {
 }
 
 /** Creates the site configuration adapter; one per app, built in deps.ts. */
-export function createSiteConfigs(config: Config, credential: TokenCredential, options: { client?: Client; arm?: ArmResources; clientOptions?: AzureClientOptions } = {}): SiteConfigs {
-  const arm = options.arm ?? createArmResources(config, credential, { client: options.client ?? createArmClient(config, credential, options.clientOptions) });
+export function createSiteConfigs(
+  config: Config,
+  credential: TokenCredential,
+  options: { client?: Client; arm?: ArmResources; clientOptions?: AzureClientOptions } = {},
+): SiteConfigs {
+  const arm =
+    options.arm ??
+    createArmResources(config, credential, { client: options.client ?? createArmClient(config, credential, options.clientOptions) });
   return {
     async getWebConfig(siteId, opts) {
       const resource = await arm.getResource(webConfigId(siteId), opts);
       return resource ? toSiteWebConfig(resource.properties) : undefined;
     },
     async setAcrIdentity(siteId, settings, opts) {
-      await arm.patchResource(webConfigId(siteId), { properties: { acrUseManagedIdentityCreds: settings.acrUseManagedIdentityCreds, acrUserManagedIdentityID: settings.acrUserManagedIdentityID } }, opts);
+      await arm.patchResource(
+        webConfigId(siteId),
+        {
+          properties: {
+            acrUseManagedIdentityCreds: settings.acrUseManagedIdentityCreds,
+            acrUserManagedIdentityID: settings.acrUserManagedIdentityID,
+          },
+        },
+        opts,
+      );
     },
   };
 }

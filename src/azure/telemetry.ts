@@ -34,7 +34,10 @@ async function start(env: Readonly<Record<string, string | undefined>>): Promise
     return TELEMETRY_MODES.inProcess;
   }
   // Loaded only here: the distro is most of the bundle's code and a local run never needs it.
-  const [{ useAzureMonitor }, { ManagedIdentityCredential }] = await Promise.all([import('@azure/monitor-opentelemetry'), import('@azure/identity')]);
+  const [{ useAzureMonitor }, { ManagedIdentityCredential }] = await Promise.all([
+    import('@azure/monitor-opentelemetry'),
+    import('@azure/identity'),
+  ]);
   // The infra turns local (key) authentication off: the exporter signs in as the app
   // (APPLICATIONINSIGHTS_AUTHENTICATION_STRING=Authorization=AAD[;ClientId=<user-assigned id>]).
   const auth = env['APPLICATIONINSIGHTS_AUTHENTICATION_STRING'] ?? '';
@@ -45,7 +48,17 @@ async function start(env: Readonly<Record<string, string | undefined>>): Promise
     azureMonitorExporterOptions: { connectionString, ...(credential ? { credential } : {}) },
     enableLiveMetrics: false,
     enableStandardMetrics: false,
-    instrumentationOptions: { http: off, azureSdk: off, mongoDb: off, mySql: off, postgreSql: off, redis: off, redis4: off, bunyan: off, winston: off },
+    instrumentationOptions: {
+      http: off,
+      azureSdk: off,
+      mongoDb: off,
+      mySql: off,
+      postgreSql: off,
+      redis: off,
+      redis4: off,
+      bunyan: off,
+      winston: off,
+    },
     metricReaders: [inProcessMetrics],
   });
   return TELEMETRY_MODES.applicationInsights;

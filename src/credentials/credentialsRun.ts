@@ -67,7 +67,8 @@ export class CredentialsRun {
   /** Re-reads the row for a rotation request recorded since our last write; throws if we lost the lease. */
   async takeRequest(): Promise<void> {
     const fresh = await this.deps.store.get(this.#row.registryId);
-    if (!fresh || fresh.leaseOwner !== this.runId) throw new ConcurrencyConflictError(`another run took the enrolment of ${this.#row.registryName}`);
+    if (!fresh || fresh.leaseOwner !== this.runId)
+      throw new ConcurrencyConflictError(`another run took the enrolment of ${this.#row.registryName}`);
     this.#row = {
       ...this.#row,
       rotationRequestedAt: fresh.rotationRequestedAt,

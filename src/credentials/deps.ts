@@ -17,7 +17,10 @@ import { createTableEnrolmentStore, ENROLMENT_TABLE_SUFFIX, type EnrolmentStore 
 import type { Enrolment, RotationStep } from './enrolment.js';
 import { findPasswordConsumers, type PasswordConsumer } from './passwordConsumers.js';
 
-export type CredentialsConfig = Pick<Config, 'rotationPeriodDays' | 'rotationGraceHours' | 'deleteApplicationOnUnenrol' | 'credentialsCallTimeoutSeconds' | 'rotationSchedule'>;
+export type CredentialsConfig = Pick<
+  Config,
+  'rotationPeriodDays' | 'rotationGraceHours' | 'deleteApplicationOnUnenrol' | 'credentialsCallTimeoutSeconds' | 'rotationSchedule'
+>;
 
 export interface CredentialsDeps {
   readonly config: CredentialsConfig;
@@ -56,7 +59,12 @@ export interface CredentialsDepsOptions {
 }
 
 /** Builds the credentials dependencies from config, the app's credential and the shared adapters. */
-export function createCredentialsDeps(config: Config, credential: TokenCredential, audit: AuditLog, options: CredentialsDepsOptions): CredentialsDeps {
+export function createCredentialsDeps(
+  config: Config,
+  credential: TokenCredential,
+  audit: AuditLog,
+  options: CredentialsDepsOptions,
+): CredentialsDeps {
   return {
     config,
     store: createTableEnrolmentStore(options.table ?? createTableClient(config, credential, ENROLMENT_TABLE_SUFFIX)),

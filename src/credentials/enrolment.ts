@@ -185,7 +185,11 @@ export function hasOpenRequest(enrolment: Enrolment, now: Date): boolean {
 }
 
 /** The fields of a rotation request, cleared (written as undefined) by the rotation that honours it. */
-export const NO_ROTATION_REQUEST = { rotationRequestedAt: undefined, rotationRequestedBy: undefined, rotationRequestedReason: undefined } as const;
+export const NO_ROTATION_REQUEST = {
+  rotationRequestedAt: undefined,
+  rotationRequestedBy: undefined,
+  rotationRequestedReason: undefined,
+} as const;
 
 /**
  * Until when a new rotation must wait: the previous password was served by Key Vault until the
@@ -199,7 +203,10 @@ export function rotationBlockedUntil(enrolment: Pick<Enrolment, 'previousKeyId' 
 }
 
 export function isPreviousRemovable(enrolment: Enrolment, now: Date): boolean {
-  return enrolment.previousKeyId !== undefined && (enrolment.previousRemoveAfter === undefined || Date.parse(enrolment.previousRemoveAfter) <= now.getTime());
+  return (
+    enrolment.previousKeyId !== undefined &&
+    (enrolment.previousRemoveAfter === undefined || Date.parse(enrolment.previousRemoveAfter) <= now.getTime())
+  );
 }
 
 export function isLeaseHeld(enrolment: Enrolment, now: Date): boolean {
@@ -237,13 +244,19 @@ export interface RegistryRef {
   readonly name: string;
 }
 
-const REGISTRY_ID = new RegExp(`^/subscriptions/([^/]+)/resourcegroups/([^/]+)/providers/${RESOURCE_TYPES.registry.type.replace('.', '\\.')}/([^/]+)/?$`, 'i');
+const REGISTRY_ID = new RegExp(
+  `^/subscriptions/([^/]+)/resourcegroups/([^/]+)/providers/${RESOURCE_TYPES.registry.type.replace('.', '\\.')}/([^/]+)/?$`,
+  'i',
+);
 
 /** The parts of a registry resource id (compared case-insensitively, as ARM does). */
 export function parseRegistryId(registryId: string): RegistryRef {
   const match = REGISTRY_ID.exec(registryId.trim());
   if (!match) {
-    throw new InvalidInputError('InvalidRegistryId', `"${registryId}" is not a container registry resource id (/subscriptions/…/resourceGroups/…/providers/${RESOURCE_TYPES.registry.type}/<name>)`);
+    throw new InvalidInputError(
+      'InvalidRegistryId',
+      `"${registryId}" is not a container registry resource id (/subscriptions/…/resourceGroups/…/providers/${RESOURCE_TYPES.registry.type}/<name>)`,
+    );
   }
   return { subscriptionId: match[1]!.toLowerCase(), resourceGroup: match[2]!.toLowerCase(), name: match[3]!.toLowerCase() };
 }

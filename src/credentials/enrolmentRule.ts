@@ -75,29 +75,56 @@ export function decideEnrolment(ask: EnrolmentAsk, facts: EnrolmentFacts): Enrol
 
   switch (ask.via) {
     case 'registry': {
-      if (ask.deleted) return isEnrolled ? { kind: 'unenrol', reason: 'registry deleted' } : { kind: 'keep', reason: 'registry deleted; it was not enrolled', enrolled: false };
-      if (tags.status === 'invalid') return { kind: 'refuse', code: ENROLMENT_REFUSALS.invalidTag, message: tags.errors.map((e) => e.message).join('; ') };
+      if (ask.deleted)
+        return isEnrolled
+          ? { kind: 'unenrol', reason: 'registry deleted' }
+          : { kind: 'keep', reason: 'registry deleted; it was not enrolled', enrolled: false };
+      if (tags.status === 'invalid')
+        return { kind: 'refuse', code: ENROLMENT_REFUSALS.invalidTag, message: tags.errors.map((e) => e.message).join('; ') };
       if (tags.status === 'absent') {
         if (!isEnrolled) return { kind: 'keep', reason: `no ${TAG} tag and not enrolled`, enrolled: false };
         if (source === ENROLMENT_SOURCES.api) {
-          return { kind: 'keep', reason: `enrolled through the API (source api): a registry without ${TAG} keeps it until DELETE /api/credentials removes it`, enrolled: true };
+          return {
+            kind: 'keep',
+            reason: `enrolled through the API (source api): a registry without ${TAG} keeps it until DELETE /api/credentials removes it`,
+            enrolled: true,
+          };
         }
         return { kind: 'unenrol', reason: `tag ${TAG} removed` };
       }
       const tooShort = tags.days !== undefined ? periodProblem(tags.days, facts.graceHours) : undefined;
-      if (tooShort) return { kind: 'refuse', code: ENROLMENT_REFUSALS.invalidPeriod, message: `${DAYS_TAG}: ${tooShort}; the enrolment is left as it was` };
-      return { kind: 'enrol', source: ENROLMENT_SOURCES.tag, vaultName: tags.vaultName, ...(tags.days !== undefined ? { periodDays: tags.days } : {}) };
+      if (tooShort)
+        return {
+          kind: 'refuse',
+          code: ENROLMENT_REFUSALS.invalidPeriod,
+          message: `${DAYS_TAG}: ${tooShort}; the enrolment is left as it was`,
+        };
+      return {
+        kind: 'enrol',
+        source: ENROLMENT_SOURCES.tag,
+        vaultName: tags.vaultName,
+        ...(tags.days !== undefined ? { periodDays: tags.days } : {}),
+      };
     }
     case 'api-enrol': {
       const vaultName = ask.vaultName.toLowerCase();
       const tooShort = ask.periodDays !== undefined ? periodProblem(ask.periodDays, facts.graceHours) : undefined;
       if (tooShort) return { kind: 'refuse', code: ENROLMENT_REFUSALS.invalidPeriod, message: `periodDays: ${tooShort}` };
       if (tags.status === 'invalid') {
-        return { kind: 'refuse', code: ENROLMENT_REFUSALS.managedByTag, message: `the registry carries ${TAG}, which decides its enrolment, but the tag is not valid (${tags.errors.map((e) => e.message).join('; ')}): fix the tag instead` };
+        return {
+          kind: 'refuse',
+          code: ENROLMENT_REFUSALS.managedByTag,
+          message: `the registry carries ${TAG}, which decides its enrolment, but the tag is not valid (${tags.errors.map((e) => e.message).join('; ')}): fix the tag instead`,
+        };
       }
       if (tags.status === 'enrolled') {
         const tagTooShort = tags.days !== undefined ? periodProblem(tags.days, facts.graceHours) : undefined;
-        if (tagTooShort) return { kind: 'refuse', code: ENROLMENT_REFUSALS.invalidPeriod, message: `the registry's ${DAYS_TAG}: ${tagTooShort}; fix the tag, which decides this registry's enrolment` };
+        if (tagTooShort)
+          return {
+            kind: 'refuse',
+            code: ENROLMENT_REFUSALS.invalidPeriod,
+            message: `the registry's ${DAYS_TAG}: ${tagTooShort}; fix the tag, which decides this registry's enrolment`,
+          };
         const requested = ask.periodDays ?? facts.defaultPeriodDays;
         const tagged = tags.days ?? facts.defaultPeriodDays;
         if (tags.vaultName !== vaultName || requested !== tagged) {
@@ -109,9 +136,19 @@ export function decideEnrolment(ask: EnrolmentAsk, facts: EnrolmentFacts): Enrol
               `(vault ${tags.vaultName}, ${tagged} days); the request asks for vault ${vaultName}, ${requested} days. Change or remove the registry's tags instead`,
           };
         }
-        return { kind: 'enrol', source: ENROLMENT_SOURCES.tag, vaultName: tags.vaultName, ...(tags.days !== undefined ? { periodDays: tags.days } : {}) };
+        return {
+          kind: 'enrol',
+          source: ENROLMENT_SOURCES.tag,
+          vaultName: tags.vaultName,
+          ...(tags.days !== undefined ? { periodDays: tags.days } : {}),
+        };
       }
-      return { kind: 'enrol', source: ENROLMENT_SOURCES.api, vaultName, ...(ask.periodDays !== undefined ? { periodDays: ask.periodDays } : {}) };
+      return {
+        kind: 'enrol',
+        source: ENROLMENT_SOURCES.api,
+        vaultName,
+        ...(ask.periodDays !== undefined ? { periodDays: ask.periodDays } : {}),
+      };
     }
     case 'api-unenrol': {
       if (!isEnrolled) return { kind: 'keep', reason: 'not enrolled', enrolled: false };

@@ -8,22 +8,29 @@
  * on near-expiry), un-enrol, list, and react to a registry's tags.
  */
 import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
-import { grantAssignment,REVOKE_RESULTS,revokeAssignment,type ExecutorDeps,type ExecutorRun } from '../assignments/executor.js';
+import { grantAssignment, REVOKE_RESULTS, revokeAssignment, type ExecutorDeps, type ExecutorRun } from '../assignments/executor.js';
 import type { ArmResource } from '../azure/arm.js';
-import { AppError,errorCode,InvalidInputError,NotReadyError,PolicyDeniedError } from '../errors.js';
-import { describeOwnership,OWNERSHIP_KINDS,parseOwnership,roleAssignmentName } from '../policy/ownership.js';
-import { chooseRole,type RoleChoice } from '../policy/roles.js';
+import { AppError, errorCode, InvalidInputError, NotReadyError, PolicyDeniedError } from '../errors.js';
+import { describeOwnership, OWNERSHIP_KINDS, parseOwnership, roleAssignmentName } from '../policy/ownership.js';
+import { chooseRole, type RoleChoice } from '../policy/roles.js';
 import { Secret } from '../secret.js';
-import {
-applicationDisplayName,passwordSecretName,usernameSecretName
-} from './enrolment.js';
+import { applicationDisplayName, passwordSecretName, usernameSecretName } from './enrolment.js';
 import type { CredentialsRun } from './credentialsRun.js';
-import { MANAGED_BY_TAG,PASSWORD_CONTENT_TYPE,USERNAME_CONTENT_TYPE } from './passwordSecret.js';
+import { MANAGED_BY_TAG, PASSWORD_CONTENT_TYPE, USERNAME_CONTENT_TYPE } from './passwordSecret.js';
 
 export async function ensureApplication(run: CredentialsRun, adoptAppId: string | undefined): Promise<void> {
   const { deps } = run;
   const displayName = applicationDisplayName(run.row.registryName);
-  const forget = { currentKeyId: undefined, currentCreatedAt: undefined, currentExpiresOn: undefined, currentSecretVersion: undefined, previousKeyId: undefined, previousRemoveAfter: undefined, servicePrincipalId: undefined, role: undefined };
+  const forget = {
+    currentKeyId: undefined,
+    currentCreatedAt: undefined,
+    currentExpiresOn: undefined,
+    currentSecretVersion: undefined,
+    previousKeyId: undefined,
+    previousRemoveAfter: undefined,
+    servicePrincipalId: undefined,
+    role: undefined,
+  };
 
   if (adoptAppId && adoptAppId !== run.row.appId) {
     const app = await deps.graph.getApplicationByAppId(adoptAppId, await run.call());
@@ -33,8 +40,14 @@ export async function ensureApplication(run: CredentialsRun, adoptAppId: string 
     // so the first rotation retires it after the grace period.
     const served = await deps.vaults.getSecret(run.row.vaultName, passwordSecretName(run.row.registryName), await run.call());
     const servedKeyId = served?.tags['keyId'];
-    if (servedKeyId && app.passwordCredentials.some((p) => p.keyId === servedKeyId)) await run.save({ currentKeyId: servedKeyId, currentSecretVersion: served?.version });
-    await run.audit({ action: 'enrol', outcome: AUDIT_OUTCOMES.rotationStep, reason: `adopted existing application ${app.appId}`, details: { step: 'adopt-application', appId: app.appId } });
+    if (servedKeyId && app.passwordCredentials.some((p) => p.keyId === servedKeyId))
+      await run.save({ currentKeyId: servedKeyId, currentSecretVersion: served?.version });
+    await run.audit({
+      action: 'enrol',
+      outcome: AUDIT_OUTCOMES.rotationStep,
+      reason: `adopted existing application ${app.appId}`,
+      details: { step: 'adopt-application', appId: app.appId },
+    });
     return;
   }
   if (run.row.appId) {
@@ -52,9 +65,17 @@ export async function ensureApplication(run: CredentialsRun, adoptAppId: string 
     }
   }
   await run.save({ creatingApplication: true });
-  const app = await deps.graph.createApplication(displayName, { ...(await run.call()), notes: `Pull-only credentials for registry ${run.row.registryId}, managed by acr-pull-automation.` });
+  const app = await deps.graph.createApplication(displayName, {
+    ...(await run.call()),
+    notes: `Pull-only credentials for registry ${run.row.registryId}, managed by acr-pull-automation.`,
+  });
   await run.save({ appId: app.appId, applicationObjectId: app.id, creatingApplication: undefined, adopted: undefined });
-  await run.audit({ action: 'enrol', outcome: AUDIT_OUTCOMES.rotationStep, reason: `created application ${displayName} (${app.appId})`, details: { step: 'create-application', appId: app.appId } });
+  await run.audit({
+    action: 'enrol',
+    outcome: AUDIT_OUTCOMES.rotationStep,
+    reason: `created application ${displayName} (${app.appId})`,
+    details: { step: 'create-application', appId: app.appId },
+  });
 }
 
 export async function ensureServicePrincipal(run: CredentialsRun): Promise<string> {
@@ -64,7 +85,14 @@ export async function ensureServicePrincipal(run: CredentialsRun): Promise<strin
   const existing = await deps.graph.findServicePrincipal(appId, await run.call());
   const principal = existing ?? (await deps.graph.createServicePrincipal(appId, await run.call()));
   await run.save({ servicePrincipalId: principal.id });
-  if (!existing) await run.audit({ action: 'enrol', outcome: AUDIT_OUTCOMES.rotationStep, reason: `created service principal ${principal.id} for application ${appId}`, principalId: principal.id, details: { step: 'create-service-principal' } });
+  if (!existing)
+    await run.audit({
+      action: 'enrol',
+      outcome: AUDIT_OUTCOMES.rotationStep,
+      reason: `created service principal ${principal.id} for application ${appId}`,
+      principalId: principal.id,
+      details: { step: 'create-service-principal' },
+    });
   return principal.id;
 }
 
@@ -100,14 +128,26 @@ export async function revokePullRole(run: CredentialsRun, principalId: string): 
   const { registryId, registryName, role } = run.row;
   const listed = await run.deps.roleAssignments.listAtScope(registryId, { ...(await run.call()), principalId });
   // Ours by role or by description: one that only claims to be ours is shown to the executor, which records that it is left.
-  const candidates = listed.filter((a) => a.principalId.toLowerCase() === principalId.toLowerCase() && (a.roleDefinitionGuid === role || parseOwnership(a.description)?.kind === OWNERSHIP_KINDS.pullCredential));
+  const candidates = listed.filter(
+    (a) =>
+      a.principalId.toLowerCase() === principalId.toLowerCase() &&
+      (a.roleDefinitionGuid === role || parseOwnership(a.description)?.kind === OWNERSHIP_KINDS.pullCredential),
+  );
   if (candidates.length === 0) {
-    await run.audit({ action: 'revoke', outcome: AUDIT_OUTCOMES.skipped, reason: `the pull-credential service principal holds no pull role on ${registryName} to remove before deleting its application (it was already gone)`, principalId });
+    await run.audit({
+      action: 'revoke',
+      outcome: AUDIT_OUTCOMES.skipped,
+      reason: `the pull-credential service principal holds no pull role on ${registryName} to remove before deleting its application (it was already gone)`,
+      principalId,
+    });
     return;
   }
   const executor = executorFor(run);
   for (const a of candidates) {
-    const result = await revokeAssignment(executor.deps, executor.run, a, { reason: 'pull role of the pull-credential service principal removed before deleting its application', scopeName: registryName });
+    const result = await revokeAssignment(executor.deps, executor.run, a, {
+      reason: 'pull role of the pull-credential service principal removed before deleting its application',
+      scopeName: registryName,
+    });
     if (result === REVOKE_RESULTS.failed) throw executor.failure();
   }
 }
@@ -123,7 +163,8 @@ function executorFor(run: CredentialsRun): { deps: ExecutorDeps; run: ExecutorRu
   const recorder: ExecutorRun = {
     dryRun: false,
     async decide(entry) {
-      if (entry.outcome === AUDIT_OUTCOMES.deniedByPlatformPolicy) failure ??= new PolicyDeniedError(entry.errorCode ?? 'RequestDisallowedByPolicy', entry.reason);
+      if (entry.outcome === AUDIT_OUTCOMES.deniedByPlatformPolicy)
+        failure ??= new PolicyDeniedError(entry.errorCode ?? 'RequestDisallowedByPolicy', entry.reason);
       await run.audit(entry);
     },
     async fail(entry, error) {
@@ -151,8 +192,17 @@ export async function storeUsername(run: CredentialsRun): Promise<void> {
   const name = usernameSecretName(row.registryName);
   const existing = await deps.vaults.getSecret(row.vaultName, name, await run.call());
   if (existing?.value.reveal() === appId) return;
-  await deps.vaults.setSecret(row.vaultName, name, new Secret(appId), { ...(await run.call()), contentType: USERNAME_CONTENT_TYPE, tags: { ...MANAGED_BY_TAG, appId } });
-  await run.audit({ action: 'enrol', outcome: AUDIT_OUTCOMES.rotationStep, reason: `stored the username (appId) in ${row.vaultName} as ${name}`, details: { step: 'store-username' } });
+  await deps.vaults.setSecret(row.vaultName, name, new Secret(appId), {
+    ...(await run.call()),
+    contentType: USERNAME_CONTENT_TYPE,
+    tags: { ...MANAGED_BY_TAG, appId },
+  });
+  await run.audit({
+    action: 'enrol',
+    outcome: AUDIT_OUTCOMES.rotationStep,
+    reason: `stored the username (appId) in ${row.vaultName} as ${name}`,
+    details: { step: 'store-username' },
+  });
 }
 
 /**
@@ -169,7 +219,10 @@ export async function carryCurrentPassword(run: CredentialsRun, oldVaultName: st
   try {
     current = await deps.vaults.getSecret(oldVaultName, name, { ...(await run.call()), version: row.currentSecretVersion });
   } catch (error) {
-    run.options.log?.warn('could not read the current password from the old vault; the rotation fills the new vault', { registryId: row.registryId, errorCode: errorCode(error) });
+    run.options.log?.warn('could not read the current password from the old vault; the rotation fills the new vault', {
+      registryId: row.registryId,
+      errorCode: errorCode(error),
+    });
     return;
   }
   if (current?.tags['keyId'] !== row.currentKeyId) return;
@@ -180,7 +233,12 @@ export async function carryCurrentPassword(run: CredentialsRun, oldVaultName: st
     tags: { ...current.tags, ...MANAGED_BY_TAG, keyId: row.currentKeyId },
   });
   await run.save({ currentSecretVersion: stored.version });
-  await run.audit({ action: 'enrol', outcome: AUDIT_OUTCOMES.rotationStep, reason: `copied the current password ${row.currentKeyId} from ${oldVaultName} to ${row.vaultName}, so the new vault serves a working password at once`, details: { step: 'carry-current-password', keyId: row.currentKeyId, secretVersion: stored.version } });
+  await run.audit({
+    action: 'enrol',
+    outcome: AUDIT_OUTCOMES.rotationStep,
+    reason: `copied the current password ${row.currentKeyId} from ${oldVaultName} to ${row.vaultName}, so the new vault serves a working password at once`,
+    details: { step: 'carry-current-password', keyId: row.currentKeyId, secretVersion: stored.version },
+  });
 }
 
 function assignmentName(scope: string, principalId: string, choice: RoleChoice): string {

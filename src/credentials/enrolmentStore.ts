@@ -31,11 +31,37 @@ export const ENROLMENT_TABLE_SUFFIX = 'credentials';
 type Entity = TableEntity<Record<string, string | number | boolean>>;
 
 const STRING_FIELDS = [
-  'registryId', 'registryName', 'vaultName', 'status', 'appId', 'applicationObjectId', 'servicePrincipalId', 'role',
-  'phase', 'rotationId', 'rotationReason', 'pendingKeyId', 'pendingExpiresOn', 'pendingSecretVersion',
-  'currentKeyId', 'currentCreatedAt', 'currentExpiresOn', 'currentSecretVersion', 'previousKeyId', 'previousRemoveAfter',
-  'leaseOwner', 'leaseUntil', 'enrolledAt', 'lastRotatedAt', 'lastErrorCode', 'source', 'rotationDeferredUntil', 'rotationDeferredReason',
-  'rotationRequestedAt', 'rotationRequestedBy', 'rotationRequestedReason',
+  'registryId',
+  'registryName',
+  'vaultName',
+  'status',
+  'appId',
+  'applicationObjectId',
+  'servicePrincipalId',
+  'role',
+  'phase',
+  'rotationId',
+  'rotationReason',
+  'pendingKeyId',
+  'pendingExpiresOn',
+  'pendingSecretVersion',
+  'currentKeyId',
+  'currentCreatedAt',
+  'currentExpiresOn',
+  'currentSecretVersion',
+  'previousKeyId',
+  'previousRemoveAfter',
+  'leaseOwner',
+  'leaseUntil',
+  'enrolledAt',
+  'lastRotatedAt',
+  'lastErrorCode',
+  'source',
+  'rotationDeferredUntil',
+  'rotationDeferredReason',
+  'rotationRequestedAt',
+  'rotationRequestedBy',
+  'rotationRequestedReason',
 ] as const satisfies ReadonlyArray<keyof Enrolment>;
 
 export function enrolmentKeys(registryId: string): { partitionKey: string; rowKey: string } {
@@ -63,7 +89,8 @@ export function createTableEnrolmentStore(table: LazyTable): EnrolmentStore {
         const response = await client.createEntity(entity);
         return { ...enrolment, etag: response.etag ?? '' };
       } catch (error) {
-        if (statusOf(error) === 409) throw new ConcurrencyConflictError(`registry ${enrolment.registryName} is already enrolled or being enrolled`);
+        if (statusOf(error) === 409)
+          throw new ConcurrencyConflictError(`registry ${enrolment.registryName} is already enrolled or being enrolled`);
         throw error;
       }
     },
@@ -75,7 +102,8 @@ export function createTableEnrolmentStore(table: LazyTable): EnrolmentStore {
         return { ...rest, etag: response.etag ?? '' };
       } catch (error) {
         const status = statusOf(error);
-        if (status === 412 || status === 404) throw new ConcurrencyConflictError(`another run changed the enrolment of ${enrolment.registryName}`);
+        if (status === 412 || status === 404)
+          throw new ConcurrencyConflictError(`another run changed the enrolment of ${enrolment.registryName}`);
         throw error;
       }
     },

@@ -4,24 +4,38 @@
  */
 import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
 import type { ArmResource } from '../azure/arm.js';
-import { AppError,InvalidInputError } from '../errors.js';
-import { parseCredentialTags,type CredentialTags } from '../policy/tags.js';
-import type { CredentialsDeps,RunOptions } from './deps.js';
+import { AppError, InvalidInputError } from '../errors.js';
+import { parseCredentialTags, type CredentialTags } from '../policy/tags.js';
+import type { CredentialsDeps, RunOptions } from './deps.js';
 import {
-ENROLMENT_STATUSES,
-parseRegistryId,
-passwordSecretName,
-ROTATION_PHASES,
-toEnrolmentView,
-usernameSecretName,
-type Enrolment,
-type EnrolmentView,
-type StoredEnrolment
+  ENROLMENT_STATUSES,
+  parseRegistryId,
+  passwordSecretName,
+  ROTATION_PHASES,
+  toEnrolmentView,
+  usernameSecretName,
+  type Enrolment,
+  type EnrolmentView,
+  type StoredEnrolment,
 } from './enrolment.js';
 import { ConcurrencyConflictError } from './enrolmentStore.js';
-import { decideEnrolment,ENROLMENT_REFUSALS,ENROLMENT_SOURCES,type EnrolmentFacts,type EnrolmentRefusal,type EnrolmentSource } from './enrolmentRule.js';
-import { carryCurrentPassword,ensureApplication,ensureServicePrincipal,grantPullRole,revokePullRole,storeUsername } from './enrolmentSteps.js';
-import { rotateUnderLease,type RotationResult } from './rotation.js';
+import {
+  decideEnrolment,
+  ENROLMENT_REFUSALS,
+  ENROLMENT_SOURCES,
+  type EnrolmentFacts,
+  type EnrolmentRefusal,
+  type EnrolmentSource,
+} from './enrolmentRule.js';
+import {
+  carryCurrentPassword,
+  ensureApplication,
+  ensureServicePrincipal,
+  grantPullRole,
+  revokePullRole,
+  storeUsername,
+} from './enrolmentSteps.js';
+import { rotateUnderLease, type RotationResult } from './rotation.js';
 import { withLease } from './withLease.js';
 
 export interface EnrolRequest {
@@ -55,11 +69,21 @@ export async function enrolRegistry(deps: CredentialsDeps, request: EnrolRequest
   const registry = await deps.arm.getResource(request.registryId);
   if (!registry) throw new InvalidInputError('RegistryNotFound', `registry ${request.registryId} does not exist`);
   const existing = await deps.store.get(registry.id);
-  const ask = { via: 'api-enrol', vaultName: request.vaultName, ...(request.periodDays !== undefined ? { periodDays: request.periodDays } : {}) } as const;
+  const ask = {
+    via: 'api-enrol',
+    vaultName: request.vaultName,
+    ...(request.periodDays !== undefined ? { periodDays: request.periodDays } : {}),
+  } as const;
   const decision = decideEnrolment(ask, enrolmentFacts(deps, parseCredentialTags(registry.tags), existing));
   if (decision.kind === 'refuse') throw await refused(deps, registry.id, 'enrol', decision, options);
   if (decision.kind !== 'enrol') throw new AppError('InternalError', 'the enrolment rule answered no enrolment for an enrol request');
-  return applyEnrolment(deps, registry, { ...decision, ...(request.appId !== undefined ? { appId: request.appId } : {}) }, existing, options);
+  return applyEnrolment(
+    deps,
+    registry,
+    { ...decision, ...(request.appId !== undefined ? { appId: request.appId } : {}) },
+    existing,
+    options,
+  );
 }
 
 export interface EnrolTarget {
@@ -73,14 +97,22 @@ export interface EnrolTarget {
 export function enrolmentFacts(deps: CredentialsDeps, tags: CredentialTags, existing: Enrolment | undefined): EnrolmentFacts {
   return {
     tags,
-    ...(existing ? { existing: { status: existing.status, vaultName: existing.vaultName, ...(existing.source ? { source: existing.source } : {}) } } : {}),
+    ...(existing
+      ? { existing: { status: existing.status, vaultName: existing.vaultName, ...(existing.source ? { source: existing.source } : {}) } }
+      : {}),
     graceHours: deps.config.rotationGraceHours,
     defaultPeriodDays: deps.config.rotationPeriodDays,
   };
 }
 
 /** Records a refused request (it came from a user or a tag) and answers the error the API maps to a problem. */
-export async function refused(deps: CredentialsDeps, registryId: string, action: string, decision: { code: EnrolmentRefusal; message: string }, options: RunOptions): Promise<AppError> {
+export async function refused(
+  deps: CredentialsDeps,
+  registryId: string,
+  action: string,
+  decision: { code: EnrolmentRefusal; message: string },
+  options: RunOptions,
+): Promise<AppError> {
   const trigger = options.trigger ?? {};
   await deps.audit.record({
     action,
@@ -94,11 +126,19 @@ export async function refused(deps: CredentialsDeps, registryId: string, action:
     ...(trigger.correlationId ? { correlationId: trigger.correlationId } : {}),
   });
   // EnrolmentManagedByTag is a conflict with the registry's tag (409, problem.ts); the rest are bad input (400).
-  return decision.code === ENROLMENT_REFUSALS.managedByTag ? new AppError(decision.code, decision.message) : new InvalidInputError(decision.code, decision.message);
+  return decision.code === ENROLMENT_REFUSALS.managedByTag
+    ? new AppError(decision.code, decision.message)
+    : new InvalidInputError(decision.code, decision.message);
 }
 
 /** Brings the enrolment to the target the rule decided: application, principal, role, username, first password. */
-export async function applyEnrolment(deps: CredentialsDeps, registry: ArmResource, target: EnrolTarget, existing: StoredEnrolment | undefined, options: RunOptions): Promise<EnrolResult> {
+export async function applyEnrolment(
+  deps: CredentialsDeps,
+  registry: ArmResource,
+  target: EnrolTarget,
+  existing: StoredEnrolment | undefined,
+  options: RunOptions,
+): Promise<EnrolResult> {
   const ref = parseRegistryId(registry.id);
   await deps.vaults.resolveVault(target.vaultName, { abortSignal: AbortSignal.timeout(deps.callTimeoutMs) });
   const vaultName = target.vaultName.toLowerCase();
@@ -154,7 +194,9 @@ export async function applyEnrolment(deps: CredentialsDeps, registry: ArmResourc
       reason:
         `registry ${run.row.registryName} enrolled for pull credentials in ${vaultName} (${usernameSecretName(run.row.registryName)} / ${passwordSecretName(run.row.registryName)}), ` +
         `rotated every ${run.row.periodDays ?? deps.config.rotationPeriodDays} days; ` +
-        (target.source === ENROLMENT_SOURCES.api ? 'enrolled through the API (source api): only the API un-enrols it' : 'by its acr-pull-credential tag (source tag)'),
+        (target.source === ENROLMENT_SOURCES.api
+          ? 'enrolled through the API (source api): only the API un-enrols it'
+          : 'by its acr-pull-credential tag (source tag)'),
       principalId,
       ...(run.row.role ? { role: run.row.role } : {}),
       details: { vaultName, adopted: run.row.adopted === true, source: target.source },
@@ -179,7 +221,11 @@ export interface UnenrolResult {
  * Stops rotation for a registry. The application (and its role assignment) is deleted only when
  * CREDENTIALS_DELETE_APP_ON_UNENROL is true; otherwise it and the Key Vault secrets stay.
  */
-export async function unenrolRegistry(deps: CredentialsDeps, registryId: string, options: RunOptions & { reason?: string } = {}): Promise<UnenrolResult> {
+export async function unenrolRegistry(
+  deps: CredentialsDeps,
+  registryId: string,
+  options: RunOptions & { reason?: string } = {},
+): Promise<UnenrolResult> {
   parseRegistryId(registryId);
   const row = await deps.store.get(registryId);
   if (!row || row.status === ENROLMENT_STATUSES.unenrolled) return { outcome: 'not-enrolled', applicationDeleted: false };
@@ -194,12 +240,27 @@ export async function unenrolRegistry(deps: CredentialsDeps, registryId: string,
       if (run.row.servicePrincipalId && run.row.role) await revokePullRole(run, run.row.servicePrincipalId);
       const result = await deps.graph.deleteApplication(run.row.applicationObjectId, await run.call());
       applicationDeleted = result === 'deleted';
-      await run.audit({ action: 'unenrol', outcome: AUDIT_OUTCOMES.revoked, reason: `deleted application ${run.row.appId} (CREDENTIALS_DELETE_APP_ON_UNENROL is true)` });
+      await run.audit({
+        action: 'unenrol',
+        outcome: AUDIT_OUTCOMES.revoked,
+        reason: `deleted application ${run.row.appId} (CREDENTIALS_DELETE_APP_ON_UNENROL is true)`,
+      });
     }
     await run.save({
       status: ENROLMENT_STATUSES.unenrolled,
       ...(applicationDeleted
-        ? { appId: undefined, applicationObjectId: undefined, servicePrincipalId: undefined, currentKeyId: undefined, currentCreatedAt: undefined, currentExpiresOn: undefined, currentSecretVersion: undefined, previousKeyId: undefined, previousRemoveAfter: undefined, role: undefined }
+        ? {
+            appId: undefined,
+            applicationObjectId: undefined,
+            servicePrincipalId: undefined,
+            currentKeyId: undefined,
+            currentCreatedAt: undefined,
+            currentExpiresOn: undefined,
+            currentSecretVersion: undefined,
+            previousKeyId: undefined,
+            previousRemoveAfter: undefined,
+            role: undefined,
+          }
         : {}),
     });
     await run.audit({
@@ -216,7 +277,11 @@ export async function unenrolRegistry(deps: CredentialsDeps, registryId: string,
  * DELETE /api/credentials/{registry}: the enrolment rule decides. A registry still carrying
  * `acr-pull-credential` is refused (EnrolmentManagedByTag): the next registry event would enrol it again.
  */
-export async function unenrolFromApi(deps: CredentialsDeps, registryId: string, options: RunOptions & { reason?: string } = {}): Promise<UnenrolResult> {
+export async function unenrolFromApi(
+  deps: CredentialsDeps,
+  registryId: string,
+  options: RunOptions & { reason?: string } = {},
+): Promise<UnenrolResult> {
   parseRegistryId(registryId);
   const existing = await deps.store.get(registryId);
   const registry = await deps.arm.getResource(registryId);

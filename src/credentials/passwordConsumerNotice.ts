@@ -16,7 +16,11 @@ import { passwordSecretName } from './enrolment.js';
 export async function notePasswordConsumers(deps: CredentialsDeps, registryId: string, options: RunOptions): Promise<void> {
   const row = await deps.store.get(registryId);
   if (!row?.appId || !deps.passwordConsumers) return;
-  const trigger = { ...(options.trigger?.eventId ? { eventId: options.trigger.eventId } : {}), ...(options.trigger?.correlationId ? { correlationId: options.trigger.correlationId } : {}), ...(options.trigger?.caller ? { caller: options.trigger.caller } : {}) };
+  const trigger = {
+    ...(options.trigger?.eventId ? { eventId: options.trigger.eventId } : {}),
+    ...(options.trigger?.correlationId ? { correlationId: options.trigger.correlationId } : {}),
+    ...(options.trigger?.caller ? { caller: options.trigger.caller } : {}),
+  };
   try {
     const consumers = await deps.passwordConsumers(row.appId);
     if (consumers.length === 0) return;
@@ -30,11 +34,22 @@ export async function notePasswordConsumers(deps: CredentialsDeps, registryId: s
       registry: row.registryId,
       resourceId: row.registryId,
       ...trigger,
-      details: { passwordConsumers: consumers.map((c) => c.resourceId).join(','), ...(row.previousRemoveAfter ? { previousRemoveAfter: row.previousRemoveAfter } : {}) },
+      details: {
+        passwordConsumers: consumers.map((c) => c.resourceId).join(','),
+        ...(row.previousRemoveAfter ? { previousRemoveAfter: row.previousRemoveAfter } : {}),
+      },
     });
   } catch (error) {
     options.log?.warn('could not list the consumers using the pull password by value', { registryId, error });
-    await deps.audit.record({ action: PASSWORD_CONSUMERS_ACTION, outcome: AUDIT_OUTCOMES.failed, errorCode: errorCode(error), reason: `could not list who uses ${row.registryName}'s pull password by value (Resource Graph); the rotation itself is done`, registry: row.registryId, resourceId: row.registryId, ...trigger });
+    await deps.audit.record({
+      action: PASSWORD_CONSUMERS_ACTION,
+      outcome: AUDIT_OUTCOMES.failed,
+      errorCode: errorCode(error),
+      reason: `could not list who uses ${row.registryName}'s pull password by value (Resource Graph); the rotation itself is done`,
+      registry: row.registryId,
+      resourceId: row.registryId,
+      ...trigger,
+    });
   }
 }
 

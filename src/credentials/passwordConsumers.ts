@@ -31,13 +31,20 @@ export function toPasswordConsumers(rows: readonly Readonly<Record<string, unkno
   for (const row of rows) {
     if (typeof row['id'] !== 'string') continue;
     const properties = row['properties'];
-    const credentials = typeof properties === 'object' && properties !== null ? (properties as Record<string, unknown>)['imageRegistryCredentials'] : undefined;
+    const credentials =
+      typeof properties === 'object' && properties !== null
+        ? (properties as Record<string, unknown>)['imageRegistryCredentials']
+        : undefined;
     if (!Array.isArray(credentials)) continue;
     for (const c of credentials) {
       if (typeof c !== 'object' || c === null) continue;
       const { username, server } = c as Record<string, unknown>;
       if (typeof username === 'string' && username.toLowerCase() === appId.toLowerCase()) {
-        out.push({ resourceId: row['id'], name: typeof row['name'] === 'string' ? row['name'] : row['id'], server: typeof server === 'string' ? server : '' });
+        out.push({
+          resourceId: row['id'],
+          name: typeof row['name'] === 'string' ? row['name'] : row['id'],
+          server: typeof server === 'string' ? server : '',
+        });
         break;
       }
     }
@@ -46,7 +53,11 @@ export function toPasswordConsumers(rows: readonly Readonly<Record<string, unkno
 }
 
 /** The watched resources that use the application's password by value. */
-export async function findPasswordConsumers(resourceGraph: Pick<ResourceGraph, 'query'>, appId: string | undefined, subscriptions: readonly string[]): Promise<PasswordConsumer[]> {
+export async function findPasswordConsumers(
+  resourceGraph: Pick<ResourceGraph, 'query'>,
+  appId: string | undefined,
+  subscriptions: readonly string[],
+): Promise<PasswordConsumer[]> {
   if (!appId || !GUID.test(appId)) return [];
   return toPasswordConsumers(await resourceGraph.query(passwordConsumersQuery(appId), subscriptions), appId);
 }

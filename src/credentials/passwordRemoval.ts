@@ -29,7 +29,8 @@ export async function removeUnstoredPasswords(run: CredentialsRun, servedKeyId: 
   if (!app) return;
   const keep = new Set([row.currentKeyId, row.previousKeyId, servedKeyId].filter((k): k is string => k !== undefined));
   for (const password of app.passwordCredentials) {
-    const isPending = password.keyId === row.pendingKeyId || (row.rotationId !== undefined && password.displayName === passwordDisplayName(row.rotationId));
+    const isPending =
+      password.keyId === row.pendingKeyId || (row.rotationId !== undefined && password.displayName === passwordDisplayName(row.rotationId));
     if (keep.has(password.keyId) || !(isPending || isOurPassword(password.displayName))) continue;
     await removePasswordUnlessServed(run, password.keyId, `password ${password.keyId} was created but never stored in Key Vault`);
   }
@@ -40,17 +41,28 @@ async function removePasswordUnlessServed(run: CredentialsRun, keyId: string, re
   const { deps, row } = run;
   const served = await servedPassword(run);
   if (served?.keyId === keyId) {
-    await run.audit({ action: 'rotate', outcome: AUDIT_OUTCOMES.skipped, reason: `kept ${keyId}: Key Vault serves it`, details: { keyId } });
+    await run.audit({
+      action: 'rotate',
+      outcome: AUDIT_OUTCOMES.skipped,
+      reason: `kept ${keyId}: Key Vault serves it`,
+      details: { keyId },
+    });
     return false;
   }
   const result = await deps.graph.removePassword(requireObjectId(run), keyId, await run.call());
   run.actions.push(`removed ${keyId}`);
   run.options.log?.info('removed a password', { registryId: row.registryId, keyId, result });
-  await run.audit({ action: 'rotate', outcome: AUDIT_OUTCOMES.rotationStep, reason: result === 'removed' ? `removed ${reason}` : `${reason}; it was already gone`, details: { keyId, step: 'remove-password' } });
+  await run.audit({
+    action: 'rotate',
+    outcome: AUDIT_OUTCOMES.rotationStep,
+    reason: result === 'removed' ? `removed ${reason}` : `${reason}; it was already gone`,
+    details: { keyId, step: 'remove-password' },
+  });
   return true;
 }
 
 export function requireObjectId(run: CredentialsRun): string {
-  if (!run.row.applicationObjectId) throw new NotReadyError('ApplicationNotCreated', `registry ${run.row.registryName} has no application yet`);
+  if (!run.row.applicationObjectId)
+    throw new NotReadyError('ApplicationNotCreated', `registry ${run.row.registryName} has no application yet`);
   return run.row.applicationObjectId;
 }

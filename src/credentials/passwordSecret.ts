@@ -37,9 +37,14 @@ export async function repairServedPassword(run: CredentialsRun): Promise<'ok' | 
   const name = passwordSecretName(row.registryName);
   const served = await deps.vaults.getSecret(row.vaultName, name, await run.call());
   if (served?.tags['keyId'] === row.currentKeyId) return 'ok';
-  const what = served ? `version ${served.version} (${served.tags['keyId'] ? `password ${served.tags['keyId']}` : 'not one of ours'})` : 'no version';
-  const current = row.currentSecretVersion ? await deps.vaults.getSecret(row.vaultName, name, { ...(await run.call()), version: row.currentSecretVersion }) : undefined;
-  const works = current?.tags['keyId'] === row.currentKeyId ? (await deps.proof.prove(row.appId ?? '', current.value, await run.call())).ok : false;
+  const what = served
+    ? `version ${served.version} (${served.tags['keyId'] ? `password ${served.tags['keyId']}` : 'not one of ours'})`
+    : 'no version';
+  const current = row.currentSecretVersion
+    ? await deps.vaults.getSecret(row.vaultName, name, { ...(await run.call()), version: row.currentSecretVersion })
+    : undefined;
+  const works =
+    current?.tags['keyId'] === row.currentKeyId ? (await deps.proof.prove(row.appId ?? '', current.value, await run.call())).ok : false;
   if (!current || !works) {
     await run.audit({
       action: 'rotate',

@@ -33,7 +33,8 @@ export function createCredentialsReconciler(deps: CredentialsDeps): ResourceReco
       where: `type =~ '${REGISTRY_TYPE}' and isnotempty(tags['${TAG_NAMES.credential}'])`,
       wants: (row) => row.type === REGISTRY_TYPE,
       pointedAt: (a) => (resourceTypeOf(a.scope) === REGISTRY_TYPE ? [a.scope] : []),
-      listKnown: async () => (await listEnrolments(deps)).filter((e) => e.status !== ENROLMENT_STATUSES.unenrolled).map((e) => e.registryId),
+      listKnown: async () =>
+        (await listEnrolments(deps)).filter((e) => e.status !== ENROLMENT_STATUSES.unenrolled).map((e) => e.registryId),
     },
   };
 }

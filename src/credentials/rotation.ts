@@ -52,7 +52,6 @@ import { minimumPeriodDays } from '../policy/rotationPeriod.js';
 // Where the API and the tests find a run's outcomes.
 export { ROTATION_OUTCOMES, type RotateOptions, type RotationOutcome, type RotationResult } from './rotationPlan.js';
 
-
 /**
  * Brings one enrolment to a settled state under a lease already held: finishes or undoes a
  * rotation in flight, makes Key Vault serve the current password again if something else landed
@@ -69,10 +68,22 @@ export async function rotateUnderLease(run: CredentialsRun, options: RotateOptio
     const served = await servedPassword(run);
     if (run.row.phase === ROTATION_PHASES.added && run.row.pendingKeyId && served?.keyId === run.row.pendingKeyId) {
       await run.save({ phase: ROTATION_PHASES.stored, pendingSecretVersion: served.version });
-      await run.audit({ action: 'rotate', outcome: AUDIT_OUTCOMES.rotationStep, reason: 'resumed an interrupted rotation: Key Vault already serves the new password', details: { keyId: run.row.pendingKeyId, step: 'resume-stored' } });
+      await run.audit({
+        action: 'rotate',
+        outcome: AUDIT_OUTCOMES.rotationStep,
+        reason: 'resumed an interrupted rotation: Key Vault already serves the new password',
+        details: { keyId: run.row.pendingKeyId, step: 'resume-stored' },
+      });
     } else {
       await removeUnstoredPasswords(run, served?.keyId);
-      await run.save({ phase: ROTATION_PHASES.idle, rotationId: undefined, rotationReason: undefined, pendingKeyId: undefined, pendingExpiresOn: undefined, pendingSecretVersion: undefined });
+      await run.save({
+        phase: ROTATION_PHASES.idle,
+        rotationId: undefined,
+        rotationReason: undefined,
+        pendingKeyId: undefined,
+        pendingExpiresOn: undefined,
+        pendingSecretVersion: undefined,
+      });
       // The interrupted run wanted a rotation: start a fresh one.
       wanted = true;
       reason = run.row.rotationReason ?? reason;
@@ -108,12 +119,16 @@ export async function rotateUnderLease(run: CredentialsRun, options: RotateOptio
     await deferRotation(run, deferredUntil, reason);
   } else if (decision.kind === 'previous-served') {
     // Its grace is over but it could not be removed: Key Vault serves it (step 2 could not fix that).
-    throw new NotReadyError('PreviousPasswordServed', `the previous password ${run.row.previousKeyId} of ${run.row.registryName} is still served by Key Vault; rotation waits`);
+    throw new NotReadyError(
+      'PreviousPasswordServed',
+      `the previous password ${run.row.previousKeyId} of ${run.row.registryName} is still served by Key Vault; rotation waits`,
+    );
   } else if (decision.kind === 'rotate') {
     await rotate(run, reason);
     rotated = true;
     // With ROTATION_GRACE_HOURS=0 the password just replaced is due for removal at once.
-    if (isPreviousRemovable(run.row, deps.now())) removedPrevious = (await removePrevious(run, 'its grace period is over')) || removedPrevious;
+    if (isPreviousRemovable(run.row, deps.now()))
+      removedPrevious = (await removePrevious(run, 'its grace period is over')) || removedPrevious;
   }
 
   const next = nextRotationAt(run.row, deps.config.rotationPeriodDays);
@@ -122,7 +137,12 @@ export async function rotateUnderLease(run: CredentialsRun, options: RotateOptio
     registryId: run.row.registryId,
     ...(run.row.currentKeyId ? { currentKeyId: run.row.currentKeyId } : {}),
     ...(next ? { nextRotationAt: next.toISOString() } : {}),
-    ...(deferredUntil ? { deferredUntil: deferredUntil.toISOString(), reason: deferralReason(run.row, deps.config.rotationGraceHours, deferredUntil, reason) } : {}),
+    ...(deferredUntil
+      ? {
+          deferredUntil: deferredUntil.toISOString(),
+          reason: deferralReason(run.row, deps.config.rotationGraceHours, deferredUntil, reason),
+        }
+      : {}),
     actions: run.actions,
   };
 }
@@ -130,7 +150,9 @@ export async function rotateUnderLease(run: CredentialsRun, options: RotateOptio
 /** Whether a run has anything to do for this enrolment now (so idle rows are not written). */
 export function needsRun(row: Enrolment, deps: CredentialsDeps, force: boolean): boolean {
   const now = deps.now();
-  return force || row.phase !== ROTATION_PHASES.idle || isRotationDue(row, deps.config.rotationPeriodDays, now) || isPreviousRemovable(row, now);
+  return (
+    force || row.phase !== ROTATION_PHASES.idle || isRotationDue(row, deps.config.rotationPeriodDays, now) || isPreviousRemovable(row, now)
+  );
 }
 
 /**
@@ -139,7 +161,9 @@ export function needsRun(row: Enrolment, deps: CredentialsDeps, force: boolean):
  */
 export async function servesOtherThanCurrent(deps: CredentialsDeps, row: Enrolment): Promise<boolean> {
   if (row.phase !== ROTATION_PHASES.idle || !row.currentKeyId) return false;
-  const served = await deps.vaults.getSecret(row.vaultName, passwordSecretName(row.registryName), { abortSignal: AbortSignal.timeout(deps.callTimeoutMs) });
+  const served = await deps.vaults.getSecret(row.vaultName, passwordSecretName(row.registryName), {
+    abortSignal: AbortSignal.timeout(deps.callTimeoutMs),
+  });
   return served?.tags['keyId'] !== row.currentKeyId;
 }
 
@@ -164,17 +188,36 @@ async function rotate(run: CredentialsRun, reason: string): Promise<void> {
   await run.save({ phase: ROTATION_PHASES.adding, rotationId, rotationReason: reason, lastErrorCode: undefined });
   await run.step(ROTATION_STEPS.started);
 
-  const password = await deps.graph.addPassword(requireObjectId(run), { displayName: passwordDisplayName(rotationId), endDateTime: expiresOn }, await run.call());
+  const password = await deps.graph.addPassword(
+    requireObjectId(run),
+    { displayName: passwordDisplayName(rotationId), endDateTime: expiresOn },
+    await run.call(),
+  );
   // The last write before Key Vault stores the new password: a request recorded before it is
   // honoured by this rotation (the password served when it was asked for is replaced), so it is
   // cleared here, atomically with the step (ETag). A request recorded after it stays for the next run.
-  await run.save({ phase: ROTATION_PHASES.added, pendingKeyId: password.keyId, pendingExpiresOn: password.endDateTime, ...NO_ROTATION_REQUEST });
-  await run.audit({ action: 'rotate', outcome: AUDIT_OUTCOMES.rotationStep, reason: `added a new password to application ${run.row.appId} (${reason})`, details: { keyId: password.keyId, step: ROTATION_STEPS.passwordAdded, expiresOn: password.endDateTime } });
+  await run.save({
+    phase: ROTATION_PHASES.added,
+    pendingKeyId: password.keyId,
+    pendingExpiresOn: password.endDateTime,
+    ...NO_ROTATION_REQUEST,
+  });
+  await run.audit({
+    action: 'rotate',
+    outcome: AUDIT_OUTCOMES.rotationStep,
+    reason: `added a new password to application ${run.row.appId} (${reason})`,
+    details: { keyId: password.keyId, step: ROTATION_STEPS.passwordAdded, expiresOn: password.endDateTime },
+  });
   await run.step(ROTATION_STEPS.passwordAdded);
 
   const stored = await storePassword(run, password.secretText, password.keyId, new Date(password.endDateTime));
   await run.save({ phase: ROTATION_PHASES.stored, pendingSecretVersion: stored.version });
-  await run.audit({ action: 'rotate', outcome: AUDIT_OUTCOMES.rotationStep, reason: `stored the new password in ${run.row.vaultName} as ${passwordSecretName(run.row.registryName)}`, details: { keyId: password.keyId, step: ROTATION_STEPS.secretStored, secretVersion: stored.version } });
+  await run.audit({
+    action: 'rotate',
+    outcome: AUDIT_OUTCOMES.rotationStep,
+    reason: `stored the new password in ${run.row.vaultName} as ${passwordSecretName(run.row.registryName)}`,
+    details: { keyId: password.keyId, step: ROTATION_STEPS.secretStored, secretVersion: stored.version },
+  });
   await run.step(ROTATION_STEPS.secretStored);
 
   await proveAndMarkCurrent(run);
@@ -187,18 +230,44 @@ async function proveAndMarkCurrent(run: CredentialsRun): Promise<void> {
   const secret = await deps.vaults.getSecret(row.vaultName, passwordSecretName(row.registryName), await run.call());
   if (!secret || secret.tags['keyId'] !== pendingKeyId) {
     // Someone wrote another version over ours. Ours is not served: undo it, start again next run.
-    await run.audit({ action: 'rotate', outcome: AUDIT_OUTCOMES.failed, errorCode: 'SecretChangedDuringRotation', reason: `Key Vault no longer serves the new password ${pendingKeyId}; it is removed and the rotation starts again`, details: { keyId: pendingKeyId } });
+    await run.audit({
+      action: 'rotate',
+      outcome: AUDIT_OUTCOMES.failed,
+      errorCode: 'SecretChangedDuringRotation',
+      reason: `Key Vault no longer serves the new password ${pendingKeyId}; it is removed and the rotation starts again`,
+      details: { keyId: pendingKeyId },
+    });
     await removeUnstoredPasswords(run, secret?.tags['keyId']);
-    await run.save({ phase: ROTATION_PHASES.idle, rotationId: undefined, rotationReason: undefined, pendingKeyId: undefined, pendingExpiresOn: undefined, pendingSecretVersion: undefined, lastErrorCode: 'SecretChangedDuringRotation' });
-    throw new NotReadyError('SecretChangedDuringRotation', `Key Vault secret ${passwordSecretName(row.registryName)} changed during the rotation`);
+    await run.save({
+      phase: ROTATION_PHASES.idle,
+      rotationId: undefined,
+      rotationReason: undefined,
+      pendingKeyId: undefined,
+      pendingExpiresOn: undefined,
+      pendingSecretVersion: undefined,
+      lastErrorCode: 'SecretChangedDuringRotation',
+    });
+    throw new NotReadyError(
+      'SecretChangedDuringRotation',
+      `Key Vault secret ${passwordSecretName(row.registryName)} changed during the rotation`,
+    );
   }
   const proof = await deps.proof.prove(row.appId ?? '', secret.value, await run.call());
   if (!proof.ok) {
     // Entra may not have replicated the new password yet. The old one is still on the
     // application, so nothing is lost: the next run proves again from `stored`.
     await run.save({ lastErrorCode: proof.errorCode });
-    await run.audit({ action: 'rotate', outcome: AUDIT_OUTCOMES.failed, errorCode: proof.errorCode, reason: `the new password ${pendingKeyId} did not get a token yet; the previous password stays until it does`, details: { keyId: pendingKeyId, step: 'prove' } });
-    throw new NotReadyError('PasswordNotProven', `the new password ${pendingKeyId} for application ${row.appId} did not get a token: ${proof.errorCode}`);
+    await run.audit({
+      action: 'rotate',
+      outcome: AUDIT_OUTCOMES.failed,
+      errorCode: proof.errorCode,
+      reason: `the new password ${pendingKeyId} did not get a token yet; the previous password stays until it does`,
+      details: { keyId: pendingKeyId, step: 'prove' },
+    });
+    throw new NotReadyError(
+      'PasswordNotProven',
+      `the new password ${pendingKeyId} for application ${row.appId} did not get a token: ${proof.errorCode}`,
+    );
   }
   await run.step(ROTATION_STEPS.proven);
 
@@ -229,7 +298,12 @@ async function proveAndMarkCurrent(run: CredentialsRun): Promise<void> {
     reason: oldKeyId
       ? `new password ${pendingKeyId} proven and current in ${row.vaultName}; the previous password ${oldKeyId} is removed after ${deps.config.rotationGraceHours} h`
       : `first password ${pendingKeyId} proven and current in ${row.vaultName}`,
-    details: { keyId: pendingKeyId, ...(oldKeyId ? { previousKeyId: oldKeyId } : {}), expiresOn: run.row.currentExpiresOn ?? '', secretVersion: run.row.currentSecretVersion ?? '' },
+    details: {
+      keyId: pendingKeyId,
+      ...(oldKeyId ? { previousKeyId: oldKeyId } : {}),
+      expiresOn: run.row.currentExpiresOn ?? '',
+      secretVersion: run.row.currentSecretVersion ?? '',
+    },
   });
   await run.step(ROTATION_STEPS.markedCurrent);
 }

@@ -26,7 +26,12 @@ export type RecordedRequest =
  * the request fields (the holder takes them in on its next write). A request already recorded and
  * not yet carried out stands: the rotation that honours it honours this one too.
  */
-export async function recordRotationRequest(deps: CredentialsDeps, registryId: string, request: { by: string; reason: string }, options: RunOptions = {}): Promise<RecordedRequest> {
+export async function recordRotationRequest(
+  deps: CredentialsDeps,
+  registryId: string,
+  request: { by: string; reason: string },
+  options: RunOptions = {},
+): Promise<RecordedRequest> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const row = await deps.store.get(registryId);
     if (!row || row.status !== ENROLMENT_STATUSES.active) return { kind: 'not-enrolled' };
@@ -34,7 +39,12 @@ export async function recordRotationRequest(deps: CredentialsDeps, registryId: s
     if (row.rotationRequestedAt !== undefined) return { kind: 'recorded', row };
     let written: StoredEnrolment;
     try {
-      written = await deps.store.replace({ ...row, rotationRequestedAt: deps.now().toISOString(), rotationRequestedBy: request.by, rotationRequestedReason: request.reason });
+      written = await deps.store.replace({
+        ...row,
+        rotationRequestedAt: deps.now().toISOString(),
+        rotationRequestedBy: request.by,
+        rotationRequestedReason: request.reason,
+      });
     } catch (error) {
       if (error instanceof ConcurrencyConflictError) continue;
       throw error;
@@ -50,11 +60,18 @@ export async function recordRotationRequest(deps: CredentialsDeps, registryId: s
       ...(trigger.eventId ? { eventId: trigger.eventId } : {}),
       ...(trigger.caller ? { caller: trigger.caller } : {}),
       ...(trigger.correlationId ? { correlationId: trigger.correlationId } : {}),
-      details: { step: 'request-recorded', requestedAt: written.rotationRequestedAt ?? '', ...(result.runsBy ? { runsBy: result.runsBy } : {}) },
+      details: {
+        step: 'request-recorded',
+        requestedAt: written.rotationRequestedAt ?? '',
+        ...(result.runsBy ? { runsBy: result.runsBy } : {}),
+      },
     });
     return { kind: 'recorded', row: written };
   }
-  throw new NotReadyError('RotationRequestNotRecorded', `the enrolment of ${registryId} changed ${MAX_ATTEMPTS} times while the rotation request was being recorded; ask again`);
+  throw new NotReadyError(
+    'RotationRequestNotRecorded',
+    `the enrolment of ${registryId} changed ${MAX_ATTEMPTS} times while the rotation request was being recorded; ask again`,
+  );
 }
 
 /**

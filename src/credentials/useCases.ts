@@ -3,20 +3,39 @@
  * on near-expiry), un-enrol, list, and react to a registry's tags.
  */
 import type { ArmResource } from '../azure/arm.js';
-import { parseCredentialTags,type CredentialTags } from '../policy/tags.js';
+import { parseCredentialTags, type CredentialTags } from '../policy/tags.js';
 import type { PasswordConsumer } from './passwordConsumers.js';
-import type { CredentialsDeps,RunOptions } from './deps.js';
-import { parseRegistryId,toEnrolmentView,type EnrolmentView } from './enrolment.js';
+import type { CredentialsDeps, RunOptions } from './deps.js';
+import { parseRegistryId, toEnrolmentView, type EnrolmentView } from './enrolment.js';
 import { decideEnrolment } from './enrolmentRule.js';
-import { applyEnrolment,enrolmentFacts,refused,unenrolRegistry } from './enrolmentUseCases.js';
+import { applyEnrolment, enrolmentFacts, refused, unenrolRegistry } from './enrolmentUseCases.js';
 
 // The use cases live by concern; the triggers, the API and the composition root import them from here.
-export { ENROL_OUTCOMES, enrolRegistry, unenrolFromApi, unenrolRegistry, type EnrolOutcome, type EnrolRequest, type EnrolResult, type UnenrolResult } from './enrolmentUseCases.js';
-export { onSecretNearExpiry, rotateDueCredentials, rotateIfDue, rotateNow, type SecretNearExpiry, type SweepResult } from './rotationUseCases.js';
+export {
+  ENROL_OUTCOMES,
+  enrolRegistry,
+  unenrolFromApi,
+  unenrolRegistry,
+  type EnrolOutcome,
+  type EnrolRequest,
+  type EnrolResult,
+  type UnenrolResult,
+} from './enrolmentUseCases.js';
+export {
+  onSecretNearExpiry,
+  rotateDueCredentials,
+  rotateIfDue,
+  rotateNow,
+  type SecretNearExpiry,
+  type SweepResult,
+} from './rotationUseCases.js';
 export { PASSWORD_CONSUMERS_ACTION } from './passwordConsumerNotice.js';
 
 /** One enrolment with the resources that use its password by value (GET /api/credentials/{registry}). */
-export async function getEnrolmentDetail(deps: CredentialsDeps, registryId: string): Promise<(EnrolmentView & { readonly passwordConsumers: readonly PasswordConsumer[] }) | undefined> {
+export async function getEnrolmentDetail(
+  deps: CredentialsDeps,
+  registryId: string,
+): Promise<(EnrolmentView & { readonly passwordConsumers: readonly PasswordConsumer[] }) | undefined> {
   const view = await getEnrolment(deps, registryId);
   if (!view) return undefined;
   return { ...view, passwordConsumers: deps.passwordConsumers ? await deps.passwordConsumers(view.appId) : [] };
@@ -47,7 +66,11 @@ export interface RegistryChangeResult {
  * enrolment rule: the tag enrols; a missing tag un-enrols only what the tag enrolled (an API
  * enrolment stays); a deleted registry is un-enrolled. Invalid tags change nothing and are recorded.
  */
-export async function onRegistryChanged(deps: CredentialsDeps, registry: RegistryChange, options: RunOptions = {}): Promise<RegistryChangeResult> {
+export async function onRegistryChanged(
+  deps: CredentialsDeps,
+  registry: RegistryChange,
+  options: RunOptions = {},
+): Promise<RegistryChangeResult> {
   const existing = await deps.store.get(registry.id);
   const deleted = 'deleted' in registry;
   const tags: CredentialTags = deleted ? { status: 'absent' } : parseCredentialTags(registry.tags);

@@ -35,7 +35,14 @@ export async function withLease<T>(
         // This run's own work is done and answered as such; the request stays for the next run
         // (or its rotation, if it got that far, is finished by the next run from its phase).
         options.log?.warn('a recorded rotation request failed; the next run carries it out', { registryId: run.row.registryId, error });
-        await run.audit({ action: 'rotate', outcome: AUDIT_OUTCOMES.failed, errorCode: errorCode(error), reason: `the rotation requested while another run held ${run.row.registryName} failed; the next run carries it out` }).catch(() => undefined);
+        await run
+          .audit({
+            action: 'rotate',
+            outcome: AUDIT_OUTCOMES.failed,
+            errorCode: errorCode(error),
+            reason: `the rotation requested while another run held ${run.row.registryName} failed; the next run carries it out`,
+          })
+          .catch(() => undefined);
         await run.release({ lastErrorCode: errorCode(error) }, true).catch(() => undefined);
         return { kind: 'done', value, followUps };
       }

@@ -15,7 +15,9 @@ export async function reconcileSweep(timer: Timer, context: InvocationContext): 
   const log = invocationLogger(context, { isPastDue: timer.isPastDue });
   const deps = getDeps();
   try {
-    await recordSweep(deps.sweepRecords, log, () => sweepSubscriptions(deps, { log, sweepId: context.invocationId, progress: deps.sweepProgress }));
+    await recordSweep(deps.sweepRecords, log, () =>
+      sweepSubscriptions(deps, { log, sweepId: context.invocationId, progress: deps.sweepProgress }),
+    );
   } finally {
     // Retention rides the sweep's timer: a day's expiry is a few batched deletes, not worth a timer of its own.
     await expireAuditRows(deps, log, { correlationId: context.invocationId });

@@ -38,7 +38,8 @@ export async function rotateCredentialsTimer(_timer: Timer, context: InvocationC
  */
 export async function keyVaultSecretEvents(event: EventGridEvent, context: InvocationContext): Promise<void> {
   const log = invocationLogger(context, { eventId: event.id });
-  const skip = (reason: string) => credentialsDeps().audit.record({ action: 'event', outcome: AUDIT_OUTCOMES.skipped, reason, eventId: event.id });
+  const skip = (reason: string) =>
+    credentialsDeps().audit.record({ action: 'event', outcome: AUDIT_OUTCOMES.skipped, reason, eventId: event.id });
   if (event.eventType !== SECRET_NEAR_EXPIRY) {
     log.info('not a secret near-expiry event; ignored', { eventType: event.eventType });
     await skip(`event type ${String(event.eventType).slice(0, 200)} is not ${SECRET_NEAR_EXPIRY}; nothing to rotate`);
@@ -48,14 +49,26 @@ export async function keyVaultSecretEvents(event: EventGridEvent, context: Invoc
   const vaultName = data['VaultName'];
   const objectName = data['ObjectName'] ?? event.subject;
   if (typeof vaultName !== 'string' || typeof objectName !== 'string') {
-    await credentialsDeps().audit.record({ action: 'event', outcome: AUDIT_OUTCOMES.rejectedInput, errorCode: 'InvalidEvent', reason: 'SecretNearExpiry event without VaultName or ObjectName', eventId: event.id });
+    await credentialsDeps().audit.record({
+      action: 'event',
+      outcome: AUDIT_OUTCOMES.rejectedInput,
+      errorCode: 'InvalidEvent',
+      reason: 'SecretNearExpiry event without VaultName or ObjectName',
+      eventId: event.id,
+    });
     return;
   }
   const version = typeof data['Version'] === 'string' ? data['Version'] : undefined;
-  const result = await onSecretNearExpiry(credentialsDeps(), { VaultName: vaultName, ObjectName: objectName, Version: version }, { log, trigger: { eventId: event.id } });
+  const result = await onSecretNearExpiry(
+    credentialsDeps(),
+    { VaultName: vaultName, ObjectName: objectName, Version: version },
+    { log, trigger: { eventId: event.id } },
+  );
   log.info('secret near expiry handled', { vaultName, secretName: objectName, outcome: result.outcome });
-  if (result.outcome === 'not-ours') await skip(`secret ${objectName.slice(0, 200)} in vault ${vaultName.slice(0, 200)} is not a pull password the automation manages`);
-  else if (result.outcome === 'already-replaced') await skip(`secret ${objectName.slice(0, 200)} in vault ${vaultName.slice(0, 200)} was already replaced by a newer version`);
+  if (result.outcome === 'not-ours')
+    await skip(`secret ${objectName.slice(0, 200)} in vault ${vaultName.slice(0, 200)} is not a pull password the automation manages`);
+  else if (result.outcome === 'already-replaced')
+    await skip(`secret ${objectName.slice(0, 200)} in vault ${vaultName.slice(0, 200)} was already replaced by a newer version`);
 }
 
 app.timer('rotateCredentials', { schedule: '%ROTATION_SCHEDULE%', handler: rotateCredentialsTimer });

@@ -53,7 +53,11 @@ export function toMetricsSnapshot(resourceMetrics: ResourceMetrics): MetricsSnap
   return {
     decisions,
     rotations,
-    eventToDecision: { count, ...(count > 0 ? { meanMs: Math.round(sum / count) } : {}), ...(max !== undefined && count > 0 ? { maxMs: Math.round(max) } : {}) },
+    eventToDecision: {
+      count,
+      ...(count > 0 ? { meanMs: Math.round(sum / count) } : {}),
+      ...(max !== undefined && count > 0 ? { maxMs: Math.round(max) } : {}),
+    },
   };
 }
 

@@ -58,12 +58,19 @@ export interface ConsentDecision {
   readonly reason: string;
 }
 
-const TERMS_HELP = 'none, *, same-resource-group, same-subscription, rg:<name>, rg:<subscription id>/<name>, sub:<subscription id>, tag:<key>=<value>';
+const TERMS_HELP =
+  'none, *, same-resource-group, same-subscription, rg:<name>, rg:<subscription id>/<name>, sub:<subscription id>, tag:<key>=<value>';
 /**
  * Tags that a consumer writes itself (or could write on itself): consenting on them would let any
  * consumer consent to itself. The workload tags sit on the user-assigned identity that asks.
  */
-const SELF_SERVICE_TAGS: readonly string[] = [TAG_NAMES.pull, TAG_NAMES.push, TAG_NAMES.allow, TAG_NAMES.pushAllow, ...Object.values(WORKLOAD_TAG_NAMES)];
+const SELF_SERVICE_TAGS: readonly string[] = [
+  TAG_NAMES.pull,
+  TAG_NAMES.push,
+  TAG_NAMES.allow,
+  TAG_NAMES.pushAllow,
+  ...Object.values(WORKLOAD_TAG_NAMES),
+];
 
 /** Parses an `acr-pull-allow` (or `acr-push-allow`, `acr-workload-allow`) value: comma-separated terms; unknown or malformed terms are named in the error. */
 export function parseConsent(value: string, tag: string = TAG_NAMES.allow): Result<ConsentRule> {
@@ -187,7 +194,8 @@ function whereIs(consumer: ParsedResourceId): string {
 function factFor(term: ConsentTerm, consumer: ParsedResourceId): string {
   if (term.kind === 'any') return 'any consumer';
   if (term.kind === 'tag') return `${consumer.name} has tag ${term.key}=${term.value}`;
-  if (term.kind === 'same-subscription' || term.kind === 'subscription') return `${consumer.name} is in subscription ${consumer.subscriptionId}`;
+  if (term.kind === 'same-subscription' || term.kind === 'subscription')
+    return `${consumer.name} is in subscription ${consumer.subscriptionId}`;
   return `${consumer.name} is in ${consumer.resourceGroup ?? ''}`;
 }
 
@@ -244,7 +252,12 @@ function describeRegistryPlace(rule: ConsentRule, registry: ParsedResourceId, no
 }
 
 /** Whether the registry consents; the boolean half of `evaluateConsent`. */
-export function hasConsent(registry: ConsentParty, consumer: ConsentParty, defaultConsent: ConsentDefault, subject: ConsentSubject = REGISTRY_CONSENT): boolean {
+export function hasConsent(
+  registry: ConsentParty,
+  consumer: ConsentParty,
+  defaultConsent: ConsentDefault,
+  subject: ConsentSubject = REGISTRY_CONSENT,
+): boolean {
   return evaluateConsent(registry, consumer, defaultConsent, subject).allowed;
 }
 
@@ -253,21 +266,31 @@ export function hasConsent(registry: ConsentParty, consumer: ConsentParty, defau
  * subscription, tag), and a principal is not anywhere, so only `*` covers it — `acr-pull-allow=*`
  * for pull, `acr-push-allow=*` for push (which has no default).
  */
-export function consentForPrincipal(registry: { readonly name: string; readonly tags?: Tags }, defaultConsent: ConsentDefault, label: string, access: Access = 'pull'): ConsentDecision {
+export function consentForPrincipal(
+  registry: { readonly name: string; readonly tags?: Tags },
+  defaultConsent: ConsentDefault,
+  label: string,
+  access: Access = 'pull',
+): ConsentDecision {
   const { tag: tagName, withoutDefault, allows = 'allows' } = registryConsentFor(access);
   const tag = getTag(registry.tags, tagName);
   let rule: ConsentRule;
   let source: string;
-  if (tag === undefined && withoutDefault !== undefined) return { allowed: false, reason: `registry ${registry.name} has no ${tagName} tag; ${withoutDefault}` };
+  if (tag === undefined && withoutDefault !== undefined)
+    return { allowed: false, reason: `registry ${registry.name} has no ${tagName} tag; ${withoutDefault}` };
   if (tag === undefined) {
     rule = defaultConsentRule(defaultConsent);
     source = `registry ${registry.name} has no ${tagName} tag and the default is ${defaultConsent}`;
   } else {
     const parsed = parseConsent(tag, tagName);
-    if (!parsed.ok) return { allowed: false, reason: `registry ${registry.name} has an invalid ${tagName} tag, so it allows nobody: ${parsed.error}` };
+    if (!parsed.ok)
+      return { allowed: false, reason: `registry ${registry.name} has an invalid ${tagName} tag, so it allows nobody: ${parsed.error}` };
     rule = parsed.value;
     source = `registry ${registry.name} ${allows} ${formatConsent(rule)}`;
   }
   if (rule.terms.some((t) => t.kind === 'any')) return { allowed: true, reason: `${source}; any consumer` };
-  return { allowed: false, reason: `${source}; ${label} is a principal, not a resource, so only ${tagName}=* covers it (or grant to the resource that holds the identity)` };
+  return {
+    allowed: false,
+    reason: `${source}; ${label} is a principal, not a resource, so only ${tagName}=* covers it (or grant to the resource that holds the identity)`,
+  };
 }

@@ -117,7 +117,11 @@ export function evaluateFederationEligibility(input: FederationEligibilityInput)
       roleScope: other.scope,
     };
   }
-  return { eligible: true, scope, reason: `${name} is in ${scope} (WORKLOAD_FEDERATION_SCOPES) and holds no role beyond the ones this automation manages` };
+  return {
+    eligible: true,
+    scope,
+    reason: `${name} is in ${scope} (WORKLOAD_FEDERATION_SCOPES) and holds no role beyond the ones this automation manages`,
+  };
 }
 
 /** Whether a role definition id is one of FEDERATION_ALLOWED_ROLES (a custom role never is). */
@@ -143,5 +147,7 @@ function placeOf(identityId: string): string {
   const parsed = parseResourceId(identityId);
   if (!parsed.ok) return `resource id ${identityId}`;
   const { subscriptionId, resourceGroup } = parsed.value;
-  return resourceGroup ? `resource group /subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}` : `subscription /subscriptions/${subscriptionId}`;
+  return resourceGroup
+    ? `resource group /subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}`
+    : `subscription /subscriptions/${subscriptionId}`;
 }

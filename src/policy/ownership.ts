@@ -62,7 +62,8 @@ export function roleAssignmentName(key: AssignmentKey): Result<string> {
   if (!scope.ok) return fail(`cannot name a role assignment: ${scope.error}`);
   if (!isGuid(key.principalId)) return fail(`cannot name a role assignment: principal id ${quote(key.principalId)} is not a GUID`);
   const role = roleDefinitionGuid(key.roleDefinitionId);
-  if (role === undefined) return fail(`cannot name a role assignment: role definition id ${quote(key.roleDefinitionId)} does not end in a GUID`);
+  if (role === undefined)
+    return fail(`cannot name a role assignment: role definition id ${quote(key.roleDefinitionId)} does not end in a GUID`);
   return ok(uuidV5(`${scope.value.normalized}|${key.principalId.toLowerCase()}|${role}`, ASSIGNMENT_NAMESPACE));
 }
 
@@ -122,7 +123,8 @@ export function describeOwnership(ownership: Ownership): string {
 // when a caller's name contains " on ": the caller is matched greedily up to the last one.
 const TAG_POLICY = /^(acr-pull|acr-push) on (\/subscriptions\/\S+)$/i;
 const MANUAL_ON = /^manual (acr-pull|acr-push)( \(consent override\))? by (.+) on (\/subscriptions\/\S+)$/i;
-const MANUAL_FOR = /^manual (acr-pull|acr-push)( \(consent override\))? by (.+) for principal ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
+const MANUAL_FOR =
+  /^manual (acr-pull|acr-push)( \(consent override\))? by (.+) for principal ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
 const WORKLOAD_VAULT = new RegExp(`^${WORKLOAD_TAG_NAMES.vault} on (\\/subscriptions\\/\\S+)$`, 'i');
 const PULL_CREDENTIAL = /^pull credentials for (\S+)$/i;
 
@@ -137,8 +139,16 @@ export function parseOwnership(description: string | null | undefined): Ownershi
   const detail = text.slice(PREFIX.length).trim();
   let m: RegExpExecArray | null;
   if ((m = TAG_POLICY.exec(detail))) return { kind: OWNERSHIP_KINDS.tagPolicy, tag: accessTag(m[1]!), consumerId: m[2]! };
-  if ((m = MANUAL_ON.exec(detail))) return { kind: OWNERSHIP_KINDS.manual, tag: accessTag(m[1]!), override: m[2] !== undefined, caller: m[3]!, consumerId: m[4]! };
-  if ((m = MANUAL_FOR.exec(detail))) return { kind: OWNERSHIP_KINDS.manual, tag: accessTag(m[1]!), override: m[2] !== undefined, caller: m[3]!, principalId: m[4]!.toLowerCase() };
+  if ((m = MANUAL_ON.exec(detail)))
+    return { kind: OWNERSHIP_KINDS.manual, tag: accessTag(m[1]!), override: m[2] !== undefined, caller: m[3]!, consumerId: m[4]! };
+  if ((m = MANUAL_FOR.exec(detail)))
+    return {
+      kind: OWNERSHIP_KINDS.manual,
+      tag: accessTag(m[1]!),
+      override: m[2] !== undefined,
+      caller: m[3]!,
+      principalId: m[4]!.toLowerCase(),
+    };
   if ((m = WORKLOAD_VAULT.exec(detail))) return { kind: OWNERSHIP_KINDS.workloadVault, identityId: m[1]! };
   if ((m = PULL_CREDENTIAL.exec(detail))) return { kind: OWNERSHIP_KINDS.pullCredential, registryName: m[1]!.toLowerCase() };
   return undefined;

@@ -4,7 +4,18 @@
  * reason the audit row will carry. Pure and deterministic: the same facts give the same plan, in
  * the same order, whatever order they came in.
  */
-import type { PlanIdentity, RegistryFacts, ExistingAssignment, PlanInput, PlannedGrant, PlannedRevoke, PlannedUnchanged, PlannedDenial, PlannedUnresolved, AccessPlan } from './accessPlan.js';
+import type {
+  PlanIdentity,
+  RegistryFacts,
+  ExistingAssignment,
+  PlanInput,
+  PlannedGrant,
+  PlannedRevoke,
+  PlannedUnchanged,
+  PlannedDenial,
+  PlannedUnresolved,
+  AccessPlan,
+} from './accessPlan.js';
 import { describeOwnership, isOurs, OWNERSHIP_KINDS, roleAssignmentName } from './ownership.js';
 import { evaluateConsent, registryConsentFor } from './consent.js';
 import { IDENTITY_KIND_WORDS } from './identityKinds.js';
@@ -13,7 +24,20 @@ import { isGuid, quote } from './result.js';
 import { accessOf, chooseRole, REGISTRY_ROLES, roleDefinitionGuid, roleFor, type Role, type RoleChoice } from './roles.js';
 import { parseRegistryRef, TAG_FOR_ACCESS, type Access, type RegistryRef } from './tags.js';
 
-export type { PlanConsumer, PlanIdentity, PlanRequest, RegistryFacts, ExistingAssignment, PlanInput, PlannedGrant, PlannedRevoke, PlannedUnchanged, PlannedDenial, PlannedUnresolved, AccessPlan } from './accessPlan.js';
+export type {
+  PlanConsumer,
+  PlanIdentity,
+  PlanRequest,
+  RegistryFacts,
+  ExistingAssignment,
+  PlanInput,
+  PlannedGrant,
+  PlannedRevoke,
+  PlannedUnchanged,
+  PlannedDenial,
+  PlannedUnresolved,
+  AccessPlan,
+} from './accessPlan.js';
 
 interface Wanted {
   readonly facts: RegistryFacts;
@@ -38,11 +62,13 @@ function resolve(ref: RegistryRef, registries: readonly RegistryFacts[]): Regist
   return registries.filter((r) => refersToRegistry(ref, r));
 }
 
-const byKey = <T>(key: (t: T) => string) => (a: T, b: T): number => {
-  const x = key(a);
-  const y = key(b);
-  return x < y ? -1 : x > y ? 1 : 0;
-};
+const byKey =
+  <T>(key: (t: T) => string) =>
+  (a: T, b: T): number => {
+    const x = key(a);
+    const y = key(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
 
 /** Plans grants and revokes for one consumer's identities from its requests, the registries' consent and what exists. */
 export function planAccess(input: PlanInput): AccessPlan {
@@ -76,7 +102,8 @@ export function planAccess(input: PlanInput): AccessPlan {
   const unresolvedNames = new Set<string>();
   for (const request of input.requests) {
     const tag = TAG_FOR_ACCESS[request.access];
-    const parsedRef = typeof request.registryRef === 'string' ? parseRegistryRef(request.registryRef) : { ok: true as const, value: request.registryRef };
+    const parsedRef =
+      typeof request.registryRef === 'string' ? parseRegistryRef(request.registryRef) : { ok: true as const, value: request.registryRef };
     const raw = typeof request.registryRef === 'string' ? request.registryRef : request.registryRef.raw;
     if (!parsedRef.ok) {
       unresolved.push({ registryRef: raw, access: request.access, reason: parsedRef.error });
@@ -92,8 +119,15 @@ export function planAccess(input: PlanInput): AccessPlan {
     }
     if (found.length > 1) {
       unresolvedNames.add(ref.name);
-      const ids = found.map((f) => f.id).sort().join(', ');
-      unresolved.push({ registryRef: raw, access: request.access, reason: `registry ${raw} (${tag}) matches more than one registry (${ids}); name it by resource id` });
+      const ids = found
+        .map((f) => f.id)
+        .sort()
+        .join(', ');
+      unresolved.push({
+        registryRef: raw,
+        access: request.access,
+        reason: `registry ${raw} (${tag}) matches more than one registry (${ids}); name it by resource id`,
+      });
       continue;
     }
     const key = parseResourceId(only.id);
@@ -122,11 +156,22 @@ export function planAccess(input: PlanInput): AccessPlan {
   for (const w of [...wanted.values()].sort(byKey((w) => `${w.key}|${w.access}`))) {
     const tag = TAG_FOR_ACCESS[w.access];
     // Pull and push each need their own consent: acr-pull-allow (or the default) for pull, acr-push-allow for push.
-    const consent = evaluateConsent({ id: w.facts.id, tags: w.facts.tags }, { id: input.consumer.id, tags: input.consumer.tags }, input.defaultConsent, registryConsentFor(w.access));
+    const consent = evaluateConsent(
+      { id: w.facts.id, tags: w.facts.tags },
+      { id: input.consumer.id, tags: input.consumer.tags },
+      input.defaultConsent,
+      registryConsentFor(w.access),
+    );
     const choice = chooseRole(w.facts.roleAssignmentMode, w.access);
     decisions.set(`${w.key}|${w.access}`, { allowed: consent.allowed, reason: consent.reason, choice });
     if (!consent.allowed) {
-      denied.push({ scope: w.facts.id, registryName: w.facts.name, access: w.access, principalIds, reason: `${consumerName} asks for ${w.facts.name} (${tag}), but ${consent.reason}` });
+      denied.push({
+        scope: w.facts.id,
+        registryName: w.facts.name,
+        access: w.access,
+        principalIds,
+        reason: `${consumerName} asks for ${w.facts.name} (${tag}), but ${consent.reason}`,
+      });
       continue;
     }
     for (const principalId of principalIds) {
@@ -189,20 +234,30 @@ export function planAccess(input: PlanInput): AccessPlan {
     const registryName = facts?.name ?? scope.value.name;
     const tag = TAG_FOR_ACCESS[access];
     if (unresolvedScopes.has(scope.value.normalized) || unresolvedNames.has(registryName.toLowerCase())) {
-      unchanged.push({ name: e.name, scope: e.scope, registryName, principalId, role, owned: true, reason: `kept while registry ${registryName} cannot be resolved` });
+      unchanged.push({
+        name: e.name,
+        scope: e.scope,
+        registryName,
+        principalId,
+        role,
+        owned: true,
+        reason: `kept while registry ${registryName} cannot be resolved`,
+      });
       continue;
     }
     const decision = decisions.get(`${scope.value.normalized}|${access}`);
     let reason: string;
     if (decision === undefined) reason = `${consumerName} no longer asks for ${registryName} in its ${tag} tag`;
-    else if (!decision.allowed && access === 'push') reason = `registry ${registryName} does not allow ${consumerName} to push (${role.name} is revoked): ${decision.reason}`;
+    else if (!decision.allowed && access === 'push')
+      reason = `registry ${registryName} does not allow ${consumerName} to push (${role.name} is revoked): ${decision.reason}`;
     else if (!decision.allowed) reason = `registry ${registryName} no longer allows ${consumerName}: ${decision.reason}`;
     else reason = `${decision.choice.role.name} replaces ${role.name} on ${registryName}: ${decision.choice.reason}`;
     revokes.push({ name: e.name, scope: e.scope, registryName, principalId, role, reason });
   }
 
-  const assignmentOrder = byKey((a: { scope: string; principalId: string; role: Role; name: string }) =>
-    `${a.scope.toLowerCase()}|${a.principalId}|${a.role.roleDefinitionId}|${a.name}`,
+  const assignmentOrder = byKey(
+    (a: { scope: string; principalId: string; role: Role; name: string }) =>
+      `${a.scope.toLowerCase()}|${a.principalId}|${a.role.roleDefinitionId}|${a.name}`,
   );
   return {
     grants: grants.sort(assignmentOrder),

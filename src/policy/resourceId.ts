@@ -110,7 +110,9 @@ export function parseResourceId(input: string): Result<ParsedResourceId> {
   }
 
   if (rest[index]?.toLowerCase() !== 'providers') {
-    return bad(`expected "providers" or "resourceGroups" after the ${resourceGroup === undefined ? 'subscription' : 'resource group'}, found ${quote(rest[index] ?? '')}`);
+    return bad(
+      `expected "providers" or "resourceGroups" after the ${resourceGroup === undefined ? 'subscription' : 'resource group'}, found ${quote(rest[index] ?? '')}`,
+    );
   }
   const namespace = rest[index + 1];
   if (namespace === undefined || !NAMESPACE.test(namespace)) {

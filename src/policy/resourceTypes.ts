@@ -46,15 +46,57 @@ export interface ResourceTypeInfo {
  */
 export const RESOURCE_TYPES = {
   registry: { type: 'Microsoft.ContainerRegistry/registries', role: RESOURCE_ROLES.registry, apiVersion: '2025-11-01', watched: true },
-  acrTask: { type: 'Microsoft.ContainerRegistry/registries/tasks', role: RESOURCE_ROLES.consumer, apiVersion: '2019-06-01-preview', watched: true, swept: true },
-  virtualMachine: { type: 'Microsoft.Compute/virtualMachines', role: RESOURCE_ROLES.consumer, apiVersion: '2024-07-01', watched: true, swept: true },
-  virtualMachineScaleSet: { type: 'Microsoft.Compute/virtualMachineScaleSets', role: RESOURCE_ROLES.consumer, apiVersion: '2024-07-01', watched: true, swept: true },
-  managedCluster: { type: 'Microsoft.ContainerService/managedClusters', role: RESOURCE_ROLES.consumer, apiVersion: '2025-05-01', watched: true, swept: true },
-  userAssignedIdentity: { type: 'Microsoft.ManagedIdentity/userAssignedIdentities', role: RESOURCE_ROLES.consumer, apiVersion: '2023-01-31', watched: true, swept: true },
-  containerApp: { type: 'Microsoft.App/containerApps', role: RESOURCE_ROLES.consumer, apiVersion: '2024-03-01', watched: true, swept: true },
+  acrTask: {
+    type: 'Microsoft.ContainerRegistry/registries/tasks',
+    role: RESOURCE_ROLES.consumer,
+    apiVersion: '2019-06-01-preview',
+    watched: true,
+    swept: true,
+  },
+  virtualMachine: {
+    type: 'Microsoft.Compute/virtualMachines',
+    role: RESOURCE_ROLES.consumer,
+    apiVersion: '2024-07-01',
+    watched: true,
+    swept: true,
+  },
+  virtualMachineScaleSet: {
+    type: 'Microsoft.Compute/virtualMachineScaleSets',
+    role: RESOURCE_ROLES.consumer,
+    apiVersion: '2024-07-01',
+    watched: true,
+    swept: true,
+  },
+  managedCluster: {
+    type: 'Microsoft.ContainerService/managedClusters',
+    role: RESOURCE_ROLES.consumer,
+    apiVersion: '2025-05-01',
+    watched: true,
+    swept: true,
+  },
+  userAssignedIdentity: {
+    type: 'Microsoft.ManagedIdentity/userAssignedIdentities',
+    role: RESOURCE_ROLES.consumer,
+    apiVersion: '2023-01-31',
+    watched: true,
+    swept: true,
+  },
+  containerApp: {
+    type: 'Microsoft.App/containerApps',
+    role: RESOURCE_ROLES.consumer,
+    apiVersion: '2024-03-01',
+    watched: true,
+    swept: true,
+  },
   site: { type: 'Microsoft.Web/sites', role: RESOURCE_ROLES.consumer, apiVersion: '2024-04-01', watched: true, swept: true },
   /** Container Instances: a container group pulls its images once, at creation (issue 19.3). */
-  containerGroup: { type: 'Microsoft.ContainerInstance/containerGroups', role: RESOURCE_ROLES.consumer, apiVersion: '2023-05-01', watched: true, swept: false },
+  containerGroup: {
+    type: 'Microsoft.ContainerInstance/containerGroups',
+    role: RESOURCE_ROLES.consumer,
+    apiVersion: '2023-05-01',
+    watched: true,
+    swept: false,
+  },
   /**
    * Not a consumer: a Key Vault's `acr-workload-allow` tag is its consent to workload-identity grants
    * (docs/workload-identity.md), so withdrawing it must revoke without waiting for the identity's next
@@ -80,7 +122,9 @@ export const TYPES = Object.fromEntries(ROWS.map(([name, row]) => [name, lower(r
 };
 
 /** ARM resource types whose writes and deletes the feature reconciles (lower case, as compared). */
-export const WATCHED_RESOURCE_TYPES = Object.fromEntries(ROWS.filter(([, row]) => row.watched).map(([name, row]) => [name, lower(row.type)])) as {
+export const WATCHED_RESOURCE_TYPES = Object.fromEntries(
+  ROWS.filter(([, row]) => row.watched).map(([name, row]) => [name, lower(row.type)]),
+) as {
   readonly [K in WatchedName]: LowerType<(typeof RESOURCE_TYPES)[K]['type']>;
 };
 export type WatchedResourceKind = keyof typeof WATCHED_RESOURCE_TYPES;
@@ -92,10 +136,14 @@ const WATCHED: ReadonlySet<string> = new Set(Object.values(WATCHED_RESOURCE_TYPE
 export const WATCHED_PROVIDER_TYPES: readonly string[] = ROWS.filter(([, row]) => row.watched).map(([, row]) => row.type);
 
 /** The consumer kinds (lower case): resources whose identities ask for registry access by tag. */
-export const CONSUMER_TYPES: ReadonlySet<string> = new Set(ROWS.filter(([, row]) => row.role === RESOURCE_ROLES.consumer).map(([, row]) => lower(row.type)));
+export const CONSUMER_TYPES: ReadonlySet<string> = new Set(
+  ROWS.filter(([, row]) => row.role === RESOURCE_ROLES.consumer).map(([, row]) => lower(row.type)),
+);
 
 /** The consumer kinds the reconciliation sweep settles (lower case). */
-export const SWEPT_CONSUMER_TYPES: ReadonlySet<string> = new Set(ROWS.filter(([, row]) => row.role === RESOURCE_ROLES.consumer && row.swept === true).map(([, row]) => lower(row.type)));
+export const SWEPT_CONSUMER_TYPES: ReadonlySet<string> = new Set(
+  ROWS.filter(([, row]) => row.role === RESOURCE_ROLES.consumer && row.swept === true).map(([, row]) => lower(row.type)),
+);
 
 /** api-version per lower-cased resource type, for the generic ARM adapter. */
 export const API_VERSIONS: Readonly<Record<string, string>> = Object.fromEntries(

@@ -63,11 +63,16 @@ export function chooseRole(roleAssignmentMode: string | undefined, access: Acces
     return { role, access, reason: `registry uses ${ROLE_ASSIGNMENT_MODES.abac}, where ${ignored} is ignored, so ${role.name}` };
   }
   const role = access === 'push' ? ROLES.acrPush : ROLES.acrPull;
-  if (!mode) return { role, access, reason: `registry has no roleAssignmentMode (${ROLE_ASSIGNMENT_MODES.legacy} by default), so ${role.name}` };
+  if (!mode)
+    return { role, access, reason: `registry has no roleAssignmentMode (${ROLE_ASSIGNMENT_MODES.legacy} by default), so ${role.name}` };
   if (mode.toLowerCase() === ROLE_ASSIGNMENT_MODES.legacy.toLowerCase()) {
     return { role, access, reason: `registry uses ${ROLE_ASSIGNMENT_MODES.legacy}, so ${role.name}` };
   }
-  return { role, access, reason: `registry reports an unrecognised roleAssignmentMode ${JSON.stringify(mode)}; treated as ${ROLE_ASSIGNMENT_MODES.legacy}, so ${role.name}` };
+  return {
+    role,
+    access,
+    reason: `registry reports an unrecognised roleAssignmentMode ${JSON.stringify(mode)}; treated as ${ROLE_ASSIGNMENT_MODES.legacy}, so ${role.name}`,
+  };
 }
 
 /**

@@ -189,7 +189,8 @@ export type CredentialTags =
 /** Checks a Key Vault name: 3-24 letters, digits and hyphens, starting with a letter, ending with a letter or digit, no `--`. */
 export function checkKeyVaultName(value: string): Result<string> {
   const name = value.trim();
-  const rule = 'Key Vault names are 3-24 letters, digits and hyphens, start with a letter, end with a letter or digit, and have no consecutive hyphens';
+  const rule =
+    'Key Vault names are 3-24 letters, digits and hyphens, start with a letter, end with a letter or digit, and have no consecutive hyphens';
   if (name.length < 3 || name.length > 24) return fail(`${quote(name)} is ${name.length} characters long; ${rule}`);
   if (!/^[a-z0-9-]+$/i.test(name)) return fail(`${quote(name)} contains ${quote(name.match(/[^a-z0-9-]/i)?.[0] ?? '')}; ${rule}`);
   if (!/^[a-z]/i.test(name)) return fail(`${quote(name)} does not start with a letter; ${rule}`);

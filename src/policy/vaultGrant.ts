@@ -68,6 +68,13 @@ export function decideVaultGrant(vault: VaultFacts, identity: ConsentParty): Vau
       reason: `Key Vault ${vault.name} uses the access-policy permission model (${model}), where Key Vault Secrets User has no effect; switch it to Azure RBAC (az keyvault update --enable-rbac-authorization true)`,
     };
   }
-  const consent = evaluateConsent({ id: vault.id, ...(vault.tags ? { tags: vault.tags } : {}) }, identity, VAULT_DEFAULT_CONSENT, VAULT_CONSENT);
-  return consent.allowed ? { allowed: true, reason: consent.reason } : { allowed: false, code: VAULT_DENIALS.noConsent, reason: consent.reason };
+  const consent = evaluateConsent(
+    { id: vault.id, ...(vault.tags ? { tags: vault.tags } : {}) },
+    identity,
+    VAULT_DEFAULT_CONSENT,
+    VAULT_CONSENT,
+  );
+  return consent.allowed
+    ? { allowed: true, reason: consent.reason }
+    : { allowed: false, code: VAULT_DENIALS.noConsent, reason: consent.reason };
 }

@@ -53,7 +53,6 @@ export const FEDERATED_CREDENTIAL_LIMIT = 20;
  */
 export const FEDERATED_CREDENTIAL_PREFIX = 'acr-pull-automation-';
 
-
 /** An AKS cluster named in `acr-workload-cluster`, before it is looked up. */
 export type ClusterRef =
   | { readonly kind: 'name'; readonly raw: string; readonly key: string; readonly name: string }
@@ -116,7 +115,8 @@ export function parseClusterRef(item: string): Result<ClusterRef> {
     if (!name.ok) return fail(name.error);
     return ok({ kind: 'resourceId', raw, key: `id:${parsed.value.normalized}`, name: name.value, resourceId: parsed.value.id });
   }
-  if (raw.includes('/')) return fail(`${quote(raw)} has a path; write the cluster name alone or its full resource id (/subscriptions/…/managedClusters/<name>)`);
+  if (raw.includes('/'))
+    return fail(`${quote(raw)} has a path; write the cluster name alone or its full resource id (/subscriptions/…/managedClusters/<name>)`);
   const name = checkClusterName(raw);
   if (!name.ok) return fail(name.error);
   return ok({ kind: 'name', raw, key: `name:${name.value.toLowerCase()}`, name: name.value });
@@ -140,10 +140,14 @@ export function parseServiceAccountRef(item: string): Result<ServiceAccountRef> 
   if (parts.length !== 2) return fail(`${quote(raw)} is not <namespace>/<serviceaccount>`);
   const [namespace = '', serviceAccount = ''] = parts;
   if (!DNS_LABEL.test(namespace)) {
-    return fail(`namespace ${quote(namespace)} in ${quote(raw)} is not valid (1-63 lower-case letters, digits and -, starting and ending with a letter or digit)`);
+    return fail(
+      `namespace ${quote(namespace)} in ${quote(raw)} is not valid (1-63 lower-case letters, digits and -, starting and ending with a letter or digit)`,
+    );
   }
   if (!DNS_SUBDOMAIN.test(serviceAccount) || serviceAccount.includes('..')) {
-    return fail(`service account ${quote(serviceAccount)} in ${quote(raw)} is not valid (1-253 lower-case letters, digits, - and ., starting and ending with a letter or digit)`);
+    return fail(
+      `service account ${quote(serviceAccount)} in ${quote(raw)} is not valid (1-253 lower-case letters, digits, - and ., starting and ending with a letter or digit)`,
+    );
   }
   return ok({ namespace, serviceAccount, subject: serviceAccountSubject(namespace, serviceAccount) });
 }
@@ -197,10 +201,18 @@ export function parseWorkloadTags(tags: Tags): WorkloadTags {
   const clusterErrors = errors.some((e) => e.tag === WORKLOAD_TAG_NAMES.cluster);
   const subjectErrors = errors.some((e) => e.tag === WORKLOAD_TAG_NAMES.subjects);
   if ((clusters?.length ?? 0) > 0 && (serviceAccounts?.length ?? 0) === 0 && !subjectErrors) {
-    errors.push({ tag: WORKLOAD_TAG_NAMES.subjects, item: '', message: `${WORKLOAD_TAG_NAMES.cluster} names a cluster but ${WORKLOAD_TAG_NAMES.subjects} names no <namespace>/<serviceaccount>, so no federated credential can be made` });
+    errors.push({
+      tag: WORKLOAD_TAG_NAMES.subjects,
+      item: '',
+      message: `${WORKLOAD_TAG_NAMES.cluster} names a cluster but ${WORKLOAD_TAG_NAMES.subjects} names no <namespace>/<serviceaccount>, so no federated credential can be made`,
+    });
   }
   if ((serviceAccounts?.length ?? 0) > 0 && (clusters?.length ?? 0) === 0 && !clusterErrors) {
-    errors.push({ tag: WORKLOAD_TAG_NAMES.cluster, item: '', message: `${WORKLOAD_TAG_NAMES.subjects} names service accounts but ${WORKLOAD_TAG_NAMES.cluster} names no AKS cluster, so no federated credential can be made` });
+    errors.push({
+      tag: WORKLOAD_TAG_NAMES.cluster,
+      item: '',
+      message: `${WORKLOAD_TAG_NAMES.subjects} names service accounts but ${WORKLOAD_TAG_NAMES.cluster} names no AKS cluster, so no federated credential can be made`,
+    });
   }
   return {
     present: clusters !== undefined || serviceAccounts !== undefined || vaults !== undefined,
@@ -225,7 +237,7 @@ const HASH_LENGTH = 10;
 export function federatedCredentialName(clusterId: string, namespace: string, serviceAccount: string): string {
   const parsed = parseResourceId(clusterId);
   const clusterKey = parsed.ok ? parsed.value.normalized : clusterId.toLowerCase();
-  const clusterName = parsed.ok ? parsed.value.name : clusterId.split('/').pop() ?? '';
+  const clusterName = parsed.ok ? parsed.value.name : (clusterId.split('/').pop() ?? '');
   const hash = createHash('sha256').update(`${clusterKey}|${namespace}|${serviceAccount}`).digest('hex').slice(0, HASH_LENGTH);
   const room = NAME_MAX - FEDERATED_CREDENTIAL_PREFIX.length - HASH_LENGTH - 1;
   const readable = `${clusterName}-${namespace}-${serviceAccount}`

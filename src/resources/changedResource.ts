@@ -48,7 +48,11 @@ export interface SettledResource {
 }
 
 /** Reconciles one resource with every feature registered for its type; throws the first retryable error (or bug) after all ran. */
-export async function reconcileChangedResource(deps: ResourcesDeps, resourceId: string, options: DecisionOptions): Promise<ChangedResourceResult> {
+export async function reconcileChangedResource(
+  deps: ResourcesDeps,
+  resourceId: string,
+  options: DecisionOptions,
+): Promise<ChangedResourceResult> {
   const { decisions, settled, resourceId: id } = await settleChangedResource(deps, resourceId, options);
   const failed = settled.find((s) => s.outcome.status === 'rejected');
   if (failed?.outcome.status === 'rejected') throw failed.outcome.reason;
@@ -61,17 +65,33 @@ export async function reconcileChangedResource(deps: ResourcesDeps, resourceId: 
  * when the one read failed and redelivery can fix it (after its failed audit row), or on a bug.
  * `features`: only these features run (the sweep hands each resource to those that claimed it).
  */
-export async function settleChangedResource(deps: ResourcesDeps, resourceId: string, options: DecisionOptions, features?: ReadonlySet<string>): Promise<SettledResource> {
+export async function settleChangedResource(
+  deps: ResourcesDeps,
+  resourceId: string,
+  options: DecisionOptions,
+  features?: ReadonlySet<string>,
+): Promise<SettledResource> {
   const recorder = new DecisionRecorder(deps.audit, options);
   const parsed = parseResourceId(resourceId);
   if (!parsed.ok || !parsed.value.type) {
-    await recorder.decide({ action: 'reconcile', outcome: AUDIT_OUTCOMES.rejectedInput, reason: parsed.ok ? `${resourceId} is not a resource` : parsed.error, resourceId, errorCode: 'InvalidResourceId' });
+    await recorder.decide({
+      action: 'reconcile',
+      outcome: AUDIT_OUTCOMES.rejectedInput,
+      reason: parsed.ok ? `${resourceId} is not a resource` : parsed.error,
+      resourceId,
+      errorCode: 'InvalidResourceId',
+    });
     return { resourceId, decisions: recorder.decisions, settled: [] };
   }
   const { id, type, name } = parsed.value;
   const reconcilers = deps.reconcilers.filter((r) => r.handles(type) && (!features || features.has(r.feature)));
   if (reconcilers.length === 0) {
-    await recorder.decide({ action: 'reconcile', outcome: AUDIT_OUTCOMES.skipped, reason: `resource type ${type} is not one the automation acts on`, resourceId: id });
+    await recorder.decide({
+      action: 'reconcile',
+      outcome: AUDIT_OUTCOMES.skipped,
+      reason: `resource type ${type} is not one the automation acts on`,
+      resourceId: id,
+    });
     return { resourceId: id, decisions: recorder.decisions, settled: [] };
   }
 
@@ -91,11 +111,14 @@ export async function settleChangedResource(deps: ResourcesDeps, resourceId: str
   const runs = new Map<string, Promise<FeatureResult | undefined>>();
   for (const reconciler of reconcilers) {
     const before = (reconciler.runsAfter ?? []).flatMap((f) => runs.get(f) ?? []);
-    runs.set(reconciler.feature, (async () => {
-      const earlier = await Promise.allSettled(before);
-      if (earlier.some((e) => e.status === 'rejected')) return undefined; // it waits on work that did not finish
-      return reconciler.reconcile(read, { ...options, reads });
-    })());
+    runs.set(
+      reconciler.feature,
+      (async () => {
+        const earlier = await Promise.allSettled(before);
+        if (earlier.some((e) => e.status === 'rejected')) return undefined; // it waits on work that did not finish
+        return reconciler.reconcile(read, { ...options, reads });
+      })(),
+    );
   }
   const outcomes = await Promise.allSettled(runs.values());
   const settled = [...runs.keys()].flatMap((feature, i) => {

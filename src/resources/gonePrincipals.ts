@@ -26,7 +26,12 @@ export type GonePrincipalsDeps = AccessDeps & Pick<ResourcesDeps, 'reconcilers'>
  * Our assignments naming one consumer: revoke those whose principal is gone. Records each revoke (or
  * failure) as an audit row; an error that is not an AppError escapes for the sweep to record.
  */
-export async function revokeGonePrincipals(sweep: SweepRun, deps: GonePrincipalsDeps, consumerId: string, assignments: readonly RoleAssignmentInfo[]): Promise<void> {
+export async function revokeGonePrincipals(
+  sweep: SweepRun,
+  deps: GonePrincipalsDeps,
+  consumerId: string,
+  assignments: readonly RoleAssignmentInfo[],
+): Promise<void> {
   const run = startRun(deps, { log: sweep.options.log.child({ resourceId: consumerId }), trigger: sweep.trigger, quiet: true });
   const name = nameOf(consumerId);
   try {

@@ -36,7 +36,14 @@ export interface ResourceEvent {
 export type ParsedResourceEvent =
   | { readonly kind: 'handled'; readonly event: ResourceEvent }
   /** Well-formed, but not for us (another type, operation or subscription): acknowledged and audited. */
-  | { readonly kind: 'skipped'; readonly eventId: string; readonly reason: string; readonly resourceId?: string; readonly correlationId?: string; readonly caller?: string }
+  | {
+      readonly kind: 'skipped';
+      readonly eventId: string;
+      readonly reason: string;
+      readonly resourceId?: string;
+      readonly correlationId?: string;
+      readonly caller?: string;
+    }
   /** Malformed: acknowledged and audited as rejected input, never retried. */
   | { readonly kind: 'rejected'; readonly eventId?: string; readonly reason: string };
 
@@ -58,14 +65,19 @@ export async function parseResourceEvent(input: unknown, options: ParseOptions):
   const schema = isCloudEvent ? 'CloudEventSchemaV1_0' : 'EventGridSchema';
   try {
     const event = await deserializeEvent(input, schema);
-    if (!event) return { kind: 'rejected', eventId: rawId, reason: isCloudEvent ? 'the CloudEvent is empty' : 'the Event Grid event is empty' };
+    if (!event)
+      return { kind: 'rejected', eventId: rawId, reason: isCloudEvent ? 'the CloudEvent is empty' : 'the Event Grid event is empty' };
     eventId = event.id;
     eventType = event.type;
     data = event.data;
     eventTime = event.time;
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
-    return { kind: 'rejected', eventId: rawId, reason: `the event is not valid ${isCloudEvent ? 'CloudEvents 1.0' : 'Event Grid schema'}: ${why}` };
+    return {
+      kind: 'rejected',
+      eventId: rawId,
+      reason: `the event is not valid ${isCloudEvent ? 'CloudEvents 1.0' : 'Event Grid schema'}: ${why}`,
+    };
   }
 
   const isResourceEvent = (Object.values(RESOURCE_EVENT_TYPES) as string[]).some((t) => t.toLowerCase() === eventType.toLowerCase());
@@ -93,7 +105,11 @@ export async function parseResourceEvent(input: unknown, options: ParseOptions):
   const isTagsWrite = operationName.toLowerCase() === TAGS_WRITE_OPERATION.toLowerCase();
   if (resource.kind !== RESOURCE_ID_KINDS.resource || !isWatchedType(resource.type)) {
     const what = resource.kind === RESOURCE_ID_KINDS.resource ? `resource type ${resource.type}` : `a ${resource.kind}`;
-    return { kind: 'skipped', ...base, reason: `${isTagsWrite ? 'tags written on' : 'event for'} ${what}, which the access feature does not watch` };
+    return {
+      kind: 'skipped',
+      ...base,
+      reason: `${isTagsWrite ? 'tags written on' : 'event for'} ${what}, which the access feature does not watch`,
+    };
   }
 
   const change = eventType.toLowerCase() === RESOURCE_EVENT_TYPES.delete.toLowerCase() ? 'delete' : 'write';

@@ -19,7 +19,11 @@ import { withArmPriority } from '../azure/armPacing.js';
 export const EVENT_PACING_BUDGET_MS = 25_000;
 
 /** Handles one delivered resource event (Event Grid schema or CloudEvents). */
-export async function handleResourceEvent(deps: ResourcesDeps & { readonly config: Pick<Config, 'watchedSubscriptions'> }, input: unknown, log: Logger): Promise<ChangedResourceResult | undefined> {
+export async function handleResourceEvent(
+  deps: ResourcesDeps & { readonly config: Pick<Config, 'watchedSubscriptions'> },
+  input: unknown,
+  log: Logger,
+): Promise<ChangedResourceResult | undefined> {
   const parsed = await parseResourceEvent(input, { watchedSubscriptions: deps.config.watchedSubscriptions });
   switch (parsed.kind) {
     case 'rejected':
@@ -57,7 +61,11 @@ export async function handleResourceEvent(deps: ResourcesDeps & { readonly confi
       };
       // Under ARM's throttle, the oldest event's requests go first (armPacing.ts): a burst finishes what it
       // started. Waits end in time to answer Event Grid within its 30 s, else it redelivers anyway.
-      return withArmPriority(event.eventTime ? Date.parse(event.eventTime) : Date.now(), () => reconcileChangedResource(deps, event.resourceId, options), { deadline: Date.now() + EVENT_PACING_BUDGET_MS });
+      return withArmPriority(
+        event.eventTime ? Date.parse(event.eventTime) : Date.now(),
+        () => reconcileChangedResource(deps, event.resourceId, options),
+        { deadline: Date.now() + EVENT_PACING_BUDGET_MS },
+      );
     }
   }
 }

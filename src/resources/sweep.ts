@@ -60,26 +60,66 @@ export async function sweepSubscriptions(deps: SweepDeps, options: SweepOptions)
   const budgetSeconds = deps.config.sweepTimeBudgetSeconds ?? DEFAULT_SWEEP_TIME_BUDGET_SECONDS;
   const owner = options.sweepId ?? `sweep-${started}`;
   // Table Storage unreachable: walk without lease or cursor (items are idempotent; a second walker costs reads, not harm).
-  const lease = options.progress ? await options.progress.begin(owner, sweepLeaseMs(budgetSeconds)).catch((error: unknown) => (options.log.error('could not take the sweep lease; this run walks from the start without it', { error }), undefined)) : undefined;
+  const lease = options.progress
+    ? await options.progress
+        .begin(owner, sweepLeaseMs(budgetSeconds))
+        .catch(
+          (error: unknown) => (
+            options.log.error('could not take the sweep lease; this run walks from the start without it', { error }), undefined
+          ),
+        )
+    : undefined;
   if (lease && !lease.ok) {
-    const summary: SweepSummary = { subscriptions: 0, resources: 0, failedResources: 0, assignmentsChecked: 0, outcomes: {}, ownedAssignments: {}, durationMs: Date.now() - started, busy: { holder: lease.holder, until: lease.until } };
+    const summary: SweepSummary = {
+      subscriptions: 0,
+      resources: 0,
+      failedResources: 0,
+      assignmentsChecked: 0,
+      outcomes: {},
+      ownedAssignments: {},
+      durationMs: Date.now() - started,
+      busy: { holder: lease.holder, until: lease.until },
+    };
     await new SweepRun(deps, options, trigger, new SweepBudget(started, undefined, [])).recordSummary(summary);
     options.log.info('reconciliation sweep finished', { ...summary });
     return summary;
   }
-  const sweep = new SweepRun(deps, options, trigger, new SweepBudget(started + budgetSeconds * 1000, lease?.lease.cursor, deps.config.watchedSubscriptions));
+  const sweep = new SweepRun(
+    deps,
+    options,
+    trigger,
+    new SweepBudget(started + budgetSeconds * 1000, lease?.lease.cursor, deps.config.watchedSubscriptions),
+  );
   // Registry settlements a registry event (or an earlier sweep) could not finish within its Resource Graph budget.
-  sweep.resumedRegistries = await resumeUnfinishedRegistries(deps, sweep.budget, { log: options.log, trigger, quiet: true }, (decisions) => sweep.count(decisions), reconcileResource);
+  sweep.resumedRegistries = await resumeUnfinishedRegistries(
+    deps,
+    sweep.budget,
+    { log: options.log, trigger, quiet: true },
+    (decisions) => sweep.count(decisions),
+    reconcileResource,
+  );
   for (const subscriptionId of deps.config.watchedSubscriptions) {
     if (sweep.budget.stopped) break;
     if (sweep.budget.isSubscriptionDone(subscriptionId)) continue;
     await sweepSubscription(sweep, deps, subscriptionId);
   }
   const resumedFrom = sweep.budget.resumeFrom;
-  const pass = resumedFrom ? { passId: resumedFrom.passId, passStartedAt: resumedFrom.passStartedAt, runs: resumedFrom.runs + 1 } : { passId: owner, passStartedAt: new Date(started).toISOString(), runs: 1 };
+  const pass = resumedFrom
+    ? { passId: resumedFrom.passId, passStartedAt: resumedFrom.passStartedAt, runs: resumedFrom.runs + 1 }
+    : { passId: owner, passStartedAt: new Date(started).toISOString(), runs: 1 };
   const next = sweep.budget.cursorFor(pass);
-  const ended = lease?.ok && options.progress ? await options.progress.end(lease.lease, next).catch((error: unknown) => (options.log.error('could not save the sweep cursor; the next run starts this pass over', { error }), true)) : true;
-  if (!ended) options.log.warn('the sweep lease lapsed while this run walked; another run holds it now, so this run leaves the cursor as that run writes it');
+  const ended =
+    lease?.ok && options.progress
+      ? await options.progress
+          .end(lease.lease, next)
+          .catch(
+            (error: unknown) => (options.log.error('could not save the sweep cursor; the next run starts this pass over', { error }), true),
+          )
+      : true;
+  if (!ended)
+    options.log.warn(
+      'the sweep lease lapsed while this run walked; another run holds it now, so this run leaves the cursor as that run writes it',
+    );
   const summary: SweepSummary = {
     subscriptions: deps.config.watchedSubscriptions.length,
     resources: sweep.resources,
@@ -99,14 +139,19 @@ export async function sweepSubscriptions(deps: SweepDeps, options: SweepOptions)
 
 async function sweepSubscription(sweep: SweepRun, deps: SweepDeps, subscriptionId: string): Promise<void> {
   const subscriptionScope = `/subscriptions/${subscriptionId}`;
-  const sweepers = deps.reconcilers.filter((r): r is ResourceReconciler & { sweep: NonNullable<ResourceReconciler['sweep']> } => r.sweep !== undefined);
+  const sweepers = deps.reconcilers.filter(
+    (r): r is ResourceReconciler & { sweep: NonNullable<ResourceReconciler['sweep']> } => r.sweep !== undefined,
+  );
 
   // 1. Ours before: where they are and whom they name widen the set of resources to reconcile.
   let before: RoleAssignmentInfo[] = [];
   try {
     before = (await deps.roleAssignments.listInSubscription(subscriptionId)).filter((a) => ownershipOfListed(a) !== undefined);
   } catch (error) {
-    await sweep.recordFailure({ action: 'sweep', resourceId: subscriptionScope, reason: `could not list role assignments in subscription ${subscriptionId}` }, error);
+    await sweep.recordFailure(
+      { action: 'sweep', resourceId: subscriptionScope, reason: `could not list role assignments in subscription ${subscriptionId}` },
+      error,
+    );
   }
 
   // 2. What each feature claims, through the event path's own layer.
@@ -118,21 +163,33 @@ async function sweepSubscription(sweep: SweepRun, deps: SweepDeps, subscriptionI
     target.features.add(feature);
     targets.set(key, target);
   };
-  if (sweepers.length > 0) try {
-    for (const row of await deps.resourceGraph.query(sweepTargetsQuery(deps.reconcilers), [subscriptionId])) {
-      if (typeof row['id'] !== 'string' || typeof row['type'] !== 'string') continue;
-      const swept = { id: row['id'], type: row['type'].toLowerCase(), tags: (row['tags'] ?? {}) as Record<string, string> };
-      for (const r of sweepers) if (r.sweep.wants(swept)) add(swept.id, r.feature);
+  if (sweepers.length > 0)
+    try {
+      for (const row of await deps.resourceGraph.query(sweepTargetsQuery(deps.reconcilers), [subscriptionId])) {
+        if (typeof row['id'] !== 'string' || typeof row['type'] !== 'string') continue;
+        const swept = { id: row['id'], type: row['type'].toLowerCase(), tags: (row['tags'] ?? {}) as Record<string, string> };
+        for (const r of sweepers) if (r.sweep.wants(swept)) add(swept.id, r.feature);
+      }
+    } catch (error) {
+      await sweep.recordFailure(
+        {
+          action: 'sweep',
+          resourceId: subscriptionScope,
+          reason: `could not query Resource Graph for tagged resources in subscription ${subscriptionId}`,
+        },
+        error,
+      );
     }
-  } catch (error) {
-    await sweep.recordFailure({ action: 'sweep', resourceId: subscriptionScope, reason: `could not query Resource Graph for tagged resources in subscription ${subscriptionId}` }, error);
-  }
   for (const r of sweepers) {
     if (!r.sweep.listKnown) continue;
     try {
-      for (const id of await r.sweep.listKnown()) if (subscriptionIdOf(id)?.toLowerCase() === subscriptionId.toLowerCase()) add(id, r.feature);
+      for (const id of await r.sweep.listKnown())
+        if (subscriptionIdOf(id)?.toLowerCase() === subscriptionId.toLowerCase()) add(id, r.feature);
     } catch (error) {
-      await sweep.recordFailure({ action: 'sweep', resourceId: subscriptionScope, reason: `could not list the resources ${r.feature} must settle` }, error);
+      await sweep.recordFailure(
+        { action: 'sweep', resourceId: subscriptionScope, reason: `could not list the resources ${r.feature} must settle` },
+        error,
+      );
     }
   }
   for (const a of before) for (const r of sweepers) for (const id of r.sweep.pointedAt?.(a) ?? []) add(id, r.feature);
@@ -141,12 +198,27 @@ async function sweepSubscription(sweep: SweepRun, deps: SweepDeps, subscriptionI
   // there, so running both at once would race to the same writes (and record each twice).
   const isRegistry = (t: SweepTarget) => resourceTypeOf(t.id) === REGISTRY_TYPE;
   // A registry whose unfinished settlement this run carried on is not settled again by access (other features still run).
-  for (const [key, t] of targets) if (isRegistry(t) && sweep.resumedRegistries.has(key) && t.features.delete(FEATURES.access) && t.features.size === 0) targets.delete(key);
+  for (const [key, t] of targets)
+    if (isRegistry(t) && sweep.resumedRegistries.has(key) && t.features.delete(FEATURES.access) && t.features.size === 0)
+      targets.delete(key);
   const targetKey = (t: SweepTarget) => `${isRegistry(t) ? 1 : 0}|${resourceIdKey(t.id)}`;
   const work = sweep.budget.remaining(subscriptionId, SWEEP_PHASES.targets, [...targets.values()], targetKey);
   for (const wave of [work.filter((t) => !isRegistry(t)), work.filter(isRegistry)]) {
-    await sweep.budget.forEach(subscriptionId, SWEEP_PHASES.targets, wave, targetKey, sweep.concurrency, (target) => { sweep.resources++; return reconcileTarget(sweep, deps, target); }, (target, error) =>
-      sweep.recordFailure({ action: 'reconcile', resourceId: target.id, reason: `the sweep could not reconcile ${nameOf(target.id)}` }, error),
+    await sweep.budget.forEach(
+      subscriptionId,
+      SWEEP_PHASES.targets,
+      wave,
+      targetKey,
+      sweep.concurrency,
+      (target) => {
+        sweep.resources++;
+        return reconcileTarget(sweep, deps, target);
+      },
+      (target, error) =>
+        sweep.recordFailure(
+          { action: 'reconcile', resourceId: target.id, reason: `the sweep could not reconcile ${nameOf(target.id)}` },
+          error,
+        ),
     );
   }
   if (sweep.budget.stopped) return;
@@ -156,7 +228,14 @@ async function sweepSubscription(sweep: SweepRun, deps: SweepDeps, subscriptionI
   try {
     after = (await deps.roleAssignments.listInSubscription(subscriptionId)).filter((a) => ownershipOfListed(a) !== undefined);
   } catch (error) {
-    await sweep.recordFailure({ action: 'sweep', resourceId: subscriptionScope, reason: `could not list role assignments in subscription ${subscriptionId} to find those whose principal is gone` }, error);
+    await sweep.recordFailure(
+      {
+        action: 'sweep',
+        resourceId: subscriptionScope,
+        reason: `could not list role assignments in subscription ${subscriptionId} to find those whose principal is gone`,
+      },
+      error,
+    );
     return;
   }
   sweep.ownedAssignments.set(subscriptionId.toLowerCase(), after.length);
@@ -172,8 +251,22 @@ async function sweepSubscription(sweep: SweepRun, deps: SweepDeps, subscriptionI
   }
   const groupKey = (group: { consumerId: string }) => resourceIdKey(group.consumerId);
   const groups = sweep.budget.remaining(subscriptionId, SWEEP_PHASES.principals, [...byConsumer.values()], groupKey);
-  await sweep.budget.forEach(subscriptionId, SWEEP_PHASES.principals, groups, groupKey, sweep.concurrency, (group) => revokeGonePrincipals(sweep, deps, group.consumerId, group.assignments), (group, error) =>
-    sweep.recordFailure({ action: 'revoke', resourceId: group.consumerId, reason: `the sweep could not check the principals of ${nameOf(group.consumerId)}` }, error),
+  await sweep.budget.forEach(
+    subscriptionId,
+    SWEEP_PHASES.principals,
+    groups,
+    groupKey,
+    sweep.concurrency,
+    (group) => revokeGonePrincipals(sweep, deps, group.consumerId, group.assignments),
+    (group, error) =>
+      sweep.recordFailure(
+        {
+          action: 'revoke',
+          resourceId: group.consumerId,
+          reason: `the sweep could not check the principals of ${nameOf(group.consumerId)}`,
+        },
+        error,
+      ),
   );
 }
 
@@ -186,8 +279,15 @@ async function reconcileTarget(sweep: SweepRun, deps: SweepDeps, target: SweepTa
     outcome = await settleChangedResource(deps, target.id, options, target.features);
   } catch (error) {
     sweep.failedResources++;
-    if (error instanceof AppError) return sweep.options.log.warn(`could not reconcile ${target.id}; the next sweep retries`, { resourceId: target.id, errorCode: error.code });
-    return sweep.recordFailure({ action: 'reconcile', resourceId: target.id, reason: `the sweep could not reconcile ${nameOf(target.id)}` }, error);
+    if (error instanceof AppError)
+      return sweep.options.log.warn(`could not reconcile ${target.id}; the next sweep retries`, {
+        resourceId: target.id,
+        errorCode: error.code,
+      });
+    return sweep.recordFailure(
+      { action: 'reconcile', resourceId: target.id, reason: `the sweep could not reconcile ${nameOf(target.id)}` },
+      error,
+    );
   }
   sweep.count(outcome.decisions);
   let failed = false;
@@ -200,8 +300,13 @@ async function reconcileTarget(sweep: SweepRun, deps: SweepDeps, target: SweepTa
     const error: unknown = settled.reason;
     // An AppError escapes a use case only after its failed audit row is written (the retry it asks for
     // is the next sweep); its other decisions are in the audit table, not in these counts.
-    if (error instanceof AppError) sweep.options.log.warn(`could not reconcile ${target.id}; the next sweep retries`, { resourceId: target.id, errorCode: error.code });
-    else await sweep.recordFailure({ action: 'reconcile', resourceId: target.id, reason: `the sweep could not reconcile ${nameOf(target.id)}` }, error);
+    if (error instanceof AppError)
+      sweep.options.log.warn(`could not reconcile ${target.id}; the next sweep retries`, { resourceId: target.id, errorCode: error.code });
+    else
+      await sweep.recordFailure(
+        { action: 'reconcile', resourceId: target.id, reason: `the sweep could not reconcile ${nameOf(target.id)}` },
+        error,
+      );
   }
   if (failed) sweep.failedResources++;
 }

@@ -100,7 +100,8 @@ export class SweepBudget {
       while (next < items.length && !this.stop) {
         if (this.exhausted && this.startedAny) {
           // Everything before `next` has started; the cursor is the last of those (or the one before this phase).
-          const after = next > 0 ? keyOf(items[next - 1] as T) : this.last?.subscriptionId === sub && this.last.phase === phase ? this.last.after : '';
+          const after =
+            next > 0 ? keyOf(items[next - 1] as T) : this.last?.subscriptionId === sub && this.last.phase === phase ? this.last.after : '';
           this.stop = { subscriptionId: sub, phase, after, left: items.length - next };
           return;
         }

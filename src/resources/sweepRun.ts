@@ -117,12 +117,20 @@ export class SweepRun {
       outcome: AUDIT_OUTCOMES.swept,
       reason: summary.busy
         ? `another sweep (${summary.busy.holder}) holds the sweep lease until ${summary.busy.until}; this run walked nothing`
-        : (summary.resumed ? `resumed the sweep pass run ${summary.resumed.passId} began (run ${summary.resumed.runs} of it; ${summary.resumed.skippedDone} item(s) done by earlier runs skipped); ` : '') +
+        : (summary.resumed
+            ? `resumed the sweep pass run ${summary.resumed.passId} began (run ${summary.resumed.runs} of it; ${summary.resumed.skippedDone} item(s) done by earlier runs skipped); `
+            : '') +
           `swept ${summary.subscriptions} subscription(s): ${summary.resources} resource(s) reconciled, ${summary.assignmentsChecked} assignment(s) of ours checked` +
           (counts ? `; decisions: ${counts}` : '; no decisions') +
           (summary.failedResources > 0 ? `; ${summary.failedResources} resource(s) failed (the next sweep retries)` : '') +
-          (summary.registriesResumed ? `; carried on ${summary.registriesResumed} registry settlement(s) an earlier run left unfinished` : '') +
-          (summary.unfinished ? `; partial: the time budget ran out with ${summary.left} item(s) left in this phase, resumes next run` : summary.resumed ? '; the pass is finished' : ''),
+          (summary.registriesResumed
+            ? `; carried on ${summary.registriesResumed} registry settlement(s) an earlier run left unfinished`
+            : '') +
+          (summary.unfinished
+            ? `; partial: the time budget ran out with ${summary.left} item(s) left in this phase, resumes next run`
+            : summary.resumed
+              ? '; the pass is finished'
+              : ''),
       caller: SWEEP_CALLER,
       ...(this.trigger.correlationId ? { correlationId: this.trigger.correlationId } : {}),
       durationMs: summary.durationMs,

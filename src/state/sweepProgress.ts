@@ -43,7 +43,9 @@ export interface HeldSweepLease {
   readonly cursor?: SweepCursor;
 }
 
-export type SweepLeaseResult = { readonly ok: true; readonly lease: HeldSweepLease } | { readonly ok: false; readonly holder: string; readonly until: string };
+export type SweepLeaseResult =
+  | { readonly ok: true; readonly lease: HeldSweepLease }
+  | { readonly ok: false; readonly holder: string; readonly until: string };
 
 export interface SweepProgress {
   /** Takes the sweep's lease for `leaseMs` if it is free or lapsed; otherwise who holds it, until when. */
@@ -71,10 +73,13 @@ export function createTableSweepProgress(table: LazyTable): SweepProgress {
       // A lease further ahead than twice ours was not written by a sweep with sane settings (a hand-edited
       // row, a clock far off): it would block every sweep, so it counts as lapsed.
       const heldUntil = Date.parse(current?.leaseUntil ?? '');
-      if (current?.owner && heldUntil > Date.now() && heldUntil - Date.now() <= 2 * leaseMs) return { ok: false, holder: current.owner, until: current.leaseUntil };
+      if (current?.owner && heldUntil > Date.now() && heldUntil - Date.now() <= 2 * leaseMs)
+        return { ok: false, holder: current.owner, until: current.leaseUntil };
       const entity: Entity = { ...KEY, owner, leaseUntil: until, cursor: current?.cursor ?? '' };
       try {
-        const etag = current ? (await client.updateEntity(entity, 'Replace', { etag: current.etag ?? '*' })).etag : (await client.createEntity(entity)).etag;
+        const etag = current
+          ? (await client.updateEntity(entity, 'Replace', { etag: current.etag ?? '*' })).etag
+          : (await client.createEntity(entity)).etag;
         if (!etag) throw new Error('Table Storage answered no ETag for the sweep lease');
         const cursor = cursorOf(entity.cursor);
         return { ok: true, lease: { owner, etag, ...(cursor ? { cursor } : {}) } };
@@ -90,7 +95,11 @@ export function createTableSweepProgress(table: LazyTable): SweepProgress {
     async end(lease, cursor) {
       const client = await table.client();
       try {
-        await client.updateEntity<Entity>({ ...KEY, owner: '', leaseUntil: new Date(0).toISOString(), cursor: cursor ? JSON.stringify(cursor) : '' }, 'Replace', { etag: lease.etag });
+        await client.updateEntity<Entity>(
+          { ...KEY, owner: '', leaseUntil: new Date(0).toISOString(), cursor: cursor ? JSON.stringify(cursor) : '' },
+          'Replace',
+          { etag: lease.etag },
+        );
         return true;
       } catch (error) {
         if (statusOf(error) === 412 || statusOf(error) === 404) return false;
@@ -106,8 +115,23 @@ export function cursorOf(value: unknown): SweepCursor | undefined {
   try {
     const c = JSON.parse(value) as Partial<SweepCursor>;
     const phases: readonly string[] = Object.values(SWEEP_PHASES);
-    if (typeof c.passId !== 'string' || typeof c.passStartedAt !== 'string' || typeof c.subscriptionId !== 'string' || typeof c.after !== 'string' || !phases.includes(String(c.phase))) return undefined;
-    return { passId: c.passId, passStartedAt: c.passStartedAt, runs: Number(c.runs) || 1, subscriptionId: c.subscriptionId, phase: c.phase as SweepPhase, after: c.after, left: Number(c.left) || 0 };
+    if (
+      typeof c.passId !== 'string' ||
+      typeof c.passStartedAt !== 'string' ||
+      typeof c.subscriptionId !== 'string' ||
+      typeof c.after !== 'string' ||
+      !phases.includes(String(c.phase))
+    )
+      return undefined;
+    return {
+      passId: c.passId,
+      passStartedAt: c.passStartedAt,
+      runs: Number(c.runs) || 1,
+      subscriptionId: c.subscriptionId,
+      phase: c.phase as SweepPhase,
+      after: c.after,
+      left: Number(c.left) || 0,
+    };
   } catch {
     return undefined;
   }

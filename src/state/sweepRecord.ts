@@ -47,7 +47,9 @@ function ownedOf(value: unknown): { ownedAssignments?: Record<string, number> } 
   try {
     const parsed = JSON.parse(value) as unknown;
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return {};
-    const counts = Object.entries(parsed as Record<string, unknown>).filter((e): e is [string, number] => typeof e[1] === 'number' && Number.isInteger(e[1]) && e[1] >= 0);
+    const counts = Object.entries(parsed as Record<string, unknown>).filter(
+      (e): e is [string, number] => typeof e[1] === 'number' && Number.isInteger(e[1]) && e[1] >= 0,
+    );
     return { ownedAssignments: Object.fromEntries(counts) };
   } catch {
     return {};
@@ -60,7 +62,10 @@ export function createTableSweepRecords(table: LazyTable): SweepRecords {
     async save(record) {
       const client = await table.client();
       const { ownedAssignments, ...scalars } = record;
-      await client.upsertEntity({ ...KEY, ...scalars, ...(ownedAssignments ? { ownedAssignments: JSON.stringify(ownedAssignments) } : {}) }, 'Replace');
+      await client.upsertEntity(
+        { ...KEY, ...scalars, ...(ownedAssignments ? { ownedAssignments: JSON.stringify(ownedAssignments) } : {}) },
+        'Replace',
+      );
     },
     async last() {
       const client = await table.client();

@@ -53,7 +53,15 @@ export function createTableRegistryContinuations(table: LazyTable): RegistryCont
       const out: UnfinishedRegistry[] = [];
       for await (const row of client.listEntities<Entity>({ queryOptions: { filter: `PartitionKey eq '${PARTITION}'` } })) {
         if (typeof row.registryId !== 'string' || typeof row.skipToken !== 'string' || row.skipToken === '') continue;
-        out.push({ registryId: row.registryId, skipToken: row.skipToken, startedBy: String(row.startedBy ?? ''), startedAt: String(row.startedAt ?? ''), runs: Number(row.runs) || 1, rowsRead: Number(row.rowsRead) || 0, ...(row.etag ? { etag: row.etag } : {}) });
+        out.push({
+          registryId: row.registryId,
+          skipToken: row.skipToken,
+          startedBy: String(row.startedBy ?? ''),
+          startedAt: String(row.startedAt ?? ''),
+          runs: Number(row.runs) || 1,
+          rowsRead: Number(row.rowsRead) || 0,
+          ...(row.etag ? { etag: row.etag } : {}),
+        });
       }
       return out;
     },

@@ -43,7 +43,12 @@ export interface CredentialPlanInput {
 export interface CredentialPlan {
   readonly creates: readonly { readonly credential: WantedCredential; readonly reason: string }[];
   readonly updates: readonly { readonly credential: WantedCredential; readonly previous: FederatedCredential; readonly reason: string }[];
-  readonly unchanged: readonly { readonly credential: WantedCredential; readonly existingName: string; readonly owned: boolean; readonly reason: string }[];
+  readonly unchanged: readonly {
+    readonly credential: WantedCredential;
+    readonly existingName: string;
+    readonly owned: boolean;
+    readonly reason: string;
+  }[];
   readonly deletes: readonly { readonly credential: FederatedCredential; readonly reason: string }[];
   /** Ours that are not wanted but kept because deletes are not allowed this time. */
   readonly kept: readonly { readonly credential: FederatedCredential; readonly reason: string }[];
@@ -77,21 +82,40 @@ export function planFederatedCredentials(input: CredentialPlanInput): Credential
 
   for (const c of input.existing) {
     if (!isOwnedCredentialName(c.name) || wantedNames.has(c.name.toLowerCase())) continue;
-    if (input.allowDeletes) deletes.push({ credential: c, reason: `${c.name} (${c.subject}) is no longer asked for by the workload tags on ${input.identityName}` });
-    else kept.push({ credential: c, reason: `${c.name} is not asked for, but kept: the workload tags on ${input.identityName} could not be fully read this time` });
+    if (input.allowDeletes)
+      deletes.push({
+        credential: c,
+        reason: `${c.name} (${c.subject}) is no longer asked for by the workload tags on ${input.identityName}`,
+      });
+    else
+      kept.push({
+        credential: c,
+        reason: `${c.name} is not asked for, but kept: the workload tags on ${input.identityName} could not be fully read this time`,
+      });
   }
 
   let count = input.existing.length - deletes.length;
   for (const w of input.wanted) {
     const current = byName.get(w.name.toLowerCase());
     if (current) {
-      if (sameCredential(current, w)) unchanged.push({ credential: w, existingName: current.name, owned: true, reason: `federated credential for ${what(w)} is in place` });
+      if (sameCredential(current, w))
+        unchanged.push({
+          credential: w,
+          existingName: current.name,
+          owned: true,
+          reason: `federated credential for ${what(w)} is in place`,
+        });
       else updates.push({ credential: w, previous: current, reason: updateReason(current, w, what(w)) });
       continue;
     }
     const byHand = input.existing.find((c) => !isOwnedCredentialName(c.name) && c.issuer === w.issuer && c.subject === w.subject);
     if (byHand) {
-      unchanged.push({ credential: w, existingName: byHand.name, owned: false, reason: `${what(w)} is already trusted by credential ${byHand.name}, made outside the automation; left as it is` });
+      unchanged.push({
+        credential: w,
+        existingName: byHand.name,
+        owned: false,
+        reason: `${what(w)} is already trusted by credential ${byHand.name}, made outside the automation; left as it is`,
+      });
       continue;
     }
     if (count >= limit) {
@@ -109,11 +133,17 @@ export function planFederatedCredentials(input: CredentialPlanInput): Credential
 
 /** Whether an existing credential already says what is wanted (issuer exactly, subject, audiences). */
 export function sameCredential(a: FederatedCredential, b: FederatedCredential): boolean {
-  return a.issuer === b.issuer && a.subject === b.subject && a.audiences.length === b.audiences.length && a.audiences.every((x, i) => x === b.audiences[i]);
+  return (
+    a.issuer === b.issuer &&
+    a.subject === b.subject &&
+    a.audiences.length === b.audiences.length &&
+    a.audiences.every((x, i) => x === b.audiences[i])
+  );
 }
 
 function updateReason(previous: FederatedCredential, wanted: WantedCredential, what: string): string {
-  if (previous.issuer !== wanted.issuer) return `cluster ${wanted.clusterName}'s OIDC issuer changed from ${previous.issuer} to ${wanted.issuer}; credential for ${what} updated`;
+  if (previous.issuer !== wanted.issuer)
+    return `cluster ${wanted.clusterName}'s OIDC issuer changed from ${previous.issuer} to ${wanted.issuer}; credential for ${what} updated`;
   if (previous.subject !== wanted.subject) return `credential for ${what} had subject ${previous.subject}; set to ${wanted.subject}`;
   return `credential for ${what} had audiences ${previous.audiences.join(',')}; set to ${WORKLOAD_AUDIENCE}`;
 }

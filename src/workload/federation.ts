@@ -9,7 +9,14 @@ import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
 import type { ArmResource } from '../azure/arm.js';
 import { evaluateFederationEligibility, type FederationEligibility } from '../policy/federationEligibility.js';
 import { parseResourceId } from '../policy/resourceId.js';
-import { federatedCredentialName, isOwnedCredentialName, WORKLOAD_AUDIENCE, WORKLOAD_TAG_NAMES, type ClusterRef, type WorkloadTags } from '../policy/workloadTags.js';
+import {
+  federatedCredentialName,
+  isOwnedCredentialName,
+  WORKLOAD_AUDIENCE,
+  WORKLOAD_TAG_NAMES,
+  type ClusterRef,
+  type WorkloadTags,
+} from '../policy/workloadTags.js';
 import { isWorkloadIdentityEnabled, serviceAccountManifest } from './clusterSide.js';
 import { planFederatedCredentials, type CredentialPlan, type FederatedCredential, type WantedCredential } from './credentialPlan.js';
 import { clustersByNameQuery, key, sameSubscriptionAndName } from './workloadQueries.js';
@@ -34,7 +41,13 @@ export async function settleFederatedCredentials(
   const holdsOurs = existing.some((c) => isOwnedCredentialName(c.name));
   const eligibility = asks || holdsOurs ? await federationEligibility(run, id, principalId) : undefined;
   if (eligibility && !eligibility.eligible) {
-    const plan = planFederatedCredentials({ identityName: name, wanted: [], existing, allowDeletes: true, ineligible: `${name} may not be federated (${eligibility.reason})` });
+    const plan = planFederatedCredentials({
+      identityName: name,
+      wanted: [],
+      existing,
+      allowDeletes: true,
+      ineligible: `${name} may not be federated (${eligibility.reason})`,
+    });
     await denyIneligible(run, identity, principalId, eligibility, asks, plan.deletes.length);
     await applyCredentialPlan(run, id, principalId, plan);
     return { credentials: plan, complete: tags.errors.length === 0 };
@@ -93,9 +106,19 @@ async function federationEligibility(run: WorkloadRun, identityId: string, princ
 }
 
 /** The `denied-ineligible` row: what the tags asked for, why the identity may not be federated, and that ours go. */
-async function denyIneligible(run: WorkloadRun, identity: ArmResource, principalId: string, eligibility: Extract<FederationEligibility, { eligible: false }>, asks: boolean, deletes: number): Promise<void> {
-  const asked = asks ? `${WORKLOAD_TAG_NAMES.cluster} and ${WORKLOAD_TAG_NAMES.subjects} on ${identity.name} ask for federated credentials, but` : `${identity.name} holds federated credentials of ours, but`;
-  const outcome = deletes > 0 ? `; no federated credential is created, and ours (${deletes}) are deleted` : '; no federated credential is created';
+async function denyIneligible(
+  run: WorkloadRun,
+  identity: ArmResource,
+  principalId: string,
+  eligibility: Extract<FederationEligibility, { eligible: false }>,
+  asks: boolean,
+  deletes: number,
+): Promise<void> {
+  const asked = asks
+    ? `${WORKLOAD_TAG_NAMES.cluster} and ${WORKLOAD_TAG_NAMES.subjects} on ${identity.name} ask for federated credentials, but`
+    : `${identity.name} holds federated credentials of ours, but`;
+  const outcome =
+    deletes > 0 ? `; no federated credential is created, and ours (${deletes}) are deleted` : '; no federated credential is created';
   await run.decide({
     action: run.action('federated credential'),
     outcome: AUDIT_OUTCOMES.deniedIneligible,
@@ -112,15 +135,27 @@ async function denyIneligible(run: WorkloadRun, identity: ArmResource, principal
 }
 
 interface ResolvedClusters {
-  readonly withIssuer: readonly { readonly id: string; readonly name: string; readonly issuer: string; readonly workloadIdentityEnabled: boolean }[];
+  readonly withIssuer: readonly {
+    readonly id: string;
+    readonly name: string;
+    readonly issuer: string;
+    readonly workloadIdentityEnabled: boolean;
+  }[];
   /** False when a reference could not be settled (ambiguous name): nothing is deleted then. */
   readonly complete: boolean;
 }
 
 /** Cluster references → clusters as ARM has them now, with their exact OIDC issuer URL. */
-async function resolveClusters(run: WorkloadRun, identity: ArmResource, refs: readonly ClusterRef[], known: KnownClusters): Promise<ResolvedClusters> {
+async function resolveClusters(
+  run: WorkloadRun,
+  identity: ArmResource,
+  refs: readonly ClusterRef[],
+  known: KnownClusters,
+): Promise<ResolvedClusters> {
   const { deps } = run;
-  const subscriptionId = parseResourceId(identity.id).ok ? (parseResourceId(identity.id) as { value: { subscriptionId: string } }).value.subscriptionId : '';
+  const subscriptionId = parseResourceId(identity.id).ok
+    ? (parseResourceId(identity.id) as { value: { subscriptionId: string } }).value.subscriptionId
+    : '';
   const ids = new Map<string, { id: string; ref: ClusterRef }>();
   let complete = true;
 
@@ -131,7 +166,9 @@ async function resolveClusters(run: WorkloadRun, identity: ArmResource, refs: re
     for (const ref of byName) {
       const matches = rows.filter((row) => typeof row['id'] === 'string' && String(row['name']).toLowerCase() === ref.name.toLowerCase());
       // A cluster this run already knows (the event's cluster) counts even if Resource Graph has not caught up.
-      const fromKnown = [...known.entries()].filter(([k, v]) => v && parseResourceId(k).ok && sameSubscriptionAndName(k, subscriptionId, ref.name)).map(([, v]) => v!.id);
+      const fromKnown = [...known.entries()]
+        .filter(([k, v]) => v && parseResourceId(k).ok && sameSubscriptionAndName(k, subscriptionId, ref.name))
+        .map(([, v]) => v!.id);
       const found = [...new Set([...matches.map((row) => String(row['id'])), ...fromKnown].map((x) => key(x)))];
       if (found.length === 0) {
         await run.decide({
@@ -205,17 +242,32 @@ export function issuerOf(cluster: ArmResource): string | undefined {
   return typeof url === 'string' && url.trim() !== '' ? url : undefined;
 }
 
-async function applyCredentialPlan(run: WorkloadRun, identityId: string, principalId: string, plan: CredentialPlan, clientId?: string): Promise<void> {
+async function applyCredentialPlan(
+  run: WorkloadRun,
+  identityId: string,
+  principalId: string,
+  plan: CredentialPlan,
+  clientId?: string,
+): Promise<void> {
   const { deps } = run;
   const base = { resourceId: identityId, principalId };
   // A credential the tags ask for carries what the cluster owner applies: the client id and the
   // ServiceAccount manifest annotated with it (issue 19.5).
-  const details = (c: { name: string; subject: string; issuer: string; clusterId?: string; namespace?: string; serviceAccount?: string }) => ({
+  const details = (c: {
+    name: string;
+    subject: string;
+    issuer: string;
+    clusterId?: string;
+    namespace?: string;
+    serviceAccount?: string;
+  }) => ({
     credential: c.name,
     subject: c.subject,
     issuer: c.issuer,
     ...(c.clusterId ? { cluster: c.clusterId } : {}),
-    ...(clientId && c.namespace && c.serviceAccount ? { clientId, serviceAccountManifest: serviceAccountManifest(c.namespace, c.serviceAccount, clientId) } : {}),
+    ...(clientId && c.namespace && c.serviceAccount
+      ? { clientId, serviceAccountManifest: serviceAccountManifest(c.namespace, c.serviceAccount, clientId) }
+      : {}),
   });
 
   // Deletes first: they free slots under the cap.
@@ -227,13 +279,23 @@ async function applyCredentialPlan(run: WorkloadRun, identityId: string, princip
     }
     try {
       const outcome = await deps.federatedCredentials.delete(identityId, d.credential.name);
-      await run.decide({ ...entry, outcome: AUDIT_OUTCOMES.revoked, reason: outcome === 'deleted' ? `${d.reason}; deleted` : `${d.reason} (it was already gone)` });
+      await run.decide({
+        ...entry,
+        outcome: AUDIT_OUTCOMES.revoked,
+        reason: outcome === 'deleted' ? `${d.reason}; deleted` : `${d.reason} (it was already gone)`,
+      });
     } catch (error) {
       await run.fail({ ...entry, reason: `could not delete federated credential ${d.credential.name}` }, error);
     }
   }
   for (const k of plan.kept) {
-    await run.decide({ ...base, action: run.action('delete federated credential'), outcome: AUDIT_OUTCOMES.skipped, reason: k.reason, details: details(k.credential) });
+    await run.decide({
+      ...base,
+      action: run.action('delete federated credential'),
+      outcome: AUDIT_OUTCOMES.skipped,
+      reason: k.reason,
+      details: details(k.credential),
+    });
   }
 
   const writes = [...plan.updates.map((u) => ({ credential: u.credential, reason: u.reason })), ...plan.creates];

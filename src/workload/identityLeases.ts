@@ -51,7 +51,10 @@ type Entity = TableEntity<{ owner: string; leaseUntil: string }>;
 export function identityLeaseKeys(identityId: string): { partitionKey: string; rowKey: string } {
   const parsed = parseResourceId(identityId);
   if (!parsed.ok || !parsed.value.resourceGroup) throw new Error(`not a user-assigned identity id: ${identityId}`);
-  return { partitionKey: parsed.value.subscriptionId, rowKey: `${parsed.value.resourceGroup.toLowerCase()}|${parsed.value.name.toLowerCase()}` };
+  return {
+    partitionKey: parsed.value.subscriptionId,
+    rowKey: `${parsed.value.resourceGroup.toLowerCase()}|${parsed.value.name.toLowerCase()}`,
+  };
 }
 
 /** Identity leases over one table of the app's storage account; one per app, built in deps.ts. */
@@ -88,7 +91,10 @@ export function createTableIdentityLeases(table: LazyTable, options: IdentityLea
       for (let delay = 50; etag === undefined; delay = Math.min(delay * 2, 1000)) {
         const left = deadline - Date.now();
         if (left <= 0) {
-          throw new NotReadyError(IDENTITY_BUSY_CODE, `another run (on this or another instance) is writing the workload identity of ${keys.rowKey.split('|')[1]}; it was not free within ${Math.round(waitMs / 1000)} s, so this is retried on redelivery`);
+          throw new NotReadyError(
+            IDENTITY_BUSY_CODE,
+            `another run (on this or another instance) is writing the workload identity of ${keys.rowKey.split('|')[1]}; it was not free within ${Math.round(waitMs / 1000)} s, so this is retried on redelivery`,
+          );
         }
         await sleep(Math.min(left, delay / 2 + Math.random() * delay));
         etag = await tryAcquire(keys, owner);
@@ -107,7 +113,11 @@ export function createTableIdentityLeases(table: LazyTable, options: IdentityLea
             etag = (await client.updateEntity(entity, 'Replace', { etag: etag ?? '*' })).etag;
           } catch (error) {
             if ([412, 404].includes(statusOf(error) ?? 0)) lost = true;
-            runOptions.log?.warn(`could not renew the workload-identity lease of ${identityId}`, { identityId, lost, status: statusOf(error) });
+            runOptions.log?.warn(`could not renew the workload-identity lease of ${identityId}`, {
+              identityId,
+              lost,
+              status: statusOf(error),
+            });
           }
         });
       }, renewEveryMs);
@@ -120,9 +130,14 @@ export function createTableIdentityLeases(table: LazyTable, options: IdentityLea
           try {
             const client = await table.client();
             // Lapsed at once: the next run need not wait for it.
-            await client.updateEntity<Entity>({ ...keys, owner: '', leaseUntil: new Date(0).toISOString() }, 'Replace', { etag: etag ?? '*' });
+            await client.updateEntity<Entity>({ ...keys, owner: '', leaseUntil: new Date(0).toISOString() }, 'Replace', {
+              etag: etag ?? '*',
+            });
           } catch (error) {
-            runOptions.log?.warn(`could not release the workload-identity lease of ${identityId}; it lapses on its own`, { identityId, status: statusOf(error) });
+            runOptions.log?.warn(`could not release the workload-identity lease of ${identityId}; it lapses on its own`, {
+              identityId,
+              status: statusOf(error),
+            });
           }
         }
       }

@@ -70,12 +70,22 @@ export {
 export type { WorkloadReconcileOptions, WorkloadReconcileResult } from './workloadRun.js';
 
 /** Reconciles the workload-identity state of one identity, or of every identity naming one cluster or Key Vault, from ARM's current state. */
-export async function reconcileWorkloadIdentity(deps: WorkloadDeps, resourceId: string, options: WorkloadReconcileOptions): Promise<WorkloadReconcileResult> {
+export async function reconcileWorkloadIdentity(
+  deps: WorkloadDeps,
+  resourceId: string,
+  options: WorkloadReconcileOptions,
+): Promise<WorkloadReconcileResult> {
   const run = new WorkloadRun(deps, options);
   const parsed = parseResourceId(resourceId);
   if (!parsed.ok || !isWorkloadType(parsed.value.type)) {
     const reason = parsed.ok ? `${resourceId} is not a user-assigned identity, an AKS cluster or a Key Vault` : parsed.error;
-    await run.decide({ action: 'workload identity', outcome: AUDIT_OUTCOMES.rejectedInput, reason, resourceId, errorCode: 'InvalidResourceId' });
+    await run.decide({
+      action: 'workload identity',
+      outcome: AUDIT_OUTCOMES.rejectedInput,
+      reason,
+      resourceId,
+      errorCode: 'InvalidResourceId',
+    });
     return run.result(resourceId);
   }
   const id = parsed.value.id;
@@ -85,7 +95,10 @@ export async function reconcileWorkloadIdentity(deps: WorkloadDeps, resourceId: 
     else await settleCluster(run, id);
   } catch (error) {
     if (!(error instanceof AppError)) throw error;
-    await run.fail({ action: 'workload identity', resourceId: id, reason: `could not reconcile workload identity for ${parsed.value.name}` }, error);
+    await run.fail(
+      { action: 'workload identity', resourceId: id, reason: `could not reconcile workload identity for ${parsed.value.name}` },
+      error,
+    );
   }
   run.throwIfRetryNeeded();
   return run.result(id);
@@ -101,7 +114,11 @@ async function settleCluster(run: WorkloadRun, clusterId: string): Promise<void>
   const rows = await deps.resourceGraph.query(identitiesNamingClusterQuery(clusterName), deps.config.watchedSubscriptions);
   const identities = rows
     .filter((row) => typeof row['id'] === 'string')
-    .filter((row) => parseWorkloadTags(row['tags'] as Record<string, string> | undefined).clusters.some((ref) => refersToCluster(ref, String(row['id']), clusterId)));
+    .filter((row) =>
+      parseWorkloadTags(row['tags'] as Record<string, string> | undefined).clusters.some((ref) =>
+        refersToCluster(ref, String(row['id']), clusterId),
+      ),
+    );
   if (identities.length === 0) {
     await run.decide({
       action: 'workload identity',
@@ -117,7 +134,14 @@ async function settleCluster(run: WorkloadRun, clusterId: string): Promise<void>
       await settleIdentity(run, identityId, known);
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
-      await run.fail({ action: 'workload identity', resourceId: identityId, reason: `could not settle workload identity ${String(row['name'] ?? identityId)} for cluster ${clusterName}` }, error);
+      await run.fail(
+        {
+          action: 'workload identity',
+          resourceId: identityId,
+          reason: `could not settle workload identity ${String(row['name'] ?? identityId)} for cluster ${clusterName}`,
+        },
+        error,
+      );
     }
   }
 }
@@ -129,7 +153,9 @@ async function settleCluster(run: WorkloadRun, clusterId: string): Promise<void>
 async function settleIdentity(run: WorkloadRun, identityId: string, known: KnownClusters): Promise<void> {
   if (run.dryRun) return settleIdentityNow(run, identityId, known);
   const { identityLocks, identityLeases } = run.deps;
-  return identityLocks.run(identityId, () => identityLeases.run(identityId, () => settleIdentityNow(run, identityId, known), { log: run.options.log }));
+  return identityLocks.run(identityId, () =>
+    identityLeases.run(identityId, () => settleIdentityNow(run, identityId, known), { log: run.options.log }),
+  );
 }
 
 async function settleIdentityNow(run: WorkloadRun, identityId: string, known: KnownClusters): Promise<void> {
@@ -169,7 +195,14 @@ async function settleIdentityNow(run: WorkloadRun, identityId: string, known: Kn
   }
 
   const { credentials, complete } = await settleFederatedCredentials(run, identity, principalId, tags, existing, known);
-  const vaults = await settleVaults(run, identity, principalId, tags.vaults, indexedVaults.map((e) => e.registryId), complete);
+  const vaults = await settleVaults(
+    run,
+    identity,
+    principalId,
+    tags.vaults,
+    indexedVaults.map((e) => e.registryId),
+    complete,
+  );
   run.plans.push({ identityId: id, credentials, vaults });
 }
 
@@ -210,7 +243,14 @@ async function settleVault(run: WorkloadRun, vaultId: string): Promise<void> {
       await settleIdentity(run, identityId, new Map());
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
-      await run.fail({ action: 'workload identity', resourceId: identityId, reason: `could not settle workload identity ${nameOf(identityId)} for Key Vault ${vaultName}` }, error);
+      await run.fail(
+        {
+          action: 'workload identity',
+          resourceId: identityId,
+          reason: `could not settle workload identity ${nameOf(identityId)} for Key Vault ${vaultName}`,
+        },
+        error,
+      );
     }
   }
 }

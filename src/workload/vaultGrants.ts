@@ -17,12 +17,27 @@ import { sameResourceId } from '../policy/resourceId.js';
 import { describeRole, ROLES } from '../policy/roles.js';
 import { TAG_NAMES } from '../policy/tags.js';
 import { WORKLOAD_TAG_NAMES, type VaultRef } from '../policy/workloadTags.js';
-import { emptyVaultPlan, needsCredentialsVaultAnswer, oursOf, planVaultScope, type VaultPlan, type VaultPlanDraft, type VaultScopeFacts } from './vaultPlan.js';
+import {
+  emptyVaultPlan,
+  needsCredentialsVaultAnswer,
+  oursOf,
+  planVaultScope,
+  type VaultPlan,
+  type VaultPlanDraft,
+  type VaultScopeFacts,
+} from './vaultPlan.js';
 import { key, nameOf, registriesStoringCredentialsInQuery, vaultsByNameQuery } from './workloadQueries.js';
 import { readVault, type WorkloadRun } from './workloadRun.js';
 
 /** Key Vault Secrets User on the vaults the tag names; ours on vaults it no longer names are revoked. */
-export async function settleVaults(run: WorkloadRun, identity: ArmResource, principalId: string, refs: readonly VaultRef[], indexed: readonly string[], allowRevoke: boolean): Promise<VaultPlan> {
+export async function settleVaults(
+  run: WorkloadRun,
+  identity: ArmResource,
+  principalId: string,
+  refs: readonly VaultRef[],
+  indexed: readonly string[],
+  allowRevoke: boolean,
+): Promise<VaultPlan> {
   const { deps } = run;
   const plan = emptyVaultPlan();
   const role = ROLES.keyVaultSecretsUser;
@@ -32,7 +47,12 @@ export async function settleVaults(run: WorkloadRun, identity: ArmResource, prin
   if (refs.length > 0) {
     const rows = await deps.resourceGraph.query(vaultsByNameQuery(refs.map((r) => r.name)), deps.config.watchedSubscriptions);
     for (const ref of refs) {
-      const row = rows.find((r) => typeof r['id'] === 'string' && String(r['name']).toLowerCase() === ref.name && (ref.kind === 'name' || sameResourceId(String(r['id']), ref.resourceId)));
+      const row = rows.find(
+        (r) =>
+          typeof r['id'] === 'string' &&
+          String(r['name']).toLowerCase() === ref.name &&
+          (ref.kind === 'name' || sameResourceId(String(r['id']), ref.resourceId)),
+      );
       if (!row) {
         await run.decide({
           action: run.action('grant'),
@@ -86,7 +106,14 @@ export async function settleVaults(run: WorkloadRun, identity: ArmResource, prin
 }
 
 /** Carries out one vault's steps in order; the index row is forgotten only when nothing before it failed in a way worth retrying. */
-async function carryOut(run: WorkloadRun, plan: VaultPlanDraft, identity: ArmResource, principalId: string, vault: { id: string; name: string }, steps: readonly ReturnType<typeof planVaultScope>[number][]): Promise<void> {
+async function carryOut(
+  run: WorkloadRun,
+  plan: VaultPlanDraft,
+  identity: ArmResource,
+  principalId: string,
+  vault: { id: string; name: string },
+  steps: readonly ReturnType<typeof planVaultScope>[number][],
+): Promise<void> {
   const base = { resourceId: identity.id, role: describeRole(ROLES.keyVaultSecretsUser), details: { vault: vault.id } };
   const before = run.retryError;
   for (const step of steps) {
@@ -114,7 +141,13 @@ async function carryOut(run: WorkloadRun, plan: VaultPlanDraft, identity: ArmRes
         await revokeVault(run, plan, identity.id, vault, step.assignment, step.reason);
         break;
       case 'keep':
-        await run.decide({ ...base, action: run.action('revoke'), outcome: AUDIT_OUTCOMES.skipped, principalId: step.assignment.principalId, reason: step.reason });
+        await run.decide({
+          ...base,
+          action: run.action('revoke'),
+          outcome: AUDIT_OUTCOMES.skipped,
+          principalId: step.assignment.principalId,
+          reason: step.reason,
+        });
         break;
       case 'forget':
         if (!run.dryRun && run.retryError === before) await run.deps.vaultGrantIndex.remove(identity.id, vault.id);
@@ -139,7 +172,13 @@ function credentialsVaultReason(run: WorkloadRun, vaultName: string): Promise<st
       const enrolled = (await deps.listCredentialVaults()).find((e) => e.vaultName.toLowerCase() === name);
       if (enrolled) return `registry ${enrolled.registryName} stores its pull credentials there`;
       const rows = await deps.resourceGraph.query(registriesStoringCredentialsInQuery(name), deps.config.watchedSubscriptions);
-      const tagged = rows.find((row) => typeof row['name'] === 'string' && String(getTagValue(row['tags'], TAG_NAMES.credential) ?? '').trim().toLowerCase() === name);
+      const tagged = rows.find(
+        (row) =>
+          typeof row['name'] === 'string' &&
+          String(getTagValue(row['tags'], TAG_NAMES.credential) ?? '')
+            .trim()
+            .toLowerCase() === name,
+      );
       return tagged ? `registry ${String(tagged['name'])}'s ${TAG_NAMES.credential} tag names it` : undefined;
     })();
     run.credentialsVaults.set(name, answer);
@@ -154,7 +193,14 @@ function getTagValue(tags: unknown, tag: string): string | undefined {
 }
 
 /** Key Vault Secrets User for the identity on the vault, through the executor (the index row first, as for registries). */
-async function grantVault(run: WorkloadRun, identity: ArmResource, principalId: string, vault: { id: string; name: string }, name: string, reason: string): Promise<void> {
+async function grantVault(
+  run: WorkloadRun,
+  identity: ArmResource,
+  principalId: string,
+  vault: { id: string; name: string },
+  name: string,
+  reason: string,
+): Promise<void> {
   await grantAssignment(
     run.deps,
     run,
@@ -177,9 +223,22 @@ async function grantVault(run: WorkloadRun, identity: ArmResource, principalId: 
  * our description). No other consumer is asked: only a user-assigned identity's own
  * `acr-workload-vault` asks for Key Vault Secrets User, and its principal is its alone.
  */
-async function revokeVault(run: WorkloadRun, plan: Pick<VaultPlanDraft, 'revokes'>, identityId: string, vault: { id: string; name: string }, a: RoleAssignmentInfo, reason: string): Promise<void> {
+async function revokeVault(
+  run: WorkloadRun,
+  plan: Pick<VaultPlanDraft, 'revokes'>,
+  identityId: string,
+  vault: { id: string; name: string },
+  a: RoleAssignmentInfo,
+  reason: string,
+): Promise<void> {
   plan.revokes.push({ vaultId: vault.id, vaultName: vault.name, name: a.name, principalId: a.principalId, reason });
-  await revokeAssignment(run.deps, run, a, { action: run.action('revoke'), resourceId: identityId, reason, scopeName: vault.name, details: { vault: vault.id } });
+  await revokeAssignment(run.deps, run, a, {
+    action: run.action('revoke'),
+    resourceId: identityId,
+    reason,
+    scopeName: vault.name,
+    details: { vault: vault.id },
+  });
 }
 
 /** The identity is gone (its federated credentials went with it): revoke ours on the vaults the index remembers. */
@@ -188,7 +247,12 @@ export async function revokeVaultsOfDeletedIdentity(run: WorkloadRun, identityId
   const name = nameOf(identityId);
   const indexed = await deps.vaultGrantIndex.listForConsumer(identityId);
   if (indexed.length === 0) {
-    await run.decide({ action: 'workload identity', outcome: AUDIT_OUTCOMES.skipped, reason: `${name} does not exist; its federated credentials were deleted with it and it holds no vault grants of ours`, resourceId: identityId });
+    await run.decide({
+      action: 'workload identity',
+      outcome: AUDIT_OUTCOMES.skipped,
+      reason: `${name} does not exist; its federated credentials were deleted with it and it holds no vault grants of ours`,
+      resourceId: identityId,
+    });
     return;
   }
   const plan: Pick<VaultPlanDraft, 'revokes'> = { revokes: [] };
@@ -196,7 +260,15 @@ export async function revokeVaultsOfDeletedIdentity(run: WorkloadRun, identityId
     const vault = { id: entry.registryId, name: nameOf(entry.registryId) };
     const ours = oursOf(await deps.roleAssignments.listAtScope(vault.id), identityId);
     const before = run.retryError;
-    for (const a of ours) await revokeVault(run, plan, identityId, vault, a, `${name} was deleted, so its ${ROLES.keyVaultSecretsUser.name} on ${vault.name} is revoked`);
+    for (const a of ours)
+      await revokeVault(
+        run,
+        plan,
+        identityId,
+        vault,
+        a,
+        `${name} was deleted, so its ${ROLES.keyVaultSecretsUser.name} on ${vault.name} is revoked`,
+      );
     if (!run.dryRun && run.retryError === before) await deps.vaultGrantIndex.remove(identityId, vault.id);
   }
 }

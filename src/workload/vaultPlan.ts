@@ -19,10 +19,22 @@ import { WORKLOAD_TAG_NAMES } from '../policy/workloadTags.js';
 /** The Key Vault part of one identity's plan. */
 export interface VaultPlan {
   readonly grants: readonly { readonly vaultId: string; readonly vaultName: string; readonly name: string; readonly reason: string }[];
-  readonly unchanged: readonly { readonly vaultId: string; readonly vaultName: string; readonly name: string; readonly owned: boolean; readonly reason: string }[];
+  readonly unchanged: readonly {
+    readonly vaultId: string;
+    readonly vaultName: string;
+    readonly name: string;
+    readonly owned: boolean;
+    readonly reason: string;
+  }[];
   /** Named by the identity, but the vault does not consent (`acr-workload-allow`): nothing granted. */
   readonly denied: readonly { readonly vaultId: string; readonly vaultName: string; readonly reason: string }[];
-  readonly revokes: readonly { readonly vaultId: string; readonly vaultName: string; readonly name: string; readonly principalId: string; readonly reason: string }[];
+  readonly revokes: readonly {
+    readonly vaultId: string;
+    readonly vaultName: string;
+    readonly name: string;
+    readonly principalId: string;
+    readonly reason: string;
+  }[];
 }
 
 /** A vault plan being filled in as its steps are carried out. */
@@ -39,7 +51,12 @@ export interface VaultScopeFacts {
   readonly principalId: string;
   readonly vault: { readonly id: string; readonly name: string };
   /** ARM's copy of the vault when the identity's tag names it and it exists; absent when only the index remembers it. */
-  readonly wanted?: { readonly id: string; readonly name: string; readonly tags?: Tags; readonly properties?: Readonly<Record<string, unknown>> };
+  readonly wanted?: {
+    readonly id: string;
+    readonly name: string;
+    readonly tags?: Tags;
+    readonly properties?: Readonly<Record<string, unknown>>;
+  };
   /** Named, and found by Resource Graph, but gone in ARM (deleted; Resource Graph lags). */
   readonly gone: boolean;
   /** False when the identity's workload tags could not be fully read: nothing that is merely not asked for is revoked. */
@@ -89,7 +106,13 @@ export function planVaultScope(facts: VaultScopeFacts): VaultStep[] {
   if (wanted) {
     const present = secretsUser.find((a) => a.principalId.toLowerCase() === principalId.toLowerCase());
     const consent = decideVaultGrant(
-      { id: wanted.id, name: wanted.name, ...(wanted.tags ? { tags: wanted.tags } : {}), ...(wanted.properties ? { properties: wanted.properties } : {}), ...(holds ? { holdsPullCredentials: holds } : {}) },
+      {
+        id: wanted.id,
+        name: wanted.name,
+        ...(wanted.tags ? { tags: wanted.tags } : {}),
+        ...(wanted.properties ? { properties: wanted.properties } : {}),
+        ...(holds ? { holdsPullCredentials: holds } : {}),
+      },
       { id: identity.id, ...(identity.tags ? { tags: identity.tags } : {}) },
     );
     if (!consent.allowed) {
@@ -119,17 +142,27 @@ export function planVaultScope(facts: VaultScopeFacts): VaultStep[] {
         : `${identity.name} holds ${ROLE.name} on ${vault.name} (assigned outside the automation; left as it is)`;
       steps.push({ kind: 'present', name: present.name, owned, reason });
     } else {
-      steps.push({ kind: 'grant', name: name.value, reason: `${WORKLOAD_TAG_NAMES.vault} on ${identity.name} names ${vault.name}, and ${consent.reason}` });
+      steps.push({
+        kind: 'grant',
+        name: name.value,
+        reason: `${WORKLOAD_TAG_NAMES.vault} on ${identity.name} names ${vault.name}, and ${consent.reason}`,
+      });
     }
     // Ours for an earlier principal of this identity (deleted and recreated under the same name).
     for (const assignment of ours.filter((x) => x.principalId.toLowerCase() !== principalId.toLowerCase())) {
-      steps.push({ kind: 'revoke', assignment, reason: `${identity.name}'s principal changed; the grant to its old principal ${assignment.principalId} is revoked` });
+      steps.push({
+        kind: 'revoke',
+        assignment,
+        reason: `${identity.name}'s principal changed; the grant to its old principal ${assignment.principalId} is revoked`,
+      });
     }
     return steps;
   }
 
   if (facts.allowRevoke || facts.gone) {
-    const why = facts.gone ? `Key Vault ${vault.name} no longer exists` : `${WORKLOAD_TAG_NAMES.vault} on ${identity.name} no longer names ${vault.name}`;
+    const why = facts.gone
+      ? `Key Vault ${vault.name} no longer exists`
+      : `${WORKLOAD_TAG_NAMES.vault} on ${identity.name} no longer names ${vault.name}`;
     for (const assignment of ours) steps.push({ kind: 'revoke', assignment, reason: why });
     steps.push({ kind: 'forget' });
     return steps;
@@ -137,9 +170,18 @@ export function planVaultScope(facts: VaultScopeFacts): VaultStep[] {
 
   for (const assignment of ours) {
     // Ours on a vault holding pull credentials goes whatever the tags say.
-    if (holds) steps.push({ kind: 'revoke', assignment, reason: `Key Vault ${vault.name} holds the automation's pull credentials (${holds}), so ${identity.name}'s ${ROLE.name} there is revoked` });
-    else steps.push({ kind: 'keep', assignment, reason: `${ROLE.name} on ${vault.name} is not asked for, but kept: the workload tags on ${identity.name} could not be fully read this time` });
+    if (holds)
+      steps.push({
+        kind: 'revoke',
+        assignment,
+        reason: `Key Vault ${vault.name} holds the automation's pull credentials (${holds}), so ${identity.name}'s ${ROLE.name} there is revoked`,
+      });
+    else
+      steps.push({
+        kind: 'keep',
+        assignment,
+        reason: `${ROLE.name} on ${vault.name} is not asked for, but kept: the workload tags on ${identity.name} could not be fully read this time`,
+      });
   }
   return steps;
 }
-

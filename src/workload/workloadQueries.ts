@@ -72,7 +72,9 @@ export function refersToCluster(ref: ClusterRef, identityId: string, clusterId: 
 /** Whether a cluster id is in this subscription and has this name (case-insensitive, as ARM compares). */
 export function sameSubscriptionAndName(clusterId: string, subscriptionId: string, name: string): boolean {
   const cluster = parseResourceId(clusterId);
-  return cluster.ok && cluster.value.subscriptionId === subscriptionId.toLowerCase() && cluster.value.name.toLowerCase() === name.toLowerCase();
+  return (
+    cluster.ok && cluster.value.subscriptionId === subscriptionId.toLowerCase() && cluster.value.name.toLowerCase() === name.toLowerCase()
+  );
 }
 
 /** The map key for a resource id: its normalized form. */

@@ -27,10 +27,14 @@ const rolesOf = async (registry: string, principalId: string) =>
     .filter((a) => a.principalId.toLowerCase() === principalId.toLowerCase())
     .map((a) => roleNames[a.roleDefinitionGuid] ?? a.roleDefinitionGuid)
     .sort();
-const rows = (all: readonly AuditRecord[], action: string, outcome: string) => all.filter((r) => r.action === action && r.outcome === outcome);
+const rows = (all: readonly AuditRecord[], action: string, outcome: string) =>
+  all.filter((r) => r.action === action && r.outcome === outcome);
 /** What the emulator holds as written to a task's credentials.customRegistries (ARM never echoes the values). */
 const writtenCustomRegistries = async (taskId: string) => {
-  const state = await s.admin<{ modules: { arm: { resources: Array<{ id: string; written?: { customRegistries?: unknown } }> } } }>('GET', '/state');
+  const state = await s.admin<{ modules: { arm: { resources: Array<{ id: string; written?: { customRegistries?: unknown } }> } } }>(
+    'GET',
+    '/state',
+  );
   return state.modules.arm.resources.find((r) => r.id.toLowerCase() === taskId.toLowerCase())?.written?.customRegistries;
 };
 
@@ -56,7 +60,9 @@ describe('push needs the registry’s own consent (acr-push-allow)', () => {
     expect(await rolesOf(registryId('pullonlyacr'), vm.identity.principalId)).toEqual(['AcrPull']);
     const denied = rows(await s.audit(vmId('vm-asks-push')), 'grant', 'denied-by-consent');
     expect(denied.length).toBeGreaterThanOrEqual(1);
-    expect(denied[0]!.reason).toMatch(/\(acr-push\), but registry pullonlyacr has no acr-push-allow tag; push needs the registry's own acr-push-allow consent/);
+    expect(denied[0]!.reason).toMatch(
+      /\(acr-push\), but registry pullonlyacr has no acr-push-allow tag; push needs the registry's own acr-push-allow consent/,
+    );
   });
 
   it('never gives push through ACCESS_DEFAULT_CONSENT: a registry with no consent tag gets pull from the default, not push', async () => {
@@ -78,7 +84,11 @@ describe('push needs the registry’s own consent (acr-push-allow)', () => {
     const name = roleAssignmentName({ scope: registryId('pullonlyacr'), principalId, roleDefinitionId: ROLES.acrPush.roleDefinitionId });
     if (!name.ok) throw new Error(name.error);
     const earlier = aHandMadeAssignment(s.subscriptionId, ROLES.acrPush.roleDefinitionId, principalId);
-    (earlier.body['properties'] as Record<string, unknown>)['description'] = describeOwnership({ kind: 'tag-policy', tag: 'acr-push', consumerId: vm });
+    (earlier.body['properties'] as Record<string, unknown>)['description'] = describeOwnership({
+      kind: 'tag-policy',
+      tag: 'acr-push',
+      consumerId: vm,
+    });
     await s.put(`${registryId('pullonlyacr')}/providers/Microsoft.Authorization/roleAssignments/${name.value}`, earlier);
     expect(await rolesOf(registryId('pullonlyacr'), principalId)).toEqual(['AcrPull', 'AcrPush']);
 
@@ -87,7 +97,9 @@ describe('push needs the registry’s own consent (acr-push-allow)', () => {
     expect(await rolesOf(registryId('pullonlyacr'), principalId)).toEqual(['AcrPull']);
     const revoked = rows(await s.audit(vm), 'revoke', 'revoked');
     expect(revoked.map((r) => r.role)).toEqual([`AcrPush (${ROLES.acrPush.roleDefinitionId})`]);
-    expect(revoked[0]!.reason).toMatch(/registry pullonlyacr does not allow vm-old-push to push \(AcrPush is revoked\): .*has no acr-push-allow tag/);
+    expect(revoked[0]!.reason).toMatch(
+      /registry pullonlyacr does not allow vm-old-push to push \(AcrPush is revoked\): .*has no acr-push-allow tag/,
+    );
   });
 
   it('grants push where the registry consents with acr-push-allow, and revokes only push when the registry removes it', async () => {
@@ -98,14 +110,18 @@ describe('push needs the registry’s own consent (acr-push-allow)', () => {
     await s.idle();
     const principalId = body.identity.principalId as string;
     expect(await rolesOf(registry, principalId)).toEqual(['AcrPull', 'AcrPush']);
-    expect(rows(await s.audit(vm), 'grant', 'granted').find((r) => r.role?.startsWith('AcrPush'))?.reason).toMatch(/registry pushableacr allows push by same-resource-group; vm-ci is in rg-consent/);
+    expect(rows(await s.audit(vm), 'grant', 'granted').find((r) => r.role?.startsWith('AcrPush'))?.reason).toMatch(
+      /registry pushableacr allows push by same-resource-group; vm-ci is in rg-consent/,
+    );
 
     // The registry's own event: acr-push-allow removed (pull consent kept).
     await s.tag(registry, { 'acr-pull-allow': 'same-resource-group' }, 'Replace');
     await s.idle();
     expect(await rolesOf(registry, principalId)).toEqual(['AcrPull']);
     const revoked = rows(await s.auditForRegistry(registry), 'revoke', 'revoked');
-    expect(revoked.map((r) => [r.principalId?.toLowerCase(), r.role])).toEqual([[principalId.toLowerCase(), `AcrPush (${ROLES.acrPush.roleDefinitionId})`]]);
+    expect(revoked.map((r) => [r.principalId?.toLowerCase(), r.role])).toEqual([
+      [principalId.toLowerCase(), `AcrPush (${ROLES.acrPush.roleDefinitionId})`],
+    ]);
     expect(revoked[0]!.reason).toMatch(/has no acr-push-allow tag/);
   });
 });
@@ -149,7 +165,10 @@ describe('ACR task registry credentials', () => {
     const body = await s.put(task, anAcrTask());
     await s.idle();
     const principalId = body.identity.principalId as string;
-    await s.put(`${registry}/providers/Microsoft.Authorization/roleAssignments/6f1d3c9e-0000-4000-8000-0000000000e1`, aHandMadeAssignment(s.subscriptionId, ROLES.acrPull.roleDefinitionId, principalId));
+    await s.put(
+      `${registry}/providers/Microsoft.Authorization/roleAssignments/6f1d3c9e-0000-4000-8000-0000000000e1`,
+      aHandMadeAssignment(s.subscriptionId, ROLES.acrPull.roleDefinitionId, principalId),
+    );
 
     await s.tag(task, { 'acr-pull': 'handpullacr' });
     await s.idle();
@@ -186,7 +205,9 @@ describe('ACR task registry credentials', () => {
     const audit = await s.audit(task);
     const left = rows(audit, 'task-credential', 'skipped');
     expect(left.length).toBeGreaterThanOrEqual(1);
-    expect(left[0]!.reason).toMatch(/already has a credential for pwdpullacr\.azurecr\.io that the automation did not set .* left as it is/);
+    expect(left[0]!.reason).toMatch(
+      /already has a credential for pwdpullacr\.azurecr\.io that the automation did not set .* left as it is/,
+    );
     expect(rows(audit, 'task-credential', 'granted')).toEqual([]);
     expect(JSON.stringify(audit)).not.toContain('e2e-not-a-real-password');
 

@@ -24,12 +24,18 @@ const registryId = (name: string) => `${rg}/providers/Microsoft.ContainerRegistr
 const appId = (name: string) => `${rg}/providers/Microsoft.App/containerApps/${name}`;
 const siteId = (name: string) => `${rg}/providers/Microsoft.Web/sites/${name}`;
 const identityId = (name: string) => `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}`;
-const rows = (all: readonly AuditRecord[], action: string, outcome: string) => all.filter((r) => r.action === action && r.outcome === outcome);
+const rows = (all: readonly AuditRecord[], action: string, outcome: string) =>
+  all.filter((r) => r.action === action && r.outcome === outcome);
 const pullOf = async (registry: string, principalId: string) =>
-  (await s.assignmentsAt(registry)).filter((a) => a.principalId.toLowerCase() === principalId.toLowerCase() && a.roleDefinitionGuid === ROLES.acrPull.roleDefinitionId);
+  (await s.assignmentsAt(registry)).filter(
+    (a) => a.principalId.toLowerCase() === principalId.toLowerCase() && a.roleDefinitionGuid === ROLES.acrPull.roleDefinitionId,
+  );
 /** What the emulator holds as written to a task's credentials.customRegistries (ARM never echoes the values). */
 const writtenCustomRegistries = async (taskId: string) => {
-  const state = await s.admin<{ modules: { arm: { resources: Array<{ id: string; written?: { customRegistries?: unknown } }> } } }>('GET', '/state');
+  const state = await s.admin<{ modules: { arm: { resources: Array<{ id: string; written?: { customRegistries?: unknown } }> } } }>(
+    'GET',
+    '/state',
+  );
   return state.modules.arm.resources.find((r) => r.id.toLowerCase() === taskId.toLowerCase())?.written?.customRegistries;
 };
 
@@ -46,11 +52,19 @@ async function api(path: string, method: string, body?: unknown) {
 /** Fires the reconcileSweep timer through the host's admin API (as test/e2e/sweep.test.ts does) and waits for it to finish. */
 async function fireSweep(): Promise<void> {
   const { functions, masterKey } = s.stack.endpoints;
-  const finished = () => s.stack.host.logs().filter((l) => l.functionName === 'reconcileSweep' && l.message.includes('reconciliation sweep finished')).length;
+  const finished = () =>
+    s.stack.host.logs().filter((l) => l.functionName === 'reconcileSweep' && l.message.includes('reconciliation sweep finished')).length;
   const seen = finished();
-  const response = await fetch(`${functions}/admin/functions/reconcileSweep`, { method: 'POST', headers: { 'x-functions-key': masterKey, 'content-type': 'application/json' }, body: JSON.stringify({ input: '' }) });
+  const response = await fetch(`${functions}/admin/functions/reconcileSweep`, {
+    method: 'POST',
+    headers: { 'x-functions-key': masterKey, 'content-type': 'application/json' },
+    body: JSON.stringify({ input: '' }),
+  });
   expect(response.status).toBe(202);
-  await s.stack.host.waitForLog((l) => l.functionName === 'reconcileSweep' && l.message.includes('reconciliation sweep finished') && finished() > seen, 60_000);
+  await s.stack.host.waitForLog(
+    (l) => l.functionName === 'reconcileSweep' && l.message.includes('reconciliation sweep finished') && finished() > seen,
+    60_000,
+  );
 }
 
 /** Runs `write` with Event Grid's subscription to the app removed (a lost event), then puts it back. */
@@ -65,7 +79,11 @@ async function withoutDelivery(write: () => Promise<void>): Promise<void> {
 }
 
 beforeAll(async () => {
-  s = await startAccessStack({ tablesConnectionString: inject('tablesConnectionString'), tablesEndpoint: inject('tablesEndpoint'), appEntry: inject('appEntry') });
+  s = await startAccessStack({
+    tablesConnectionString: inject('tablesConnectionString'),
+    tablesEndpoint: inject('tablesEndpoint'),
+    appEntry: inject('appEntry'),
+  });
   read = consumerReader(s);
   rg = await s.resourceGroup('rg-consumers');
   await s.put(registryId('appsacr'), aRegistry({ tags: { 'acr-pull-allow': 'same-resource-group' } }));
@@ -93,7 +111,9 @@ describe('Container Apps: a registry entry pointing at the identity that holds t
     expect(after.latestRevisionName).toBe(revision);
     const granted = rows(await s.audit(id), 'pull-config', 'granted');
     expect(granted).toHaveLength(1);
-    expect(granted[0]!.reason).toMatch(/container app app-system now pulls from appsacr\.azurecr\.io with its system-assigned identity .*no new revision/);
+    expect(granted[0]!.reason).toMatch(
+      /container app app-system now pulls from appsacr\.azurecr\.io with its system-assigned identity .*no new revision/,
+    );
 
     await s.tag(id, {}, 'Replace');
     await s.idle();
@@ -106,7 +126,10 @@ describe('Container Apps: a registry entry pointing at the identity that holds t
     const uami = identityId('id-app');
     await s.put(uami, aUserAssignedIdentity());
     const id = appId('app-user');
-    await s.put(id, aContainerApp({ identity: { userAssigned: [uami] }, image: 'appsacr.azurecr.io/api:2', tags: { 'acr-pull': 'appsacr' } }));
+    await s.put(
+      id,
+      aContainerApp({ identity: { userAssigned: [uami] }, image: 'appsacr.azurecr.io/api:2', tags: { 'acr-pull': 'appsacr' } }),
+    );
     await s.idle();
     const registries = (await read.containerApp(id)).registries;
     expect(registries).toHaveLength(1);
@@ -117,14 +140,23 @@ describe('Container Apps: a registry entry pointing at the identity that holds t
   it('never changes or removes an entry it did not add (a password entry), and says so', async () => {
     const id = appId('app-password');
     const theirs = { server: 'appsacr.azurecr.io', username: 'puller', passwordSecretRef: 'registry-password' };
-    const created = await s.put(id, aContainerApp({ image: 'appsacr.azurecr.io/web:1', registries: [theirs], secrets: [{ name: 'registry-password', value: 'e2e-not-a-real-password' }] }));
+    const created = await s.put(
+      id,
+      aContainerApp({
+        image: 'appsacr.azurecr.io/web:1',
+        registries: [theirs],
+        secrets: [{ name: 'registry-password', value: 'e2e-not-a-real-password' }],
+      }),
+    );
     await s.idle();
     await s.tag(id, { 'acr-pull': 'appsacr' });
     await s.idle();
     expect(await pullOf(registryId('appsacr'), created.identity.principalId)).toHaveLength(1);
     expect((await read.containerApp(id)).registries).toEqual([theirs]);
     const audit = await s.audit(id);
-    expect(rows(audit, 'pull-config', 'skipped')[0]?.reason).toMatch(/already has a setting for appsacr\.azurecr\.io that the automation did not make \(a user name and password \(puller\)\); it is left as it is/);
+    expect(rows(audit, 'pull-config', 'skipped')[0]?.reason).toMatch(
+      /already has a setting for appsacr\.azurecr\.io that the automation did not make \(a user name and password \(puller\)\); it is left as it is/,
+    );
     expect(rows(audit, 'pull-config', 'granted')).toEqual([]);
 
     await s.tag(id, {}, 'Replace');
@@ -161,7 +193,9 @@ describe('Container Apps: a registry entry pointing at the identity that holds t
     expect(preview.status).toBe(200);
     const would = (preview.json!['decisions'] as AuditRecord[]).filter((d) => d.action === 'pull-config');
     expect(would.map((d) => d.outcome)).toEqual(['would-grant']);
-    expect(would[0]!.reason).toMatch(/now pulls from appsacr\.azurecr\.io with its system-assigned identity \(registry entry \{ server: appsacr\.azurecr\.io, identity: system \}\)/);
+    expect(would[0]!.reason).toMatch(
+      /now pulls from appsacr\.azurecr\.io with its system-assigned identity \(registry entry \{ server: appsacr\.azurecr\.io, identity: system \}\)/,
+    );
     expect((await read.containerApp(id)).registries).toEqual([]);
   });
 });
@@ -175,9 +209,14 @@ describe('App Service and Function apps running a container: acrUseManagedIdenti
     await s.tag(id, { 'acr-pull': 'appsacr' });
     await s.idle();
     expect(await pullOf(registryId('appsacr'), created.identity.principalId)).toHaveLength(1);
-    expect(await read.siteConfig(id)).toMatchObject({ acrUseManagedIdentityCreds: true, linuxFxVersion: 'DOCKER|appsacr.azurecr.io/web:1' });
+    expect(await read.siteConfig(id)).toMatchObject({
+      acrUseManagedIdentityCreds: true,
+      linuxFxVersion: 'DOCKER|appsacr.azurecr.io/web:1',
+    });
     expect((await read.siteConfig(id)).acrUserManagedIdentityID ?? '').toBe('');
-    expect(rows(await s.audit(id), 'pull-config', 'granted')[0]?.reason).toMatch(/site site-system now pulls from appsacr\.azurecr\.io with its system-assigned identity \(acrUseManagedIdentityCreds: true\)/);
+    expect(rows(await s.audit(id), 'pull-config', 'granted')[0]?.reason).toMatch(
+      /site site-system now pulls from appsacr\.azurecr\.io with its system-assigned identity \(acrUseManagedIdentityCreds: true\)/,
+    );
 
     await s.tag(id, {}, 'Replace');
     await s.idle();
@@ -189,9 +228,15 @@ describe('App Service and Function apps running a container: acrUseManagedIdenti
     const uami = identityId('id-site');
     const identity = await s.put(uami, aUserAssignedIdentity());
     const id = siteId('site-user');
-    await s.put(id, aContainerSite({ identity: { userAssigned: [uami] }, image: 'appsacr.azurecr.io/web:1', tags: { 'acr-pull': 'appsacr' } }));
+    await s.put(
+      id,
+      aContainerSite({ identity: { userAssigned: [uami] }, image: 'appsacr.azurecr.io/web:1', tags: { 'acr-pull': 'appsacr' } }),
+    );
     await s.idle();
-    expect(await read.siteConfig(id)).toMatchObject({ acrUseManagedIdentityCreds: true, acrUserManagedIdentityID: identity.properties.clientId });
+    expect(await read.siteConfig(id)).toMatchObject({
+      acrUseManagedIdentityCreds: true,
+      acrUserManagedIdentityID: identity.properties.clientId,
+    });
   });
 
   it('sets nothing on a site whose image comes from another registry, and says why', async () => {
@@ -200,7 +245,9 @@ describe('App Service and Function apps running a container: acrUseManagedIdenti
     await s.idle();
     expect(await pullOf(registryId('appsacr'), created.identity.principalId)).toHaveLength(1);
     expect((await read.siteConfig(id)).acrUseManagedIdentityCreds).toBe(false);
-    expect(rows(await s.audit(id), 'pull-config', 'skipped')[0]?.reason).toMatch(/does not run a container image from appsacr\.azurecr\.io/);
+    expect(rows(await s.audit(id), 'pull-config', 'skipped')[0]?.reason).toMatch(
+      /does not run a container image from appsacr\.azurecr\.io/,
+    );
   });
 
   it('never changes a setting it did not make (another identity set by hand)', async () => {
@@ -279,7 +326,9 @@ describe('Container Instances: a group pulls only at creation', () => {
     expect(await pullOf(registryId('appsacr'), created.identity.principalId)).toHaveLength(1);
     const notes = rows(await s.audit(id), 'pull-config', 'skipped').filter((r) => r.details?.['createdBeforeGrant'] === true);
     expect(notes).toHaveLength(1);
-    expect(notes[0]!.reason).toMatch(/container group ci-late was created before AcrPull on appsacr was granted .* pulls its images only when it is created.*tag a user-assigned identity acr-pull=appsacr first, then create the group/);
+    expect(notes[0]!.reason).toMatch(
+      /container group ci-late was created before AcrPull on appsacr was granted .* pulls its images only when it is created.*tag a user-assigned identity acr-pull=appsacr first, then create the group/,
+    );
     expect(notes[0]!.reason).toMatch(/no identity entry for appsacr\.azurecr\.io/);
   });
 
@@ -289,7 +338,15 @@ describe('Container Instances: a group pulls only at creation', () => {
     await s.idle();
     expect(await pullOf(registryId('appsacr'), identity.properties.principalId)).toHaveLength(1);
     const id = groupId('ci-ordered');
-    await s.put(id, aContainerGroup({ identity: { userAssigned: [uami] }, image: 'appsacr.azurecr.io/job:1', tags: { 'acr-pull': 'appsacr' }, imageRegistryCredentials: [{ server: 'appsacr.azurecr.io', identity: uami }] }));
+    await s.put(
+      id,
+      aContainerGroup({
+        identity: { userAssigned: [uami] },
+        image: 'appsacr.azurecr.io/job:1',
+        tags: { 'acr-pull': 'appsacr' },
+        imageRegistryCredentials: [{ server: 'appsacr.azurecr.io', identity: uami }],
+      }),
+    );
     await s.idle();
     const audit = await s.audit(id);
     expect(audit.filter((r) => r.details?.['createdBeforeGrant'] === true)).toEqual([]);
@@ -305,6 +362,8 @@ describe('Container Instances: a group pulls only at creation', () => {
     expect(preview.status).toBe(200);
     const decisions = preview.json!['decisions'] as AuditRecord[];
     expect(decisions.find((d) => d.action === 'grant (dry run)' || d.outcome === 'would-grant')?.outcome).toBe('would-grant');
-    expect(decisions.filter((d) => d.details?.['createdBeforeGrant'] === true).map((d) => d.reason)).toEqual([expect.stringMatching(/created before AcrPull on appsacr would be granted/)]);
+    expect(decisions.filter((d) => d.details?.['createdBeforeGrant'] === true).map((d) => d.reason)).toEqual([
+      expect.stringMatching(/created before AcrPull on appsacr would be granted/),
+    ]);
   });
 });

@@ -53,7 +53,11 @@ const GRANTED_ONCE = [
 const GRANTED_ONCE_IN_ALL_STEPS = [...GRANTED_ONCE, 'late vm-early:system AcrPull'];
 
 beforeAll(async () => {
-  s = await startAccessStack({ tablesConnectionString: inject('tablesConnectionString'), tablesEndpoint: inject('tablesEndpoint'), appEntry: inject('appEntry') });
+  s = await startAccessStack({
+    tablesConnectionString: inject('tablesConnectionString'),
+    tablesEndpoint: inject('tablesEndpoint'),
+    appEntry: inject('appEntry'),
+  });
   operatorObjectId = s.stack.emulator!.endpoints.operator.objectId;
   // Event Grid keeps retrying for hours in Azure; here long enough for the fault run, and patient
   // with a handler that waits out Retry-After.
@@ -69,7 +73,8 @@ async function playStep(r: ScenarioRun, index: number): Promise<void> {
   await s.idle();
 }
 
-const outcomes = (rows: readonly AuditRecord[], action?: string) => rows.filter((r) => !action || r.action === action).map((r) => r.outcome);
+const outcomes = (rows: readonly AuditRecord[], action?: string) =>
+  rows.filter((r) => !action || r.action === action).map((r) => r.outcome);
 
 describe('access from resource events, fault-free', () => {
   it('grants a new and an existing VM (system and two user-assigned identities), a scale set, an AKS kubelet identity, an ACR task and a user-assigned identity exactly once, with audit rows', async () => {
@@ -101,15 +106,28 @@ describe('access from resource events, fault-free', () => {
     const grantRows = vmOld.filter((r) => r.action === 'grant');
     expect([...new Set(grantRows.map((r) => r.outcome))].filter((o) => o !== 'already-present')).toEqual(['granted']);
     const granted = grantRows.filter((r) => r.outcome === 'granted');
-    expect([...new Set(granted.map((r) => run.principals.get(r.principalId!.toLowerCase())))].sort()).toEqual(['uami:id-one', 'uami:id-two', 'vm-old:system']);
+    expect([...new Set(granted.map((r) => run.principals.get(r.principalId!.toLowerCase())))].sort()).toEqual([
+      'uami:id-one',
+      'uami:id-two',
+      'vm-old:system',
+    ]);
     for (const row of granted) {
-      expect(row).toMatchObject({ action: 'grant', registry: expect.stringMatching(/pullaacr$/i), role: expect.stringContaining(ROLES.acrPull.roleDefinitionId), caller: operatorObjectId, eventId: expect.any(String) });
+      expect(row).toMatchObject({
+        action: 'grant',
+        registry: expect.stringMatching(/pullaacr$/i),
+        role: expect.stringContaining(ROLES.acrPull.roleDefinitionId),
+        caller: operatorObjectId,
+        eventId: expect.any(String),
+      });
       expect(row.reason).toMatch(/propagation pending/);
     }
     for (const name of ['vm-new', 'vmss', 'aks', 'id-direct']) {
       const rows = await s.audit(run.id(name));
       expect(rows.filter((r) => r.outcome === 'granted' && /pullaacr$/i.test(r.registry ?? '')).length, name).toBeGreaterThanOrEqual(1);
-      expect(rows.filter((r) => r.action === 'grant' && !['granted', 'already-present'].includes(r.outcome)), name).toEqual([]);
+      expect(
+        rows.filter((r) => r.action === 'grant' && !['granted', 'already-present'].includes(r.outcome)),
+        name,
+      ).toEqual([]);
     }
     expect(await run.grantedRows()).toEqual(new Map(GRANTED_ONCE.map((k) => [k, 1])));
     const task = await s.audit(run.id('task'));
@@ -119,7 +137,10 @@ describe('access from resource events, fault-free', () => {
 
   it("sets the ACR task's custom-registry credential for the registry it pulls from to its identity", async () => {
     // ARM echoes credentials.customRegistries by login server only (values null); the emulator keeps what was written.
-    const state = await s.admin<{ modules: { arm: { resources: Array<{ id: string; written?: { customRegistries?: unknown } }> } } }>('GET', '/state');
+    const state = await s.admin<{ modules: { arm: { resources: Array<{ id: string; written?: { customRegistries?: unknown } }> } } }>(
+      'GET',
+      '/state',
+    );
     const task = state.modules.arm.resources.find((r) => r.id.toLowerCase() === run.id('task').toLowerCase());
     expect(task?.written?.customRegistries).toEqual({ [`${run.registryName('base')}.azurecr.io`]: { identity: '[system]' } });
   });
@@ -171,7 +192,11 @@ describe('access from resource events, fault-free', () => {
     let pull = (await s.assignmentsAt(run.registry('pull'))).map((a) => describeAssignment('pull', a, run.principals));
     expect(pull).not.toContain('pull vm-new:system AcrPull ours');
     expect(pull).toContain('pull vm-new:system Reader by-hand');
-    expect((await s.audit(run.id('vm-new'))).some((r) => r.outcome === 'revoked' && r.principalId?.toLowerCase() === run.principal('vm-new:system'))).toBe(true);
+    expect(
+      (await s.audit(run.id('vm-new'))).some(
+        (r) => r.outcome === 'revoked' && r.principalId?.toLowerCase() === run.principal('vm-new:system'),
+      ),
+    ).toBe(true);
 
     await playStep(run, 3); // narrow: '*' → same-resource-group
     expect((await s.assignmentsAt(run.registry('narrow'))).map((a) => describeAssignment('narrow', a, run.principals)).sort()).toEqual(
@@ -186,7 +211,11 @@ describe('access from resource events, fault-free', () => {
     pull = (await s.assignmentsAt(run.registry('pull'))).map((a) => describeAssignment('pull', a, run.principals));
     expect(pull.filter((p) => /vm-old|id-one|id-two/.test(p))).toEqual([]);
     const deleted = (await s.audit(run.id('vm-old'))).filter((r) => r.outcome === 'revoked');
-    expect(deleted.map((r) => run.principals.get(r.principalId!.toLowerCase())).sort()).toEqual(['uami:id-one', 'uami:id-two', 'vm-old:system']);
+    expect(deleted.map((r) => run.principals.get(r.principalId!.toLowerCase())).sort()).toEqual([
+      'uami:id-one',
+      'uami:id-two',
+      'vm-old:system',
+    ]);
 
     expect(await run.finalState()).toEqual(FINAL_STATE);
     expect(await run.grantedRows()).toEqual(new Map(GRANTED_ONCE_IN_ALL_STEPS.map((k) => [k, 1])));
@@ -194,11 +223,23 @@ describe('access from resource events, fault-free', () => {
 });
 
 describe('ARM calls per event', () => {
-  it('makes one read of the resource per event, one write per new assignment and none when nothing changes; registry look-ups are cached across events and refreshed by the registry\'s own events', async () => {
+  it("makes one read of the resource per event, one write per new assignment and none when nothing changes; registry look-ups are cached across events and refreshed by the registry's own events", async () => {
     const rg = await s.resourceGroup('rg-counts');
     const registry = `${rg}/providers/Microsoft.ContainerRegistry/registries/countacr`;
     // Seeded: the registry exists but the app has never seen an event for it, so its first consumer looks it up.
-    await s.admin('POST', '/seed', { arm: { resources: [{ id: registry, location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group' }, properties: {} }] } });
+    await s.admin('POST', '/seed', {
+      arm: {
+        resources: [
+          {
+            id: registry,
+            location: 'westeurope',
+            sku: { name: 'Standard' },
+            tags: { 'acr-pull-allow': 'same-resource-group' },
+            properties: {},
+          },
+        ],
+      },
+    });
     const uami = `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-counts`;
     await s.put(uami, aUserAssignedIdentity());
     await s.idle();
@@ -212,7 +253,8 @@ describe('ARM calls per event', () => {
       return {
         // The operator only writes; every ARM and authorization read is the app's.
         resourceReads: countOf(calls, { api: 'arm', method: 'GET' }),
-        assignmentWrites: countOf(calls, { api: 'authorization', method: 'PUT' }) + countOf(calls, { api: 'authorization', method: 'DELETE' }),
+        assignmentWrites:
+          countOf(calls, { api: 'authorization', method: 'PUT' }) + countOf(calls, { api: 'authorization', method: 'DELETE' }),
         created: countOf(calls, { api: 'authorization', method: 'PUT', status: (x) => x === 201 }),
         appArmWrites: countOf(calls, { api: 'arm', method: 'PATCH', route: /^(?!.*tags)/i }),
         registryLookups: countOf(calls, { api: 'resourceGraph' }),
@@ -224,7 +266,11 @@ describe('ARM calls per event', () => {
     // one assignment list per principal (`assignedTo()`): a page each however many assignments the
     // registry holds. (This registry fits one page, so listing it whole would have been one call.)
     // The grant reads the registry from ARM once more: consent for a write never comes from a cache.
-    expect(await measure(() => s.put(vm('vm-c1'), aVirtualMachine({ tags: { 'acr-pull': 'countacr' }, identity: { system: true, userAssigned: [uami] } })))).toEqual({
+    expect(
+      await measure(() =>
+        s.put(vm('vm-c1'), aVirtualMachine({ tags: { 'acr-pull': 'countacr' }, identity: { system: true, userAssigned: [uami] } })),
+      ),
+    ).toEqual({
       resourceReads: 2,
       assignmentWrites: 2,
       created: 2,
@@ -233,16 +279,32 @@ describe('ARM calls per event', () => {
       assignmentLists: 2,
     });
     // Another consumer of the same registry: the look-up is cached across events (the grant's registry re-read stays).
-    expect(await measure(() => s.put(vm('vm-c2'), aVirtualMachine({ tags: { 'acr-pull': 'countacr' } })))).toMatchObject({ resourceReads: 2, assignmentWrites: 1, created: 1, registryLookups: 0 });
+    expect(await measure(() => s.put(vm('vm-c2'), aVirtualMachine({ tags: { 'acr-pull': 'countacr' } })))).toMatchObject({
+      resourceReads: 2,
+      assignmentWrites: 1,
+      created: 1,
+      registryLookups: 0,
+    });
     // A tag write that changes nothing the policy reads: one read, no write; a list for each of its two principals.
-    expect(await measure(() => s.tag(vm('vm-c1'), { env: 'prod' }))).toEqual({ resourceReads: 1, assignmentWrites: 0, created: 0, appArmWrites: 0, registryLookups: 0, assignmentLists: 2 });
+    expect(await measure(() => s.tag(vm('vm-c1'), { env: 'prod' }))).toEqual({
+      resourceReads: 1,
+      assignmentWrites: 0,
+      created: 0,
+      appArmWrites: 0,
+      registryLookups: 0,
+      assignmentLists: 2,
+    });
 
     // The registry's own event refreshes what is cached about it: consent withdrawn to none …
     const withdrawn = await measure(() => s.tag(registry, { 'acr-pull-allow': 'none' }));
     expect(withdrawn.resourceReads).toBeGreaterThanOrEqual(1);
     expect(await s.assignmentsAt(registry)).toEqual([]);
     // … so the next consumer is denied from the fresh facts, with no look-up and no write.
-    expect(await measure(() => s.put(vm('vm-c3'), aVirtualMachine({ tags: { 'acr-pull': 'countacr' } })))).toMatchObject({ resourceReads: 1, assignmentWrites: 0, registryLookups: 0 });
+    expect(await measure(() => s.put(vm('vm-c3'), aVirtualMachine({ tags: { 'acr-pull': 'countacr' } })))).toMatchObject({
+      resourceReads: 1,
+      assignmentWrites: 0,
+      registryLookups: 0,
+    });
     expect((await s.audit(vm('vm-c3'))).map((r) => r.outcome)).toContain('denied-by-consent');
   });
 });
@@ -253,7 +315,13 @@ describe('access under 3x duplicated, reordered delivery with 20% 429 and 5% 500
     // Each ARM write event published twice (as a template deployment does), and every delivery
     // delivered once more with probability 0.5: 2 x 1.5 = 3 deliveries per operation on average.
     // Half are held back so later events overtake them.
-    await s.admin('PUT', '/eventgrid/options', { duplicateWriteEvents: true, duplicateRate: 0.5, reorderRate: 0.5, reorderDelayMs: 150, randomSeed: 4 });
+    await s.admin('PUT', '/eventgrid/options', {
+      duplicateWriteEvents: true,
+      duplicateRate: 0.5,
+      reorderRate: 0.5,
+      reorderDelayMs: 150,
+      randomSeed: 4,
+    });
     // Issue #4: 20% 429 (with Retry-After and ARM's rate-limit headers) and 5% 500 on every ARM-side API.
     const injected = { '429': 0.2, '500': 0.05 };
     await s.admin('PUT', '/faults', { errors: { arm: injected, authorization: injected, resourceGraph: injected }, retryAfterSeconds: 1 });
@@ -274,11 +342,23 @@ describe('access under 3x duplicated, reordered delivery with 20% 429 and 5% 500
     const total = countOf(calls, {});
     const throttled = countOf(calls, { status: (x) => x === 429 });
     const failed = countOf(calls, { status: (x) => x === 500 });
-    const deliveries = (await s.admin<{ value: Array<{ eventId: string; duplicate: boolean; status: number | string; subject: string }> }>('GET', '/eventgrid/deliveries')).value.filter((d) => /\/resourcegroups\/rg-b-/i.test(d.subject));
-    const published = (await s.admin<{ value: Array<{ id: string; subject: string; data: { correlationId: string; operationName: string } }> }>('GET', '/eventgrid/events')).value.filter((e) => /\/resourcegroups\/rg-b-/i.test(e.subject));
+    const deliveries = (
+      await s.admin<{ value: Array<{ eventId: string; duplicate: boolean; status: number | string; subject: string }> }>(
+        'GET',
+        '/eventgrid/deliveries',
+      )
+    ).value.filter((d) => /\/resourcegroups\/rg-b-/i.test(d.subject));
+    const published = (
+      await s.admin<{ value: Array<{ id: string; subject: string; data: { correlationId: string; operationName: string } }> }>(
+        'GET',
+        '/eventgrid/events',
+      )
+    ).value.filter((e) => /\/resourcegroups\/rg-b-/i.test(e.subject));
     const deliveredEvents = new Set(deliveries.map((d) => d.eventId));
     // One ARM operation = one (correlation id, subject, operation); its copies share them.
-    const operations = new Set(published.filter((e) => deliveredEvents.has(e.id)).map((e) => `${e.data.correlationId} ${e.subject} ${e.data.operationName}`));
+    const operations = new Set(
+      published.filter((e) => deliveredEvents.has(e.id)).map((e) => `${e.data.correlationId} ${e.subject} ${e.data.operationName}`),
+    );
     const accepted = deliveries.filter((d) => typeof d.status === 'number' && d.status >= 200 && d.status < 300);
     const deadLetters = (await s.admin<{ value: unknown[] }>('GET', '/eventgrid/deadletters')).value;
     const factor = accepted.length / operations.size;
@@ -301,8 +381,13 @@ describe('access under 3x duplicated, reordered delivery with 20% 429 and 5% 500
     expect(await faulty.finalState()).toEqual(await run.finalState());
     expect(await faulty.finalState()).toEqual(FINAL_STATE);
     expect(await faulty.grantedRows()).toEqual(new Map(GRANTED_ONCE_IN_ALL_STEPS.map((k) => [k, 1])));
-    const state = await s.admin<{ modules: { arm: { resources: Array<{ id: string; written?: { customRegistries?: unknown } }> } } }>('GET', '/state');
-    expect(state.modules.arm.resources.find((r) => r.id.toLowerCase() === faulty.id('task').toLowerCase())?.written?.customRegistries).toEqual({
+    const state = await s.admin<{ modules: { arm: { resources: Array<{ id: string; written?: { customRegistries?: unknown } }> } } }>(
+      'GET',
+      '/state',
+    );
+    expect(
+      state.modules.arm.resources.find((r) => r.id.toLowerCase() === faulty.id('task').toLowerCase())?.written?.customRegistries,
+    ).toEqual({
       [`${faulty.registryName('base')}.azurecr.io`]: { identity: '[system]' },
     });
     expect(elapsed, 'the fault run stays around 30 s').toBeLessThan(40_000);

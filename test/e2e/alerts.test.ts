@@ -18,7 +18,11 @@ import { aRegistryBody, API_VERSIONS, CREDENTIAL_TAGS, startCredentialsStack, ty
 
 let s: CredentialsStack;
 beforeAll(async () => {
-  s = await startCredentialsStack({ tablesConnectionString: inject('tablesConnectionString'), tablesEndpoint: inject('tablesEndpoint'), appEntry: inject('appEntry') });
+  s = await startCredentialsStack({
+    tablesConnectionString: inject('tablesConnectionString'),
+    tablesEndpoint: inject('tablesEndpoint'),
+    appEntry: inject('appEntry'),
+  });
 }, 90_000);
 afterAll(async () => {
   await s?.stop();
@@ -26,7 +30,8 @@ afterAll(async () => {
 
 /** What the exporter sends for each audit row the counters saw (the wrapper's own attribute functions): Application Insights' customMetrics rows. */
 function metricRows(audit: readonly { action: string; outcome: string; errorCode?: string }[]): Row[] {
-  const toDimensions = (attributes: Record<string, unknown>) => Object.fromEntries(Object.entries(attributes).map(([k, v]) => [k, String(v)]));
+  const toDimensions = (attributes: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(attributes).map(([k, v]) => [k, String(v)]));
   return audit.flatMap((row) => {
     const attributes = decisionAttributes(row as Parameters<typeof decisionAttributes>[0]);
     const rows: Row[] = [{ name: METRIC_NAMES.decisions, valueSum: 1, customDimensions: toDimensions(attributes) }];
@@ -36,7 +41,9 @@ function metricRows(audit: readonly { action: string; outcome: string; errorCode
   });
 }
 
-it('finds a failed rotation, the missing Graph permission and a credential near expiry in the output of a real run', { timeout: 180_000 }, async () => {
+it('finds a failed rotation, the missing Graph permission and a credential near expiry in the output of a real run', {
+  timeout: 180_000,
+}, async () => {
   const rg = s.rgId('rg-alerts');
   await s.put(rg, API_VERSIONS.resourceGroup, { location: 'westeurope' });
   const registry = `${rg}/providers/Microsoft.ContainerRegistry/registries/acralerts`;

@@ -22,7 +22,11 @@ const ACR_NAME = 'routesacr';
 const CRED_ACR_NAME = 'routescredacr';
 
 beforeAll(async () => {
-  s = await startAccessStack({ tablesConnectionString: inject('tablesConnectionString'), tablesEndpoint: inject('tablesEndpoint'), appEntry: inject('appEntry') });
+  s = await startAccessStack({
+    tablesConnectionString: inject('tablesConnectionString'),
+    tablesEndpoint: inject('tablesEndpoint'),
+    appEntry: inject('appEntry'),
+  });
   rg = await s.resourceGroup('rg-routes');
   acr = `${rg}/providers/Microsoft.ContainerRegistry/registries/${ACR_NAME}`;
   credAcr = `${rg}/providers/Microsoft.ContainerRegistry/registries/${CRED_ACR_NAME}`;
@@ -42,7 +46,11 @@ async function call(method: string, path: string, sent: Sent = {}): Promise<Answ
   const key = sent.key === undefined ? s.stack.endpoints.functionKey : sent.key;
   const response = await fetch(`${s.stack.endpoints.functions}${path}`, {
     method,
-    headers: { ...(key ? { 'x-functions-key': key } : {}), ...(sent.body !== undefined ? { 'content-type': 'application/json' } : {}), ...sent.headers },
+    headers: {
+      ...(key ? { 'x-functions-key': key } : {}),
+      ...(sent.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...sent.headers,
+    },
     ...(sent.body !== undefined ? { body: sent.body } : {}),
   });
   const text = await response.text();
@@ -59,7 +67,14 @@ const json = (value: unknown) => JSON.stringify(value);
 function expectProblem(r: Answer, status: number, code: string) {
   expect(r.status, r.text).toBe(status);
   expect(r.headers.get('content-type')).toBe('application/problem+json');
-  expect(r.json).toMatchObject({ status, code, type: expect.stringMatching(/^urn:acr-pull-automation:problem:[a-z0-9-]+$/), title: expect.any(String), detail: expect.any(String), instance: expect.stringMatching(/^urn:uuid:/) });
+  expect(r.json).toMatchObject({
+    status,
+    code,
+    type: expect.stringMatching(/^urn:acr-pull-automation:problem:[a-z0-9-]+$/),
+    title: expect.any(String),
+    detail: expect.any(String),
+    instance: expect.stringMatching(/^urn:uuid:/),
+  });
 }
 
 /** Every keyed operation, with a request that is valid apart from the key. */
@@ -77,7 +92,18 @@ const keyedRoutes = () =>
     ['GET', '/api/health', undefined],
   ] as Array<[string, string, string | undefined]>;
 
-const KEYED = ['POST /api/access/preview', 'POST /api/access/grants', 'DELETE /api/access/grants', 'GET /api/credentials', 'POST /api/credentials', 'POST /api/credentials/{registry}/rotate', 'DELETE /api/credentials/{registry}', 'GET /api/credentials/{registry}', 'GET /api/audit', 'GET /api/health'];
+const KEYED = [
+  'POST /api/access/preview',
+  'POST /api/access/grants',
+  'DELETE /api/access/grants',
+  'GET /api/credentials',
+  'POST /api/credentials',
+  'POST /api/credentials/{registry}/rotate',
+  'DELETE /api/credentials/{registry}',
+  'GET /api/credentials/{registry}',
+  'GET /api/audit',
+  'GET /api/health',
+];
 
 /** What a request could change: the audit trail, the registry's role assignments, the enrolments. */
 async function observable() {
@@ -165,38 +191,150 @@ const INVALID: Record<string, Invalid[]> = {
     ...common('POST', '/api/access/preview', 'GET', 'POST'),
     ...bodyReader('POST', '/api/access/preview', { resourceId: someVm }),
     ['an unknown field', 'POST', '/api/access/preview', { body: json({ resourceId: someVm, dryRun: false }) }, 400, 'UnknownField'],
-    ['an OData trick in resourceId', 'POST', '/api/access/preview', { body: json({ resourceId: `${someVm}' or '1' eq '1` }) }, 400, 'InvalidResourceId'],
-    ['a path trick in resourceId', 'POST', '/api/access/preview', { body: json({ resourceId: `${someVm}/../../x` }) }, 400, 'InvalidResourceId'],
-    ['a registry resource id that is not one', 'POST', '/api/access/preview', { body: json({ ...grant, registry: '/subscriptions/x' }) }, 400, 'InvalidResourceId'],
-    ['an unknown access', 'POST', '/api/access/preview', { body: json({ principalId, registry: 'contosoacr', access: 'admin' }) }, 400, 'ValidationFailed'],
-    ['a principal id that is not a GUID', 'POST', '/api/access/preview', { body: json({ principalId: 'me', registry: 'contosoacr', access: 'pull' }) }, 400, 'ValidationFailed'],
+    [
+      'an OData trick in resourceId',
+      'POST',
+      '/api/access/preview',
+      { body: json({ resourceId: `${someVm}' or '1' eq '1` }) },
+      400,
+      'InvalidResourceId',
+    ],
+    [
+      'a path trick in resourceId',
+      'POST',
+      '/api/access/preview',
+      { body: json({ resourceId: `${someVm}/../../x` }) },
+      400,
+      'InvalidResourceId',
+    ],
+    [
+      'a registry resource id that is not one',
+      'POST',
+      '/api/access/preview',
+      { body: json({ ...grant, registry: '/subscriptions/x' }) },
+      400,
+      'InvalidResourceId',
+    ],
+    [
+      'an unknown access',
+      'POST',
+      '/api/access/preview',
+      { body: json({ principalId, registry: 'contosoacr', access: 'admin' }) },
+      400,
+      'ValidationFailed',
+    ],
+    [
+      'a principal id that is not a GUID',
+      'POST',
+      '/api/access/preview',
+      { body: json({ principalId: 'me', registry: 'contosoacr', access: 'pull' }) },
+      400,
+      'ValidationFailed',
+    ],
   ],
   'POST /api/access/grants': [
     ...common('POST', '/api/access/grants', 'PUT', 'POST, DELETE'),
     ...bodyReader('POST', '/api/access/grants', grant),
     ['a role field', 'POST', '/api/access/grants', { body: json({ ...grant, role: 'Owner' }) }, 400, 'UnknownField'],
-    ['an invalid resource id', 'POST', '/api/access/grants', { body: json({ ...grant, resourceId: '/subscriptions/x' }) }, 400, 'InvalidResourceId'],
-    ['a registry resource id with a path trick', 'POST', '/api/access/grants', { body: json({ ...grant, registry: `${someAcr}/../x` }) }, 400, 'InvalidResourceId'],
+    [
+      'an invalid resource id',
+      'POST',
+      '/api/access/grants',
+      { body: json({ ...grant, resourceId: '/subscriptions/x' }) },
+      400,
+      'InvalidResourceId',
+    ],
+    [
+      'a registry resource id with a path trick',
+      'POST',
+      '/api/access/grants',
+      { body: json({ ...grant, registry: `${someAcr}/../x` }) },
+      400,
+      'InvalidResourceId',
+    ],
     ['no access', 'POST', '/api/access/grants', { body: json({ resourceId: someVm, registry: 'contosoacr' }) }, 400, 'ValidationFailed'],
-    ['override that is not a boolean', 'POST', '/api/access/grants', { body: json({ ...grant, override: 'yes' }) }, 400, 'ValidationFailed'],
-    ['an unknown principal type', 'POST', '/api/access/grants', { body: json({ principalId, principalType: 'Robot', registry: 'contosoacr', access: 'pull' }) }, 400, 'ValidationFailed'],
+    [
+      'override that is not a boolean',
+      'POST',
+      '/api/access/grants',
+      { body: json({ ...grant, override: 'yes' }) },
+      400,
+      'ValidationFailed',
+    ],
+    [
+      'an unknown principal type',
+      'POST',
+      '/api/access/grants',
+      { body: json({ principalId, principalType: 'Robot', registry: 'contosoacr', access: 'pull' }) },
+      400,
+      'ValidationFailed',
+    ],
   ],
   'DELETE /api/access/grants': [
     ...bodyReader('DELETE', '/api/access/grants', grant),
     ['an unknown query parameter', 'DELETE', '/api/access/grants?force=true', { body: json(grant) }, 400, 'UnknownField'],
     ['override (a grant-only field)', 'DELETE', '/api/access/grants', { body: json({ ...grant, override: true }) }, 400, 'UnknownField'],
-    ['an OData trick in resourceId', 'DELETE', '/api/access/grants', { body: json({ ...grant, resourceId: `${someVm}' or '1' eq '1` }) }, 400, 'InvalidResourceId'],
+    [
+      'an OData trick in resourceId',
+      'DELETE',
+      '/api/access/grants',
+      { body: json({ ...grant, resourceId: `${someVm}' or '1' eq '1` }) },
+      400,
+      'InvalidResourceId',
+    ],
     ['an unknown access', 'DELETE', '/api/access/grants', { body: json({ ...grant, access: 'all' }) }, 400, 'ValidationFailed'],
   ],
   'GET /api/credentials': [...common('GET', '/api/credentials', 'PUT', 'GET, POST')],
   'POST /api/credentials': [
     ...bodyReader('POST', '/api/credentials', { registryId: someAcr, vaultName: 'demo-vault' }),
-    ['a password field', 'POST', '/api/credentials', { body: json({ registryId: someAcr, vaultName: 'demo-vault', password: 'x' }) }, 400, 'UnknownField'],
-    ['a registry id that is a VM', 'POST', '/api/credentials', { body: json({ registryId: someVm, vaultName: 'demo-vault' }) }, 400, 'InvalidResourceId'],
-    ['an OData trick in the registry id', 'POST', '/api/credentials', { body: json({ registryId: `${someAcr}' or '1' eq '1`, vaultName: 'demo-vault' }) }, 400, 'InvalidResourceId'],
-    ['a bad vault name', 'POST', '/api/credentials', { body: json({ registryId: someAcr, vaultName: 'vault/../x' }) }, 400, 'ValidationFailed'],
-    ['a period out of range', 'POST', '/api/credentials', { body: json({ registryId: someAcr, vaultName: 'demo-vault', periodDays: 731 }) }, 400, 'ValidationFailed'],
-    ['an appId that is not a GUID', 'POST', '/api/credentials', { body: json({ registryId: someAcr, vaultName: 'demo-vault', appId: 'app' }) }, 400, 'ValidationFailed'],
+    [
+      'a password field',
+      'POST',
+      '/api/credentials',
+      { body: json({ registryId: someAcr, vaultName: 'demo-vault', password: 'x' }) },
+      400,
+      'UnknownField',
+    ],
+    [
+      'a registry id that is a VM',
+      'POST',
+      '/api/credentials',
+      { body: json({ registryId: someVm, vaultName: 'demo-vault' }) },
+      400,
+      'InvalidResourceId',
+    ],
+    [
+      'an OData trick in the registry id',
+      'POST',
+      '/api/credentials',
+      { body: json({ registryId: `${someAcr}' or '1' eq '1`, vaultName: 'demo-vault' }) },
+      400,
+      'InvalidResourceId',
+    ],
+    [
+      'a bad vault name',
+      'POST',
+      '/api/credentials',
+      { body: json({ registryId: someAcr, vaultName: 'vault/../x' }) },
+      400,
+      'ValidationFailed',
+    ],
+    [
+      'a period out of range',
+      'POST',
+      '/api/credentials',
+      { body: json({ registryId: someAcr, vaultName: 'demo-vault', periodDays: 731 }) },
+      400,
+      'ValidationFailed',
+    ],
+    [
+      'an appId that is not a GUID',
+      'POST',
+      '/api/credentials',
+      { body: json({ registryId: someAcr, vaultName: 'demo-vault', appId: 'app' }) },
+      400,
+      'ValidationFailed',
+    ],
   ],
   'POST /api/credentials/{registry}/rotate': [
     ...common('POST', `/api/credentials/${CRED_ACR_NAME}/rotate`, 'GET', 'POST'),
@@ -215,7 +353,14 @@ const INVALID: Record<string, Invalid[]> = {
   ],
   'GET /api/audit': [
     ...common('GET', '/api/audit', 'POST', 'GET'),
-    ['an OData trick in resourceId', 'GET', `/api/audit?resourceId=${encodeURIComponent(`${someVm}' or PartitionKey ne '`)}`, {}, 400, 'InvalidResourceId'],
+    [
+      'an OData trick in resourceId',
+      'GET',
+      `/api/audit?resourceId=${encodeURIComponent(`${someVm}' or PartitionKey ne '`)}`,
+      {},
+      400,
+      'InvalidResourceId',
+    ],
     ['a registry that is not a registry', 'GET', `/api/audit?registry=${encodeURIComponent(someVm)}`, {}, 400, 'InvalidResourceId'],
     ['a bad time', 'GET', '/api/audit?since=yesterday', {}, 400, 'ValidationFailed'],
     ['top out of range', 'GET', '/api/audit?top=1001', {}, 400, 'ValidationFailed'],
@@ -241,7 +386,8 @@ describe('validation: each route refuses bad requests with a problem, changing n
     const r = await call(method, path, sent);
     expectProblem(r, status, code);
     if (status === 405) expect(r.headers.get('allow')).toBe(/\(Allow: (.*)\)/.exec(_why)![1]);
-    if (code === 'UnknownField' || code === 'ValidationFailed' || code === 'InvalidResourceId') expect(r.json.errors?.length, r.text).toBeGreaterThan(0);
+    if (code === 'UnknownField' || code === 'ValidationFailed' || code === 'InvalidResourceId')
+      expect(r.json.errors?.length, r.text).toBeGreaterThan(0);
   });
 
   it('changed nothing', async () => {
@@ -260,7 +406,9 @@ describe('success: each route against the emulator', () => {
       ['arm', true],
       ['graph', true],
     ]);
-    expect(r.json.roleAssignments).toEqual([expect.objectContaining({ subscriptionId: s.subscriptionId, limit: 4000, headroom: expect.any(Number) })]);
+    expect(r.json.roleAssignments).toEqual([
+      expect.objectContaining({ subscriptionId: s.subscriptionId, limit: 4000, headroom: expect.any(Number) }),
+    ]);
   });
 
   it('GET /api/openapi.json answers the OpenAPI 3.1 document naming every route', async () => {
@@ -295,12 +443,20 @@ describe('success: each route against the emulator', () => {
   });
 
   it('POST /api/credentials answers 201 enrolled; GET lists it without a secret value', async () => {
-    const enrolled = await call('POST', '/api/credentials', { body: json({ registryId: credAcr, vaultName: s.stack.endpoints.keyVaultName, periodDays: 90 }) });
+    const enrolled = await call('POST', '/api/credentials', {
+      body: json({ registryId: credAcr, vaultName: s.stack.endpoints.keyVaultName, periodDays: 90 }),
+    });
     expect(enrolled.status, enrolled.text).toBe(201);
     expect(enrolled.json).toMatchObject({ outcome: 'enrolled', enrolment: { registryName: CRED_ACR_NAME, periodDays: 90 } });
     const list = await call('GET', '/api/credentials');
     expect(list.status).toBe(200);
-    expect(list.json.items).toEqual([expect.objectContaining({ registryId: expect.stringMatching(new RegExp(`${CRED_ACR_NAME}$`, 'i')), currentExpiresOn: expect.any(String), nextRotationAt: expect.any(String) })]);
+    expect(list.json.items).toEqual([
+      expect.objectContaining({
+        registryId: expect.stringMatching(new RegExp(`${CRED_ACR_NAME}$`, 'i')),
+        currentExpiresOn: expect.any(String),
+        nextRotationAt: expect.any(String),
+      }),
+    ]);
   });
 
   it('POST /api/credentials/{registry}/rotate answers 200 rotated, with a new key', async () => {
@@ -339,7 +495,10 @@ describe('success: each route against the emulator', () => {
       const r = await call('GET', '/api/health');
       expect(r.status, r.text).toBe(503);
       expect(r.json.status).toBe('unhealthy');
-      expect(r.json.dependencies.find((d: { name: string }) => d.name === 'graph')).toMatchObject({ reachable: false, errorCode: expect.any(String) });
+      expect(r.json.dependencies.find((d: { name: string }) => d.name === 'graph')).toMatchObject({
+        reachable: false,
+        errorCode: expect.any(String),
+      });
       expect(r.json.dependencies.find((d: { name: string }) => d.name === 'arm')).toMatchObject({ reachable: true });
     } finally {
       await s.admin('PUT', '/faults', { errorRate: { graph: 0 } });

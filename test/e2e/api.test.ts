@@ -37,18 +37,33 @@ async function api(path: string, sent: Sent = {}) {
   const key = sent.key === undefined ? host.keys.functionKey : sent.key;
   const response = await fetch(`${host.url}${path}`, {
     method: sent.method ?? 'GET',
-    headers: { ...(key ? { 'x-functions-key': key } : {}), ...(sent.body !== undefined ? { 'content-type': 'application/json' } : {}), ...sent.headers },
+    headers: {
+      ...(key ? { 'x-functions-key': key } : {}),
+      ...(sent.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...sent.headers,
+    },
     ...(sent.body !== undefined ? { body: sent.body } : {}),
   });
   const text = await response.text();
-  return { status: response.status, headers: response.headers, text, json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
+  return {
+    status: response.status,
+    headers: response.headers,
+    text,
+    json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined,
+  };
 }
 const json = (value: unknown) => JSON.stringify(value);
 
 function expectProblem(r: Awaited<ReturnType<typeof api>>, status: number, code: string) {
   expect(r.status, r.text).toBe(status);
   expect(r.headers.get('content-type')).toBe('application/problem+json');
-  expect(r.json).toMatchObject({ status, code, type: expect.stringMatching(/^urn:acr-pull-automation:problem:/), title: expect.any(String), detail: expect.any(String) });
+  expect(r.json).toMatchObject({
+    status,
+    code,
+    type: expect.stringMatching(/^urn:acr-pull-automation:problem:/),
+    title: expect.any(String),
+    detail: expect.any(String),
+  });
 }
 
 const ROUTES: Array<[string, string, string | undefined]> = [
@@ -86,7 +101,9 @@ describe('GET /api/audit', () => {
   });
 
   it('pages with a continuation token and a nextLink without the key', async () => {
-    const first = await api(`/api/audit?registry=${encodeURIComponent(registry)}&top=1&code=${encodeURIComponent(host.keys.functionKey)}`, { key: null });
+    const first = await api(`/api/audit?registry=${encodeURIComponent(registry)}&top=1&code=${encodeURIComponent(host.keys.functionKey)}`, {
+      key: null,
+    });
     expect(first.status, first.text).toBe(200);
     expect((first.json?.['items'] as unknown[]).length).toBe(1);
     const token = first.json?.['continuationToken'] as string;
@@ -127,7 +144,12 @@ describe('POST /api/access/preview', () => {
     ['malformed JSON', '{"resourceId":', 'MalformedJson', 400],
     ['an unknown field', json({ resourceId: vm, dryRun: false }), 'UnknownField', 400],
     ['an OData trick', json({ resourceId: `${vm}' or '1' eq '1` }), 'InvalidResourceId', 400],
-    ['a path trick', json({ resourceId: `/subscriptions/${sub}/resourceGroups/rg/../../providers/Microsoft.Authorization/roleAssignments/x` }), 'InvalidResourceId', 400],
+    [
+      'a path trick',
+      json({ resourceId: `/subscriptions/${sub}/resourceGroups/rg/../../providers/Microsoft.Authorization/roleAssignments/x` }),
+      'InvalidResourceId',
+      400,
+    ],
     ['an encoded path', json({ resourceId: `${vm}%2F..` }), 'InvalidResourceId', 400],
     ['no body', '', 'ValidationFailed', 400],
     ['an oversize body', json({ resourceId: vm, pad: 'x'.repeat(20_000) }), 'PayloadTooLarge', 413],
@@ -135,7 +157,15 @@ describe('POST /api/access/preview', () => {
     expectProblem(await api('/api/access/preview', { method: 'POST', body }), status, code);
   });
   it('refuses a form body with 415', async () => {
-    expectProblem(await api('/api/access/preview', { method: 'POST', body: 'resourceId=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'UnsupportedMediaType');
+    expectProblem(
+      await api('/api/access/preview', {
+        method: 'POST',
+        body: 'resourceId=x',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      }),
+      415,
+      'UnsupportedMediaType',
+    );
   });
   it('refuses GET with 405', async () => {
     expectProblem(await api('/api/access/preview'), 405, 'MethodNotAllowed');

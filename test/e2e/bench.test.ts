@@ -71,7 +71,11 @@ describe('npm run bench', () => {
     expect(byName(/^duplicate \/ missing assignments/).value).toBe(0);
     expect(byName(/^429s retried/).met).toBe(true);
     // The burst ran with one instance and with three (issue 15.1), each with its own figures.
-    expect(results.figures.filter((f) => /^3\. Burst/.test(f.scenario) && /^duplicate \/ missing/.test(f.name)).map((f) => [f.scenario.replace(/^.*throttled, /, ''), f.value])).toEqual([
+    expect(
+      results.figures
+        .filter((f) => /^3\. Burst/.test(f.scenario) && /^duplicate \/ missing/.test(f.name))
+        .map((f) => [f.scenario.replace(/^.*throttled, /, ''), f.value]),
+    ).toEqual([
       ['1 instance', 0],
       ['3 instances', 0],
     ]);
@@ -102,14 +106,41 @@ describe('npm run bench', () => {
 
 describe('bench arithmetic', () => {
   it('keeps ARM’s bucket shape for the burst size and divides time by the scale', () => {
-    expect(burstBucket({ burstVms: 1000, timeScale: 1 })).toEqual({ burst: 200, refillPerSecond: 10, boundMs: 80_000, reads: { burst: 250, refillPerSecond: 25 } });
-    expect(burstBucket({ burstVms: 1000, timeScale: 2 })).toEqual({ burst: 200, refillPerSecond: 20, boundMs: 40_000, reads: { burst: 250, refillPerSecond: 50 } });
-    expect(burstBucket({ burstVms: 200, timeScale: 4 })).toEqual({ burst: 40, refillPerSecond: 8, boundMs: 20_000, reads: { burst: 50, refillPerSecond: 20 } });
+    expect(burstBucket({ burstVms: 1000, timeScale: 1 })).toEqual({
+      burst: 200,
+      refillPerSecond: 10,
+      boundMs: 80_000,
+      reads: { burst: 250, refillPerSecond: 25 },
+    });
+    expect(burstBucket({ burstVms: 1000, timeScale: 2 })).toEqual({
+      burst: 200,
+      refillPerSecond: 20,
+      boundMs: 40_000,
+      reads: { burst: 250, refillPerSecond: 50 },
+    });
+    expect(burstBucket({ burstVms: 200, timeScale: 4 })).toEqual({
+      burst: 40,
+      refillPerSecond: 8,
+      boundMs: 20_000,
+      reads: { burst: 50, refillPerSecond: 20 },
+    });
   });
 
   it('pairs each 429 with the next request for the same URL', () => {
-    const x = (status: number, startedAt: number, finishedAt: number, retryAfterSeconds?: number) => ({ method: 'PUT', path: '/a', status, startedAt, finishedAt, ...(retryAfterSeconds ? { retryAfterSeconds } : {}) });
-    expect(checkRetries([x(429, 0, 10, 1), x(201, 1010, 1020)])).toMatchObject({ throttled: 1, retriedAfterRetryAfter: 1, retriedEarly: 0, neverRetried: 0 });
+    const x = (status: number, startedAt: number, finishedAt: number, retryAfterSeconds?: number) => ({
+      method: 'PUT',
+      path: '/a',
+      status,
+      startedAt,
+      finishedAt,
+      ...(retryAfterSeconds ? { retryAfterSeconds } : {}),
+    });
+    expect(checkRetries([x(429, 0, 10, 1), x(201, 1010, 1020)])).toMatchObject({
+      throttled: 1,
+      retriedAfterRetryAfter: 1,
+      retriedEarly: 0,
+      neverRetried: 0,
+    });
     expect(checkRetries([x(429, 0, 10, 1), x(201, 500, 510)])).toMatchObject({ throttled: 1, retriedAfterRetryAfter: 0, retriedEarly: 1 });
     expect(checkRetries([x(429, 0, 10, 1)])).toMatchObject({ throttled: 1, neverRetried: 1 });
   });
@@ -123,8 +154,19 @@ describe('bench arithmetic', () => {
   });
 
   it('reads sizes and overrides from the command line, and refuses what it does not know', () => {
-    expect(parseArgs(['--size', 'small', '--burst-vms=300', '--only', 'burst']).settings).toMatchObject({ size: 'small', burstVms: 300, scenarios: ['burst'] });
-    expect(parseArgs([]).settings).toMatchObject({ size: 'full', latencyVms: 200, burstVms: 1000, waitingConsumers: 50, rotations: 100, coldStartRuns: 10 });
+    expect(parseArgs(['--size', 'small', '--burst-vms=300', '--only', 'burst']).settings).toMatchObject({
+      size: 'small',
+      burstVms: 300,
+      scenarios: ['burst'],
+    });
+    expect(parseArgs([]).settings).toMatchObject({
+      size: 'full',
+      latencyVms: 200,
+      burstVms: 1000,
+      waitingConsumers: 50,
+      rotations: 100,
+      coldStartRuns: 10,
+    });
     expect(() => parseArgs(['--size', 'huge'])).toThrow(/--size/);
     expect(() => parseArgs(['--frobnicate', '1'])).toThrow(/unknown option/);
   });

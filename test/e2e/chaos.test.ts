@@ -31,7 +31,28 @@ describe('npm run chaos', () => {
     });
     const table = formatTable(results.figures);
     expect(results.errors, lines.join('\n')).toEqual([]);
-    for (const name of [/^secrets found/, /^instances crashed/, /^deliveries answered 5xx/, /^requests answered 5xx/, /^changes on the emulator/, /^accepted events without an audit row/, /^refusals without a clear error/, /^routes reached/, /^final assignments that differ/, /^final federated credentials that differ/, /^final Key Vault state that differs/, /^duplicate assignments/, /^assignments made by hand touched/, /^grants missing once events settle/, /^grants missing after one sweep/, /^grants doubled/, /^served passwords that did not sign in/, /^most passwords on one application/, /^rotation requests answered 202 and never carried out/, /^credential grants lost or doubled/]) {
+    for (const name of [
+      /^secrets found/,
+      /^instances crashed/,
+      /^deliveries answered 5xx/,
+      /^requests answered 5xx/,
+      /^changes on the emulator/,
+      /^accepted events without an audit row/,
+      /^refusals without a clear error/,
+      /^routes reached/,
+      /^final assignments that differ/,
+      /^final federated credentials that differ/,
+      /^final Key Vault state that differs/,
+      /^duplicate assignments/,
+      /^assignments made by hand touched/,
+      /^grants missing once events settle/,
+      /^grants missing after one sweep/,
+      /^grants doubled/,
+      /^served passwords that did not sign in/,
+      /^most passwords on one application/,
+      /^rotation requests answered 202 and never carried out/,
+      /^credential grants lost or doubled/,
+    ]) {
       const figure = results.figures.find((f) => name.test(f.name));
       expect(figure, String(name)).toBeDefined();
       expect(figure!.met, `${figure!.name}: ${JSON.stringify(figure!.detail)}\n${table}`).toBe(true);
@@ -54,10 +75,13 @@ describe('npm run chaos', () => {
 describe('chaos arithmetic', () => {
   it('finds a secret wherever it is, and reports only its first characters', () => {
     const secret = { kind: 'Graph password' as const, value: 'pA55w0rd~very-secret-1234' };
-    const leaks = findLeaks([secret], [
-      { place: 'log line', where: 'instance 1 line 3', text: `rotated: ${secret.value}` },
-      { place: 'audit row', where: 'row', text: 'nothing here' },
-    ]);
+    const leaks = findLeaks(
+      [secret],
+      [
+        { place: 'log line', where: 'instance 1 line 3', text: `rotated: ${secret.value}` },
+        { place: 'audit row', where: 'row', text: 'nothing here' },
+      ],
+    );
     expect(leaks).toEqual([{ kind: 'Graph password', place: 'log line', where: 'instance 1 line 3', hint: 'pA55…' }]);
   });
 
@@ -66,28 +90,53 @@ describe('chaos arithmetic', () => {
       assignments: ['acr1|id-shared|7f951dda-4ed3-4680-a7ca-43fe172d538d', 'acr1|vm-0 system|7f951dda-4ed3-4680-a7ca-43fe172d538d'],
       duplicates: 0,
       handMadeIntact: true,
-      federated: ['name as derived|the cluster issuer|system:serviceaccount:apps:jobs', 'name as derived|the cluster issuer|system:serviceaccount:apps:worker'],
+      federated: [
+        'name as derived|the cluster issuer|system:serviceaccount:apps:jobs',
+        'name as derived|the cluster issuer|system:serviceaccount:apps:worker',
+      ],
       vault: ['<run>acr3-pull-pwd', '<run>acr3-pull-usr', 'served password signs in'],
     };
-    const missed = (faulted: Outcome) => finalStateFigures(clean, faulted, { injected: 1, dropped: 0 }).filter((f) => f.met === false).map((f) => f.name);
+    const missed = (faulted: Outcome) =>
+      finalStateFigures(clean, faulted, { injected: 1, dropped: 0 })
+        .filter((f) => f.met === false)
+        .map((f) => f.name);
     expect(missed(clean)).toEqual([]);
     // A federated credential left behind by the re-tag, and one with another issuer.
-    expect(missed({ ...clean, federated: [...clean.federated, 'name as derived|the cluster issuer|system:serviceaccount:apps:api'] })).toEqual(['final federated credentials that differ']);
-    expect(missed({ ...clean, federated: ['name as derived|another issuer https://x/|system:serviceaccount:apps:jobs', clean.federated[1]!] })).toEqual(['final federated credentials that differ']);
+    expect(
+      missed({ ...clean, federated: [...clean.federated, 'name as derived|the cluster issuer|system:serviceaccount:apps:api'] }),
+    ).toEqual(['final federated credentials that differ']);
+    expect(
+      missed({ ...clean, federated: ['name as derived|another issuer https://x/|system:serviceaccount:apps:jobs', clean.federated[1]!] }),
+    ).toEqual(['final federated credentials that differ']);
     // A secret missing, or a served password that no longer signs in.
     expect(missed({ ...clean, vault: ['<run>acr3-pull-usr', 'served password signs in'] })).toEqual(['final Key Vault state that differs']);
-    expect(missed({ ...clean, vault: ['<run>acr3-pull-pwd', '<run>acr3-pull-usr', 'served password does not sign in (invalid_client)'] })).toEqual(['final Key Vault state that differs']);
+    expect(
+      missed({ ...clean, vault: ['<run>acr3-pull-pwd', '<run>acr3-pull-usr', 'served password does not sign in (invalid_client)'] }),
+    ).toEqual(['final Key Vault state that differs']);
     expect(missed({ ...clean, assignments: clean.assignments.slice(1) })).toEqual(['final assignments that differ']);
     // Both runs equally broken is no pass: nothing federated, or a password that does not sign in in either.
-    expect(finalStateFigures({ ...clean, federated: [] }, { ...clean, federated: [] }, { injected: 1, dropped: 0 }).find((f) => f.name === 'final federated credentials that differ')!.met).toBe(false);
+    expect(
+      finalStateFigures({ ...clean, federated: [] }, { ...clean, federated: [] }, { injected: 1, dropped: 0 }).find(
+        (f) => f.name === 'final federated credentials that differ',
+      )!.met,
+    ).toBe(false);
     const broken = { ...clean, vault: ['served password does not sign in (invalid_client)'] };
-    expect(finalStateFigures(broken, broken, { injected: 1, dropped: 0 }).find((f) => f.name === 'final Key Vault state that differs')!.met).toBe(false);
-    expect(formatTable(finalStateFigures(clean, { ...clean, vault: [] }, { injected: 1, dropped: 0 }))).toMatch(/final Key Vault state that differs +\| 3 +\| 0 +\| MISSED/);
+    expect(
+      finalStateFigures(broken, broken, { injected: 1, dropped: 0 }).find((f) => f.name === 'final Key Vault state that differs')!.met,
+    ).toBe(false);
+    expect(formatTable(finalStateFigures(clean, { ...clean, vault: [] }, { injected: 1, dropped: 0 }))).toMatch(
+      /final Key Vault state that differs +\| 3 +\| 0 +\| MISSED/,
+    );
   });
 
   it('reads sizes and overrides from the command line, and refuses what it does not know', () => {
     expect(parseArgs([]).settings).toMatchObject({ size: 'full', instances: 3, deliveries: 10_000, requests: 10_000 });
-    expect(parseArgs(['--size', 'small', '--deliveries=50', '--seed', '7']).settings).toMatchObject({ size: 'small', deliveries: 50, seed: 7, rotations: 20 });
+    expect(parseArgs(['--size', 'small', '--deliveries=50', '--seed', '7']).settings).toMatchObject({
+      size: 'small',
+      deliveries: 50,
+      seed: 7,
+      rotations: 20,
+    });
     expect(parseArgs(['--rotations', '200']).settings.rotations).toBe(200);
     expect(() => parseArgs(['--size', 'huge'])).toThrow(/--size/);
     expect(() => parseArgs(['--deliveries', '-1'])).toThrow(/whole number/);

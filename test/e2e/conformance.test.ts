@@ -9,7 +9,9 @@ import { describe, expect, it } from 'vitest';
 const hasAzureCli = spawnSync('az', ['version', '-o', 'tsv'], { encoding: 'utf8' }).status === 0;
 
 describe('npm run conformance', () => {
-  it(hasAzureCli ? 'passes every Azure CLI check against the emulator' : 'says the Azure CLI is missing and how to install it, and fails', () => {
+  it(hasAzureCli
+    ? 'passes every Azure CLI check against the emulator'
+    : 'says the Azure CLI is missing and how to install it, and fails', () => {
     const run = spawnSync('npx', ['tsx', 'scripts/conformance.ts'], { encoding: 'utf8', timeout: 120_000 });
     const output = `${run.stdout}${run.stderr}`;
     if (hasAzureCli) {

@@ -14,7 +14,11 @@ let s: CredentialsStack;
 let rg: string;
 
 beforeAll(async () => {
-  s = await startCredentialsStack({ tablesConnectionString: inject('tablesConnectionString'), tablesEndpoint: inject('tablesEndpoint'), appEntry: inject('appEntry') });
+  s = await startCredentialsStack({
+    tablesConnectionString: inject('tablesConnectionString'),
+    tablesEndpoint: inject('tablesEndpoint'),
+    appEntry: inject('appEntry'),
+  });
   rg = s.rgId('rg-by-value');
   await s.put(rg, API_VERSIONS.resourceGroup, { location: 'westeurope' });
 }, 90_000);
@@ -44,12 +48,18 @@ describe('who still uses a pull password by value', () => {
     const byValue = `${rg}/providers/Microsoft.ContainerInstance/containerGroups/ci-by-value`;
     await s.put(byValue, GROUP_API, aGroupWithPassword('acrbyvalue.azurecr.io', appId));
     // Another application's user name, and no registry credentials at all: not listed.
-    await s.put(`${rg}/providers/Microsoft.ContainerInstance/containerGroups/ci-other-user`, GROUP_API, aGroupWithPassword('acrbyvalue.azurecr.io', '00000000-0000-4000-8000-000000000000'));
+    await s.put(
+      `${rg}/providers/Microsoft.ContainerInstance/containerGroups/ci-other-user`,
+      GROUP_API,
+      aGroupWithPassword('acrbyvalue.azurecr.io', '00000000-0000-4000-8000-000000000000'),
+    );
     await s.idle();
 
     const detail = await s.api('GET', 'credentials/acrbyvalue');
     expect(detail.status).toBe(200);
-    expect(detail.json.passwordConsumers).toEqual([{ resourceId: expect.stringMatching(/containerGroups\/ci-by-value$/i), name: 'ci-by-value', server: 'acrbyvalue.azurecr.io' }]);
+    expect(detail.json.passwordConsumers).toEqual([
+      { resourceId: expect.stringMatching(/containerGroups\/ci-by-value$/i), name: 'ci-by-value', server: 'acrbyvalue.azurecr.io' },
+    ]);
     expect(detail.json.appId).toBe(appId);
 
     const rotated = await s.api('POST', 'credentials/acrbyvalue/rotate');
@@ -60,11 +70,21 @@ describe('who still uses a pull password by value', () => {
 
     const rows = (await s.audit(registry)).filter((r) => r.action === 'password consumers');
     expect(rows).toHaveLength(1);
-    expect(rows[0]!.reason).toMatch(new RegExp(`ci-by-value uses acrbyvalue's pull password by value .*removed at ${removeAfter.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; redeploy it before then`));
+    expect(rows[0]!.reason).toMatch(
+      new RegExp(
+        `ci-by-value uses acrbyvalue's pull password by value .*removed at ${removeAfter.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; redeploy it before then`,
+      ),
+    );
     expect(rows[0]!.details?.['passwordConsumers']).toMatch(/containerGroups\/ci-by-value$/i);
     // Health lists it too, with the removal time, as information (the status does not change for it).
     const health = await s.api('GET', 'health');
-    expect(health.json.passwordConsumers).toEqual([{ registryName: 'acrbyvalue', previousRemoveAfter: removeAfter, consumers: [expect.stringMatching(/containerGroups\/ci-by-value$/i)] }]);
+    expect(health.json.passwordConsumers).toEqual([
+      {
+        registryName: 'acrbyvalue',
+        previousRemoveAfter: removeAfter,
+        consumers: [expect.stringMatching(/containerGroups\/ci-by-value$/i)],
+      },
+    ]);
     expect(JSON.stringify([detail.json, after.json, rows, health.json])).not.toContain('e2e-not-a-real-password');
   });
 });

@@ -18,7 +18,16 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { APP } from '../../emulator/index.js';
 import type { AuditRecord } from '../../src/audit/auditLog.js';
-import { aRegistryBody, API_VERSIONS, CREDENTIAL_TAGS, DAY_MS, HOUR_MS, ROLE_IDS, startCredentialsStack, type CredentialsStack } from '../support/e2eCredentials.js';
+import {
+  aRegistryBody,
+  API_VERSIONS,
+  CREDENTIAL_TAGS,
+  DAY_MS,
+  HOUR_MS,
+  ROLE_IDS,
+  startCredentialsStack,
+  type CredentialsStack,
+} from '../support/e2eCredentials.js';
 
 const GRACE_HOURS = 24; // ROTATION_GRACE_HOURS, the default
 const CALL_TIMEOUT_SECONDS = 3;
@@ -82,7 +91,9 @@ async function expectEveryServedPasswordWithinGraceSignsIn(name: string, appId: 
 const rows = async (id: string, outcome: string): Promise<AuditRecord[]> => (await s.audit(id)).filter((r) => r.outcome === outcome);
 
 describe('issue 14.4: one rule for the enrolment, whichever path asks', () => {
-  it('keeps an enrolment made through the API when a registry event and the sweep see the registry without the tag', { timeout: 120_000 }, async () => {
+  it('keeps an enrolment made through the API when a registry event and the sweep see the registry without the tag', {
+    timeout: 120_000,
+  }, async () => {
     const id = await createRegistry('acrpromiseapi', {});
     const enrol = await s.api('POST', 'credentials', { registryId: id, vaultName: s.vaultName });
     expect(enrol.status, enrol.text).toBe(201);
@@ -110,14 +121,23 @@ describe('issue 14.4: one rule for the enrolment, whichever path asks', () => {
     expect(await enrolmentOf('acrpromiseapi')).toMatchObject({ status: 'unenrolled' });
   });
 
-  it('refuses an API enrolment into another vault than the registry tag names (409), and the tag’s enrolment never flips', { timeout: 120_000 }, async () => {
+  it('refuses an API enrolment into another vault than the registry tag names (409), and the tag’s enrolment never flips', {
+    timeout: 120_000,
+  }, async () => {
     // A second vault the app could write to (Key Vault Secrets Officer), as the demo vault: without
     // the rule, the API would move the enrolment there and the next registry event would move it back.
     const otherVault = 'kv-promise-other';
     const otherVaultId = `${rg}/providers/Microsoft.KeyVault/vaults/${otherVault}`;
-    await s.put(otherVaultId, '2023-07-01', { location: 'westeurope', properties: { tenantId: s.stack.emulator!.endpoints.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true } });
+    await s.put(otherVaultId, '2023-07-01', {
+      location: 'westeurope',
+      properties: { tenantId: s.stack.emulator!.endpoints.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true },
+    });
     await s.put(`${otherVaultId}/providers/Microsoft.Authorization/roleAssignments/${randomUUID()}`, API_VERSIONS.roleAssignments, {
-      properties: { roleDefinitionId: `/subscriptions/${s.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${ROLE_IDS.keyVaultSecretsOfficer}`, principalId: APP.objectId, principalType: 'ServicePrincipal' },
+      properties: {
+        roleDefinitionId: `/subscriptions/${s.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${ROLE_IDS.keyVaultSecretsOfficer}`,
+        principalId: APP.objectId,
+        principalType: 'ServicePrincipal',
+      },
     });
     await s.idle();
     const id = await createRegistry('acrpromisetag', { [CREDENTIAL_TAGS.vault]: s.vaultName });
@@ -126,7 +146,11 @@ describe('issue 14.4: one rule for the enrolment, whichever path asks', () => {
 
     const refused = await s.api('POST', 'credentials', { registryId: id, vaultName: otherVault });
     expect(refused.status, refused.text).toBe(409);
-    expect(refused.json).toMatchObject({ code: 'EnrolmentManagedByTag', status: 409, type: 'urn:acr-pull-automation:problem:enrolment-managed-by-tag' });
+    expect(refused.json).toMatchObject({
+      code: 'EnrolmentManagedByTag',
+      status: 409,
+      type: 'urn:acr-pull-automation:problem:enrolment-managed-by-tag',
+    });
     expect(refused.json.detail).toMatch(new RegExp(`carries acr-pull-credential=${s.vaultName}.*asks for vault ${otherVault}`));
     const rejected = await rows(id, 'rejected-input');
     expect(rejected.map((r) => r.errorCode)).toContain('EnrolmentManagedByTag');
@@ -148,13 +172,17 @@ describe('issue 14.4: one rule for the enrolment, whichever path asks', () => {
 });
 
 describe('issue 14.2: a period inside Key Vault’s near-expiry window', () => {
-  it('is refused from the acr-pull-credential-days tag, with an audit row, and from the API, with a 400 problem', { timeout: 60_000 }, async () => {
+  it('is refused from the acr-pull-credential-days tag, with an audit row, and from the API, with a 400 problem', {
+    timeout: 60_000,
+  }, async () => {
     // Key Vault publishes SecretNearExpiry 30 days before expiry: a 20-day password is near expiry when written.
     const id = await createRegistry('acrpromiseshort', { [CREDENTIAL_TAGS.vault]: s.vaultName, [CREDENTIAL_TAGS.days]: '20' });
     expect(await enrolmentOf('acrpromiseshort')).toBeUndefined();
     const [row] = await rows(id, 'rejected-input');
     expect(row).toMatchObject({ errorCode: 'InvalidPeriod' });
-    expect(row!.reason).toMatch(/acr-pull-credential-days: a password lifetime of 20 days is too short: Key Vault announces SecretNearExpiry 30 days before .* use at least 32 days/);
+    expect(row!.reason).toMatch(
+      /acr-pull-credential-days: a password lifetime of 20 days is too short: Key Vault announces SecretNearExpiry 30 days before .* use at least 32 days/,
+    );
     expect(row!.eventId).toBeTruthy();
 
     // An enrolled registry whose tag changes to a short period keeps its enrolment as it was.
@@ -176,7 +204,9 @@ describe('issue 14.2: a period inside Key Vault’s near-expiry window', () => {
 });
 
 describe('issue 14.2: rotation grace', () => {
-  it('keeps every password Key Vault served signing in until ROTATION_GRACE_HOURS after it stopped being served, however often rotation is forced', { timeout: 240_000 }, async () => {
+  it('keeps every password Key Vault served signing in until ROTATION_GRACE_HOURS after it stopped being served, however often rotation is forced', {
+    timeout: 240_000,
+  }, async () => {
     const id = await createRegistry('acrpromisegrace', { [CREDENTIAL_TAGS.vault]: s.vaultName });
     const appId = (await enrolmentOf('acrpromisegrace'))!['appId']!;
     const rotate = () => s.api('POST', 'credentials/acrpromisegrace/rotate');
@@ -189,7 +219,10 @@ describe('issue 14.2: rotation grace', () => {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const second = await rotate();
     expect(second.status, second.text).toBe(202);
-    expect(second.json).toMatchObject({ outcome: 'deferred', reason: expect.stringMatching(/stays valid for ROTATION_GRACE_HOURS \(24 h\)/) });
+    expect(second.json).toMatchObject({
+      outcome: 'deferred',
+      reason: expect.stringMatching(/stays valid for ROTATION_GRACE_HOURS \(24 h\)/),
+    });
     const deferredUntil = Date.parse(second.json.deferredUntil);
     expect(deferredUntil - now()).toBeGreaterThan((GRACE_HOURS - 0.1) * HOUR_MS);
     expect(deferredUntil - now()).toBeLessThanOrEqual(GRACE_HOURS * HOUR_MS);
@@ -233,7 +266,9 @@ describe('issue 14.2: rotation grace', () => {
 });
 
 describe('issue 14.3: stale runs', () => {
-  it('gives up a Key Vault call that stalls past CREDENTIALS_CALL_TIMEOUT_SECONDS, releases the registry and changes nothing', { timeout: 120_000 }, async () => {
+  it('gives up a Key Vault call that stalls past CREDENTIALS_CALL_TIMEOUT_SECONDS, releases the registry and changes nothing', {
+    timeout: 120_000,
+  }, async () => {
     const id = await createRegistry('acrpromisestall', { [CREDENTIAL_TAGS.vault]: s.vaultName });
     const appId = (await enrolmentOf('acrpromisestall'))!['appId']!;
     const before = await s.served('acrpromisestall');
@@ -275,7 +310,9 @@ describe('issue 14.3: stale runs', () => {
     expect(failed.map((r) => r.errorCode)).toContain('OperationTimedOut');
   });
 
-  it('serves the current password again, on a run that finds nothing due, when Key Vault serves another version (a stalled run’s late write)', { timeout: 120_000 }, async () => {
+  it('serves the current password again, on a run that finds nothing due, when Key Vault serves another version (a stalled run’s late write)', {
+    timeout: 120_000,
+  }, async () => {
     const id = await createRegistry('acrpromiselate', { [CREDENTIAL_TAGS.vault]: s.vaultName });
     const appId = (await enrolmentOf('acrpromiselate'))!['appId']!;
     const [original] = await s.passwordHistory('acrpromiselate');
@@ -297,7 +334,9 @@ describe('issue 14.3: stale runs', () => {
     expect(await s.signIn(appId, served.password)).toEqual({ ok: true });
     expect(await enrolmentOf('acrpromiselate')).toMatchObject({ currentKeyId: current['currentKeyId'], phase: 'idle' });
     const [repaired] = await rows(id, 'repaired');
-    expect(repaired?.reason).toMatch(new RegExp(`served version .* \\(password ${original!.keyId}\\) instead of the current password ${current['currentKeyId']}`));
+    expect(repaired?.reason).toMatch(
+      new RegExp(`served version .* \\(password ${original!.keyId}\\) instead of the current password ${current['currentKeyId']}`),
+    );
     expect(await rows(id, 'rotated')).toHaveLength(2); // repaired, not rotated again
   });
 });

@@ -14,13 +14,19 @@ import { aRegistryBody, API_VERSIONS, CREDENTIAL_TAGS, startCredentialsStack, ty
 
 let s: CredentialsStack;
 beforeAll(async () => {
-  s = await startCredentialsStack({ tablesConnectionString: inject('tablesConnectionString'), tablesEndpoint: inject('tablesEndpoint'), appEntry: inject('appEntry') });
+  s = await startCredentialsStack({
+    tablesConnectionString: inject('tablesConnectionString'),
+    tablesEndpoint: inject('tablesEndpoint'),
+    appEntry: inject('appEntry'),
+  });
 }, 90_000);
 afterAll(async () => {
   await s?.stop();
 });
 
-it('writes no secret value to host logs, audit rows, HTTP responses or the status page during a full enrol-and-rotate run', { timeout: 180_000 }, async () => {
+it('writes no secret value to host logs, audit rows, HTTP responses or the status page during a full enrol-and-rotate run', {
+  timeout: 180_000,
+}, async () => {
   const rg = s.rgId('rg-secrets');
   await s.put(rg, API_VERSIONS.resourceGroup, { location: 'westeurope' });
   const byTag = `${rg}/providers/Microsoft.ContainerRegistry/registries/acrsecretstag`;
@@ -74,7 +80,12 @@ it('writes no secret value to host logs, audit rows, HTTP responses or the statu
   const hostLines = s.stack.host.child.output;
   expect(hostLines.some((l) => /rotation step/.test(l))).toBe(true);
   expect(hostLines.some((l) => /secret near expiry handled/.test(l))).toBe(true);
-  const haystack = [...hostLines, ...s.stack.host.logs().map((l) => JSON.stringify(l)), ...audit.map((r) => JSON.stringify(r)), ...s.responses].join('\n');
+  const haystack = [
+    ...hostLines,
+    ...s.stack.host.logs().map((l) => JSON.stringify(l)),
+    ...audit.map((r) => JSON.stringify(r)),
+    ...s.responses,
+  ].join('\n');
   for (const secret of secrets) {
     expect(haystack.includes(secret), 'a password appears in the output').toBe(false);
     // Graph's `hint` is the first three characters; eight would already narrow a guess.

@@ -18,13 +18,25 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AuditRecord } from '../../src/audit/auditLog.js';
-import { aRegistryBody, API_VERSIONS, CREDENTIAL_TAGS, DAY_MS, ROLE_IDS, startCredentialsStack, type CredentialsStack } from '../support/e2eCredentials.js';
+import {
+  aRegistryBody,
+  API_VERSIONS,
+  CREDENTIAL_TAGS,
+  DAY_MS,
+  ROLE_IDS,
+  startCredentialsStack,
+  type CredentialsStack,
+} from '../support/e2eCredentials.js';
 
 let s: CredentialsStack;
 let rg: string;
 
 beforeAll(async () => {
-  s = await startCredentialsStack({ tablesConnectionString: inject('tablesConnectionString'), tablesEndpoint: inject('tablesEndpoint'), appEntry: inject('appEntry') });
+  s = await startCredentialsStack({
+    tablesConnectionString: inject('tablesConnectionString'),
+    tablesEndpoint: inject('tablesEndpoint'),
+    appEntry: inject('appEntry'),
+  });
   rg = s.rgId('rg-credentials');
   await s.put(rg, API_VERSIONS.resourceGroup, { location: 'westeurope' });
 }, 90_000);
@@ -75,7 +87,13 @@ describe('enrolment by tag, through the host', () => {
     const id = await createRegistry('acrcreda', { [CREDENTIAL_TAGS.vault]: s.vaultName });
 
     const enrolment = await enrolmentOf('acrcreda');
-    expect(enrolment).toMatchObject({ registryId: expect.stringMatching(/acrcreda$/i), status: 'active', vaultName: s.vaultName, periodDays: 90, phase: 'idle' });
+    expect(enrolment).toMatchObject({
+      registryId: expect.stringMatching(/acrcreda$/i),
+      status: 'active',
+      vaultName: s.vaultName,
+      periodDays: 90,
+      phase: 'idle',
+    });
     const a: Enrolled = { id, name: 'acrcreda', appId: enrolment!['appId']!, servicePrincipalId: enrolment!['servicePrincipalId']! };
     enrolled.a = a;
 
@@ -129,7 +147,9 @@ describe('enrolment by tag, through the host', () => {
 
     expect(await enrolmentOf(a.name)).toMatchObject({ status: 'unenrolled' });
     const audit = await s.audit(a.id);
-    expect(audit.find((r) => r.outcome === 'unenrolled')?.reason).toMatch(/tag acr-pull-credential removed.*application and the Key Vault secrets are kept/);
+    expect(audit.find((r) => r.outcome === 'unenrolled')?.reason).toMatch(
+      /tag acr-pull-credential removed.*application and the Key Vault secrets are kept/,
+    );
     // The application, its role assignment and the credentials stay, and still work.
     await expectWorkingCredentials(a);
     expect(await s.assignmentsOf(a.servicePrincipalId), JSON.stringify(audit.filter((r) => r.action === 'revoke'))).toHaveLength(1);
@@ -195,7 +215,8 @@ describe('rotation on Key Vault SecretNearExpiry', () => {
     const c: Enrolled = { id, name: 'acrcredc', appId: enrolment!['appId']!, servicePrincipalId: enrolment!['servicePrincipalId']! };
     enrolled.c = c;
     const first = await s.served(c.name);
-    const handled = () => s.stack.host.logs().filter((l) => /secret near expiry handled/.test(l.message) && l.message.includes(`${c.name}-pull-pwd`));
+    const handled = () =>
+      s.stack.host.logs().filter((l) => /secret near expiry handled/.test(l.message) && l.message.includes(`${c.name}-pull-pwd`));
     expect(handled()).toHaveLength(0);
 
     // 31 days into a 60-day password: within 30 days of expiry, before two thirds (40 days).

@@ -23,7 +23,8 @@ import { freePort } from '../support/ports.js';
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const watched = PLACEHOLDER_APP_SETTINGS['WATCHED_SUBSCRIPTIONS']!;
 const unwatched = '00000000-0000-0000-0000-00000000beef';
-const vmId = (subscriptionId: string, name: string) => `/subscriptions/${subscriptionId}/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines/${name}`;
+const vmId = (subscriptionId: string, name: string) =>
+  `/subscriptions/${subscriptionId}/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines/${name}`;
 
 let host: HostProcess;
 let identityEndpoint: Server;
@@ -35,7 +36,14 @@ beforeAll(async () => {
     if (request.headers['x-identity-header'] !== 'host-test') return void response.writeHead(401).end();
     const resource = new URL(request.url ?? '/', 'http://localhost').searchParams.get('resource') ?? '';
     response.writeHead(200, { 'content-type': 'application/json' });
-    response.end(JSON.stringify({ access_token: 'host-test-token', expires_on: String(Math.floor(Date.now() / 1000) + 3600), resource, token_type: 'Bearer' }));
+    response.end(
+      JSON.stringify({
+        access_token: 'host-test-token',
+        expires_on: String(Math.floor(Date.now() / 1000) + 3600),
+        resource,
+        token_type: 'Bearer',
+      }),
+    );
   });
   await new Promise<void>((done) => identityEndpoint.listen(0, '127.0.0.1', done));
   armPort = await freePort(); // nothing listens here: ARM is unreachable
@@ -57,7 +65,10 @@ afterAll(async () => {
 });
 
 const api = (path: string, init: RequestInit & { key?: string } = {}) =>
-  fetch(`${host.url}${path}`, { ...init, headers: { ...(init.key ? { 'x-functions-key': init.key } : {}), ...(init.headers as Record<string, string>) } });
+  fetch(`${host.url}${path}`, {
+    ...init,
+    headers: { ...(init.key ? { 'x-functions-key': init.key } : {}), ...(init.headers as Record<string, string>) },
+  });
 const webhook = (functionName: string, code: string | undefined, init: RequestInit) =>
   fetch(`${host.url}/runtime/webhooks/eventgrid?functionName=${functionName}${code ? `&code=${encodeURIComponent(code)}` : ''}`, init);
 const deliver = (events: unknown, headers: Record<string, string> = notification) =>
@@ -83,13 +94,23 @@ async function auditedFor(eventId: string): Promise<AuditRecord[]> {
 const appLine = (line: HostLogLine) => JSON.parse(line.message) as Record<string, unknown>;
 
 /** An ARM resource event in the Event Grid schema, after the documented ResourceWriteSuccess sample. */
-const anEventGridEvent = (id: string, resourceId: string, eventType = 'Microsoft.Resources.ResourceWriteSuccess', data?: Record<string, unknown>) => ({
+const anEventGridEvent = (
+  id: string,
+  resourceId: string,
+  eventType = 'Microsoft.Resources.ResourceWriteSuccess',
+  data?: Record<string, unknown>,
+) => ({
   id,
   topic: resourceId.split('/').slice(0, 3).join('/'),
   subject: resourceId,
   eventType,
   eventTime: '2026-11-23T10:00:00.0000000Z',
-  data: data ?? { operationName: 'Microsoft.Compute/virtualMachines/write', resourceUri: resourceId, status: 'Succeeded', correlationId: `corr-${id}` },
+  data: data ?? {
+    operationName: 'Microsoft.Compute/virtualMachines/write',
+    resourceUri: resourceId,
+    status: 'Succeeded',
+    correlationId: `corr-${id}`,
+  },
   dataVersion: '2',
   metadataVersion: '1',
 });
@@ -148,7 +169,12 @@ describe('local host: HTTP triggers', () => {
     expect(invocationId).toMatch(GUID);
     const line = await host.waitForLog((l) => l.invocationId === invocationId);
     expect(line).toMatchObject({ level: 'warning', functionName: 'credentialsRotateApi', invocationId });
-    expect(appLine(line)).toMatchObject({ message: 'request refused', code: 'NotEnrolled', route: 'credentials/{registry}/rotate', method: 'POST' });
+    expect(appLine(line)).toMatchObject({
+      message: 'request refused',
+      code: 'NotEnrolled',
+      route: 'credentials/{registry}/rotate',
+      method: 'POST',
+    });
     expect(Date.parse(line.time)).not.toBeNaN();
   });
 
@@ -163,14 +189,28 @@ describe('local host: HTTP triggers', () => {
   });
 
   it('passes a POST body through', async () => {
-    const response = await api('/api/access/preview', { method: 'POST', key: host.keys.functionKey, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ resourceId: 'not-a-resource-id' }) });
+    const response = await api('/api/access/preview', {
+      method: 'POST',
+      key: host.keys.functionKey,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ resourceId: 'not-a-resource-id' }),
+    });
     expect(response.status).toBe(400);
-    expect(await response.json()).toMatchObject({ code: 'InvalidResourceId', errors: [expect.objectContaining({ pointer: '#/body/resourceId' })] });
+    expect(await response.json()).toMatchObject({
+      code: 'InvalidResourceId',
+      errors: [expect.objectContaining({ pointer: '#/body/resourceId' })],
+    });
   });
 
   it.each([
-    ['the function key in the code query parameter', (k: HostProcess['keys']) => ({ path: `/api/audit?top=1&code=${encodeURIComponent(k.functionKey)}`, headers: {} })],
-    ['the master key in the x-functions-key header', (k: HostProcess['keys']) => ({ path: '/api/audit?top=1', headers: { 'x-functions-key': k.masterKey } })],
+    [
+      'the function key in the code query parameter',
+      (k: HostProcess['keys']) => ({ path: `/api/audit?top=1&code=${encodeURIComponent(k.functionKey)}`, headers: {} }),
+    ],
+    [
+      'the master key in the x-functions-key header',
+      (k: HostProcess['keys']) => ({ path: '/api/audit?top=1', headers: { 'x-functions-key': k.masterKey } }),
+    ],
   ])('accepts %s', async (_name, request) => {
     const { path, headers } = request(host.keys);
     expect((await api(path, { headers })).status).toBe(200);
@@ -205,10 +245,20 @@ describe('local host: HTTP triggers', () => {
   // the API says so instead of reporting a missing body.
   it('answers a chunked POST body, which reaches the function empty, with 411 LengthRequired', async () => {
     const { status, body } = await new Promise<{ status: number; body: string }>((done, fail) => {
-      const req = httpRequest(`${host.url}/api/access/preview`, { method: 'POST', headers: { 'x-functions-key': host.keys.functionKey, 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
-        let text = '';
-        res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => done({ status: res.statusCode ?? 0, body: text }));
-      });
+      const req = httpRequest(
+        `${host.url}/api/access/preview`,
+        {
+          method: 'POST',
+          headers: { 'x-functions-key': host.keys.functionKey, 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+        },
+        (res) => {
+          let text = '';
+          res
+            .setEncoding('utf8')
+            .on('data', (chunk: string) => (text += chunk))
+            .on('end', () => done({ status: res.statusCode ?? 0, body: text }));
+        },
+      );
       req.on('error', fail);
       req.write(JSON.stringify({ resourceId: vmId(watched, 'vm-chunked') }).slice(0, 10));
       req.end(JSON.stringify({ resourceId: vmId(watched, 'vm-chunked') }).slice(10));
@@ -244,7 +294,10 @@ describe('local host: Event Grid webhook (resourceEvents)', () => {
           id: '2d1781af-3a4c-4d7c-bd0c-e34b19da4e66',
           topic: `/subscriptions/${watched}`,
           subject: '',
-          data: { validationCode: '512d38b6-c7b8-40c8-89fe-f46f9e9622b6', validationUrl: 'https://rp-eastus2.eventgrid.azure.net/validate' },
+          data: {
+            validationCode: '512d38b6-c7b8-40c8-89fe-f46f9e9622b6',
+            validationUrl: 'https://rp-eastus2.eventgrid.azure.net/validate',
+          },
           eventType: 'Microsoft.EventGrid.SubscriptionValidationEvent',
           eventTime: '2026-11-23T10:00:00Z',
           metadataVersion: '1',
@@ -260,17 +313,27 @@ describe('local host: Event Grid webhook (resourceEvents)', () => {
   it('invokes the function once per Event Grid schema event with its data', async () => {
     const events = [anEventGridEvent('eg-1', vmId(unwatched, 'vm-1')), anEventGridEvent('eg-2', vmId(unwatched, 'vm-2'))];
     expect((await deliver(events)).status).toBe(202);
-    for (const [id, name] of [['eg-1', 'vm-1'], ['eg-2', 'vm-2']] as const) {
+    for (const [id, name] of [
+      ['eg-1', 'vm-1'],
+      ['eg-2', 'vm-2'],
+    ] as const) {
       // Acknowledged and audited as skipped: the resource id comes from data.resourceUri, the correlation id from data.
       const audited = await auditedFor(id);
       expect(audited).toHaveLength(1);
-      expect(audited[0]).toMatchObject({ action: 'event', outcome: 'skipped', resourceId: vmId(unwatched, name), correlationId: `corr-${id}` });
+      expect(audited[0]).toMatchObject({
+        action: 'event',
+        outcome: 'skipped',
+        resourceId: vmId(unwatched, name),
+        correlationId: `corr-${id}`,
+      });
       expect(audited[0]!.reason).toBe(`subscription ${unwatched} is not in WATCHED_SUBSCRIPTIONS`);
     }
   });
 
   it('accepts a single CloudEvent and a CloudEvents batch', async () => {
-    const single = await deliver(aCloudEvent('ce-1', vmId(unwatched, 'vm-ce-1')), { 'content-type': 'application/cloudevents+json; charset=utf-8' });
+    const single = await deliver(aCloudEvent('ce-1', vmId(unwatched, 'vm-ce-1')), {
+      'content-type': 'application/cloudevents+json; charset=utf-8',
+    });
     expect(single.status).toBe(202);
     const batch = await deliver([aCloudEvent('ce-2', vmId(unwatched, 'vm-ce-2')), aCloudEvent('ce-3', vmId(unwatched, 'vm-ce-3'))], {
       'content-type': 'application/cloudevents-batch+json; charset=utf-8',
@@ -284,20 +347,34 @@ describe('local host: Event Grid webhook (resourceEvents)', () => {
   });
 
   it('grants the CloudEvents abuse-protection OPTIONS request', async () => {
-    const response = await webhook('resourceEvents', host.keys.eventGridKey, { method: 'OPTIONS', headers: { 'WebHook-Request-Origin': 'eventgrid.azure.net' } });
+    const response = await webhook('resourceEvents', host.keys.eventGridKey, {
+      method: 'OPTIONS',
+      headers: { 'WebHook-Request-Origin': 'eventgrid.azure.net' },
+    });
     expect(response.status).toBe(200);
     expect(response.headers.get('webhook-allowed-origin')).toBe('eventgrid.azure.net');
   });
 
   it('acknowledges a malformed and an unhandled event (no retry), and audits both', async () => {
-    const malformed = anEventGridEvent('eg-malformed', vmId(watched, 'vm-m'), undefined, { operationName: 'Microsoft.Compute/virtualMachines/write' });
+    const malformed = anEventGridEvent('eg-malformed', vmId(watched, 'vm-m'), undefined, {
+      operationName: 'Microsoft.Compute/virtualMachines/write',
+    });
     const unhandled = anEventGridEvent('eg-unhandled', vmId(watched, 'vm-u'), 'Microsoft.Resources.ResourceActionSuccess');
     expect((await deliver([malformed, unhandled])).status).toBe(202);
     expect(await auditedFor('eg-malformed')).toEqual([
-      expect.objectContaining({ action: 'event', outcome: 'rejected-input', errorCode: 'InvalidEvent', reason: expect.stringContaining('no data.resourceUri') }),
+      expect.objectContaining({
+        action: 'event',
+        outcome: 'rejected-input',
+        errorCode: 'InvalidEvent',
+        reason: expect.stringContaining('no data.resourceUri'),
+      }),
     ]);
     expect(await auditedFor('eg-unhandled')).toEqual([
-      expect.objectContaining({ action: 'event', outcome: 'skipped', reason: 'event type Microsoft.Resources.ResourceActionSuccess is not handled' }),
+      expect.objectContaining({
+        action: 'event',
+        outcome: 'skipped',
+        reason: 'event type Microsoft.Resources.ResourceActionSuccess is not handled',
+      }),
     ]);
   });
 
@@ -308,9 +385,17 @@ describe('local host: Event Grid webhook (resourceEvents)', () => {
     expect(response.status).toBe(500);
     // It failed for the reason we set up: ARM refused the connection, after the token was issued.
     expect(await auditedFor('eg-arm-down')).toEqual([
-      expect.objectContaining({ action: 'reconcile', outcome: 'failed', resourceId: vmId(watched, 'vm-arm-down'), errorCode: 'ECONNREFUSED', reason: expect.stringContaining(`127.0.0.1:${armPort}`) }),
+      expect.objectContaining({
+        action: 'reconcile',
+        outcome: 'failed',
+        resourceId: vmId(watched, 'vm-arm-down'),
+        errorCode: 'ECONNREFUSED',
+        reason: expect.stringContaining(`127.0.0.1:${armPort}`),
+      }),
     ]);
-    const hostLine = host.logs().find((l) => l.category === 'host' && l.message.startsWith('Function resourceEvents failed on event eg-arm-down'));
+    const hostLine = host
+      .logs()
+      .find((l) => l.category === 'host' && l.message.startsWith('Function resourceEvents failed on event eg-arm-down'));
     expect(hostLine?.message).toContain('TransientAzureError');
     expect(await auditedFor('eg-after-failure')).toEqual([expect.objectContaining({ outcome: 'skipped' })]);
   });
@@ -319,7 +404,11 @@ describe('local host: Event Grid webhook (resourceEvents)', () => {
     ['a body that is not JSON', notification, '[{'],
     ['an object instead of an array', notification, JSON.stringify(anEventGridEvent('eg-obj', vmId(unwatched, 'vm-obj')))],
     ['an event without an eventType', notification, JSON.stringify([{ id: 'eg-bad', subject: 's', eventTime: 't', dataVersion: '' }])],
-    ['a CloudEvent of another spec version', { 'content-type': 'application/cloudevents+json' }, JSON.stringify({ ...aCloudEvent('ce-bad', vmId(unwatched, 'vm-bad')), specversion: '0.3' })],
+    [
+      'a CloudEvent of another spec version',
+      { 'content-type': 'application/cloudevents+json' },
+      JSON.stringify({ ...aCloudEvent('ce-bad', vmId(unwatched, 'vm-bad')), specversion: '0.3' }),
+    ],
   ])('answers 400 to %s without invoking the function', async (_name, headers, body) => {
     const response = await webhook('resourceEvents', host.keys.eventGridKey, { method: 'POST', headers, body });
     expect(response.status).toBe(400);
@@ -340,31 +429,74 @@ describe('local host: admin API', () => {
     const response = await api('/admin/functions', { key: host.keys.masterKey });
     expect(response.status).toBe(200);
     const listed = (await response.json()) as { name: string; config: { bindings: { name: string; type: string; direction: string }[] } }[];
-    expect(listed.map((f) => f.name).sort()).toEqual(
-      ['accessGrantsApi', 'accessPreviewApi', 'auditApi', 'credentialsApi', 'credentialsRegistryApi', 'credentialsRotateApi', 'healthApi', 'keyVaultSecretEvents', 'openapi', 'reconcileSweep', 'resourceEvents', 'rotateCredentials', 'statusPage'],
-    );
+    expect(listed.map((f) => f.name).sort()).toEqual([
+      'accessGrantsApi',
+      'accessPreviewApi',
+      'auditApi',
+      'credentialsApi',
+      'credentialsRegistryApi',
+      'credentialsRotateApi',
+      'healthApi',
+      'keyVaultSecretEvents',
+      'openapi',
+      'reconcileSweep',
+      'resourceEvents',
+      'rotateCredentials',
+      'statusPage',
+    ]);
     for (const fn of listed) {
       const shape = fn.config.bindings.map((b) => ({ type: b.type, direction: b.direction, name: b.name }));
       const trigger = { direction: 'in', name: expect.stringMatching(/^\w+Trigger[0-9a-f]+$/) };
-      if (fn.name.endsWith('Api') || fn.name === 'openapi' || fn.name === 'statusPage') expect(shape, fn.name).toEqual([{ type: 'httpTrigger', ...trigger }, { type: 'http', direction: 'out', name: '$return' }]);
+      if (fn.name.endsWith('Api') || fn.name === 'openapi' || fn.name === 'statusPage')
+        expect(shape, fn.name).toEqual([
+          { type: 'httpTrigger', ...trigger },
+          { type: 'http', direction: 'out', name: '$return' },
+        ]);
       else expect(shape, fn.name).toEqual([{ type: expect.stringMatching(/^(eventGridTrigger|timerTrigger)$/), ...trigger }]);
     }
   });
 
   it('fires the rotateCredentials timer at once with the master key', async () => {
-    const response = await api('/admin/functions/rotateCredentials', { method: 'POST', key: host.keys.masterKey, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: '' }) });
+    const response = await api('/admin/functions/rotateCredentials', {
+      method: 'POST',
+      key: host.keys.masterKey,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: '' }),
+    });
     expect(response.status).toBe(202);
     const line = await host.waitForLog((l) => l.functionName === 'rotateCredentials' && l.message.includes('rotation sweep finished'));
     expect(line.invocationId).toMatch(GUID);
-    expect(appLine(line)).toMatchObject({ functionName: 'rotateCredentials', level: 'info', message: 'rotation sweep finished', checked: 0, rotated: 0, failed: 0 });
+    expect(appLine(line)).toMatchObject({
+      functionName: 'rotateCredentials',
+      level: 'info',
+      message: 'rotation sweep finished',
+      checked: 0,
+      rotated: 0,
+      failed: 0,
+    });
   });
 
   it('fires an Event Grid function with the given input', async () => {
-    const input = JSON.stringify(anEventGridEvent('admin-eg', '/subscriptions/x/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv', 'Microsoft.KeyVault.SecretNewVersionCreated', { VaultName: 'kv', ObjectName: 's' }));
-    const response = await api('/admin/functions/keyVaultSecretEvents', { method: 'POST', key: host.keys.masterKey, body: JSON.stringify({ input }) });
+    const input = JSON.stringify(
+      anEventGridEvent(
+        'admin-eg',
+        '/subscriptions/x/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv',
+        'Microsoft.KeyVault.SecretNewVersionCreated',
+        { VaultName: 'kv', ObjectName: 's' },
+      ),
+    );
+    const response = await api('/admin/functions/keyVaultSecretEvents', {
+      method: 'POST',
+      key: host.keys.masterKey,
+      body: JSON.stringify({ input }),
+    });
     expect(response.status).toBe(202);
     const line = await host.waitForLog((l) => l.functionName === 'keyVaultSecretEvents' && l.message.includes('"admin-eg"'));
-    expect(appLine(line)).toMatchObject({ eventId: 'admin-eg', message: 'not a secret near-expiry event; ignored', eventType: 'Microsoft.KeyVault.SecretNewVersionCreated' });
+    expect(appLine(line)).toMatchObject({
+      eventId: 'admin-eg',
+      message: 'not a secret near-expiry event; ignored',
+      eventType: 'Microsoft.KeyVault.SecretNewVersionCreated',
+    });
   });
 
   it('refuses without the master key and answers 404 for an unknown function', async () => {
@@ -385,11 +517,20 @@ describe('local host: a %SETTING% binding without its app setting', () => {
     const { ROTATION_SCHEDULE: _unset, ...settings } = PLACEHOLDER_APP_SETTINGS;
     bare = await startHostProcess({
       appEntry: inject('appEntry'),
-      env: { ...settings, ROTATION_SCHEDULE: undefined, TABLES_CONNECTION_STRING: inject('tablesConnectionString'), TABLE_PREFIX: `bare${randomUUID().replace(/-/g, '').slice(0, 12)}` },
+      env: {
+        ...settings,
+        ROTATION_SCHEDULE: undefined,
+        TABLES_CONNECTION_STRING: inject('tablesConnectionString'),
+        TABLE_PREFIX: `bare${randomUUID().replace(/-/g, '').slice(0, 12)}`,
+      },
     });
     expect(bare.functions.find((f) => f.name === 'rotateCredentials')?.error).toBe("'%ROTATION_SCHEDULE%' does not resolve to a value.");
     expect(bare.functions.find((f) => f.name === 'reconcileSweep')?.error).toBeUndefined();
-    const fired = await fetch(`${bare.url}/admin/functions/rotateCredentials`, { method: 'POST', headers: { 'x-functions-key': bare.keys.masterKey }, body: '{}' });
+    const fired = await fetch(`${bare.url}/admin/functions/rotateCredentials`, {
+      method: 'POST',
+      headers: { 'x-functions-key': bare.keys.masterKey },
+      body: '{}',
+    });
     expect(fired.status).toBe(404);
 
     const health = await fetch(`${bare.url}/api/health`, { headers: { 'x-functions-key': bare.keys.functionKey } });
@@ -397,6 +538,8 @@ describe('local host: a %SETTING% binding without its app setting', () => {
     const body = (await health.json()) as { status: string; settings: { valid: boolean; problems: string[] } };
     expect(body.status).toBe('unhealthy');
     expect(body.settings.valid).toBe(false);
-    expect(body.settings.problems).toEqual([expect.stringMatching(/^ROTATION_SCHEDULE: not set, so the rotateCredentials function is in error and never runs/)]);
+    expect(body.settings.problems).toEqual([
+      expect.stringMatching(/^ROTATION_SCHEDULE: not set, so the rotateCredentials function is in error and never runs/),
+    ]);
   });
 });

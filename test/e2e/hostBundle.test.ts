@@ -13,7 +13,10 @@ const FIXTURE_APP = fileURLToPath(new URL('../support/hostFixtureApp.cjs', impor
 
 /** Runs the check to completion: its exit code and output. */
 async function checkBundle(args: string[], env: Record<string, string> = {}) {
-  const child = spawnGroup(process.execPath, ['--import', 'tsx', 'scripts/checkBundle.ts', ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env } });
+  const child = spawnGroup(process.execPath, ['--import', 'tsx', 'scripts/checkBundle.ts', ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+  });
   const code = await Promise.race([child.exited, new Promise<'timeout'>((done) => setTimeout(() => done('timeout'), 30_000))]);
   await child.stop();
   return { code, output: child.output };
@@ -29,19 +32,40 @@ describe('the bundle check in npm run build', () => {
   it('counts the 13 functions the bundle registers, each with one trigger, HTTP ones returning through $return', async () => {
     const { code, output } = await checkBundle([inject('appEntry'), '--json']);
     expect(code).toBe(0);
-    const report = JSON.parse(output.join('\n')) as { functions: { name: string; bindings: { name: string; type: string; direction: string }[] }[]; warnings: string[] };
-    expect(report.functions.map((f) => f.name).sort()).toEqual(
-      ['accessGrantsApi', 'accessPreviewApi', 'auditApi', 'credentialsApi', 'credentialsRegistryApi', 'credentialsRotateApi', 'healthApi', 'keyVaultSecretEvents', 'openapi', 'reconcileSweep', 'resourceEvents', 'rotateCredentials', 'statusPage'],
-    );
+    const report = JSON.parse(output.join('\n')) as {
+      functions: { name: string; bindings: { name: string; type: string; direction: string }[] }[];
+      warnings: string[];
+    };
+    expect(report.functions.map((f) => f.name).sort()).toEqual([
+      'accessGrantsApi',
+      'accessPreviewApi',
+      'auditApi',
+      'credentialsApi',
+      'credentialsRegistryApi',
+      'credentialsRotateApi',
+      'healthApi',
+      'keyVaultSecretEvents',
+      'openapi',
+      'reconcileSweep',
+      'resourceEvents',
+      'rotateCredentials',
+      'statusPage',
+    ]);
     for (const fn of report.functions) {
-      expect(fn.bindings.filter((b) => b.direction === 'in' && b.type.endsWith('Trigger')), fn.name).toHaveLength(1);
-      if (fn.bindings[0]!.type === 'httpTrigger') expect(fn.bindings[1], fn.name).toEqual({ type: 'http', direction: 'out', name: '$return' });
+      expect(
+        fn.bindings.filter((b) => b.direction === 'in' && b.type.endsWith('Trigger')),
+        fn.name,
+      ).toHaveLength(1);
+      if (fn.bindings[0]!.type === 'httpTrigger')
+        expect(fn.bindings[1], fn.name).toEqual({ type: 'http', direction: 'out', name: '$return' });
     }
     expect(report.warnings).toEqual([]);
   });
 
   it('fails loudly when the bundle throws before registering anything', async () => {
-    const { code, output } = await checkBundle([FIXTURE_APP], { HOST_FIXTURE_FAIL_AT_LOAD: 'AZURE_TENANT_ID: expected a GUID, got "contoso"' });
+    const { code, output } = await checkBundle([FIXTURE_APP], {
+      HOST_FIXTURE_FAIL_AT_LOAD: 'AZURE_TENANT_ID: expected a GUID, got "contoso"',
+    });
     expect(code).toBe(1);
     expect(output.join('\n')).toBe(
       '✗ test/support/hostFixtureApp.cjs registers 0 functions: it threw while loading: ConfigError: AZURE_TENANT_ID: expected a GUID, got "contoso". On Azure the host would start and run no functions, with this error only in its log. Fix it before deploying.',

@@ -38,7 +38,10 @@ describe('local host: timers', () => {
     const startup = await host.waitForLog((l) => l.functionName === 'fixtureOnStartup', 5_000);
     expect(JSON.parse(startup.message)).toEqual({ fixture: 'startup' });
 
-    await host.waitForLog((l) => l.functionName === 'fixtureScheduled' && host.logs().filter((m) => m.functionName === 'fixtureScheduled').length >= 2, 6_000);
+    await host.waitForLog(
+      (l) => l.functionName === 'fixtureScheduled' && host.logs().filter((m) => m.functionName === 'fixtureScheduled').length >= 2,
+      6_000,
+    );
     const ticks = host.logs().filter((l) => l.functionName === 'fixtureScheduled');
     const ids = new Set(ticks.map((t) => t.invocationId));
     expect(ids.size).toBe(ticks.length); // one invocation per tick
@@ -54,9 +57,20 @@ describe('local host: timers', () => {
     const host = await startHostProcess({ appEntry: FIXTURE_APP, env: { FIXTURE_TIMER_SCHEDULE: undefined } });
     started.push(host);
     const error = "'%FIXTURE_TIMER_SCHEDULE%' does not resolve to a value.";
-    expect(host.functions.find((f) => f.name === 'fixtureScheduled')).toEqual({ name: 'fixtureScheduled', trigger: 'timer', schedule: '%FIXTURE_TIMER_SCHEDULE%', error });
-    expect(host.logs().find((l) => l.level === 'error' && l.category === 'host')?.message).toBe(`The following 1 functions are in error:\nfixtureScheduled: ${error}`);
-    const fired = await fetch(`${host.url}/admin/functions/fixtureScheduled`, { method: 'POST', headers: { 'x-functions-key': host.keys.masterKey }, body: '{}' });
+    expect(host.functions.find((f) => f.name === 'fixtureScheduled')).toEqual({
+      name: 'fixtureScheduled',
+      trigger: 'timer',
+      schedule: '%FIXTURE_TIMER_SCHEDULE%',
+      error,
+    });
+    expect(host.logs().find((l) => l.level === 'error' && l.category === 'host')?.message).toBe(
+      `The following 1 functions are in error:\nfixtureScheduled: ${error}`,
+    );
+    const fired = await fetch(`${host.url}/admin/functions/fixtureScheduled`, {
+      method: 'POST',
+      headers: { 'x-functions-key': host.keys.masterKey },
+      body: '{}',
+    });
     expect(fired.status).toBe(404);
     expect(await fired.text()).toContain(error);
     expect((await fetch(`${host.url}/api/items/7`)).status).toBe(200);
@@ -66,7 +80,11 @@ describe('local host: timers', () => {
 
   /** The `next` occurrence in the payload of the admin-fired fixtureScheduled timer. */
   async function nextOccurrence(host: HostProcess): Promise<Date> {
-    const fired = await fetch(`${host.url}/admin/functions/fixtureScheduled`, { method: 'POST', headers: { 'x-functions-key': host.keys.masterKey }, body: '{}' });
+    const fired = await fetch(`${host.url}/admin/functions/fixtureScheduled`, {
+      method: 'POST',
+      headers: { 'x-functions-key': host.keys.masterKey },
+      body: '{}',
+    });
     expect(fired.status).toBe(202);
     const line = await host.waitForLog((l) => l.functionName === 'fixtureScheduled');
     return new Date((JSON.parse(line.message) as { next: string }).next);
@@ -76,7 +94,10 @@ describe('local host: timers', () => {
   // Time (UTC)" (MicrosoftDocs/azure-docs includes/functions-timezone.md). The machine here runs at
   // UTC+14 (TZ), where 03:00 local is 13:00 UTC.
   it('reads a schedule in UTC, not in the machine’s time zone', async () => {
-    const host = await startHostProcess({ appEntry: FIXTURE_APP, env: { TZ: 'Pacific/Kiritimati', WEBSITE_TIME_ZONE: undefined, FIXTURE_TIMER_SCHEDULE: '0 0 3 * * *' } });
+    const host = await startHostProcess({
+      appEntry: FIXTURE_APP,
+      env: { TZ: 'Pacific/Kiritimati', WEBSITE_TIME_ZONE: undefined, FIXTURE_TIMER_SCHEDULE: '0 0 3 * * *' },
+    });
     started.push(host);
     const next = await nextOccurrence(host);
     expect([next.getUTCHours(), next.getUTCMinutes(), next.getUTCSeconds()]).toEqual([3, 0, 0]);
@@ -84,24 +105,37 @@ describe('local host: timers', () => {
   });
 
   it('reads a schedule in the zone WEBSITE_TIME_ZONE names', async () => {
-    const host = await startHostProcess({ appEntry: FIXTURE_APP, env: { TZ: 'Pacific/Kiritimati', WEBSITE_TIME_ZONE: 'America/New_York', FIXTURE_TIMER_SCHEDULE: '0 0 3 * * *' } });
+    const host = await startHostProcess({
+      appEntry: FIXTURE_APP,
+      env: { TZ: 'Pacific/Kiritimati', WEBSITE_TIME_ZONE: 'America/New_York', FIXTURE_TIMER_SCHEDULE: '0 0 3 * * *' },
+    });
     started.push(host);
     const next = await nextOccurrence(host);
-    const newYork = new Intl.DateTimeFormat('en-US', { timeZone: 'America/New_York', hour: 'numeric', minute: 'numeric', hourCycle: 'h23' }).format(next);
+    const newYork = new Intl.DateTimeFormat('en-US', {
+      timeZone: 'America/New_York',
+      hour: 'numeric',
+      minute: 'numeric',
+      hourCycle: 'h23',
+    }).format(next);
     expect(newYork).toBe('03:00');
   });
 
   it('puts the timers in error when WEBSITE_TIME_ZONE is not a tz database name', async () => {
-    const host = await startHostProcess({ appEntry: FIXTURE_APP, env: { WEBSITE_TIME_ZONE: 'Eastern Standard Time', FIXTURE_TIMER_SCHEDULE: '0 0 3 * * *' } });
+    const host = await startHostProcess({
+      appEntry: FIXTURE_APP,
+      env: { WEBSITE_TIME_ZONE: 'Eastern Standard Time', FIXTURE_TIMER_SCHEDULE: '0 0 3 * * *' },
+    });
     started.push(host);
-    expect(host.functions.find((f) => f.name === 'fixtureScheduled')?.error).toContain('WEBSITE_TIME_ZONE: expected a tz database time zone, got "Eastern Standard Time"');
+    expect(host.functions.find((f) => f.name === 'fixtureScheduled')?.error).toContain(
+      'WEBSITE_TIME_ZONE: expected a tz database time zone, got "Eastern Standard Time"',
+    );
   });
 });
 
 describe('local host: route templates and responses', () => {
   let host: HostProcess;
   const get = (path: string, init?: RequestInit) => fetch(`${host.url}${path}`, init);
-  const functionAt = async (path: string) => ((await (await get(path)).json()) as { functionName: string; params: Record<string, string> });
+  const functionAt = async (path: string) => (await (await get(path)).json()) as { functionName: string; params: Record<string, string> };
 
   it('matches catch-all, constrained and literal segments the way the Functions host does', async () => {
     host = await startHostProcess({ appEntry: FIXTURE_APP, env: { FIXTURE_TIMER_SCHEDULE: '0 0 0 1 1 *' } });
@@ -121,14 +155,20 @@ describe('local host: route templates and responses', () => {
   });
 
   it('fires a timer through the admin API with the timer payload of its schedule', async () => {
-    const fired = await get('/admin/functions/fixtureScheduled', { method: 'POST', headers: { 'x-functions-key': host.keys.masterKey, 'content-type': 'application/json' }, body: JSON.stringify({ input: '' }) });
+    const fired = await get('/admin/functions/fixtureScheduled', {
+      method: 'POST',
+      headers: { 'x-functions-key': host.keys.masterKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ input: '' }),
+    });
     expect(fired.status).toBe(202);
     const line = await host.waitForLog((l) => l.functionName === 'fixtureScheduled');
     expect(line.invocationId).toMatch(/^[0-9a-f-]{36}$/);
     const payload = JSON.parse(line.message) as { isPastDue: boolean; next: string; schedule: unknown };
     expect(payload).toMatchObject({ fixture: 'scheduled', isPastDue: false, schedule: { adjustForDST: true } });
     const next = new Date(payload.next); // '0 0 0 1 1 *': the next 1 January at midnight
-    expect([next.getUTCMonth(), next.getUTCDate(), next.getUTCHours(), next.getUTCMinutes(), next.getUTCSeconds()]).toEqual([0, 1, 0, 0, 0]);
+    expect([next.getUTCMonth(), next.getUTCDate(), next.getUTCHours(), next.getUTCMinutes(), next.getUTCSeconds()]).toEqual([
+      0, 1, 0, 0, 0,
+    ]);
     expect(next.getTime()).toBeGreaterThan(Date.now());
   });
 
@@ -149,7 +189,10 @@ describe('local host: route templates and responses', () => {
     const answer = await new Promise<string>((done, fail) => {
       const req = httpRequest(`${host.url}/api/echo`, { method: 'POST', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
         let text = '';
-        res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => done(text));
+        res
+          .setEncoding('utf8')
+          .on('data', (chunk: string) => (text += chunk))
+          .on('end', () => done(text));
       });
       req.on('error', fail);
       req.write('hel');
@@ -174,12 +217,17 @@ describe('local host: start-up failures', () => {
   it('starts with no functions when the app throws while loading, with the error as a warning', async () => {
     const host = await startHostProcess({
       appEntry: FIXTURE_APP,
-      env: { FIXTURE_TIMER_SCHEDULE: '*/1 * * * * *', HOST_FIXTURE_FAIL_AT_LOAD: 'AZURE_TENANT_ID: expected a GUID, got "contoso" (example: 72f988bf-86f1-41af-91ab-2d7cd011db47)' },
+      env: {
+        FIXTURE_TIMER_SCHEDULE: '*/1 * * * * *',
+        HOST_FIXTURE_FAIL_AT_LOAD: 'AZURE_TENANT_ID: expected a GUID, got "contoso" (example: 72f988bf-86f1-41af-91ab-2d7cd011db47)',
+      },
     });
     started.push(host);
     expect(host.functions).toEqual([]);
     const warning = host.logs().find((l) => l.level === 'warning' && l.category === 'worker');
-    expect(warning?.message).toBe(`Worker was unable to load entry point "${FIXTURE_APP}": AZURE_TENANT_ID: expected a GUID, got "contoso" (example: 72f988bf-86f1-41af-91ab-2d7cd011db47)`);
+    expect(warning?.message).toBe(
+      `Worker was unable to load entry point "${FIXTURE_APP}": AZURE_TENANT_ID: expected a GUID, got "contoso" (example: 72f988bf-86f1-41af-91ab-2d7cd011db47)`,
+    );
     expect(host.logs().some((l) => l.level === 'warning' && l.message.startsWith('No job functions found.'))).toBe(true);
     expect((await fetch(`${host.url}/api/items/7`)).status).toBe(404);
     const listed = await fetch(`${host.url}/admin/functions`, { headers: { 'x-functions-key': host.keys.masterKey } });

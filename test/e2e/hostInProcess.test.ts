@@ -28,7 +28,11 @@ it('serves the app in-process on a free port with the keys it was given, and rep
   const item = await fetch(`${host.url}/api/items/7`);
   expect(await item.json()).toEqual({ functionName: 'fixtureItem', params: { id: '7' } });
 
-  const fired = await fetch(`${host.url}/admin/functions/fixtureOnStartup`, { method: 'POST', headers: { 'x-functions-key': 'given-master-key' }, body: '{}' });
+  const fired = await fetch(`${host.url}/admin/functions/fixtureOnStartup`, {
+    method: 'POST',
+    headers: { 'x-functions-key': 'given-master-key' },
+    body: '{}',
+  });
   expect(fired.status).toBe(202);
   await expect.poll(() => lines.find((l) => l.functionName === 'fixtureOnStartup')?.message).toBe('{"fixture":"startup"}');
 });

@@ -8,7 +8,15 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ROLES } from '../../src/policy/roles.js';
 import { FEDERATED_CREDENTIAL_PREFIX } from '../../src/policy/workloadTags.js';
-import { API_VERSIONS, aRegistry, aUserAssignedIdentity, aVirtualMachine, countOf, startAccessStack, type AccessStack } from '../support/e2eAccess.js';
+import {
+  API_VERSIONS,
+  aRegistry,
+  aUserAssignedIdentity,
+  aVirtualMachine,
+  countOf,
+  startAccessStack,
+  type AccessStack,
+} from '../support/e2eAccess.js';
 
 const INSTANCES = 3;
 let s: AccessStack;
@@ -50,12 +58,23 @@ describe('three instances behind one address', () => {
 
     const vms = Array.from({ length: 24 }, (_, i) => `${rg}/providers/Microsoft.Compute/virtualMachines/vm-burst-${i}`);
     const bodies = await Promise.all(
-      vms.map((id, i) => s.put(id, aVirtualMachine({ tags: { 'acr-pull': 'burstacr' }, identity: i % 2 === 0 ? { system: true, userAssigned: [shared.id] } : { system: true } }))),
+      vms.map((id, i) =>
+        s.put(
+          id,
+          aVirtualMachine({
+            tags: { 'acr-pull': 'burstacr' },
+            identity: i % 2 === 0 ? { system: true, userAssigned: [shared.id] } : { system: true },
+          }),
+        ),
+      ),
     );
     await s.idle(120_000);
     await s.admin('PUT', '/eventgrid/options', { duplicateRate: 0 });
 
-    const expected = new Set([String(shared.properties.principalId).toLowerCase(), ...bodies.map((b) => String(b.identity.principalId).toLowerCase())]);
+    const expected = new Set([
+      String(shared.properties.principalId).toLowerCase(),
+      ...bodies.map((b) => String(b.identity.principalId).toLowerCase()),
+    ]);
     const pulls = (await s.assignmentsAt(acr)).filter((a) => a.roleDefinitionGuid === ROLES.acrPull.roleDefinitionId);
     const held = pulls.map((a) => a.principalId.toLowerCase());
     const missing = [...expected].filter((p) => !held.includes(p));
@@ -81,7 +100,9 @@ describe('three instances behind one address', () => {
         identity: { type: 'SystemAssigned' },
         properties: {
           dnsPrefix: 'aks-wi',
-          agentPoolProfiles: [{ name: 'nodepool1', count: 1, vmSize: 'Standard_DS2_v2', osType: 'Linux', type: 'VirtualMachineScaleSets', mode: 'System' }],
+          agentPoolProfiles: [
+            { name: 'nodepool1', count: 1, vmSize: 'Standard_DS2_v2', osType: 'Linux', type: 'VirtualMachineScaleSets', mode: 'System' },
+          ],
           oidcIssuerProfile: { enabled: true },
           securityProfile: { workloadIdentity: { enabled: true } },
         },
@@ -114,7 +135,12 @@ describe('three instances behind one address', () => {
     expect(refused).toBe(0);
 
     const fics = await listFics(identity);
-    expect(fics.filter((f) => f.name.startsWith(FEDERATED_CREDENTIAL_PREFIX)).map((f) => f.subject).sort()).toEqual(subjects.map((x) => `system:serviceaccount:${x.replace('/', ':')}`).sort());
+    expect(
+      fics
+        .filter((f) => f.name.startsWith(FEDERATED_CREDENTIAL_PREFIX))
+        .map((f) => f.subject)
+        .sort(),
+    ).toEqual(subjects.map((x) => `system:serviceaccount:${x.replace('/', ':')}`).sort());
     const rows = await s.audit(identity);
     expect(rows.filter((r) => r.outcome === 'failed')).toEqual([]);
   });
@@ -122,6 +148,8 @@ describe('three instances behind one address', () => {
 
 /** The identity's federated credentials through ARM (one page: fewer than the page size here). */
 async function listFics(identity: string): Promise<Array<{ name: string; subject: string }>> {
-  const page = (await s.get(`${identity}/federatedIdentityCredentials`, '2024-11-30')) as { value: Array<{ name: string; properties: { subject: string } }> };
+  const page = (await s.get(`${identity}/federatedIdentityCredentials`, '2024-11-30')) as {
+    value: Array<{ name: string; properties: { subject: string } }>;
+  };
   return page.value.map((f) => ({ name: f.name, subject: f.properties.subject }));
 }

@@ -112,7 +112,11 @@ describe(`${HTTP_API_DOC} curl examples against npm start`, () => {
   it('has a setup block that reads the key from .local/endpoints.json, and an example for every route', () => {
     expect(setup).toContain(`KEY=$(node -p "require('./.local/endpoints.json').functionKey")`);
     const routes = new Set(
-      examples.flatMap((e) => [...e.command.replace(/\\\n\s*/g, ' ').matchAll(/^(?:[^\n]*?-X (GET|POST|DELETE) )?[^\n]*?\$BASE\/([\w./]+)/gm)].map((m) => `${m[1] ?? 'GET'} /api/${m[2]!.replace(/\/contosoacr/, '/{registry}')}`)),
+      examples.flatMap((e) =>
+        [...e.command.replace(/\\\n\s*/g, ' ').matchAll(/^(?:[^\n]*?-X (GET|POST|DELETE) )?[^\n]*?\$BASE\/([\w./]+)/gm)].map(
+          (m) => `${m[1] ?? 'GET'} /api/${m[2]!.replace(/\/contosoacr/, '/{registry}')}`,
+        ),
+      ),
     );
     expect([...routes].sort()).toEqual(
       [
@@ -144,6 +148,7 @@ describe(`${HTTP_API_DOC} curl examples against npm start`, () => {
     // The status page answers HTML (issue 18); every other route JSON.
     if (/\$BASE\/status\b/.test(example.command)) expect(r.stdout, what).toMatch(/^<!doctype html>/);
     else if (example.status < 400 && example.status !== 204) expect(() => JSON.parse(r.stdout), what).not.toThrow();
-    if (example.status >= 400 && example.status !== 401) expect(JSON.parse(r.stdout), what).toMatchObject({ status: example.status, code: expect.any(String) });
+    if (example.status >= 400 && example.status !== 401)
+      expect(JSON.parse(r.stdout), what).toMatchObject({ status: example.status, code: expect.any(String) });
   });
 });

@@ -14,12 +14,26 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AuditRecord } from '../../src/audit/auditLog.js';
 import { OWNERSHIP_KINDS, parseOwnership } from '../../src/policy/ownership.js';
 import { ROLES } from '../../src/policy/roles.js';
-import { aHandMadeAssignment, aManagedCluster, aRegistry, aUserAssignedIdentity, aVirtualMachine, API_VERSIONS, startAccessStack, type AccessStack, type Assignment } from '../support/e2eAccess.js';
+import {
+  aHandMadeAssignment,
+  aManagedCluster,
+  aRegistry,
+  aUserAssignedIdentity,
+  aVirtualMachine,
+  API_VERSIONS,
+  startAccessStack,
+  type AccessStack,
+  type Assignment,
+} from '../support/e2eAccess.js';
 
 let s: AccessStack;
 
 beforeAll(async () => {
-  s = await startAccessStack({ tablesConnectionString: inject('tablesConnectionString'), tablesEndpoint: inject('tablesEndpoint'), appEntry: inject('appEntry') });
+  s = await startAccessStack({
+    tablesConnectionString: inject('tablesConnectionString'),
+    tablesEndpoint: inject('tablesEndpoint'),
+    appEntry: inject('appEntry'),
+  });
 }, 90_000);
 afterAll(async () => {
   await s?.stop();
@@ -44,7 +58,9 @@ async function aSetting(name: string, allow = 'same-resource-group') {
     identity,
     /** AcrPull assignments on the registry held by this principal. */
     pullsOf: async (principalId: string): Promise<Assignment[]> =>
-      (await s.assignmentsAt(acr)).filter((a) => a.principalId.toLowerCase() === principalId && a.roleDefinitionGuid === ROLES.acrPull.roleDefinitionId),
+      (await s.assignmentsAt(acr)).filter(
+        (a) => a.principalId.toLowerCase() === principalId && a.roleDefinitionGuid === ROLES.acrPull.roleDefinitionId,
+      ),
   };
 }
 
@@ -59,7 +75,8 @@ function namedConsumer(a: Assignment | undefined): string | undefined {
   return ownership?.kind === OWNERSHIP_KINDS.tagPolicy ? ownership.consumerId.toLowerCase() : undefined;
 }
 
-const rowsWith = (rows: readonly AuditRecord[], outcome: string, principalId: string) => rows.filter((r) => r.outcome === outcome && r.principalId?.toLowerCase() === principalId);
+const rowsWith = (rows: readonly AuditRecord[], outcome: string, principalId: string) =>
+  rows.filter((r) => r.outcome === outcome && r.principalId?.toLowerCase() === principalId);
 
 /** The `kept` row for a withheld revoke: it names who still asks, by name in the reason and by id in the details. */
 function expectKeptFor(rows: readonly AuditRecord[], principalId: string, stillAsking: { id: string; name: string }): void {
@@ -196,7 +213,8 @@ describe('ownership: our deterministic name and our description', () => {
     (copied.body['properties'] as Record<string, unknown>)['description'] = `Managed by acr-pull-automation: acr-push on ${vm}`;
     const name = '0c0b0a09-0000-4000-8000-00000000c0b1';
     await s.put(`${x.acr}/providers/Microsoft.Authorization/roleAssignments/${name}`, copied);
-    const pushes = async () => (await s.assignmentsAt(x.acr)).filter((a) => a.roleDefinitionGuid === ROLES.acrPush.roleDefinitionId).map((a) => a.name);
+    const pushes = async () =>
+      (await s.assignmentsAt(x.acr)).filter((a) => a.roleDefinitionGuid === ROLES.acrPush.roleDefinitionId).map((a) => a.name);
 
     await s.tag(vm, { env: 'test' }); // a consumer event: the VM does not ask for push, but that assignment is not ours
     await s.idle();

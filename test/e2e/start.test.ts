@@ -64,18 +64,43 @@ describe('npm start', () => {
     const endpointsFile = join(localDir, 'endpoints.json');
     await child.waitForLine((line) => line.startsWith('Endpoints and keys:'), 60_000);
 
-    expect(child.output.find((l) => l.startsWith('✓ emulator'))).toMatch(/^✓ emulator +https:\/\/127\.0\.0\.1:\d+ +\(ARM, Entra, Graph, Key Vault, Event Grid\)$/);
+    expect(child.output.find((l) => l.startsWith('✓ emulator'))).toMatch(
+      /^✓ emulator +https:\/\/127\.0\.0\.1:\d+ +\(ARM, Entra, Graph, Key Vault, Event Grid\)$/,
+    );
     expect(child.output.find((l) => l.startsWith('✓ azurite'))).toMatch(/^✓ azurite +http:\/\/127\.0\.0\.1:\d+/);
     const functionsLine = child.output.find((l) => l.startsWith('✓ functions'));
     expect(functionsLine).toMatch(/^✓ functions +http:\/\/127\.0\.0\.1:\d+ +\((\w+, )*\w+\)$/);
     // The app's own functions, as it registers them; never the old smoke scaffolding.
-    for (const name of ['resourceEvents', 'rotateCredentials', 'keyVaultSecretEvents', 'healthApi', 'auditApi', 'openapi']) expect(functionsLine).toMatch(new RegExp(`[(, ]${name}[,)]`));
+    for (const name of ['resourceEvents', 'rotateCredentials', 'keyVaultSecretEvents', 'healthApi', 'auditApi', 'openapi'])
+      expect(functionsLine).toMatch(new RegExp(`[(, ]${name}[,)]`));
     expect(functionsLine).not.toContain('smoke');
 
-    const endpoints = JSON.parse(readFileSync(endpointsFile, 'utf8')) as Record<string, string> & { operator: { clientId: string; clientSecret: string } };
+    const endpoints = JSON.parse(readFileSync(endpointsFile, 'utf8')) as Record<string, string> & {
+      operator: { clientId: string; clientSecret: string };
+    };
     // The keys issue #2 lists, plus the host's keys and the app identity the emulator plays.
     expect(Object.keys(endpoints).sort()).toEqual(
-      ['admin', 'app', 'arm', 'caCert', 'eventGridKey', 'functionKey', 'functions', 'graph', 'identityEndpoint', 'identityHeader', 'keyVault', 'keyVaultName', 'login', 'masterKey', 'operator', 'subscriptionId', 'tables', 'tablesConnectionString', 'tenantId'].sort(),
+      [
+        'admin',
+        'app',
+        'arm',
+        'caCert',
+        'eventGridKey',
+        'functionKey',
+        'functions',
+        'graph',
+        'identityEndpoint',
+        'identityHeader',
+        'keyVault',
+        'keyVaultName',
+        'login',
+        'masterKey',
+        'operator',
+        'subscriptionId',
+        'tables',
+        'tablesConnectionString',
+        'tenantId',
+      ].sort(),
     );
     expect(Object.keys(endpoints.operator).sort()).toEqual(['clientId', 'clientSecret', 'objectId']);
     expect(existsSync(endpoints['caCert']!)).toBe(true);
@@ -90,7 +115,9 @@ describe('npm start', () => {
     expect(tables.status).toBeLessThan(500); // Azurite answers (without a signature it refuses)
     // Issue 18: the status page is linked, and answers with the key the line's command fills in.
     const statusLine = child.output.find((l) => l.startsWith('Status page:'));
-    expect(statusLine).toBe(`Status page: ${endpoints['functions']}/api/status?code=<functionKey from ${endpointsFile}>   (open it in a browser)`);
+    expect(statusLine).toBe(
+      `Status page: ${endpoints['functions']}/api/status?code=<functionKey from ${endpointsFile}>   (open it in a browser)`,
+    );
     const page = await fetch(`${endpoints['functions']}/api/status?code=${encodeURIComponent(endpoints['functionKey']!)}`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
@@ -100,7 +127,12 @@ describe('npm start', () => {
 
     const children = childPids(child.pid);
     const stackChildren = children.filter((pid) => /azurite|devhost\/main\.ts/.test(commandLine(pid)));
-    expect(stackChildren.map(commandLine).map((cmd) => (cmd.includes('azurite') ? 'azurite' : 'host')).sort()).toEqual(['azurite', 'host']);
+    expect(
+      stackChildren
+        .map(commandLine)
+        .map((cmd) => (cmd.includes('azurite') ? 'azurite' : 'host'))
+        .sort(),
+    ).toEqual(['azurite', 'host']);
     process.kill(child.pid, 'SIGINT');
     expect(await child.exited).toBe(0);
     expect(existsSync(endpointsFile)).toBe(false);
@@ -130,7 +162,9 @@ describe('npm start', () => {
 
     const endpoints = JSON.parse(readFileSync(join(localDir, 'endpoints.json'), 'utf8')) as Record<string, string>;
     for (let i = 0; i < 3; i++) {
-      const status = await fetch(`${endpoints['functions']}/admin/host/status`, { headers: { 'x-functions-key': endpoints['masterKey']! } });
+      const status = await fetch(`${endpoints['functions']}/admin/host/status`, {
+        headers: { 'x-functions-key': endpoints['masterKey']! },
+      });
       expect(await status.json()).toMatchObject({ state: 'Running' });
     }
     const hosts = childPids(child.pid).filter((pid) => commandLine(pid).includes('devhost/main.ts'));

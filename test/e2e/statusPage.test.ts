@@ -17,7 +17,16 @@ import { REPO_ROOT } from '../support/hostProcess.js';
 /** Debian's package; `.ci/run` installs it when absent. */
 const CHROMIUM = '/usr/bin/chromium';
 /** The flags this closed network needs: without the background-networking ones Chromium's own connections are refused and slow it down. */
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 export const SCREENSHOT = join(REPO_ROOT, 'test-results', 'status-page.png');
 
 let stack: RunningStack;
@@ -44,17 +53,28 @@ afterAll(async () => {
 it('shows the demo in headless Chromium: the grant, the credential, the denial, with no console error', { timeout: 120_000 }, async () => {
   const { functions, functionKey, masterKey, keyVaultName } = stack.endpoints;
   // A sweep, so the page and health have one to show.
-  const fired = await fetch(`${functions}/admin/functions/reconcileSweep`, { method: 'POST', headers: { 'x-functions-key': masterKey, 'content-type': 'application/json' }, body: '{"input":""}' });
+  const fired = await fetch(`${functions}/admin/functions/reconcileSweep`, {
+    method: 'POST',
+    headers: { 'x-functions-key': masterKey, 'content-type': 'application/json' },
+    body: '{"input":""}',
+  });
   expect(fired.status).toBe(202);
   await stack.host.waitForLog((l) => l.functionName === 'reconcileSweep' && l.message.includes('reconciliation sweep finished'), 60_000);
   // The record is written after the line; health reads it.
-  let health: { sweep: { outcome?: string; lastFinishedAt?: string; status: string }; credentials: { status: string; items: { registryName: string; status: string }[] } } | undefined;
+  let health:
+    | {
+        sweep: { outcome?: string; lastFinishedAt?: string; status: string };
+        credentials: { status: string; items: { registryName: string; status: string }[] };
+      }
+    | undefined;
   for (let i = 0; i < 50 && !health?.sweep.outcome; i++) {
     health = (await (await fetch(`${functions}/api/health`, { headers: { 'x-functions-key': functionKey } })).json()) as typeof health;
     if (!health?.sweep.outcome) await new Promise((r) => setTimeout(r, 100));
   }
   expect(health!.sweep).toMatchObject({ outcome: 'succeeded', status: 'healthy' });
-  expect(health!.credentials.items).toEqual(expect.arrayContaining([expect.objectContaining({ registryName: 'fabrikamacr', status: 'healthy' })]));
+  expect(health!.credentials.items).toEqual(
+    expect.arrayContaining([expect.objectContaining({ registryName: 'fabrikamacr', status: 'healthy' })]),
+  );
 
   // A fresh profile directory: playwright-core passes it as --user-data-dir.
   browser = await chromium.launchPersistentContext(profile, {
@@ -81,8 +101,12 @@ it('shows the demo in headless Chromium: the grant, the credential, the denial, 
   // The demo's grant: the automation's AcrPull on fabrikamacr for its pull credential, with why.
   const fabrikam = page.locator('h3', { hasText: 'fabrikamacr' });
   await expect.poll(() => fabrikam.count()).toBe(1);
-  const access = page.locator('table', { has: page.locator('caption', { hasText: 'Who has access' }) }).filter({ hasText: 'pull credentials for fabrikamacr' });
-  expect(await access.locator('tr', { hasText: 'AcrPull' }).first().innerText()).toMatch(/AcrPull\s+automation\s+pull credentials for fabrikamacr/);
+  const access = page
+    .locator('table', { has: page.locator('caption', { hasText: 'Who has access' }) })
+    .filter({ hasText: 'pull credentials for fabrikamacr' });
+  expect(await access.locator('tr', { hasText: 'AcrPull' }).first().innerText()).toMatch(
+    /AcrPull\s+automation\s+pull credentials for fabrikamacr/,
+  );
   // The denial the demo shows, with its reason.
   expect(await page.locator('body').innerText()).toContain('registry fabrikamacr has no acr-pull-allow tag and the default is none');
   // The demo's credential, with its vault and expiry.
@@ -95,7 +119,9 @@ it('shows the demo in headless Chromium: the grant, the credential, the denial, 
   expect(await page.locator('tr', { hasText: 'Decisions by outcome' }).innerText()).toMatch(/granted \d+/);
 
   // The demo's grant on contosoacr to vm-web-1, then its revocation, newest first.
-  const contoso = page.locator('table', { has: page.locator('caption', { hasText: 'Recent grants and revocations' }) }).filter({ hasText: 'contosoacr' });
+  const contoso = page
+    .locator('table', { has: page.locator('caption', { hasText: 'Recent grants and revocations' }) })
+    .filter({ hasText: 'contosoacr' });
   const changes = (await contoso.locator('tbody tr').allInnerTexts()).map((t) => t.replace(/\s+/g, ' '));
   expect(changes[0]).toMatch(/vm-web-1 revoked/);
   expect(changes.some((t) => /vm-web-1 granted .*AcrPull/.test(t))).toBe(true);

@@ -8,7 +8,14 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AuditRecord } from '../../src/audit/auditLog.js';
 import { ROLES } from '../../src/policy/roles.js';
-import { aRegistry, aUserAssignedIdentity, aVirtualMachine, API_VERSIONS, startAccessStack, type AccessStack } from '../support/e2eAccess.js';
+import {
+  aRegistry,
+  aUserAssignedIdentity,
+  aVirtualMachine,
+  API_VERSIONS,
+  startAccessStack,
+  type AccessStack,
+} from '../support/e2eAccess.js';
 
 let s: AccessStack;
 
@@ -27,7 +34,9 @@ afterAll(async () => {
 
 async function fireSweep(): Promise<string> {
   const { functions, masterKey } = s.stack.endpoints;
-  const seen = s.stack.host.logs().filter((l) => l.functionName === 'reconcileSweep' && l.message.includes('reconciliation sweep finished')).length;
+  const seen = s.stack.host
+    .logs()
+    .filter((l) => l.functionName === 'reconcileSweep' && l.message.includes('reconciliation sweep finished')).length;
   const response = await fetch(`${functions}/admin/functions/reconcileSweep`, {
     method: 'POST',
     headers: { 'x-functions-key': masterKey, 'content-type': 'application/json' },
@@ -35,7 +44,11 @@ async function fireSweep(): Promise<string> {
   });
   expect(response.status).toBe(202); // Azure answers 202 and runs the function in the background
   const line = await s.stack.host.waitForLog(
-    (l) => l.functionName === 'reconcileSweep' && l.message.includes('reconciliation sweep finished') && s.stack.host.logs().filter((m) => m.functionName === 'reconcileSweep' && m.message.includes('reconciliation sweep finished')).length > seen,
+    (l) =>
+      l.functionName === 'reconcileSweep' &&
+      l.message.includes('reconciliation sweep finished') &&
+      s.stack.host.logs().filter((m) => m.functionName === 'reconcileSweep' && m.message.includes('reconciliation sweep finished')).length >
+        seen,
     60_000,
   );
   return line.message;
@@ -77,7 +90,9 @@ describe('reconciliation sweep through the host', () => {
     // A second sweep finds everything in place: no ARM write.
     await s.clearCalls();
     await fireSweep();
-    const writes = (await s.calls()).filter((c) => c.method !== 'GET' && !['admin', 'resourceGraph', 'login', 'managedIdentity'].includes(c.api));
+    const writes = (await s.calls()).filter(
+      (c) => c.method !== 'GET' && !['admin', 'resourceGraph', 'login', 'managedIdentity'].includes(c.api),
+    );
     expect(writes).toEqual([]);
   });
 
@@ -91,7 +106,8 @@ describe('reconciliation sweep through the host', () => {
     const fleet = await s.put(`${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-sweep-fleet`, aUserAssignedIdentity());
     const principalId = String(fleet.properties.principalId).toLowerCase();
     const vms = ['vm-sweep-1', 'vm-sweep-2'].map((n) => `${rg}/providers/Microsoft.Compute/virtualMachines/${n}`);
-    for (const id of vms) await s.put(id, aVirtualMachine({ tags: { 'acr-pull': 'sweepsharedacr' }, identity: { userAssigned: [fleet.id] } }));
+    for (const id of vms)
+      await s.put(id, aVirtualMachine({ tags: { 'acr-pull': 'sweepsharedacr' }, identity: { userAssigned: [fleet.id] } }));
     await s.idle();
     const [assignment] = (await s.assignmentsAt(acr)).filter((a) => a.principalId.toLowerCase() === principalId);
     const named = vms.find((id) => assignment?.description?.toLowerCase().endsWith(` on ${id.toLowerCase()}`));
@@ -114,7 +130,9 @@ describe('reconciliation sweep through the host', () => {
     // The kept assignment now names the VM that asks: the next sweep has nothing to decide or write.
     await s.clearCalls();
     await fireSweep();
-    const writes = (await s.calls()).filter((c) => c.method !== 'GET' && !['admin', 'resourceGraph', 'login', 'managedIdentity'].includes(c.api));
+    const writes = (await s.calls()).filter(
+      (c) => c.method !== 'GET' && !['admin', 'resourceGraph', 'login', 'managedIdentity'].includes(c.api),
+    );
     expect(writes).toEqual([]);
     expect(bySweep(await s.audit(named!), 'kept')).toHaveLength(kept.length);
   });

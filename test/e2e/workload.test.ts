@@ -40,7 +40,11 @@ beforeAll(async () => {
   });
   const e = s.stack.emulator!.endpoints;
   const ca = s.stack.emulator!.caPem;
-  const credential = new ClientSecretCredential(e.tenantId, e.operator.clientId, e.operator.clientSecret, { authorityHost: e.login, disableInstanceDiscovery: true, tlsOptions: { ca } });
+  const credential = new ClientSecretCredential(e.tenantId, e.operator.clientId, e.operator.clientSecret, {
+    authorityHost: e.login,
+    disableInstanceDiscovery: true,
+    tlsOptions: { ca },
+  });
   arm = getClient(e.arm, credential, { credentials: { scopes: [`${e.arm}/.default`] }, tlsOptions: { ca } });
   rg = await s.resourceGroup('rg-workload');
 }, 90_000);
@@ -66,7 +70,9 @@ async function putCluster(name: string, oidc: boolean, workloadIdentity = oidc):
       identity: { type: 'SystemAssigned' },
       properties: {
         dnsPrefix: name,
-        agentPoolProfiles: [{ name: 'nodepool1', count: 1, vmSize: 'Standard_DS2_v2', osType: 'Linux', type: 'VirtualMachineScaleSets', mode: 'System' }],
+        agentPoolProfiles: [
+          { name: 'nodepool1', count: 1, vmSize: 'Standard_DS2_v2', osType: 'Linux', type: 'VirtualMachineScaleSets', mode: 'System' },
+        ],
         oidcIssuerProfile: { enabled: oidc },
         securityProfile: { workloadIdentity: { enabled: workloadIdentity } },
       },
@@ -89,14 +95,21 @@ async function putVault(name: string, tags: Record<string, string>, enableRbacAu
   const id = vaultId(name);
   await s.put(id, {
     apiVersion: VAULT_API,
-    body: { location: LOCATION, tags, properties: { tenantId: s.stack.emulator!.endpoints.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization } },
+    body: {
+      location: LOCATION,
+      tags,
+      properties: { tenantId: s.stack.emulator!.endpoints.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization },
+    },
   });
   return id;
 }
 
 /** A federated credential made by hand. Follows msi/.../stable/2024-11-30/examples/FederatedIdentityCredentialCreate.json. */
 async function putHandMadeFic(identity: string, name: string, issuer: string, subject: string): Promise<void> {
-  await s.put(`${identity}/federatedIdentityCredentials/${name}`, { apiVersion: FIC_API, body: { properties: { issuer, subject, audiences: [AUDIENCE] } } });
+  await s.put(`${identity}/federatedIdentityCredentials/${name}`, {
+    apiVersion: FIC_API,
+    body: { properties: { issuer, subject, audiences: [AUDIENCE] } },
+  });
 }
 
 /** The identity's federated credentials, read through ARM as the operator (every page). */
@@ -105,8 +118,12 @@ async function fics(identity: string): Promise<Fic[]> {
   let res = await arm.pathUnchecked(`${identity}/federatedIdentityCredentials`).get({ queryParameters: { 'api-version': FIC_API } });
   for (;;) {
     if (res.status !== '200') throw new Error(`list federated credentials on ${identity}: ${res.status} ${JSON.stringify(res.body)}`);
-    const page = res.body as { value: Array<{ name: string; properties: { issuer: string; subject: string; audiences: string[] } }>; nextLink?: string };
-    for (const f of page.value) out.push({ name: f.name, issuer: f.properties.issuer, subject: f.properties.subject, audiences: f.properties.audiences });
+    const page = res.body as {
+      value: Array<{ name: string; properties: { issuer: string; subject: string; audiences: string[] } }>;
+      nextLink?: string;
+    };
+    for (const f of page.value)
+      out.push({ name: f.name, issuer: f.properties.issuer, subject: f.properties.subject, audiences: f.properties.audiences });
     if (!page.nextLink) return out.sort((a, b) => a.name.localeCompare(b.name));
     res = await arm.pathUnchecked(page.nextLink).get();
   }
@@ -122,7 +139,8 @@ async function audit(resourceId: string): Promise<AuditRecord[]> {
   return ((await res.json()) as { items: AuditRecord[] }).items;
 }
 
-const secretsUsersAt = async (scope: string) => (await s.assignmentsAt(scope)).filter((a) => a.roleDefinitionGuid === ROLES.keyVaultSecretsUser.roleDefinitionId);
+const secretsUsersAt = async (scope: string) =>
+  (await s.assignmentsAt(scope)).filter((a) => a.roleDefinitionGuid === ROLES.keyVaultSecretsUser.roleDefinitionId);
 const ours = (list: readonly Fic[]) => list.filter((f) => f.name.startsWith(FEDERATED_CREDENTIAL_PREFIX));
 
 describe('workload identity from resource events', () => {
@@ -130,19 +148,39 @@ describe('workload identity from resource events', () => {
     const aks = await putCluster('aks-e2e', true);
     expect(aks.issuer).toMatch(/^https:\/\/.+\/$/);
     await s.idle();
-    const id = await putIdentity('id-orders', { 'acr-workload-cluster': 'aks-e2e', 'acr-workload-subjects': 'orders/orders-api orders/orders-worker' });
+    const id = await putIdentity('id-orders', {
+      'acr-workload-cluster': 'aks-e2e',
+      'acr-workload-subjects': 'orders/orders-api orders/orders-worker',
+    });
     await s.idle();
 
     expect(await fics(id.id)).toEqual(
       [
-        { name: federatedCredentialName(aks.id, 'orders', 'orders-api'), issuer: aks.issuer, subject: 'system:serviceaccount:orders:orders-api', audiences: [AUDIENCE] },
-        { name: federatedCredentialName(aks.id, 'orders', 'orders-worker'), issuer: aks.issuer, subject: 'system:serviceaccount:orders:orders-worker', audiences: [AUDIENCE] },
+        {
+          name: federatedCredentialName(aks.id, 'orders', 'orders-api'),
+          issuer: aks.issuer,
+          subject: 'system:serviceaccount:orders:orders-api',
+          audiences: [AUDIENCE],
+        },
+        {
+          name: federatedCredentialName(aks.id, 'orders', 'orders-worker'),
+          issuer: aks.issuer,
+          subject: 'system:serviceaccount:orders:orders-worker',
+          audiences: [AUDIENCE],
+        },
       ].sort((a, b) => a.name.localeCompare(b.name)),
     );
     const rows = await audit(id.id);
     const granted = rows.filter((r) => r.action === 'federated credential' && r.outcome === 'granted');
-    expect(granted.map((r) => r.details?.['subject']).sort()).toEqual(['system:serviceaccount:orders:orders-api', 'system:serviceaccount:orders:orders-worker']);
-    expect(granted[0]).toMatchObject({ principalId: id.principalId, eventId: expect.any(String), caller: s.stack.emulator!.endpoints.operator.objectId });
+    expect(granted.map((r) => r.details?.['subject']).sort()).toEqual([
+      'system:serviceaccount:orders:orders-api',
+      'system:serviceaccount:orders:orders-worker',
+    ]);
+    expect(granted[0]).toMatchObject({
+      principalId: id.principalId,
+      eventId: expect.any(String),
+      caller: s.stack.emulator!.endpoints.operator.objectId,
+    });
     expect(rows.filter((r) => r.outcome === 'failed')).toEqual([]);
   });
 
@@ -168,16 +206,30 @@ describe('workload identity from resource events', () => {
 
     const enabled = await putCluster('aks-late', true);
     await s.idle();
-    expect(await fics(id.id)).toEqual([{ name: federatedCredentialName(enabled.id, 'default', 'app'), issuer: enabled.issuer, subject: 'system:serviceaccount:default:app', audiences: [AUDIENCE] }]);
+    expect(await fics(id.id)).toEqual([
+      {
+        name: federatedCredentialName(enabled.id, 'default', 'app'),
+        issuer: enabled.issuer,
+        subject: 'system:serviceaccount:default:app',
+        audiences: [AUDIENCE],
+      },
+    ]);
   });
 
   it('removes only its own credentials when a cluster is deleted', async () => {
     const gone = await putCluster('aks-gone', true);
     const stays = await putCluster('aks-stays', true);
     await s.idle();
-    const id = await putIdentity('id-two-clusters', { 'acr-workload-cluster': `aks-gone ${stays.id}`, 'acr-workload-subjects': 'default/app' });
+    const id = await putIdentity('id-two-clusters', {
+      'acr-workload-cluster': `aks-gone ${stays.id}`,
+      'acr-workload-subjects': 'default/app',
+    });
     await s.idle();
-    expect(ours(await fics(id.id)).map((f) => f.issuer).sort()).toEqual([gone.issuer, stays.issuer].sort());
+    expect(
+      ours(await fics(id.id))
+        .map((f) => f.issuer)
+        .sort(),
+    ).toEqual([gone.issuer, stays.issuer].sort());
     await putHandMadeFic(id.id, 'by-hand', gone.issuer!, 'system:serviceaccount:other:sa');
 
     await s.del(gone.id, API_VERSIONS.managedCluster);
@@ -197,7 +249,11 @@ describe('workload identity from resource events', () => {
     await s.idle();
 
     expect(await fics(id.id)).toHaveLength(20);
-    expect(ours(await fics(id.id)).map((f) => f.subject).sort()).toEqual(['system:serviceaccount:default:a', 'system:serviceaccount:default:b']);
+    expect(
+      ours(await fics(id.id))
+        .map((f) => f.subject)
+        .sort(),
+    ).toEqual(['system:serviceaccount:default:a', 'system:serviceaccount:default:b']);
     const refused = (await audit(id.id)).filter((r) => r.errorCode === 'FederatedIdentityCredentialLimit');
     expect(refused.length).toBeGreaterThanOrEqual(1);
     expect(refused[0]).toMatchObject({ outcome: 'rejected-input', details: { subject: 'system:serviceaccount:default:c' } });
@@ -213,7 +269,11 @@ describe('workload identity from resource events', () => {
     expect(granted.map((a) => a.principalId)).toEqual([id.principalId]);
     expect(granted[0]!.description).toMatch(/^Managed by acr-pull-automation: acr-workload-vault on /);
     const row = (await audit(id.id)).find((r) => r.action === 'grant' && r.outcome === 'granted');
-    expect(row).toMatchObject({ principalId: id.principalId, role: expect.stringContaining('Key Vault Secrets User'), details: { vault: expect.stringMatching(/kv-e2e-allow$/) } });
+    expect(row).toMatchObject({
+      principalId: id.principalId,
+      role: expect.stringContaining('Key Vault Secrets User'),
+      details: { vault: expect.stringMatching(/kv-e2e-allow$/) },
+    });
     expect(row!.reason).toMatch(/Key Vault kv-e2e-allow allows same-resource-group/);
 
     // The vault's own event settles it: no write on the identity is needed.
@@ -235,7 +295,11 @@ describe('workload identity from resource events', () => {
     const rows = await audit(id.id);
     const denied = rows.filter((r) => r.outcome === 'denied-by-consent');
     expect(denied.length).toBeGreaterThanOrEqual(1);
-    expect(denied[0]).toMatchObject({ action: 'grant', principalId: id.principalId, role: expect.stringContaining('Key Vault Secrets User') });
+    expect(denied[0]).toMatchObject({
+      action: 'grant',
+      principalId: id.principalId,
+      role: expect.stringContaining('Key Vault Secrets User'),
+    });
     expect(denied[0]!.reason).toMatch(/Key Vault kv-e2e-none has no acr-workload-allow tag and the default is none/);
     expect(rows.some((r) => r.outcome === 'granted')).toBe(false);
   });
@@ -252,7 +316,9 @@ describe('workload identity from resource events', () => {
     const denied = (await audit(id.id)).filter((r) => r.outcome === 'denied');
     expect(denied.length).toBeGreaterThanOrEqual(1);
     expect(denied[0]).toMatchObject({ action: 'grant', errorCode: 'CredentialsVault', principalId: id.principalId });
-    expect(denied[0]!.reason).toContain(`Key Vault ${demo.keyVaultName} holds the automation's pull credentials (CREDENTIALS_VAULT_NAMES names it)`);
+    expect(denied[0]!.reason).toContain(
+      `Key Vault ${demo.keyVaultName} holds the automation's pull credentials (CREDENTIALS_VAULT_NAMES names it)`,
+    );
   });
 
   it('grants nothing on a vault in access-policy mode, with a denied row naming the permission model', async () => {
@@ -267,7 +333,9 @@ describe('workload identity from resource events', () => {
     const denied = rows.filter((r) => r.outcome === 'denied');
     expect(denied.length).toBeGreaterThanOrEqual(1);
     expect(denied[0]).toMatchObject({ action: 'grant', errorCode: 'VaultAccessPolicyMode', principalId: id.principalId });
-    expect(denied[0]!.reason).toContain('uses the access-policy permission model (enableRbacAuthorization=false), where Key Vault Secrets User has no effect');
+    expect(denied[0]!.reason).toContain(
+      'uses the access-policy permission model (enableRbacAuthorization=false), where Key Vault Secrets User has no effect',
+    );
   });
 });
 
@@ -278,7 +346,10 @@ describe('federation of a privileged identity (issue 13, point 1)', () => {
     // The attack: an identity someone else made Owner; a tag writer names a cluster and a service account they can run pods as.
     const aks = await putCluster('aks-attack', true);
     const id = await putIdentity('id-subscription-owner', {});
-    await s.put(`/subscriptions/${s.subscriptionId}/providers/Microsoft.Authorization/roleAssignments/5a1d0b7e-0000-4000-8000-00000000a7c1`, aHandMadeAssignment(s.subscriptionId, OWNER, id.principalId));
+    await s.put(
+      `/subscriptions/${s.subscriptionId}/providers/Microsoft.Authorization/roleAssignments/5a1d0b7e-0000-4000-8000-00000000a7c1`,
+      aHandMadeAssignment(s.subscriptionId, OWNER, id.principalId),
+    );
     await s.idle();
     await s.tag(id.id, { 'acr-workload-cluster': 'aks-attack', 'acr-workload-subjects': 'default/x' }, 'Merge');
     await s.idle();
@@ -287,7 +358,13 @@ describe('federation of a privileged identity (issue 13, point 1)', () => {
     const rows = await audit(id.id);
     const denied = rows.filter((r) => r.outcome === 'denied-ineligible');
     expect(denied.length).toBeGreaterThanOrEqual(1);
-    expect(denied[0]).toMatchObject({ action: 'federated credential', principalId: id.principalId, errorCode: 'IdentityHoldsOtherRoles', role: `Owner (${OWNER})`, eventId: expect.any(String) });
+    expect(denied[0]).toMatchObject({
+      action: 'federated credential',
+      principalId: id.principalId,
+      errorCode: 'IdentityHoldsOtherRoles',
+      role: `Owner (${OWNER})`,
+      eventId: expect.any(String),
+    });
     expect(denied[0]!.reason).toContain(`id-subscription-owner holds Owner (${OWNER}) on /subscriptions/${s.subscriptionId}`);
     expect(rows.some((r) => r.action === 'federated credential' && r.outcome === 'granted')).toBe(false);
     expect(aks.issuer).toBeDefined();
@@ -303,7 +380,9 @@ describe('federation of a privileged identity (issue 13, point 1)', () => {
     });
     expect(res.status).toBe(200);
     const preview = (await res.json()) as { decisions: AuditRecord[] };
-    expect(preview.decisions.filter((d) => d.outcome === 'denied-ineligible').map((d) => d.reason)).toEqual([expect.stringContaining('holds Owner')]);
+    expect(preview.decisions.filter((d) => d.outcome === 'denied-ineligible').map((d) => d.reason)).toEqual([
+      expect.stringContaining('holds Owner'),
+    ]);
 
     const plain = await putIdentity('id-plain-x', { 'acr-workload-cluster': 'aks-attack', 'acr-workload-subjects': 'default/x' });
     await s.idle();
@@ -317,7 +396,12 @@ describe('workload identity, the cluster side (issue 19.5)', () => {
     await s.idle();
     const id = await putIdentity('id-cluster-side', { 'acr-workload-cluster': 'aks-no-webhook', 'acr-workload-subjects': 'shop/cart' });
     await s.idle();
-    const clientId = (await s.put(identityId('id-cluster-side'), aUserAssignedIdentity({ tags: { 'acr-workload-cluster': 'aks-no-webhook', 'acr-workload-subjects': 'shop/cart' } }))).properties.clientId as string;
+    const clientId = (
+      await s.put(
+        identityId('id-cluster-side'),
+        aUserAssignedIdentity({ tags: { 'acr-workload-cluster': 'aks-no-webhook', 'acr-workload-subjects': 'shop/cart' } }),
+      )
+    ).properties.clientId as string;
     await s.idle();
     // The credential is created anyway: it needs only the OIDC issuer.
     expect(ours(await fics(id.id)).map((f) => f.subject)).toEqual(['system:serviceaccount:shop:cart']);
@@ -333,7 +417,9 @@ describe('workload identity, the cluster side (issue 19.5)', () => {
     }
     const off = rows.filter((r) => r.action === 'workload identity' && r.outcome === 'skipped' && r.details?.['cluster'] === aks.id);
     expect(off.length).toBeGreaterThanOrEqual(1);
-    expect(off[0]!.reason).toMatch(/cluster aks-no-webhook does not have workload identity enabled .*pods there can't use id-cluster-side's federated credentials yet .*created anyway/);
+    expect(off[0]!.reason).toMatch(
+      /cluster aks-no-webhook does not have workload identity enabled .*pods there can't use id-cluster-side's federated credentials yet .*created anyway/,
+    );
 
     // Preview shows the same to the cluster owner, writing nothing.
     const res = await fetch(`${s.stack.endpoints.functions}/api/access/preview`, {
@@ -342,8 +428,12 @@ describe('workload identity, the cluster side (issue 19.5)', () => {
       body: JSON.stringify({ resourceId: id.id }),
     });
     const preview = (await res.json()) as { decisions: AuditRecord[] };
-    expect(preview.decisions.find((d) => d.action.startsWith('federated credential'))?.details?.['serviceAccountManifest']).toContain(`azure.workload.identity/client-id: ${clientId}`);
-    expect(preview.decisions.some((d) => d.action === 'workload identity' && /does not have workload identity enabled/.test(d.reason))).toBe(true);
+    expect(preview.decisions.find((d) => d.action.startsWith('federated credential'))?.details?.['serviceAccountManifest']).toContain(
+      `azure.workload.identity/client-id: ${clientId}`,
+    );
+    expect(
+      preview.decisions.some((d) => d.action === 'workload identity' && /does not have workload identity enabled/.test(d.reason)),
+    ).toBe(true);
 
     // Once the cluster turns it on, no such row.
     await putCluster('aks-no-webhook', true, true);

@@ -75,7 +75,11 @@ export function filterRows(query: string, rows: readonly Row[]): Row[] {
       current = current.filter((r) => r[column!] === value);
     } else if ((m = /^message has "([^"]*)"$/.exec(condition))) {
       const needle = m[1]!.toLowerCase();
-      current = current.filter((r) => String(r['message'] ?? '').toLowerCase().includes(needle));
+      current = current.filter((r) =>
+        String(r['message'] ?? '')
+          .toLowerCase()
+          .includes(needle),
+      );
     } else if ((m = /^(tostring\([^)]*\)) == "([^"]*)"$/.exec(condition))) {
       const [, field, value] = m;
       current = current.filter((r) => read(r, field!) === value);

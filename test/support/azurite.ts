@@ -50,8 +50,22 @@ async function startOnce(port: number, timeoutMs: number): Promise<RunningAzurit
   const bin = join(dirname(require.resolve('azurite/package.json')), 'dist', 'src', 'table', 'main.js');
   // Azurite's working directory, for any debug or extent files it writes; removed on stop.
   const location = mkdtempSync(join(tmpdir(), 'azurite-'));
-  const args = [bin, '--tableHost', '127.0.0.1', '--tablePort', String(port), '--inMemoryPersistence', '--disableTelemetry', '--skipApiVersionCheck', '--loose'];
-  const child: ChildHandle = spawnGroup(process.execPath, args, { name: 'azurite-table', cwd: location, env: { ...process.env, AZURITE_ACCOUNTS: undefined } });
+  const args = [
+    bin,
+    '--tableHost',
+    '127.0.0.1',
+    '--tablePort',
+    String(port),
+    '--inMemoryPersistence',
+    '--disableTelemetry',
+    '--skipApiVersionCheck',
+    '--loose',
+  ];
+  const child: ChildHandle = spawnGroup(process.execPath, args, {
+    name: 'azurite-table',
+    cwd: location,
+    env: { ...process.env, AZURITE_ACCOUNTS: undefined },
+  });
   const cleanUp = async () => {
     await child.stop();
     rmSync(location, { recursive: true, force: true });

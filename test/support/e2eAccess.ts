@@ -45,7 +45,8 @@ type IdentityInput = { readonly system?: boolean; readonly userAssigned?: readon
 function identityBody(identity: IdentityInput | undefined): Record<string, unknown> | undefined {
   if (!identity) return undefined;
   const user = identity.userAssigned ?? [];
-  const type = [identity.system ? 'SystemAssigned' : undefined, user.length ? 'UserAssigned' : undefined].filter(Boolean).join(', ') || 'None';
+  const type =
+    [identity.system ? 'SystemAssigned' : undefined, user.length ? 'UserAssigned' : undefined].filter(Boolean).join(', ') || 'None';
   return { type, ...(user.length ? { userAssignedIdentities: Object.fromEntries(user.map((id) => [id, {}])) } : {}) };
 }
 
@@ -53,7 +54,9 @@ function identityBody(identity: IdentityInput | undefined): Record<string, unkno
  * A container registry. Follows containerregistry/.../stable/2022-12-01/examples/Registries_Create_Registry_Create.json
  * (`properties.roleAssignmentMode` is the 2025-11-01 addition: LegacyRegistryPermissions | AbacRepositoryPermissions).
  */
-export function aRegistry(options: { tags?: Tags; roleAssignmentMode?: 'LegacyRegistryPermissions' | 'AbacRepositoryPermissions' } = {}): ArmWrite {
+export function aRegistry(
+  options: { tags?: Tags; roleAssignmentMode?: 'LegacyRegistryPermissions' | 'AbacRepositoryPermissions' } = {},
+): ArmWrite {
   return {
     apiVersion: API_VERSIONS.registry,
     body: {
@@ -77,7 +80,10 @@ export function aVirtualMachine(options: { tags?: Tags; identity?: IdentityInput
       location: LOCATION,
       tags: options.tags ?? {},
       identity: identityBody(options.identity ?? { system: true }),
-      properties: { hardwareProfile: { vmSize: 'Standard_D2s_v3' }, storageProfile: { imageReference: { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' } } },
+      properties: {
+        hardwareProfile: { vmSize: 'Standard_D2s_v3' },
+        storageProfile: { imageReference: { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' } },
+      },
     },
   };
 }
@@ -117,7 +123,9 @@ export function aManagedCluster(options: { tags?: Tags; kubeletIdentity?: string
       properties: {
         ...(options.kubeletIdentity ? { identityProfile: { kubeletidentity: { resourceId: options.kubeletIdentity } } } : {}),
         dnsPrefix: 'dnsprefix1',
-        agentPoolProfiles: [{ name: 'nodepool1', count: 3, vmSize: 'Standard_DS2_v2', osType: 'Linux', type: 'VirtualMachineScaleSets', mode: 'System' }],
+        agentPoolProfiles: [
+          { name: 'nodepool1', count: 3, vmSize: 'Standard_DS2_v2', osType: 'Linux', type: 'VirtualMachineScaleSets', mode: 'System' },
+        ],
       },
     },
   };
@@ -236,13 +244,21 @@ export async function startAccessStack(options: {
     const { credential, admin } = operator;
     // The SDK's default retry policy: 429 with Retry-After and 5xx are retried, as for any ARM client.
     // More retries than the default 3: the fault run injects 25% errors, and the operator's writes are the steps, not the subject.
-    const client: Client = getClient(e.arm, credential, { credentials: { scopes: [`${e.arm}/.default`] }, tlsOptions: { ca }, retryOptions: { maxRetries: 10 } });
+    const client: Client = getClient(e.arm, credential, {
+      credentials: { scopes: [`${e.arm}/.default`] },
+      tlsOptions: { ca },
+      retryOptions: { maxRetries: 10 },
+    });
     const check = (res: { status: string; body: unknown }, what: string) => {
       if (!res.status.startsWith('2')) throw new Error(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
     };
 
     const auditLog = createTableAuditLog(
-      createTableClient(loadConfig({ ...PLACEHOLDER_APP_SETTINGS, TABLES_CONNECTION_STRING: options.tablesConnectionString, TABLE_PREFIX: tablePrefix }), credential, TABLE_SUFFIXES.audit),
+      createTableClient(
+        loadConfig({ ...PLACEHOLDER_APP_SETTINGS, TABLES_CONNECTION_STRING: options.tablesConnectionString, TABLE_PREFIX: tablePrefix }),
+        credential,
+        TABLE_SUFFIXES.audit,
+      ),
     );
     const rgId = (name: string) => `/subscriptions/${e.subscriptionId}/resourceGroups/${name}`;
 
@@ -252,7 +268,12 @@ export async function startAccessStack(options: {
       rgId,
       async resourceGroup(name) {
         const id = rgId(name);
-        check(await client.pathUnchecked(id).put({ queryParameters: { 'api-version': API_VERSIONS.resourceGroup }, body: { location: LOCATION } }), `PUT ${id}`);
+        check(
+          await client
+            .pathUnchecked(id)
+            .put({ queryParameters: { 'api-version': API_VERSIONS.resourceGroup }, body: { location: LOCATION } }),
+          `PUT ${id}`,
+        );
         return id;
       },
       async put(id, write) {
@@ -281,7 +302,13 @@ export async function startAccessStack(options: {
           .get({ queryParameters: { 'api-version': API_VERSIONS.roleAssignments, $filter: 'atScope()' } });
         for (;;) {
           check(res, `list role assignments at ${scope}`);
-          const page = res.body as { value: Array<{ name: string; properties: { scope: string; principalId: string; roleDefinitionId: string; description?: string | null } }>; nextLink?: string };
+          const page = res.body as {
+            value: Array<{
+              name: string;
+              properties: { scope: string; principalId: string; roleDefinitionId: string; description?: string | null };
+            }>;
+            nextLink?: string;
+          };
           for (const a of page.value) {
             if (a.properties.scope.toLowerCase() !== scope.toLowerCase()) continue;
             out.push({
@@ -328,8 +355,17 @@ export async function startAccessStack(options: {
 }
 
 /** Sums the counts that match. */
-export function countOf(calls: readonly CallCount[], match: Partial<Pick<CallCount, 'api' | 'method'>> & { route?: RegExp; status?: (s: number) => boolean }): number {
+export function countOf(
+  calls: readonly CallCount[],
+  match: Partial<Pick<CallCount, 'api' | 'method'>> & { route?: RegExp; status?: (s: number) => boolean },
+): number {
   return calls
-    .filter((c) => (match.api === undefined || c.api === match.api) && (match.method === undefined || c.method === match.method) && (!match.route || match.route.test(c.route)) && (!match.status || match.status(c.status)))
+    .filter(
+      (c) =>
+        (match.api === undefined || c.api === match.api) &&
+        (match.method === undefined || c.method === match.method) &&
+        (!match.route || match.route.test(c.route)) &&
+        (!match.status || match.status(c.status)),
+    )
     .reduce((n, c) => n + c.count, 0);
 }

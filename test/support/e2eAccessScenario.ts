@@ -82,7 +82,8 @@ export function scenario(s: AccessStack, key: string, appObjectId: string): Scen
     for (const [uai, v] of Object.entries<any>(body?.identity?.userAssignedIdentities ?? {})) {
       if (v?.principalId) principals.set(String(v.principalId).toLowerCase(), `uami:${uai.split('/').pop()}`);
     }
-    if (body?.type === 'Microsoft.ManagedIdentity/userAssignedIdentities' && body?.properties?.principalId) principals.set(String(body.properties.principalId).toLowerCase(), `uami:${name}`);
+    if (body?.type === 'Microsoft.ManagedIdentity/userAssignedIdentities' && body?.properties?.principalId)
+      principals.set(String(body.properties.principalId).toLowerCase(), `uami:${name}`);
     const kubelet = body?.properties?.identityProfile?.kubeletidentity?.objectId;
     if (kubelet) principals.set(String(kubelet).toLowerCase(), `${name}:kubelet`);
   };
@@ -113,24 +114,46 @@ export function scenario(s: AccessStack, key: string, appObjectId: string): Scen
 
         for (const name of ['id-one', 'id-two', 'id-hand']) await put(name, uamiId(name), aUserAssignedIdentity());
         // Made by hand on the narrow registry, for a principal the automation never manages.
-        await s.put(`${registry('narrow')}/providers/Microsoft.Authorization/roleAssignments/${handName(key, 1)}`, aHandMadeAssignment(s.subscriptionId, ROLES.acrPull.roleDefinitionId, principal('uami:id-hand')));
+        await s.put(
+          `${registry('narrow')}/providers/Microsoft.Authorization/roleAssignments/${handName(key, 1)}`,
+          aHandMadeAssignment(s.subscriptionId, ROLES.acrPull.roleDefinitionId, principal('uami:id-hand')),
+        );
 
         // An existing VM (system-assigned plus two user-assigned identities), tagged afterwards.
-        await put('vm-old', vmId(rg, 'vm-old'), aVirtualMachine({ identity: { system: true, userAssigned: [uamiId('id-one'), uamiId('id-two')] } }));
+        await put(
+          'vm-old',
+          vmId(rg, 'vm-old'),
+          aVirtualMachine({ identity: { system: true, userAssigned: [uamiId('id-one'), uamiId('id-two')] } }),
+        );
         await s.tag(id('vm-old'), pull(registryName('pull')));
         // A new VM, tagged when created; and a Reader assignment made by hand for it on the same registry.
         await put('vm-new', vmId(rg, 'vm-new'), aVirtualMachine({ tags: pull(registryName('pull')) }));
-        await s.put(`${registry('pull')}/providers/Microsoft.Authorization/roleAssignments/${handName(key, 2)}`, aHandMadeAssignment(s.subscriptionId, READER_ROLE_GUID, principal('vm-new:system')));
+        await s.put(
+          `${registry('pull')}/providers/Microsoft.Authorization/roleAssignments/${handName(key, 2)}`,
+          aHandMadeAssignment(s.subscriptionId, READER_ROLE_GUID, principal('vm-new:system')),
+        );
 
-        await put('vmss', `${rg}/providers/Microsoft.Compute/virtualMachineScaleSets/vmss-web`, aScaleSet({ tags: pull(registryName('pull'), registryName('narrow')) }));
-        await put('aks', `${rg}/providers/Microsoft.ContainerService/managedClusters/aks-web`, aManagedCluster({ tags: pull(registryName('pull')) }));
+        await put(
+          'vmss',
+          `${rg}/providers/Microsoft.Compute/virtualMachineScaleSets/vmss-web`,
+          aScaleSet({ tags: pull(registryName('pull'), registryName('narrow')) }),
+        );
+        await put(
+          'aks',
+          `${rg}/providers/Microsoft.ContainerService/managedClusters/aks-web`,
+          aManagedCluster({ tags: pull(registryName('pull')) }),
+        );
         // An ACR task in one registry pulling base images from another, named by login server.
         await put('task', `${registry('build')}/tasks/nightly`, anAcrTask({ tags: pull(`${registryName('base')}.azurecr.io`) }));
         await put('id-direct', uamiId('id-direct'), aUserAssignedIdentity({ tags: pull(registryName('pull'), registryName('shared')) }));
 
         await put('vm-far', vmId(otherRg, 'vm-far'), aVirtualMachine({ tags: pull(registryName('narrow')) }));
         await put('vm-outside', vmId(otherRg, 'vm-outside'), aVirtualMachine({ tags: pull(registryName('pull')) }));
-        await put('vm-badtag', vmId(rg, 'vm-badtag'), aVirtualMachine({ tags: { 'acr-pull': `https://${registryName('pull')}.azurecr.io` } }));
+        await put(
+          'vm-badtag',
+          vmId(rg, 'vm-badtag'),
+          aVirtualMachine({ tags: { 'acr-pull': `https://${registryName('pull')}.azurecr.io` } }),
+        );
         await put('vm-early', vmId(rg, 'vm-early'), aVirtualMachine({ tags: pull(registryName('late')) }));
         await put('vm-abac', vmId(rg, 'vm-abac'), aVirtualMachine({ tags: pull(registryName('abac')) }));
         await put('vm-denied', vmId(rg, 'vm-denied'), aVirtualMachine({ tags: pull(registryName('denied')) }));

@@ -15,7 +15,8 @@ type IdentityInput = { readonly system?: boolean; readonly userAssigned?: readon
 
 function identityBody(identity: IdentityInput): Record<string, unknown> {
   const user = identity.userAssigned ?? [];
-  const type = [identity.system ? 'SystemAssigned' : undefined, user.length ? 'UserAssigned' : undefined].filter(Boolean).join(',') || 'None';
+  const type =
+    [identity.system ? 'SystemAssigned' : undefined, user.length ? 'UserAssigned' : undefined].filter(Boolean).join(',') || 'None';
   return { type, ...(user.length ? { userAssignedIdentities: Object.fromEntries(user.map((id) => [id, {}])) } : {}) };
 }
 
@@ -32,7 +33,13 @@ export interface AppRegistry {
  * ContainerApps_CreateOrUpdate.json (identity, configuration, template), trimmed; `registries` as
  * RegistryCredentials in ContainerApps.json.
  */
-export function aContainerApp(options: { tags?: Tags; identity?: IdentityInput; image: string; registries?: readonly AppRegistry[]; secrets?: readonly { name: string; value: string }[] }): ArmWrite {
+export function aContainerApp(options: {
+  tags?: Tags;
+  identity?: IdentityInput;
+  image: string;
+  registries?: readonly AppRegistry[];
+  secrets?: readonly { name: string; value: string }[];
+}): ArmWrite {
   return {
     apiVersion: CONSUMER_API_VERSIONS.containerApp,
     body: {
@@ -40,7 +47,8 @@ export function aContainerApp(options: { tags?: Tags; identity?: IdentityInput; 
       tags: options.tags ?? {},
       identity: identityBody(options.identity ?? { system: true }),
       properties: {
-        environmentId: '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.App/managedEnvironments/demokube',
+        environmentId:
+          '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.App/managedEnvironments/demokube',
         configuration: {
           ingress: { external: true, targetPort: 3000 },
           ...(options.registries ? { registries: options.registries } : {}),
@@ -57,7 +65,12 @@ export function aContainerApp(options: { tags?: Tags; identity?: IdentityInput; 
  * 2024-04-01/examples/CreateOrUpdateWebApp.json, with `siteConfig.linuxFxVersion` `DOCKER|<image>`
  * (https://learn.microsoft.com/azure/app-service/configure-custom-container).
  */
-export function aContainerSite(options: { tags?: Tags; identity?: IdentityInput; image: string; siteConfig?: Record<string, unknown> }): ArmWrite {
+export function aContainerSite(options: {
+  tags?: Tags;
+  identity?: IdentityInput;
+  image: string;
+  siteConfig?: Record<string, unknown>;
+}): ArmWrite {
   return {
     apiVersion: CONSUMER_API_VERSIONS.site,
     body: {
@@ -66,7 +79,8 @@ export function aContainerSite(options: { tags?: Tags; identity?: IdentityInput;
       tags: options.tags ?? {},
       identity: identityBody(options.identity ?? { system: true }),
       properties: {
-        serverFarmId: '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Web/serverfarms/DefaultAsp',
+        serverFarmId:
+          '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Web/serverfarms/DefaultAsp',
         reserved: true,
         siteConfig: { linuxFxVersion: `DOCKER|${options.image}`, ...options.siteConfig },
       },
@@ -79,7 +93,12 @@ export function aContainerSite(options: { tags?: Tags; identity?: IdentityInput;
  * examples/ContainerGroupsCreateOrUpdate.json, trimmed; `imageRegistryCredentials[]` is ImageRegistryCredential
  * { server, identity } (pull with a managed identity) or { server, username, password }.
  */
-export function aContainerGroup(options: { tags?: Tags; identity?: IdentityInput; image: string; imageRegistryCredentials?: readonly Record<string, string>[] }): ArmWrite {
+export function aContainerGroup(options: {
+  tags?: Tags;
+  identity?: IdentityInput;
+  image: string;
+  imageRegistryCredentials?: readonly Record<string, string>[];
+}): ArmWrite {
   return {
     apiVersion: CONSUMER_API_VERSIONS.containerGroup,
     body: {
@@ -100,7 +119,8 @@ export function aContainerGroup(options: { tags?: Tags; identity?: IdentityInput
 export function consumerReader(s: AccessStack) {
   const emulator = s.stack.emulator!;
   const operator: Operator = createOperator(emulator.endpoints, emulator.caPem);
-  const get = async (id: string, apiVersion: string) => JSON.parse((await operator.arm('GET', id, apiVersion)).text) as { properties: Record<string, any>; identity?: Record<string, any> };
+  const get = async (id: string, apiVersion: string) =>
+    JSON.parse((await operator.arm('GET', id, apiVersion)).text) as { properties: Record<string, any>; identity?: Record<string, any> };
   return {
     /** The app's `properties.configuration.registries` and its latest revision. */
     async containerApp(id: string): Promise<{ registries: AppRegistry[]; latestRevisionName: string }> {
@@ -108,9 +128,15 @@ export function consumerReader(s: AccessStack) {
       return { registries: app.properties['configuration']?.registries ?? [], latestRevisionName: app.properties['latestRevisionName'] };
     },
     /** The site's `config/web` settings the pull needs. */
-    async siteConfig(id: string): Promise<{ acrUseManagedIdentityCreds: boolean; acrUserManagedIdentityID: string | null; linuxFxVersion: string }> {
+    async siteConfig(
+      id: string,
+    ): Promise<{ acrUseManagedIdentityCreds: boolean; acrUserManagedIdentityID: string | null; linuxFxVersion: string }> {
       const config = await get(`${id}/config/web`, CONSUMER_API_VERSIONS.site);
-      return { acrUseManagedIdentityCreds: config.properties['acrUseManagedIdentityCreds'], acrUserManagedIdentityID: config.properties['acrUserManagedIdentityID'], linuxFxVersion: config.properties['linuxFxVersion'] };
+      return {
+        acrUseManagedIdentityCreds: config.properties['acrUseManagedIdentityCreds'],
+        acrUserManagedIdentityID: config.properties['acrUserManagedIdentityID'],
+        linuxFxVersion: config.properties['linuxFxVersion'],
+      };
     },
     /** PATCH of a consumer's configuration as its owner would (for "someone changed it" steps). */
     patch: (id: string, apiVersion: string, body: unknown) => operator.arm('PATCH', id, apiVersion, body),

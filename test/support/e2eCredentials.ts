@@ -32,7 +32,12 @@ export const ROLE_IDS = {
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7',
 } as const;
 export const HOUR_MS = 3_600_000;
-export const API_VERSIONS = { resourceGroup: '2021-04-01', registry: '2025-11-01', tags: '2021-04-01', roleAssignments: '2022-04-01' } as const;
+export const API_VERSIONS = {
+  resourceGroup: '2021-04-01',
+  registry: '2025-11-01',
+  tags: '2021-04-01',
+  roleAssignments: '2022-04-01',
+} as const;
 export const DAY_MS = 86_400_000;
 
 /**
@@ -198,7 +203,11 @@ export async function startCredentialsStack(options: {
     let epoch: { offsetMs: number; operator: TokenCredential; arm: Client; graph: Client; vault: SecretClient } | undefined;
     const clients = () => {
       if (epoch?.offsetMs !== offsetMs) {
-        const operator = new ClientSecretCredential(e.tenantId, e.operator.clientId, e.operator.clientSecret, { authorityHost: e.login, disableInstanceDiscovery: true, ...tls });
+        const operator = new ClientSecretCredential(e.tenantId, e.operator.clientId, e.operator.clientSecret, {
+          authorityHost: e.login,
+          disableInstanceDiscovery: true,
+          ...tls,
+        });
         epoch = {
           offsetMs,
           operator,
@@ -238,10 +247,18 @@ export async function startCredentialsStack(options: {
     const vaultId = DEMO_VAULT.resourceId;
     const readerAssignment = `${vaultId}/providers/Microsoft.Authorization/roleAssignments/${crypto.randomUUID()}`;
     check(
-      await clients().arm.pathUnchecked(readerAssignment).put({
-        queryParameters: { 'api-version': API_VERSIONS.roleAssignments },
-        body: { properties: { roleDefinitionId: `/subscriptions/${e.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${ROLE_IDS.keyVaultSecretsUser}`, principalId: e.operator.objectId, principalType: 'ServicePrincipal' } },
-      }),
+      await clients()
+        .arm.pathUnchecked(readerAssignment)
+        .put({
+          queryParameters: { 'api-version': API_VERSIONS.roleAssignments },
+          body: {
+            properties: {
+              roleDefinitionId: `/subscriptions/${e.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${ROLE_IDS.keyVaultSecretsUser}`,
+              principalId: e.operator.objectId,
+              principalType: 'ServicePrincipal',
+            },
+          },
+        }),
       'grant the reader Key Vault Secrets User',
     );
 
@@ -252,25 +269,44 @@ export async function startCredentialsStack(options: {
       vaultName: e.keyVaultName,
       rgId: (name) => `/subscriptions/${e.subscriptionId}/resourceGroups/${name}`,
       async put(id, apiVersion, body) {
-        return check(await clients().arm.pathUnchecked(id).put({ queryParameters: { 'api-version': apiVersion }, body }), `PUT ${id}`);
+        return check(
+          await clients()
+            .arm.pathUnchecked(id)
+            .put({ queryParameters: { 'api-version': apiVersion }, body }),
+          `PUT ${id}`,
+        );
       },
       async get(id, apiVersion) {
-        return check(await clients().arm.pathUnchecked(id).get({ queryParameters: { 'api-version': apiVersion } }), `GET ${id}`);
+        return check(
+          await clients()
+            .arm.pathUnchecked(id)
+            .get({ queryParameters: { 'api-version': apiVersion } }),
+          `GET ${id}`,
+        );
       },
       async tag(id, tags, operation) {
         check(
-          await clients().arm.pathUnchecked(`${id}/providers/Microsoft.Resources/tags/default`).patch({ queryParameters: { 'api-version': API_VERSIONS.tags }, body: { operation, properties: { tags } } }),
+          await clients()
+            .arm.pathUnchecked(`${id}/providers/Microsoft.Resources/tags/default`)
+            .patch({ queryParameters: { 'api-version': API_VERSIONS.tags }, body: { operation, properties: { tags } } }),
           `PATCH tags ${id}`,
         );
       },
       async assignmentsOf(principalId) {
-        const res = await clients().arm
-          .pathUnchecked(`/subscriptions/${e.subscriptionId}/providers/Microsoft.Authorization/roleAssignments`)
+        const res = await clients()
+          .arm.pathUnchecked(`/subscriptions/${e.subscriptionId}/providers/Microsoft.Authorization/roleAssignments`)
           .get({ queryParameters: { 'api-version': API_VERSIONS.roleAssignments, $filter: `principalId eq '${principalId}'` } });
-        const page = check(res, 'list role assignments') as { value: Array<{ properties: { scope: string; principalId: string; roleDefinitionId: string; description?: string | null } }>; nextLink?: string };
+        const page = check(res, 'list role assignments') as {
+          value: Array<{ properties: { scope: string; principalId: string; roleDefinitionId: string; description?: string | null } }>;
+          nextLink?: string;
+        };
         return page.value
           .filter((a) => a.properties.principalId === principalId)
-          .map((a) => ({ scope: a.properties.scope, roleDefinitionGuid: a.properties.roleDefinitionId.split('/').pop()!, ...(a.properties.description ? { description: a.properties.description } : {}) }));
+          .map((a) => ({
+            scope: a.properties.scope,
+            roleDefinitionGuid: a.properties.roleDefinitionId.split('/').pop()!,
+            ...(a.properties.description ? { description: a.properties.description } : {}),
+          }));
       },
       async served(registryName) {
         const { vault } = clients();
@@ -300,7 +336,12 @@ export async function startCredentialsStack(options: {
         const found: PasswordVersion[] = [];
         for await (const version of vault.listPropertiesOfSecretVersions(`${registryName}-pull-pwd`)) {
           const secret = await vault.getSecret(version.name, { version: version.version });
-          found.push({ version: version.version ?? '', value: secret.value ?? '', keyId: secret.properties.tags?.['keyId'] ?? '', createdOn: version.createdOn ?? new Date(0) });
+          found.push({
+            version: version.version ?? '',
+            value: secret.value ?? '',
+            keyId: secret.properties.tags?.['keyId'] ?? '',
+            createdOn: version.createdOn ?? new Date(0),
+          });
         }
         // Attributes are whole seconds; a stable sort keeps the list order for versions of one second.
         return found.sort((a, b) => a.createdOn.getTime() - b.createdOn.getTime());
@@ -308,10 +349,18 @@ export async function startCredentialsStack(options: {
       async writePasswordVersion(registryName, value, tags) {
         if (!writerGranted) {
           check(
-            await clients().arm.pathUnchecked(`${vaultId}/providers/Microsoft.Authorization/roleAssignments/${crypto.randomUUID()}`).put({
-              queryParameters: { 'api-version': API_VERSIONS.roleAssignments },
-              body: { properties: { roleDefinitionId: `/subscriptions/${e.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${ROLE_IDS.keyVaultSecretsOfficer}`, principalId: e.operator.objectId, principalType: 'ServicePrincipal' } },
-            }),
+            await clients()
+              .arm.pathUnchecked(`${vaultId}/providers/Microsoft.Authorization/roleAssignments/${crypto.randomUUID()}`)
+              .put({
+                queryParameters: { 'api-version': API_VERSIONS.roleAssignments },
+                body: {
+                  properties: {
+                    roleDefinitionId: `/subscriptions/${e.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${ROLE_IDS.keyVaultSecretsOfficer}`,
+                    principalId: e.operator.objectId,
+                    principalType: 'ServicePrincipal',
+                  },
+                },
+              }),
             'grant the writer Key Vault Secrets Officer',
           );
           writerGranted = true;
@@ -322,7 +371,8 @@ export async function startCredentialsStack(options: {
         await admin('PUT', '/faults', patch);
       },
       async fireSweep() {
-        const done = (line: { functionName?: string; message: string }) => line.functionName === 'reconcileSweep' && line.message.includes('reconciliation sweep finished');
+        const done = (line: { functionName?: string; message: string }) =>
+          line.functionName === 'reconcileSweep' && line.message.includes('reconciliation sweep finished');
         const before = stack.host.logs().filter(done).length;
         const res = await fetch(`${stack.endpoints.functions}/admin/functions/reconcileSweep`, {
           method: 'POST',
@@ -336,7 +386,11 @@ export async function startCredentialsStack(options: {
         return line.message;
       },
       async signIn(appId, password) {
-        const credential = new ClientSecretCredential(e.tenantId, appId, password, { authorityHost: e.login, disableInstanceDiscovery: true, ...tls });
+        const credential = new ClientSecretCredential(e.tenantId, appId, password, {
+          authorityHost: e.login,
+          disableInstanceDiscovery: true,
+          ...tls,
+        });
         try {
           await credential.getToken(`${e.arm}/.default`);
           return { ok: true };
@@ -345,17 +399,28 @@ export async function startCredentialsStack(options: {
         }
       },
       async passwordsOnApp(appId) {
-        const res = await clients().graph.pathUnchecked('/v1.0/applications').get({ queryParameters: { $filter: `appId eq '${appId}'` } });
-        const body = check(res, 'list applications') as { value: Array<{ passwordCredentials?: Array<{ keyId: string; displayName?: string | null }> }> };
+        const res = await clients()
+          .graph.pathUnchecked('/v1.0/applications')
+          .get({ queryParameters: { $filter: `appId eq '${appId}'` } });
+        const body = check(res, 'list applications') as {
+          value: Array<{ passwordCredentials?: Array<{ keyId: string; displayName?: string | null }> }>;
+        };
         const app = body.value[0];
-        return app ? (app.passwordCredentials ?? []).map((p) => ({ keyId: p.keyId, ...(p.displayName ? { displayName: p.displayName } : {}) })) : undefined;
+        return app
+          ? (app.passwordCredentials ?? []).map((p) => ({ keyId: p.keyId, ...(p.displayName ? { displayName: p.displayName } : {}) }))
+          : undefined;
       },
       api,
       async audit(registryId) {
         const rows: AuditRecord[] = [];
         let token: string | undefined;
         do {
-          const query = new URLSearchParams({ top: '500', since: startedAt, ...(registryId ? { registry: registryId } : {}), ...(token ? { continuationToken: token } : {}) });
+          const query = new URLSearchParams({
+            top: '500',
+            since: startedAt,
+            ...(registryId ? { registry: registryId } : {}),
+            ...(token ? { continuationToken: token } : {}),
+          });
           const res = await api('GET', `audit?${query}`);
           if (res.status !== 200) throw new Error(`GET /api/audit: ${res.status} ${res.text}`);
           rows.push(...(res.json.items as AuditRecord[]));

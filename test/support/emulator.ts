@@ -29,7 +29,11 @@ export class GrantListAuthorizer implements Authorizer {
   isAuthorized(principal: string, action: string): boolean {
     if (this.allowAll) return true;
     const a = action.toLowerCase();
-    return this.grants.some((g) => g.principal === principal.toLowerCase() && (g.action === '*' || g.action === a || (g.action.endsWith('/*') && a.startsWith(g.action.slice(0, -1)))));
+    return this.grants.some(
+      (g) =>
+        g.principal === principal.toLowerCase() &&
+        (g.action === '*' || g.action === a || (g.action.endsWith('/*') && a.startsWith(g.action.slice(0, -1)))),
+    );
   }
 }
 
@@ -74,7 +78,11 @@ export async function startTestEmulator(options: StartEmulatorOptions = {}): Pro
   const clientOptions = { tlsOptions: { ca: emulator.caPem } };
   const e = emulator.endpoints;
   const credentialFor = (clientId: string, clientSecret: string) =>
-    new ClientSecretCredential(e.tenantId, clientId, clientSecret, { authorityHost: e.login, disableInstanceDiscovery: true, ...clientOptions });
+    new ClientSecretCredential(e.tenantId, clientId, clientSecret, {
+      authorityHost: e.login,
+      disableInstanceDiscovery: true,
+      ...clientOptions,
+    });
   const doFetch = (url: string, init: RawInit = {}) => rawRequest(url, init, emulator.caPem);
   return {
     ...emulator,

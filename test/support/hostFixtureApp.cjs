@@ -13,7 +13,9 @@ if (process.env.HOST_FIXTURE_FAIL_AT_LOAD) {
 app.timer('fixtureScheduled', {
   schedule: '%FIXTURE_TIMER_SCHEDULE%',
   handler: (timer, context) =>
-    context.log(JSON.stringify({ fixture: 'scheduled', isPastDue: timer.isPastDue, next: timer.scheduleStatus.next, schedule: timer.schedule })),
+    context.log(
+      JSON.stringify({ fixture: 'scheduled', isPastDue: timer.isPastDue, next: timer.scheduleStatus.next, schedule: timer.schedule }),
+    ),
 });
 
 app.timer('fixtureOnStartup', {

@@ -61,10 +61,12 @@ export async function startHostProcess(options: HostProcessOptions = {}): Promis
     env,
     onLine: options.onLine ? (line) => options.onLine?.(line) : undefined,
   });
-  const readyText = await child.waitForLine((line) => parseLine(line)?.['event'] === 'ready', options.timeoutMs ?? 30_000).catch(async (error: unknown) => {
-    await child.stop();
-    throw error;
-  });
+  const readyText = await child
+    .waitForLine((line) => parseLine(line)?.['event'] === 'ready', options.timeoutMs ?? 30_000)
+    .catch(async (error: unknown) => {
+      await child.stop();
+      throw error;
+    });
   const ready = parseLine(readyText) as unknown as HostReadyLine;
   const logs = () => child.output.map(parseLine).filter((l): l is Record<string, unknown> => l !== undefined) as unknown as HostLogLine[];
   return {

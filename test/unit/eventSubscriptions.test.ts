@@ -16,8 +16,14 @@ describe('app event subscriptions', () => {
   });
 
   it('matches the Key Vault subscription the infra deploys', () => {
-    const infra = JSON.parse(readFileSync('infra/generated/keyVaultEventSubscription.json', 'utf8')) as { functionName: string; includedEventTypes: string[] };
-    expect({ functionName: KEY_VAULT_EVENT_SUBSCRIPTION.functionName, includedEventTypes: [...KEY_VAULT_EVENT_SUBSCRIPTION.includedEventTypes] }).toEqual({
+    const infra = JSON.parse(readFileSync('infra/generated/keyVaultEventSubscription.json', 'utf8')) as {
+      functionName: string;
+      includedEventTypes: string[];
+    };
+    expect({
+      functionName: KEY_VAULT_EVENT_SUBSCRIPTION.functionName,
+      includedEventTypes: [...KEY_VAULT_EVENT_SUBSCRIPTION.includedEventTypes],
+    }).toEqual({
       functionName: infra.functionName,
       includedEventTypes: infra.includedEventTypes,
     });

@@ -56,7 +56,11 @@ function layerCrossings(files: readonly { path: string; text: string }[]): strin
   return files.flatMap(({ path, text }) => {
     const from = areaOf(path);
     const forbidden = (to: string) =>
-      FEATURE_AREAS.includes(from) ? to !== from && (FEATURE_AREAS.includes(to) || to === 'resources') : BELOW_FEATURES.includes(from) ? FEATURE_AREAS.includes(to) || to === 'resources' : false;
+      FEATURE_AREAS.includes(from)
+        ? to !== from && (FEATURE_AREAS.includes(to) || to === 'resources')
+        : BELOW_FEATURES.includes(from)
+          ? FEATURE_AREAS.includes(to) || to === 'resources'
+          : false;
     return localImports(path, text)
       .filter((to) => forbidden(areaOf(to)))
       .map((to) => `${path} → ${to}`);
@@ -65,7 +69,9 @@ function layerCrossings(files: readonly { path: string; text: string }[]): strin
 
 describe('src/ layering', () => {
   it('never mentions or imports the emulator, Azurite, the local host or tests', () => {
-    const offending = src.filter(({ text }) => /emulator|azurite/i.test(text) || imports(text).some((i) => /(^|\/)(emulator|devhost|test|scripts)\//.test(i)));
+    const offending = src.filter(
+      ({ text }) => /emulator|azurite/i.test(text) || imports(text).some((i) => /(^|\/)(emulator|devhost|test|scripts)\//.test(i)),
+    );
     expect(offending.map((f) => f.path)).toEqual([]);
   });
 
@@ -73,7 +79,11 @@ describe('src/ layering', () => {
   // Functions runtime counts, and only type imports (erased at build) may stand outside src/azure/.
   it('imports Azure SDK packages only in src/azure/ (types aside)', () => {
     const sdk = /^@azure(-rest)?\//;
-    const offending = src.filter(({ path, text }) => !path.startsWith(join('src', 'azure')) && importStatements(text).some((i) => sdk.test(i.from) && i.from !== '@azure/functions' && !i.typeOnly));
+    const offending = src.filter(
+      ({ path, text }) =>
+        !path.startsWith(join('src', 'azure')) &&
+        importStatements(text).some((i) => sdk.test(i.from) && i.from !== '@azure/functions' && !i.typeOnly),
+    );
     expect(offending.map((f) => f.path)).toEqual([]);
   });
 
@@ -91,21 +101,32 @@ describe('src/ layering', () => {
       { from: './multi.js', typeOnly: false },
       { from: './reexported.js', typeOnly: false },
     ]);
-    expect(circles([
-      { path: join('src', 'policy', 'a.ts'), text: "import type { B } from './b.js';" },
-      { path: join('src', 'policy', 'b.ts'), text: "import { a } from './a.js';" },
-    ])).toEqual([[join('src', 'policy', 'a.ts'), join('src', 'policy', 'b.ts'), join('src', 'policy', 'a.ts')]]);
+    expect(
+      circles([
+        { path: join('src', 'policy', 'a.ts'), text: "import type { B } from './b.js';" },
+        { path: join('src', 'policy', 'b.ts'), text: "import { a } from './a.js';" },
+      ]),
+    ).toEqual([[join('src', 'policy', 'a.ts'), join('src', 'policy', 'b.ts'), join('src', 'policy', 'a.ts')]]);
   });
 
   it('imports @azure/functions only in src/functions/ and the entry point', () => {
-    const offending = src.filter(({ path, text }) => !path.startsWith(join('src', 'functions')) && path !== join('src', 'index.ts') && imports(text).includes('@azure/functions'));
+    const offending = src.filter(
+      ({ path, text }) =>
+        !path.startsWith(join('src', 'functions')) && path !== join('src', 'index.ts') && imports(text).includes('@azure/functions'),
+    );
     expect(offending.map((f) => f.path)).toEqual([]);
   });
 
   // Issue 17: policy imported config.ts for a type (ConsentDefault); the closed set now lives in
   // policy and config imports it. Policy reaches nothing outside its own folder.
   it('keeps src/policy/ pure: no Node I/O (hashing aside), no SDK, nothing outside src/policy/', () => {
-    const offending = src.filter(({ path, text }) => path.startsWith(join('src', 'policy')) && imports(text).some((i) => (/^node:/.test(i) && i !== 'node:crypto') || /^@azure/.test(i) || (i.startsWith('.') && !i.startsWith('./'))));
+    const offending = src.filter(
+      ({ path, text }) =>
+        path.startsWith(join('src', 'policy')) &&
+        imports(text).some(
+          (i) => (/^node:/.test(i) && i !== 'node:crypto') || /^@azure/.test(i) || (i.startsWith('.') && !i.startsWith('./')),
+        ),
+    );
     expect(offending.map((f) => f.path)).toEqual([]);
   });
 
@@ -116,12 +137,20 @@ describe('src/ layering', () => {
 
   // Issue 14: one role-assignment executor for every feature, below them all, so no feature imports another for it.
   it('keeps src/assignments/ below the features: it imports none of them', () => {
-    const offending = src.filter(({ path, text }) => path.startsWith(join('src', 'assignments')) && imports(text).some((i) => /^\.\.\/(access|credentials|workload|functions|api)\//.test(i)));
+    const offending = src.filter(
+      ({ path, text }) =>
+        path.startsWith(join('src', 'assignments')) &&
+        imports(text).some((i) => /^\.\.\/(access|credentials|workload|functions|api)\//.test(i)),
+    );
     expect(offending.map((f) => f.path)).toEqual([]);
   });
 
   it('keeps workload identity and pull credentials apart from registry access: they share the executor, not each other', () => {
-    const offending = src.filter(({ path, text }) => (path.startsWith(join('src', 'workload')) || path.startsWith(join('src', 'credentials'))) && imports(text).some((i) => /^\.\.\/(access|workload|credentials)\//.test(i)));
+    const offending = src.filter(
+      ({ path, text }) =>
+        (path.startsWith(join('src', 'workload')) || path.startsWith(join('src', 'credentials'))) &&
+        imports(text).some((i) => /^\.\.\/(access|workload|credentials)\//.test(i)),
+    );
     expect(offending.map((f) => f.path)).toEqual([]);
   });
 
@@ -136,7 +165,10 @@ describe('src/ layering', () => {
       layerCrossings([
         file('access/sweep.ts', "import { reconcileWorkloadIdentity } from '../workload/reconcileWorkloadIdentity.js';"),
         file('workload/x.ts', "import type { ResourcesDeps } from '../resources/changedResource.js';"),
-        file('credentials/y.ts', "import { FEATURES } from '../reconciler.js';\nimport { ownershipOfListed } from '../assignments/executor.js';"),
+        file(
+          'credentials/y.ts',
+          "import { FEATURES } from '../reconciler.js';\nimport { ownershipOfListed } from '../assignments/executor.js';",
+        ),
         file('assignments/z.ts', "import { identitiesOf } from '../access/identities.js';"),
         file('reconciler.ts', "import type { AccessDeps } from './access/accessDeps.js';"),
         file('resources/sweep.ts', "import { identitiesOf } from '../access/identities.js';\nimport { FEATURES } from '../reconciler.js';"),
@@ -159,13 +191,21 @@ describe('src/ layering', () => {
   // The HTTP API (with the status page it serves) sits on top: only the trigger registrations hand
   // requests to it. Below it nothing reaches up for its types or helpers (status/ once did).
   it('lets only src/functions/ import the HTTP API', () => {
-    const offending = src.filter(({ path }) => !['functions', 'api'].includes(areaOf(path))).flatMap(({ path, text }) => localImports(path, text).filter((to) => areaOf(to) === 'api').map((to) => `${path} → ${to}`));
+    const offending = src
+      .filter(({ path }) => !['functions', 'api'].includes(areaOf(path)))
+      .flatMap(({ path, text }) =>
+        localImports(path, text)
+          .filter((to) => areaOf(to) === 'api')
+          .map((to) => `${path} → ${to}`),
+      );
     expect(offending).toEqual([]);
   });
 
   // Counted as the formatter lays them out (npm test checks that every file is).
   it('keeps every file in src/ at most 350 lines', () => {
-    const long = src.filter(({ text }) => text.split('\n').length > 350).map(({ path, text }) => `${path}: ${text.split('\n').length} lines`);
+    const long = src
+      .filter(({ text }) => text.split('\n').length > 350)
+      .map(({ path, text }) => `${path}: ${text.split('\n').length} lines`);
     expect(long).toEqual([]);
   });
 });

@@ -31,7 +31,10 @@ const PACKAGE = ['dist/index.cjs', 'dist/index.cjs.map', 'host.json', 'package.j
 
 /** Core Tools' GitIgnoreParser.Accepts, restated: negated patterns win; matching is anchored at the start only. */
 function coreToolsAccepts(content: string): (path: string) => boolean {
-  const lines = content.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  const lines = content
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
   const positive: string[] = [];
   const negative: string[] = [];
   for (let line of lines) {
@@ -40,7 +43,11 @@ function coreToolsAccepts(content: string): (path: string) => boolean {
     if (line.startsWith('/')) line = line.slice(1);
     (isNegative ? negative : positive).push(line);
   }
-  const prepare = (p: string) => p.replace(/[-[\]/{}()+?.\\^$|]/g, '\\$&').replace(/\*\*/g, '(.+)').replace(/\*/g, '([^\\/]+)');
+  const prepare = (p: string) =>
+    p
+      .replace(/[-[\]/{}()+?.\\^$|]/g, '\\$&')
+      .replace(/\*\*/g, '(.+)')
+      .replace(/\*/g, '([^\\/]+)');
   const regex = (list: string[]) => (list.length > 0 ? new RegExp(`^((${list.sort().map(prepare).join(')|(')}))`) : /$^/);
   const [pos, neg] = [regex(positive), regex(negative)];
   return (path) => neg.test(path) || !pos.test(path);
@@ -58,7 +65,9 @@ describe('.funcignore', () => {
     }
     // The repository's own .gitignore is among the candidates: the rules go where git reads them too.
     writeFileSync(join(scratch, '.git', 'info', 'exclude'), funcignore);
-    const kept = execFileSync('git', ['ls-files', '--others', '--exclude-standard'], { cwd: scratch, encoding: 'utf8' }).split('\n').filter(Boolean);
+    const kept = execFileSync('git', ['ls-files', '--others', '--exclude-standard'], { cwd: scratch, encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean);
     expect(kept.sort()).toEqual(PACKAGE);
   });
 

@@ -29,7 +29,7 @@ describe('README', () => {
     expect(tagReference).toContain(`\`${tag}\``);
   });
 
-  it.each(ALL_TAGS)('names the tag %s in the README\'s tag summary', (tag) => {
+  it.each(ALL_TAGS)("names the tag %s in the README's tag summary", (tag) => {
     const summary = readme.slice(readme.indexOf('\n## Tag policy reference\n'), readme.indexOf('\n## Settings\n'));
     const rows = summary.split('\n').filter((line) => line.startsWith('| `'));
     expect(rows.some((row) => row.split(' | ')[0]!.includes(`\`${tag}\``))).toBe(true);
@@ -42,9 +42,20 @@ describe('README', () => {
   });
 });
 
-const slug = (heading: string) => heading.trim().toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-');
-const anchorsOf = (text: string) => new Set([...text.replace(/^```[\s\S]*?^```$/gm, '').matchAll(/^#{1,6} (.+)$/gm)].map((m) => slug(m[1]!)));
-const DOCS = ['README.md', ...readdirSync('docs').filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
+const slug = (heading: string) =>
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^a-z0-9 -]/g, '')
+    .replace(/ /g, '-');
+const anchorsOf = (text: string) =>
+  new Set([...text.replace(/^```[\s\S]*?^```$/gm, '').matchAll(/^#{1,6} (.+)$/gm)].map((m) => slug(m[1]!)));
+const DOCS = [
+  'README.md',
+  ...readdirSync('docs')
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => join('docs', f)),
+];
 
 describe('README and docs/ links', () => {
   it.each(DOCS)('%s points at sections that exist, and at files that exist', (file) => {

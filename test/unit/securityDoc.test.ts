@@ -28,7 +28,11 @@ function rows(heading: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const line of section(heading).split('\n')) {
     const m = /^\| `([^`]+)` \|(.*)\|\s*$/.exec(line);
-    if (m) out.set(m[1]!, m[2]!.split(' | ').map((c) => c.trim()));
+    if (m)
+      out.set(
+        m[1]!,
+        m[2]!.split(' | ').map((c) => c.trim()),
+      );
   }
   return out;
 }
@@ -46,16 +50,39 @@ describe('docs/security.md', () => {
 
   it('has a row, with all four columns filled, for every setting in SETTINGS', () => {
     const documented = rows('Settings');
-    const absent = missing(SETTINGS.map((s) => s.name), documented);
+    const absent = missing(
+      SETTINGS.map((s) => s.name),
+      documented,
+    );
     expect(absent, `${DOC} "## Settings" has no row for: ${absent.join(', ')}`).toEqual([]);
     for (const s of SETTINGS) expect(documented.get(s.name)!.filter(Boolean), `${DOC} row for ${s.name}`).toHaveLength(3);
   });
 
   it('has a row for every HTTP operation, naming the app role the code checks', () => {
     const documented = rows('HTTP API');
-    const routes = Object.values(apiRoutes({ deps: () => { throw new Error('not called'); }, credentials: () => { throw new Error('not called'); }, health: () => { throw new Error('not called'); }, status: () => { throw new Error('not called'); } })).flat();
-    const operations = routes.flatMap((route) => route.operations.map((op) => ({ name: `${op.method} /api/${route.route}`, role: op.appRole })));
-    const absent = missing(operations.map((o) => o.name), documented);
+    const routes = Object.values(
+      apiRoutes({
+        deps: () => {
+          throw new Error('not called');
+        },
+        credentials: () => {
+          throw new Error('not called');
+        },
+        health: () => {
+          throw new Error('not called');
+        },
+        status: () => {
+          throw new Error('not called');
+        },
+      }),
+    ).flat();
+    const operations = routes.flatMap((route) =>
+      route.operations.map((op) => ({ name: `${op.method} /api/${route.route}`, role: op.appRole })),
+    );
+    const absent = missing(
+      operations.map((o) => o.name),
+      documented,
+    );
     expect(absent, `${DOC} "## HTTP API" has no row for: ${absent.join(', ')}`).toEqual([]);
     for (const op of operations) {
       const role = documented.get(op.name)![0]!;

@@ -16,7 +16,8 @@ export function containerTypes(): ResourceType[] {
         // revision without creating one (https://learn.microsoft.com/azure/container-apps/revisions,
         // "Change types"). So only a template change names a new latestRevisionName.
         const templateChanged = !existing || JSON.stringify(prev.template ?? null) !== JSON.stringify(props.template ?? null);
-        const revision = templateChanged || typeof prev.latestRevisionName !== 'string' ? `${name}--${randomUUID().slice(0, 7)}` : prev.latestRevisionName;
+        const revision =
+          templateChanged || typeof prev.latestRevisionName !== 'string' ? `${name}--${randomUUID().slice(0, 7)}` : prev.latestRevisionName;
         props.latestRevisionName = revision;
         props.latestReadyRevisionName = revision;
         props.runningStatus ??= 'Running';
@@ -31,7 +32,9 @@ export function containerTypes(): ResourceType[] {
         // A container group's registry passwords are write-only: the response gives `password: null`
         // (az container show); the emulator pulls nothing, so it keeps none.
         if (Array.isArray(props.imageRegistryCredentials)) {
-          props.imageRegistryCredentials = props.imageRegistryCredentials.map((c) => (isObject(c) ? { ...c, ...('password' in c ? { password: null } : {}) } : c));
+          props.imageRegistryCredentials = props.imageRegistryCredentials.map((c) =>
+            isObject(c) ? { ...c, ...('password' in c ? { password: null } : {}) } : c,
+          );
         }
         props.osType ??= 'Linux';
         props.instanceView = { events: [], state: 'Running' };

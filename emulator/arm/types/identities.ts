@@ -18,7 +18,11 @@ const identityOfFic = (ficId: string) => ficId.replace(/\/federatedIdentityCrede
  * "Concurrent updates aren't supported").
  */
 const concurrentFicWrites = (ficId: string): EmuResponse =>
-  armError(409, 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity', `Too many Federated Identity Credentials are written concurrently for the managed identity '${identityOfFic(ficId)}'. Concurrent Federated Identity Credentials writes under the same managed identity are not supported.`);
+  armError(
+    409,
+    'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity',
+    `Too many Federated Identity Credentials are written concurrently for the managed identity '${identityOfFic(ficId)}'. Concurrent Federated Identity Credentials writes under the same managed identity are not supported.`,
+  );
 
 export function identityTypes({ ctx, state, addManagedIdentityPrincipal }: ResourceKit): ResourceType[] {
   return [
@@ -26,7 +30,8 @@ export function identityTypes({ ctx, state, addManagedIdentityPrincipal }: Resou
       type: 'Microsoft.ManagedIdentity/userAssignedIdentities', // msi/.../examples/IdentityCreate.json
       fill: ({ id, name, props, prev }) => {
         const principalId = typeof prev.principalId === 'string' ? prev.principalId : undefined;
-        if (principalId && ctx.directory.get(principalId)) Object.assign(props, { tenantId: prev.tenantId, principalId, clientId: prev.clientId });
+        if (principalId && ctx.directory.get(principalId))
+          Object.assign(props, { tenantId: prev.tenantId, principalId, clientId: prev.clientId });
         else {
           const { objectId, appId } = addManagedIdentityPrincipal(name, id);
           Object.assign(props, { tenantId: ctx.tenantId, principalId: objectId, clientId: appId });
@@ -44,7 +49,11 @@ export function identityTypes({ ctx, state, addManagedIdentityPrincipal }: Resou
       untagged: true,
       fill: ({ props }) => {
         if (typeof props.issuer !== 'string' || typeof props.subject !== 'string' || !Array.isArray(props.audiences))
-          return armError(400, 'BadRequest', 'The federated identity credential requires properties.issuer, properties.subject and properties.audiences.');
+          return armError(
+            400,
+            'BadRequest',
+            'The federated identity credential requires properties.issuer, properties.subject and properties.audiences.',
+          );
         return undefined;
       },
       // Entra's concurrency rule covers every federated-credential write on one identity, deletes
@@ -53,9 +62,17 @@ export function identityTypes({ ctx, state, addManagedIdentityPrincipal }: Resou
         const identityKey = keyOf(identityOfFic(id));
         if (state.ficInFlight.has(identityKey)) return { refused: concurrentFicWrites(id) };
         if (op === 'write') {
-          const count = [...state.resources.values()].filter((r) => keyOf(r.id).startsWith(identityKey + '/federatedidentitycredentials/')).length;
+          const count = [...state.resources.values()].filter((r) =>
+            keyOf(r.id).startsWith(identityKey + '/federatedidentitycredentials/'),
+          ).length;
           if (!existing && count >= state.options.ficLimit)
-            return { refused: armError(400, 'BadRequest', `Too many Federated Identity Credentials are written to the managed identity. The maximum number of Federated Identity Credentials per managed identity is ${state.options.ficLimit}.`) };
+            return {
+              refused: armError(
+                400,
+                'BadRequest',
+                `Too many Federated Identity Credentials are written to the managed identity. The maximum number of Federated Identity Credentials per managed identity is ${state.options.ficLimit}.`,
+              ),
+            };
         }
         state.ficInFlight.add(identityKey);
         const release = () => void state.ficInFlight.delete(identityKey);

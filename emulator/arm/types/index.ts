@@ -12,6 +12,14 @@ import { registryTypes } from './registries.js';
 import { siteTypes } from './sites.js';
 
 export function resourceTypes(kit: ResourceKit): Readonly<Record<string, ResourceType>> {
-  const all = [...computeTypes(), ...managedClusterTypes(kit), ...registryTypes(kit), ...identityTypes(kit), ...containerTypes(), ...siteTypes(kit), ...keyVaultTypes(kit)];
+  const all = [
+    ...computeTypes(),
+    ...managedClusterTypes(kit),
+    ...registryTypes(kit),
+    ...identityTypes(kit),
+    ...containerTypes(),
+    ...siteTypes(kit),
+    ...keyVaultTypes(kit),
+  ];
   return Object.fromEntries(all.map((t) => [t.type.toLowerCase(), t]));
 }

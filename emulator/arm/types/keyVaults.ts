@@ -27,7 +27,8 @@ export function keyVaultTypes({ ctx }: ResourceKit): ResourceType[] {
         // Absent on a PUT over an existing vault, it keeps its value, as VaultPatchProperties says
         // ("If null or not specified, the value of this property will not change").
         if (typeof props.enableRbacAuthorization !== 'boolean') {
-          props.enableRbacAuthorization = typeof prev.enableRbacAuthorization === 'boolean' ? prev.enableRbacAuthorization : isRbacDefault(apiVersion);
+          props.enableRbacAuthorization =
+            typeof prev.enableRbacAuthorization === 'boolean' ? prev.enableRbacAuthorization : isRbacDefault(apiVersion);
         }
         return undefined;
       },

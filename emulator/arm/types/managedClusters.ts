@@ -13,13 +13,23 @@ export function managedClusterTypes({ ctx, state, publish, ensureResourceGroup, 
         const rg = String(prev.nodeResourceGroup ?? `MC_${p.resourceGroup}_${name}_${location}`);
         props.nodeResourceGroup = rg;
         ensureResourceGroup(caller, p.subscriptionId, rg, location, id);
-        const prevKubelet = isObject(prev.identityProfile) && isObject(prev.identityProfile.kubeletidentity) ? prev.identityProfile.kubeletidentity : undefined;
+        const prevKubelet =
+          isObject(prev.identityProfile) && isObject(prev.identityProfile.kubeletidentity)
+            ? prev.identityProfile.kubeletidentity
+            : undefined;
         // A kubelet identity brought by the caller (`az aks create --assign-kubelet-identity`): ManagedClusterProperties.identityProfile,
         // "The only accepted key is kubeletidentity, with value of resourceId" (containerservice/.../aks/stable/2025-05-01/managedClusters.json);
         // ARM fills its clientId and objectId. One identity may serve several clusters.
-        const given = isObject(props.identityProfile) && isObject(props.identityProfile.kubeletidentity) ? props.identityProfile.kubeletidentity : undefined;
+        const given =
+          isObject(props.identityProfile) && isObject(props.identityProfile.kubeletidentity)
+            ? props.identityProfile.kubeletidentity
+            : undefined;
         let kubelet = prevKubelet;
-        if (given && typeof given.resourceId === 'string' && (!prevKubelet || keyOf(String(prevKubelet.resourceId)) !== keyOf(given.resourceId))) {
+        if (
+          given &&
+          typeof given.resourceId === 'string' &&
+          (!prevKubelet || keyOf(String(prevKubelet.resourceId)) !== keyOf(given.resourceId))
+        ) {
           const uai = state.getResource(given.resourceId);
           const up = uai && isObject(uai.body.properties) ? uai.body.properties : undefined;
           if (!up) return armError(400, 'BadRequest', `The kubelet identity '${given.resourceId}' was not found.`);
@@ -46,7 +56,8 @@ export function managedClusterTypes({ ctx, state, publish, ensureResourceGroup, 
       onDelete: (r, caller, ops) => {
         const parsed = parseResourceId(r.id);
         const nodeRg = isObject(r.body.properties) ? r.body.properties.nodeResourceGroup : undefined;
-        if (typeof nodeRg === 'string' && parsed) ops.deleteResourceGroup(caller, `/subscriptions/${parsed.subscriptionId}/resourceGroups/${nodeRg}`);
+        if (typeof nodeRg === 'string' && parsed)
+          ops.deleteResourceGroup(caller, `/subscriptions/${parsed.subscriptionId}/resourceGroups/${nodeRg}`);
       },
     },
   ];

@@ -24,12 +24,15 @@ export function registryTypes({ ctx }: ResourceKit): ResourceType[] {
         // Keep what was written for the admin snapshot; an entry written as null is removed.
         const creds = isObject(props.credentials) ? props.credentials : undefined;
         if (creds && 'customRegistries' in creds) {
-          const entries = isObject(creds.customRegistries) ? Object.entries(creds.customRegistries).filter(([, v]) => v !== null && v !== undefined) : [];
+          const entries = isObject(creds.customRegistries)
+            ? Object.entries(creds.customRegistries).filter(([, v]) => v !== null && v !== undefined)
+            : [];
           hidden.customRegistries = Object.fromEntries(entries);
         }
         const written = isObject(hidden.customRegistries) ? Object.keys(hidden.customRegistries) : [];
         const { customRegistries: _omit, ...rest } = creds ?? {};
-        if (written.length > 0) props.credentials = { ...rest, customRegistries: Object.fromEntries(written.map((loginServer) => [loginServer, null])) };
+        if (written.length > 0)
+          props.credentials = { ...rest, customRegistries: Object.fromEntries(written.map((loginServer) => [loginServer, null])) };
         else if (creds) props.credentials = Object.keys(rest).length ? rest : null;
         props.creationDate = prev.creationDate ?? ctx.clock.now().toISOString();
         props.status ??= 'Enabled';
@@ -41,8 +44,16 @@ export function registryTypes({ ctx }: ResourceKit): ResourceType[] {
         mergeProperties(body, input);
         if (isObject(input.properties) && isObject(input.properties.credentials) && 'customRegistries' in input.properties.credentials) {
           // PATCH of a task's custom registries merges by login server, as the CLI's `credential add` does.
-          const merged = { ...(isObject(hidden.customRegistries) ? hidden.customRegistries : {}), ...(isObject(input.properties.credentials.customRegistries) ? input.properties.credentials.customRegistries : {}) };
-          (body.properties as Record<string, unknown>).credentials = { ...(isObject((body.properties as Record<string, unknown>).credentials) ? ((body.properties as Record<string, unknown>).credentials as object) : {}), customRegistries: merged };
+          const merged = {
+            ...(isObject(hidden.customRegistries) ? hidden.customRegistries : {}),
+            ...(isObject(input.properties.credentials.customRegistries) ? input.properties.credentials.customRegistries : {}),
+          };
+          (body.properties as Record<string, unknown>).credentials = {
+            ...(isObject((body.properties as Record<string, unknown>).credentials)
+              ? ((body.properties as Record<string, unknown>).credentials as object)
+              : {}),
+            customRegistries: merged,
+          };
         }
       },
     },

@@ -17,7 +17,11 @@ export function siteTypes({ state }: ResourceKit): ResourceType[] {
         const given = isObject(props.siteConfig) ? props.siteConfig : {};
         const stored = state.getResource(configId);
         const base = stored && isObject(stored.body.properties) ? stored.body.properties : siteConfigDefaults();
-        state.resources.set(keyOf(configId), { id: configId, hidden: {}, body: { id: configId, name: 'web', type: 'Microsoft.Web/sites/config', location, properties: { ...base, ...given } } });
+        state.resources.set(keyOf(configId), {
+          id: configId,
+          hidden: {},
+          body: { id: configId, name: 'web', type: 'Microsoft.Web/sites/config', location, properties: { ...base, ...given } },
+        });
         return undefined;
       },
     },
@@ -29,7 +33,8 @@ export function siteTypes({ state }: ResourceKit): ResourceType[] {
       ownsProperties: true,
       fill: ({ name, body, props, prev }) => {
         // Only the `web` configuration is served (appsettings and the others are list/POST actions).
-        if (name.toLowerCase() !== 'web') return armError(400, 'BadRequest', `The configuration '${name}' is not supported by the emulator; only 'web' is.`);
+        if (name.toLowerCase() !== 'web')
+          return armError(400, 'BadRequest', `The configuration '${name}' is not supported by the emulator; only 'web' is.`);
         Object.assign(props, { ...siteConfigDefaults(), ...prev, ...props });
         body.name = 'web';
         delete props.provisioningState;
@@ -42,5 +47,13 @@ export function siteTypes({ state }: ResourceKit): ResourceType[] {
 
 /** What `config/web` answers for a site nobody configured: UpdateSiteConfig.json's defaults for the fields the product reads. */
 function siteConfigDefaults(): Record<string, unknown> {
-  return { numberOfWorkers: 1, linuxFxVersion: '', windowsFxVersion: null, acrUseManagedIdentityCreds: false, acrUserManagedIdentityID: null, alwaysOn: false, http20Enabled: false };
+  return {
+    numberOfWorkers: 1,
+    linuxFxVersion: '',
+    windowsFxVersion: null,
+    acrUseManagedIdentityCreds: false,
+    acrUserManagedIdentityID: null,
+    alwaysOn: false,
+    http20Enabled: false,
+  };
 }

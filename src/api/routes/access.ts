@@ -6,13 +6,23 @@ import { isAccessResult } from '../../access/run.js';
 import { FEATURES } from '../../reconciler.js';
 import { reconcileChangedResource, type ResourcesDeps } from '../../resources/changedResource.js';
 import { AUTH_LEVELS, operation, type ApiRoute, type OperationInput } from '../http.js';
-import { GrantRequestSchema, GrantResultSchema, PreviewRequestSchema, PreviewResultSchema, RevokeRequestSchema, RevokeResultSchema, type RevokeRequest } from '../schemas/access.js';
+import {
+  GrantRequestSchema,
+  GrantResultSchema,
+  PreviewRequestSchema,
+  PreviewResultSchema,
+  RevokeRequestSchema,
+  RevokeResultSchema,
+  type RevokeRequest,
+} from '../schemas/access.js';
 
 const runOptions = (input: OperationInput<unknown, unknown, unknown>) => ({ log: input.log, correlationId: input.invocationId });
 
 /** The target of a manual request: a resource's identities or one principal (a managed identity unless told otherwise). */
 function targetOf(body: RevokeRequest): ManualTarget {
-  return 'resourceId' in body ? { resourceId: body.resourceId } : { principalId: body.principalId, principalType: body.principalType ?? PRINCIPAL_TYPES.servicePrincipal };
+  return 'resourceId' in body
+    ? { resourceId: body.resourceId }
+    : { principalId: body.principalId, principalType: body.principalType ?? PRINCIPAL_TYPES.servicePrincipal };
 }
 
 /** The access routes; `deps` is called only when a request arrives. */
@@ -40,14 +50,39 @@ export function accessRoutes(deps: () => AccessDeps & ResourcesDeps): ApiRoute[]
             const { body, caller, invocationId, log } = input;
             if (!('registry' in body)) {
               // The event path's own code with writes off: every feature registered for the resource's type.
-              const result = await reconcileChangedResource(deps(), body.resourceId, { dryRun: true, log, trigger: { caller, correlationId: invocationId } });
+              const result = await reconcileChangedResource(deps(), body.resourceId, {
+                dryRun: true,
+                log,
+                trigger: { caller, correlationId: invocationId },
+              });
               const access = result.features.find((f) => f.feature === FEATURES.access)?.result;
-              return { status: 200, body: { resourceId: result.resourceId, dryRun: true, decisions: result.decisions, plans: access && isAccessResult(access) ? access.plans : [] } };
+              return {
+                status: 200,
+                body: {
+                  resourceId: result.resourceId,
+                  dryRun: true,
+                  decisions: result.decisions,
+                  plans: access && isAccessResult(access) ? access.plans : [],
+                },
+              };
             }
-            const result = await grantManually(deps(), { ...targetOf(body), registry: body.registry, access: body.access, caller, override: body.override === true }, { ...runOptions(input), dryRun: true });
+            const result = await grantManually(
+              deps(),
+              { ...targetOf(body), registry: body.registry, access: body.access, caller, override: body.override === true },
+              { ...runOptions(input), dryRun: true },
+            );
             const subject = result.resourceId ? { resourceId: result.resourceId } : { principalId: result.principalIds[0] ?? '' };
             const consumerId = result.resourceId ?? result.principalIds[0] ?? '';
-            return { status: 200, body: { ...subject, dryRun: true, outcome: result.outcome, decisions: result.decisions, plans: result.plan ? [{ consumerId, plan: result.plan }] : [] } };
+            return {
+              status: 200,
+              body: {
+                ...subject,
+                dryRun: true,
+                outcome: result.outcome,
+                decisions: result.decisions,
+                plans: result.plan ? [{ consumerId, plan: result.plan }] : [],
+              },
+            };
           },
         }),
       ],
@@ -75,7 +110,11 @@ export function accessRoutes(deps: () => AccessDeps & ResourcesDeps): ApiRoute[]
           problems: [403, 404, 409, 503],
           async handle(input) {
             const { body, caller } = input;
-            const result = await grantManually(deps(), { ...targetOf(body), registry: body.registry, access: body.access, caller, override: body.override === true }, runOptions(input));
+            const result = await grantManually(
+              deps(),
+              { ...targetOf(body), registry: body.registry, access: body.access, caller, override: body.override === true },
+              runOptions(input),
+            );
             return { status: result.outcome === MANUAL_GRANT_OUTCOMES.granted ? 201 : 200, body: result };
           },
         }),
@@ -95,7 +134,11 @@ export function accessRoutes(deps: () => AccessDeps & ResourcesDeps): ApiRoute[]
           problems: [403, 404, 409, 503],
           async handle(input) {
             const { body, caller } = input;
-            const result = await revokeManually(deps(), { ...targetOf(body), registry: body.registry, access: body.access, caller }, runOptions(input));
+            const result = await revokeManually(
+              deps(),
+              { ...targetOf(body), registry: body.registry, access: body.access, caller },
+              runOptions(input),
+            );
             return { status: 200, body: result };
           },
         }),

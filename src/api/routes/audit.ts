@@ -34,7 +34,15 @@ export function auditRoute(deps: () => AuditRouteDeps): ApiRoute {
             ...(query.top ? { top: Number(query.top) } : {}),
             ...(query.continuationToken ? { continuationToken: query.continuationToken } : {}),
           });
-          return { status: 200, body: { items: page.items, ...(page.continuationToken ? { continuationToken: page.continuationToken, nextLink: nextLink(url, page.continuationToken) } : {}) } };
+          return {
+            status: 200,
+            body: {
+              items: page.items,
+              ...(page.continuationToken
+                ? { continuationToken: page.continuationToken, nextLink: nextLink(url, page.continuationToken) }
+                : {}),
+            },
+          };
         },
       }),
     ],

@@ -2,18 +2,38 @@
 import type { CredentialsDeps } from '../../credentials/deps.js';
 import type { EnrolmentView } from '../../credentials/enrolment.js';
 import { ROTATION_OUTCOMES } from '../../credentials/rotation.js';
-import { ENROL_OUTCOMES, enrolRegistry, getEnrolmentDetail, listEnrolments, rotateNow, unenrolFromApi } from '../../credentials/useCases.js';
+import {
+  ENROL_OUTCOMES,
+  enrolRegistry,
+  getEnrolmentDetail,
+  listEnrolments,
+  rotateNow,
+  unenrolFromApi,
+} from '../../credentials/useCases.js';
 import { AppError } from '../../errors.js';
 import { AUTH_LEVELS, operation, type ApiRoute, type OperationInput } from '../http.js';
-import { EnrolmentDetailSchema, EnrolmentListSchema, EnrolRequestSchema, EnrolResultSchema, RegistryPathSchema, RotationResultSchema, UnenrolResultSchema } from '../schemas/credentials.js';
+import {
+  EnrolmentDetailSchema,
+  EnrolmentListSchema,
+  EnrolRequestSchema,
+  EnrolResultSchema,
+  RegistryPathSchema,
+  RotationResultSchema,
+  UnenrolResultSchema,
+} from '../schemas/credentials.js';
 
-const runOptions = (input: OperationInput<unknown, unknown, unknown>) => ({ log: input.log, trigger: { caller: input.caller, correlationId: input.invocationId } });
+const runOptions = (input: OperationInput<unknown, unknown, unknown>) => ({
+  log: input.log,
+  trigger: { caller: input.caller, correlationId: input.invocationId },
+});
 
 /** The credentials routes; `deps` is called only when a request arrives. */
 export function credentialsRoutes(deps: () => CredentialsDeps): ApiRoute[] {
   /** An enrolled (or enrolling) registry by name: registry names are globally unique in Azure. */
   const byName = async (name: string): Promise<EnrolmentView> => {
-    const found = (await listEnrolments(deps())).find((e) => e.registryName.toLowerCase() === name.toLowerCase() && e.status !== 'unenrolled');
+    const found = (await listEnrolments(deps())).find(
+      (e) => e.registryName.toLowerCase() === name.toLowerCase() && e.status !== 'unenrolled',
+    );
     if (!found) throw new AppError('NotEnrolled', `registry ${name} is not enrolled for pull credentials`);
     return found;
   };
@@ -28,7 +48,8 @@ export function credentialsRoutes(deps: () => CredentialsDeps): ApiRoute[] {
           operationId: 'listEnrolments',
           appRole: 'read',
           summary: 'List registries enrolled for pull credentials',
-          description: 'Each enrolled registry with its service principal, password expiry, last rotation and next rotation due. Secret values are never returned.',
+          description:
+            'Each enrolled registry with its service principal, password expiry, last rotation and next rotation due. Secret values are never returned.',
           tags: ['credentials'],
           responses: { 200: { description: 'The enrolments.', schema: EnrolmentListSchema } },
           async handle() {
@@ -50,7 +71,10 @@ export function credentialsRoutes(deps: () => CredentialsDeps): ApiRoute[] {
           responses: {
             201: { description: 'Enrolled; the first password is stored.', schema: EnrolResultSchema },
             200: { description: 'Already enrolled with these settings.', schema: EnrolResultSchema },
-            202: { description: 'Another run is enrolling or rotating this registry; poll GET /api/credentials.', schema: EnrolResultSchema },
+            202: {
+              description: 'Another run is enrolling or rotating this registry; poll GET /api/credentials.',
+              schema: EnrolResultSchema,
+            },
           },
           problems: [403, 404, 409, 503],
           async handle(input) {
@@ -91,8 +115,12 @@ export function credentialsRoutes(deps: () => CredentialsDeps): ApiRoute[] {
           async handle(input) {
             const enrolment = await byName(input.params.registry);
             const result = await rotateNow(deps(), enrolment.registryId, { ...runOptions(input), reason: `requested by ${input.caller}` });
-            if (result.outcome === ROTATION_OUTCOMES.notEnrolled) throw new AppError('NotEnrolled', `registry ${input.params.registry} is not enrolled for pull credentials`);
-            const waits = result.outcome === ROTATION_OUTCOMES.inProgress || result.outcome === ROTATION_OUTCOMES.recorded || result.outcome === ROTATION_OUTCOMES.deferred;
+            if (result.outcome === ROTATION_OUTCOMES.notEnrolled)
+              throw new AppError('NotEnrolled', `registry ${input.params.registry} is not enrolled for pull credentials`);
+            const waits =
+              result.outcome === ROTATION_OUTCOMES.inProgress ||
+              result.outcome === ROTATION_OUTCOMES.recorded ||
+              result.outcome === ROTATION_OUTCOMES.deferred;
             return { status: waits ? 202 : 200, body: result };
           },
         }),
@@ -139,9 +167,16 @@ export function credentialsRoutes(deps: () => CredentialsDeps): ApiRoute[] {
           problems: [404, 409, 503],
           async handle(input) {
             const enrolment = await byName(input.params.registry);
-            const result = await unenrolFromApi(deps(), enrolment.registryId, { ...runOptions(input), reason: `requested by ${input.caller}` });
-            if (result.outcome === 'not-enrolled') throw new AppError('NotEnrolled', `registry ${input.params.registry} is not enrolled for pull credentials`);
-            return { status: result.outcome === 'in-progress' ? 202 : 200, body: { outcome: result.outcome, registryId: enrolment.registryId, applicationDeleted: result.applicationDeleted } };
+            const result = await unenrolFromApi(deps(), enrolment.registryId, {
+              ...runOptions(input),
+              reason: `requested by ${input.caller}`,
+            });
+            if (result.outcome === 'not-enrolled')
+              throw new AppError('NotEnrolled', `registry ${input.params.registry} is not enrolled for pull credentials`);
+            return {
+              status: result.outcome === 'in-progress' ? 202 : 200,
+              body: { outcome: result.outcome, registryId: enrolment.registryId, applicationDeleted: result.applicationDeleted },
+            };
           },
         }),
       ],

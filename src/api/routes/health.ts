@@ -28,7 +28,11 @@ export function healthRoute(probes: () => HealthProbes): ApiRoute {
         },
         async handle() {
           const health = await checkHealth(probes);
-          return { status: health.status === HEALTH_STATUSES.unhealthy ? 503 : 200, body: health, headers: { 'cache-control': 'no-store' } };
+          return {
+            status: health.status === HEALTH_STATUSES.unhealthy ? 503 : 200,
+            body: health,
+            headers: { 'cache-control': 'no-store' },
+          };
         },
       }),
     ],

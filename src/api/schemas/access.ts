@@ -8,8 +8,15 @@ import { INVALID_RESOURCE_ID } from '../problem.js';
 import { AuditRecordSchema } from './audit.js';
 import { named, PrincipalId, ResourceId } from './common.js';
 
-const Access = named('Access', z.enum([ACCESS.pull, ACCESS.push]), 'pull (AcrPull, or Container Registry Repository Reader on an ABAC registry) or push (AcrPush, or Repository Writer).');
-const Role = named('Role', z.object({ name: z.string().describe('AcrPull, AcrPush, or a repository role on an ABAC registry.'), roleDefinitionId: z.string() }));
+const Access = named(
+  'Access',
+  z.enum([ACCESS.pull, ACCESS.push]),
+  'pull (AcrPull, or Container Registry Repository Reader on an ABAC registry) or push (AcrPush, or Repository Writer).',
+);
+const Role = named(
+  'Role',
+  z.object({ name: z.string().describe('AcrPull, AcrPush, or a repository role on an ABAC registry.'), roleDefinitionId: z.string() }),
+);
 
 /** A registry as the tags name one: its name, login server or resource id. */
 export const RegistryReference = named(
@@ -20,9 +27,20 @@ export const RegistryReference = named(
     .max(2048)
     .superRefine((value, ctx) => {
       const parsed = parseRegistryRef(value);
-      if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.error, ...(value.trim().startsWith('/') ? { params: { problem: INVALID_RESOURCE_ID } } : {}) });
+      if (!parsed.ok)
+        ctx.addIssue({
+          code: 'custom',
+          message: parsed.error,
+          ...(value.trim().startsWith('/') ? { params: { problem: INVALID_RESOURCE_ID } } : {}),
+        });
     })
-    .meta({ examples: ['contosoacr', 'contosoacr.azurecr.io', '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/contosoacr'] }),
+    .meta({
+      examples: [
+        'contosoacr',
+        'contosoacr.azurecr.io',
+        '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/contosoacr',
+      ],
+    }),
   'A container registry by name, login server or resource id, as in the acr-pull tag.',
 );
 
@@ -32,13 +50,19 @@ const PrincipalType = named(
   'Sent with the role assignment so a new principal does not fail with PrincipalNotFound. Default ServicePrincipal (managed identities are).',
 );
 
-const consumerDescription = 'A consumer (VM, scale set, AKS cluster, identity, ACR task, Container App, App Service): every managed identity it has.';
+const consumerDescription =
+  'A consumer (VM, scale set, AKS cluster, identity, ACR task, Container App, App Service): every managed identity it has.';
 const principalDescription = 'One Entra principal (managed identity, service principal, user or group) by object id.';
 const overrideDescription =
   'Grant although the registry’s acr-pull-allow (acr-push-allow for push) does not cover this consumer. Refused (403 ConsentOverrideDisabled) unless ACCESS_ALLOW_CONSENT_OVERRIDE is true; recorded as an override.';
 
 const forResource = { resourceId: ResourceId.describe(consumerDescription), registry: RegistryReference, access: Access };
-const forPrincipal = { principalId: PrincipalId.describe(principalDescription), principalType: PrincipalType.optional(), registry: RegistryReference, access: Access };
+const forPrincipal = {
+  principalId: PrincipalId.describe(principalDescription),
+  principalType: PrincipalType.optional(),
+  registry: RegistryReference,
+  access: Access,
+};
 
 export const PreviewRequestSchema = named(
   'PreviewRequest',
@@ -81,9 +105,30 @@ const Grant = z.object({
   description: z.string(),
   reason: z.string(),
 });
-const Revoke = z.object({ name: z.string(), scope: z.string(), registryName: z.string(), principalId: z.string(), role: Role, reason: z.string() });
-const Unchanged = z.object({ name: z.string(), scope: z.string(), registryName: z.string(), principalId: z.string(), role: Role, owned: z.boolean(), reason: z.string() });
-const Denial = z.object({ scope: z.string().optional(), registryName: z.string().optional(), access: Access.optional(), principalIds: z.array(z.string()), reason: z.string() });
+const Revoke = z.object({
+  name: z.string(),
+  scope: z.string(),
+  registryName: z.string(),
+  principalId: z.string(),
+  role: Role,
+  reason: z.string(),
+});
+const Unchanged = z.object({
+  name: z.string(),
+  scope: z.string(),
+  registryName: z.string(),
+  principalId: z.string(),
+  role: Role,
+  owned: z.boolean(),
+  reason: z.string(),
+});
+const Denial = z.object({
+  scope: z.string().optional(),
+  registryName: z.string().optional(),
+  access: Access.optional(),
+  principalIds: z.array(z.string()),
+  reason: z.string(),
+});
 const Unresolved = z.object({ registryRef: z.string(), access: Access, reason: z.string() });
 
 export const AccessPlanSchema = named(
@@ -100,15 +145,33 @@ export const AccessPlanSchema = named(
 const Decisions = z.array(AuditRecordSchema.omit({ id: true, time: true }));
 const ManualRegistry = named(
   'ManualRegistry',
-  z.object({ id: z.string(), name: z.string(), loginServer: z.string().optional(), roleAssignmentMode: z.string().optional().describe('Absent means LegacyRegistryPermissions.') }),
+  z.object({
+    id: z.string(),
+    name: z.string(),
+    loginServer: z.string().optional(),
+    roleAssignmentMode: z.string().optional().describe('Absent means LegacyRegistryPermissions.'),
+  }),
 );
-const Consent = z.object({ allowed: z.boolean(), reason: z.string().describe('Which acr-pull-allow rule (acr-push-allow for push) decided, and the consumer fact it turned on.') });
-const ManualAssignment = z.object({ name: z.string(), scope: z.string(), principalId: z.string(), role: Role, outcome: z.enum(Object.values(AUDIT_OUTCOMES) as [string, ...string[]]) });
+const Consent = z.object({
+  allowed: z.boolean(),
+  reason: z.string().describe('Which acr-pull-allow rule (acr-push-allow for push) decided, and the consumer fact it turned on.'),
+});
+const ManualAssignment = z.object({
+  name: z.string(),
+  scope: z.string(),
+  principalId: z.string(),
+  role: Role,
+  outcome: z.enum(Object.values(AUDIT_OUTCOMES) as [string, ...string[]]),
+});
 
 export const GrantResultSchema = named(
   'GrantResult',
   z.object({
-    outcome: z.enum(Object.values(MANUAL_GRANT_OUTCOMES) as [string, ...string[]]).describe('granted (propagation pending: Azure RBAC can take minutes), already-present, or in a preview would-grant / denied-by-consent.'),
+    outcome: z
+      .enum(Object.values(MANUAL_GRANT_OUTCOMES) as [string, ...string[]])
+      .describe(
+        'granted (propagation pending: Azure RBAC can take minutes), already-present, or in a preview would-grant / denied-by-consent.',
+      ),
     override: z.boolean().describe('Whether registry consent was overridden.'),
     consent: Consent,
     registry: ManualRegistry,
@@ -124,11 +187,17 @@ export const GrantResultSchema = named(
 export const RevokeResultSchema = named(
   'RevokeResult',
   z.object({
-    outcome: z.enum(Object.values(MANUAL_REVOKE_OUTCOMES) as [string, ...string[]]).describe('revoked; kept when another resource holding the same principal (a shared identity) still asks for it — the audit row names it; or nothing-to-revoke when the target holds no such role there.'),
+    outcome: z
+      .enum(Object.values(MANUAL_REVOKE_OUTCOMES) as [string, ...string[]])
+      .describe(
+        'revoked; kept when another resource holding the same principal (a shared identity) still asks for it — the audit row names it; or nothing-to-revoke when the target holds no such role there.',
+      ),
     registry: ManualRegistry,
     resourceId: z.string().optional(),
     principalIds: z.array(z.string()),
-    assignments: z.array(ManualAssignment).describe('Each assignment giving that access: revoked, or skipped when the automation did not make it.'),
+    assignments: z
+      .array(ManualAssignment)
+      .describe('Each assignment giving that access: revoked, or skipped when the automation did not make it.'),
     decisions: Decisions,
   }),
 );
@@ -141,6 +210,8 @@ export const PreviewResultSchema = named(
     dryRun: z.literal(true),
     outcome: z.string().optional().describe('For a manual-grant preview: would-grant, already-present or denied-by-consent.'),
     decisions: Decisions.describe('The audit rows a real run would write, in order.'),
-    plans: z.array(z.object({ consumerId: z.string().describe('The consumer resource id, or the principal id.'), plan: AccessPlanSchema })).describe('One plan per consumer settled.'),
+    plans: z
+      .array(z.object({ consumerId: z.string().describe('The consumer resource id, or the principal id.'), plan: AccessPlanSchema }))
+      .describe('One plan per consumer settled.'),
   }),
 );

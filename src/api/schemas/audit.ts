@@ -17,7 +17,12 @@ export const AuditQuerySchema = named(
       .refine((v) => Number(v) >= 1 && Number(v) <= 1000, 'top is a whole number from 1 to 1000')
       .optional()
       .describe('Records per page, 1-1000. Default 50.'),
-    continuationToken: z.string().min(1).max(4096).optional().describe('The continuationToken of the previous page, with the same filters.'),
+    continuationToken: z
+      .string()
+      .min(1)
+      .max(4096)
+      .optional()
+      .describe('The continuationToken of the previous page, with the same filters.'),
   }),
 );
 export type AuditQueryInput = z.infer<typeof AuditQuerySchema>;

@@ -32,7 +32,11 @@ function armId(check?: (parsed: ParsedResourceId, value: string) => string | und
 /** A resource id that `parseResourceId` accepts: no query, fragment, OData quotes, encoded or `..` segments. */
 export const ResourceId = named(
   'ResourceId',
-  armId().meta({ examples: ['/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines/vm-web-1'] }),
+  armId().meta({
+    examples: [
+      '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines/vm-web-1',
+    ],
+  }),
   'An ARM resource id, /subscriptions/<id>/resourceGroups/<rg>/providers/<namespace>/<type>/<name>. Compared case-insensitively.',
 );
 
@@ -43,7 +47,11 @@ export const RegistryId = named(
     parsed.type !== REGISTRY_TYPE || parsed.names.length !== 1
       ? `${JSON.stringify(value.slice(0, 80))} is not a container registry id (…/providers/${RESOURCE_TYPES.registry.type}/<name>)`
       : undefined,
-  ).meta({ examples: ['/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/contosoacr'] }),
+  ).meta({
+    examples: [
+      '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/contosoacr',
+    ],
+  }),
   'The ARM resource id of a container registry.',
 );
 
@@ -72,7 +80,10 @@ export const Timestamp = z.iso.datetime({ offset: true }).meta({ examples: ['202
 
 const FieldError = named(
   'ProblemFieldError',
-  z.object({ pointer: z.string().describe('JSON Pointer into the request: #/body/<field>, #/query/<name> or #/params/<name>.'), detail: z.string() }),
+  z.object({
+    pointer: z.string().describe('JSON Pointer into the request: #/body/<field>, #/query/<name> or #/params/<name>.'),
+    detail: z.string(),
+  }),
 );
 
 /** RFC 9457 problem details. */

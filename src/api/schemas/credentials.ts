@@ -13,7 +13,10 @@ export const VaultName = named(
   'VaultName',
   z
     .string()
-    .regex(/^[A-Za-z](?:[A-Za-z0-9]|-(?!-)){1,22}[A-Za-z0-9]$/, 'a vault name is 3-24 letters, digits and single hyphens, starting with a letter')
+    .regex(
+      /^[A-Za-z](?:[A-Za-z0-9]|-(?!-)){1,22}[A-Za-z0-9]$/,
+      'a vault name is 3-24 letters, digits and single hyphens, starting with a letter',
+    )
     .meta({ examples: ['demo-vault'] }),
   'A Key Vault name.',
 );
@@ -38,7 +41,10 @@ export const EnrolRequestSchema = named(
   'Enrol a registry for pull credentials.',
 );
 
-export const RegistryPathSchema = named('RegistryPath', z.strictObject({ registry: RegistryName.describe('The enrolled registry’s name.') }));
+export const RegistryPathSchema = named(
+  'RegistryPath',
+  z.strictObject({ registry: RegistryName.describe('The enrolled registry’s name.') }),
+);
 
 export const EnrolmentSchema = named(
   'Enrolment',
@@ -49,7 +55,9 @@ export const EnrolmentSchema = named(
     status: z.enum(values(ENROLMENT_STATUSES)),
     source: z
       .enum(values(ENROLMENT_SOURCES))
-      .describe('Who decides the enrolment: the registry’s acr-pull-credential tag (tag), or this API for a registry without the tag (api); registry events and the sweep leave an api enrolment alone.'),
+      .describe(
+        'Who decides the enrolment: the registry’s acr-pull-credential tag (tag), or this API for a registry without the tag (api); registry events and the sweep leave an api enrolment alone.',
+      ),
     appId: z.string().optional(),
     servicePrincipalId: z.string().optional(),
     usernameSecret: z.string().describe('Key Vault secret holding the username (the application id).'),
@@ -60,9 +68,18 @@ export const EnrolmentSchema = named(
     currentExpiresOn: z.string().optional().describe('When the password Key Vault serves expires.'),
     nextRotationAt: z.string().optional().describe('When the next rotation is due.'),
     previousKeyId: z.string().optional(),
-    previousRemoveAfter: z.string().optional().describe('When the previous password is removed: ROTATION_GRACE_HOURS after Key Vault stopped serving it.'),
-    rotationDeferredUntil: z.string().optional().describe('A rotation asked for during the previous password’s grace period waits until then.'),
-    rotationRequestedAt: z.string().optional().describe('A rotation asked for while another run held the registry, recorded and not yet carried out.'),
+    previousRemoveAfter: z
+      .string()
+      .optional()
+      .describe('When the previous password is removed: ROTATION_GRACE_HOURS after Key Vault stopped serving it.'),
+    rotationDeferredUntil: z
+      .string()
+      .optional()
+      .describe('A rotation asked for during the previous password’s grace period waits until then.'),
+    rotationRequestedAt: z
+      .string()
+      .optional()
+      .describe('A rotation asked for while another run held the registry, recorded and not yet carried out.'),
     lastRotatedAt: z.string().optional(),
   }),
   'An enrolled registry: ids and times, never a secret value.',
@@ -98,11 +115,28 @@ export const RotationResultSchema = named(
     deferredUntil: z
       .string()
       .optional()
-      .describe('Outcome deferred: the previous password stays valid until then (ROTATION_GRACE_HOURS after Key Vault stopped serving it); the first run after this time rotates.'),
+      .describe(
+        'Outcome deferred: the previous password stays valid until then (ROTATION_GRACE_HOURS after Key Vault stopped serving it); the first run after this time rotates.',
+      ),
     reason: z.string().optional().describe('Outcome deferred or recorded: why the rotation waits, and who carries it out.'),
-    requestedAt: z.string().optional().describe('Outcome recorded: when the request was recorded in the enrolment; the first rotation that stores a new password after this time carries it out.'),
-    leaseUntil: z.string().optional().describe('Outcome recorded: until when another run holds the registry (CREDENTIALS_LEASE_SECONDS, renewed while that run is alive); it carries the request out when it finishes.'),
-    runsBy: z.string().optional().describe('Outcome recorded: the latest time the rotation runs — the rotation timer’s first run after the lease and any grace-period deferral, if no run comes sooner.'),
+    requestedAt: z
+      .string()
+      .optional()
+      .describe(
+        'Outcome recorded: when the request was recorded in the enrolment; the first rotation that stores a new password after this time carries it out.',
+      ),
+    leaseUntil: z
+      .string()
+      .optional()
+      .describe(
+        'Outcome recorded: until when another run holds the registry (CREDENTIALS_LEASE_SECONDS, renewed while that run is alive); it carries the request out when it finishes.',
+      ),
+    runsBy: z
+      .string()
+      .optional()
+      .describe(
+        'Outcome recorded: the latest time the rotation runs — the rotation timer’s first run after the lease and any grace-period deferral, if no run comes sooner.',
+      ),
     actions: z.array(z.string()).describe('What the run did, in order.'),
   }),
 );

@@ -36,7 +36,10 @@ export const PasswordConsumersHealthSchema = named(
   'PasswordConsumersHealth',
   z.object({
     registryName: z.string(),
-    previousRemoveAfter: z.string().optional().describe('When the previous password is removed (after a rotation, within its grace period).'),
+    previousRemoveAfter: z
+      .string()
+      .optional()
+      .describe('When the previous password is removed (after a rotation, within its grace period).'),
     consumers: z.array(z.string()).describe('Resource ids of the container groups that use the pull password by value.'),
   }),
 );
@@ -49,7 +52,9 @@ export const CredentialHealthSchema = named(
     registryId: z.string(),
     registryName: z.string(),
     vaultName: z.string(),
-    status: statusEnum().describe('unhealthy: the password Key Vault serves has expired; degraded: it expires within 7 days (or a third of its life) without a successful rotation, the rotation is more than a day overdue, or there is no current password.'),
+    status: statusEnum().describe(
+      'unhealthy: the password Key Vault serves has expired; degraded: it expires within 7 days (or a third of its life) without a successful rotation, the rotation is more than a day overdue, or there is no current password.',
+    ),
     problem: z.string().optional().describe('What is wrong, in plain words.'),
     currentExpiresOn: z.string().optional(),
     nextRotationAt: z.string().optional(),
@@ -60,7 +65,9 @@ export const CredentialHealthSchema = named(
 export const SweepHealthSchema = named(
   'SweepHealth',
   z.object({
-    status: statusEnum().describe('degraded: the last sweep failed, left resources failed, or is older than twice the RECONCILE_SCHEDULE interval.'),
+    status: statusEnum().describe(
+      'degraded: the last sweep failed, left resources failed, or is older than twice the RECONCILE_SCHEDULE interval.',
+    ),
     lastFinishedAt: z.string().optional(),
     outcome: z.enum(['succeeded', 'partial', 'failed']).optional(),
     resources: z.number().int().optional(),
@@ -87,7 +94,11 @@ export const DeadLetterHealthSchema = named(
 export const HealthSchema = named(
   'Health',
   z.object({
-    status: z.enum(Object.values(HEALTH_STATUSES) as [HealthStatus, ...HealthStatus[]]).describe('healthy: all checks pass (HTTP 200); degraded: a subscription is within 10% of the limit or could not be counted, a pull credential is expired, close to expiry or overdue for rotation, or the last sweep failed or is stale, or events were dead-lettered in the last 7 days (200: restarting the app fixes none of these); unhealthy: settings or a dependency fail (503).'),
+    status: z
+      .enum(Object.values(HEALTH_STATUSES) as [HealthStatus, ...HealthStatus[]])
+      .describe(
+        'healthy: all checks pass (HTTP 200); degraded: a subscription is within 10% of the limit or could not be counted, a pull credential is expired, close to expiry or overdue for rotation, or the last sweep failed or is stale, or events were dead-lettered in the last 7 days (200: restarting the app fixes none of these); unhealthy: settings or a dependency fail (503).',
+      ),
     time: z.string(),
     settings: z.object({ valid: z.boolean(), problems: z.array(z.string()).describe('One line per bad setting.') }),
     dependencies: z.array(DependencyHealthSchema),
@@ -95,9 +106,16 @@ export const HealthSchema = named(
     passwordConsumers: z
       .array(PasswordConsumersHealthSchema)
       .optional()
-      .describe('Enrolled registries whose pull password is still used by value (issue 19.4): redeploy those resources before previousRemoveAfter. Absent when it could not be looked up.'),
+      .describe(
+        'Enrolled registries whose pull password is still used by value (issue 19.4): redeploy those resources before previousRemoveAfter. Absent when it could not be looked up.',
+      ),
     credentials: z
-      .object({ status: statusEnum(), items: z.array(CredentialHealthSchema).describe('Every active enrolment.'), errorCode: z.string().optional(), message: z.string().optional() })
+      .object({
+        status: statusEnum(),
+        items: z.array(CredentialHealthSchema).describe('Every active enrolment.'),
+        errorCode: z.string().optional(),
+        message: z.string().optional(),
+      })
       .describe('Pull credentials: the worst status of any enrolment; degraded when the enrolments could not be read.'),
     sweep: SweepHealthSchema.describe('The last reconciliation sweep, from any instance.'),
     deadLetters: DeadLetterHealthSchema.describe('Events Event Grid gave up delivering to the app.'),

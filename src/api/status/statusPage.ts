@@ -91,10 +91,22 @@ function summary(report: StatusReport): Html {
     ['Registries', report.registries.length, 'healthy'],
     ['Pull credentials', health.credentials.items.length, health.credentials.status],
     ['Credentials needing attention', credentialProblems, credentialProblems > 0 ? health.credentials.status : 'healthy'],
-    [`Failures and denials (${report.auditWindowDays} days)`, report.problems.length, report.problems.some((p) => p.outcome === 'failed') ? 'degraded' : 'healthy'],
-    ['Smallest headroom', headroom.length > 0 ? Math.min(...headroom) : '—', health.roleAssignments.some((s) => s.errorCode) ? 'degraded' : 'healthy'],
+    [
+      `Failures and denials (${report.auditWindowDays} days)`,
+      report.problems.length,
+      report.problems.some((p) => p.outcome === 'failed') ? 'degraded' : 'healthy',
+    ],
+    [
+      'Smallest headroom',
+      headroom.length > 0 ? Math.min(...headroom) : '—',
+      health.roleAssignments.some((s) => s.errorCode) ? 'degraded' : 'healthy',
+    ],
     ['Last sweep', health.sweep.lastFinishedAt ? `${health.sweep.outcome ?? ''}` : 'none yet', health.sweep.status],
-    ['Dead-lettered (7 days)', health.deadLetters.configured ? (health.deadLetters.recent ?? '?') : 'not read', health.deadLetters.configured ? health.deadLetters.status : 'muted'],
+    [
+      'Dead-lettered (7 days)',
+      health.deadLetters.configured ? (health.deadLetters.recent ?? '?') : 'not read',
+      health.deadLetters.configured ? health.deadLetters.status : 'muted',
+    ],
   ];
   return html`<section aria-label="Summary"><div class="cards">${cards.map(
     ([label, value, status]) => html`<div class="card"><span class="muted">${label}</span><b class="${status}">${value}</b></div>`,
@@ -102,7 +114,8 @@ function summary(report: StatusReport): Html {
 }
 
 function registriesSection(report: StatusReport): Html {
-  if (report.registries.length === 0) return html`<p class="muted">No registry has a registry role assigned, an enrolment or a recent denial in the watched subscriptions.</p>`;
+  if (report.registries.length === 0)
+    return html`<p class="muted">No registry has a registry role assigned, an enrolment or a recent denial in the watched subscriptions.</p>`;
   return html`${report.registries.map((r) => registryBlock(r))}`;
 }
 
@@ -139,10 +152,12 @@ ${r.credential ? html`<p>Pull credentials: <code>${r.credential.usernameSecret}<
 function credentialsSection(enrolments: readonly EnrolmentView[], health: Health): Html {
   if (enrolments.length === 0) return html`<p class="muted">No registry is enrolled for pull credentials.</p>`;
   const status = new Map(health.credentials.items.map((c) => [c.registryId.toLowerCase(), c]));
-  return html`<table><caption>Passwords Key Vault serves: never their values</caption><thead><tr><th scope="col">Registry</th><th scope="col">Vault and secrets</th><th scope="col">State</th><th scope="col">Expires</th><th scope="col">Last proof</th><th scope="col">Next rotation</th><th scope="col">Status</th></tr></thead><tbody>${enrolments.map((e) => {
-    const c = status.get(e.registryId.toLowerCase());
-    return html`<tr><td>${e.registryName}</td><td><b>${e.vaultName}</b>: <code>${e.usernameSecret}</code> / <code>${e.passwordSecret}</code></td><td>${e.status}${e.phase !== 'idle' ? html` <span class="muted">(${e.phase})</span>` : ''}</td><td>${timeCell(e.currentExpiresOn)}</td><td>${timeCell(e.lastRotatedAt)}</td><td>${timeCell(e.nextRotationAt)}</td><td>${c ? html`${badge(c.status)}${c.problem ? html` ${c.problem}` : ''}` : html`<span class="muted">—</span>`}</td></tr>`;
-  })}</tbody></table>
+  return html`<table><caption>Passwords Key Vault serves: never their values</caption><thead><tr><th scope="col">Registry</th><th scope="col">Vault and secrets</th><th scope="col">State</th><th scope="col">Expires</th><th scope="col">Last proof</th><th scope="col">Next rotation</th><th scope="col">Status</th></tr></thead><tbody>${enrolments.map(
+    (e) => {
+      const c = status.get(e.registryId.toLowerCase());
+      return html`<tr><td>${e.registryName}</td><td><b>${e.vaultName}</b>: <code>${e.usernameSecret}</code> / <code>${e.passwordSecret}</code></td><td>${e.status}${e.phase !== 'idle' ? html` <span class="muted">(${e.phase})</span>` : ''}</td><td>${timeCell(e.currentExpiresOn)}</td><td>${timeCell(e.lastRotatedAt)}</td><td>${timeCell(e.nextRotationAt)}</td><td>${c ? html`${badge(c.status)}${c.problem ? html` ${c.problem}` : ''}` : html`<span class="muted">—</span>`}</td></tr>`;
+    },
+  )}</tbody></table>
 <p class="muted">Last proof: when the current password was read back from Key Vault, signed in with, and switched to.</p>`;
 }
 
@@ -182,20 +197,27 @@ ${health.dependencies.map(
 
 function deadLetterDetail(health: Health): Html {
   const d = health.deadLetters;
-  if (!d.configured) return html`<span class="muted">${d.problem ?? 'not configured'}; in Azure they are counted in the <code>eventgrid-deadletter</code> container of the app's storage account.</span>`;
+  if (!d.configured)
+    return html`<span class="muted">${d.problem ?? 'not configured'}; in Azure they are counted in the <code>eventgrid-deadletter</code> container of the app's storage account.</span>`;
   if (d.blobs === undefined) return html`${d.errorCode ?? ''} ${d.problem ?? ''}`;
   if (d.blobs === 0) return html`none in the <code>eventgrid-deadletter</code> container`;
   const by = Object.entries(d.bySubscription ?? {}).sort(([a], [b]) => a.localeCompare(b));
   return html`${d.blobs} blobs (${d.recent ?? 0} in the last 7 days), newest ${timeCell(d.newest)}: ${by.map(([name, n], i) => html`${i > 0 ? ', ' : ''}${name} ${n}`)}. Each blob holds the events and why Event Grid gave up; the sweep settles what they asked for.`;
 }
 
-const DEPENDENCY_NAMES: Readonly<Record<string, string>> = { tableStorage: 'Table Storage', arm: 'Azure Resource Manager', graph: 'Microsoft Graph' };
+const DEPENDENCY_NAMES: Readonly<Record<string, string>> = {
+  tableStorage: 'Table Storage',
+  arm: 'Azure Resource Manager',
+  graph: 'Microsoft Graph',
+};
 
 function metricsSection(report: StatusReport): Html {
   const { decisions, rotations, eventToDecision } = report.metrics;
   const list = (counts: Readonly<Record<string, number>>) => {
     const entries = Object.entries(counts).sort(([a], [b]) => a.localeCompare(b));
-    return entries.length === 0 ? html`<span class="muted">none yet</span>` : html`${entries.map(([k, v], i) => html`${i > 0 ? ', ' : ''}<span class="${k}">${k}</span> ${v}`)}`;
+    return entries.length === 0
+      ? html`<span class="muted">none yet</span>`
+      : html`${entries.map(([k, v], i) => html`${i > 0 ? ', ' : ''}<span class="${k}">${k}</span> ${v}`)}`;
   };
   return html`<table><caption>OpenTelemetry counters since this instance started (in Azure also in Application Insights, <code>customMetrics</code>)</caption><tbody>
 <tr><th scope="row">Decisions by outcome</th><td>${list(decisions)}</td></tr>

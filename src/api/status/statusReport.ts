@@ -111,7 +111,9 @@ export async function collectStatus(sources: StatusSources, now: () => Date = ()
     attempt('pull-credential enrolments', () => sources.enrolments(), [] as readonly EnrolmentView[]),
     attempt('audit trail', () => sources.audit(since, AUDIT_ROWS), [] as readonly AuditRecord[]),
     sources.metrics(),
-    ...sources.watchedSubscriptions.map((id) => attempt(`role assignments of subscription ${id}`, () => sources.assignments(id), [] as readonly AssignmentView[])),
+    ...sources.watchedSubscriptions.map((id) =>
+      attempt(`role assignments of subscription ${id}`, () => sources.assignments(id), [] as readonly AssignmentView[]),
+    ),
   ]);
   const registries = registryStatuses(assignmentLists.flat(), enrolments, audit);
   return {
@@ -130,8 +132,15 @@ export async function collectStatus(sources: StatusSources, now: () => Date = ()
  * One entry per registry that has a registry role assigned on it, an enrolment, or a denial in the
  * window: who has access and why (ours or hand-made), who was denied and why.
  */
-export function registryStatuses(assignments: readonly AssignmentView[], enrolments: readonly EnrolmentView[], audit: readonly AuditRecord[]): RegistryStatus[] {
-  const byId = new Map<string, { registryId: string; access: AccessEntry[]; denied: DeniedEntry[]; changes: DeniedEntry[]; credential?: EnrolmentView }>();
+export function registryStatuses(
+  assignments: readonly AssignmentView[],
+  enrolments: readonly EnrolmentView[],
+  audit: readonly AuditRecord[],
+): RegistryStatus[] {
+  const byId = new Map<
+    string,
+    { registryId: string; access: AccessEntry[]; denied: DeniedEntry[]; changes: DeniedEntry[]; credential?: EnrolmentView }
+  >();
   const entry = (id: string) => {
     const key = id.toLowerCase();
     let found = byId.get(key);
@@ -151,7 +160,11 @@ export function registryStatuses(assignments: readonly AssignmentView[], enrolme
       role,
       kind: ours ? ACCESS_KINDS.ours : ACCESS_KINDS.handMade,
       ...(consumer ? { consumer } : {}),
-      why: ours ? detail || 'made by the automation' : detail ? `assigned outside the automation: ${detail}` : 'assigned outside the automation (left alone)',
+      why: ours
+        ? detail || 'made by the automation'
+        : detail
+          ? `assigned outside the automation: ${detail}`
+          : 'assigned outside the automation (left alone)',
     });
   }
   for (const e of enrolments) if (e.status !== 'unenrolled') entry(e.registryId).credential = e;
@@ -160,7 +173,14 @@ export function registryStatuses(assignments: readonly AssignmentView[], enrolme
   for (const r of audit) {
     if (CHANGE_OUTCOMES.has(r.outcome) && r.registry && isRegistryId(r.registry)) {
       const changes = entry(r.registry).changes;
-      if (changes.length < CHANGES_SHOWN) changes.push({ time: r.time, outcome: r.outcome, reason: r.reason, ...(r.resourceId ? { resourceId: r.resourceId } : {}), ...(r.principalId ? { principalId: r.principalId } : {}) });
+      if (changes.length < CHANGES_SHOWN)
+        changes.push({
+          time: r.time,
+          outcome: r.outcome,
+          reason: r.reason,
+          ...(r.resourceId ? { resourceId: r.resourceId } : {}),
+          ...(r.principalId ? { principalId: r.principalId } : {}),
+        });
       continue;
     }
     if (!DENIED_OUTCOMES.has(r.outcome) || !r.registry || !isRegistryId(r.registry)) continue;
@@ -181,7 +201,9 @@ export function registryStatuses(assignments: readonly AssignmentView[], enrolme
       const name = parsed.ok ? parsed.value.name : r.registryId;
       const resourceGroup = parsed.ok ? (parsed.value.resourceGroup ?? '') : '';
       const subscriptionId = parsed.ok ? parsed.value.subscriptionId : '';
-      const access = [...r.access].sort((a, b) => a.kind.localeCompare(b.kind) || (a.consumer ?? a.principalId).localeCompare(b.consumer ?? b.principalId));
+      const access = [...r.access].sort(
+        (a, b) => a.kind.localeCompare(b.kind) || (a.consumer ?? a.principalId).localeCompare(b.consumer ?? b.principalId),
+      );
       return { ...r, access, name, resourceGroup, subscriptionId };
     })
     .sort((a, b) => a.name.localeCompare(b.name));

@@ -21,9 +21,17 @@ beforeAll(async () => {
   h = await startAccessHarness();
   const rg = await h.rg('rg-executor');
   acr = `${rg}/providers/Microsoft.ContainerRegistry/registries/executoracr`;
-  await h.put(acr, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group' }, properties: {} });
+  await h.put(acr, API.registry, {
+    location: 'westeurope',
+    sku: { name: 'Standard' },
+    tags: { 'acr-pull-allow': 'same-resource-group' },
+    properties: {},
+  });
   vm = `${rg}/providers/Microsoft.Compute/virtualMachines/vm-executor`;
-  principalId = String((await h.put(vm, API.vm, { location: 'westeurope', identity: { type: 'SystemAssigned' }, tags: {}, properties: {} })).identity.principalId);
+  principalId = String(
+    (await h.put(vm, API.vm, { location: 'westeurope', identity: { type: 'SystemAssigned' }, tags: {}, properties: {} })).identity
+      .principalId,
+  );
 });
 afterAll(async () => h?.stop());
 
@@ -35,8 +43,14 @@ const ourName = () => {
   return name.value;
 };
 const grant = (r: DecisionRecorder, name: string, description: string) =>
-  grantAssignment(h.deps, r, { name, scope: acr, scopeName: 'executoracr', principalId, principalType: 'ServicePrincipal', role: ROLES.acrPull, description }, { resourceId: vm, reason: 'test' });
-const listed = async () => (await h.deps.roleAssignments.listAtScope(acr, { principalId })).filter((a) => a.roleDefinitionGuid === ROLES.acrPull.roleDefinitionId);
+  grantAssignment(
+    h.deps,
+    r,
+    { name, scope: acr, scopeName: 'executoracr', principalId, principalType: 'ServicePrincipal', role: ROLES.acrPull, description },
+    { resourceId: vm, reason: 'test' },
+  );
+const listed = async () =>
+  (await h.deps.roleAssignments.listAtScope(acr, { principalId })).filter((a) => a.roleDefinitionGuid === ROLES.acrPull.roleDefinitionId);
 
 describe('assignment executor', () => {
   it.each([
@@ -52,7 +66,12 @@ describe('assignment executor', () => {
   it('leaves an assignment whose description was copied onto another name, and says why', async () => {
     const name = '0c0b0a09-0000-4000-8000-0000000e0e02';
     await h.put(`${acr}/providers/Microsoft.Authorization/roleAssignments/${name}`, '2022-04-01', {
-      properties: { roleDefinitionId: `/subscriptions/${h.sub}/providers/Microsoft.Authorization/roleDefinitions/${ROLES.acrPull.roleDefinitionId}`, principalId, principalType: 'ServicePrincipal', description: ours() },
+      properties: {
+        roleDefinitionId: `/subscriptions/${h.sub}/providers/Microsoft.Authorization/roleDefinitions/${ROLES.acrPull.roleDefinitionId}`,
+        principalId,
+        principalType: 'ServicePrincipal',
+        description: ours(),
+      },
     });
     const [copied] = await listed();
     const r = run();
@@ -70,13 +89,22 @@ describe('assignment executor', () => {
     const unavailable = async (): Promise<never> => {
       throw new TransientAzureError('ServiceUnavailable', 'Resource Graph is unavailable');
     };
-    expect(await revokeAssignment(h.deps, r, assignment!, { resourceId: vm, reason: 'test', scopeName: 'executoracr', askers: unavailable })).toBe('failed');
+    expect(
+      await revokeAssignment(h.deps, r, assignment!, { resourceId: vm, reason: 'test', scopeName: 'executoracr', askers: unavailable }),
+    ).toBe('failed');
     expect(r.decisions.at(-1)).toMatchObject({ outcome: 'failed', errorCode: 'ServiceUnavailable' });
     expect(() => r.throwIfRetryNeeded()).toThrow(TransientAzureError);
     expect(await listed()).toHaveLength(1);
 
     // With an answer that nobody else asks, it goes.
-    expect(await revokeAssignment(h.deps, run(), assignment!, { resourceId: vm, reason: 'test', scopeName: 'executoracr', askers: async () => [] })).toBe('revoked');
+    expect(
+      await revokeAssignment(h.deps, run(), assignment!, {
+        resourceId: vm,
+        reason: 'test',
+        scopeName: 'executoracr',
+        askers: async () => [],
+      }),
+    ).toBe('revoked');
     expect(await listed()).toEqual([]);
   });
 });

@@ -39,33 +39,54 @@ export interface AccessHarness {
 }
 
 /** `federationScopes`: WORKLOAD_FEDERATION_SCOPES, the whole emulator subscription unless given. */
-export async function startAccessHarness(options: { defaultConsent?: string; federationScopes?: (subscriptionId: string) => string } = {}): Promise<AccessHarness> {
-  const emu = await startTestEmulator({ arm: true, eventGrid: false, scenario: { arm: { operatorObjectId: OPERATOR.objectId, appObjectId: APP.objectId } } });
+export async function startAccessHarness(
+  options: { defaultConsent?: string; federationScopes?: (subscriptionId: string) => string } = {},
+): Promise<AccessHarness> {
+  const emu = await startTestEmulator({
+    arm: true,
+    eventGrid: false,
+    scenario: { arm: { operatorObjectId: OPERATOR.objectId, appObjectId: APP.objectId } },
+  });
   const e = emu.endpoints;
   const config = loadConfig({
     AZURE_TENANT_ID: e.tenantId,
     ARM_ENDPOINT: e.arm,
     WATCHED_SUBSCRIPTIONS: e.subscriptionId,
-    WORKLOAD_FEDERATION_SCOPES: options.federationScopes ? options.federationScopes(e.subscriptionId) : `/subscriptions/${e.subscriptionId}`,
+    WORKLOAD_FEDERATION_SCOPES: options.federationScopes
+      ? options.federationScopes(e.subscriptionId)
+      : `/subscriptions/${e.subscriptionId}`,
     TABLES_CONNECTION_STRING: inject('tablesConnectionString'),
     TABLE_PREFIX: `acc${randomBytes(4).toString('hex')}`,
     ACCESS_DEFAULT_CONSENT: options.defaultConsent ?? 'none',
   });
   const credential = emu.operatorCredential();
   const deps = createDeps(config, credential, { clientOptions: emu.clientOptions });
-  const client = getClient(e.arm, credential, { credentials: { scopes: [`${e.arm}/.default`] }, ...emu.clientOptions, retryOptions: { maxRetries: 0 } });
+  const client = getClient(e.arm, credential, {
+    credentials: { scopes: [`${e.arm}/.default`] },
+    ...emu.clientOptions,
+    retryOptions: { maxRetries: 0 },
+  });
   const check = (res: { status: string; body: unknown }, what: string) => {
     if (!res.status.startsWith('2')) throw new Error(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
   };
   const lines: string[] = [];
-  const sink = { invocationId: 'test', functionName: 'test', log: (l: unknown) => lines.push(String(l)), warn: (l: unknown) => lines.push(String(l)), error: (l: unknown) => lines.push(String(l)) };
+  const sink = {
+    invocationId: 'test',
+    functionName: 'test',
+    log: (l: unknown) => lines.push(String(l)),
+    warn: (l: unknown) => lines.push(String(l)),
+    error: (l: unknown) => lines.push(String(l)),
+  };
   return {
     emu,
     deps,
     sub: e.subscriptionId,
     async rg(name) {
       const id = `/subscriptions/${e.subscriptionId}/resourceGroups/${name}`;
-      check(await client.pathUnchecked(id).put({ queryParameters: { 'api-version': API.rg }, body: { location: 'westeurope' } }), `PUT ${id}`);
+      check(
+        await client.pathUnchecked(id).put({ queryParameters: { 'api-version': API.rg }, body: { location: 'westeurope' } }),
+        `PUT ${id}`,
+      );
       return id;
     },
     async put(id, apiVersion, body) {
@@ -87,9 +108,21 @@ export async function startAccessHarness(options: { defaultConsent?: string; fed
         .pathUnchecked(`${scope}/providers/Microsoft.Authorization/roleAssignments`)
         .get({ queryParameters: { 'api-version': '2022-04-01', $filter: 'atScope()' } });
       check(res, `list ${scope}`);
-      return (res.body as { value: Array<{ name: string; properties: { scope: string; principalId: string; roleDefinitionId: string; description?: string } }> }).value
+      return (
+        res.body as {
+          value: Array<{
+            name: string;
+            properties: { scope: string; principalId: string; roleDefinitionId: string; description?: string };
+          }>;
+        }
+      ).value
         .filter((a) => a.properties.scope.toLowerCase() === scope.toLowerCase())
-        .map((a) => ({ name: a.name, principalId: a.properties.principalId, roleDefinitionId: a.properties.roleDefinitionId.split('/').pop()!, ...(a.properties.description ? { description: a.properties.description } : {}) }));
+        .map((a) => ({
+          name: a.name,
+          principalId: a.properties.principalId,
+          roleDefinitionId: a.properties.roleDefinitionId.split('/').pop()!,
+          ...(a.properties.description ? { description: a.properties.description } : {}),
+        }));
     },
     async calls() {
       return (await emu.admin<{ calls: any[] }>('GET', '/calls')).body.calls;

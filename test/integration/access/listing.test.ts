@@ -26,8 +26,18 @@ beforeAll(async () => {
   h = await startAccessHarness();
   rg = await h.rg('rg-shared');
   acr = `${rg}/providers/Microsoft.ContainerRegistry/registries/sharedacr`;
-  await h.put(acr, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group' }, properties: {} });
-  const roleAssignments = Array.from({ length: HAND_MADE }, () => ({ scope: acr, principalId: randomUUID(), roleDefinitionId: ROLES.acrPull.roleDefinitionId, description: 'made by hand' }));
+  await h.put(acr, API.registry, {
+    location: 'westeurope',
+    sku: { name: 'Standard' },
+    tags: { 'acr-pull-allow': 'same-resource-group' },
+    properties: {},
+  });
+  const roleAssignments = Array.from({ length: HAND_MADE }, () => ({
+    scope: acr,
+    principalId: randomUUID(),
+    roleDefinitionId: ROLES.acrPull.roleDefinitionId,
+    description: 'made by hand',
+  }));
   const seeded = await h.emu.admin('POST', '/seed', { arm: { roleAssignments } });
   expect(seeded.status).toBeLessThan(300);
   expect(await h.deps.roleAssignments.listAtScope(acr)).toHaveLength(HAND_MADE);
@@ -39,13 +49,22 @@ describe('a consumer event on a registry with 150 assignments', () => {
     const uami = `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-new`;
     const uamiPrincipal = (await h.put(uami, API.identity, { location: 'westeurope' })).properties.principalId as string;
     const vm = `${rg}/providers/Microsoft.Compute/virtualMachines/vm-shared`;
-    const systemPrincipal = (await h.put(vm, API.vm, { location: 'westeurope', identity: { type: 'SystemAssigned' }, tags: { 'acr-pull': 'sharedacr' }, properties: {} })).identity.principalId as string;
+    const systemPrincipal = (
+      await h.put(vm, API.vm, {
+        location: 'westeurope',
+        identity: { type: 'SystemAssigned' },
+        tags: { 'acr-pull': 'sharedacr' },
+        properties: {},
+      })
+    ).identity.principalId as string;
 
     // A new tagged VM: one principal, one list call (the whole registry would be two pages).
     await h.clearCalls();
     expect((await reconcile(vm)).decisions.map((d) => d.outcome)).toEqual(['granted']);
     expect(await assignmentListCalls()).toBe(1);
-    expect(await h.deps.grantIndex.listForConsumer(vm)).toEqual([expect.objectContaining({ principalIds: [systemPrincipal.toLowerCase()] })]);
+    expect(await h.deps.grantIndex.listForConsumer(vm)).toEqual([
+      expect.objectContaining({ principalIds: [systemPrincipal.toLowerCase()] }),
+    ]);
 
     // The same event again: still one call, and nothing written.
     await h.clearCalls();
@@ -54,7 +73,12 @@ describe('a consumer event on a registry with 150 assignments', () => {
 
     // The VM switches from its system-assigned identity to a new user-assigned one: the index's
     // recorded principal is listed beside the current one, so the stale grant is found and revoked.
-    await h.put(vm, API.vm, { location: 'westeurope', identity: { type: 'UserAssigned', userAssignedIdentities: { [uami]: {} } }, tags: { 'acr-pull': 'sharedacr' }, properties: {} });
+    await h.put(vm, API.vm, {
+      location: 'westeurope',
+      identity: { type: 'UserAssigned', userAssignedIdentities: { [uami]: {} } },
+      tags: { 'acr-pull': 'sharedacr' },
+      properties: {},
+    });
     await h.clearCalls();
     const switched = await reconcile(vm);
     expect(switched.decisions.map((d) => [d.outcome, d.principalId])).toEqual([
@@ -76,7 +100,14 @@ describe('a consumer event on a registry with 150 assignments', () => {
 
   it('lists the whole registry for an index row written before principals were recorded, then records them', async () => {
     const vm = `${rg}/providers/Microsoft.Compute/virtualMachines/vm-old-row`;
-    const principal = (await h.put(vm, API.vm, { location: 'westeurope', identity: { type: 'SystemAssigned' }, tags: { 'acr-pull': 'sharedacr' }, properties: {} })).identity.principalId as string;
+    const principal = (
+      await h.put(vm, API.vm, {
+        location: 'westeurope',
+        identity: { type: 'SystemAssigned' },
+        tags: { 'acr-pull': 'sharedacr' },
+        properties: {},
+      })
+    ).identity.principalId as string;
     await reconcile(vm);
     // As a row from before this change: no principal ids.
     await h.deps.grantIndex.upsert({ consumerId: vm, registryId: acr });

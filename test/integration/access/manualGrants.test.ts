@@ -31,10 +31,14 @@ const newVm = async (group: string, name: string, tags: Record<string, string> =
   return { id, principalId: body.identity.principalId as string };
 };
 type WithoutCaller<T> = T extends unknown ? Omit<T, 'caller'> : never;
-const grant = (request: WithoutCaller<ManualGrantRequest>, deps: Deps = h.deps) => grantManually(deps, { caller: CALLER, ...request } as ManualGrantRequest, { log: h.log, correlationId: 'corr-1' });
+const grant = (request: WithoutCaller<ManualGrantRequest>, deps: Deps = h.deps) =>
+  grantManually(deps, { caller: CALLER, ...request } as ManualGrantRequest, { log: h.log, correlationId: 'corr-1' });
 const withOverride = (): Deps => ({ ...h.deps, config: { ...h.deps.config, allowConsentOverride: true } });
 const rejection = async (promise: Promise<unknown>): Promise<PolicyDeniedError> => {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(PolicyDeniedError);
   return error as PolicyDeniedError;
 };
@@ -46,9 +50,24 @@ beforeAll(async () => {
   acr = `${rg}/providers/Microsoft.ContainerRegistry/registries/manualacr`;
   openAcr = `${rg}/providers/Microsoft.ContainerRegistry/registries/openacr`;
   abacAcr = `${rg}/providers/Microsoft.ContainerRegistry/registries/abacmanualacr`;
-  await h.put(acr, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group', 'acr-push-allow': 'same-resource-group' }, properties: {} });
-  await h.put(openAcr, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': '*', 'acr-push-allow': '*' }, properties: {} });
-  await h.put(abacAcr, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': '*', 'acr-push-allow': '*' }, properties: { roleAssignmentMode: 'AbacRepositoryPermissions' } });
+  await h.put(acr, API.registry, {
+    location: 'westeurope',
+    sku: { name: 'Standard' },
+    tags: { 'acr-pull-allow': 'same-resource-group', 'acr-push-allow': 'same-resource-group' },
+    properties: {},
+  });
+  await h.put(openAcr, API.registry, {
+    location: 'westeurope',
+    sku: { name: 'Standard' },
+    tags: { 'acr-pull-allow': '*', 'acr-push-allow': '*' },
+    properties: {},
+  });
+  await h.put(abacAcr, API.registry, {
+    location: 'westeurope',
+    sku: { name: 'Standard' },
+    tags: { 'acr-pull-allow': '*', 'acr-push-allow': '*' },
+    properties: { roleAssignmentMode: 'AbacRepositoryPermissions' },
+  });
 });
 afterAll(async () => h?.stop());
 
@@ -56,7 +75,13 @@ describe('grantManually', () => {
   it('grants AcrPull within consent under the deterministic name, marked as manual and by whom, with an audit row naming the caller', async () => {
     const vm = await newVm(rg, 'vm-man-1');
     const result = await grant({ resourceId: vm.id, registry: 'manualacr', access: 'pull' });
-    expect(result).toMatchObject({ outcome: 'granted', override: false, role: ROLES.acrPull, resourceId: vm.id, principalIds: [vm.principalId] });
+    expect(result).toMatchObject({
+      outcome: 'granted',
+      override: false,
+      role: ROLES.acrPull,
+      resourceId: vm.id,
+      principalIds: [vm.principalId],
+    });
     expect(result.consent.reason).toMatch(/same-resource-group/);
 
     const [assignment, ...more] = (await h.assignmentsAt(acr)).filter((a) => a.principalId === vm.principalId);
@@ -68,7 +93,9 @@ describe('grantManually', () => {
     expect(subjectOf(parseOwnership(assignment!.description))).toBe(vm.id);
 
     const page = await h.deps.audit.query({ resourceId: vm.id });
-    expect(page.items.map((r) => [r.action, r.outcome, r.caller, r.correlationId, r.details?.['manual']])).toEqual([['grant', 'granted', CALLER, 'corr-1', true]]);
+    expect(page.items.map((r) => [r.action, r.outcome, r.caller, r.correlationId, r.details?.['manual']])).toEqual([
+      ['grant', 'granted', CALLER, 'corr-1', true],
+    ]);
     expect(page.items[0]!.reason).toMatch(/by hand.*propagation pending/);
 
     await h.clearCalls();
@@ -125,7 +152,9 @@ describe('grantManually', () => {
     const result = await grant({ resourceId: vm.id, registry, access });
     expect(result.role).toEqual(role);
     const scope = registry === 'openacr' ? openAcr : abacAcr;
-    expect((await h.assignmentsAt(scope)).filter((a) => a.principalId === vm.principalId).map((a) => a.roleDefinitionId)).toEqual([role.roleDefinitionId]);
+    expect((await h.assignmentsAt(scope)).filter((a) => a.principalId === vm.principalId).map((a) => a.roleDefinitionId)).toEqual([
+      role.roleDefinitionId,
+    ]);
   });
 
   it('grants a bare principal only where the registry allows *, and an override covers the rest', async () => {
@@ -139,7 +168,10 @@ describe('grantManually', () => {
     const error = await rejection(grant({ principalId, principalType: 'ServicePrincipal', registry: 'manualacr', access: 'pull' }));
     expect(error.code).toBe('ConsentDenied');
     expect(error.message).toMatch(/only acr-pull-allow=\* covers it/);
-    const over = await grant({ principalId, principalType: 'ServicePrincipal', registry: 'manualacr', access: 'pull', override: true }, withOverride());
+    const over = await grant(
+      { principalId, principalType: 'ServicePrincipal', registry: 'manualacr', access: 'pull', override: true },
+      withOverride(),
+    );
     expect(over).toMatchObject({ outcome: 'granted', override: true });
   });
 
@@ -147,11 +179,21 @@ describe('grantManually', () => {
     const principalId = '6a1b2c3d-0000-4000-8000-00000000beef';
     await h.clearCalls();
     const before = await h.deps.audit.query({ registry: openAcr });
-    const preview = await grantManually(h.deps, { principalId, principalType: 'ServicePrincipal', registry: 'openacr', access: 'push', caller: CALLER }, { log: h.log, dryRun: true });
+    const preview = await grantManually(
+      h.deps,
+      { principalId, principalType: 'ServicePrincipal', registry: 'openacr', access: 'push', caller: CALLER },
+      { log: h.log, dryRun: true },
+    );
     expect(preview.outcome).toBe('would-grant');
-    expect(preview.decisions.map((d) => [d.action, d.outcome, d.role])).toEqual([['grant (dry run)', 'would-grant', `AcrPush (${ROLES.acrPush.roleDefinitionId})`]]);
+    expect(preview.decisions.map((d) => [d.action, d.outcome, d.role])).toEqual([
+      ['grant (dry run)', 'would-grant', `AcrPush (${ROLES.acrPush.roleDefinitionId})`],
+    ]);
     expect(preview.plan?.grants.map((g) => g.principalId)).toEqual([principalId]);
-    const denied = await grantManually(h.deps, { principalId, principalType: 'ServicePrincipal', registry: 'manualacr', access: 'pull', caller: CALLER }, { log: h.log, dryRun: true });
+    const denied = await grantManually(
+      h.deps,
+      { principalId, principalType: 'ServicePrincipal', registry: 'manualacr', access: 'pull', caller: CALLER },
+      { log: h.log, dryRun: true },
+    );
     expect(denied.outcome).toBe('denied-by-consent');
     expect((await h.calls()).filter((c) => c.api !== 'admin' && (c.method === 'PUT' || c.method === 'DELETE'))).toEqual([]);
     expect((await h.deps.audit.query({ registry: openAcr })).items.length).toBe(before.items.length);
@@ -160,16 +202,27 @@ describe('grantManually', () => {
   // Issue 13: push through pull consent. acr-pull-allow (even *) and ACCESS_DEFAULT_CONSENT cover pull only.
   it('refuses push by hand where the registry consents to pull only, for a resource, a bare principal and in preview', async () => {
     const registry = `${rg}/providers/Microsoft.ContainerRegistry/registries/pullonlyacr`;
-    await h.put(registry, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': '*' }, properties: {} });
+    await h.put(registry, API.registry, {
+      location: 'westeurope',
+      sku: { name: 'Standard' },
+      tags: { 'acr-pull-allow': '*' },
+      properties: {},
+    });
     const anyDefault: Deps = { ...h.deps, config: { ...h.deps.config, defaultConsent: 'any' } };
     const vm = await newVm(rg, 'vm-man-push-pullonly');
     const forResource = await rejection(grant({ resourceId: vm.id, registry: 'pullonlyacr', access: 'push' }, anyDefault));
     expect(forResource.code).toBe('ConsentDenied');
     expect(forResource.message).toMatch(/has no acr-push-allow tag; push needs the registry's own acr-push-allow consent/);
     const principalId = '6a1b2c3d-0000-4000-8000-00000000d00d';
-    const forPrincipal = await rejection(grant({ principalId, principalType: 'ServicePrincipal', registry: 'pullonlyacr', access: 'push' }, anyDefault));
+    const forPrincipal = await rejection(
+      grant({ principalId, principalType: 'ServicePrincipal', registry: 'pullonlyacr', access: 'push' }, anyDefault),
+    );
     expect(forPrincipal.message).toMatch(/acr-push-allow/);
-    const preview = await grantManually(anyDefault, { resourceId: vm.id, registry: 'pullonlyacr', access: 'push', caller: CALLER }, { log: h.log, dryRun: true });
+    const preview = await grantManually(
+      anyDefault,
+      { resourceId: vm.id, registry: 'pullonlyacr', access: 'push', caller: CALLER },
+      { log: h.log, dryRun: true },
+    );
     expect(preview.outcome).toBe('denied-by-consent');
     expect(preview.consent.reason).toMatch(/acr-push-allow/);
     expect(await h.assignmentsAt(registry)).toEqual([]);
@@ -209,7 +262,12 @@ describe('manual grants beside the tag policy', () => {
 describe('manual grants and registry consent', () => {
   it('revokes manual grants made within consent when the registry narrows it, keeping an override and any grant still allowed', async () => {
     const registry = `${rg}/providers/Microsoft.ContainerRegistry/registries/narrowingacr`;
-    await h.put(registry, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': '*' }, properties: {} });
+    await h.put(registry, API.registry, {
+      location: 'westeurope',
+      sku: { name: 'Standard' },
+      tags: { 'acr-pull-allow': '*' },
+      properties: {},
+    });
     const inRg = await newVm(rg, 'vm-man-narrow-in');
     const elsewhere = await newVm(otherRg, 'vm-man-narrow-out');
     const overridden = await newVm(otherRg, 'vm-man-narrow-override');
@@ -219,7 +277,12 @@ describe('manual grants and registry consent', () => {
     await grant({ principalId: principal, principalType: 'ServicePrincipal', registry: 'narrowingacr', access: 'pull' });
 
     // Narrowed to its own resource group: the VM elsewhere and the bare principal are no longer allowed.
-    await h.put(registry, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group' }, properties: {} });
+    await h.put(registry, API.registry, {
+      location: 'westeurope',
+      sku: { name: 'Standard' },
+      tags: { 'acr-pull-allow': 'same-resource-group' },
+      properties: {},
+    });
     await grant({ resourceId: overridden.id, registry: 'narrowingacr', access: 'pull', override: true }, withOverride());
     const result = await reconcileResource(h.deps, registry, { log: h.log, trigger: { eventId: 'evt-narrow' } });
 
@@ -232,19 +295,31 @@ describe('manual grants and registry consent', () => {
 
   it('revokes manual push grants when the registry removes acr-push-allow, and keeps pull', async () => {
     const registry = `${rg}/providers/Microsoft.ContainerRegistry/registries/pushwithdrawnacr`;
-    await h.put(registry, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': '*', 'acr-push-allow': '*' }, properties: {} });
+    await h.put(registry, API.registry, {
+      location: 'westeurope',
+      sku: { name: 'Standard' },
+      tags: { 'acr-pull-allow': '*', 'acr-push-allow': '*' },
+      properties: {},
+    });
     const vm = await newVm(rg, 'vm-man-push-withdrawn');
     const principal = 'a1b2c3d4-0000-4000-8000-00000000beef';
     await grant({ resourceId: vm.id, registry: 'pushwithdrawnacr', access: 'pull' });
     await grant({ resourceId: vm.id, registry: 'pushwithdrawnacr', access: 'push' });
     await grant({ principalId: principal, principalType: 'ServicePrincipal', registry: 'pushwithdrawnacr', access: 'push' });
 
-    await h.put(registry, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': '*' }, properties: {} });
+    await h.put(registry, API.registry, {
+      location: 'westeurope',
+      sku: { name: 'Standard' },
+      tags: { 'acr-pull-allow': '*' },
+      properties: {},
+    });
     const result = await reconcileResource(h.deps, registry, { log: h.log, trigger: { eventId: 'evt-push-withdrawn' } });
     const revoked = result.decisions.filter((d) => d.outcome === 'revoked');
     expect(revoked.map((d) => d.principalId).sort()).toEqual([vm.principalId, principal].sort());
     expect(revoked.every((d) => d.role?.startsWith('AcrPush') && /has no acr-push-allow tag/.test(d.reason))).toBe(true);
-    expect((await h.assignmentsAt(registry)).map((a) => `${a.principalId} ${a.roleDefinitionId}`)).toEqual([`${vm.principalId} ${ROLES.acrPull.roleDefinitionId}`]);
+    expect((await h.assignmentsAt(registry)).map((a) => `${a.principalId} ${a.roleDefinitionId}`)).toEqual([
+      `${vm.principalId} ${ROLES.acrPull.roleDefinitionId}`,
+    ]);
   });
 });
 
@@ -253,16 +328,27 @@ describe('revokeManually', () => {
     const vm = await newVm(rg, 'vm-man-revoke');
     await grant({ resourceId: vm.id, registry: 'manualacr', access: 'push' });
     await h.put(`${acr}/providers/Microsoft.Authorization/roleAssignments/6f1d3c9e-0000-4000-8000-0000000000aa`, '2022-04-01', {
-      properties: { roleDefinitionId: `/subscriptions/${h.sub}/providers/Microsoft.Authorization/roleDefinitions/${ROLES.acrPull.roleDefinitionId}`, principalId: vm.principalId, principalType: 'ServicePrincipal', description: 'made by hand' },
+      properties: {
+        roleDefinitionId: `/subscriptions/${h.sub}/providers/Microsoft.Authorization/roleDefinitions/${ROLES.acrPull.roleDefinitionId}`,
+        principalId: vm.principalId,
+        principalType: 'ServicePrincipal',
+        description: 'made by hand',
+      },
     });
 
-    const pushed = await revokeManually(h.deps, { resourceId: vm.id, registry: 'manualacr', access: 'push', caller: CALLER }, { log: h.log });
+    const pushed = await revokeManually(
+      h.deps,
+      { resourceId: vm.id, registry: 'manualacr', access: 'push', caller: CALLER },
+      { log: h.log },
+    );
     expect(pushed.outcome).toBe('revoked');
     expect(pushed.decisions.map((d) => [d.outcome, d.caller])).toEqual([['revoked', CALLER]]);
 
     const pulled = revokeManually(h.deps, { resourceId: vm.id, registry: 'manualacr', access: 'pull', caller: CALLER }, { log: h.log });
     expect((await rejection(pulled)).code).toBe('NotOwnedByAutomation');
-    expect((await h.assignmentsAt(acr)).filter((a) => a.principalId === vm.principalId).map((a) => a.description)).toEqual(['made by hand']);
+    expect((await h.assignmentsAt(acr)).filter((a) => a.principalId === vm.principalId).map((a) => a.description)).toEqual([
+      'made by hand',
+    ]);
 
     const none = await revokeManually(h.deps, { resourceId: vm.id, registry: 'manualacr', access: 'push', caller: CALLER }, { log: h.log });
     expect(none.outcome).toBe('nothing-to-revoke');
@@ -271,21 +357,41 @@ describe('revokeManually', () => {
   it('revokes a tag-policy grant of ours too, and says the tag will bring it back', async () => {
     const vm = await newVm(rg, 'vm-man-tagged', { 'acr-pull': 'manualacr' });
     await reconcileResource(h.deps, vm.id, { log: h.log, trigger: { eventId: 'evt-t' } });
-    const result = await revokeManually(h.deps, { resourceId: vm.id, registry: 'manualacr', access: 'pull', caller: CALLER }, { log: h.log });
+    const result = await revokeManually(
+      h.deps,
+      { resourceId: vm.id, registry: 'manualacr', access: 'pull', caller: CALLER },
+      { log: h.log },
+    );
     expect(result.outcome).toBe('revoked');
     expect(result.decisions[0]!.reason).toMatch(/grants it again/);
   });
 
   // Issue #14, point 1: a manual revoke for one VM of a fleet sharing an identity keeps what another VM still asks for.
   it('keeps a shared identity’s grant that another consumer still asks for, and names it', async () => {
-    const fleet = await h.put(`${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-man-fleet`, API.identity, { location: 'westeurope' });
+    const fleet = await h.put(`${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-man-fleet`, API.identity, {
+      location: 'westeurope',
+    });
     const principalId = String(fleet.properties.principalId);
     const vmIds = [vmId(rg, 'vm-man-fleet-1'), vmId(rg, 'vm-man-fleet-2')];
-    await h.put(vmIds[0]!, API.vm, { location: 'westeurope', identity: { type: 'UserAssigned', userAssignedIdentities: { [fleet.id]: {} } }, tags: {}, properties: {} });
-    await h.put(vmIds[1]!, API.vm, { location: 'westeurope', identity: { type: 'UserAssigned', userAssignedIdentities: { [fleet.id]: {} } }, tags: { 'acr-pull': 'manualacr' }, properties: {} });
+    await h.put(vmIds[0]!, API.vm, {
+      location: 'westeurope',
+      identity: { type: 'UserAssigned', userAssignedIdentities: { [fleet.id]: {} } },
+      tags: {},
+      properties: {},
+    });
+    await h.put(vmIds[1]!, API.vm, {
+      location: 'westeurope',
+      identity: { type: 'UserAssigned', userAssignedIdentities: { [fleet.id]: {} } },
+      tags: { 'acr-pull': 'manualacr' },
+      properties: {},
+    });
     await reconcileResource(h.deps, vmIds[1]!, { log: h.log, trigger: { eventId: 'evt-fleet' } });
 
-    const result = await revokeManually(h.deps, { resourceId: vmIds[0]!, registry: 'manualacr', access: 'pull', caller: CALLER }, { log: h.log });
+    const result = await revokeManually(
+      h.deps,
+      { resourceId: vmIds[0]!, registry: 'manualacr', access: 'pull', caller: CALLER },
+      { log: h.log },
+    );
     expect(result.outcome).toBe('kept');
     expect(result.decisions.map((d) => d.outcome)).toEqual(['kept']);
     expect(result.decisions[0]!.reason).toContain('vm-man-fleet-2');
@@ -296,7 +402,11 @@ describe('revokeManually', () => {
   it('revokes a bare principal’s manual grant', async () => {
     const principalId = '6a1b2c3d-0000-4000-8000-00000000c0de';
     await grant({ principalId, principalType: 'ServicePrincipal', registry: 'openacr', access: 'pull' });
-    const result = await revokeManually(h.deps, { principalId, principalType: 'ServicePrincipal', registry: 'openacr', access: 'pull', caller: CALLER }, { log: h.log });
+    const result = await revokeManually(
+      h.deps,
+      { principalId, principalType: 'ServicePrincipal', registry: 'openacr', access: 'pull', caller: CALLER },
+      { log: h.log },
+    );
     expect(result.outcome).toBe('revoked');
     expect((await h.assignmentsAt(openAcr)).some((a) => a.principalId === principalId)).toBe(false);
   });
@@ -325,7 +435,9 @@ describe('role assignments per subscription (health)', () => {
 
     // Ours come from the last sweep, which lists them anyway.
     await recordSweep(h.deps.sweepRecords, h.log, () => sweepSubscriptions(h.deps, { log: h.log, sweepId: 'health-sweep' }));
-    const ours = (await h.deps.roleAssignments.listInSubscription(h.sub)).filter((a) => isOurs({ ...a, roleDefinitionId: a.roleDefinitionGuid }));
+    const ours = (await h.deps.roleAssignments.listInSubscription(h.sub)).filter((a) =>
+      isOurs({ ...a, roleDefinitionId: a.roleDefinitionGuid }),
+    );
     const after = await probes.roleAssignments(h.sub);
     expect(ours.length).toBeGreaterThan(0);
     expect(after.owned).toBe(ours.length);

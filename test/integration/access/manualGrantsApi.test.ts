@@ -13,7 +13,9 @@ let rg: string;
 let acr: string;
 let overrideOn = false;
 /** `x-ms-client-principal` of a caller holding Access.Write (https://learn.microsoft.com/azure/app-service/configure-authentication-user-identities). */
-const WRITER = Buffer.from(JSON.stringify({ auth_typ: 'aad', claims: [{ typ: 'roles', val: 'Access.Write' }], name_typ: 'name', role_typ: 'roles' })).toString('base64');
+const WRITER = Buffer.from(
+  JSON.stringify({ auth_typ: 'aad', claims: [{ typ: 'roles', val: 'Access.Write' }], name_typ: 'name', role_typ: 'roles' }),
+).toString('base64');
 const context = { invocationId: '22222222-2222-2222-2222-222222222222', functionName: 'accessApi', log() {}, warn() {}, error() {} };
 
 async function send(route: 'access/grants' | 'access/preview', method: string, body: unknown) {
@@ -23,19 +25,33 @@ async function send(route: 'access/grants' | 'access/preview', method: string, b
     method,
     url: `http://localhost/api/${route}`,
     // As App Service injects them with authentication on: the caller and its app roles.
-    headers: new Headers({ 'content-type': 'application/json', 'x-ms-client-principal-id': 'aaaaaaaa-0000-4000-8000-000000000001', 'x-ms-client-principal-name': 'alice@contoso.com', 'x-ms-client-principal': WRITER }),
+    headers: new Headers({
+      'content-type': 'application/json',
+      'x-ms-client-principal-id': 'aaaaaaaa-0000-4000-8000-000000000001',
+      'x-ms-client-principal-name': 'alice@contoso.com',
+      'x-ms-client-principal': WRITER,
+    }),
     params: {},
     arrayBuffer: async () => new TextEncoder().encode(JSON.stringify(body)).buffer as ArrayBuffer,
   };
   const response = await handleApiRequest(table, request, context, { appServiceAuthEnabled: true });
-  return { status: response.status, contentType: response.headers['content-type'], json: JSON.parse(response.body ?? '{}') as Record<string, any> };
+  return {
+    status: response.status,
+    contentType: response.headers['content-type'],
+    json: JSON.parse(response.body ?? '{}') as Record<string, any>,
+  };
 }
 
 beforeAll(async () => {
   h = await startAccessHarness();
   rg = await h.rg('rg-api');
   acr = `${rg}/providers/Microsoft.ContainerRegistry/registries/apiacr`;
-  await h.put(acr, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group', 'acr-push-allow': 'same-resource-group' }, properties: {} });
+  await h.put(acr, API.registry, {
+    location: 'westeurope',
+    sku: { name: 'Standard' },
+    tags: { 'acr-pull-allow': 'same-resource-group', 'acr-push-allow': 'same-resource-group' },
+    properties: {},
+  });
 });
 afterAll(async () => h?.stop());
 
@@ -61,7 +77,12 @@ describe('POST /api/access/grants', () => {
     const other = await h.rg('rg-api-other');
     const vm = await newVm(other, 'vm-api-out');
     const denied = await send('access/grants', 'POST', { resourceId: vm.id, registry: 'apiacr', access: 'pull' });
-    expect([denied.status, denied.contentType, denied.json['code'], denied.json['type']]).toEqual([403, 'application/problem+json', 'ConsentDenied', 'urn:acr-pull-automation:problem:consent-denied']);
+    expect([denied.status, denied.contentType, denied.json['code'], denied.json['type']]).toEqual([
+      403,
+      'application/problem+json',
+      'ConsentDenied',
+      'urn:acr-pull-automation:problem:consent-denied',
+    ]);
     const off = await send('access/grants', 'POST', { resourceId: vm.id, registry: 'apiacr', access: 'pull', override: true });
     expect([off.status, off.json['code']]).toEqual([403, 'ConsentOverrideDisabled']);
     overrideOn = true;
@@ -75,9 +96,15 @@ describe('POST /api/access/grants', () => {
 
   it('answers 404 RegistryNotFound and 404 ResourceNotFound', async () => {
     const vm = await newVm(rg, 'vm-api-2');
-    expect((await send('access/grants', 'POST', { resourceId: vm.id, registry: 'missingacr', access: 'pull' })).json).toMatchObject({ status: 404, code: 'RegistryNotFound' });
+    expect((await send('access/grants', 'POST', { resourceId: vm.id, registry: 'missingacr', access: 'pull' })).json).toMatchObject({
+      status: 404,
+      code: 'RegistryNotFound',
+    });
     const ghost = `${rg}/providers/Microsoft.Compute/virtualMachines/ghost`;
-    expect((await send('access/grants', 'POST', { resourceId: ghost, registry: 'apiacr', access: 'pull' })).json).toMatchObject({ status: 404, code: 'ResourceNotFound' });
+    expect((await send('access/grants', 'POST', { resourceId: ghost, registry: 'apiacr', access: 'pull' })).json).toMatchObject({
+      status: 404,
+      code: 'ResourceNotFound',
+    });
   });
 });
 
@@ -88,7 +115,12 @@ describe('DELETE /api/access/grants', () => {
     const revoked = await send('access/grants', 'DELETE', { resourceId: vm.id, registry: 'apiacr', access: 'push' });
     expect([revoked.status, revoked.json['outcome']]).toEqual([200, 'revoked']);
     await h.put(`${acr}/providers/Microsoft.Authorization/roleAssignments/6f1d3c9e-0000-4000-8000-0000000000bb`, '2022-04-01', {
-      properties: { roleDefinitionId: `/subscriptions/${h.sub}/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d`, principalId: vm.principalId, principalType: 'ServicePrincipal', description: 'made by hand' },
+      properties: {
+        roleDefinitionId: `/subscriptions/${h.sub}/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d`,
+        principalId: vm.principalId,
+        principalType: 'ServicePrincipal',
+        description: 'made by hand',
+      },
     });
     const refused = await send('access/grants', 'DELETE', { resourceId: vm.id, registry: 'apiacr', access: 'pull' });
     expect([refused.status, refused.json['code']]).toEqual([403, 'NotOwnedByAutomation']);

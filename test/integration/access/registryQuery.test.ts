@@ -23,12 +23,20 @@ const aVm = async (name: string, tags: Record<string, string>) => {
   const body = await h.put(vmId(name), API.vm, { location: 'westeurope', identity: { type: 'SystemAssigned' }, tags, properties: {} });
   return body.identity.principalId as string;
 };
-const rowsRead = async () => ((await h.calls()) as Array<{ api: string; rows?: number }>).filter((c) => c.api === 'resourceGraph').reduce((n, c) => n + (c.rows ?? 0), 0);
+const rowsRead = async () =>
+  ((await h.calls()) as Array<{ api: string; rows?: number }>)
+    .filter((c) => c.api === 'resourceGraph')
+    .reduce((n, c) => n + (c.rows ?? 0), 0);
 
 describe('a registry event reads from Resource Graph', () => {
   it('only the consumers whose tags mention the registry, in any form, and grants exactly those that name it', async () => {
     const acr = `${rg}/providers/Microsoft.ContainerRegistry/registries/filteracr`;
-    await h.put(acr, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group' }, properties: {} });
+    await h.put(acr, API.registry, {
+      location: 'westeurope',
+      sku: { name: 'Standard' },
+      tags: { 'acr-pull-allow': 'same-resource-group' },
+      properties: {},
+    });
     const byName = await aVm('vm-by-name', { 'acr-pull': 'filteracr' });
     const byLoginServer = await aVm('vm-by-login-server', { 'acr-pull': 'otheracr, FILTERACR.azurecr.io' });
     const byId = await aVm('vm-by-id', { 'acr-pull': acr.toLowerCase() });
@@ -47,7 +55,12 @@ describe('a registry event reads from Resource Graph', () => {
 
   it('past its budget, settles what it read, says so in a failed row, and revokes nothing a consumer it did not read still asks for', async () => {
     const acr = `${rg}/providers/Microsoft.ContainerRegistry/registries/budgetacr`;
-    await h.put(acr, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group' }, properties: {} });
+    await h.put(acr, API.registry, {
+      location: 'westeurope',
+      sku: { name: 'Standard' },
+      tags: { 'acr-pull-allow': 'same-resource-group' },
+      properties: {},
+    });
     const principals: string[] = [];
     for (const name of ['vm-budget-a', 'vm-budget-b', 'vm-budget-c']) {
       principals.push(await aVm(name, { 'acr-pull': 'budgetacr' }));
@@ -57,7 +70,14 @@ describe('a registry event reads from Resource Graph', () => {
 
     // The real adapter, one row per page, its budget cut to 2 pages: 3 consumers name the registry.
     const graph = createResourceGraph(h.deps.config, h.emu.operatorCredential(), { clientOptions: h.emu.clientOptions, pageSize: 1 });
-    const deps = { ...h.deps, resourceGraph: { ...graph, queryWithin: (q: string, s: readonly string[], b: object, o?: { abortSignal?: AbortSignal }) => graph.queryWithin(q, s, { ...b, maxPages: 2 }, o) } };
+    const deps = {
+      ...h.deps,
+      resourceGraph: {
+        ...graph,
+        queryWithin: (q: string, s: readonly string[], b: object, o?: { abortSignal?: AbortSignal }) =>
+          graph.queryWithin(q, s, { ...b, maxPages: 2 }, o),
+      },
+    };
     const result = await reconcileResource(deps, acr, { log: h.log, trigger: { eventId: 'evt-budget', caller: 'tester' } });
 
     const failed = result.decisions.filter((d) => d.outcome === 'failed');
@@ -78,7 +98,11 @@ describe('a registry event reads from Resource Graph', () => {
     const rows = await graph.query(query, [h.sub]);
     expect(rows).toHaveLength(60);
     expect(new Set(rows.map((r) => r['id'])).size).toBe(60);
-    expect(((await h.calls()) as Array<{ api: string; count: number }>).filter((c) => c.api === 'resourceGraph').reduce((n, c) => n + c.count, 0)).toBe(60);
+    expect(
+      ((await h.calls()) as Array<{ api: string; count: number }>)
+        .filter((c) => c.api === 'resourceGraph')
+        .reduce((n, c) => n + c.count, 0),
+    ).toBe(60);
 
     const partial = await graph.queryWithin(query, [h.sub], { maxPages: 7 });
     expect(partial).toMatchObject({ complete: false, pages: 7 });

@@ -22,7 +22,12 @@ beforeAll(async () => {
   h = await startAccessHarness();
   rg = await h.rg('rg-sweep');
   acr = `${rg}/providers/Microsoft.ContainerRegistry/registries/sweepacr`;
-  await h.put(acr, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group' }, properties: {} });
+  await h.put(acr, API.registry, {
+    location: 'westeurope',
+    sku: { name: 'Standard' },
+    tags: { 'acr-pull-allow': 'same-resource-group' },
+    properties: {},
+  });
 });
 afterAll(async () => h?.stop());
 
@@ -31,11 +36,17 @@ const aTaggedVm = async (name: string, tags: Record<string, string> = { 'acr-pul
   const body = await h.put(vmId(name), API.vm, { location: 'westeurope', identity: { type: 'SystemAssigned' }, tags, properties: {} });
   return body.identity.principalId as string;
 };
-const sweep = (deps: SweepDeps = h.deps, concurrency?: number) => sweepSubscriptions(deps, { log: h.log, sweepId: 'sweep-test', ...(concurrency ? { concurrency } : {}) });
+const sweep = (deps: SweepDeps = h.deps, concurrency?: number) =>
+  sweepSubscriptions(deps, { log: h.log, sweepId: 'sweep-test', ...(concurrency ? { concurrency } : {}) });
 const auditOf = async (resourceId: string): Promise<AuditRecord[]> => (await h.deps.audit.query({ resourceId, top: 200 })).items;
 const assignmentPath = (scope: string, name: string) => `${scope}/providers/Microsoft.Authorization/roleAssignments/${name}`;
 const anAssignment = (principalId: string, description: string) => ({
-  properties: { roleDefinitionId: `/subscriptions/${h.sub}/providers/Microsoft.Authorization/roleDefinitions/${ROLES.acrPull.roleDefinitionId}`, principalId, principalType: 'ServicePrincipal', description },
+  properties: {
+    roleDefinitionId: `/subscriptions/${h.sub}/providers/Microsoft.Authorization/roleDefinitions/${ROLES.acrPull.roleDefinitionId}`,
+    principalId,
+    principalType: 'ServicePrincipal',
+    description,
+  },
 });
 const writes = (calls: Awaited<ReturnType<AccessHarness['calls']>>) =>
   calls.filter((c) => c.method !== 'GET' && !['admin', 'resourceGraph', 'login', 'managedIdentity'].includes(c.api));
@@ -66,12 +77,27 @@ describe('reconciliation sweep', () => {
     await reconcileResource(h.deps, vm, { log: h.log, trigger: { eventId: 'evt-create' } }); // this event was delivered
     const byHand = '5e1f0a2b-0000-4000-8000-00000000aa01';
     await h.put(assignmentPath(acr, byHand), '2022-04-01', {
-      properties: { roleDefinitionId: `/subscriptions/${h.sub}/providers/Microsoft.Authorization/roleDefinitions/${ROLES.repositoryReader.roleDefinitionId}`, principalId, principalType: 'ServicePrincipal', description: 'made by hand' },
+      properties: {
+        roleDefinitionId: `/subscriptions/${h.sub}/providers/Microsoft.Authorization/roleDefinitions/${ROLES.repositoryReader.roleDefinitionId}`,
+        principalId,
+        principalType: 'ServicePrincipal',
+        description: 'made by hand',
+      },
     });
     // Ours, but naming no consumer (as the pull-credential service principal's is): not the sweep's to judge.
-    const other = (await h.put(`${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-credentials`, API.identity, { location: 'westeurope' })).properties.principalId as string;
-    const credentialName = mustName(roleAssignmentName({ scope: acr, principalId: other, roleDefinitionId: ROLES.acrPull.roleDefinitionId }));
-    await h.put(assignmentPath(acr, credentialName), '2022-04-01', anAssignment(other, describeOwnership({ kind: 'pull-credential', registryName: 'sweepacr' })));
+    const other = (
+      await h.put(`${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-credentials`, API.identity, {
+        location: 'westeurope',
+      })
+    ).properties.principalId as string;
+    const credentialName = mustName(
+      roleAssignmentName({ scope: acr, principalId: other, roleDefinitionId: ROLES.acrPull.roleDefinitionId }),
+    );
+    await h.put(
+      assignmentPath(acr, credentialName),
+      '2022-04-01',
+      anAssignment(other, describeOwnership({ kind: 'pull-credential', registryName: 'sweepacr' })),
+    );
     expect((await h.assignmentsAt(acr)).filter((a) => a.principalId === principalId)).toHaveLength(2);
 
     await h.del(vm, API.vm); // the delete event is never delivered
@@ -99,11 +125,18 @@ describe('reconciliation sweep', () => {
 
   // Issue #14, point 1: step 3 (the consumer an assignment names is gone) asks who else still asks.
   it('keeps ours for a shared identity when the VM it names is gone and the grant index lost track of it, and hands it to the VM that asks', async () => {
-    const fleet = await h.put(`${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-sweep-fleet`, API.identity, { location: 'westeurope' });
+    const fleet = await h.put(`${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-sweep-fleet`, API.identity, {
+      location: 'westeurope',
+    });
     const principalId = String(fleet.properties.principalId);
     const [first, second] = [vmId('vm-fleet-a'), vmId('vm-fleet-b')];
     for (const id of [first!, second!]) {
-      await h.put(id, API.vm, { location: 'westeurope', identity: { type: 'UserAssigned', userAssignedIdentities: { [fleet.id]: {} } }, tags: { 'acr-pull': 'sweepacr' }, properties: {} });
+      await h.put(id, API.vm, {
+        location: 'westeurope',
+        identity: { type: 'UserAssigned', userAssignedIdentities: { [fleet.id]: {} } },
+        tags: { 'acr-pull': 'sweepacr' },
+        properties: {},
+      });
       await reconcileResource(h.deps, id, { log: h.log, trigger: { eventId: `evt-${id}` } });
     }
     const [assignment] = (await h.assignmentsAt(acr)).filter((a) => a.principalId === principalId);
@@ -127,7 +160,10 @@ describe('reconciliation sweep', () => {
 
   it('revokes ours on a key vault for a user-assigned identity deleted without its event', async () => {
     const vault = `${rg}/providers/Microsoft.KeyVault/vaults/sweep-kv`;
-    await h.put(vault, '2023-07-01', { location: 'westeurope', properties: { tenantId: h.emu.endpoints.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true } });
+    await h.put(vault, '2023-07-01', {
+      location: 'westeurope',
+      properties: { tenantId: h.emu.endpoints.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true },
+    });
     const identity = `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-gone`;
     const principalId = (await h.put(identity, API.identity, { location: 'westeurope' })).properties.principalId as string;
     // Ours: the deterministic name and our description (a description alone is not enough).
@@ -174,7 +210,12 @@ describe('reconciliation sweep', () => {
 
   it('revokes ours once when consent is withdrawn and the registry event is lost', async () => {
     const withdrawn = `${rg}/providers/Microsoft.ContainerRegistry/registries/withdrawnacr`;
-    await h.put(withdrawn, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group' }, properties: {} });
+    await h.put(withdrawn, API.registry, {
+      location: 'westeurope',
+      sku: { name: 'Standard' },
+      tags: { 'acr-pull-allow': 'same-resource-group' },
+      properties: {},
+    });
     const vm = vmId('vm-consent');
     const principalId = await aTaggedVm('vm-consent', { 'acr-pull': 'withdrawnacr' });
     await reconcileResource(h.deps, vm, { log: h.log, trigger: { eventId: 'evt-consent' } });
@@ -208,7 +249,11 @@ describe('reconciliation sweep', () => {
     expect(summary.outcomes['already-present']).toBeGreaterThanOrEqual(2);
     const rows = (await h.deps.audit.query({ since, top: 1000 })).items.filter((r) => r.correlationId === 'quiet-sweep');
     expect(rows.map((r) => r.outcome)).toEqual(['swept']);
-    expect(rows[0]).toMatchObject({ action: 'sweep', caller: SWEEP_CALLER, details: { resources: summary.resources, failedResources: 0, 'outcome.already-present': summary.outcomes['already-present'] } });
+    expect(rows[0]).toMatchObject({
+      action: 'sweep',
+      caller: SWEEP_CALLER,
+      details: { resources: summary.resources, failedResources: 0, 'outcome.already-present': summary.outcomes['already-present'] },
+    });
     expect(rows[0]!.reason).toContain(`${summary.outcomes['already-present']} already-present`);
     expect((await auditOf(vmId('vm-quiet-1'))).filter((r) => r.correlationId === 'quiet-sweep')).toEqual([]);
   });
@@ -225,7 +270,9 @@ describe('reconciliation sweep', () => {
         ...h.deps.arm,
         getResource: (id, options) =>
           sameResourceId(id, broken)
-            ? Promise.reject(new TransientAzureError('ServiceUnavailable', `could not read ${id}: 503 ServiceUnavailable The service is unavailable.`))
+            ? Promise.reject(
+                new TransientAzureError('ServiceUnavailable', `could not read ${id}: 503 ServiceUnavailable The service is unavailable.`),
+              )
             : h.deps.arm.getResource(id, options),
       },
     };

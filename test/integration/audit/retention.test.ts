@@ -19,7 +19,8 @@ function freshTable() {
 }
 
 const vm = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines/vm-web-1';
-const registry = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/contosoacr';
+const registry =
+  '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/contosoacr';
 
 const silent: Logger = { info() {}, warn() {}, error() {}, debug() {}, child: () => silent } as unknown as Logger;
 
@@ -35,11 +36,23 @@ describe('audit retention', () => {
     const { table } = freshTable();
     let now = new Date('2026-05-01T12:00:00Z');
     const audit = createTableAuditLog(table, () => now);
-    await audit.record({ action: 'grant', outcome: AUDIT_OUTCOMES.granted, reason: 'old, with resource and registry', resourceId: vm, registry });
+    await audit.record({
+      action: 'grant',
+      outcome: AUDIT_OUTCOMES.granted,
+      reason: 'old, with resource and registry',
+      resourceId: vm,
+      registry,
+    });
     now = new Date('2026-08-21T23:59:59Z');
     await audit.record({ action: 'grant', outcome: AUDIT_OUTCOMES.granted, reason: 'last second of the last expired day', resourceId: vm });
     now = new Date('2026-08-22T00:00:00Z');
-    await audit.record({ action: 'revoke', outcome: AUDIT_OUTCOMES.revoked, reason: 'first second of the oldest kept day', resourceId: vm, registry });
+    await audit.record({
+      action: 'revoke',
+      outcome: AUDIT_OUTCOMES.revoked,
+      reason: 'first second of the oldest kept day',
+      resourceId: vm,
+      registry,
+    });
     now = new Date('2026-11-20T10:00:00Z');
     await audit.record({ action: 'grant', outcome: AUDIT_OUTCOMES.granted, reason: 'today', registry });
     expect(await allRows(table)).toHaveLength(10);
@@ -49,9 +62,22 @@ describe('audit retention', () => {
     expect(result).toEqual({ keepFrom: '2026-08-22', deleted: 2, more: false });
 
     const left = await allRows(table);
-    expect(left.map((r) => r.reason).sort()).toEqual(['first second of the oldest kept day', 'first second of the oldest kept day', 'first second of the oldest kept day', 'today', 'today'].sort());
-    expect((await audit.query({ resourceId: vm, since: new Date('2026-01-01T00:00:00Z') })).items.map((r) => r.reason)).toEqual(['first second of the oldest kept day']);
-    expect((await audit.query({ registry, since: new Date('2026-01-01T00:00:00Z') })).items.map((r) => r.reason)).toEqual(['today', 'first second of the oldest kept day']);
+    expect(left.map((r) => r.reason).sort()).toEqual(
+      [
+        'first second of the oldest kept day',
+        'first second of the oldest kept day',
+        'first second of the oldest kept day',
+        'today',
+        'today',
+      ].sort(),
+    );
+    expect((await audit.query({ resourceId: vm, since: new Date('2026-01-01T00:00:00Z') })).items.map((r) => r.reason)).toEqual([
+      'first second of the oldest kept day',
+    ]);
+    expect((await audit.query({ registry, since: new Date('2026-01-01T00:00:00Z') })).items.map((r) => r.reason)).toEqual([
+      'today',
+      'first second of the oldest kept day',
+    ]);
   });
 
   it('stops at its budget and says so; the next run finishes, and a copy already gone counts as done', async () => {
@@ -65,7 +91,8 @@ describe('audit retention', () => {
     // Another instance (or a crashed run) already deleted one resource copy.
     const client = await table.client();
     const copy = (await allRows(table)).find((r) => r.partitionKey.startsWith('r:') && r.reason === 'r0')!;
-    const rowKey = (await client.listEntities({ queryOptions: { filter: `PartitionKey eq '${copy.partitionKey}'` } }).next()).value!.rowKey!;
+    const rowKey = (await client.listEntities({ queryOptions: { filter: `PartitionKey eq '${copy.partitionKey}'` } }).next()).value!
+      .rowKey!;
     await client.deleteEntity(copy.partitionKey, rowKey);
 
     now = new Date('2026-06-01T00:00:00Z');
@@ -90,7 +117,13 @@ describe('audit retention', () => {
     await expireAuditRows(deps, silent, { correlationId: 'sweep-1' });
     const rows = (await audit.query({ since: new Date('2026-01-01T00:00:00Z') })).items;
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ action: 'audit retention', outcome: 'expired', caller: 'retention', correlationId: 'sweep-1', details: { deleted: 1, keptFrom: '2026-03-03', more: false, retentionDays: 90 } });
+    expect(rows[0]).toMatchObject({
+      action: 'audit retention',
+      outcome: 'expired',
+      caller: 'retention',
+      correlationId: 'sweep-1',
+      details: { deleted: 1, keptFrom: '2026-03-03', more: false, retentionDays: 90 },
+    });
 
     await expireAuditRows(deps, silent, { correlationId: 'sweep-2' });
     expect((await audit.query({ since: new Date('2026-01-01T00:00:00Z') })).items).toHaveLength(1);

@@ -19,13 +19,22 @@ function freshAuditLog(clock: () => Date) {
 }
 
 const vm = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines/vm-web-1';
-const registry = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/contosoacr';
+const registry =
+  '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/contosoacr';
 
 describe('table audit log', () => {
   it('reads records back by resource, newest first, whatever the id casing', async () => {
     let now = new Date('2026-11-20T10:00:00Z');
     const audit = freshAuditLog(() => now);
-    await audit.record({ action: 'grant', outcome: AUDIT_OUTCOMES.granted, reason: 'first', resourceId: vm, registry, eventId: 'e1', details: { propagation: 'pending' } });
+    await audit.record({
+      action: 'grant',
+      outcome: AUDIT_OUTCOMES.granted,
+      reason: 'first',
+      resourceId: vm,
+      registry,
+      eventId: 'e1',
+      details: { propagation: 'pending' },
+    });
     now = new Date('2026-11-20T10:00:01Z');
     await audit.record({ action: 'revoke', outcome: AUDIT_OUTCOMES.revoked, reason: 'second', resourceId: vm, registry });
     await audit.record({ action: 'grant', outcome: AUDIT_OUTCOMES.granted, reason: 'other resource', resourceId: `${vm}-2` });
@@ -61,7 +70,12 @@ describe('table audit log', () => {
     let token: string | undefined;
     let pages = 0;
     do {
-      const page = await audit.query({ since: new Date('2026-11-01T00:00:00Z'), until: new Date('2026-11-06T00:00:00Z'), top: 2, continuationToken: token });
+      const page = await audit.query({
+        since: new Date('2026-11-01T00:00:00Z'),
+        until: new Date('2026-11-06T00:00:00Z'),
+        top: 2,
+        continuationToken: token,
+      });
       seen.push(...page.items.map((r) => r.reason));
       token = page.continuationToken;
       pages += 1;
@@ -110,7 +124,14 @@ describe('table audit log with hostile sizes (issue 16: a 400,000-character even
   it('keeps a row whose event id, reason and details are larger than Table Storage takes, cut and marked', async () => {
     const audit = freshAuditLog(() => new Date('2026-11-20T10:00:00Z'));
     const eventId = 'A'.repeat(400_000);
-    await audit.record({ action: 'event', outcome: AUDIT_OUTCOMES.rejectedInput, reason: `bad ${'🦄'.repeat(40_000)}`, eventId, resourceId: vm, details: { blob: 'x'.repeat(100_000) } });
+    await audit.record({
+      action: 'event',
+      outcome: AUDIT_OUTCOMES.rejectedInput,
+      reason: `bad ${'🦄'.repeat(40_000)}`,
+      eventId,
+      resourceId: vm,
+      details: { blob: 'x'.repeat(100_000) },
+    });
     const [row] = (await audit.query({ resourceId: vm })).items;
     expect(row?.eventId).toMatch(/^A+ …\[cut: 400000 characters\]$/);
     expect(row!.eventId!.length).toBeLessThanOrEqual(8_000);

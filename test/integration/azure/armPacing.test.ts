@@ -18,7 +18,11 @@ let emu: TestEmulator;
 let sub: string;
 
 beforeAll(async () => {
-  emu = await startTestEmulator({ arm: true, eventGrid: false, scenario: { arm: { operatorObjectId: OPERATOR.objectId, appObjectId: APP.objectId } } });
+  emu = await startTestEmulator({
+    arm: true,
+    eventGrid: false,
+    scenario: { arm: { operatorObjectId: OPERATOR.objectId, appObjectId: APP.objectId } },
+  });
   sub = emu.endpoints.subscriptionId;
 });
 afterAll(async () => {
@@ -32,7 +36,12 @@ beforeEach(async () => {
 
 /** The app's ARM client (createArmClient), with the pacer when given, and without the SDK's retries: what the pacer does is seen alone. */
 function clientWith(pacer: ArmPacer | undefined): Client {
-  const config = loadConfig({ AZURE_TENANT_ID: emu.endpoints.tenantId, ARM_ENDPOINT: emu.endpoints.arm, WATCHED_SUBSCRIPTIONS: sub, TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true' });
+  const config = loadConfig({
+    AZURE_TENANT_ID: emu.endpoints.tenantId,
+    ARM_ENDPOINT: emu.endpoints.arm,
+    WATCHED_SUBSCRIPTIONS: sub,
+    TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true',
+  });
   const client = createArmClient(config, emu.operatorCredential(), { ...emu.clientOptions, ...(pacer ? { armPacer: pacer } : {}) });
   client.pipeline.removePolicy({ name: 'defaultRetryPolicy' });
   return client;
@@ -40,12 +49,15 @@ function clientWith(pacer: ArmPacer | undefined): Client {
 
 /** A write ARM counts: a resource group PUT (ResourceGroups_CreateOrUpdate). */
 const putGroup = (client: Client, name: string) =>
-  client.pathUnchecked(`/subscriptions/${sub}/resourceGroups/${name}`).put({ queryParameters: { 'api-version': RG_API }, body: { location: 'westeurope' } });
+  client
+    .pathUnchecked(`/subscriptions/${sub}/resourceGroups/${name}`)
+    .put({ queryParameters: { 'api-version': RG_API }, body: { location: 'westeurope' } });
 
 async function answered(): Promise<Record<string, number>> {
   const { body } = await emu.admin<{ calls: Array<{ api: string; method: string; status: number; count: number }> }>('GET', '/calls');
   const out: Record<string, number> = {};
-  for (const c of body.calls.filter((c) => c.api === 'arm' && c.method === 'PUT')) out[String(c.status)] = (out[String(c.status)] ?? 0) + c.count;
+  for (const c of body.calls.filter((c) => c.api === 'arm' && c.method === 'PUT'))
+    out[String(c.status)] = (out[String(c.status)] ?? 0) + c.count;
   return out;
 }
 
@@ -140,13 +152,25 @@ describe('ARM pacing on the remaining-request headers', () => {
 
   it('answers consent reads asked together, while reads are paced, with one request sent after all of them asked', async () => {
     const pacer = createArmPacer();
-    const config = loadConfig({ AZURE_TENANT_ID: emu.endpoints.tenantId, ARM_ENDPOINT: emu.endpoints.arm, WATCHED_SUBSCRIPTIONS: sub, TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true' });
+    const config = loadConfig({
+      AZURE_TENANT_ID: emu.endpoints.tenantId,
+      ARM_ENDPOINT: emu.endpoints.arm,
+      WATCHED_SUBSCRIPTIONS: sub,
+      TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true',
+    });
     const arm = createArmResources(config, emu.operatorCredential(), { clientOptions: { ...emu.clientOptions, armPacer: pacer } });
     const plain = clientWith(undefined);
     const registry = `/subscriptions/${sub}/resourceGroups/rg-consent/providers/Microsoft.ContainerRegistry/registries/consentacr`;
     expect((await putGroup(plain, 'rg-consent')).status).toBe('201');
     // containerregistry 2025-11-01, Registries_Create_Registry_Create.json (trimmed)
-    expect((await plain.pathUnchecked(registry).put({ queryParameters: { 'api-version': '2025-11-01' }, body: { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group' } } })).status).toMatch(/^20[01]$/);
+    expect(
+      (
+        await plain.pathUnchecked(registry).put({
+          queryParameters: { 'api-version': '2025-11-01' },
+          body: { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group' } },
+        })
+      ).status,
+    ).toMatch(/^20[01]$/);
 
     // Not paced: each caller reads for itself.
     await emu.admin('DELETE', '/calls');
@@ -159,7 +183,9 @@ describe('ARM pacing on the remaining-request headers', () => {
 
     // Paced (a new process's first read answered 429 opened a Retry-After window): five callers, one request.
     const pacedPacer = createArmPacer();
-    const pacedArm = createArmResources(config, emu.operatorCredential(), { clientOptions: { ...emu.clientOptions, armPacer: pacedPacer } });
+    const pacedArm = createArmResources(config, emu.operatorCredential(), {
+      clientOptions: { ...emu.clientOptions, armPacer: pacedPacer },
+    });
     await emu.admin('PUT', '/faults', { errors: { arm: { '429': 1 } }, retryAfterSeconds: 1 });
     await pacedArm.getResource(registry).catch(() => undefined);
     await emu.admin('PUT', '/faults', { errors: { arm: { '429': 0 } } });

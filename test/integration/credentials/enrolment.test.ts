@@ -90,13 +90,22 @@ describe('enrolment', () => {
     const operatorArm = createArmClient(world.config, world.operator, world.emulator.clientOptions);
     const taken = await operatorArm.pathUnchecked(`${registryId}/providers/Microsoft.Authorization/roleAssignments/${ours!.name}`).put({
       queryParameters: { 'api-version': '2022-04-01' },
-      body: { properties: { roleDefinitionId: `/subscriptions/${world.config.watchedSubscriptions[0]}/providers/Microsoft.Authorization/roleDefinitions/${ours!.roleDefinitionGuid}`, principalId, principalType: 'ServicePrincipal', description: 'pull for the legacy build agents, kept by the platform team' } },
+      body: {
+        properties: {
+          roleDefinitionId: `/subscriptions/${world.config.watchedSubscriptions[0]}/providers/Microsoft.Authorization/roleDefinitions/${ours!.roleDefinitionGuid}`,
+          principalId,
+          principalType: 'ServicePrincipal',
+          description: 'pull for the legacy build agents, kept by the platform team',
+        },
+      },
     });
     expect(taken.status).toBe('200');
 
     const result = await unenrolRegistry(deps, registryId);
     expect(result).toEqual({ outcome: 'unenrolled', applicationDeleted: true });
-    expect(await deps.roleAssignments.listAtScope(registryId, { principalId })).toMatchObject([{ name: ours!.name, description: 'pull for the legacy build agents, kept by the platform team' }]);
+    expect(await deps.roleAssignments.listAtScope(registryId, { principalId })).toMatchObject([
+      { name: ours!.name, description: 'pull for the legacy build agents, kept by the platform team' },
+    ]);
     const audit = await world.audit.query({ registry: registryId });
     const revokes = audit.items.filter((r) => r.action === 'revoke');
     expect(revokes).toMatchObject([{ outcome: 'skipped', errorCode: 'NotOwnedByAutomation', principalId }]);
@@ -106,7 +115,11 @@ describe('enrolment', () => {
   it('stops the enrolment where a platform policy refuses the pull role, records why, and enrols once it is lifted', async () => {
     const { registryId, vaultName } = await world.newRegistry();
     const deps = world.deps();
-    await world.emulator.admin('PUT', '/arm/policies/no-pull-credentials', { scopePrefix: registryId, roleDefinitionId: '7f951dda-4ed3-4680-a7ca-43fe172d538d', displayName: 'No AcrPull for service principals here' });
+    await world.emulator.admin('PUT', '/arm/policies/no-pull-credentials', {
+      scopePrefix: registryId,
+      roleDefinitionId: '7f951dda-4ed3-4680-a7ca-43fe172d538d',
+      displayName: 'No AcrPull for service principals here',
+    });
     try {
       await expect(enrolRegistry(deps, { registryId, vaultName })).rejects.toMatchObject({ code: 'RequestDisallowedByPolicy' });
     } finally {
@@ -117,7 +130,9 @@ describe('enrolment', () => {
     expect(row?.role).toBeUndefined();
     expect(await deps.vaults.getSecret(vaultName, `${row!.registryName}-pull-pwd`)).toBeUndefined();
     const audit = await world.audit.query({ registry: registryId });
-    expect(audit.items.filter((r) => r.action === 'grant')).toMatchObject([{ outcome: 'denied-by-platform-policy', errorCode: 'RequestDisallowedByPolicy' }]);
+    expect(audit.items.filter((r) => r.action === 'grant')).toMatchObject([
+      { outcome: 'denied-by-platform-policy', errorCode: 'RequestDisallowedByPolicy' },
+    ]);
 
     expect((await enrolRegistry(deps, { registryId, vaultName })).outcome).toBe('enrolled');
   });

@@ -10,7 +10,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP } from '../../../emulator/index.js';
 import { applicationDisplayName, passwordSecretName, usernameSecretName } from '../../../src/credentials/enrolment.js';
-import { enrolRegistry, onRegistryChanged, onSecretNearExpiry, rotateIfDue, rotateNow, unenrolRegistry } from '../../../src/credentials/useCases.js';
+import {
+  enrolRegistry,
+  onRegistryChanged,
+  onSecretNearExpiry,
+  rotateIfDue,
+  rotateNow,
+  unenrolRegistry,
+} from '../../../src/credentials/useCases.js';
 import { Secret } from '../../../src/secret.js';
 import { startWorld, type World } from './world.js';
 
@@ -57,7 +64,9 @@ describe('onRegistryChanged', () => {
     expect(await onRegistryChanged(deps, await r.read({ team: 'platform' }))).toEqual({ outcome: 'unenrolled' });
     expect((await deps.store.get(r.registryId))!.status).toBe('unenrolled');
     expect((await rotateNow(deps, r.registryId)).outcome).toBe('not-enrolled');
-    expect((await rotateIfDue(world.deps({ now: () => new Date(Date.now() + 365 * 24 * HOUR_MS) }), r.registryId)).outcome).toBe('not-enrolled');
+    expect((await rotateIfDue(world.deps({ now: () => new Date(Date.now() + 365 * 24 * HOUR_MS) }), r.registryId)).outcome).toBe(
+      'not-enrolled',
+    );
     expect(await deps.graph.getApplicationByAppId(appId)).toBeDefined();
     expect((await world.servedPassword(r.registryName, r.vaultName, appId)).works).toBe(true);
     const unenrolled = (await world.audit.query({ registry: r.registryId })).items.find((a) => a.outcome === 'unenrolled');
@@ -75,11 +84,20 @@ describe('onRegistryChanged', () => {
   ])('records an audit row for invalid tags (%s) and changes nothing', async (_what, tags) => {
     const r = await registryWithTags(() => tags);
     const deps = world.deps();
-    expect(await onRegistryChanged(deps, r.resource, { trigger: { eventId: 'ev-bad', caller: 'someone' } })).toEqual({ outcome: 'invalid-tags' });
+    expect(await onRegistryChanged(deps, r.resource, { trigger: { eventId: 'ev-bad', caller: 'someone' } })).toEqual({
+      outcome: 'invalid-tags',
+    });
     expect(await deps.store.get(r.registryId)).toBeUndefined();
     const rows = (await world.audit.query({ registry: r.registryId })).items;
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ action: 'enrol', outcome: 'rejected-input', errorCode: 'InvalidTag', eventId: 'ev-bad', caller: 'someone', resourceId: r.registryId });
+    expect(rows[0]).toMatchObject({
+      action: 'enrol',
+      outcome: 'rejected-input',
+      errorCode: 'InvalidTag',
+      eventId: 'ev-bad',
+      caller: 'someone',
+      resourceId: r.registryId,
+    });
     expect(rows[0]!.reason).toMatch(/acr-pull-credential/);
   });
 
@@ -88,8 +106,14 @@ describe('onRegistryChanged', () => {
     const deps = world.deps();
     await onRegistryChanged(deps, r.resource);
     const before = (await deps.store.get(r.registryId))!;
-    expect(await onRegistryChanged(deps, await r.read({ [VAULT_TAG]: r.vaultName, [DAYS_TAG]: '-1' }))).toEqual({ outcome: 'invalid-tags' });
-    expect((await deps.store.get(r.registryId))!).toMatchObject({ status: 'active', currentKeyId: before.currentKeyId, vaultName: r.vaultName });
+    expect(await onRegistryChanged(deps, await r.read({ [VAULT_TAG]: r.vaultName, [DAYS_TAG]: '-1' }))).toEqual({
+      outcome: 'invalid-tags',
+    });
+    expect((await deps.store.get(r.registryId))!).toMatchObject({
+      status: 'active',
+      currentKeyId: before.currentKeyId,
+      vaultName: r.vaultName,
+    });
   });
 
   it('un-enrols a deleted registry, and a registry it never enrolled is not-enrolled', async () => {
@@ -97,7 +121,9 @@ describe('onRegistryChanged', () => {
     const deps = world.deps();
     await onRegistryChanged(deps, r.resource);
     expect(await onRegistryChanged(deps, { id: r.registryId, deleted: true })).toEqual({ outcome: 'unenrolled' });
-    expect((await world.audit.query({ registry: r.registryId })).items.find((a) => a.outcome === 'unenrolled')?.reason).toMatch(/registry deleted/);
+    expect((await world.audit.query({ registry: r.registryId })).items.find((a) => a.outcome === 'unenrolled')?.reason).toMatch(
+      /registry deleted/,
+    );
     const never = await world.newRegistry();
     expect(await onRegistryChanged(deps, { id: never.registryId, deleted: true })).toEqual({ outcome: 'not-enrolled' });
   });
@@ -112,16 +138,24 @@ describe('onSecretNearExpiry', () => {
     const served = await deps.vaults.getSecret(r.vaultName, passwordSecretName(r.registryName));
 
     // Event data as on the wire: PascalCase, names as Key Vault has them.
-    const result = await onSecretNearExpiry(deps, { VaultName: r.vaultName.toUpperCase(), ObjectName: passwordSecretName(r.registryName), Version: served!.version }, { trigger: { eventId: 'kv-1' } });
+    const result = await onSecretNearExpiry(
+      deps,
+      { VaultName: r.vaultName.toUpperCase(), ObjectName: passwordSecretName(r.registryName), Version: served!.version },
+      { trigger: { eventId: 'kv-1' } },
+    );
     expect(result.outcome).toBe('rotated');
     const after = await world.servedPassword(r.registryName, r.vaultName, appId);
     expect(after.works).toBe(true);
     expect(after.keyId).not.toBe(enrolled.enrolment.currentKeyId);
-    const rotated = (await world.audit.query({ registry: r.registryId })).items.find((a) => a.outcome === 'rotated' && a.details?.['previousKeyId']);
+    const rotated = (await world.audit.query({ registry: r.registryId })).items.find(
+      (a) => a.outcome === 'rotated' && a.details?.['previousKeyId'],
+    );
     expect(rotated).toMatchObject({ eventId: 'kv-1' });
 
     // The same warning delivered again names a version we no longer serve: nothing more happens.
-    expect(await onSecretNearExpiry(deps, { VaultName: r.vaultName, ObjectName: passwordSecretName(r.registryName), Version: served!.version })).toEqual({ outcome: 'already-replaced' });
+    expect(
+      await onSecretNearExpiry(deps, { VaultName: r.vaultName, ObjectName: passwordSecretName(r.registryName), Version: served!.version }),
+    ).toEqual({ outcome: 'already-replaced' });
     expect(await world.passwordsOnApp(appId)).toHaveLength(2);
     // A warning without a version is taken to mean the current one. The password served until a
     // moment ago is in its grace period (ROTATION_GRACE_HOURS=24), so the rotation is deferred, never forced.
@@ -147,7 +181,9 @@ describe('onSecretNearExpiry', () => {
     for (const event of events) expect(await onSecretNearExpiry(deps, event)).toEqual({ outcome: 'not-ours' });
 
     await unenrolRegistry(deps, r.registryId);
-    expect(await onSecretNearExpiry(deps, { VaultName: r.vaultName, ObjectName: passwordSecretName(r.registryName) })).toEqual({ outcome: 'not-ours' });
+    expect(await onSecretNearExpiry(deps, { VaultName: r.vaultName, ObjectName: passwordSecretName(r.registryName) })).toEqual({
+      outcome: 'not-ours',
+    });
     expect((await world.passwordsOnApp(enrolled.enrolment.appId!)).map((p) => p.keyId)).toEqual([enrolled.enrolment.currentKeyId]);
   });
 });
@@ -157,7 +193,11 @@ describe('adopting an existing application', () => {
   async function handMadeApplication(displayName: string) {
     const appId = crypto.randomUUID();
     const seeded = await world.emulator.admin('POST', '/seed', {
-      graph: { applications: [{ appId, displayName, owners: [APP.objectId], passwords: [{ secretText: `hand-made-${appId}`, displayName: 'made by hand' }] }] },
+      graph: {
+        applications: [
+          { appId, displayName, owners: [APP.objectId], passwords: [{ secretText: `hand-made-${appId}`, displayName: 'made by hand' }] },
+        ],
+      },
     });
     expect(seeded.status).toBeLessThan(300);
     return appId;
@@ -193,7 +233,9 @@ describe('adopting an existing application', () => {
 
   it('refuses an appId the app cannot see (it owns only what it created or was made owner of)', async () => {
     const r = await world.newRegistry();
-    await expect(enrolRegistry(world.deps(), { registryId: r.registryId, vaultName: r.vaultName, appId: crypto.randomUUID() })).rejects.toMatchObject({ code: 'ApplicationNotFound' });
+    await expect(
+      enrolRegistry(world.deps(), { registryId: r.registryId, vaultName: r.vaultName, appId: crypto.randomUUID() }),
+    ).rejects.toMatchObject({ code: 'ApplicationNotFound' });
   });
 });
 
@@ -218,7 +260,9 @@ describe('re-enrolment into another vault', () => {
     const inOld = await world.servedPassword(r.registryName, r.vaultName, appId);
     expect(inOld).toMatchObject({ works: true, keyId: first.currentKeyId });
     expect(await world.passwordsOnApp(appId)).toHaveLength(2);
-    const enrolledRow = (await world.audit.query({ registry: r.registryId })).items.find((a) => a.outcome === 'enrolled' && a.details?.['vaultName'] === newVault);
+    const enrolledRow = (await world.audit.query({ registry: r.registryId })).items.find(
+      (a) => a.outcome === 'enrolled' && a.details?.['vaultName'] === newVault,
+    );
     expect(enrolledRow?.reason).toMatch(new RegExp(newVault));
 
     // After the grace period the timer removes it: only the new vault's password works.
@@ -242,7 +286,12 @@ describe('re-enrolment into another vault', () => {
     expect(await onRegistryChanged(deps, await r.read({ [VAULT_TAG]: newVault }))).toEqual({ outcome: 'enrolled' });
     const row = (await deps.store.get(r.registryId))!;
     // Issue 14: a new password now would remove the previous one, served until a moment ago.
-    expect(row).toMatchObject({ vaultName: newVault, currentKeyId: rotated.currentKeyId, previousKeyId: rotated.previousKeyId, rotationDeferredUntil: rotated.previousRemoveAfter });
+    expect(row).toMatchObject({
+      vaultName: newVault,
+      currentKeyId: rotated.currentKeyId,
+      previousKeyId: rotated.previousKeyId,
+      rotationDeferredUntil: rotated.previousRemoveAfter,
+    });
     expect(await world.servedPassword(r.registryName, newVault, appId)).toMatchObject({ works: true, keyId: rotated.currentKeyId });
     expect(await world.servedPassword(r.registryName, r.vaultName, appId)).toMatchObject({ works: true, keyId: rotated.currentKeyId });
     expect(await world.passwordsOnApp(appId)).toHaveLength(2);

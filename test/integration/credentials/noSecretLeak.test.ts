@@ -34,7 +34,11 @@ it('writes no secret value to logs, audit rows, responses or errors', async () =
     if (served.value) secrets.add(served.value);
   };
 
-  const enrolled = await enrolRegistry(deps, { registryId, vaultName }, { log, afterStep: (step, state) => void outputs.push(step, state) });
+  const enrolled = await enrolRegistry(
+    deps,
+    { registryId, vaultName },
+    { log, afterStep: (step, state) => void outputs.push(step, state) },
+  );
   outputs.push(enrolled);
   const appId = enrolled.enrolment.appId!;
   await collectServed(appId);
@@ -61,7 +65,11 @@ it('writes no secret value to logs, audit rows, responses or errors', async () =
   expect(lines.length).toBeGreaterThan(5);
   expect(secrets.size).toBeGreaterThanOrEqual(3);
 
-  const haystack = [...lines, ...audit.items.map((row) => JSON.stringify(row)), ...outputs.map((o) => `${JSON.stringify(o)}\n${inspect(o, { depth: 10 })}`)].join('\n');
+  const haystack = [
+    ...lines,
+    ...audit.items.map((row) => JSON.stringify(row)),
+    ...outputs.map((o) => `${JSON.stringify(o)}\n${inspect(o, { depth: 10 })}`),
+  ].join('\n');
   for (const secret of secrets) {
     expect(haystack.includes(secret), 'a secret value appears in the output').toBe(false);
     // Graph's `hint` is the first three characters; a longer prefix would still be a leak.

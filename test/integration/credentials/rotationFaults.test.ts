@@ -61,20 +61,25 @@ describe('rotation stopped by a fault at each step boundary', () => {
     expect(after.served.keyId).not.toBe(served.keyId);
   });
 
-  it.each(STEPS.filter((s) => s !== ROTATION_STEPS.previousRemoved))('recovers from a fault after %s during the first enrolment', async (step) => {
-    const registry = await world.newRegistry();
-    const request = { registryId: registry.registryId, vaultName: registry.vaultName };
-    await expect(enrolRegistry(world.deps(), request, { afterStep: faultAt(step) })).rejects.toBeInstanceOf(InjectedFault);
-    const result = await enrolRegistry(world.deps(), request);
-    expect(['enrolled', 'already-enrolled']).toContain(result.outcome);
-    const { passwords } = await expectInvariant({ ...registry, appId: result.enrolment.appId! });
-    expect(passwords.length).toBeLessThanOrEqual(2);
-  });
+  it.each(STEPS.filter((s) => s !== ROTATION_STEPS.previousRemoved))(
+    'recovers from a fault after %s during the first enrolment',
+    async (step) => {
+      const registry = await world.newRegistry();
+      const request = { registryId: registry.registryId, vaultName: registry.vaultName };
+      await expect(enrolRegistry(world.deps(), request, { afterStep: faultAt(step) })).rejects.toBeInstanceOf(InjectedFault);
+      const result = await enrolRegistry(world.deps(), request);
+      expect(['enrolled', 'already-enrolled']).toContain(result.outcome);
+      const { passwords } = await expectInvariant({ ...registry, appId: result.enrolment.appId! });
+      expect(passwords.length).toBeLessThanOrEqual(2);
+    },
+  );
 
   it('removes a password created but never stored, and never the one Key Vault serves', async () => {
     const r = await enrolled();
     const before = await expectInvariant(r);
-    await expect(rotateNow(world.deps(), r.registryId, { afterStep: faultAt(ROTATION_STEPS.passwordAdded) })).rejects.toBeInstanceOf(InjectedFault);
+    await expect(rotateNow(world.deps(), r.registryId, { afterStep: faultAt(ROTATION_STEPS.passwordAdded) })).rejects.toBeInstanceOf(
+      InjectedFault,
+    );
     expect(await world.passwordsOnApp(r.appId)).toHaveLength(2);
     await rotateIfDue(world.deps(), r.registryId);
     const after = await expectInvariant(r);
@@ -106,7 +111,10 @@ describe('concurrent rotations', () => {
     const [sweep, now] = await Promise.all([rotateDueCredentials(deps), rotateNow(deps, r.registryId)]);
     const mine = sweep.results.find((x) => x.registryId === r.registryId);
     // Whichever loses: the timer leaves what is due to the holder (in-progress); a request is recorded.
-    expect([['in-progress', 'rotated'], ['recorded', 'rotated']]).toContainEqual([mine?.outcome, now.outcome].sort());
+    expect([
+      ['in-progress', 'rotated'],
+      ['recorded', 'rotated'],
+    ]).toContainEqual([mine?.outcome, now.outcome].sort());
     const { passwords } = await expectInvariant(r);
     expect(passwords).toHaveLength(2);
   });

@@ -25,7 +25,13 @@ function runChildAndKill(registryId: string, options: { stopAt?: string; killAft
     const lines: string[] = [];
     // Vault hosts are *.vault.localhost: the emulator's preload resolves them to loopback.
     const child = spawn(process.execPath, ['--import', world.emulator.endpoints.loopbackDnsPreload, '--import', 'tsx', CHILD], {
-      env: { ...process.env, ...world.childEnv, REGISTRY_ID: registryId, LEASE_SECONDS: String(LEASE_SECONDS), ...(options.stopAt ? { STOP_AT: options.stopAt } : {}) },
+      env: {
+        ...process.env,
+        ...world.childEnv,
+        REGISTRY_ID: registryId,
+        LEASE_SECONDS: String(LEASE_SECONDS),
+        ...(options.stopAt ? { STOP_AT: options.stopAt } : {}),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';

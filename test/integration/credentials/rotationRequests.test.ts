@@ -92,7 +92,8 @@ describe('a rotation requested while another run holds the lease', () => {
     let starts = 0;
     const own = await rotateNow(world.deps(), r.registryId, {
       afterStep: async (step) => {
-        if (step === ROTATION_STEPS.started && ++starts === 2) throw Object.assign(new Error('fault in the follow-up rotation'), { code: 'InjectedFault' });
+        if (step === ROTATION_STEPS.started && ++starts === 2)
+          throw Object.assign(new Error('fault in the follow-up rotation'), { code: 'InjectedFault' });
         if (step === ROTATION_STEPS.secretStored && !answer) answer = await rotateNow(world.deps(), r.registryId);
       },
     });
@@ -196,6 +197,8 @@ function runChildAndKill(registryId: string, stopAt: string, leaseSeconds: numbe
         if (line === 'PARKED') child.kill('SIGKILL');
       }
     });
-    child.on('exit', (code, signal) => (signal === 'SIGKILL' || code === 0 ? resolve(lines) : reject(new Error(`child exited ${code}: ${stderr.slice(-2000)}`))));
+    child.on('exit', (code, signal) =>
+      signal === 'SIGKILL' || code === 0 ? resolve(lines) : reject(new Error(`child exited ${code}: ${stderr.slice(-2000)}`)),
+    );
   });
 }

@@ -13,12 +13,20 @@ import { startWorld, type World } from './world.js';
 
 let world: World;
 let deps: Deps;
-const log = invocationLogger({ invocationId: 'sweep-test', functionName: 'reconcileSweep', log: () => undefined, warn: () => undefined, error: () => undefined });
+const log = invocationLogger({
+  invocationId: 'sweep-test',
+  functionName: 'reconcileSweep',
+  log: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+});
 
 beforeAll(async () => {
   world = await startWorld();
   // The app's own identity (the managed-identity endpoint world set up), as the timer runs it.
-  deps = createDeps(world.config, new ManagedIdentityCredential({ ...world.emulator.clientOptions }), { clientOptions: world.emulator.clientOptions });
+  deps = createDeps(world.config, new ManagedIdentityCredential({ ...world.emulator.clientOptions }), {
+    clientOptions: world.emulator.clientOptions,
+  });
 });
 afterAll(async () => world?.stop());
 

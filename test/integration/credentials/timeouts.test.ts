@@ -26,25 +26,31 @@ async function enrolled() {
 }
 
 describe('a call that stalls past CREDENTIALS_CALL_TIMEOUT_SECONDS', () => {
-  it.each(['keyVault', 'graph'] as const)('in %s is given up, the lease released, and the registry keeps a working password', async (api) => {
-    const r = await enrolled();
-    const before = await world.servedPassword(r.registryName, r.vaultName, r.appId);
-    const passwords = await world.passwordsOnApp(r.appId);
-    await world.emulator.admin('PUT', '/faults', { latencyMs: { [api]: 5_000 } });
-    const started = Date.now();
-    const error = await rotateNow(world.deps(), r.registryId).then(() => undefined, (e: unknown) => e);
-    expect(Date.now() - started).toBeLessThan(4_000);
-    expect(error).toBeInstanceOf(TransientAzureError);
-    expect(error).toMatchObject({ code: 'OperationTimedOut', message: expect.stringMatching(/did not answer within the call timeout/) });
-    await world.emulator.admin('PUT', '/faults', { latencyMs: { [api]: 0 } });
+  it.each(['keyVault', 'graph'] as const)(
+    'in %s is given up, the lease released, and the registry keeps a working password',
+    async (api) => {
+      const r = await enrolled();
+      const before = await world.servedPassword(r.registryName, r.vaultName, r.appId);
+      const passwords = await world.passwordsOnApp(r.appId);
+      await world.emulator.admin('PUT', '/faults', { latencyMs: { [api]: 5_000 } });
+      const started = Date.now();
+      const error = await rotateNow(world.deps(), r.registryId).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(Date.now() - started).toBeLessThan(4_000);
+      expect(error).toBeInstanceOf(TransientAzureError);
+      expect(error).toMatchObject({ code: 'OperationTimedOut', message: expect.stringMatching(/did not answer within the call timeout/) });
+      await world.emulator.admin('PUT', '/faults', { latencyMs: { [api]: 0 } });
 
-    const row = (await world.deps().store.get(r.registryId))!;
-    expect(row.leaseUntil).toBeUndefined();
-    expect(row.lastErrorCode).toBe('OperationTimedOut');
-    expect(await world.servedPassword(r.registryName, r.vaultName, r.appId)).toMatchObject({ works: true, keyId: before.keyId });
-    expect(await world.passwordsOnApp(r.appId)).toEqual(passwords);
-    expect((await rotateNow(world.deps(), r.registryId)).outcome).toBe('rotated');
-  });
+      const row = (await world.deps().store.get(r.registryId))!;
+      expect(row.leaseUntil).toBeUndefined();
+      expect(row.lastErrorCode).toBe('OperationTimedOut');
+      expect(await world.servedPassword(r.registryName, r.vaultName, r.appId)).toMatchObject({ works: true, keyId: before.keyId });
+      expect(await world.passwordsOnApp(r.appId)).toEqual(passwords);
+      expect((await rotateNow(world.deps(), r.registryId)).outcome).toBe('rotated');
+    },
+  );
 
   it('in the Entra sign-in that proves a new password is given up; the password stays stored and is proven by the next run', async () => {
     const r = await enrolled();
@@ -52,7 +58,10 @@ describe('a call that stalls past CREDENTIALS_CALL_TIMEOUT_SECONDS', () => {
     await world.emulator.admin('PUT', '/faults', { latencyMs: { login: 5_000 } });
     const started = Date.now();
     // The app's own managed-identity token is cached; only the proof's client-credentials request stalls.
-    const error = await rotateNow(world.deps(), r.registryId).then(() => undefined, (e: unknown) => e);
+    const error = await rotateNow(world.deps(), r.registryId).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(Date.now() - started).toBeLessThan(4_000);
     expect(error).toMatchObject({ code: 'OperationTimedOut' });
     await world.emulator.admin('PUT', '/faults', { latencyMs: { login: 0 } });

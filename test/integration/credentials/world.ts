@@ -25,7 +25,10 @@ export interface World {
   /** App settings and process env a child process needs to build the same deps. */
   readonly childEnv: Record<string, string>;
   /** Creates a resource group, a vault and a registry through ARM (as the operator). */
-  newRegistry(options?: { tags?: Record<string, string>; roleAssignmentMode?: string }): Promise<{ registryId: string; registryName: string; vaultName: string }>;
+  newRegistry(options?: {
+    tags?: Record<string, string>;
+    roleAssignmentMode?: string;
+  }): Promise<{ registryId: string; registryName: string; vaultName: string }>;
   /** Creates another vault in the registry's resource group (as the operator). */
   newVault(registryId: string): Promise<string>;
   /** What Key Vault serves for the registry's password, and whether Entra accepts it. */
@@ -35,7 +38,10 @@ export interface World {
 }
 
 export async function startWorld(settings: Record<string, string> = {}): Promise<World> {
-  const emulator = await startTestEmulator({ arm: true, scenario: { arm: { operatorObjectId: OPERATOR.objectId, appObjectId: APP.objectId } } });
+  const emulator = await startTestEmulator({
+    arm: true,
+    scenario: { arm: { operatorObjectId: OPERATOR.objectId, appObjectId: APP.objectId } },
+  });
   const e = emulator.endpoints;
   // The app's managed identity, through the App Service protocol, as in Azure.
   process.env['IDENTITY_ENDPOINT'] = e.identityEndpoint;
@@ -56,7 +62,10 @@ export async function startWorld(settings: Record<string, string> = {}): Promise
   const operator = emulator.operatorCredential();
   const operatorArm = createArmClient(config, operator, emulator.clientOptions);
   const operatorGraph = createGraph(config, operator, { clientOptions: emulator.clientOptions });
-  const vaults = createVaultSecrets(config, built.credential, { resourceGraph: built.resourceGraph, clientOptions: emulator.clientOptions });
+  const vaults = createVaultSecrets(config, built.credential, {
+    resourceGraph: built.resourceGraph,
+    clientOptions: emulator.clientOptions,
+  });
 
   const armPut = async (id: string, body: unknown, apiVersion: string) => {
     const response = await operatorArm.pathUnchecked(id).put({ queryParameters: { 'api-version': apiVersion }, body });
@@ -69,23 +78,52 @@ export async function startWorld(settings: Record<string, string> = {}): Promise
     config,
     operator,
     audit: built.audit,
-    childEnv: { ...env, IDENTITY_ENDPOINT: e.identityEndpoint, IDENTITY_HEADER: e.identityHeader, EMULATOR_CA: e.caCert, EMULATOR_SUBSCRIPTION: e.subscriptionId },
+    childEnv: {
+      ...env,
+      IDENTITY_ENDPOINT: e.identityEndpoint,
+      IDENTITY_HEADER: e.identityHeader,
+      EMULATOR_CA: e.caCert,
+      EMULATOR_SUBSCRIPTION: e.subscriptionId,
+    },
     deps: (overrides = {}) => ({ ...built.deps, ...overrides }),
     async newRegistry(options = {}) {
       const suffix = randomUUID().replace(/-/g, '').slice(0, 8);
       const rg = `/subscriptions/${e.subscriptionId}/resourceGroups/rg-${suffix}`;
       await armPut(rg, { location: 'westeurope' }, '2021-04-01');
       const vaultName = `kv-${suffix}`;
-      await armPut(`${rg}/providers/Microsoft.KeyVault/vaults/${vaultName}`, { location: 'westeurope', properties: { tenantId: e.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true } }, '2023-07-01');
+      await armPut(
+        `${rg}/providers/Microsoft.KeyVault/vaults/${vaultName}`,
+        {
+          location: 'westeurope',
+          properties: { tenantId: e.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true },
+        },
+        '2023-07-01',
+      );
       const registryName = `acr${suffix}`;
       const registryId = `${rg}/providers/Microsoft.ContainerRegistry/registries/${registryName}`;
-      await armPut(registryId, { location: 'westeurope', sku: { name: 'Standard' }, tags: options.tags ?? {}, properties: options.roleAssignmentMode ? { roleAssignmentMode: options.roleAssignmentMode } : {} }, '2025-11-01');
+      await armPut(
+        registryId,
+        {
+          location: 'westeurope',
+          sku: { name: 'Standard' },
+          tags: options.tags ?? {},
+          properties: options.roleAssignmentMode ? { roleAssignmentMode: options.roleAssignmentMode } : {},
+        },
+        '2025-11-01',
+      );
       return { registryId, registryName, vaultName };
     },
     async newVault(registryId) {
       const rg = registryId.split('/providers/')[0]!;
       const vaultName = `kv-${randomUUID().replace(/-/g, '').slice(0, 8)}`;
-      await armPut(`${rg}/providers/Microsoft.KeyVault/vaults/${vaultName}`, { location: 'westeurope', properties: { tenantId: e.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true } }, '2023-07-01');
+      await armPut(
+        `${rg}/providers/Microsoft.KeyVault/vaults/${vaultName}`,
+        {
+          location: 'westeurope',
+          properties: { tenantId: e.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true },
+        },
+        '2023-07-01',
+      );
       return vaultName;
     },
     async servedPassword(registryName, vaultName, appId) {
@@ -95,7 +133,10 @@ export async function startWorld(settings: Record<string, string> = {}): Promise
       const works = await emulator
         .credentialFor(appId, secret.value.reveal())
         .getToken(`${e.arm}/.default`)
-        .then(() => true, () => false);
+        .then(
+          () => true,
+          () => false,
+        );
       return { keyId: secret.tags['keyId'], works, value: secret.value.reveal() };
     },
     async passwordsOnApp(appId) {

@@ -19,7 +19,8 @@ export function armClientOptions(emu: TestEmulator) {
   return { endpoint: emu.endpoints.arm, credentialScopes: [ARM_SCOPE], ...emu.clientOptions };
 }
 
-export const rgId = (emu: TestEmulator, rg = DEFAULT_RESOURCE_GROUP) => `/subscriptions/${emu.endpoints.subscriptionId}/resourceGroups/${rg}`;
+export const rgId = (emu: TestEmulator, rg = DEFAULT_RESOURCE_GROUP) =>
+  `/subscriptions/${emu.endpoints.subscriptionId}/resourceGroups/${rg}`;
 
 export interface ArmCall {
   (method: string, path: string, body?: unknown, apiVersion?: string | null, credential?: TokenCredential | null): Promise<RawResponse>;
@@ -45,9 +46,22 @@ export function aServicePrincipal(objectId: string, appId: string, secretText: s
 }
 
 /** Call counts since `since` (epoch ms) for one API, method and status. */
-export async function countCalls(emu: TestEmulator, filter: { api?: string; method?: string; status?: number; route?: RegExp }, since = 0): Promise<number> {
-  const res = await emu.admin<{ calls: Array<{ api: string; method: string; route: string; status: number; count: number }> }>('GET', `/calls?since=${since}`);
+export async function countCalls(
+  emu: TestEmulator,
+  filter: { api?: string; method?: string; status?: number; route?: RegExp },
+  since = 0,
+): Promise<number> {
+  const res = await emu.admin<{ calls: Array<{ api: string; method: string; route: string; status: number; count: number }> }>(
+    'GET',
+    `/calls?since=${since}`,
+  );
   return res.body.calls
-    .filter((c) => (filter.api === undefined || c.api === filter.api) && (filter.method === undefined || c.method === filter.method) && (filter.status === undefined || c.status === filter.status) && (filter.route === undefined || filter.route.test(c.route)))
+    .filter(
+      (c) =>
+        (filter.api === undefined || c.api === filter.api) &&
+        (filter.method === undefined || c.method === filter.method) &&
+        (filter.status === undefined || c.status === filter.status) &&
+        (filter.route === undefined || filter.route.test(c.route)),
+    )
     .reduce((n, c) => n + c.count, 0);
 }

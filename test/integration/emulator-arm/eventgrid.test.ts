@@ -12,7 +12,10 @@ import type { EmulatorModule } from '../../../emulator/core/contract.js';
 import { registerEventGrid } from '../../../emulator/eventgrid/index.js';
 import { OPERATOR, SUB, createHarness } from '../../unit/emulator-arm/harness.js';
 
-interface Received { headers: IncomingHttpHeaders; body: any }
+interface Received {
+  headers: IncomingHttpHeaders;
+  body: any;
+}
 
 let server: Server;
 let endpoint: string;
@@ -32,7 +35,9 @@ beforeEach(async () => {
       const r = { headers: req.headers, body: data ? JSON.parse(data) : undefined };
       received.push(r);
       if (req.headers['aeg-event-type'] === 'SubscriptionValidation') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ validationResponse: r.body[0].data.validationCode }));
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ validationResponse: r.body[0].data.validationCode }));
         return;
       }
       res.writeHead(answer(r)).end();
@@ -58,14 +63,26 @@ describe('Event Grid delivery', () => {
   it('validates the webhook, then delivers only events passing the filters, one per POST', async () => {
     const sub = await h.call('PUT', '/admin/eventgrid/subscriptions/resource-events', {
       as: null,
-      body: { endpoint, includedEventTypes: ['Microsoft.Resources.ResourceWriteSuccess'], advancedFilters: [{ operatorType: 'StringIn', key: 'data.operationName', values: ['Microsoft.Compute/virtualMachines/write', 'Microsoft.Resources/tags/write'] }] },
+      body: {
+        endpoint,
+        includedEventTypes: ['Microsoft.Resources.ResourceWriteSuccess'],
+        advancedFilters: [
+          {
+            operatorType: 'StringIn',
+            key: 'data.operationName',
+            values: ['Microsoft.Compute/virtualMachines/write', 'Microsoft.Resources/tags/write'],
+          },
+        ],
+      },
     });
     expect(sub.status).toBe(200);
     expect(received[0]!.headers['aeg-event-type']).toBe('SubscriptionValidation');
     expect(received[0]!.body[0].eventType).toBe('Microsoft.EventGrid.SubscriptionValidationEvent');
     await h.call('PUT', RG, { body: { location: 'eastus' } });
     await h.call('PUT', `${RG}/providers/Microsoft.Compute/virtualMachines/vm1`, { body: { location: 'eastus' } });
-    await h.call('PATCH', `${RG}/providers/Microsoft.Compute/virtualMachines/vm1/providers/Microsoft.Resources/tags/default`, { body: { operation: 'Merge', properties: { tags: { 'acr-pull': 'contosoacr' } } } });
+    await h.call('PATCH', `${RG}/providers/Microsoft.Compute/virtualMachines/vm1/providers/Microsoft.Resources/tags/default`, {
+      body: { operation: 'Merge', properties: { tags: { 'acr-pull': 'contosoacr' } } },
+    });
     await h.call('DELETE', `${RG}/providers/Microsoft.Compute/virtualMachines/vm1`);
     await idle();
     const ops = notifications().map((r) => r.body[0].data.operationName);
@@ -87,7 +104,10 @@ describe('Event Grid delivery', () => {
     await h.call('PUT', RG, { body: { location: 'eastus' } });
     await idle();
     const log = (await h.call('GET', '/admin/eventgrid/deliveries', { as: null })).body.value;
-    expect(log.map((d: { attempt: number; status: number; outcome: string }) => [d.attempt, d.status, d.outcome])).toEqual([[1, 503, 'retrying'], [2, 200, 'delivered']]);
+    expect(log.map((d: { attempt: number; status: number; outcome: string }) => [d.attempt, d.status, d.outcome])).toEqual([
+      [1, 503, 'retrying'],
+      [2, 200, 'delivered'],
+    ]);
     answer = () => 500;
     await h.call('PATCH', RG, { body: { tags: { a: 'b' } } });
     await idle();

@@ -26,21 +26,40 @@ afterAll(async () => {
   await emu?.stop();
 });
 afterEach(async () => {
-  await emu.admin('PUT', '/faults', { errorRate: { arm: 0, authorization: 0 }, throttle: { enabled: true, burst: 200, refillPerSecond: 10 } });
+  await emu.admin('PUT', '/faults', {
+    errorRate: { arm: 0, authorization: 0 },
+    throttle: { enabled: true, burst: 200, refillPerSecond: 10 },
+  });
 });
 
 describe('injected faults and the SDK retry policies', () => {
   it('answers 429 with Retry-After when the write bucket is empty, and the SDK waits and succeeds', async () => {
     const ids: string[] = [];
-    for (const name of ['id-t1', 'id-t2', 'id-t3']) ids.push((await msi.userAssignedIdentities.createOrUpdate(DEFAULT_RESOURCE_GROUP, name, { location: 'westeurope' })).principalId!);
+    for (const name of ['id-t1', 'id-t2', 'id-t3'])
+      ids.push((await msi.userAssignedIdentities.createOrUpdate(DEFAULT_RESOURCE_GROUP, name, { location: 'westeurope' })).principalId!);
     await emu.admin('PUT', '/faults', { throttle: { enabled: true, burst: 2, refillPerSecond: 2 } });
     const since = Date.now();
     // Raw first: the wire shape of the throttled answer.
     const call = armCaller(emu);
-    const first = await call('PUT', `/subscriptions/${emu.endpoints.subscriptionId}/resourceGroups/rg-throttle`, { location: 'westeurope' }, '2021-04-01');
+    const first = await call(
+      'PUT',
+      `/subscriptions/${emu.endpoints.subscriptionId}/resourceGroups/rg-throttle`,
+      { location: 'westeurope' },
+      '2021-04-01',
+    );
     expect(first.headers['x-ms-ratelimit-remaining-subscription-writes']).toBe('1');
-    await call('PUT', `/subscriptions/${emu.endpoints.subscriptionId}/resourceGroups/rg-throttle`, { location: 'westeurope' }, '2021-04-01');
-    const throttled = await call('PUT', `/subscriptions/${emu.endpoints.subscriptionId}/resourceGroups/rg-throttle`, { location: 'westeurope' }, '2021-04-01');
+    await call(
+      'PUT',
+      `/subscriptions/${emu.endpoints.subscriptionId}/resourceGroups/rg-throttle`,
+      { location: 'westeurope' },
+      '2021-04-01',
+    );
+    const throttled = await call(
+      'PUT',
+      `/subscriptions/${emu.endpoints.subscriptionId}/resourceGroups/rg-throttle`,
+      { location: 'westeurope' },
+      '2021-04-01',
+    );
     expect(throttled.status).toBe(429);
     expect(throttled.headers['retry-after']).toMatch(/^\d+$/);
     expect(throttled.json<{ error: { code: string } }>().error.code).toBe('TooManyRequests');
@@ -64,11 +83,13 @@ describe('injected faults and the SDK retry policies', () => {
     const since = Date.now();
     await msi.userAssignedIdentities.createOrUpdate(DEFAULT_RESOURCE_GROUP, 'id-bucket-1', { location: 'westeurope' });
     await msi.userAssignedIdentities.createOrUpdate(DEFAULT_RESOURCE_GROUP, 'id-bucket-2', { location: 'westeurope' });
-    expect(await countCalls(emu, { api: 'arm', method: 'PUT', status: 429, route: /Microsoft\.ManagedIdentity/ }, since)).toBeGreaterThanOrEqual(1);
+    expect(
+      await countCalls(emu, { api: 'arm', method: 'PUT', status: 429, route: /Microsoft\.ManagedIdentity/ }, since),
+    ).toBeGreaterThanOrEqual(1);
     expect(await countCalls(emu, { api: 'arm', method: 'PUT', status: 201, route: /Microsoft\.ManagedIdentity/ }, since)).toBe(2);
   });
 
-  it('answers an injected 503 in ARM\'s shape, and the SDK retries to success', async () => {
+  it("answers an injected 503 in ARM's shape, and the SDK retries to success", async () => {
     const since = Date.now();
     await emu.admin('PUT', '/faults', { errorRate: { authorization: 1 } });
     const read = authz.roleDefinitions.get(sdkScope(DEMO_VAULT.resourceId), BUILT_IN_ROLE_IDS.AcrPull);
@@ -80,9 +101,14 @@ describe('injected faults and the SDK retry policies', () => {
     expect(await countCalls(emu, { api: 'authorization', method: 'GET', status: 200 }, since)).toBe(1);
   });
 
-  it('gives identity resources ARM\'s error shape for injected faults', async () => {
+  it("gives identity resources ARM's error shape for injected faults", async () => {
     await emu.admin('PUT', '/faults', { errorRate: { arm: 1 } });
-    const res = await armCaller(emu)('GET', `/subscriptions/${emu.endpoints.subscriptionId}/resourceGroups/${DEFAULT_RESOURCE_GROUP}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-t1`, undefined, '2024-11-30');
+    const res = await armCaller(emu)(
+      'GET',
+      `/subscriptions/${emu.endpoints.subscriptionId}/resourceGroups/${DEFAULT_RESOURCE_GROUP}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-t1`,
+      undefined,
+      '2024-11-30',
+    );
     expect(res.status).toBe(503);
     expect(res.json()).toEqual({ error: { code: 'ServiceUnavailable', message: expect.any(String) } });
   });

@@ -20,7 +20,11 @@ import { aServicePrincipal, armClientOptions, startArmEmulator } from './armSupp
 let emu: TestEmulator;
 let graph: Client;
 let stranger: Client;
-const STRANGER = { objectId: '0d000000-0000-4000-8000-0000000022a1', appId: '0d000000-0000-4000-8000-0000000022c1', secret: 'stranger-secret-22' };
+const STRANGER = {
+  objectId: '0d000000-0000-4000-8000-0000000022a1',
+  appId: '0d000000-0000-4000-8000-0000000022c1',
+  secret: 'stranger-secret-22',
+};
 let app: { id: string; appId: string };
 let sp: { id: string; appId: string };
 let identity: { principalId: string; clientId: string; id: string };
@@ -31,10 +35,15 @@ const list = async (c: Client, path: string, filter?: string) => {
 };
 
 beforeAll(async () => {
-  emu = await startArmEmulator({ graph: { applications: [aServicePrincipal(STRANGER.objectId, STRANGER.appId, STRANGER.secret, 'stranger')] } });
+  emu = await startArmEmulator({
+    graph: { applications: [aServicePrincipal(STRANGER.objectId, STRANGER.appId, STRANGER.secret, 'stranger')] },
+  });
   const scopes = [`${emu.endpoints.graph}/.default`];
   graph = getClient(emu.endpoints.graph, emu.operatorCredential(), { credentials: { scopes }, ...emu.clientOptions });
-  stranger = getClient(emu.endpoints.graph, emu.credentialFor(STRANGER.appId, STRANGER.secret), { credentials: { scopes }, ...emu.clientOptions });
+  stranger = getClient(emu.endpoints.graph, emu.credentialFor(STRANGER.appId, STRANGER.secret), {
+    credentials: { scopes },
+    ...emu.clientOptions,
+  });
   app = (await graph.pathUnchecked('/v1.0/applications').post({ body: { displayName: 'ci-pull-21' } })).body as any;
   sp = (await graph.pathUnchecked('/v1.0/servicePrincipals').post({ body: { appId: app.appId } })).body as any;
   const msi = new ManagedServiceIdentityClient(emu.operatorCredential(), emu.endpoints.subscriptionId, armClientOptions(emu));
@@ -54,20 +63,40 @@ describe('Graph queries real tools send', () => {
 
   it("finds a managed identity's service principal by its client id, as ARM wrote it", async () => {
     const res = await list(graph, '/v1.0/servicePrincipals', `servicePrincipalNames/any(c:c eq '${identity.clientId}')`);
-    expect(res.body.value).toEqual([expect.objectContaining({ id: identity.principalId, appId: identity.clientId, servicePrincipalType: 'ManagedIdentity', servicePrincipalNames: [identity.clientId, identity.id] })]);
+    expect(res.body.value).toEqual([
+      expect.objectContaining({
+        id: identity.principalId,
+        appId: identity.clientId,
+        servicePrincipalType: 'ManagedIdentity',
+        servicePrincipalNames: [identity.clientId, identity.id],
+      }),
+    ]);
     const byAppId = await list(graph, `/v1.0/servicePrincipals(appId='${identity.clientId}')`);
     expect(byAppId.body).toMatchObject({ id: identity.principalId, displayName: 'id-graph-21' });
   });
 
   it('filters by startswith(displayName), appId eq and displayName eq on applications and service principals', async () => {
-    expect((await list(graph, '/v1.0/servicePrincipals', "startswith(displayName,'ci-pull')")).body.value.map((s: { id: string }) => s.id)).toEqual([sp.id]);
-    expect((await list(graph, '/v1.0/applications', "startswith(displayName,'CI-PULL')")).body.value.map((a: { id: string }) => a.id)).toEqual([app.id]);
-    expect((await list(graph, '/v1.0/applications', `appId eq '${app.appId}'`)).body.value.map((a: { id: string }) => a.id)).toEqual([app.id]);
-    expect((await list(graph, '/v1.0/servicePrincipals', "displayName eq 'id-graph-21'")).body.value.map((s: { id: string }) => s.id)).toEqual([identity.principalId]);
+    expect(
+      (await list(graph, '/v1.0/servicePrincipals', "startswith(displayName,'ci-pull')")).body.value.map((s: { id: string }) => s.id),
+    ).toEqual([sp.id]);
+    expect(
+      (await list(graph, '/v1.0/applications', "startswith(displayName,'CI-PULL')")).body.value.map((a: { id: string }) => a.id),
+    ).toEqual([app.id]);
+    expect((await list(graph, '/v1.0/applications', `appId eq '${app.appId}'`)).body.value.map((a: { id: string }) => a.id)).toEqual([
+      app.id,
+    ]);
+    expect(
+      (await list(graph, '/v1.0/servicePrincipals', "displayName eq 'id-graph-21'")).body.value.map((s: { id: string }) => s.id),
+    ).toEqual([identity.principalId]);
   });
 
   it('resolves object ids with directoryObjects/getByIds, by type', async () => {
-    const res = await graph.pathUnchecked('/v1.0/directoryObjects/getByIds').post({ body: { ids: [sp.id, app.id, identity.principalId, OPERATOR.objectId, '0f000000-0000-4000-8000-000000000000'], types: ['servicePrincipal'] } });
+    const res = await graph.pathUnchecked('/v1.0/directoryObjects/getByIds').post({
+      body: {
+        ids: [sp.id, app.id, identity.principalId, OPERATOR.objectId, '0f000000-0000-4000-8000-000000000000'],
+        types: ['servicePrincipal'],
+      },
+    });
     expect(res.status).toBe('200');
     const value = (res.body as any).value as Array<{ '@odata.type': string; id: string }>;
     expect(value.map((o) => [o['@odata.type'], o.id])).toEqual([
@@ -76,13 +105,17 @@ describe('Graph queries real tools send', () => {
       ['#microsoft.graph.servicePrincipal', OPERATOR.objectId],
     ]);
     const apps = await graph.pathUnchecked('/v1.0/directoryObjects/getByIds').post({ body: { ids: [app.id] } });
-    expect((apps.body as any).value).toEqual([expect.objectContaining({ '@odata.type': '#microsoft.graph.application', id: app.id, displayName: 'ci-pull-21' })]);
+    expect((apps.body as any).value).toEqual([
+      expect.objectContaining({ '@odata.type': '#microsoft.graph.application', id: app.id, displayName: 'ci-pull-21' }),
+    ]);
   });
 
   it('keeps answering Request_UnsupportedQuery for a clause it does not serve, and shows a caller without permissions nothing', async () => {
     const res = await list(graph, '/v1.0/servicePrincipals', "endswith(displayName,'pull-21')");
     expect([res.status, res.body.error.code]).toEqual([400, 'Request_UnsupportedQuery']);
-    expect((await list(stranger, '/v1.0/servicePrincipals', `servicePrincipalNames/any(c:c eq '${identity.clientId}')`)).body.value).toEqual([]);
+    expect(
+      (await list(stranger, '/v1.0/servicePrincipals', `servicePrincipalNames/any(c:c eq '${identity.clientId}')`)).body.value,
+    ).toEqual([]);
     const denied = await stranger.pathUnchecked('/v1.0/directoryObjects/getByIds').post({ body: { ids: [sp.id] } });
     expect(denied.status).toBe('403');
   });

@@ -16,13 +16,22 @@ let arm: Client;
 let stranger: Client;
 let msi: ManagedServiceIdentityClient;
 let sub: string;
-const STRANGER = { objectId: '0d000000-0000-4000-8000-0000000021a1', appId: '0d000000-0000-4000-8000-0000000021c1', secret: 'stranger-secret-21' };
+const STRANGER = {
+  objectId: '0d000000-0000-4000-8000-0000000021a1',
+  appId: '0d000000-0000-4000-8000-0000000021c1',
+  secret: 'stranger-secret-21',
+};
 const V = { rg: '2021-04-01', acr: '2025-11-01', kv: '2023-07-01', vm: '2024-07-01' } as const;
 
 beforeAll(async () => {
-  emu = await startArmEmulator({ graph: { applications: [aServicePrincipal(STRANGER.objectId, STRANGER.appId, STRANGER.secret, 'stranger')] } });
+  emu = await startArmEmulator({
+    graph: { applications: [aServicePrincipal(STRANGER.objectId, STRANGER.appId, STRANGER.secret, 'stranger')] },
+  });
   arm = getClient(emu.endpoints.arm, emu.operatorCredential(), { credentials: { scopes: [ARM_SCOPE] }, ...emu.clientOptions });
-  stranger = getClient(emu.endpoints.arm, emu.credentialFor(STRANGER.appId, STRANGER.secret), { credentials: { scopes: [ARM_SCOPE] }, ...emu.clientOptions });
+  stranger = getClient(emu.endpoints.arm, emu.credentialFor(STRANGER.appId, STRANGER.secret), {
+    credentials: { scopes: [ARM_SCOPE] },
+    ...emu.clientOptions,
+  });
   msi = new ManagedServiceIdentityClient(emu.operatorCredential(), emu.endpoints.subscriptionId, armClientOptions(emu));
   sub = `/subscriptions/${emu.endpoints.subscriptionId}`;
 });
@@ -78,7 +87,11 @@ describe('remaining-request headers (item 7)', () => {
   // https://learn.microsoft.com/azure/governance/resource-graph/concepts/guidance-for-throttled-requests:
   // every query response carries x-ms-user-quota-remaining and x-ms-user-quota-resets-after (15 per 5 s).
   it('answers every Resource Graph query with the user quota left in its window', async () => {
-    const query = () => arm.pathUnchecked('/providers/Microsoft.ResourceGraph/resources').post({ body: { subscriptions: [emu.endpoints.subscriptionId], query: "resources | where type =~ 'microsoft.keyvault/vaults'" }, queryParameters: { 'api-version': '2022-10-01' } });
+    const query = () =>
+      arm.pathUnchecked('/providers/Microsoft.ResourceGraph/resources').post({
+        body: { subscriptions: [emu.endpoints.subscriptionId], query: "resources | where type =~ 'microsoft.keyvault/vaults'" },
+        queryParameters: { 'api-version': '2022-10-01' },
+      });
     const first = await query();
     const second = await query();
     const left = [first, second].map((r) => Number((r.headers as Record<string, string>)['x-ms-user-quota-remaining']));
@@ -91,7 +104,14 @@ describe('remaining-request headers (item 7)', () => {
     await emu.admin('PUT', '/faults', { throttle: { enabled: true, burst: 3, refillPerSecond: 0.5 } });
     try {
       const left: string[] = [];
-      for (const n of [1, 2, 3]) left.push(String((await put(`${sub}/resourceGroups/rg-left-${n}`, V.rg, { location: 'westeurope' })).headers['x-ms-ratelimit-remaining-subscription-writes']));
+      for (const n of [1, 2, 3])
+        left.push(
+          String(
+            (await put(`${sub}/resourceGroups/rg-left-${n}`, V.rg, { location: 'westeurope' })).headers[
+              'x-ms-ratelimit-remaining-subscription-writes'
+            ],
+          ),
+        );
       expect(left).toEqual(['2', '1', '0']);
       // Raw, so the SDK's throttling policy does not wait and retry.
       const refused = await armCaller(emu)('PUT', `${sub}/resourceGroups/rg-left-4`, { location: 'westeurope' }, V.rg);
@@ -109,17 +129,39 @@ describe('remaining-request headers (item 7)', () => {
 // the `$filter` grammar in resources.json's parameter description, `$top` and `nextLink` (ResourceListResult).
 describe('listing and finding resources (item 8)', () => {
   beforeAll(async () => {
-    for (const rg of ['rg-list-a', 'rg-list-b']) expect((await put(`${sub}/resourceGroups/${rg}`, V.rg, { location: 'westeurope' })).status).toBe(201);
-    await put(`${sub}/resourceGroups/rg-list-a/providers/Microsoft.ContainerRegistry/registries/findmeacr`, V.acr, { location: 'westeurope', sku: { name: 'Standard' }, tags: { team: 'blue' } });
-    await put(`${sub}/resourceGroups/rg-list-b/providers/Microsoft.ContainerRegistry/registries/otheracr`, V.acr, { location: 'westeurope', sku: { name: 'Standard' }, tags: { team: 'red' } });
-    await put(`${sub}/resourceGroups/rg-list-b/providers/Microsoft.KeyVault/vaults/findme-kv`, V.kv, { location: 'westeurope', properties: { tenantId: emu.endpoints.tenantId, sku: { family: 'A', name: 'standard' } }, tags: { team: 'blue' } });
+    for (const rg of ['rg-list-a', 'rg-list-b'])
+      expect((await put(`${sub}/resourceGroups/${rg}`, V.rg, { location: 'westeurope' })).status).toBe(201);
+    await put(`${sub}/resourceGroups/rg-list-a/providers/Microsoft.ContainerRegistry/registries/findmeacr`, V.acr, {
+      location: 'westeurope',
+      sku: { name: 'Standard' },
+      tags: { team: 'blue' },
+    });
+    await put(`${sub}/resourceGroups/rg-list-b/providers/Microsoft.ContainerRegistry/registries/otheracr`, V.acr, {
+      location: 'westeurope',
+      sku: { name: 'Standard' },
+      tags: { team: 'red' },
+    });
+    await put(`${sub}/resourceGroups/rg-list-b/providers/Microsoft.KeyVault/vaults/findme-kv`, V.kv, {
+      location: 'westeurope',
+      properties: { tenantId: emu.endpoints.tenantId, sku: { family: 'A', name: 'standard' } },
+      tags: { team: 'blue' },
+    });
   });
 
   it('finds a registry by type and name across the subscription, as `az acr show -n` does', async () => {
-    const res = await get(arm, `${sub}/resources`, { 'api-version': V.rg, $filter: "resourceType eq 'Microsoft.ContainerRegistry/registries' and name eq 'findmeacr'" });
+    const res = await get(arm, `${sub}/resources`, {
+      'api-version': V.rg,
+      $filter: "resourceType eq 'Microsoft.ContainerRegistry/registries' and name eq 'findmeacr'",
+    });
     expect(res.status).toBe(200);
     expect(res.body.value).toEqual([
-      expect.objectContaining({ id: `${sub}/resourceGroups/rg-list-a/providers/Microsoft.ContainerRegistry/registries/findmeacr`, name: 'findmeacr', type: 'Microsoft.ContainerRegistry/registries', location: 'westeurope', tags: { team: 'blue' } }),
+      expect.objectContaining({
+        id: `${sub}/resourceGroups/rg-list-a/providers/Microsoft.ContainerRegistry/registries/findmeacr`,
+        name: 'findmeacr',
+        type: 'Microsoft.ContainerRegistry/registries',
+        location: 'westeurope',
+        tags: { team: 'blue' },
+      }),
     ]);
     const vault = await get(arm, `${sub}/resources`, { 'api-version': V.rg, $filter: "resourceType eq 'microsoft.keyvault/vaults'" });
     expect(vault.body.value.map((r: { name: string }) => r.name).sort()).toEqual(['demo-vault', 'findme-kv']);
@@ -131,9 +173,14 @@ describe('listing and finding resources (item 8)', () => {
     const blue = await get(arm, `${sub}/resources`, { 'api-version': V.rg, $filter: "tagName eq 'team' and tagValue eq 'blue'" });
     expect(blue.body.value.map((r: { name: string }) => r.name).sort()).toEqual(['findme-kv', 'findmeacr']);
     expect(blue.body.value.every((r: { tags?: unknown }) => r.tags === undefined)).toBe(true);
-    const sub1 = await get(arm, `${sub}/resources`, { 'api-version': V.rg, $filter: "substringof('findme', name) and resourceGroup eq 'rg-list-b'" });
+    const sub1 = await get(arm, `${sub}/resources`, {
+      'api-version': V.rg,
+      $filter: "substringof('findme', name) and resourceGroup eq 'rg-list-b'",
+    });
     expect(sub1.body.value.map((r: { name: string }) => r.name)).toEqual(['findme-kv']);
-    expect((await get(arm, `${sub}/resourceGroups/no-such-rg/resources`, { 'api-version': V.rg })).body.error.code).toBe('ResourceGroupNotFound');
+    expect((await get(arm, `${sub}/resourceGroups/no-such-rg/resources`, { 'api-version': V.rg })).body.error.code).toBe(
+      'ResourceGroupNotFound',
+    );
   });
 
   it('pages with $top and nextLink until every resource is seen once', async () => {
@@ -162,7 +209,14 @@ describe('what a client asks before it acts (item 9)', () => {
   // Subscriptions_List: resources/.../2021-04-01/examples/GetSubscriptions.json.
   it('lists the subscriptions a caller holds a role in, and none for a caller without', async () => {
     const mine = await get(arm, '/subscriptions', { 'api-version': '2022-12-01' });
-    expect(mine.body.value).toEqual([expect.objectContaining({ id: sub, subscriptionId: emu.endpoints.subscriptionId, tenantId: emu.endpoints.tenantId, state: 'Enabled' })]);
+    expect(mine.body.value).toEqual([
+      expect.objectContaining({
+        id: sub,
+        subscriptionId: emu.endpoints.subscriptionId,
+        tenantId: emu.endpoints.tenantId,
+        state: 'Enabled',
+      }),
+    ]);
     expect((await get(stranger, '/subscriptions', { 'api-version': '2022-12-01' })).body.value).toEqual([]);
   });
 
@@ -174,26 +228,43 @@ describe('what a client asks before it acts (item 9)', () => {
     expect(registries.apiVersions[0]).toBe('2025-11-01');
     expect(registries.apiVersions).toContain('2019-05-01');
     expect(res.body.resourceTypes.map((t: { resourceType: string }) => t.resourceType)).toContain('registries/tasks');
-    expect((await get(arm, `${sub}/providers/Microsoft.Nothing`, { 'api-version': V.rg })).body.error.code).toBe('InvalidResourceNamespace');
+    expect((await get(arm, `${sub}/providers/Microsoft.Nothing`, { 'api-version': V.rg })).body.error.code).toBe(
+      'InvalidResourceNamespace',
+    );
   });
 
   // Tags_List: resources.json `TagsListResult` / `TagDetails` (tagName, count {type, value}, values[{tagValue, count}]).
   it('lists tag names with their values and counts', async () => {
     await put(`${sub}/resourceGroups/rg-tags`, V.rg, { location: 'westeurope', tags: { costcenter: '42' } });
-    await put(`${sub}/resourceGroups/rg-tags/providers/Microsoft.ContainerRegistry/registries/tagsacr`, V.acr, { location: 'westeurope', sku: { name: 'Basic' }, tags: { costcenter: '42', owner: 'ops' } });
+    await put(`${sub}/resourceGroups/rg-tags/providers/Microsoft.ContainerRegistry/registries/tagsacr`, V.acr, {
+      location: 'westeurope',
+      sku: { name: 'Basic' },
+      tags: { costcenter: '42', owner: 'ops' },
+    });
     const res = await get(arm, `${sub}/tagNames`, { 'api-version': V.rg });
     const cc = res.body.value.find((t: { tagName: string }) => t.tagName === 'costcenter');
-    expect(cc).toEqual({ id: `${sub}/tagNames/costcenter`, tagName: 'costcenter', count: { type: 'Total', value: 2 }, values: [{ id: `${sub}/tagNames/costcenter/tagValues/42`, tagValue: '42', count: { type: 'Total', value: 2 } }] });
+    expect(cc).toEqual({
+      id: `${sub}/tagNames/costcenter`,
+      tagName: 'costcenter',
+      count: { type: 'Total', value: 2 },
+      values: [{ id: `${sub}/tagNames/costcenter/tagValues/42`, tagValue: '42', count: { type: 'Total', value: 2 } }],
+    });
   });
 
   // ResourceGroups_CheckExistence: resources/.../2021-04-01/examples/CheckExistenceResourceGroups.json (204, 404).
   it('answers HEAD on a resource group 204 when it exists and 404 when not, as `az group exists` reads it', async () => {
-    const exists = await arm.pathUnchecked(`${sub}/resourcegroups/${DEFAULT_RESOURCE_GROUP}`).head({ queryParameters: { 'api-version': V.rg } });
+    const exists = await arm
+      .pathUnchecked(`${sub}/resourcegroups/${DEFAULT_RESOURCE_GROUP}`)
+      .head({ queryParameters: { 'api-version': V.rg } });
     const missing = await arm.pathUnchecked(`${sub}/resourcegroups/nope-rg`).head({ queryParameters: { 'api-version': V.rg } });
     expect([exists.status, missing.status]).toEqual(['204', '404']);
     // Resources_CheckExistence (examples/CheckExistenceResources.json) likewise, on a resource.
-    const vault = await arm.pathUnchecked(`${sub}/resourceGroups/${DEFAULT_RESOURCE_GROUP}/providers/Microsoft.KeyVault/vaults/demo-vault`).head({ queryParameters: { 'api-version': V.kv } });
-    const noVault = await arm.pathUnchecked(`${sub}/resourceGroups/${DEFAULT_RESOURCE_GROUP}/providers/Microsoft.KeyVault/vaults/no-vault`).head({ queryParameters: { 'api-version': V.kv } });
+    const vault = await arm
+      .pathUnchecked(`${sub}/resourceGroups/${DEFAULT_RESOURCE_GROUP}/providers/Microsoft.KeyVault/vaults/demo-vault`)
+      .head({ queryParameters: { 'api-version': V.kv } });
+    const noVault = await arm
+      .pathUnchecked(`${sub}/resourceGroups/${DEFAULT_RESOURCE_GROUP}/providers/Microsoft.KeyVault/vaults/no-vault`)
+      .head({ queryParameters: { 'api-version': V.kv } });
     expect([vault.status, noVault.status]).toEqual(['204', '404']);
   });
 
@@ -204,18 +275,34 @@ describe('what a client asks before it acts (item 9)', () => {
     const anonymous = getClient(emu.endpoints.arm, { ...emu.clientOptions });
     const old = await get(anonymous, '/metadata/endpoints', { 'api-version': '2015-01-01' });
     expect(old.status).toBe(200);
-    expect(old.body).toMatchObject({ authentication: { loginEndpoint: `${emu.endpoints.login}/`, audiences: expect.arrayContaining(['https://management.azure.com/']) } });
+    expect(old.body).toMatchObject({
+      authentication: { loginEndpoint: `${emu.endpoints.login}/`, audiences: expect.arrayContaining(['https://management.azure.com/']) },
+    });
     const clouds = await get(anonymous, '/metadata/endpoints', { 'api-version': '2022-09-01' });
-    expect(clouds.body[0]).toMatchObject({ resourceManager: `${emu.endpoints.arm}/`, authentication: { loginEndpoint: `${emu.endpoints.login}/` }, suffixes: { keyVaultDns: 'vault.localhost', acrLoginServer: 'azurecr.io' } });
+    expect(clouds.body[0]).toMatchObject({
+      resourceManager: `${emu.endpoints.arm}/`,
+      authentication: { loginEndpoint: `${emu.endpoints.login}/` },
+      suffixes: { keyVaultDns: 'vault.localhost', acrLoginServer: 'azurecr.io' },
+    });
   });
 });
 
 describe('paths and versions as ARM treats them (item 10)', () => {
   it('ignores an empty path segment and answers ids in Azure’s casing whatever the request said', async () => {
-    const created = await put(`${sub}/resourcegroups/${DEFAULT_RESOURCE_GROUP}/providers/microsoft.containerregistry/REGISTRIES/casedacr`, V.acr, { location: 'westeurope', sku: { name: 'Basic' } });
+    const created = await put(
+      `${sub}/resourcegroups/${DEFAULT_RESOURCE_GROUP}/providers/microsoft.containerregistry/REGISTRIES/casedacr`,
+      V.acr,
+      { location: 'westeurope', sku: { name: 'Basic' } },
+    );
     expect(created.status).toBe(201);
-    expect(created.body.id).toBe(`${sub}/resourceGroups/${DEFAULT_RESOURCE_GROUP}/providers/Microsoft.ContainerRegistry/registries/casedacr`);
-    const doubled = await get(arm, `${sub}/resourceGroups/${DEFAULT_RESOURCE_GROUP}/providers/Microsoft.ContainerRegistry//registries/casedacr`, { 'api-version': V.acr });
+    expect(created.body.id).toBe(
+      `${sub}/resourceGroups/${DEFAULT_RESOURCE_GROUP}/providers/Microsoft.ContainerRegistry/registries/casedacr`,
+    );
+    const doubled = await get(
+      arm,
+      `${sub}/resourceGroups/${DEFAULT_RESOURCE_GROUP}/providers/Microsoft.ContainerRegistry//registries/casedacr`,
+      { 'api-version': V.acr },
+    );
     expect([doubled.status, doubled.body.name]).toEqual([200, 'casedacr']);
     const rg = await put(`${sub}/resourcegroups/rg-lower`, V.rg, { location: 'westeurope' });
     expect(rg.body.id).toBe(`${sub}/resourceGroups/rg-lower`);
@@ -224,7 +311,11 @@ describe('paths and versions as ARM treats them (item 10)', () => {
   // https://learn.microsoft.com/azure/azure-resource-manager/troubleshooting/error-register-resource-provider (NoRegisteredProviderFound)
   // and …/error-invalid-api-version (InvalidApiVersionParameter): the message lists the versions the type has.
   it('refuses an api-version the type does not publish, naming the valid ones', async () => {
-    const acr = await get(arm, `${sub}/resourceGroups/${DEFAULT_RESOURCE_GROUP}/providers/Microsoft.ContainerRegistry/registries/casedacr`, { 'api-version': '2024-03-01' });
+    const acr = await get(
+      arm,
+      `${sub}/resourceGroups/${DEFAULT_RESOURCE_GROUP}/providers/Microsoft.ContainerRegistry/registries/casedacr`,
+      { 'api-version': '2024-03-01' },
+    );
     expect([acr.status, acr.body.error.code]).toEqual([400, 'NoRegisteredProviderFound']);
     expect(acr.body.error.message).toContain("API version '2024-03-01' for type 'registries'");
     expect(acr.body.error.message).toContain('2025-11-01');
@@ -248,21 +339,36 @@ describe('paths and versions as ARM treats them (item 10)', () => {
 describe('template deployments (item 12)', () => {
   it('refuses PUT and validate with a clear "not supported by the emulator" error, never a 404', async () => {
     const deployment = `${sub}/resourceGroups/${DEFAULT_RESOURCE_GROUP}/providers/Microsoft.Resources/deployments/my-deployment`;
-    const body = { properties: { mode: 'Incremental', template: { $schema: 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#', contentVersion: '1.0.0.0', resources: [] } } };
+    const body = {
+      properties: {
+        mode: 'Incremental',
+        template: {
+          $schema: 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#',
+          contentVersion: '1.0.0.0',
+          resources: [],
+        },
+      },
+    };
     const created = await put(deployment, V.rg, body);
     expect([created.status, created.body.error.code]).toEqual([400, 'DeploymentNotSupportedByEmulator']);
     expect(created.body.error.message).toMatch(/not supported by the emulator/);
     const validate = await arm.pathUnchecked(`${deployment}/validate`).post({ body, queryParameters: { 'api-version': V.rg } });
     expect([validate.status, (validate.body as any).error.code]).toEqual(['400', 'DeploymentNotSupportedByEmulator']);
-    const atSubscription = await arm.pathUnchecked(`${sub}/providers/Microsoft.Resources/deployments/sub-deployment/validate`).post({ body: { ...body, location: 'westeurope' }, queryParameters: { 'api-version': V.rg } });
+    const atSubscription = await arm
+      .pathUnchecked(`${sub}/providers/Microsoft.Resources/deployments/sub-deployment/validate`)
+      .post({ body: { ...body, location: 'westeurope' }, queryParameters: { 'api-version': V.rg } });
     expect(atSubscription.status).toBe('400');
     expect((await get(arm, deployment, { 'api-version': V.rg })).body.error.code).toBe('DeploymentNotFound');
   });
 
   it('reads the JSONC body the Azure CLI sends (`template:{…}` unquoted), as ARM does, and still refuses the deployment clearly', async () => {
     const token = (await emu.operatorCredential().getToken(ARM_SCOPE))!.token;
-    const body = '{"properties": {"parameters": {}, "mode": "Incremental", template:{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#", "contentVersion": "1.0.0.0", "resources": []}}}';
-    const res = await emu.fetch(`${emu.endpoints.arm}${sub}/resourcegroups/${DEFAULT_RESOURCE_GROUP}/providers/Microsoft.Resources/deployments/cli/validate?api-version=2021-04-01`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
+    const body =
+      '{"properties": {"parameters": {}, "mode": "Incremental", template:{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#", "contentVersion": "1.0.0.0", "resources": []}}}';
+    const res = await emu.fetch(
+      `${emu.endpoints.arm}${sub}/resourcegroups/${DEFAULT_RESOURCE_GROUP}/providers/Microsoft.Resources/deployments/cli/validate?api-version=2021-04-01`,
+      { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body },
+    );
     expect([res.status, res.json<{ error: { code: string } }>().error.code]).toEqual([400, 'DeploymentNotSupportedByEmulator']);
   });
 });
@@ -277,8 +383,17 @@ describe('an AD FS-style authority for the Azure CLI', () => {
     expect(config.status).toBe(200);
     const tokenEndpoint = config.json<{ token_endpoint: string }>().token_endpoint;
     expect(tokenEndpoint).toBe(`${emu.endpoints.login}/${emu.endpoints.tenantId}/oauth2/v2.0/token`);
-    const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: emu.endpoints.operator.clientId, client_secret: emu.endpoints.operator.clientSecret, scope: 'https://management.core.windows.net//.default' });
-    const token = await emu.fetch(tokenEndpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+    const form = new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: emu.endpoints.operator.clientId,
+      client_secret: emu.endpoints.operator.clientSecret,
+      scope: 'https://management.core.windows.net//.default',
+    });
+    const token = await emu.fetch(tokenEndpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form.toString(),
+    });
     expect([token.status, typeof token.json<{ access_token?: string }>().access_token]).toEqual([200, 'string']);
     expect((await emu.fetch(`${emu.endpoints.login}/not-a-tenant/.well-known/openid-configuration`)).status).toBe(400);
   });

@@ -37,16 +37,33 @@ function statusOf() {
 describe('user-assigned identities through @azure/arm-msi', () => {
   it('creates (201) an identity with a new principal, reads it, updates it (200) keeping the principal, and deletes it', async () => {
     const s = statusOf();
-    const created = await client.userAssignedIdentities.createOrUpdate(RG, 'id-web', { location: 'westeurope', tags: { team: 'web' } }, { onResponse: s.onResponse });
+    const created = await client.userAssignedIdentities.createOrUpdate(
+      RG,
+      'id-web',
+      { location: 'westeurope', tags: { team: 'web' } },
+      { onResponse: s.onResponse },
+    );
     expect(s.seen).toEqual([201]);
-    expect(created).toMatchObject({ name: 'id-web', type: 'Microsoft.ManagedIdentity/userAssignedIdentities', location: 'westeurope', tags: { team: 'web' }, tenantId: emu.endpoints.tenantId, isolationScope: 'None' });
+    expect(created).toMatchObject({
+      name: 'id-web',
+      type: 'Microsoft.ManagedIdentity/userAssignedIdentities',
+      location: 'westeurope',
+      tags: { team: 'web' },
+      tenantId: emu.endpoints.tenantId,
+      isolationScope: 'None',
+    });
     expect(created.principalId).toMatch(/^[0-9a-f-]{36}$/);
     expect(created.clientId).toMatch(/^[0-9a-f-]{36}$/);
 
     const got = await client.userAssignedIdentities.get(RG, 'id-web');
     expect(got).toMatchObject({ id: created.id, principalId: created.principalId, clientId: created.clientId });
 
-    const updated = await client.userAssignedIdentities.createOrUpdate(RG, 'id-web', { location: 'westeurope', tags: { team: 'platform' } }, { onResponse: s.onResponse });
+    const updated = await client.userAssignedIdentities.createOrUpdate(
+      RG,
+      'id-web',
+      { location: 'westeurope', tags: { team: 'platform' } },
+      { onResponse: s.onResponse },
+    );
     expect(s.seen).toEqual([201, 200]);
     expect(updated).toMatchObject({ principalId: created.principalId, tags: { team: 'platform' } });
 
@@ -59,9 +76,23 @@ describe('federated identity credentials through @azure/arm-msi', () => {
   it('answers 201 on create and 200 on update', async () => {
     await client.userAssignedIdentities.createOrUpdate(RG, 'id-wi', { location: 'westeurope' });
     const s = statusOf();
-    const created = await client.federatedIdentityCredentials.createOrUpdate(RG, 'id-wi', 'fic-web', fic('system:serviceaccount:web:api'), { onResponse: s.onResponse });
-    expect(created).toMatchObject({ name: 'fic-web', type: 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials', issuer: ISSUER, subject: 'system:serviceaccount:web:api', audiences: ['api://AzureADTokenExchange'] });
-    const updated = await client.federatedIdentityCredentials.createOrUpdate(RG, 'id-wi', 'fic-web', fic('system:serviceaccount:web:worker'), { onResponse: s.onResponse });
+    const created = await client.federatedIdentityCredentials.createOrUpdate(RG, 'id-wi', 'fic-web', fic('system:serviceaccount:web:api'), {
+      onResponse: s.onResponse,
+    });
+    expect(created).toMatchObject({
+      name: 'fic-web',
+      type: 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials',
+      issuer: ISSUER,
+      subject: 'system:serviceaccount:web:api',
+      audiences: ['api://AzureADTokenExchange'],
+    });
+    const updated = await client.federatedIdentityCredentials.createOrUpdate(
+      RG,
+      'id-wi',
+      'fic-web',
+      fic('system:serviceaccount:web:worker'),
+      { onResponse: s.onResponse },
+    );
     expect(s.seen).toEqual([201, 200]);
     expect(updated.subject).toBe('system:serviceaccount:web:worker');
     expect((await client.federatedIdentityCredentials.get(RG, 'id-wi', 'fic-web')).subject).toBe('system:serviceaccount:web:worker');
@@ -71,7 +102,8 @@ describe('federated identity credentials through @azure/arm-msi', () => {
 
   it('lists every credential of an identity, following nextLink', async () => {
     await client.userAssignedIdentities.createOrUpdate(RG, 'id-list', { location: 'westeurope' });
-    for (let i = 0; i < 5; i++) await client.federatedIdentityCredentials.createOrUpdate(RG, 'id-list', `fic-${i}`, fic(`system:serviceaccount:ns:sa-${i}`));
+    for (let i = 0; i < 5; i++)
+      await client.federatedIdentityCredentials.createOrUpdate(RG, 'id-list', `fic-${i}`, fic(`system:serviceaccount:ns:sa-${i}`));
     await emu.admin('PUT', '/arm/options', { pageSize: 2 });
     try {
       const pages: string[][] = [];
@@ -87,13 +119,18 @@ describe('federated identity credentials through @azure/arm-msi', () => {
     await client.userAssignedIdentities.createOrUpdate(RG, 'id-cap', { location: 'westeurope' });
     await emu.admin('PUT', '/arm/options', { ficLimit: 3 });
     try {
-      for (let i = 0; i < 3; i++) await client.federatedIdentityCredentials.createOrUpdate(RG, 'id-cap', `fic-${i}`, fic(`system:serviceaccount:ns:sa-${i}`));
-      const error = await client.federatedIdentityCredentials.createOrUpdate(RG, 'id-cap', 'fic-3', fic('system:serviceaccount:ns:sa-3')).catch((e: unknown) => e);
+      for (let i = 0; i < 3; i++)
+        await client.federatedIdentityCredentials.createOrUpdate(RG, 'id-cap', `fic-${i}`, fic(`system:serviceaccount:ns:sa-${i}`));
+      const error = await client.federatedIdentityCredentials
+        .createOrUpdate(RG, 'id-cap', 'fic-3', fic('system:serviceaccount:ns:sa-3'))
+        .catch((e: unknown) => e);
       expect(isRestError(error)).toBe(true);
       expect(error).toMatchObject({ statusCode: 400 });
       expect((error as Error).message).toMatch(/maximum number of Federated Identity Credentials/);
       // Updating one already there is still allowed at the cap.
-      await expect(client.federatedIdentityCredentials.createOrUpdate(RG, 'id-cap', 'fic-0', fic('system:serviceaccount:ns:other'))).resolves.toMatchObject({ name: 'fic-0' });
+      await expect(
+        client.federatedIdentityCredentials.createOrUpdate(RG, 'id-cap', 'fic-0', fic('system:serviceaccount:ns:other')),
+      ).resolves.toMatchObject({ name: 'fic-0' });
     } finally {
       await emu.admin('PUT', '/arm/options', { ficLimit: 20 });
     }
@@ -105,7 +142,9 @@ describe('federated identity credentials through @azure/arm-msi', () => {
     try {
       const results = await Promise.allSettled([
         client.federatedIdentityCredentials.createOrUpdate(RG, 'id-race', 'fic-a', fic('system:serviceaccount:ns:a')),
-        new Promise((r) => setTimeout(r, 50)).then(() => client.federatedIdentityCredentials.createOrUpdate(RG, 'id-race', 'fic-b', fic('system:serviceaccount:ns:b'))),
+        new Promise((r) => setTimeout(r, 50)).then(() =>
+          client.federatedIdentityCredentials.createOrUpdate(RG, 'id-race', 'fic-b', fic('system:serviceaccount:ns:b')),
+        ),
       ]);
       expect(results[0]!.status).toBe('fulfilled');
       expect(results[1]!.status).toBe('rejected');
@@ -113,7 +152,9 @@ describe('federated identity credentials through @azure/arm-msi', () => {
       expect(isRestError(reason)).toBe(true);
       expect(reason).toMatchObject({ statusCode: 409, code: 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity' });
       // One write at a time per identity: the retry goes through.
-      await expect(client.federatedIdentityCredentials.createOrUpdate(RG, 'id-race', 'fic-b', fic('system:serviceaccount:ns:b'))).resolves.toMatchObject({ name: 'fic-b' });
+      await expect(
+        client.federatedIdentityCredentials.createOrUpdate(RG, 'id-race', 'fic-b', fic('system:serviceaccount:ns:b')),
+      ).resolves.toMatchObject({ name: 'fic-b' });
     } finally {
       await emu.admin('PUT', '/arm/options', { ficWriteDurationMs: 25 });
     }
@@ -129,9 +170,16 @@ describe('federated identity credentials through @azure/arm-msi', () => {
         new Promise((r) => setTimeout(r, 50)).then(() => client.federatedIdentityCredentials.delete(RG, 'id-race-delete', 'fic-old')),
       ]);
       expect(results[0]!.status).toBe('fulfilled');
-      expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ statusCode: 409, code: 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity' });
+      expect((results[1] as PromiseRejectedResult).reason).toMatchObject({
+        statusCode: 409,
+        code: 'ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity',
+      });
       // The delete did nothing; once the write is done, it goes through.
-      const names = async () => { const out: string[] = []; for await (const f of client.federatedIdentityCredentials.list(RG, 'id-race-delete')) out.push(f.name!); return out.sort(); };
+      const names = async () => {
+        const out: string[] = [];
+        for await (const f of client.federatedIdentityCredentials.list(RG, 'id-race-delete')) out.push(f.name!);
+        return out.sort();
+      };
       expect(await names()).toEqual(['fic-new', 'fic-old']);
       await client.federatedIdentityCredentials.delete(RG, 'id-race-delete', 'fic-old');
       expect(await names()).toEqual(['fic-new']);
@@ -141,6 +189,8 @@ describe('federated identity credentials through @azure/arm-msi', () => {
   });
 
   it('answers 404 ParentResourceNotFound for a credential on an identity that does not exist', async () => {
-    await expect(client.federatedIdentityCredentials.createOrUpdate(RG, 'id-missing', 'fic', fic('system:serviceaccount:ns:x'))).rejects.toMatchObject({ statusCode: 404, code: 'ParentResourceNotFound' });
+    await expect(
+      client.federatedIdentityCredentials.createOrUpdate(RG, 'id-missing', 'fic', fic('system:serviceaccount:ns:x')),
+    ).rejects.toMatchObject({ statusCode: 404, code: 'ParentResourceNotFound' });
   });
 });

@@ -32,7 +32,9 @@ describe('emulator core', () => {
     expect(token.token.split('.')).toHaveLength(3);
     expect(token.expiresOnTimestamp).toBeGreaterThan(Date.now());
     // Wire: expires_on is a string (App Service REST endpoint reference).
-    const raw = await emu.fetch(`${emu.endpoints.identityEndpoint}?api-version=2019-08-01&resource=https://vault.localhost`, { headers: { 'X-IDENTITY-HEADER': emu.endpoints.identityHeader } });
+    const raw = await emu.fetch(`${emu.endpoints.identityEndpoint}?api-version=2019-08-01&resource=https://vault.localhost`, {
+      headers: { 'X-IDENTITY-HEADER': emu.endpoints.identityHeader },
+    });
     const body = raw.json<Record<string, unknown>>();
     expect(typeof body.expires_on).toBe('string');
     expect(body).toMatchObject({ token_type: 'Bearer', resource: 'https://vault.localhost', client_id: emu.endpoints.app.clientId });
@@ -46,15 +48,25 @@ describe('emulator core', () => {
   it('rotates an application password: the new one works, the removed one fails', async () => {
     const token = await tokenOf(GRAPH_SCOPE);
     const call = (method: string, path: string, body?: unknown) =>
-      emu.fetch(`${emu.endpoints.graph}/v1.0${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      emu.fetch(`${emu.endpoints.graph}/v1.0${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
     const app = (await call('POST', '/applications', { displayName: 'pull-sp-test' })).json<{ id: string; appId: string }>();
     expect((await call('POST', '/servicePrincipals', { appId: app.appId })).status).toBe(201);
     const found = (await call('GET', `/applications?$filter=appId eq '${app.appId}'`)).json<{ value: Array<{ id: string }> }>();
     expect(found.value.map((a) => a.id)).toEqual([app.id]);
     // https://learn.microsoft.com/graph/api/application-addpassword (response: passwordCredential with secretText)
-    const p1 = (await call('POST', `/applications/${app.id}/addPassword`, { passwordCredential: { displayName: 'one', endDateTime: '2099-01-01T00:00:00Z' } })).json<{ keyId: string; secretText: string; hint: string }>();
+    const p1 = (
+      await call('POST', `/applications/${app.id}/addPassword`, {
+        passwordCredential: { displayName: 'one', endDateTime: '2099-01-01T00:00:00Z' },
+      })
+    ).json<{ keyId: string; secretText: string; hint: string }>();
     expect(p1.hint).toBe(p1.secretText.slice(0, 3));
-    const p2 = (await call('POST', `/applications(appId='${app.appId}')/addPassword`, { passwordCredential: { displayName: 'two' } })).json<{ keyId: string; secretText: string }>();
+    const p2 = (
+      await call('POST', `/applications(appId='${app.appId}')/addPassword`, { passwordCredential: { displayName: 'two' } })
+    ).json<{ keyId: string; secretText: string }>();
     const listed = (await call('GET', `/applications/${app.id}`)).json<{ passwordCredentials: Array<{ secretText: unknown }> }>();
     expect(listed.passwordCredentials.every((p) => p.secretText === null)).toBe(true);
     expect((await call('POST', `/applications/${app.id}/removePassword`, { keyId: p1.keyId })).status).toBe(204);
@@ -67,14 +79,23 @@ describe('emulator core', () => {
     process.env.IDENTITY_HEADER = emu.endpoints.identityHeader;
     const mi = new ManagedIdentityCredential({ ...emu.clientOptions });
     const { token } = await mi.getToken(GRAPH_SCOPE);
-    const res = await emu.fetch(`${emu.endpoints.graph}/v1.0/applications/${'0a000000-0000-4000-8000-0000000000b1'}`, { headers: { authorization: `Bearer ${token}` } });
+    const res = await emu.fetch(`${emu.endpoints.graph}/v1.0/applications/${'0a000000-0000-4000-8000-0000000000b1'}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(res.status).toBe(403);
-    expect(res.json<{ error: { code: string; innerError: object } }>().error).toMatchObject({ code: 'Authorization_RequestDenied', innerError: expect.any(Object) });
+    expect(res.json<{ error: { code: string; innerError: object } }>().error).toMatchObject({
+      code: 'Authorization_RequestDenied',
+      innerError: expect.any(Object),
+    });
   });
 
   it('answers malformed requests in each API shape', async () => {
     const token = await tokenOf(GRAPH_SCOPE);
-    const bad = await emu.fetch(`${emu.endpoints.graph}/v1.0/applications`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{nope' });
+    const bad = await emu.fetch(`${emu.endpoints.graph}/v1.0/applications`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: '{nope',
+    });
     expect(bad.status).toBe(400);
     expect(bad.json<{ error: { code: string } }>().error.code).toBe('BadRequest');
     const unknown = await emu.fetch(`${emu.endpoints.arm}/subscriptions/x/nothing-here?api-version=2022-01-01`);
@@ -112,16 +133,27 @@ describe('emulator core', () => {
     // Near expiry: advance 11 days → within 30 days of exp → one event for the current version.
     await emu.admin('POST', '/clock/advance', { days: 11 });
     await emu.admin('POST', '/clock/advance', { days: 1 });
-    const state = await emu.admin<{ events: Array<{ eventType: string; subject: string; data: Record<string, unknown> }> }>('GET', '/state');
+    const state = await emu.admin<{ events: Array<{ eventType: string; subject: string; data: Record<string, unknown> }> }>(
+      'GET',
+      '/state',
+    );
     const near = state.body.events.filter((e) => e.eventType === 'Microsoft.KeyVault.SecretNearExpiry');
     expect(near).toHaveLength(1);
-    expect(near[0]).toMatchObject({ subject: 'acr-pull-pwd', data: { ObjectType: 'Secret', ObjectName: 'acr-pull-pwd', VaultName: 'demo-vault', Version: v2.properties.version } });
+    expect(near[0]).toMatchObject({
+      subject: 'acr-pull-pwd',
+      data: { ObjectType: 'Secret', ObjectName: 'acr-pull-pwd', VaultName: 'demo-vault', Version: v2.properties.version },
+    });
   });
 
   it('throttles ARM writes per principal with 429 and Retry-After', async () => {
     await emu.admin('PUT', '/faults', { throttle: { burst: 2, refillPerSecond: 0.5 } });
     const token = await tokenOf('https://management.azure.com/.default');
-    const put = () => emu.fetch(`${emu.endpoints.arm}/subscriptions/${emu.endpoints.subscriptionId}/resourcegroups/x?api-version=2021-04-01`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"location":"westeurope"}' });
+    const put = () =>
+      emu.fetch(`${emu.endpoints.arm}/subscriptions/${emu.endpoints.subscriptionId}/resourcegroups/x?api-version=2021-04-01`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: '{"location":"westeurope"}',
+      });
     const statuses = [(await put()).status, (await put()).status];
     const third = await put();
     expect(statuses).not.toContain(429);
@@ -135,11 +167,15 @@ describe('emulator core', () => {
     await emu.admin('DELETE', '/calls');
     await emu.admin('PUT', '/faults', { latencyMs: { managedIdentity: 150 } });
     const t0 = Date.now();
-    await emu.fetch(`${emu.endpoints.identityEndpoint}?api-version=2019-08-01&resource=https://management.azure.com/`, { headers: { 'X-IDENTITY-HEADER': emu.endpoints.identityHeader } });
+    await emu.fetch(`${emu.endpoints.identityEndpoint}?api-version=2019-08-01&resource=https://management.azure.com/`, {
+      headers: { 'X-IDENTITY-HEADER': emu.endpoints.identityHeader },
+    });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
     await emu.admin('PUT', '/faults', { latencyMs: { managedIdentity: 0 } });
     const calls = await emu.admin<{ calls: Array<{ api: string; route: string; status: number; count: number }> }>('GET', '/calls');
-    expect(calls.body.calls).toContainEqual(expect.objectContaining({ api: 'managedIdentity', route: '/msi/token', status: 200, count: 1 }));
+    expect(calls.body.calls).toContainEqual(
+      expect.objectContaining({ api: 'managedIdentity', route: '/msi/token', status: 200, count: 1 }),
+    );
   });
 });
 

@@ -23,14 +23,22 @@ afterAll(async () => {
 });
 afterEach(async () => {
   const none = { '429': 0, '500': 0, '503': 0 };
-  await emu.admin('PUT', '/faults', { errorRate: { arm: 0, authorization: 0, resourceGraph: 0, graph: 0 }, errors: { arm: none, authorization: none, resourceGraph: none, graph: none, keyVault: none }, retryAfterSeconds: 1 });
+  await emu.admin('PUT', '/faults', {
+    errorRate: { arm: 0, authorization: 0, resourceGraph: 0, graph: 0 },
+    errors: { arm: none, authorization: none, resourceGraph: none, graph: none, keyVault: none },
+    retryAfterSeconds: 1,
+  });
 });
 
 async function arm(method: string, path: string, body?: unknown, apiVersion = '2021-04-01') {
   const token = (await emu.operatorCredential().getToken(ARM_SCOPE))!.token;
   const url = new URL(`${emu.endpoints.arm}${path}`);
   url.searchParams.set('api-version', apiVersion);
-  return emu.fetch(url.toString(), { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return emu.fetch(url.toString(), {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
 }
 
 async function counts(since: number, api: string): Promise<Map<number, number>> {
@@ -53,7 +61,10 @@ describe('error injection by status', () => {
       expect(res.status, method).toBe(429);
       expect(res.headers['retry-after']).toBe('2');
       expect(res.headers[`x-ms-ratelimit-remaining-subscription-${kind}`]).toBe('0');
-      expect(res.json<{ error: { code: string; message: string } }>().error).toMatchObject({ code: 'TooManyRequests', message: expect.stringContaining(operation) });
+      expect(res.json<{ error: { code: string; message: string } }>().error).toMatchObject({
+        code: 'TooManyRequests',
+        message: expect.stringContaining(operation),
+      });
     }
   });
 
@@ -65,7 +76,10 @@ describe('error injection by status', () => {
     const token = (await emu.operatorCredential().getToken('https://graph.microsoft.com/.default'))!.token;
     const graph = await emu.fetch(`${emu.endpoints.graph}/v1.0/applications`, { headers: { authorization: `Bearer ${token}` } });
     expect(graph.status).toBe(500);
-    expect(graph.json<{ error: { code: string; innerError: unknown } }>().error).toMatchObject({ code: 'generalException', innerError: expect.any(Object) });
+    expect(graph.json<{ error: { code: string; innerError: unknown } }>().error).toMatchObject({
+      code: 'generalException',
+      innerError: expect.any(Object),
+    });
   });
 
   it("answers Resource Graph's 429 with its user-quota headers, and Graph's with Retry-After", async () => {
@@ -122,11 +136,16 @@ describe('a real SDK client under 20% 429 and 5% 500', () => {
     }
     const created: number[] = [];
     for (let i = 0; i < 10; i++) {
-      await client.roleAssignments.create(scope, `3f0c7e2a-0000-4000-8000-0000000000${String(i).padStart(2, '0')}`, {
-        roleDefinitionId: `/subscriptions/${emu.endpoints.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${BUILT_IN_ROLE_IDS.AcrPull}`,
-        principalId: `0d0c0b0a-0000-4000-8000-0000000000${String(i).padStart(2, '0')}`,
-        principalType: 'ServicePrincipal',
-      }, { onResponse: (raw) => created.push(raw.status) });
+      await client.roleAssignments.create(
+        scope,
+        `3f0c7e2a-0000-4000-8000-0000000000${String(i).padStart(2, '0')}`,
+        {
+          roleDefinitionId: `/subscriptions/${emu.endpoints.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${BUILT_IN_ROLE_IDS.AcrPull}`,
+          principalId: `0d0c0b0a-0000-4000-8000-0000000000${String(i).padStart(2, '0')}`,
+          principalType: 'ServicePrincipal',
+        },
+        { onResponse: (raw) => created.push(raw.status) },
+      );
     }
     // Every call ended in success: the injected answers were retried, never surfaced.
     expect(created).toEqual(Array(10).fill(201));

@@ -26,7 +26,11 @@ const options = () => ({ log: h.log, trigger: { caller: 'tester' } });
 const appReconciler = (feature: string) => h.deps.reconcilers.find((r) => r.feature === feature)!;
 
 /** A feature of the test's own: records what it was handed and when, and may throw. */
-function recording(feature: ResourceReconciler['feature'], handles: string, behaviour: { runsAfter?: ResourceReconciler['runsAfter']; fail?: Error; log: string[] }) {
+function recording(
+  feature: ResourceReconciler['feature'],
+  handles: string,
+  behaviour: { runsAfter?: ResourceReconciler['runsAfter']; fail?: Error; log: string[] },
+) {
   const seen: ReadResource[] = [];
   const reconciler: ResourceReconciler = {
     feature,
@@ -60,7 +64,11 @@ describe('the resources layer', () => {
     const c = recording(FEATURES.credentials, 'microsoft.containerregistry/registries', { log });
     const reads: string[] = [];
 
-    const result = await reconcileChangedResource({ ...h.deps, arm: countingReads(h.deps.arm, reads), reconcilers: [a.reconciler, b.reconciler, c.reconciler] }, identityId, options());
+    const result = await reconcileChangedResource(
+      { ...h.deps, arm: countingReads(h.deps.arm, reads), reconcilers: [a.reconciler, b.reconciler, c.reconciler] },
+      identityId,
+      options(),
+    );
 
     expect(result.features.map((f) => f.feature)).toEqual([FEATURES.access, FEATURES.workload]);
     expect(a.seen).toHaveLength(1);
@@ -83,20 +91,35 @@ describe('the resources layer', () => {
     expect(log).toEqual(['access started', 'access finished', 'pull credentials started', 'pull credentials finished']);
 
     const failing: string[] = [];
-    const broken = recording(FEATURES.access, type, { log: failing, fail: new TransientAzureError('ServiceUnavailable', 'ARM answered 503') });
+    const broken = recording(FEATURES.access, type, {
+      log: failing,
+      fail: new TransientAzureError('ServiceUnavailable', 'ARM answered 503'),
+    });
     const after = recording(FEATURES.credentials, type, { log: failing, runsAfter: [FEATURES.access] });
-    await expect(reconcileChangedResource({ ...h.deps, reconcilers: [broken.reconciler, after.reconciler] }, registryId, options())).rejects.toBeInstanceOf(TransientAzureError);
+    await expect(
+      reconcileChangedResource({ ...h.deps, reconcilers: [broken.reconciler, after.reconciler] }, registryId, options()),
+    ).rejects.toBeInstanceOf(TransientAzureError);
     expect(after.seen).toEqual([]);
   });
 
   it("lets every feature finish before it rethrows the first one's retryable error: a transient error elsewhere does not hide a grant", async () => {
-    await h.put(`${rg}/providers/Microsoft.ContainerRegistry/registries/layergrantacr`, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group' }, properties: {} });
+    await h.put(`${rg}/providers/Microsoft.ContainerRegistry/registries/layergrantacr`, API.registry, {
+      location: 'westeurope',
+      sku: { name: 'Standard' },
+      tags: { 'acr-pull-allow': 'same-resource-group' },
+      properties: {},
+    });
     const identityId = `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-layer-grant`;
     const identity = await h.put(identityId, API.identity, { location: 'westeurope', tags: { 'acr-pull': 'layergrantacr' } });
     const log: string[] = [];
-    const broken = recording(FEATURES.workload, 'microsoft.managedidentity/userassignedidentities', { log, fail: new TransientAzureError('ServiceUnavailable', 'Entra answered 503') });
+    const broken = recording(FEATURES.workload, 'microsoft.managedidentity/userassignedidentities', {
+      log,
+      fail: new TransientAzureError('ServiceUnavailable', 'Entra answered 503'),
+    });
 
-    await expect(reconcileChangedResource({ ...h.deps, reconcilers: [appReconciler(FEATURES.access), broken.reconciler] }, identityId, options())).rejects.toBeInstanceOf(TransientAzureError);
+    await expect(
+      reconcileChangedResource({ ...h.deps, reconcilers: [appReconciler(FEATURES.access), broken.reconciler] }, identityId, options()),
+    ).rejects.toBeInstanceOf(TransientAzureError);
 
     const granted = await h.assignmentsAt(`${rg}/providers/Microsoft.ContainerRegistry/registries/layergrantacr`);
     expect(granted.map((a) => a.principalId)).toEqual([identity.properties.principalId]);
@@ -106,9 +129,15 @@ describe('the resources layer', () => {
     const vaultId = `${rg}/providers/Microsoft.KeyVault/vaults/kv-layer`;
     const reads: string[] = [];
     // Registry access alone: a Key Vault is workload identity's (its acr-workload-allow consent), not a consumer.
-    const result = await reconcileChangedResource({ ...h.deps, arm: countingReads(h.deps.arm, reads), reconcilers: [appReconciler(FEATURES.access)] }, vaultId, { ...options(), dryRun: true });
+    const result = await reconcileChangedResource(
+      { ...h.deps, arm: countingReads(h.deps.arm, reads), reconcilers: [appReconciler(FEATURES.access)] },
+      vaultId,
+      { ...options(), dryRun: true },
+    );
     expect(result.features).toEqual([]);
-    expect(result.decisions).toMatchObject([{ outcome: 'skipped', resourceId: vaultId, reason: 'resource type microsoft.keyvault/vaults is not one the automation acts on' }]);
+    expect(result.decisions).toMatchObject([
+      { outcome: 'skipped', resourceId: vaultId, reason: 'resource type microsoft.keyvault/vaults is not one the automation acts on' },
+    ]);
     expect(reads).toEqual([]);
   });
 
@@ -125,7 +154,10 @@ describe('the resources layer', () => {
       sweep: { where: "isnotempty(tags['layer-sweep'])", wants: (row) => row.tags['layer-sweep'] === 'yes' },
     };
 
-    const summary = await sweepSubscriptions({ ...h.deps, reconcilers: [sweeping, other.reconciler] }, { log: h.log, sweepId: 'layer-sweep' });
+    const summary = await sweepSubscriptions(
+      { ...h.deps, reconcilers: [sweeping, other.reconciler] },
+      { log: h.log, sweepId: 'layer-sweep' },
+    );
 
     expect(wanting.seen.map((r) => r.id.toLowerCase())).toEqual([claimed.toLowerCase()]);
     expect(other.seen).toEqual([]);

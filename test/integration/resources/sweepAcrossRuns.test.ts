@@ -28,29 +28,50 @@ afterAll(async () => h?.stop());
 
 const registryIn = (rg: string, name: string) => `${rg}/providers/Microsoft.ContainerRegistry/registries/${name}`;
 const vmIn = (rg: string, name: string) => `${rg}/providers/Microsoft.Compute/virtualMachines/${name}`;
-const aVm = async (id: string, tags: Record<string, string>) => (await h.put(id, API.vm, { location: 'westeurope', identity: { type: 'SystemAssigned' }, tags, properties: {} })).identity.principalId as string;
-const aRegistry = (id: string) => h.put(id, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-allow': 'same-resource-group' }, properties: {} });
+const aVm = async (id: string, tags: Record<string, string>) =>
+  (await h.put(id, API.vm, { location: 'westeurope', identity: { type: 'SystemAssigned' }, tags, properties: {} })).identity
+    .principalId as string;
+const aRegistry = (id: string) =>
+  h.put(id, API.registry, {
+    location: 'westeurope',
+    sku: { name: 'Standard' },
+    tags: { 'acr-pull-allow': 'same-resource-group' },
+    properties: {},
+  });
 const progress = () => createTableSweepProgress(createTableClient(h.deps.config, h.emu.operatorCredential(), STATUS_TABLE_SUFFIX));
-const rowsOf = async (correlationId: string) => (await h.deps.audit.query({ top: 1000 })).items.filter((r) => r.correlationId === correlationId || r.eventId === correlationId);
+const rowsOf = async (correlationId: string) =>
+  (await h.deps.audit.query({ top: 1000 })).items.filter((r) => r.correlationId === correlationId || r.eventId === correlationId);
 
 describe('work too big for one run', () => {
   it('a registry event past its Resource Graph budget is finished by the next sweep, from where it stopped, and the rows say so', async () => {
     const rg = await h.rg('rg-unfinished');
     const acr = registryIn(rg, 'unfinishedacr');
     // Three consumers name the registry before it exists (their events found no registry: nothing granted).
-    const principals = [await aVm(vmIn(rg, 'vm-u-1'), { 'acr-pull': 'unfinishedacr' }), await aVm(vmIn(rg, 'vm-u-2'), { 'acr-pull': 'unfinishedacr' }), await aVm(vmIn(rg, 'vm-u-3'), { 'acr-pull': 'unfinishedacr' })];
+    const principals = [
+      await aVm(vmIn(rg, 'vm-u-1'), { 'acr-pull': 'unfinishedacr' }),
+      await aVm(vmIn(rg, 'vm-u-2'), { 'acr-pull': 'unfinishedacr' }),
+      await aVm(vmIn(rg, 'vm-u-3'), { 'acr-pull': 'unfinishedacr' }),
+    ];
     await aRegistry(acr);
     // The real adapter, one row per page, the registry budget cut to 2 pages.
     const graph = createResourceGraph(h.deps.config, h.emu.operatorCredential(), { clientOptions: h.emu.clientOptions, pageSize: 1 });
     const skipTokens: (string | undefined)[] = [];
     const deps: SweepDeps = {
       ...h.deps,
-      resourceGraph: { ...graph, queryWithin: (q: string, s: readonly string[], b: QueryBudget, o?: { abortSignal?: AbortSignal }) => (skipTokens.push(b.skipToken), graph.queryWithin(q, s, { ...b, maxPages: 2 }, o)) },
+      resourceGraph: {
+        ...graph,
+        queryWithin: (q: string, s: readonly string[], b: QueryBudget, o?: { abortSignal?: AbortSignal }) => (
+          skipTokens.push(b.skipToken), graph.queryWithin(q, s, { ...b, maxPages: 2 }, o)
+        ),
+      },
     };
 
     const first = await reconcileResource(deps, acr, { log: h.log, trigger: { eventId: 'evt-unfinished', caller: 'tester' } });
     expect(first.decisions.filter((d) => d.outcome === 'granted')).toHaveLength(2);
-    expect(first.decisions.find((d) => d.outcome === 'failed')).toMatchObject({ errorCode: 'QueryBudgetExhausted', details: { unfinished: true, startedBy: 'evt-unfinished', runs: 1, rowsRead: 2 } });
+    expect(first.decisions.find((d) => d.outcome === 'failed')).toMatchObject({
+      errorCode: 'QueryBudgetExhausted',
+      details: { unfinished: true, startedBy: 'evt-unfinished', runs: 1, rowsRead: 2 },
+    });
     const [recorded] = await h.deps.registryContinuations!.list();
     expect(recorded).toMatchObject({ startedBy: 'evt-unfinished', runs: 1, rowsRead: 2 });
     expect(recorded!.skipToken).not.toBe('');
@@ -142,7 +163,10 @@ describe('work too big for one run', () => {
 
   it('does not let a lease written far ahead (a hand-edited row) block every sweep', async () => {
     const table = await createTableClient(h.deps.config, h.emu.operatorCredential(), STATUS_TABLE_SUFFIX).client();
-    await table.upsertEntity({ partitionKey: 'sweep', rowKey: 'progress', owner: 'forged', leaseUntil: '2099-01-01T00:00:00.000Z', cursor: '' }, 'Replace');
+    await table.upsertEntity(
+      { partitionKey: 'sweep', rowKey: 'progress', owner: 'forged', leaseUntil: '2099-01-01T00:00:00.000Z', cursor: '' },
+      'Replace',
+    );
     const summary = await sweepSubscriptions(h.deps, { log: h.log, sweepId: 'after-forged', progress: progress() });
     expect(summary.busy).toBeUndefined();
     expect(summary.resources).toBeGreaterThan(0);

@@ -2,7 +2,7 @@
  * Issue 18.1/18.4: dead-lettered events, counted from Event Grid's dead-letter container with the
  * real Blob SDK against Azurite's Blob service. The test writes the blobs as Event Grid does:
  * `<SUBSCRIPTION NAME IN UPPER CASE>/<YYYY>/<M>/<D>/<H>/<guid>.json`, each a JSON array of events
- * with `deadLetterReason`, `deliveryAttempts`, `lastDeliveryOutcome`… 
+ * with `deadLetterReason`, `deliveryAttempts`, `lastDeliveryOutcome`…
  * (https://learn.microsoft.com/azure/event-grid/manage-event-delivery#set-dead-letter-location,
  * https://learn.microsoft.com/azure/event-grid/delivery-and-retry#dead-letter-events).
  */
@@ -30,7 +30,21 @@ beforeAll(async () => {
   const port = await freePort();
   const bin = join(dirname(createRequire(import.meta.url).resolve('azurite/package.json')), 'dist', 'src', 'blob', 'main.js');
   location = mkdtempSync(join(tmpdir(), 'azurite-blob-'));
-  child = spawnGroup(process.execPath, [bin, '--blobHost', '127.0.0.1', '--blobPort', String(port), '--inMemoryPersistence', '--disableTelemetry', '--skipApiVersionCheck', '--loose'], { name: 'azurite-blob', cwd: location, env: { ...process.env, AZURITE_ACCOUNTS: undefined } });
+  child = spawnGroup(
+    process.execPath,
+    [
+      bin,
+      '--blobHost',
+      '127.0.0.1',
+      '--blobPort',
+      String(port),
+      '--inMemoryPersistence',
+      '--disableTelemetry',
+      '--skipApiVersionCheck',
+      '--loose',
+    ],
+    { name: 'azurite-blob', cwd: location, env: { ...process.env, AZURITE_ACCOUNTS: undefined } },
+  );
   const endpoint = `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
   connectionString = `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_ACCOUNT_KEY};BlobEndpoint=${endpoint};TableEndpoint=http://127.0.0.1:9/${AZURITE_ACCOUNT};`;
   for (let i = 0; ; i++) {
@@ -81,13 +95,22 @@ describe('dead letters', () => {
     const container = BlobServiceClient.fromConnectionString(connectionString).getContainerClient(DEAD_LETTER_CONTAINER);
     await container.createIfNotExists();
     const vm = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm-1';
-    for (const name of [`ACR-PULL-RESOURCE-EVENTS/2026/12/6/8/${randomUUID()}.json`, `ACR-PULL-RESOURCE-EVENTS/2026/12/6/9/${randomUUID()}.json`, `ACR-PULL-SECRET-NEAR-EXPIRY/2026/12/6/8/${randomUUID()}.json`]) {
+    for (const name of [
+      `ACR-PULL-RESOURCE-EVENTS/2026/12/6/8/${randomUUID()}.json`,
+      `ACR-PULL-RESOURCE-EVENTS/2026/12/6/9/${randomUUID()}.json`,
+      `ACR-PULL-SECRET-NEAR-EXPIRY/2026/12/6/8/${randomUUID()}.json`,
+    ]) {
       const body = aDeadLetterBlob(vm);
       await container.getBlockBlobClient(name).upload(body, Buffer.byteLength(body));
     }
 
     const count = await deadLetters!.count(weekAgo);
-    expect(count).toMatchObject({ blobs: 3, recent: 3, truncated: false, bySubscription: { 'ACR-PULL-RESOURCE-EVENTS': 2, 'ACR-PULL-SECRET-NEAR-EXPIRY': 1 } });
+    expect(count).toMatchObject({
+      blobs: 3,
+      recent: 3,
+      truncated: false,
+      bySubscription: { 'ACR-PULL-RESOURCE-EVENTS': 2, 'ACR-PULL-SECRET-NEAR-EXPIRY': 1 },
+    });
     expect(Date.parse(count.newest!)).toBeGreaterThan(weekAgo.getTime());
     expect((await deadLetters!.count(new Date(Date.now() + 60_000))).recent).toBe(0);
 
@@ -105,7 +128,10 @@ describe('dead letters', () => {
   });
 
   it('is not configured where the settings name no blob endpoint, and finds the blob endpoint of the tables account in Azure', () => {
-    const local = loadConfig({ ...PLACEHOLDER_APP_SETTINGS, TABLES_CONNECTION_STRING: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_ACCOUNT_KEY};TableEndpoint=http://127.0.0.1:9/${AZURITE_ACCOUNT};` });
+    const local = loadConfig({
+      ...PLACEHOLDER_APP_SETTINGS,
+      TABLES_CONNECTION_STRING: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_ACCOUNT_KEY};TableEndpoint=http://127.0.0.1:9/${AZURITE_ACCOUNT};`,
+    });
     expect(createDeadLetters(local, createCredential(local))).toBeUndefined();
     expect(blobEndpointOf('https://stacrpull123.table.core.windows.net')).toBe('https://stacrpull123.blob.core.windows.net');
     expect(blobEndpointOf('https://stacrpull123.table.core.chinacloudapi.cn/')).toBe('https://stacrpull123.blob.core.chinacloudapi.cn');

@@ -16,7 +16,10 @@ import { REPO_ROOT } from '../../support/hostProcess.js';
 
 interface Envelope {
   readonly name?: string;
-  readonly data?: { baseType?: string; baseData?: { metrics?: Array<{ name: string; value: number }>; properties?: Record<string, string> } };
+  readonly data?: {
+    baseType?: string;
+    baseData?: { metrics?: Array<{ name: string; value: number }>; properties?: Record<string, string> };
+  };
 }
 const received: Envelope[] = [];
 const paths: string[] = [];
@@ -70,7 +73,10 @@ it('exports decision and rotation counters to Application Insights when its conn
       (error, out) => (error ? reject(error) : resolve(out)),
     );
   });
-  const result = JSON.parse(stdout.trim().split('\n').pop()!) as { mode: string; local: { decisions: Record<string, number>; rotations: Record<string, number> } };
+  const result = JSON.parse(stdout.trim().split('\n').pop()!) as {
+    mode: string;
+    local: { decisions: Record<string, number>; rotations: Record<string, number> };
+  };
   expect(result.mode).toBe('application-insights');
   expect(result.local.decisions).toMatchObject({ granted: 1, failed: 1 });
   expect(result.local.rotations).toMatchObject({ failed: 1 });
@@ -78,11 +84,21 @@ it('exports decision and rotation counters to Application Insights when its conn
   expect(paths).toContain('POST /v2.1/track');
   const points = received
     .filter((e) => e.data?.baseType === 'MetricData')
-    .flatMap((e) => (e.data!.baseData!.metrics ?? []).map((m) => ({ name: m.name, value: m.value, properties: e.data!.baseData!.properties ?? {} })));
+    .flatMap((e) =>
+      (e.data!.baseData!.metrics ?? []).map((m) => ({ name: m.name, value: m.value, properties: e.data!.baseData!.properties ?? {} })),
+    );
   expect(points).toEqual(
     expect.arrayContaining([
-      expect.objectContaining({ name: METRIC_NAMES.decisions, value: 1, properties: expect.objectContaining({ outcome: 'granted', action: 'grant' }) }),
-      expect.objectContaining({ name: METRIC_NAMES.rotations, value: 1, properties: expect.objectContaining({ outcome: 'failed', errorCode: 'Authorization_RequestDenied' }) }),
+      expect.objectContaining({
+        name: METRIC_NAMES.decisions,
+        value: 1,
+        properties: expect.objectContaining({ outcome: 'granted', action: 'grant' }),
+      }),
+      expect.objectContaining({
+        name: METRIC_NAMES.rotations,
+        value: 1,
+        properties: expect.objectContaining({ outcome: 'failed', errorCode: 'Authorization_RequestDenied' }),
+      }),
     ]),
   );
 });

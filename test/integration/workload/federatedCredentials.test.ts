@@ -20,7 +20,12 @@ beforeAll(async () => {
 afterAll(async () => h?.stop());
 
 const identityId = (name: string) => `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}`;
-const fic = (name: string, issuer = 'https://issuer.example/') => ({ name, issuer, subject: `system:serviceaccount:default:${name}`, audiences: [AUDIENCE] });
+const fic = (name: string, issuer = 'https://issuer.example/') => ({
+  name,
+  issuer,
+  subject: `system:serviceaccount:default:${name}`,
+  audiences: [AUDIENCE],
+});
 
 describe('createFederatedCredentials', () => {
   it('creates (201), updates (200), lists and deletes', async () => {
@@ -40,7 +45,10 @@ describe('createFederatedCredentials', () => {
     try {
       const id = identityId('id-race');
       await h.put(id, API.identity, { location: 'westeurope' });
-      const results = await Promise.allSettled([h.deps.federatedCredentials.put(id, fic('a')), h.deps.federatedCredentials.put(id, fic('b'))]);
+      const results = await Promise.allSettled([
+        h.deps.federatedCredentials.put(id, fic('a')),
+        h.deps.federatedCredentials.put(id, fic('b')),
+      ]);
       const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       expect(rejected).toHaveLength(1);
       expect(rejected[0]!.reason).toBeInstanceOf(NotReadyError);
@@ -56,7 +64,10 @@ describe('createFederatedCredentials', () => {
       const aks = `${rg}/providers/Microsoft.ContainerService/managedClusters/aks-race`;
       await h.put(aks, API.aks, { location: 'westeurope', properties: { dnsPrefix: 'aks-race', oidcIssuerProfile: { enabled: true } } });
       const id = identityId('id-other-writer');
-      await h.put(id, API.identity, { location: 'westeurope', tags: { 'acr-workload-cluster': 'aks-race', 'acr-workload-subjects': 'default/app' } });
+      await h.put(id, API.identity, {
+        location: 'westeurope',
+        tags: { 'acr-workload-cluster': 'aks-race', 'acr-workload-subjects': 'default/app' },
+      });
       // Another instance (here: a hand-made write) holds the identity while we reconcile.
       const other = h.put(`${id}/federatedIdentityCredentials/other-writer`, '2024-11-30', { properties: fic('other-writer') });
       await new Promise((r) => setTimeout(r, 60));

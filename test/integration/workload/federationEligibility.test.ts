@@ -25,28 +25,44 @@ beforeAll(async () => {
   h = await startAccessHarness();
   rg = await h.rg('rg-federated');
   other = await h.rg('rg-not-scoped');
-  await h.put(`${rg}/providers/Microsoft.ContainerService/managedClusters/aks-fed`, API.aks, { location: 'westeurope', identity: { type: 'SystemAssigned' }, properties: { dnsPrefix: 'aks-fed', oidcIssuerProfile: { enabled: true }, securityProfile: { workloadIdentity: { enabled: true } } } });
+  await h.put(`${rg}/providers/Microsoft.ContainerService/managedClusters/aks-fed`, API.aks, {
+    location: 'westeurope',
+    identity: { type: 'SystemAssigned' },
+    properties: { dnsPrefix: 'aks-fed', oidcIssuerProfile: { enabled: true }, securityProfile: { workloadIdentity: { enabled: true } } },
+  });
 });
 afterAll(async () => h?.stop());
 
 /** The harness's deps with WORKLOAD_FEDERATION_SCOPES replaced, as a deployment would set it. */
 const withScopes = (scopes: readonly string[]) => ({ ...h.deps, config: { ...h.deps.config, federationScopes: scopes } as Config });
 const reconcile = (id: string, options: { dryRun?: boolean; scopes?: readonly string[] } = {}) =>
-  reconcileWorkloadIdentity(options.scopes ? withScopes(options.scopes) : h.deps, id, { log: h.log, trigger: { eventId: `evt-fed-${++seq}`, caller: 'tester' }, dryRun: options.dryRun ?? false });
+  reconcileWorkloadIdentity(options.scopes ? withScopes(options.scopes) : h.deps, id, {
+    log: h.log,
+    trigger: { eventId: `evt-fed-${++seq}`, caller: 'tester' },
+    dryRun: options.dryRun ?? false,
+  });
 const outcomes = (r: { decisions: readonly { outcome: string }[] }) => r.decisions.map((d) => d.outcome);
-const ours = async (id: string) => ((await h.deps.federatedCredentials.list(id)) ?? []).filter((f) => f.name.startsWith(FEDERATED_CREDENTIAL_PREFIX));
+const ours = async (id: string) =>
+  ((await h.deps.federatedCredentials.list(id)) ?? []).filter((f) => f.name.startsWith(FEDERATED_CREDENTIAL_PREFIX));
 
 /** A user-assigned identity asking to be federated on aks-fed as default/app. */
 async function identity(resourceGroup: string, name: string): Promise<{ id: string; principalId: string }> {
   const id = `${resourceGroup}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}`;
-  const body = await h.put(id, API.identity, { location: 'westeurope', tags: { 'acr-workload-cluster': 'aks-fed', 'acr-workload-subjects': 'default/app' } });
+  const body = await h.put(id, API.identity, {
+    location: 'westeurope',
+    tags: { 'acr-workload-cluster': 'aks-fed', 'acr-workload-subjects': 'default/app' },
+  });
   return { id, principalId: body.properties.principalId };
 }
 
 /** A role assignment made by hand, as the operator. Follows authorization/.../2022-04-01/examples/RoleAssignments_CreateForResource.json. */
 async function assign(scope: string, principalId: string, roleGuid: string, name: string): Promise<void> {
   await h.put(`${scope}/providers/Microsoft.Authorization/roleAssignments/${name}`, '2022-04-01', {
-    properties: { roleDefinitionId: `/subscriptions/${h.sub}/providers/Microsoft.Authorization/roleDefinitions/${roleGuid}`, principalId, principalType: 'ServicePrincipal' },
+    properties: {
+      roleDefinitionId: `/subscriptions/${h.sub}/providers/Microsoft.Authorization/roleDefinitions/${roleGuid}`,
+      principalId,
+      principalType: 'ServicePrincipal',
+    },
   });
 }
 
@@ -60,8 +76,16 @@ describe('who may be federated', () => {
 
     const result = await reconcile(id.id);
     expect(outcomes(result)).toEqual(['denied-ineligible']);
-    expect(result.decisions[0]).toMatchObject({ action: 'federated credential', principalId: id.principalId, errorCode: 'IdentityHoldsOtherRoles', role: `Owner (${OWNER})`, details: { roleScope: `/subscriptions/${h.sub}` } });
-    expect(result.decisions[0]!.reason).toMatch(/acr-workload-cluster and acr-workload-subjects on id-owner ask for federated credentials, but id-owner holds Owner \(8e3af657-[^)]+\) on \/subscriptions\//);
+    expect(result.decisions[0]).toMatchObject({
+      action: 'federated credential',
+      principalId: id.principalId,
+      errorCode: 'IdentityHoldsOtherRoles',
+      role: `Owner (${OWNER})`,
+      details: { roleScope: `/subscriptions/${h.sub}` },
+    });
+    expect(result.decisions[0]!.reason).toMatch(
+      /acr-workload-cluster and acr-workload-subjects on id-owner ask for federated credentials, but id-owner holds Owner \(8e3af657-[^)]+\) on \/subscriptions\//,
+    );
     expect(await ours(id.id)).toEqual([]);
     const rows = (await h.deps.audit.query({ resourceId: id.id })).items;
     expect(rows.some((r) => r.outcome === 'denied-ineligible' && /holds Owner/.test(r.reason))).toBe(true);
@@ -75,7 +99,11 @@ describe('who may be federated', () => {
         roleDefinitions: [{ roleName: 'Tag Writer', actions: ['Microsoft.Resources/tags/write'] }],
         roleAssignments: [
           { scope: `${other}`, principalId: custom.principalId, roleDefinitionId: 'Tag Writer' },
-          { scope: '/providers/Microsoft.Management/managementGroups/mg-platform', principalId: inherited.principalId, roleDefinitionId: OWNER },
+          {
+            scope: '/providers/Microsoft.Management/managementGroups/mg-platform',
+            principalId: inherited.principalId,
+            roleDefinitionId: OWNER,
+          },
         ],
       },
     });
@@ -84,10 +112,15 @@ describe('who may be federated', () => {
     expect(c.decisions[0]!.reason).toMatch(/holds role definition [0-9a-f-]{36} on .*rg-not-scoped/);
     // Resource Graph leaves a management group's assignments out unless asked for the scopes above.
     expect(await h.deps.resourceGraph.query(roleAssignmentsOfPrincipalQuery(inherited.principalId), [h.sub])).toEqual([]);
-    expect((await h.deps.resourceGraph.roleAssignmentsOf(inherited.principalId, [h.sub])).map((a) => a.scope)).toEqual(['/providers/Microsoft.Management/managementGroups/mg-platform']);
+    expect((await h.deps.resourceGraph.roleAssignmentsOf(inherited.principalId, [h.sub])).map((a) => a.scope)).toEqual([
+      '/providers/Microsoft.Management/managementGroups/mg-platform',
+    ]);
     const m = await reconcile(inherited.id);
     expect(outcomes(m)).toEqual(['denied-ineligible']);
-    expect(m.decisions[0]).toMatchObject({ role: `Owner (${OWNER})`, details: { roleScope: '/providers/Microsoft.Management/managementGroups/mg-platform' } });
+    expect(m.decisions[0]).toMatchObject({
+      role: `Owner (${OWNER})`,
+      details: { roleScope: '/providers/Microsoft.Management/managementGroups/mg-platform' },
+    });
     expect(await ours(custom.id)).toEqual([]);
     expect(await ours(inherited.id)).toEqual([]);
   });
@@ -108,8 +141,13 @@ describe('who may be federated', () => {
     const id = await identity(other, 'id-elsewhere');
     const result = await reconcile(id.id, { scopes: [rg.toLowerCase()] });
     expect(outcomes(result)).toEqual(['denied-ineligible']);
-    expect(result.decisions[0]).toMatchObject({ errorCode: 'IdentityOutsideFederationScopes', details: { federationScopes: rg.toLowerCase() } });
-    expect(result.decisions[0]!.reason).toContain(`id-elsewhere is not in WORKLOAD_FEDERATION_SCOPES (${rg.toLowerCase()}): its resource group ${other} is not scoped in`);
+    expect(result.decisions[0]).toMatchObject({
+      errorCode: 'IdentityOutsideFederationScopes',
+      details: { federationScopes: rg.toLowerCase() },
+    });
+    expect(result.decisions[0]!.reason).toContain(
+      `id-elsewhere is not in WORKLOAD_FEDERATION_SCOPES (${rg.toLowerCase()}): its resource group ${other} is not scoped in`,
+    );
     expect(await ours(id.id)).toEqual([]);
 
     const none = await reconcile(id.id, { scopes: [] });
@@ -130,7 +168,10 @@ describe('who may be federated', () => {
     const result = await reconcile(id.id);
     expect(outcomes(result)).toEqual(['denied-ineligible', 'revoked']);
     expect(result.decisions[0]!.reason).toMatch(/holds Contributor .* on .*rg-not-scoped.*ours \(1\) are deleted/);
-    expect(result.decisions[1]).toMatchObject({ action: 'delete federated credential', details: { subject: 'system:serviceaccount:default:app' } });
+    expect(result.decisions[1]).toMatchObject({
+      action: 'delete federated credential',
+      details: { subject: 'system:serviceaccount:default:app' },
+    });
     expect(await ours(id.id)).toEqual([]);
 
     // No event for the identity: the sweep finds it by its tags and settles it the same way.

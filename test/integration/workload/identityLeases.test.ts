@@ -10,15 +10,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTableClient, type LazyTable } from '../../../src/azure/tables.js';
 import { loadConfig } from '../../../src/config.js';
 import { NotReadyError } from '../../../src/errors.js';
-import { createTableIdentityLeases, IDENTITY_BUSY_CODE, IDENTITY_LEASE_TABLE_SUFFIX, identityLeaseKeys, type IdentityLeaseOptions } from '../../../src/workload/identityLeases.js';
+import {
+  createTableIdentityLeases,
+  IDENTITY_BUSY_CODE,
+  IDENTITY_LEASE_TABLE_SUFFIX,
+  identityLeaseKeys,
+  type IdentityLeaseOptions,
+} from '../../../src/workload/identityLeases.js';
 
 const SUB = '00000000-0000-0000-0000-000000000001';
-const identity = (name: string) => `/subscriptions/${SUB}/resourceGroups/rg-lease/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}`;
+const identity = (name: string) =>
+  `/subscriptions/${SUB}/resourceGroups/rg-lease/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let table: LazyTable;
 /** A fresh "instance": its own lease object, over the shared table. */
-const instance = (options: IdentityLeaseOptions = {}) => createTableIdentityLeases(table, { leaseMs: 5_000, renewEveryMs: 1_000, waitMs: 5_000, ...options });
+const instance = (options: IdentityLeaseOptions = {}) =>
+  createTableIdentityLeases(table, { leaseMs: 5_000, renewEveryMs: 1_000, waitMs: 5_000, ...options });
 
 beforeAll(() => {
   const config = loadConfig({
@@ -48,7 +56,10 @@ describe('createTableIdentityLeases', () => {
   it('runs one instance at a time on an identity, whatever the id casing, and both finish', async () => {
     const log: Array<{ who: string; start: number; end: number }> = [];
     const [a, b] = [instance(), instance()];
-    const results = await Promise.all([a.run(identity('id-one'), timed(log, 'a', 300)), b.run(identity('ID-One').replace('resourceGroups', 'resourcegroups'), timed(log, 'b', 300))]);
+    const results = await Promise.all([
+      a.run(identity('id-one'), timed(log, 'a', 300)),
+      b.run(identity('ID-One').replace('resourceGroups', 'resourcegroups'), timed(log, 'b', 300)),
+    ]);
     expect(results).toEqual(['a', 'b']);
     const [first, second] = [...log].sort((x, y) => x.start - y.start);
     expect(second!.start).toBeGreaterThanOrEqual(first!.end);
@@ -85,7 +96,11 @@ describe('createTableIdentityLeases', () => {
     // What a crashed holder leaves behind: its row, with a lease running out shortly.
     const until = Date.now() + 600;
     const client = await table.client();
-    await client.createEntity({ ...identityLeaseKeys(identity('id-crashed')), owner: 'crashed-instance', leaseUntil: new Date(until).toISOString() });
+    await client.createEntity({
+      ...identityLeaseKeys(identity('id-crashed')),
+      owner: 'crashed-instance',
+      leaseUntil: new Date(until).toISOString(),
+    });
     let startedAt = 0;
     await instance({ waitMs: 5_000 }).run(identity('id-crashed'), async () => void (startedAt = Date.now()));
     expect(startedAt).toBeGreaterThanOrEqual(until);

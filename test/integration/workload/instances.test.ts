@@ -24,18 +24,27 @@ const anotherInstance = (): Deps => createDeps(h.deps.config, h.emu.operatorCred
 /** What the app had before the lease: each instance serialised only its own runs. */
 const NO_LEASE: IdentityLeases = { run: (_id, work) => work() };
 
-const reconcile = (deps: Deps, id: string) => reconcileWorkloadIdentity(deps, id, { log: h.log, trigger: { eventId: `evt-inst-${++seq}`, caller: 'tester' } });
+const reconcile = (deps: Deps, id: string) =>
+  reconcileWorkloadIdentity(deps, id, { log: h.log, trigger: { eventId: `evt-inst-${++seq}`, caller: 'tester' } });
 
 async function clusterAndIdentity(suffix: string, subjects: readonly string[]): Promise<{ clusterId: string; identityId: string }> {
   const clusterId = `${rg}/providers/Microsoft.ContainerService/managedClusters/aks-${suffix}`;
-  await h.put(clusterId, API.aks, { location: 'westeurope', identity: { type: 'SystemAssigned' }, properties: { dnsPrefix: `aks-${suffix}`, oidcIssuerProfile: { enabled: true } } });
+  await h.put(clusterId, API.aks, {
+    location: 'westeurope',
+    identity: { type: 'SystemAssigned' },
+    properties: { dnsPrefix: `aks-${suffix}`, oidcIssuerProfile: { enabled: true } },
+  });
   const identityId = `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-${suffix}`;
-  await h.put(identityId, API.identity, { location: 'westeurope', tags: { 'acr-workload-cluster': `aks-${suffix}`, 'acr-workload-subjects': subjects.join(' ') } });
+  await h.put(identityId, API.identity, {
+    location: 'westeurope',
+    tags: { 'acr-workload-cluster': `aks-${suffix}`, 'acr-workload-subjects': subjects.join(' ') },
+  });
   return { clusterId, identityId };
 }
 
 /** Two runs on each of two instances, all at once. */
-const raceOn = (instances: readonly Deps[], id: string) => Promise.allSettled(instances.flatMap((deps) => [reconcile(deps, id), reconcile(deps, id)]));
+const raceOn = (instances: readonly Deps[], id: string) =>
+  Promise.allSettled(instances.flatMap((deps) => [reconcile(deps, id), reconcile(deps, id)]));
 
 beforeAll(async () => {
   h = await startAccessHarness();
@@ -62,7 +71,9 @@ describe('two instances reconciling one identity', () => {
     // Each credential is created once; the later runs find it present.
     expect(decisions.filter((d) => d.outcome === 'granted')).toHaveLength(subjects.length);
     expect((await h.calls()).filter((c) => c.status === 409)).toEqual([]);
-    const names = ((await h.deps.federatedCredentials.list(identityId)) ?? []).map((f) => f.name).filter((n) => n.startsWith(FEDERATED_CREDENTIAL_PREFIX));
+    const names = ((await h.deps.federatedCredentials.list(identityId)) ?? [])
+      .map((f) => f.name)
+      .filter((n) => n.startsWith(FEDERATED_CREDENTIAL_PREFIX));
     expect(names.sort()).toEqual(subjects.map((s) => federatedCredentialName(clusterId, s.split('/')[0]!, s.split('/')[1]!)).sort());
   });
 
@@ -70,7 +81,13 @@ describe('two instances reconciling one identity', () => {
     const { identityId } = await clusterAndIdentity('unleased', ['default/a', 'default/b', 'default/c', 'team/api']);
     await h.clearCalls();
 
-    const results = await raceOn([{ ...h.deps, identityLeases: NO_LEASE }, { ...anotherInstance(), identityLeases: NO_LEASE }], identityId);
+    const results = await raceOn(
+      [
+        { ...h.deps, identityLeases: NO_LEASE },
+        { ...anotherInstance(), identityLeases: NO_LEASE },
+      ],
+      identityId,
+    );
 
     const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
     expect(rejected.length).toBeGreaterThan(0);

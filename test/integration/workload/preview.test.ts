@@ -21,9 +21,20 @@ afterAll(async () => h?.stop());
 describe('preview of a changed resource', () => {
   it('shows the federated credentials an identity would get, and writes nothing', async () => {
     const clusterId = `${rg}/providers/Microsoft.ContainerService/managedClusters/aks-preview`;
-    await h.put(clusterId, API.aks, { location: 'westeurope', identity: { type: 'SystemAssigned' }, properties: { dnsPrefix: 'aks-preview', oidcIssuerProfile: { enabled: true }, securityProfile: { workloadIdentity: { enabled: true } } } });
+    await h.put(clusterId, API.aks, {
+      location: 'westeurope',
+      identity: { type: 'SystemAssigned' },
+      properties: {
+        dnsPrefix: 'aks-preview',
+        oidcIssuerProfile: { enabled: true },
+        securityProfile: { workloadIdentity: { enabled: true } },
+      },
+    });
     const identityId = `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-preview`;
-    await h.put(identityId, API.identity, { location: 'westeurope', tags: { 'acr-workload-cluster': 'aks-preview', 'acr-workload-subjects': 'default/app' } });
+    await h.put(identityId, API.identity, {
+      location: 'westeurope',
+      tags: { 'acr-workload-cluster': 'aks-preview', 'acr-workload-subjects': 'default/app' },
+    });
 
     await h.clearCalls();
     const result = await reconcileChangedResource(h.deps, identityId, { dryRun: true, log: h.log, trigger: { caller: 'tester' } });
@@ -36,7 +47,11 @@ describe('preview of a changed resource', () => {
 
   it('leaves a Key Vault to workload identity alone: the access feature records nothing for it', async () => {
     const vaultId = `${rg}/providers/Microsoft.KeyVault/vaults/kv-preview`;
-    await h.put(vaultId, '2023-07-01', { location: 'westeurope', tags: { 'acr-workload-allow': 'same-resource-group' }, properties: { tenantId: h.emu.endpoints.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true } });
+    await h.put(vaultId, '2023-07-01', {
+      location: 'westeurope',
+      tags: { 'acr-workload-allow': 'same-resource-group' },
+      properties: { tenantId: h.emu.endpoints.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true },
+    });
     const result = await reconcileChangedResource(h.deps, vaultId, { dryRun: true, log: h.log, trigger: { caller: 'tester' } });
     expect(featureResult(result, FEATURES.access)).toBeUndefined();
     expect(result.decisions.filter((d) => d.action === 'reconcile' || d.action === 'grant')).toEqual([]);
@@ -47,10 +62,18 @@ describe('preview of a changed resource', () => {
 describe('one event, one read', () => {
   it('reads a tagged identity from ARM once, though registry access and workload identity both settle it', async () => {
     const identityId = `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-once`;
-    await h.put(identityId, API.identity, { location: 'westeurope', tags: { 'acr-pull': 'nosuchacr', 'acr-workload-cluster': 'aks-preview', 'acr-workload-subjects': 'default/once' } });
+    await h.put(identityId, API.identity, {
+      location: 'westeurope',
+      tags: { 'acr-pull': 'nosuchacr', 'acr-workload-cluster': 'aks-preview', 'acr-workload-subjects': 'default/once' },
+    });
     // Observe our own ARM adapter (the real one, against the emulator): which resources it reads.
     const reads: string[] = [];
-    const arm = { ...h.deps.arm, getResource: (id: string, options?: { abortSignal?: AbortSignal }) => (reads.push(id.toLowerCase()), h.deps.arm.getResource(id, options)) };
+    const arm = {
+      ...h.deps.arm,
+      getResource: (id: string, options?: { abortSignal?: AbortSignal }) => (
+        reads.push(id.toLowerCase()), h.deps.arm.getResource(id, options)
+      ),
+    };
     const result = await reconcileChangedResource({ ...h.deps, arm }, identityId, { log: h.log, trigger: { caller: 'tester' } });
     expect(featureResult(result, FEATURES.workload)).toBeDefined();
     expect(featureResult(result, FEATURES.access)).toBeDefined();

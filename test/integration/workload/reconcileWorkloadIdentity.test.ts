@@ -17,22 +17,32 @@ const AUDIENCE = 'api://AzureADTokenExchange';
 let h: AccessHarness;
 let rg: string;
 let seq = 0;
-const reconcile = (id: string, dryRun = false) => reconcileWorkloadIdentity(h.deps, id, { log: h.log, trigger: { eventId: `evt-${++seq}`, caller: 'tester' }, dryRun });
+const reconcile = (id: string, dryRun = false) =>
+  reconcileWorkloadIdentity(h.deps, id, { log: h.log, trigger: { eventId: `evt-${++seq}`, caller: 'tester' }, dryRun });
 const identityId = (name: string) => `${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}`;
 const clusterId = (name: string) => `${rg}/providers/Microsoft.ContainerService/managedClusters/${name}`;
 
 /** A Key Vault (Azure RBAC model), written as the operator; `tags` carries its consent. */
 async function vault(name: string, tags: Record<string, string> = {}): Promise<string> {
   const id = `${rg}/providers/Microsoft.KeyVault/vaults/${name}`;
-  await h.put(id, VAULT_API, { location: 'westeurope', tags, properties: { tenantId: h.emu.endpoints.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true } });
+  await h.put(id, VAULT_API, {
+    location: 'westeurope',
+    tags,
+    properties: { tenantId: h.emu.endpoints.tenantId, sku: { family: 'A', name: 'standard' }, enableRbacAuthorization: true },
+  });
   return id;
 }
 const ALLOW_RG = { 'acr-workload-allow': 'same-resource-group' };
-const secretsUsersAt = async (scope: string) => (await h.assignmentsAt(scope)).filter((a) => a.roleDefinitionId === ROLES.keyVaultSecretsUser.roleDefinitionId);
+const secretsUsersAt = async (scope: string) =>
+  (await h.assignmentsAt(scope)).filter((a) => a.roleDefinitionId === ROLES.keyVaultSecretsUser.roleDefinitionId);
 
 async function cluster(name: string, oidc: boolean): Promise<{ id: string; issuer?: string }> {
   const id = clusterId(name);
-  const body = await h.put(id, API.aks, { location: 'westeurope', identity: { type: 'SystemAssigned' }, properties: { dnsPrefix: name, oidcIssuerProfile: { enabled: oidc }, securityProfile: { workloadIdentity: { enabled: oidc } } } });
+  const body = await h.put(id, API.aks, {
+    location: 'westeurope',
+    identity: { type: 'SystemAssigned' },
+    properties: { dnsPrefix: name, oidcIssuerProfile: { enabled: oidc }, securityProfile: { workloadIdentity: { enabled: oidc } } },
+  });
   return { id, issuer: body.properties.oidcIssuerProfile?.issuerURL };
 }
 async function identity(name: string, tags: Record<string, string>): Promise<{ id: string; principalId: string }> {
@@ -59,8 +69,18 @@ describe('reconcileWorkloadIdentity', () => {
     expect(outcomes(first)).toEqual(['granted', 'granted']);
     const fics = await credentials(id.id);
     expect(fics.map((f) => ({ ...f })).sort((a, b) => a.subject.localeCompare(b.subject))).toEqual([
-      { name: federatedCredentialName(aks.id, 'default', 'app'), issuer: aks.issuer, subject: 'system:serviceaccount:default:app', audiences: [AUDIENCE] },
-      { name: federatedCredentialName(aks.id, 'team-a', 'api'), issuer: aks.issuer, subject: 'system:serviceaccount:team-a:api', audiences: [AUDIENCE] },
+      {
+        name: federatedCredentialName(aks.id, 'default', 'app'),
+        issuer: aks.issuer,
+        subject: 'system:serviceaccount:default:app',
+        audiences: [AUDIENCE],
+      },
+      {
+        name: federatedCredentialName(aks.id, 'team-a', 'api'),
+        issuer: aks.issuer,
+        subject: 'system:serviceaccount:team-a:api',
+        audiences: [AUDIENCE],
+      },
     ]);
     expect(first.decisions[0]).toMatchObject({ resourceId: id.id, principalId: id.principalId, caller: 'tester' });
 
@@ -76,12 +96,18 @@ describe('reconcileWorkloadIdentity', () => {
     const id = await identity('id-two', { 'acr-workload-cluster': 'aks-two', 'acr-workload-subjects': 'default/app default/worker' });
     await reconcile(id.id);
     await h.put(`${id.id}/federatedIdentityCredentials/github-main`, FIC_API, {
-      properties: { issuer: 'https://token.actions.githubusercontent.com', subject: 'repo:contoso/app:ref:refs/heads/main', audiences: [AUDIENCE] },
+      properties: {
+        issuer: 'https://token.actions.githubusercontent.com',
+        subject: 'repo:contoso/app:ref:refs/heads/main',
+        audiences: [AUDIENCE],
+      },
     });
 
     await h.tag(id.id, { 'acr-workload-cluster': 'aks-two', 'acr-workload-subjects': 'default/app' });
     const result = await reconcile(id.id);
-    expect(result.decisions.filter((d) => d.outcome === 'revoked').map((d) => d.details?.['subject'])).toEqual(['system:serviceaccount:default:worker']);
+    expect(result.decisions.filter((d) => d.outcome === 'revoked').map((d) => d.details?.['subject'])).toEqual([
+      'system:serviceaccount:default:worker',
+    ]);
     const names = (await credentials(id.id)).map((f) => f.name).sort();
     expect(names).toEqual(['github-main', federatedCredentialName(aks.id, 'default', 'app')].sort());
   });
@@ -106,7 +132,14 @@ describe('reconcileWorkloadIdentity', () => {
     const result = await reconcile(aks.id);
     expect(outcomes(result)).toEqual(['granted']);
     expect(result.decisions[0]!.reason).toMatch(/OIDC issuer changed/);
-    expect(await credentials(id.id)).toEqual([{ name: federatedCredentialName(aks.id, 'default', 'app'), issuer: changed.issuer, subject: 'system:serviceaccount:default:app', audiences: [AUDIENCE] }]);
+    expect(await credentials(id.id)).toEqual([
+      {
+        name: federatedCredentialName(aks.id, 'default', 'app'),
+        issuer: changed.issuer,
+        subject: 'system:serviceaccount:default:app',
+        audiences: [AUDIENCE],
+      },
+    ]);
   });
 
   it('removes only its own credentials when a cluster is deleted, for every identity naming it', async () => {
@@ -114,7 +147,9 @@ describe('reconcileWorkloadIdentity', () => {
     const stays = await cluster('aks-stays', true);
     const id = await identity('id-four', { 'acr-workload-cluster': 'aks-gone aks-stays', 'acr-workload-subjects': 'default/app' });
     expect(outcomes(await reconcile(id.id))).toEqual(['granted', 'granted']);
-    await h.put(`${id.id}/federatedIdentityCredentials/by-hand`, FIC_API, { properties: { issuer: gone.issuer, subject: 'system:serviceaccount:other:sa', audiences: [AUDIENCE] } });
+    await h.put(`${id.id}/federatedIdentityCredentials/by-hand`, FIC_API, {
+      properties: { issuer: gone.issuer, subject: 'system:serviceaccount:other:sa', audiences: [AUDIENCE] },
+    });
 
     await h.del(gone.id, API.aks);
     const result = await reconcile(gone.id);
@@ -129,15 +164,22 @@ describe('reconcileWorkloadIdentity', () => {
       await cluster('aks-cap', true);
       const id = await identity('id-cap', {});
       for (let i = 0; i < 18; i++) {
-        await h.put(`${id.id}/federatedIdentityCredentials/hand-${i}`, FIC_API, { properties: { issuer: 'https://issuer.example/', subject: `hand-${i}`, audiences: [AUDIENCE] } });
+        await h.put(`${id.id}/federatedIdentityCredentials/hand-${i}`, FIC_API, {
+          properties: { issuer: 'https://issuer.example/', subject: `hand-${i}`, audiences: [AUDIENCE] },
+        });
       }
       await h.tag(id.id, { 'acr-workload-cluster': 'aks-cap', 'acr-workload-subjects': 'default/a default/b default/c' });
       const result = await reconcile(id.id);
       expect(outcomes(result)).toEqual(['granted', 'granted', 'rejected-input']);
       const refused = result.decisions[2]!;
-      expect(refused).toMatchObject({ errorCode: 'FederatedIdentityCredentialLimit', details: { subject: 'system:serviceaccount:default:c', limit: 20 } });
+      expect(refused).toMatchObject({
+        errorCode: 'FederatedIdentityCredentialLimit',
+        details: { subject: 'system:serviceaccount:default:c', limit: 20 },
+      });
       expect(refused.reason).toMatch(/more than Entra's 20 federated credentials/);
-      expect((await h.deps.audit.query({ resourceId: id.id })).items.some((r) => r.errorCode === 'FederatedIdentityCredentialLimit')).toBe(true);
+      expect((await h.deps.audit.query({ resourceId: id.id })).items.some((r) => r.errorCode === 'FederatedIdentityCredentialLimit')).toBe(
+        true,
+      );
       expect(await credentials(id.id)).toHaveLength(20);
     } finally {
       await h.emu.admin('PUT', '/arm/options', { pageSize: 100 });
@@ -149,7 +191,12 @@ describe('reconcileWorkloadIdentity', () => {
     const id = await identity('id-vault', { 'acr-workload-vault': 'wl-vault-1' });
     const other = await identity('id-hand', {});
     await h.put(`${kv}/providers/Microsoft.Authorization/roleAssignments/6f1d3c9e-0000-4000-8000-0000000000aa`, '2022-04-01', {
-      properties: { roleDefinitionId: `/subscriptions/${h.sub}/providers/Microsoft.Authorization/roleDefinitions/${ROLES.keyVaultSecretsUser.roleDefinitionId}`, principalId: other.principalId, principalType: 'ServicePrincipal', description: 'made by hand' },
+      properties: {
+        roleDefinitionId: `/subscriptions/${h.sub}/providers/Microsoft.Authorization/roleDefinitions/${ROLES.keyVaultSecretsUser.roleDefinitionId}`,
+        principalId: other.principalId,
+        principalType: 'ServicePrincipal',
+        description: 'made by hand',
+      },
     });
 
     const granted = await reconcile(id.id);
@@ -179,7 +226,12 @@ describe('reconcileWorkloadIdentity', () => {
     // Another principal, assigned by hand under a name of its own, with our description copied onto it.
     const ops = await identity('id-copied-ops', {});
     await h.put(`${kv}/providers/Microsoft.Authorization/roleAssignments/6f1d3c9e-0000-4000-8000-0000000000cc`, '2022-04-01', {
-      properties: { roleDefinitionId: `/subscriptions/${h.sub}/providers/Microsoft.Authorization/roleDefinitions/${ROLES.keyVaultSecretsUser.roleDefinitionId}`, principalId: ops.principalId, principalType: 'ServicePrincipal', description: ours!.description },
+      properties: {
+        roleDefinitionId: `/subscriptions/${h.sub}/providers/Microsoft.Authorization/roleDefinitions/${ROLES.keyVaultSecretsUser.roleDefinitionId}`,
+        principalId: ops.principalId,
+        principalType: 'ServicePrincipal',
+        description: ours!.description,
+      },
     });
     // Still asked for: the copy is not taken for a grant to an earlier principal of the identity.
     expect(outcomes(await reconcile(id.id))).toEqual(['already-present']);
@@ -204,7 +256,12 @@ describe('reconcileWorkloadIdentity', () => {
     const id = await identity('id-no-consent', { 'acr-workload-vault': 'wl-vault-none' });
     const result = await reconcile(id.id);
     expect(outcomes(result)).toEqual(['denied-by-consent']);
-    expect(result.decisions[0]).toMatchObject({ action: 'grant', principalId: id.principalId, role: expect.stringContaining('Key Vault Secrets User'), details: { vault: kv } });
+    expect(result.decisions[0]).toMatchObject({
+      action: 'grant',
+      principalId: id.principalId,
+      role: expect.stringContaining('Key Vault Secrets User'),
+      details: { vault: kv },
+    });
     expect(result.decisions[0]!.reason).toMatch(/Key Vault wl-vault-none has no acr-workload-allow tag and the default is none/);
     expect(await secretsUsersAt(kv)).toEqual([]);
     const rows = (await h.deps.audit.query({ resourceId: id.id })).items;
@@ -225,7 +282,12 @@ describe('reconcileWorkloadIdentity', () => {
     const id = await identity('id-withdraw', { 'acr-workload-vault': 'wl-vault-withdraw' });
     const other = await identity('id-withdraw-hand', { 'acr-workload-vault': 'wl-vault-withdraw' });
     await h.put(`${kv}/providers/Microsoft.Authorization/roleAssignments/6f1d3c9e-0000-4000-8000-0000000000bb`, '2022-04-01', {
-      properties: { roleDefinitionId: `/subscriptions/${h.sub}/providers/Microsoft.Authorization/roleDefinitions/${ROLES.keyVaultSecretsUser.roleDefinitionId}`, principalId: other.principalId, principalType: 'ServicePrincipal', description: 'made by hand' },
+      properties: {
+        roleDefinitionId: `/subscriptions/${h.sub}/providers/Microsoft.Authorization/roleDefinitions/${ROLES.keyVaultSecretsUser.roleDefinitionId}`,
+        principalId: other.principalId,
+        principalType: 'ServicePrincipal',
+        description: 'made by hand',
+      },
     });
     expect(outcomes(await reconcile(id.id))).toEqual(['granted']);
 
@@ -253,16 +315,25 @@ describe('reconcileWorkloadIdentity', () => {
 
     await h.tag(kv, { 'acr-workload-allow': 'tag:team=web' });
     // Shaped like the documented tags write event (https://learn.microsoft.com/azure/event-grid/event-schema-subscriptions).
-    await handleResourceEvent(h.deps, {
-      id: 'evt-kv-narrow',
-      metadataVersion: '1',
-      eventType: 'Microsoft.Resources.ResourceWriteSuccess',
-      subject: `${kv}/providers/Microsoft.Resources/tags/default`,
-      eventTime: new Date().toISOString(),
-      dataVersion: '',
-      topic: `/subscriptions/${h.sub}`,
-      data: { operationName: 'Microsoft.Resources/tags/write', resourceUri: `${kv}/providers/Microsoft.Resources/tags/default`, status: 'Succeeded', subscriptionId: h.sub },
-    }, h.log);
+    await handleResourceEvent(
+      h.deps,
+      {
+        id: 'evt-kv-narrow',
+        metadataVersion: '1',
+        eventType: 'Microsoft.Resources.ResourceWriteSuccess',
+        subject: `${kv}/providers/Microsoft.Resources/tags/default`,
+        eventTime: new Date().toISOString(),
+        dataVersion: '',
+        topic: `/subscriptions/${h.sub}`,
+        data: {
+          operationName: 'Microsoft.Resources/tags/write',
+          resourceUri: `${kv}/providers/Microsoft.Resources/tags/default`,
+          status: 'Succeeded',
+          subscriptionId: h.sub,
+        },
+      },
+      h.log,
+    );
     expect((await secretsUsersAt(kv)).map((a) => a.principalId)).toEqual([web.principalId]);
     const ordersRows = (await h.deps.audit.query({ resourceId: orders.id })).items;
     expect(ordersRows.some((r) => r.eventId === 'evt-kv-narrow' && r.outcome === 'revoked')).toBe(true);
@@ -294,7 +365,10 @@ describe('reconcileWorkloadIdentity', () => {
     await h.emu.admin('PUT', '/arm/options', { ficWriteDurationMs: 40 });
     try {
       await cluster('aks-busy', true);
-      const id = await identity('id-busy', { 'acr-workload-cluster': 'aks-busy', 'acr-workload-subjects': 'default/a default/b default/c' });
+      const id = await identity('id-busy', {
+        'acr-workload-cluster': 'aks-busy',
+        'acr-workload-subjects': 'default/a default/b default/c',
+      });
       await h.clearCalls();
       const results = await Promise.all(Array.from({ length: 4 }, () => reconcile(id.id)));
       const all = results.flatMap((r) => r.decisions);
@@ -319,7 +393,12 @@ describe('reconcileWorkloadIdentity', () => {
       eventTime: new Date().toISOString(),
       dataVersion: '',
       topic: `/subscriptions/${h.sub}`,
-      data: { operationName: 'Microsoft.ContainerService/managedClusters/write', resourceUri: aks.id, status: 'Succeeded', subscriptionId: h.sub },
+      data: {
+        operationName: 'Microsoft.ContainerService/managedClusters/write',
+        resourceUri: aks.id,
+        status: 'Succeeded',
+        subscriptionId: h.sub,
+      },
     };
     await handleResourceEvent(h.deps, event, h.log);
     expect((await credentials(id.id)).map((f) => f.subject)).toEqual(['system:serviceaccount:default:app']);

@@ -17,9 +17,11 @@ let h: AccessHarness;
 let rg: string;
 let seq = 0;
 
-const reconcile = (id: string, deps: Deps = h.deps, dryRun = false) => reconcileWorkloadIdentity(deps, id, { log: h.log, trigger: { eventId: `evt-vault-${++seq}`, caller: 'tester' }, dryRun });
+const reconcile = (id: string, deps: Deps = h.deps, dryRun = false) =>
+  reconcileWorkloadIdentity(deps, id, { log: h.log, trigger: { eventId: `evt-vault-${++seq}`, caller: 'tester' }, dryRun });
 const outcomes = (r: { decisions: readonly { outcome: string }[] }) => r.decisions.map((d) => d.outcome);
-const secretsUsersAt = async (scope: string) => (await h.assignmentsAt(scope)).filter((a) => a.roleDefinitionId === ROLES.keyVaultSecretsUser.roleDefinitionId);
+const secretsUsersAt = async (scope: string) =>
+  (await h.assignmentsAt(scope)).filter((a) => a.roleDefinitionId === ROLES.keyVaultSecretsUser.roleDefinitionId);
 
 /** The same app with other settings: another deps object over the same emulator and Azurite. */
 function depsWith(env: Record<string, string>): Deps {
@@ -41,7 +43,11 @@ function depsWith(env: Record<string, string>): Deps {
  */
 async function vault(name: string, tags: Record<string, string>, rbac: boolean | 'unset' = true): Promise<string> {
   const id = `${rg}/providers/Microsoft.KeyVault/vaults/${name}`;
-  const properties = { tenantId: h.emu.endpoints.tenantId, sku: { family: 'A', name: 'standard' }, ...(rbac === 'unset' ? {} : { enableRbacAuthorization: rbac }) };
+  const properties = {
+    tenantId: h.emu.endpoints.tenantId,
+    sku: { family: 'A', name: 'standard' },
+    ...(rbac === 'unset' ? {} : { enableRbacAuthorization: rbac }),
+  };
   await h.put(id, VAULT_API, { location: 'westeurope', tags, properties });
   return id;
 }
@@ -79,8 +85,15 @@ describe("the app's own vaults", () => {
 
     const result = await reconcile(id.id, depsWith({ CREDENTIALS_VAULT_NAMES: 'other-kv,KV-Rules-Own' }));
     expect(outcomes(result)).toEqual(['denied', 'revoked']);
-    expect(result.decisions[0]).toMatchObject({ action: 'grant', errorCode: 'CredentialsVault', principalId: id.principalId, details: { vault: kv } });
-    expect(result.decisions[0]!.reason).toMatch(/Key Vault kv-rules-own holds the automation's pull credentials \(CREDENTIALS_VAULT_NAMES names it\)/);
+    expect(result.decisions[0]).toMatchObject({
+      action: 'grant',
+      errorCode: 'CredentialsVault',
+      principalId: id.principalId,
+      details: { vault: kv },
+    });
+    expect(result.decisions[0]!.reason).toMatch(
+      /Key Vault kv-rules-own holds the automation's pull credentials \(CREDENTIALS_VAULT_NAMES names it\)/,
+    );
     expect(await secretsUsersAt(kv)).toEqual([]);
   });
 
@@ -88,7 +101,11 @@ describe("the app's own vaults", () => {
     const kv = await vault('kv-rules-tagged', { 'acr-workload-allow': '*' });
     const id = await identity('id-rules-tagged', { 'acr-workload-vault': 'kv-rules-tagged' });
     const acr = `${rg}/providers/Microsoft.ContainerRegistry/registries/rulesacr`;
-    await h.put(acr, API.registry, { location: 'westeurope', sku: { name: 'Standard' }, tags: { 'acr-pull-credential': 'KV-rules-tagged' } });
+    await h.put(acr, API.registry, {
+      location: 'westeurope',
+      sku: { name: 'Standard' },
+      tags: { 'acr-pull-credential': 'KV-rules-tagged' },
+    });
     const result = await reconcile(id.id);
     expect(outcomes(result)).toEqual(['denied']);
     expect(result.decisions[0]).toMatchObject({ errorCode: 'CredentialsVault' });
@@ -124,7 +141,9 @@ describe('vaults in access-policy mode', () => {
     const result = await reconcile(id.id);
     expect(outcomes(result)).toEqual(['denied']);
     expect(result.decisions[0]).toMatchObject({ action: 'grant', errorCode: 'VaultAccessPolicyMode', principalId: id.principalId });
-    expect(result.decisions[0]!.reason).toContain(`uses the access-policy permission model (${says}), where Key Vault Secrets User has no effect`);
+    expect(result.decisions[0]!.reason).toContain(
+      `uses the access-policy permission model (${says}), where Key Vault Secrets User has no effect`,
+    );
     expect(await secretsUsersAt(kv)).toEqual([]);
     const rows = (await h.deps.audit.query({ resourceId: id.id })).items;
     expect(rows.filter((r) => r.outcome === 'granted')).toEqual([]);

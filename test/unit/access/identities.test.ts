@@ -8,12 +8,21 @@ const UAI2 = `${RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/i
 
 // Shapes follow the VM GET example (identity.principalId, identity.userAssignedIdentities[id].principalId/clientId)
 // and the AKS GET example (properties.identityProfile.kubeletidentity).
-const vm = (identity: ArmResource['identity']): ArmResource => ({ id: `${RG}/providers/Microsoft.Compute/virtualMachines/vm1`, name: 'vm1', type: 'Microsoft.Compute/virtualMachines', ...(identity ? { identity } : {}) });
+const vm = (identity: ArmResource['identity']): ArmResource => ({
+  id: `${RG}/providers/Microsoft.Compute/virtualMachines/vm1`,
+  name: 'vm1',
+  type: 'Microsoft.Compute/virtualMachines',
+  ...(identity ? { identity } : {}),
+});
 
 describe('resolveIdentities', () => {
   it('reads system- and user-assigned principal ids from a VM without another call', () => {
     const r = resolveIdentities(
-      vm({ type: 'SystemAssigned, UserAssigned', principalId: 'sys', userAssignedIdentities: { [UAI1]: { principalId: 'p1', clientId: 'c1' }, [UAI2]: { principalId: 'p2', clientId: 'c2' } } }),
+      vm({
+        type: 'SystemAssigned, UserAssigned',
+        principalId: 'sys',
+        userAssignedIdentities: { [UAI1]: { principalId: 'p1', clientId: 'c1' }, [UAI2]: { principalId: 'p2', clientId: 'c2' } },
+      }),
     );
     expect(r.identities.map((i) => [i.kind, i.principalId])).toEqual([
       ['system-assigned', 'sys'],
@@ -43,23 +52,42 @@ describe('resolveIdentities', () => {
       name: 'aks1',
       type: 'Microsoft.ContainerService/managedClusters',
       identity: { type: 'SystemAssigned', principalId: 'control-plane' },
-      properties: { provisioningState: 'Succeeded', identityProfile: { kubeletidentity: { objectId: 'kubelet-oid', clientId: 'kc', resourceId: UAI1 } } },
+      properties: {
+        provisioningState: 'Succeeded',
+        identityProfile: { kubeletidentity: { objectId: 'kubelet-oid', clientId: 'kc', resourceId: UAI1 } },
+      },
     });
     expect(r.identities).toEqual([{ principalId: 'kubelet-oid', kind: 'kubelet', clientId: 'kc', identityResourceId: UAI1 }]);
   });
 
   it('defers an AKS cluster still creating without a kubelet identity', () => {
-    const r = resolveIdentities({ id: `${RG}/providers/Microsoft.ContainerService/managedClusters/aks1`, name: 'aks1', type: 'Microsoft.ContainerService/managedClusters', properties: { provisioningState: 'Creating' } });
+    const r = resolveIdentities({
+      id: `${RG}/providers/Microsoft.ContainerService/managedClusters/aks1`,
+      name: 'aks1',
+      type: 'Microsoft.ContainerService/managedClusters',
+      properties: { provisioningState: 'Creating' },
+    });
     expect(r.notReady).toMatch(/Creating/);
   });
 
   it('reads a tagged user-assigned identity from its properties', () => {
-    const r = resolveIdentities({ id: UAI1, name: 'id-one', type: 'Microsoft.ManagedIdentity/userAssignedIdentities', properties: { principalId: 'p1', clientId: 'c1' } });
+    const r = resolveIdentities({
+      id: UAI1,
+      name: 'id-one',
+      type: 'Microsoft.ManagedIdentity/userAssignedIdentities',
+      properties: { principalId: 'p1', clientId: 'c1' },
+    });
     expect(r.identities).toEqual([{ principalId: 'p1', kind: 'user-assigned', clientId: 'c1', identityResourceId: UAI1 }]);
   });
 
   it.each([
-    [[{ principalId: 's', kind: 'system-assigned' as const }, { principalId: 'u', kind: 'user-assigned' as const, clientId: 'cu' }], '[system]'],
+    [
+      [
+        { principalId: 's', kind: 'system-assigned' as const },
+        { principalId: 'u', kind: 'user-assigned' as const, clientId: 'cu' },
+      ],
+      '[system]',
+    ],
     [[{ principalId: 'u', kind: 'user-assigned' as const, clientId: 'cu' }], 'cu'],
     [[], undefined],
   ])('an ACR task authenticates with %j → %s', (identities, expected) => {

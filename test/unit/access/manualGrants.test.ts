@@ -6,14 +6,30 @@ import type { AccessPlan } from '../../../src/policy/plan.js';
 import { ROLES } from '../../../src/policy/roles.js';
 
 const VM = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1';
-const ACR = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/contosoacr';
+const ACR =
+  '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/contosoacr';
 const P = '3f2a6c1e-8d4b-4c7a-9f10-2b5e7d9a1c34';
 
 describe('manual grant descriptions', () => {
   it.each([
-    ['a resource', { tag: 'acr-pull', caller: 'alice (alice@contoso.com)', override: false, consumerId: VM, principalId: P }, `Managed by acr-pull-automation: manual acr-pull by alice (alice@contoso.com) on ${VM}`, VM],
-    ['an override', { tag: 'acr-push', caller: 'function-key', override: true, consumerId: VM, principalId: P }, `Managed by acr-pull-automation: manual acr-push (consent override) by function-key on ${VM}`, VM],
-    ['a bare principal', { tag: 'acr-pull', caller: 'app:1234', override: false, principalId: P }, `Managed by acr-pull-automation: manual acr-pull by app:1234 for principal ${P}`, undefined],
+    [
+      'a resource',
+      { tag: 'acr-pull', caller: 'alice (alice@contoso.com)', override: false, consumerId: VM, principalId: P },
+      `Managed by acr-pull-automation: manual acr-pull by alice (alice@contoso.com) on ${VM}`,
+      VM,
+    ],
+    [
+      'an override',
+      { tag: 'acr-push', caller: 'function-key', override: true, consumerId: VM, principalId: P },
+      `Managed by acr-pull-automation: manual acr-push (consent override) by function-key on ${VM}`,
+      VM,
+    ],
+    [
+      'a bare principal',
+      { tag: 'acr-pull', caller: 'app:1234', override: false, principalId: P },
+      `Managed by acr-pull-automation: manual acr-pull by app:1234 for principal ${P}`,
+      undefined,
+    ],
   ] as const)('for %s: ours, manual, and the consumer still parses', (_what, input, description, consumer) => {
     const written = manualGrantDescription(input);
     expect(written).toBe(description);
@@ -24,7 +40,13 @@ describe('manual grant descriptions', () => {
   });
 
   it('keeps a caller that writes " on /subscriptions/…" from naming another consumer', () => {
-    const written = manualGrantDescription({ tag: 'acr-pull', caller: `x on ${VM.replace('vm1', 'vm2')}`, override: false, consumerId: VM, principalId: P });
+    const written = manualGrantDescription({
+      tag: 'acr-pull',
+      caller: `x on ${VM.replace('vm1', 'vm2')}`,
+      override: false,
+      consumerId: VM,
+      principalId: P,
+    });
     expect(standsFor(parseOwnership(written), VM)).toBe(true);
     expect(standsFor(parseOwnership(written), VM.replace('vm1', 'vm2'))).toBe(false);
   });
@@ -51,7 +73,10 @@ describe('keepManualGrants', () => {
   };
   it('turns the revoke of a manual grant into a kept assignment, and leaves tag-policy revokes alone', () => {
     const kept = keepManualGrants(plan, [
-      { name: 'MANUAL-1', description: manualGrantDescription({ tag: 'acr-pull', caller: 'alice', override: false, consumerId: VM, principalId: P }) },
+      {
+        name: 'MANUAL-1',
+        description: manualGrantDescription({ tag: 'acr-pull', caller: 'alice', override: false, consumerId: VM, principalId: P }),
+      },
       { name: 'tag-1', description: describeOwnership({ kind: 'tag-policy', tag: 'acr-push', consumerId: VM }) },
     ]);
     expect(kept.revokes.map((r) => r.name)).toEqual(['tag-1']);

@@ -6,7 +6,8 @@ import { apiVersionFor } from '../../../src/azure/arm.js';
 import { parseRegistryRef } from '../../../src/policy/tags.js';
 
 const VM = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1';
-const ACR = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/contosoacr';
+const ACR =
+  '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/contosoacr';
 
 describe('refersTo', () => {
   const facts = { id: ACR, name: 'contosoacr', loginServer: 'contosoacr.azurecr.io', exists: true };
@@ -33,8 +34,12 @@ describe('queries and bodies', () => {
   it('finds tagged consumers by either consumer tag', () => {
     expect(taggedConsumersQuery()).toContain("isnotempty(tags['acr-pull']) or isnotempty(tags['acr-push'])");
     // A registry event filters on the server: the name is in every form a tag can name it by.
-    expect(taggedConsumersQuery({ name: 'contosoacr', loginServer: 'contosoacr.azurecr.io' })).toContain("where tags['acr-pull'] contains 'contosoacr' or tags['acr-push'] contains 'contosoacr' |");
-    expect(taggedConsumersQuery({ name: 'contosoacr', loginServer: 'registry.contoso.example' })).toContain("tags['acr-push'] contains 'registry.contoso.example'");
+    expect(taggedConsumersQuery({ name: 'contosoacr', loginServer: 'contosoacr.azurecr.io' })).toContain(
+      "where tags['acr-pull'] contains 'contosoacr' or tags['acr-push'] contains 'contosoacr' |",
+    );
+    expect(taggedConsumersQuery({ name: 'contosoacr', loginServer: 'registry.contoso.example' })).toContain(
+      "tags['acr-push'] contains 'registry.contoso.example'",
+    );
     // Never a quote into the query: an unexpected name falls back to every tagged consumer (the exact check still applies).
     expect(taggedConsumersQuery({ name: "x' or 1==1 //" })).toContain("isnotempty(tags['acr-pull'])");
   });
@@ -47,13 +52,22 @@ describe('queries and bodies', () => {
 
   // containerregistry/.../2019-06-01-preview/examples/TasksGet.json: entries listed by login server, values null.
   it.each<[string, unknown, string[] | undefined]>([
-    ['entries by login server, values null', { customRegistries: { 'ContosoACR.azurecr.io': null, 'fabrikamacr.azurecr.io': null }, sourceRegistry: null }, ['contosoacr.azurecr.io', 'fabrikamacr.azurecr.io']],
+    [
+      'entries by login server, values null',
+      { customRegistries: { 'ContosoACR.azurecr.io': null, 'fabrikamacr.azurecr.io': null }, sourceRegistry: null },
+      ['contosoacr.azurecr.io', 'fabrikamacr.azurecr.io'],
+    ],
     ['an empty map', { customRegistries: {} }, []],
     ['credentials null', null, undefined],
     ['no customRegistries', { sourceRegistry: null }, undefined],
     ['customRegistries null', { customRegistries: null }, undefined],
-  ])("reads which login servers an ACR task has a credential for: %s", (_case, credentials, expected) => {
-    const found = customRegistryLoginServers({ id: `${ACR}/tasks/build`, name: 'build', type: 'Microsoft.ContainerRegistry/registries/tasks', properties: { credentials } });
+  ])('reads which login servers an ACR task has a credential for: %s', (_case, credentials, expected) => {
+    const found = customRegistryLoginServers({
+      id: `${ACR}/tasks/build`,
+      name: 'build',
+      type: 'Microsoft.ContainerRegistry/registries/tasks',
+      properties: { credentials },
+    });
     expect(found === undefined ? undefined : [...found].sort()).toEqual(expected);
   });
 

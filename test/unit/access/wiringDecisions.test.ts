@@ -7,7 +7,14 @@
 import { describe, expect, it } from 'vitest';
 import type { RegistryCredential } from '../../../src/azure/containerApps.js';
 import { siteImageRegistry, toSiteWebConfig } from '../../../src/azure/siteConfig.js';
-import { appRegistriesWith, appRegistriesWithout, decideAppRegistry, decideSiteIdentity, isSiteStillOurs, wiringIdentity } from '../../../src/access/wiringDecisions.js';
+import {
+  appRegistriesWith,
+  appRegistriesWithout,
+  decideAppRegistry,
+  decideSiteIdentity,
+  isSiteStillOurs,
+  wiringIdentity,
+} from '../../../src/access/wiringDecisions.js';
 import type { WiredConfig } from '../../../src/assignments/grantIndex.js';
 import { IDENTITY_KINDS, type ConsumerIdentity } from '../../../src/access/identities.js';
 
@@ -20,8 +27,20 @@ describe('a Container App registry entry', () => {
   it.each<[string, RegistryCredential[], string, WiredConfig | undefined, string]>([
     ['none there: add ours', [], 'system', undefined, 'write'],
     ['ours, as wanted: nothing', [{ server: SERVER, identity: 'system' }], 'system', ours('system'), 'none'],
-    ['ours, login server in other casing: nothing', [{ server: 'AppsAcr.azurecr.io', identity: 'system' }], 'system', ours('system'), 'none'],
-    ['ours, identity changed (system removed, user-assigned holds the role): update ours', [{ server: SERVER, identity: 'system' }], UAMI, ours('system'), 'write'],
+    [
+      'ours, login server in other casing: nothing',
+      [{ server: 'AppsAcr.azurecr.io', identity: 'system' }],
+      'system',
+      ours('system'),
+      'none',
+    ],
+    [
+      'ours, identity changed (system removed, user-assigned holds the role): update ours',
+      [{ server: SERVER, identity: 'system' }],
+      UAMI,
+      ours('system'),
+      'write',
+    ],
     ['ours removed by someone: restore', [], 'system', ours('system'), 'write'],
     ['a password entry: theirs', [password], 'system', undefined, 'theirs'],
     ['another identity set by hand: theirs', [{ server: SERVER, identity: UAMI }], 'system', undefined, 'theirs'],
@@ -40,7 +59,10 @@ describe('a Container App registry entry', () => {
   it('writes the whole list with others’ entries passed back as they were, ours appended or replaced in place', () => {
     const other: RegistryCredential = { server: 'other.azurecr.io', username: 'u', passwordSecretRef: 's' };
     expect(appRegistriesWith([other], SERVER, 'system')).toEqual([other, { server: SERVER, identity: 'system' }]);
-    expect(appRegistriesWith([{ server: SERVER, identity: 'system' }, other], SERVER, UAMI)).toEqual([{ server: SERVER, identity: UAMI }, other]);
+    expect(appRegistriesWith([{ server: SERVER, identity: 'system' }, other], SERVER, UAMI)).toEqual([
+      { server: SERVER, identity: UAMI },
+      other,
+    ]);
   });
 
   it('takes back only the entry it wrote, as it wrote it', () => {
@@ -91,8 +113,18 @@ describe('a site’s acrUseManagedIdentityCreds', () => {
 
 describe('the identity to pull with', () => {
   const system: ConsumerIdentity = { principalId: 'P-SYS', kind: IDENTITY_KINDS.systemAssigned };
-  const userB: ConsumerIdentity = { principalId: 'p-b', kind: IDENTITY_KINDS.userAssigned, identityResourceId: `${UAMI}-b`, clientId: 'c-b' };
-  const userA: ConsumerIdentity = { principalId: 'p-a', kind: IDENTITY_KINDS.userAssigned, identityResourceId: `${UAMI}-a`, clientId: 'c-a' };
+  const userB: ConsumerIdentity = {
+    principalId: 'p-b',
+    kind: IDENTITY_KINDS.userAssigned,
+    identityResourceId: `${UAMI}-b`,
+    clientId: 'c-b',
+  };
+  const userA: ConsumerIdentity = {
+    principalId: 'p-a',
+    kind: IDENTITY_KINDS.userAssigned,
+    identityResourceId: `${UAMI}-a`,
+    clientId: 'c-a',
+  };
   it.each<[string, ConsumerIdentity[], string[], ConsumerIdentity | undefined]>([
     ['the system-assigned identity when it holds the role', [userA, system], ['p-sys', 'p-a'], system],
     ['a user-assigned identity when only it holds the role', [system, userA], ['p-a'], userA],

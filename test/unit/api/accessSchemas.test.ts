@@ -9,7 +9,9 @@ const acr = `/subscriptions/${sub}/resourceGroups/rg-acr/providers/Microsoft.Con
 const principalId = '3f2a6c1e-8d4b-4c7a-9f10-2b5e7d9a1c34';
 
 describe('RegistryReference', () => {
-  it.each(['contosoacr', 'contosoacr.azurecr.io', 'ContosoACR.azurecr.us', acr])('accepts %s', (ref) => expect(RegistryReference.safeParse(ref).success).toBe(true));
+  it.each(['contosoacr', 'contosoacr.azurecr.io', 'ContosoACR.azurecr.us', acr])('accepts %s', (ref) =>
+    expect(RegistryReference.safeParse(ref).success).toBe(true),
+  );
   it.each([
     ['a URL', 'https://contosoacr.azurecr.io'],
     ['an image', 'contosoacr.azurecr.io/app:1'],
@@ -52,17 +54,28 @@ describe('RevokeRequestSchema', () => {
 });
 
 describe('PreviewRequestSchema', () => {
-  it.each([[{ resourceId: vm }], [{ resourceId: vm, registry: 'contosoacr', access: 'pull' }], [{ principalId, registry: 'contosoacr', access: 'pull' }]])('accepts %j', (body) =>
-    expect(PreviewRequestSchema.safeParse(body).success).toBe(true),
+  it.each([
+    [{ resourceId: vm }],
+    [{ resourceId: vm, registry: 'contosoacr', access: 'pull' }],
+    [{ principalId, registry: 'contosoacr', access: 'pull' }],
+  ])('accepts %j', (body) => expect(PreviewRequestSchema.safeParse(body).success).toBe(true));
+  it.each([[{ principalId }], [{ resourceId: vm, registry: 'contosoacr' }], [{ resourceId: vm, dryRun: false }], [{}]])(
+    'rejects %j',
+    (body) => expect(PreviewRequestSchema.safeParse(body).success).toBe(false),
   );
-  it.each([[{ principalId }], [{ resourceId: vm, registry: 'contosoacr' }], [{ resourceId: vm, dryRun: false }], [{}]])('rejects %j', (body) => expect(PreviewRequestSchema.safeParse(body).success).toBe(false));
 });
 
 describe('the grants route refuses bad requests before touching any dependency', () => {
   const route = accessRoutes(() => {
     throw new Error('no dependency is built for an invalid request');
   }).find((r) => r.route === 'access/grants')!;
-  const context = { invocationId: '11111111-1111-1111-1111-111111111111', functionName: 'accessGrantsApi', log() {}, warn() {}, error() {} };
+  const context = {
+    invocationId: '11111111-1111-1111-1111-111111111111',
+    functionName: 'accessGrantsApi',
+    log() {},
+    warn() {},
+    error() {},
+  };
   const send = async (method: string, body: string) => {
     const request: ApiRequest = {
       method,
@@ -72,7 +85,11 @@ describe('the grants route refuses bad requests before touching any dependency',
       arrayBuffer: async () => new TextEncoder().encode(body).buffer as ArrayBuffer,
     };
     const response = await handleApiRequest(route, request, context);
-    return { status: response.status, type: response.headers['content-type'], json: JSON.parse(response.body ?? '{}') as { code: string; errors?: { pointer: string }[] } };
+    return {
+      status: response.status,
+      type: response.headers['content-type'],
+      json: JSON.parse(response.body ?? '{}') as { code: string; errors?: { pointer: string }[] },
+    };
   };
 
   it.each([

@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { APP_ROLES } from '../../../src/api/appRoles.js';
-import { FUNCTION_KEY_CALLER, handleApiRequest, hostAuthLevel, httpFunctionOptions, identifyCaller, MAX_BODY_BYTES, operation, type ApiRequest, type ApiRoute, type CallerPolicy } from '../../../src/api/http.js';
+import {
+  FUNCTION_KEY_CALLER,
+  handleApiRequest,
+  hostAuthLevel,
+  httpFunctionOptions,
+  identifyCaller,
+  MAX_BODY_BYTES,
+  operation,
+  type ApiRequest,
+  type ApiRoute,
+  type CallerPolicy,
+} from '../../../src/api/http.js';
 import type { AuditEntry } from '../../../src/audit/auditLog.js';
 import { named, ResourceId } from '../../../src/api/schemas/common.js';
 import { InvalidInputError } from '../../../src/errors.js';
@@ -14,7 +25,13 @@ const route: ApiRoute = {
   authLevel: 'function',
   operations: [
     operation({
-      method: 'POST', operationId: 't', summary: 't', tags: [], body: Body, responses: { 200: { description: 'ok' } }, appRole: 'write',
+      method: 'POST',
+      operationId: 't',
+      summary: 't',
+      tags: [],
+      body: Body,
+      responses: { 200: { description: 'ok' } },
+      appRole: 'write',
       async handle({ body, caller }) {
         seen.push(body);
         if (body.resourceId.endsWith('/boom')) throw new Error('secret detail AccountKey=abc');
@@ -22,7 +39,17 @@ const route: ApiRoute = {
         return { status: 200, body: { caller } };
       },
     }),
-    operation({ method: 'GET', operationId: 'g', summary: 'g', tags: [], responses: { 200: { description: 'ok' } }, appRole: 'read', async handle({ caller }) { return { status: 200, body: { ok: true, caller } }; } }),
+    operation({
+      method: 'GET',
+      operationId: 'g',
+      summary: 'g',
+      tags: [],
+      responses: { 200: { description: 'ok' } },
+      appRole: 'read',
+      async handle({ caller }) {
+        return { status: 200, body: { ok: true, caller } };
+      },
+    }),
   ],
 };
 
@@ -32,7 +59,13 @@ const context = { invocationId: '11111111-1111-1111-1111-111111111111', function
 function request(method: string, body?: string, headers: Record<string, string> = {}, query = ''): ApiRequest {
   const h = new Headers(headers);
   if (body !== undefined && !h.has('content-type')) h.set('content-type', 'application/json');
-  return { method, url: `http://localhost/api/test${query}`, headers: h, params: {}, arrayBuffer: async () => new TextEncoder().encode(body ?? '').buffer as ArrayBuffer };
+  return {
+    method,
+    url: `http://localhost/api/test${query}`,
+    headers: h,
+    params: {},
+    arrayBuffer: async () => new TextEncoder().encode(body ?? '').buffer as ArrayBuffer,
+  };
 }
 
 async function call(req: ApiRequest) {
@@ -69,7 +102,12 @@ describe('handleApiRequest', () => {
     const r = await call(req);
     expect(r.status).toBe(status);
     expect(r.headers['content-type']).toBe('application/problem+json');
-    expect(r.json).toMatchObject({ status, code, type: expect.stringMatching(/^urn:acr-pull-automation:problem:/), instance: `urn:uuid:${context.invocationId}` });
+    expect(r.json).toMatchObject({
+      status,
+      code,
+      type: expect.stringMatching(/^urn:acr-pull-automation:problem:/),
+      instance: `urn:uuid:${context.invocationId}`,
+    });
     if (code !== 'SomethingWrong') expect(seen).toEqual([]);
   });
 
@@ -103,7 +141,14 @@ describe('identifyCaller with App Service Authentication off', () => {
   it.each([
     [{}],
     [{ 'x-ms-client-principal-id': 'abc', 'x-ms-client-principal-name': 'alice@contoso.com' }],
-    [{ 'x-ms-client-principal': principal([{ typ: OID, val: 'oid-1' }, { typ: 'roles', val: APP_ROLES.write.value }]) }],
+    [
+      {
+        'x-ms-client-principal': principal([
+          { typ: OID, val: 'oid-1' },
+          { typ: 'roles', val: APP_ROLES.write.value },
+        ]),
+      },
+    ],
   ])('ignores the principal headers %j: the caller is the function key', (headers) => {
     expect(identifyCaller(headersOf(headers), false)).toEqual({ caller: FUNCTION_KEY_CALLER });
   });
@@ -112,10 +157,42 @@ describe('identifyCaller with App Service Authentication off', () => {
 describe('identifyCaller with App Service Authentication on', () => {
   it.each([
     [{ 'x-ms-client-principal-id': 'abc', 'x-ms-client-principal-name': 'alice@contoso.com' }, 'abc (alice@contoso.com)', []],
-    [{ 'x-ms-client-principal': principal([{ typ: OID, val: 'oid-1' }, { typ: 'preferred_username', val: 'bob@contoso.com' }, { typ: 'roles', val: 'Access.Read' }]) }, 'oid-1 (bob@contoso.com)', ['Access.Read']],
-    [{ 'x-ms-client-principal': principal([{ typ: 'appid', val: 'app-1' }, { typ: 'roles', val: 'Access.Write' }, { typ: 'roles', val: 'Access.Read' }]) }, 'app:app-1', ['Access.Write', 'Access.Read']],
+    [
+      {
+        'x-ms-client-principal': principal([
+          { typ: OID, val: 'oid-1' },
+          { typ: 'preferred_username', val: 'bob@contoso.com' },
+          { typ: 'roles', val: 'Access.Read' },
+        ]),
+      },
+      'oid-1 (bob@contoso.com)',
+      ['Access.Read'],
+    ],
+    [
+      {
+        'x-ms-client-principal': principal([
+          { typ: 'appid', val: 'app-1' },
+          { typ: 'roles', val: 'Access.Write' },
+          { typ: 'roles', val: 'Access.Read' },
+        ]),
+      },
+      'app:app-1',
+      ['Access.Write', 'Access.Read'],
+    ],
     // role_typ names the claim type App Service used for roles.
-    [{ 'x-ms-client-principal': principal([{ typ: OID, val: 'oid-2' }, { typ: 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role', val: 'Access.Write' }], { role_typ: 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role' }) }, 'oid-2', ['Access.Write']],
+    [
+      {
+        'x-ms-client-principal': principal(
+          [
+            { typ: OID, val: 'oid-2' },
+            { typ: 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role', val: 'Access.Write' },
+          ],
+          { role_typ: 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role' },
+        ),
+      },
+      'oid-2',
+      ['Access.Write'],
+    ],
     [{ 'x-ms-client-principal-id': 'evil\nforged log line' }, 'evilforged log line', []],
   ])('reads %j as %s with roles %j', (headers, caller, roles) => {
     expect(identifyCaller(headersOf(headers), true)).toEqual({ caller, roles });
@@ -128,8 +205,13 @@ describe('identifyCaller with App Service Authentication on', () => {
 
 describe('app roles with App Service Authentication on', () => {
   const recorded: AuditEntry[] = [];
-  const policy: CallerPolicy = { appServiceAuthEnabled: true, audit: () => ({ record: async (entry) => (recorded.push(entry), { ...entry, id: 'x', time: 't' }) }) };
-  const as = (roles: string[]) => ({ 'x-ms-client-principal': principal([{ typ: OID, val: 'oid-9' }, ...roles.map((val) => ({ typ: 'roles', val }))]) });
+  const policy: CallerPolicy = {
+    appServiceAuthEnabled: true,
+    audit: () => ({ record: async (entry) => (recorded.push(entry), { ...entry, id: 'x', time: 't' }) }),
+  };
+  const as = (roles: string[]) => ({
+    'x-ms-client-principal': principal([{ typ: OID, val: 'oid-9' }, ...roles.map((val) => ({ typ: 'roles', val }))]),
+  });
   const post = (headers: Record<string, string>) => request('POST', JSON.stringify({ resourceId: vm }), headers);
   const callWith = async (req: ApiRequest) => {
     const response = await handleApiRequest(route, req, context, policy);
@@ -152,9 +234,19 @@ describe('app roles with App Service Authentication on', () => {
     recorded.length = 0;
     const r = await callWith(post(as([APP_ROLES.read.value])));
     expect([r.status, r.headers['content-type'], r.json?.['code']]).toEqual([403, 'application/problem+json', 'AppRoleRequired']);
-    expect(r.json?.['detail']).toBe('POST /api/test needs the app role Access.Write; oid-9 has only "Access.Read". Ask an owner of the API\'s app registration to assign it.');
+    expect(r.json?.['detail']).toBe(
+      'POST /api/test needs the app role Access.Write; oid-9 has only "Access.Read". Ask an owner of the API\'s app registration to assign it.',
+    );
     expect(seen).toEqual([]);
-    expect(recorded).toEqual([expect.objectContaining({ action: 't', outcome: 'denied-by-app-role', caller: 'oid-9', errorCode: 'AppRoleRequired', correlationId: context.invocationId })]);
+    expect(recorded).toEqual([
+      expect.objectContaining({
+        action: 't',
+        outcome: 'denied-by-app-role',
+        caller: 'oid-9',
+        errorCode: 'AppRoleRequired',
+        correlationId: context.invocationId,
+      }),
+    ]);
   });
 
   it('refuses a read to a principal without a role (403, no audit row for a read)', async () => {

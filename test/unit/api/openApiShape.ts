@@ -9,25 +9,102 @@ const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head',
 const TYPES = new Set(['string', 'number', 'integer', 'boolean', 'object', 'array', 'null']);
 /** Keywords of the 2020-12 vocabularies (core, applicator, validation, meta-data, format, content, unevaluated) plus OpenAPI's base-dialect ones. */
 const KEYWORDS = new Set([
-  '$schema', '$id', '$ref', '$anchor', '$dynamicRef', '$dynamicAnchor', '$defs', '$comment', '$vocabulary',
-  'allOf', 'anyOf', 'oneOf', 'not', 'if', 'then', 'else', 'dependentSchemas', 'prefixItems', 'items', 'contains',
-  'properties', 'patternProperties', 'additionalProperties', 'propertyNames', 'unevaluatedItems', 'unevaluatedProperties',
-  'type', 'enum', 'const', 'multipleOf', 'maximum', 'exclusiveMaximum', 'minimum', 'exclusiveMinimum', 'maxLength', 'minLength',
-  'pattern', 'maxItems', 'minItems', 'uniqueItems', 'maxContains', 'minContains', 'maxProperties', 'minProperties', 'required',
-  'dependentRequired', 'title', 'description', 'default', 'deprecated', 'readOnly', 'writeOnly', 'examples', 'format',
-  'contentEncoding', 'contentMediaType', 'contentSchema', 'discriminator', 'xml', 'externalDocs', 'example',
+  '$schema',
+  '$id',
+  '$ref',
+  '$anchor',
+  '$dynamicRef',
+  '$dynamicAnchor',
+  '$defs',
+  '$comment',
+  '$vocabulary',
+  'allOf',
+  'anyOf',
+  'oneOf',
+  'not',
+  'if',
+  'then',
+  'else',
+  'dependentSchemas',
+  'prefixItems',
+  'items',
+  'contains',
+  'properties',
+  'patternProperties',
+  'additionalProperties',
+  'propertyNames',
+  'unevaluatedItems',
+  'unevaluatedProperties',
+  'type',
+  'enum',
+  'const',
+  'multipleOf',
+  'maximum',
+  'exclusiveMaximum',
+  'minimum',
+  'exclusiveMinimum',
+  'maxLength',
+  'minLength',
+  'pattern',
+  'maxItems',
+  'minItems',
+  'uniqueItems',
+  'maxContains',
+  'minContains',
+  'maxProperties',
+  'minProperties',
+  'required',
+  'dependentRequired',
+  'title',
+  'description',
+  'default',
+  'deprecated',
+  'readOnly',
+  'writeOnly',
+  'examples',
+  'format',
+  'contentEncoding',
+  'contentMediaType',
+  'contentSchema',
+  'discriminator',
+  'xml',
+  'externalDocs',
+  'example',
 ]);
 const SCHEMA_MAP_KEYWORDS = ['properties', 'patternProperties', '$defs', 'dependentSchemas'];
-const SCHEMA_KEYWORDS = ['additionalProperties', 'items', 'contains', 'propertyNames', 'not', 'if', 'then', 'else', 'unevaluatedItems', 'unevaluatedProperties', 'contentSchema'];
+const SCHEMA_KEYWORDS = [
+  'additionalProperties',
+  'items',
+  'contains',
+  'propertyNames',
+  'not',
+  'if',
+  'then',
+  'else',
+  'unevaluatedItems',
+  'unevaluatedProperties',
+  'contentSchema',
+];
 const SCHEMA_ARRAY_KEYWORDS = ['allOf', 'anyOf', 'oneOf', 'prefixItems'];
-const NON_NEGATIVE_INTEGERS = ['maxLength', 'minLength', 'maxItems', 'minItems', 'maxProperties', 'minProperties', 'maxContains', 'minContains'];
+const NON_NEGATIVE_INTEGERS = [
+  'maxLength',
+  'minLength',
+  'maxItems',
+  'minItems',
+  'maxProperties',
+  'minProperties',
+  'maxContains',
+  'minContains',
+];
 
 export function checkOpenApi31(doc: Json): string[] {
   const problems: string[] = [];
   const bad = (where: string, what: string) => problems.push(`${where}: ${what}`);
-  if (typeof doc['openapi'] !== 'string' || !/^3\.1\.\d+$/.test(doc['openapi'])) bad('openapi', `expected 3.1.x, got ${String(doc['openapi'])}`);
+  if (typeof doc['openapi'] !== 'string' || !/^3\.1\.\d+$/.test(doc['openapi']))
+    bad('openapi', `expected 3.1.x, got ${String(doc['openapi'])}`);
   const info = doc['info'] as Json | undefined;
-  if (!isObject(info) || typeof info['title'] !== 'string' || typeof info['version'] !== 'string') bad('info', 'needs title and version strings');
+  if (!isObject(info) || typeof info['title'] !== 'string' || typeof info['version'] !== 'string')
+    bad('info', 'needs title and version strings');
   const paths = doc['paths'] as Json | undefined;
   if (!isObject(paths)) bad('paths', 'missing');
   const components = doc['components'] as Json | undefined;
@@ -40,8 +117,14 @@ export function checkOpenApi31(doc: Json): string[] {
     const templated = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
     for (const [method, op] of Object.entries(item)) {
       const where = `${method.toUpperCase()} ${path}`;
-      if (!HTTP_METHODS.has(method)) { bad(where, 'not an HTTP method'); continue; }
-      if (!isObject(op)) { bad(where, 'not an object'); continue; }
+      if (!HTTP_METHODS.has(method)) {
+        bad(where, 'not an HTTP method');
+        continue;
+      }
+      if (!isObject(op)) {
+        bad(where, 'not an object');
+        continue;
+      }
       const id = op['operationId'];
       if (typeof id !== 'string') bad(where, 'no operationId');
       else if (operationIds.has(id)) bad(where, `duplicate operationId ${id}`);
@@ -67,7 +150,8 @@ export function checkOpenApi31(doc: Json): string[] {
         if (p['schema'] === undefined) bad(where, `parameter ${key} has no schema`);
         else checkSchema(p['schema'], `${where} parameter ${key}`, bad);
       }
-      for (const name of templated) if (!params.some((p) => p['in'] === 'path' && p['name'] === name)) bad(where, `path template {${name}} has no parameter`);
+      for (const name of templated)
+        if (!params.some((p) => p['in'] === 'path' && p['name'] === name)) bad(where, `path template {${name}} has no parameter`);
       if (op['requestBody'] !== undefined) {
         const body = op['requestBody'] as Json;
         if (!isObject(body['content'])) bad(where, 'requestBody needs content');
@@ -75,12 +159,14 @@ export function checkOpenApi31(doc: Json): string[] {
       }
       for (const requirement of (op['security'] ?? []) as Json[]) {
         for (const scheme of Object.keys(requirement)) {
-          if (!isObject((components?.['securitySchemes'] as Json | undefined)?.[scheme])) bad(where, `security scheme ${scheme} is not defined`);
+          if (!isObject((components?.['securitySchemes'] as Json | undefined)?.[scheme]))
+            bad(where, `security scheme ${scheme} is not defined`);
         }
       }
     }
   }
-  for (const [name, schema] of Object.entries((components?.['schemas'] ?? {}) as Json)) checkSchema(schema, `components.schemas.${name}`, bad);
+  for (const [name, schema] of Object.entries((components?.['schemas'] ?? {}) as Json))
+    checkSchema(schema, `components.schemas.${name}`, bad);
 
   // Every $ref anywhere resolves inside the document.
   walk(doc, '#', (value, where) => {
@@ -113,10 +199,13 @@ export function checkSchema(schema: unknown, where: string, bad: (where: string,
   }
   if (schema['required'] !== undefined) {
     const required = schema['required'];
-    if (!Array.isArray(required) || required.some((r) => typeof r !== 'string') || new Set(required).size !== required.length) bad(where, 'required must be unique strings');
+    if (!Array.isArray(required) || required.some((r) => typeof r !== 'string') || new Set(required).size !== required.length)
+      bad(where, 'required must be unique strings');
   }
-  if (schema['enum'] !== undefined && (!Array.isArray(schema['enum']) || schema['enum'].length === 0)) bad(where, 'enum must be a non-empty array');
-  if (typeof schema['exclusiveMinimum'] === 'boolean' || typeof schema['exclusiveMaximum'] === 'boolean') bad(where, 'exclusiveMinimum/Maximum are numbers in 2020-12');
+  if (schema['enum'] !== undefined && (!Array.isArray(schema['enum']) || schema['enum'].length === 0))
+    bad(where, 'enum must be a non-empty array');
+  if (typeof schema['exclusiveMinimum'] === 'boolean' || typeof schema['exclusiveMaximum'] === 'boolean')
+    bad(where, 'exclusiveMinimum/Maximum are numbers in 2020-12');
   if (Array.isArray(schema['items'])) bad(where, 'items is a schema in 2020-12 (tuples use prefixItems)');
   for (const key of NON_NEGATIVE_INTEGERS) {
     const value = schema[key];

@@ -10,7 +10,9 @@ const unused = () => {
 };
 const routes = apiRoutes({ deps: unused, credentials: unused, health: unused, status: unused });
 const all = [...routes.access, ...routes.credentials, routes.audit, routes.health, routes.status, routes.openapi];
-const doc = buildOpenApiDocument(all, { version: '0.1.0' }) as unknown as Record<string, unknown> & { paths: Record<string, Record<string, Record<string, unknown>>> };
+const doc = buildOpenApiDocument(all, { version: '0.1.0' }) as unknown as Record<string, unknown> & {
+  paths: Record<string, Record<string, Record<string, unknown>>>;
+};
 
 describe('the OpenAPI document', () => {
   it('is a structurally valid OpenAPI 3.1 document whose schemas are JSON Schema 2020-12', () => {
@@ -33,7 +35,13 @@ describe('the OpenAPI document', () => {
   it('catches what a broken generator would produce', () => {
     const broken = structuredClone(doc) as unknown as Record<string, unknown> & { components: { schemas: Record<string, unknown> } };
     broken['openapi'] = '3.0.3';
-    broken.components.schemas['Broken'] = { type: 'strng', nullable: true, required: 'x', items: [{}], properties: { a: { $ref: '#/components/schemas/Missing' } } };
+    broken.components.schemas['Broken'] = {
+      type: 'strng',
+      nullable: true,
+      required: 'x',
+      items: [{}],
+      properties: { a: { $ref: '#/components/schemas/Missing' } },
+    };
     const problems = checkOpenApi31(broken);
     expect(problems.join('\n')).toMatch(/3\.1\.x/);
     expect(problems.join('\n')).toMatch(/type "strng"/);
@@ -62,7 +70,11 @@ describe('the OpenAPI document', () => {
     // { resourceId } (tag policy) or { resourceId | principalId, registry, access } (manual grant): each form strict.
     const forms = schema['anyOf'] as Record<string, unknown>[];
     expect(forms.map((f) => f['additionalProperties'])).toEqual([false, false, false]);
-    expect(forms.map((f) => f['required'])).toEqual([['resourceId'], ['resourceId', 'registry', 'access'], ['principalId', 'registry', 'access']]);
+    expect(forms.map((f) => f['required'])).toEqual([
+      ['resourceId'],
+      ['resourceId', 'registry', 'access'],
+      ['principalId', 'registry', 'access'],
+    ]);
   });
 
   it.each([
@@ -77,7 +89,9 @@ describe('the OpenAPI document', () => {
 
   it('lists the audit filters as query parameters', () => {
     const params = (doc.paths['/api/audit']!['get']!['parameters'] as { name: string; in: string }[]).map((p) => `${p.in}:${p.name}`);
-    expect(params).toEqual(expect.arrayContaining(['query:resourceId', 'query:registry', 'query:since', 'query:until', 'query:continuationToken']));
+    expect(params).toEqual(
+      expect.arrayContaining(['query:resourceId', 'query:registry', 'query:since', 'query:until', 'query:continuationToken']),
+    );
   });
 
   it('requires the function key, or an Entra token with the app role, everywhere except on the document itself', () => {
@@ -99,6 +113,10 @@ describe('the OpenAPI document', () => {
   it('answers errors as problem+json', () => {
     const response = resolvePointer(doc, '#/components/responses/Problem400') as { content: Record<string, unknown> };
     expect(Object.keys(response.content)).toEqual(['application/problem+json']);
-    expect(Object.keys(API_PROBLEMS).map(problemTypeFor).every((t) => t.startsWith('urn:acr-pull-automation:problem:'))).toBe(true);
+    expect(
+      Object.keys(API_PROBLEMS)
+        .map(problemTypeFor)
+        .every((t) => t.startsWith('urn:acr-pull-automation:problem:')),
+    ).toBe(true);
   });
 });

@@ -72,10 +72,20 @@ describe('problemFromZod', () => {
 
   it('reports other schema errors as ValidationFailed', () => {
     const result = z.strictObject({ dryRun: z.boolean() }).safeParse({ dryRun: 'yes' });
-    expect(problemFromZod(result.error!, 'query')).toMatchObject({ code: 'ValidationFailed', status: 400, errors: [{ pointer: '#/query/dryRun' }] });
+    expect(problemFromZod(result.error!, 'query')).toMatchObject({
+      code: 'ValidationFailed',
+      status: 400,
+      errors: [{ pointer: '#/query/dryRun' }],
+    });
   });
 
   it('builds problems for the API codes with their fixed titles', () => {
-    expect(problem('PayloadTooLarge', 'too big')).toEqual({ type: problemTypeFor('PayloadTooLarge'), title: API_PROBLEMS.PayloadTooLarge.title, status: 413, detail: 'too big', code: 'PayloadTooLarge' });
+    expect(problem('PayloadTooLarge', 'too big')).toEqual({
+      type: problemTypeFor('PayloadTooLarge'),
+      title: API_PROBLEMS.PayloadTooLarge.title,
+      status: 413,
+      detail: 'too big',
+      code: 'PayloadTooLarge',
+    });
   });
 });

@@ -7,9 +7,12 @@ const vm = `/subscriptions/${sub}/resourceGroups/rg-web/providers/Microsoft.Comp
 const registry = `/subscriptions/${sub}/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/contosoacr`;
 
 describe('ResourceId', () => {
-  it.each([vm, vm.toLowerCase().replace('resourcegroups', 'resourcegroups'), registry, `/subscriptions/${sub}/resourceGroups/rg-web`])('accepts %s', (id) => {
-    expect(ResourceId.safeParse(id).success).toBe(true);
-  });
+  it.each([vm, vm.toLowerCase().replace('resourcegroups', 'resourcegroups'), registry, `/subscriptions/${sub}/resourceGroups/rg-web`])(
+    'accepts %s',
+    (id) => {
+      expect(ResourceId.safeParse(id).success).toBe(true);
+    },
+  );
 
   it.each([
     ['an OData quote', `/subscriptions/${sub}/resourceGroups/rg' or '1' eq '1`],
@@ -37,14 +40,27 @@ describe('RegistryId', () => {
 
 describe('small scalars', () => {
   it.each(['contosoacr', 'ABCDE12345'])('RegistryName accepts %s', (name) => expect(RegistryName.safeParse(name).success).toBe(true));
-  it.each(['acr', 'contoso-acr', 'contoso.azurecr.io', 'a'.repeat(51)])('RegistryName rejects %s', (name) => expect(RegistryName.safeParse(name).success).toBe(false));
-  it.each(['3f2a6c1e-8d4b-4c7a-9f10-2b5e7d9a1c34', '3F2A6C1E-8D4B-4C7A-9F10-2B5E7D9A1C34'])('PrincipalId accepts %s', (id) => expect(PrincipalId.safeParse(id).success).toBe(true));
-  it.each(["3f2a6c1e' or 1 eq 1", '3f2a6c1e8d4b4c7a9f102b5e7d9a1c34', ''])('PrincipalId rejects %s', (id) => expect(PrincipalId.safeParse(id).success).toBe(false));
+  it.each(['acr', 'contoso-acr', 'contoso.azurecr.io', 'a'.repeat(51)])('RegistryName rejects %s', (name) =>
+    expect(RegistryName.safeParse(name).success).toBe(false),
+  );
+  it.each(['3f2a6c1e-8d4b-4c7a-9f10-2b5e7d9a1c34', '3F2A6C1E-8D4B-4C7A-9F10-2B5E7D9A1C34'])('PrincipalId accepts %s', (id) =>
+    expect(PrincipalId.safeParse(id).success).toBe(true),
+  );
+  it.each(["3f2a6c1e' or 1 eq 1", '3f2a6c1e8d4b4c7a9f102b5e7d9a1c34', ''])('PrincipalId rejects %s', (id) =>
+    expect(PrincipalId.safeParse(id).success).toBe(false),
+  );
 });
 
 describe('AuditQuerySchema', () => {
   it('accepts every documented filter', () => {
-    const result = AuditQuerySchema.safeParse({ resourceId: vm, registry, since: '2026-11-01T00:00:00Z', until: '2026-11-20T10:00:00+01:00', top: '10', continuationToken: 'abc' });
+    const result = AuditQuerySchema.safeParse({
+      resourceId: vm,
+      registry,
+      since: '2026-11-01T00:00:00Z',
+      until: '2026-11-20T10:00:00+01:00',
+      top: '10',
+      continuationToken: 'abc',
+    });
     expect(result.success).toBe(true);
   });
   it.each([

@@ -15,7 +15,8 @@ import {
 } from '../../../src/credentials/enrolment.js';
 import { InvalidInputError } from '../../../src/errors.js';
 
-const registryId = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/ContosoAcr';
+const registryId =
+  '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/ContosoAcr';
 const base: Enrolment = { registryId, registryName: 'contosoacr', vaultName: 'demo-vault', status: 'active', phase: 'idle' };
 
 describe('enrolment names', () => {
@@ -34,14 +35,20 @@ describe('enrolment names', () => {
 
   it.each([
     [registryId, { subscriptionId: '00000000-0000-0000-0000-000000000001', resourceGroup: 'rg-acr', name: 'contosoacr' }],
-    [registryId.replace('resourceGroups', 'resourcegroups').toUpperCase(), { subscriptionId: '00000000-0000-0000-0000-000000000001', resourceGroup: 'rg-acr', name: 'contosoacr' }],
+    [
+      registryId.replace('resourceGroups', 'resourcegroups').toUpperCase(),
+      { subscriptionId: '00000000-0000-0000-0000-000000000001', resourceGroup: 'rg-acr', name: 'contosoacr' },
+    ],
   ])('parses registry id %s whatever its casing', (id, expected) => {
     expect(parseRegistryId(id)).toEqual(expected);
   });
 
-  it.each(['contosoacr', '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm'])('refuses %s as a registry id', (id) => {
-    expect(() => parseRegistryId(id)).toThrow(InvalidInputError);
-  });
+  it.each(['contosoacr', '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm'])(
+    'refuses %s as a registry id',
+    (id) => {
+      expect(() => parseRegistryId(id)).toThrow(InvalidInputError);
+    },
+  );
 });
 
 describe('rotation timing', () => {
@@ -82,7 +89,18 @@ describe('rotation timing', () => {
 
 describe('enrolment view', () => {
   it('shows ids and times, the secret names and the next rotation, and nothing else', () => {
-    const view = toEnrolmentView({ ...base, appId: 'app', currentKeyId: 'k2', currentCreatedAt: '2026-01-01T00:00:00.000Z', leaseOwner: 'x', leaseUntil: 'y', rotationId: 'r' }, 90);
+    const view = toEnrolmentView(
+      {
+        ...base,
+        appId: 'app',
+        currentKeyId: 'k2',
+        currentCreatedAt: '2026-01-01T00:00:00.000Z',
+        leaseOwner: 'x',
+        leaseUntil: 'y',
+        rotationId: 'r',
+      },
+      90,
+    );
     expect(view).toEqual({
       registryId,
       registryName: 'contosoacr',

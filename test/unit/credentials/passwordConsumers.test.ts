@@ -6,7 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { passwordConsumersQuery, toPasswordConsumers } from '../../../src/credentials/passwordConsumers.js';
 
 const APP = '6f1d3c9e-1111-4000-8000-0000000000aa';
-const group = (name: string, credentials: unknown) => ({ id: `/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerInstance/containerGroups/${name}`, name, properties: { imageRegistryCredentials: credentials } });
+const group = (name: string, credentials: unknown) => ({
+  id: `/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerInstance/containerGroups/${name}`,
+  name,
+  properties: { imageRegistryCredentials: credentials },
+});
 
 describe('who uses the pull password by value', () => {
   it('lists only groups whose registry credential user name is the application id, in any casing', () => {

@@ -37,9 +37,18 @@ describe('the api-version table', () => {
     expect(checkApiVersion('/providers/Microsoft.ResourceGraph/resources', RESOURCE_GRAPH_API_VERSION)).toBeUndefined();
     const msi = new ManagedServiceIdentityClient({ getToken: async () => null }, 's');
     expect(checkApiVersion(`${RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1`, msi.apiVersion)).toBeUndefined();
-    expect(checkApiVersion(`${RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1/federatedIdentityCredentials/f1`, msi.apiVersion)).toBeUndefined();
-    expect(checkApiVersion('/subscriptions/s/providers/Microsoft.Authorization/roleAssignments/a', authorizationVersion('roleAssignments'))).toBeUndefined();
-    expect(checkApiVersion('/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/d', authorizationVersion('roleDefinitions'))).toBeUndefined();
+    expect(
+      checkApiVersion(
+        `${RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1/federatedIdentityCredentials/f1`,
+        msi.apiVersion,
+      ),
+    ).toBeUndefined();
+    expect(
+      checkApiVersion('/subscriptions/s/providers/Microsoft.Authorization/roleAssignments/a', authorizationVersion('roleAssignments')),
+    ).toBeUndefined();
+    expect(
+      checkApiVersion('/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/d', authorizationVersion('roleDefinitions')),
+    ).toBeUndefined();
   });
 
   it.each([
@@ -65,7 +74,11 @@ describe('the api-version table', () => {
   it.each([
     [`${RG}/providers/Microsoft.ContainerRegistry/registries/acr`, '2024-03-01', 'NoRegisteredProviderFound'],
     [`${RG}/providers/Microsoft.ContainerRegistry/registries/acr/tasks/t`, '2025-11-01', 'NoRegisteredProviderFound'],
-    [`${RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1/federatedIdentityCredentials/f`, '2018-11-30', 'NoRegisteredProviderFound'],
+    [
+      `${RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1/federatedIdentityCredentials/f`,
+      '2018-11-30',
+      'NoRegisteredProviderFound',
+    ],
     [RG, '2099-01-01', 'InvalidApiVersionParameter'],
     ['/subscriptions/s/providers', '2099-01-01', 'InvalidApiVersionParameter'],
     ['/subscriptions/s/providers/Microsoft.ContainerRegistry', '2099-01-01', 'InvalidApiVersionParameter'],
@@ -83,10 +96,19 @@ describe('the api-version table', () => {
 
 describe('paths as ARM treats them', () => {
   it.each([
-    ['/subscriptions/s/resourcegroups/rg/providers/microsoft.containerregistry/REGISTRIES/MyAcr/TASKS/t1', '/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/MyAcr/tasks/t1'],
+    [
+      '/subscriptions/s/resourcegroups/rg/providers/microsoft.containerregistry/REGISTRIES/MyAcr/TASKS/t1',
+      '/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/MyAcr/tasks/t1',
+    ],
     ['/SUBSCRIPTIONS/s/RESOURCEGROUPS/Rg', '/subscriptions/s/resourceGroups/Rg'],
-    ['/subscriptions/s/resourcegroups/rg/providers/Microsoft.KeyVault/vaults/kv/providers/microsoft.authorization/roleassignments/a', '/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv/providers/Microsoft.Authorization/roleAssignments/a'],
-    ['/subscriptions/s/resourcegroups/rg/providers/Microsoft.Network/virtualNetworks/v', '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v'],
+    [
+      '/subscriptions/s/resourcegroups/rg/providers/Microsoft.KeyVault/vaults/kv/providers/microsoft.authorization/roleassignments/a',
+      '/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv/providers/Microsoft.Authorization/roleAssignments/a',
+    ],
+    [
+      '/subscriptions/s/resourcegroups/rg/providers/Microsoft.Network/virtualNetworks/v',
+      '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v',
+    ],
     ['/subscriptions/s/tagnames', '/subscriptions/s/tagNames'],
     // A name that reads like a fixed segment stays a name.
     ['/subscriptions/s/resourcegroups/providers', '/subscriptions/s/resourceGroups/providers'],
@@ -95,6 +117,8 @@ describe('paths as ARM treats them', () => {
   });
 
   it('ignores empty segments', () => {
-    expect(collapseEmptySegments('/subscriptions/s//resourceGroups/rg/providers/Microsoft.ContainerRegistry//registries/x/')).toBe('/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/x');
+    expect(collapseEmptySegments('/subscriptions/s//resourceGroups/rg/providers/Microsoft.ContainerRegistry//registries/x/')).toBe(
+      '/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/x',
+    );
   });
 });

@@ -19,7 +19,10 @@ describe('event subscription filters', () => {
     [{}, true],
     [{ includedEventTypes: ['Microsoft.Resources.ResourceDeleteSuccess'] }, false],
     [{ includedEventTypes: ['microsoft.resources.resourcewritesuccess'] }, true],
-    [{ advancedFilters: [{ operatorType: 'StringIn', key: 'data.operationName', values: ['microsoft.compute/virtualmachines/write'] }] }, true],
+    [
+      { advancedFilters: [{ operatorType: 'StringIn', key: 'data.operationName', values: ['microsoft.compute/virtualmachines/write'] }] },
+      true,
+    ],
     [{ advancedFilters: [{ operatorType: 'StringIn', key: 'data.operationName', values: ['Microsoft.Resources/tags/write'] }] }, false],
     [{ advancedFilters: [{ operatorType: 'StringNotIn', key: 'data.status', values: ['Failed'] }] }, true],
     [{ subjectBeginsWith: '/subscriptions/S1/resourcegroups/rg1/' }, true],
@@ -30,6 +33,13 @@ describe('event subscription filters', () => {
   });
 
   it('maps to CloudEvents 1.0', () => {
-    expect(toCloudEvent(event)).toMatchObject({ specversion: '1.0', type: event.eventType, source: event.topic, subject: event.subject, id: 'e1', time: event.eventTime });
+    expect(toCloudEvent(event)).toMatchObject({
+      specversion: '1.0',
+      type: event.eventType,
+      source: event.topic,
+      subject: event.subject,
+      id: 'e1',
+      time: event.eventTime,
+    });
   });
 });

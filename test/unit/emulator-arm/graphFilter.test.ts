@@ -7,13 +7,29 @@
 import { describe, expect, it } from 'vitest';
 import { parseGraphFilter, type GraphObjectView } from '../../../emulator/graph/filter.js';
 
-const ci: GraphObjectView = { id: '0c000000-0000-4000-8000-0000000000a1', appId: '0c000000-0000-4000-8000-0000000000c1', displayName: 'ci-pull', servicePrincipalNames: ['0c000000-0000-4000-8000-0000000000c1'] };
-const mi: GraphObjectView = { id: '0e000000-0000-4000-8000-0000000000a1', appId: '0e000000-0000-4000-8000-0000000000c1', displayName: "o'brien-identity", servicePrincipalNames: ['0e000000-0000-4000-8000-0000000000c1', '/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1'] };
+const ci: GraphObjectView = {
+  id: '0c000000-0000-4000-8000-0000000000a1',
+  appId: '0c000000-0000-4000-8000-0000000000c1',
+  displayName: 'ci-pull',
+  servicePrincipalNames: ['0c000000-0000-4000-8000-0000000000c1'],
+};
+const mi: GraphObjectView = {
+  id: '0e000000-0000-4000-8000-0000000000a1',
+  appId: '0e000000-0000-4000-8000-0000000000c1',
+  displayName: "o'brien-identity",
+  servicePrincipalNames: [
+    '0e000000-0000-4000-8000-0000000000c1',
+    '/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1',
+  ],
+};
 
 describe('Graph $filter on service principals', () => {
   it.each([
     [`servicePrincipalNames/any(c:c eq '${ci.appId}')`, [true, false]],
-    [`servicePrincipalNames/any(x:x eq '/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1')`, [false, true]],
+    [
+      `servicePrincipalNames/any(x:x eq '/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1')`,
+      [false, true],
+    ],
     ["startswith(displayName,'CI-')", [true, false]],
     ["startswith(displayName, 'o''brien')", [false, true]],
     [`appId eq '${mi.appId.toUpperCase()}'`, [false, true]],

@@ -3,7 +3,16 @@
  * the HTTPS server: routes are matched in registration order, tokens are plain JSON.
  */
 import { apiVersionsFor } from '../../../emulator/arm/apiVersions.js';
-import type { DirectoryPrincipal, EmuRequest, EmuResponse, EmulatorContext, GridEvent, RouteHandler, Services, TokenClaims } from '../../../emulator/core/contract.js';
+import type {
+  DirectoryPrincipal,
+  EmuRequest,
+  EmuResponse,
+  EmulatorContext,
+  GridEvent,
+  RouteHandler,
+  Services,
+  TokenClaims,
+} from '../../../emulator/core/contract.js';
 
 export const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 export const SUB = '00000000-0000-0000-0000-0000000000aa';
@@ -53,12 +62,25 @@ export function createHarness(opts: { replicationDelayMs?: number } = {}) {
     defaultSubscriptionId: SUB,
     baseUrl: 'https://127.0.0.1:9999',
     listen: async () => 'https://127.0.0.1:9998',
-    faults: { current: () => ({ latencyMs: {}, errorRate: {}, throttle: { enabled: false, burst: 200, refillPerSecond: 10 }, replicationDelayMs: opts.replicationDelayMs ?? 0, events: { duplicateRate: 0, reorderRate: 0, dropRate: 0, delayMs: 0 } }) },
+    faults: {
+      current: () => ({
+        latencyMs: {},
+        errorRate: {},
+        throttle: { enabled: false, burst: 200, refillPerSecond: 10 },
+        replicationDelayMs: opts.replicationDelayMs ?? 0,
+        events: { duplicateRate: 0, reorderRate: 0, dropRate: 0, delayMs: 0 },
+      }),
+    },
   };
-  const tokenFor = (oid: string, aud = 'https://management.azure.com') => `Bearer ${ctx.tokens.issue({ oid, tid: TENANT, aud, appid: oid === APP ? 'app-client-id' : undefined }).token}`;
+  const tokenFor = (oid: string, aud = 'https://management.azure.com') =>
+    `Bearer ${ctx.tokens.issue({ oid, tid: TENANT, aud, appid: oid === APP ? 'app-client-id' : undefined }).token}`;
 
   /** Sends a request through the registered routes, as the core's server would. */
-  async function call(method: string, pathAndQuery: string, init: { body?: unknown; as?: string | null; apiVersion?: string | null } = {}): Promise<EmuResponse & { body: any }> {
+  async function call(
+    method: string,
+    pathAndQuery: string,
+    init: { body?: unknown; as?: string | null; apiVersion?: string | null } = {},
+  ): Promise<EmuResponse & { body: any }> {
     const url = new URL(pathAndQuery, ctx.baseUrl);
     const apiVersion = init.apiVersion === undefined ? defaultApiVersion(url.pathname) : init.apiVersion;
     if (apiVersion && !url.searchParams.has('api-version')) url.searchParams.set('api-version', apiVersion);
@@ -67,7 +89,18 @@ export function createHarness(opts: { replicationDelayMs?: number } = {}) {
       if (r.method !== method) continue;
       const m = r.pattern.exec(url.pathname);
       if (!m) continue;
-      const req: EmuRequest = { method, url, headers: as ? { authorization: tokenFor(as) } : {}, body: init.body, rawBody: Buffer.from(JSON.stringify(init.body ?? '')), params: Object.fromEntries(Object.entries(m.groups ?? {}).filter(([, v]) => v !== undefined).map(([k, v]) => [k, decodeURIComponent(v!)])) };
+      const req: EmuRequest = {
+        method,
+        url,
+        headers: as ? { authorization: tokenFor(as) } : {},
+        body: init.body,
+        rawBody: Buffer.from(JSON.stringify(init.body ?? '')),
+        params: Object.fromEntries(
+          Object.entries(m.groups ?? {})
+            .filter(([, v]) => v !== undefined)
+            .map(([k, v]) => [k, decodeURIComponent(v!)]),
+        ),
+      };
       return (await r.handler(req)) as EmuResponse & { body: any };
     }
     return { status: 404, body: { error: { code: 'NoRoute', message: `${method} ${url.pathname}` } } };

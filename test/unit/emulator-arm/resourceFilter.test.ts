@@ -6,8 +6,21 @@
 import { describe, expect, it } from 'vitest';
 import { parseResourceFilter, type FilterView } from '../../../emulator/arm/resourceFilter.js';
 
-const acr: FilterView = { name: 'contosoacr', resourceType: 'Microsoft.ContainerRegistry/registries', resourceGroup: 'rg-a', location: 'westeurope', tags: { Team: 'Blue', department: 'ops' } };
-const vm: FilterView = { name: 'vm-web-1', resourceType: 'Microsoft.Compute/virtualMachines', resourceGroup: 'rg-b', location: 'eastus', tags: {}, identityPrincipalId: '3f2a0000-0000-4000-8000-000000000001' };
+const acr: FilterView = {
+  name: 'contosoacr',
+  resourceType: 'Microsoft.ContainerRegistry/registries',
+  resourceGroup: 'rg-a',
+  location: 'westeurope',
+  tags: { Team: 'Blue', department: 'ops' },
+};
+const vm: FilterView = {
+  name: 'vm-web-1',
+  resourceType: 'Microsoft.Compute/virtualMachines',
+  resourceGroup: 'rg-b',
+  location: 'eastus',
+  tags: {},
+  identityPrincipalId: '3f2a0000-0000-4000-8000-000000000001',
+};
 
 describe('Resources_List $filter', () => {
   it.each([
@@ -37,7 +50,16 @@ describe('Resources_List $filter', () => {
     expect([byValue.ok && byValue.filter.hidesTags, byName.ok && byName.filter.hidesTags]).toEqual([true, false]);
   });
 
-  it.each(["kind eq 'x'", "name gt 'a'", "name eq 'unterminated", "substringof('x', location)", "startswith(name, 'x')", "tagValue ne 'x'", "name eq 'a' xor name eq 'b'", "(name eq 'a'"])('refuses %s', (filter) => {
+  it.each([
+    "kind eq 'x'",
+    "name gt 'a'",
+    "name eq 'unterminated",
+    "substringof('x', location)",
+    "startswith(name, 'x')",
+    "tagValue ne 'x'",
+    "name eq 'a' xor name eq 'b'",
+    "(name eq 'a'",
+  ])('refuses %s', (filter) => {
     expect(parseResourceFilter(filter).ok).toBe(false);
   });
 });

@@ -35,7 +35,9 @@ describe('role matching', () => {
   });
 
   it('finds roles by id, full role definition id or name', () => {
-    expect(findBuiltInRole(`/subscriptions/x/providers/Microsoft.Authorization/roleDefinitions/${BUILT_IN_ROLE_IDS.AcrPull}`)?.roleName).toBe('AcrPull');
+    expect(
+      findBuiltInRole(`/subscriptions/x/providers/Microsoft.Authorization/roleDefinitions/${BUILT_IN_ROLE_IDS.AcrPull}`)?.roleName,
+    ).toBe('AcrPull');
     expect(findBuiltInRole('acrpush')?.name).toBe('8311e382-0749-4cb8-b61a-304f252e45ec');
   });
 

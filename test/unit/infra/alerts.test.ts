@@ -33,7 +33,11 @@ describe('alert rules (infra/app/alerts.bicep)', () => {
   });
 
   it('cover the four conditions of the issue, each a log alert on Application Insights', () => {
-    expect(logAlertRules().map((r) => r.name).sort()).toEqual(['credential-needs-attention', 'invocations-failing', 'missing-permission', 'rotation-failed']);
+    expect(
+      logAlertRules()
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(['credential-needs-attention', 'invocations-failing', 'missing-permission', 'rotation-failed']);
     expect(alerts).toMatch(/scheduledQueryRules@2023-12-01/);
     expect(alerts).toMatch(/scopes: \[applicationInsightsId\]/);
   });
@@ -50,7 +54,7 @@ describe('alert rules (infra/app/alerts.bicep)', () => {
     expect(ruleNamed('missing-permission').query).toContain(`name == "${METRIC_NAMES.decisions}"`);
   });
 
-  it("match the credential warning by the message the rotation timer logs", () => {
+  it('match the credential warning by the message the rotation timer logs', () => {
     const { query } = ruleNamed('credential-needs-attention');
     expect(tableOf(query)).toBe('traces');
     expect(query).toContain(`tostring(line.message) == "${CREDENTIAL_ATTENTION_MESSAGE}"`);
@@ -74,12 +78,19 @@ describe('alert rules (infra/app/alerts.bicep)', () => {
     expect(alert).toContain("metricName: 'DeadLetteredCount'");
     expect(alert).toMatch(/scopes: \[systemTopic\.id\]/);
     expect(alert).toMatch(/actionGroupId: actionGroupId/);
-    const perSubscription = /module resourceEventsDeadLetterAlerts 'app\/deadLetterAlert\.bicep' = \[\s*for \(id, i\) in watchedSubscriptionIds: \{([\s\S]*?)\n\]/.exec(main)?.[1] ?? '';
+    const perSubscription =
+      /module resourceEventsDeadLetterAlerts 'app\/deadLetterAlert\.bicep' = \[\s*for \(id, i\) in watchedSubscriptionIds: \{([\s\S]*?)\n\]/.exec(
+        main,
+      )?.[1] ?? '';
     expect(perSubscription).toContain('systemTopicName: resourceEvents[i].outputs.systemTopicName');
     expect(perSubscription).toContain('actionGroupId: alerts.outputs.actionGroupId');
     // In the topic's own resource group, as app/eventGrid.bicep is deployed.
-    expect(perSubscription).toContain('scope: resourceGroup(id, id == homeSubscriptionId ? homeResourceGroupName : eventsResourceGroupName)');
-    expect(main).toMatch(/module keyVaultEventsDeadLetterAlert 'app\/deadLetterAlert\.bicep' = \{[\s\S]*?systemTopicName: keyVaultEvents\.outputs\.systemTopicName/);
+    expect(perSubscription).toContain(
+      'scope: resourceGroup(id, id == homeSubscriptionId ? homeResourceGroupName : eventsResourceGroupName)',
+    );
+    expect(main).toMatch(
+      /module keyVaultEventsDeadLetterAlert 'app\/deadLetterAlert\.bicep' = \{[\s\S]*?systemTopicName: keyVaultEvents\.outputs\.systemTopicName/,
+    );
   });
 
   it('dead-letter into the container health and the status page count (src/azure/deadLetters.ts)', () => {

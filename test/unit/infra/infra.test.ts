@@ -7,7 +7,12 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RESOURCE_EVENT_SUBSCRIPTION, RESOURCE_EVENT_TYPES, RESOURCE_OPERATION_NAMES, isHandledOperation } from '../../../src/access/eventSubscription.js';
+import {
+  RESOURCE_EVENT_SUBSCRIPTION,
+  RESOURCE_EVENT_TYPES,
+  RESOURCE_OPERATION_NAMES,
+  isHandledOperation,
+} from '../../../src/access/eventSubscription.js';
 import { APP_ROLES, EVENT_GRID_WEBHOOK_PATHS, OPENAPI_DOCUMENT_PATH, UNAUTHENTICATED_PATHS } from '../../../src/api/appRoles.js';
 import { openApiRoute } from '../../../src/api/routes/openapi.js';
 import { APP_SERVICE_AUTH_SETTING, CONSENT_DEFAULTS, SETTINGS } from '../../../src/config.js';
@@ -85,13 +90,16 @@ describe('resource events: Event Grid → resourceEvents', () => {
     expect([...filter!.values].sort()).toEqual([...RESOURCE_OPERATION_NAMES].sort());
     expect(new Set(filter!.values.map((v) => v.toLowerCase())).size).toBe(filter!.values.length);
     expect(filter!.values.length, 'Event Grid allows at most 25 values per StringIn filter').toBeLessThanOrEqual(25);
-    for (const type of generated.includedEventTypes) for (const op of filter!.values) expect(isHandledOperation(type, op), `${type} ${op}`).toBe(true);
+    for (const type of generated.includedEventTypes)
+      for (const op of filter!.values) expect(isHandledOperation(type, op), `${type} ${op}`).toBe(true);
   });
 
   it('delivers to the registered function through an Azure Function endpoint', () => {
     const destination = property(properties, 'destination') ?? '';
     expect(property(destination, 'endpointType')).toBe("'AzureFunction'");
-    expect(property(property(destination, 'properties') ?? '', 'resourceId')).toBe("'${functionAppId}/functions/${subscriptionFilter.functionName}'");
+    expect(property(property(destination, 'properties') ?? '', 'resourceId')).toBe(
+      "'${functionAppId}/functions/${subscriptionFilter.functionName}'",
+    );
     expect(generated.functionName).toBe(RESOURCE_EVENT_SUBSCRIPTION.functionName);
   });
 
@@ -128,7 +136,9 @@ describe('Key Vault events: SecretNearExpiry → rotation', () => {
     expect(existsSync(ROTATION_FUNCTIONS_FILE), 'src/functions/rotateCredentials.ts registers the rotation triggers').toBe(true);
     expect(await eventGridFunctionNames(ROTATION_FUNCTIONS_FILE)).toEqual([generated.functionName]);
     const destination = property(properties, 'destination') ?? '';
-    expect(property(property(destination, 'properties') ?? '', 'resourceId')).toBe("'${functionAppId}/functions/${subscriptionFilter.functionName}'");
+    expect(property(property(destination, 'properties') ?? '', 'resourceId')).toBe(
+      "'${functionAppId}/functions/${subscriptionFilter.functionName}'",
+    );
   });
 });
 
@@ -138,13 +148,30 @@ describe('app settings', () => {
   const appSettings = new Map(topLevelProperties(settingsText));
   const known = new Set(SETTINGS.map((s) => s.name));
   // The Functions host's own settings (identity-based host storage, Application Insights with Entra auth).
-  const HOST_SETTINGS = ['AzureWebJobsStorage__accountName', 'AzureWebJobsStorage__credential', 'APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'];
+  const HOST_SETTINGS = [
+    'AzureWebJobsStorage__accountName',
+    'AzureWebJobsStorage__credential',
+    'APPLICATIONINSIGHTS_CONNECTION_STRING',
+    'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+  ];
   // What this deployment decides rather than leaving to the code's default.
-  const DEPLOYMENT_SETTINGS = ['AZURE_TENANT_ID', 'WATCHED_SUBSCRIPTIONS', 'TABLES__tableServiceUri', 'ACCESS_DEFAULT_CONSENT', 'WORKLOAD_FEDERATION_SCOPES', 'ROTATION_SCHEDULE', 'RECONCILE_SCHEDULE', 'ROTATION_PERIOD_DAYS', 'AUDIT_RETENTION_DAYS', 'CREDENTIALS_VAULT_NAMES'];
+  const DEPLOYMENT_SETTINGS = [
+    'AZURE_TENANT_ID',
+    'WATCHED_SUBSCRIPTIONS',
+    'TABLES__tableServiceUri',
+    'ACCESS_DEFAULT_CONSENT',
+    'WORKLOAD_FEDERATION_SCOPES',
+    'ROTATION_SCHEDULE',
+    'RECONCILE_SCHEDULE',
+    'ROTATION_PERIOD_DAYS',
+    'AUDIT_RETENTION_DAYS',
+    'CREDENTIALS_VAULT_NAMES',
+  ];
   // Trigger bindings such as schedule: '%ROTATION_SCHEDULE%' are resolved by the Functions host
   // from app settings alone (the app's own defaults never reach it): each must be set here.
-  const BOUND_SETTINGS = readdirSync('src/functions')
-    .flatMap((file) => [...readFileSync(join('src/functions', file), 'utf8').matchAll(/'%([A-Za-z0-9_]+)%'/g)].map((m) => m[1]!));
+  const BOUND_SETTINGS = readdirSync('src/functions').flatMap((file) =>
+    [...readFileSync(join('src/functions', file), 'utf8').matchAll(/'%([A-Za-z0-9_]+)%'/g)].map((m) => m[1]!),
+  );
 
   it('are applied as the app settings of the Function App', () => {
     const config = resourceOf('app/functionApp.bicep', 'Microsoft.Web/sites/config');
@@ -163,7 +190,10 @@ describe('app settings', () => {
   it("names the deployment's own Key Vault in CREDENTIALS_VAULT_NAMES, so workload identity never grants on it", () => {
     expect(appSettings.get('CREDENTIALS_VAULT_NAMES')).toBe('keyVaultName');
     const main = readFileSync('infra/main.bicep', 'utf8');
-    const functionAppModule = main.slice(main.indexOf("module functionApp 'app/functionApp.bicep'"), main.indexOf('\nmodule ', main.indexOf("module functionApp 'app/functionApp.bicep'") + 1));
+    const functionAppModule = main.slice(
+      main.indexOf("module functionApp 'app/functionApp.bicep'"),
+      main.indexOf('\nmodule ', main.indexOf("module functionApp 'app/functionApp.bicep'") + 1),
+    );
     expect(functionAppModule).toContain('keyVaultName: keyVault.outputs.name');
   });
 
@@ -180,7 +210,13 @@ describe('app settings', () => {
   it('connect to storage with the managed identity, never with keys or a user-assigned client id', () => {
     expect(appSettings.get('AzureWebJobsStorage__credential')).toBe("'managedidentity'");
     expect(appSettings.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING')).toBe("'Authorization=AAD'");
-    for (const name of ['TABLES_CONNECTION_STRING', 'AzureWebJobsStorage', 'AZURE_CLIENT_ID', 'FUNCTIONS_WORKER_RUNTIME', 'FUNCTIONS_EXTENSION_VERSION']) {
+    for (const name of [
+      'TABLES_CONNECTION_STRING',
+      'AzureWebJobsStorage',
+      'AZURE_CLIENT_ID',
+      'FUNCTIONS_WORKER_RUNTIME',
+      'FUNCTIONS_EXTENSION_VERSION',
+    ]) {
       expect(appSettings.has(name), name).toBe(false);
     }
   });
@@ -238,7 +274,11 @@ describe('role assignments', () => {
     expect(granted.get('app/watchedScopeAccess.bicep:managedIdentityContributor')).toBe('workloadIdentityEnabled');
     // Owner, Contributor, User Access Administrator: never.
     for (const [file, text] of infra) {
-      for (const id of ['8e3af657-a8ff-443c-a75c-2fe8c4bcb635', 'b24988ac-6180-42a0-ab88-20f7382dd24c', '18d7d88d-d35e-4fb5-a5c3-7773c20a72d9']) {
+      for (const id of [
+        '8e3af657-a8ff-443c-a75c-2fe8c4bcb635',
+        'b24988ac-6180-42a0-ab88-20f7382dd24c',
+        '18d7d88d-d35e-4fb5-a5c3-7773c20a72d9',
+      ]) {
         expect(text.includes(id), `${file} mentions ${id}`).toBe(false);
       }
     }
@@ -286,7 +326,8 @@ describe('the ACR task credentials custom role', () => {
     const needed = [...new Set([ACTION_OF_CALL.getResource!, ...calls.map((c) => ACTION_OF_CALL[c]!)])].sort();
     expect(variable(text, 'actions') && stringArray(variable(text, 'actions')!).sort()).toEqual(needed);
     expect(property(permissions.replace(/^\s*\[|\]\s*$/g, ''), 'actions')).toBe('actions');
-    for (const key of ['notActions', 'dataActions', 'notDataActions']) expect(property(permissions.replace(/^\s*\[|\]\s*$/g, ''), key), key).toBe('[]');
+    for (const key of ['notActions', 'dataActions', 'notDataActions'])
+      expect(property(permissions.replace(/^\s*\[|\]\s*$/g, ''), key), key).toBe('[]');
   });
 
   it('is a custom role with a guid() name, assignable at the watched subscriptions', () => {
@@ -294,7 +335,9 @@ describe('the ACR task credentials custom role', () => {
     expect(property(properties, 'type')).toBe("'CustomRole'");
     expect(property(properties, 'roleName')).toContain('${environmentName}');
     expect(property(properties, 'assignableScopes')).toBe("[for id in watchedSubscriptionIds: '/subscriptions/${id}']");
-    expect(bicep('main.bicep')).toMatch(/module taskCredentialRole 'app\/taskCredentialRole\.bicep'[\s\S]*?watchedSubscriptionIds: watchedSubscriptionIds/);
+    expect(bicep('main.bicep')).toMatch(
+      /module taskCredentialRole 'app\/taskCredentialRole\.bicep'[\s\S]*?watchedSubscriptionIds: watchedSubscriptionIds/,
+    );
   });
 
   it('is assigned to the app identity on each watched subscription, with principalType', () => {
@@ -302,7 +345,9 @@ describe('the ACR task credentials custom role', () => {
     expect(assignment).toBeDefined();
     expect(assignment.condition).toBeUndefined();
     const assignmentProperties = property(assignment.body, 'properties') ?? '';
-    expect(property(assignmentProperties, 'roleDefinitionId')).toBe("subscriptionResourceId('Microsoft.Authorization/roleDefinitions', taskCredentialRoleGuid)");
+    expect(property(assignmentProperties, 'roleDefinitionId')).toBe(
+      "subscriptionResourceId('Microsoft.Authorization/roleDefinitions', taskCredentialRoleGuid)",
+    );
     expect(property(assignmentProperties, 'principalId')).toBe('principalId');
     expect(property(assignmentProperties, 'principalType')).toBe("'ServicePrincipal'");
     expect(bicep('main.bicep')).toMatch(/taskCredentialRoleGuid: taskCredentialRole\.outputs\.roleDefinitionGuid/);
@@ -336,7 +381,8 @@ describe('the consumer pull settings custom role (issue 19)', () => {
     }
     expect(variable(text, 'actions') && stringArray(variable(text, 'actions')!).sort()).toEqual([...needed].sort());
     expect(property(permissions.replace(/^\s*\[|\]\s*$/g, ''), 'actions')).toBe('actions');
-    for (const key of ['notActions', 'dataActions', 'notDataActions']) expect(property(permissions.replace(/^\s*\[|\]\s*$/g, ''), key), key).toBe('[]');
+    for (const key of ['notActions', 'dataActions', 'notDataActions'])
+      expect(property(permissions.replace(/^\s*\[|\]\s*$/g, ''), key), key).toBe('[]');
   });
 
   it('is a custom role with a guid() name, assignable at the watched subscriptions, assigned to the app identity on each with principalType', () => {
@@ -344,11 +390,15 @@ describe('the consumer pull settings custom role (issue 19)', () => {
     expect(property(properties, 'type')).toBe("'CustomRole'");
     expect(property(properties, 'roleName')).toContain('${environmentName}');
     expect(property(properties, 'assignableScopes')).toBe("[for id in watchedSubscriptionIds: '/subscriptions/${id}']");
-    expect(bicep('main.bicep')).toMatch(/module consumerPullConfigRole 'app\/consumerPullConfigRole\.bicep'[\s\S]*?watchedSubscriptionIds: watchedSubscriptionIds/);
+    expect(bicep('main.bicep')).toMatch(
+      /module consumerPullConfigRole 'app\/consumerPullConfigRole\.bicep'[\s\S]*?watchedSubscriptionIds: watchedSubscriptionIds/,
+    );
     const assignment = allResources.find((r) => r.file === 'app/watchedScopeAccess.bicep' && r.symbol === 'consumerPullConfig')!;
     expect(assignment).toBeDefined();
     const assignmentProperties = property(assignment.body, 'properties') ?? '';
-    expect(property(assignmentProperties, 'roleDefinitionId')).toBe("subscriptionResourceId('Microsoft.Authorization/roleDefinitions', consumerPullConfigRoleGuid)");
+    expect(property(assignmentProperties, 'roleDefinitionId')).toBe(
+      "subscriptionResourceId('Microsoft.Authorization/roleDefinitions', consumerPullConfigRoleGuid)",
+    );
     expect(property(assignmentProperties, 'principalType')).toBe("'ServicePrincipal'");
     expect(bicep('main.bicep')).toMatch(/consumerPullConfigRoleGuid: consumerPullConfigRole\.outputs\.roleDefinitionGuid/);
   });
@@ -356,11 +406,16 @@ describe('the consumer pull settings custom role (issue 19)', () => {
 
 describe('the ABAC condition on Role Based Access Control Administrator', () => {
   const text = bicep('app/watchedScopeAccess.bicep');
-  const writer = allResources.find((r) => r.file === 'app/watchedScopeAccess.bicep' && roleOf(r.body) === 'roleBasedAccessControlAdministrator')!;
+  const writer = allResources.find(
+    (r) => r.file === 'app/watchedScopeAccess.bicep' && roleOf(r.body) === 'roleBasedAccessControlAdministrator',
+  )!;
   function roleOf(body: string): string | undefined {
     return /roleDefinitions',\s*roles\.(\w+)\)/.exec(body)?.[1];
   }
-  const generated = readJson('generated/assignableRoles.json') as { registryAccessRoleDefinitionIds: string[]; workloadIdentityRoleDefinitionIds: string[] };
+  const generated = readJson('generated/assignableRoles.json') as {
+    registryAccessRoleDefinitionIds: string[];
+    workloadIdentityRoleDefinitionIds: string[];
+  };
   const registryIds = ASSIGNABLE_ROLES_BY_FEATURE.registryAccess.map((r) => r.roleDefinitionId);
   const workloadIds = ASSIGNABLE_ROLES_BY_FEATURE.workloadIdentity.map((r) => r.roleDefinitionId);
 
@@ -371,11 +426,19 @@ describe('the ABAC condition on Role Based Access Control Administrator', () => 
       'workloadIdentityEnabled ? concat(assignableRoles.registryAccessRoleDefinitionIds, assignableRoles.workloadIdentityRoleDefinitionIds) : assignableRoles.registryAccessRoleDefinitionIds',
     );
     expect(variable(text, 'roleIdSet')).toBe("'{${join(assignableRoleIds, ', ')}}'");
-    const ids = workloadIdentityEnabled ? [...generated.registryAccessRoleDefinitionIds, ...generated.workloadIdentityRoleDefinitionIds] : generated.registryAccessRoleDefinitionIds;
+    const ids = workloadIdentityEnabled
+      ? [...generated.registryAccessRoleDefinitionIds, ...generated.workloadIdentityRoleDefinitionIds]
+      : generated.registryAccessRoleDefinitionIds;
     const template = stringValue(variable(text, 'assignableRolesCondition') ?? "''");
     return template.replaceAll('${roleIdSet}', `{${ids.join(', ')}}`);
   };
-  const roleSets = (condition: string) => [...condition.matchAll(/GuidEquals \{([^}]*)\}/g)].map((m) => m[1]!.split(',').map((s) => s.trim()).sort());
+  const roleSets = (condition: string) =>
+    [...condition.matchAll(/GuidEquals \{([^}]*)\}/g)].map((m) =>
+      m[1]!
+        .split(',')
+        .map((s) => s.trim())
+        .sort(),
+    );
 
   it('is version 2.0 on the assignment', () => {
     const properties = property(writer.body, 'properties') ?? '';
@@ -395,23 +458,32 @@ describe('the ABAC condition on Role Based Access Control Administrator', () => 
     expect(roleSets(rendered(false))).toEqual([[...registryIds].sort(), [...registryIds].sort()]);
     expect(rendered(false)).not.toContain(ROLES.keyVaultSecretsUser.roleDefinitionId);
     expect(roleSets(rendered(true))).toEqual([[...ASSIGNABLE_ROLE_DEFINITION_IDS].sort(), [...ASSIGNABLE_ROLE_DEFINITION_IDS].sort()]);
-    expect(bicep('main.bicep')).toMatch(/module watchedScopeAccess 'app\/watchedScopeAccess\.bicep'[\s\S]*?workloadIdentityEnabled: workloadIdentityEnabled/);
+    expect(bicep('main.bicep')).toMatch(
+      /module watchedScopeAccess 'app\/watchedScopeAccess\.bicep'[\s\S]*?workloadIdentityEnabled: workloadIdentityEnabled/,
+    );
     expect(params(bicep('main.bicep')).get('workloadIdentityEnabled')?.defaultValue).toBe('false');
   });
 
-  it.each([false, true])('allows writing and deleting only those roles, only for service principals (documented format), workload identity %s', (on) => {
-    const ids = `{${(on ? [...registryIds, ...workloadIds] : registryIds).join(', ')}}`;
-    const clause = (action: 'write' | 'delete', source: 'Request' | 'Resource') =>
-      `((!(ActionMatches{'Microsoft.Authorization/roleAssignments/${action}'})) OR (@${source}[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals ${ids} AND @${source}[Microsoft.Authorization/roleAssignments:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {'ServicePrincipal'}))`;
-    expect(rendered(on)).toBe(`${clause('write', 'Request')} AND ${clause('delete', 'Resource')}`);
-  });
+  it.each([false, true])(
+    'allows writing and deleting only those roles, only for service principals (documented format), workload identity %s',
+    (on) => {
+      const ids = `{${(on ? [...registryIds, ...workloadIds] : registryIds).join(', ')}}`;
+      const clause = (action: 'write' | 'delete', source: 'Request' | 'Resource') =>
+        `((!(ActionMatches{'Microsoft.Authorization/roleAssignments/${action}'})) OR (@${source}[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals ${ids} AND @${source}[Microsoft.Authorization/roleAssignments:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {'ServicePrincipal'}))`;
+      expect(rendered(on)).toBe(`${clause('write', 'Request')} AND ${clause('delete', 'Resource')}`);
+    },
+  );
 });
 
 // Issue 13, point 5: `azd up` turns on App Service Authentication with Entra ID for the API, with
 // the app roles and open paths the code uses.
 describe('App Service Authentication for the HTTP API', () => {
   const text = bicep('app/apiAuth.bicep');
-  const generated = readJson('generated/apiAuth.json') as { appRoles: Array<{ id: string; value: string }>; writeRoleId: string; excludedPaths: string[] };
+  const generated = readJson('generated/apiAuth.json') as {
+    appRoles: Array<{ id: string; value: string }>;
+    writeRoleId: string;
+    excludedPaths: string[];
+  };
   const application = resourceOf('app/apiAuth.bicep', 'Microsoft.Graph/applications');
   const servicePrincipal = resourceOf('app/apiAuth.bicep', 'Microsoft.Graph/servicePrincipals');
   const authSettings = resourceOf('app/apiAuth.bicep', 'Microsoft.Web/sites/config');
@@ -421,7 +493,9 @@ describe('App Service Authentication for the HTTP API', () => {
   it('creates the app registration with the Microsoft Graph Bicep extension', () => {
     expect(text).toMatch(/^extension microsoftGraphV1$/m);
     const config = JSON.parse(readFileSync(join(INFRA_DIR, 'bicepconfig.json'), 'utf8')) as { extensions: Record<string, string> };
-    expect(config.extensions['microsoftGraphV1']).toMatch(/^br:mcr\.microsoft\.com\/bicep\/extensions\/microsoftgraph\/v1\.0:\d+\.\d+\.\d+$/);
+    expect(config.extensions['microsoftGraphV1']).toMatch(
+      /^br:mcr\.microsoft\.com\/bicep\/extensions\/microsoftgraph\/v1\.0:\d+\.\d+\.\d+$/,
+    );
     expect(property(application.body, 'uniqueName')).toBe('uniqueName');
     expect(property(application.body, 'signInAudience')).toBe("'AzureADMyOrg'");
   });
@@ -441,7 +515,9 @@ describe('App Service Authentication for the HTTP API', () => {
     const writer = resourceOf('app/apiAuth.bicep', 'Microsoft.Graph/appRoleAssignedTo');
     expect(property(writer.body, 'appRoleId')).toBe('apiAuth.writeRoleId');
     expect(property(writer.body, 'resourceId')).toBe('servicePrincipal.id');
-    expect(main).toMatch(/writerPrincipalId: apiWriterPrincipalId == 'none' \? '' : \(empty\(apiWriterPrincipalId\) \? deployer\(\)\.objectId : apiWriterPrincipalId\)/);
+    expect(main).toMatch(
+      /writerPrincipalId: apiWriterPrincipalId == 'none' \? '' : \(empty\(apiWriterPrincipalId\) \? deployer\(\)\.objectId : apiWriterPrincipalId\)/,
+    );
   });
 
   it('requires a token on every path but the Event Grid webhook and the OpenAPI document, answering 401', () => {
@@ -471,7 +547,9 @@ describe('App Service Authentication for the HTTP API', () => {
 
   it('is on by default in azd up, and can be turned off', () => {
     expect(params(main).get('apiAuthEnabled')?.defaultValue).toBe('true');
-    expect(main).toMatch(/^module apiAuth 'app\/apiAuth\.bicep' = if \(apiAuthEnabled\) \{[\s\S]*?functionAppName: functionApp\.outputs\.name/m);
+    expect(main).toMatch(
+      /^module apiAuth 'app\/apiAuth\.bicep' = if \(apiAuthEnabled\) \{[\s\S]*?functionAppName: functionApp\.outputs\.name/m,
+    );
     expect(main).toMatch(/^output API_CLIENT_ID string = /m);
   });
 
@@ -526,7 +604,8 @@ describe('azd wiring', () => {
   });
 
   it('takes the issue-8 parameters: watched subscriptions, consent, rotation schedule and period, workload identity', () => {
-    for (const name of ['watchedSubscriptions', 'defaultConsent', 'rotationSchedule', 'rotationPeriodDays', 'workloadIdentityEnabled']) expect(mainParams.has(name), name).toBe(true);
+    for (const name of ['watchedSubscriptions', 'defaultConsent', 'rotationSchedule', 'rotationPeriodDays', 'workloadIdentityEnabled'])
+      expect(mainParams.has(name), name).toBe(true);
   });
 
   it('outputs are UPPER_SNAKE and include what the hooks read', () => {

@@ -52,7 +52,11 @@ describe('decision metrics', () => {
 
     const after = await readMetrics(reader);
     const delta = (m: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>, k: string) => (m[k] ?? 0) - (b[k] ?? 0);
-    expect(['granted', 'denied-by-consent', 'failed', 'rotated', 'rotation-step', 'would-grant'].map((k) => delta(after.decisions, before.decisions, k))).toEqual([1, 1, 2, 1, 1, 0]);
+    expect(
+      ['granted', 'denied-by-consent', 'failed', 'rotated', 'rotation-step', 'would-grant'].map((k) =>
+        delta(after.decisions, before.decisions, k),
+      ),
+    ).toEqual([1, 1, 2, 1, 1, 0]);
     expect(['rotated', 'failed'].map((k) => delta(after.rotations, before.rotations, k))).toEqual([1, 1]);
   });
 
@@ -70,7 +74,10 @@ describe('decision metrics', () => {
     const { resourceMetrics } = await reader.collect();
     const names = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics.map((m) => m.descriptor.name));
     expect(names).toEqual(expect.arrayContaining([METRIC_NAMES.decisions, METRIC_NAMES.rotations, METRIC_NAMES.eventToDecision]));
-    const failed = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === METRIC_NAMES.decisions)!.dataPoints.find((p) => p.attributes['outcome'] === 'failed' && p.attributes['action'] === 'grant');
+    const failed = resourceMetrics.scopeMetrics
+      .flatMap((s) => s.metrics)
+      .find((m) => m.descriptor.name === METRIC_NAMES.decisions)!
+      .dataPoints.find((p) => p.attributes['outcome'] === 'failed' && p.attributes['action'] === 'grant');
     expect(failed?.attributes).toEqual({ outcome: 'failed', action: 'grant', errorCode: 'AuthorizationFailed' });
   });
 });

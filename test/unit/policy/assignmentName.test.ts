@@ -31,11 +31,31 @@ describe('roleAssignmentName', () => {
   });
 
   it.each([
-    { case: 'upper-case scope', scope: REGISTRY.toUpperCase().replace(SUB.toUpperCase(), SUB), principalId: PRINCIPAL, roleDefinitionId: ACR_PULL },
-    { case: 'resourcegroups spelling', scope: REGISTRY.replace('resourceGroups', 'resourcegroups'), principalId: PRINCIPAL, roleDefinitionId: ACR_PULL },
+    {
+      case: 'upper-case scope',
+      scope: REGISTRY.toUpperCase().replace(SUB.toUpperCase(), SUB),
+      principalId: PRINCIPAL,
+      roleDefinitionId: ACR_PULL,
+    },
+    {
+      case: 'resourcegroups spelling',
+      scope: REGISTRY.replace('resourceGroups', 'resourcegroups'),
+      principalId: PRINCIPAL,
+      roleDefinitionId: ACR_PULL,
+    },
     { case: 'upper-case principal', scope: REGISTRY, principalId: PRINCIPAL.toUpperCase(), roleDefinitionId: ACR_PULL },
-    { case: 'tenant-form role id', scope: REGISTRY, principalId: PRINCIPAL, roleDefinitionId: `/providers/Microsoft.Authorization/roleDefinitions/${ACR_PULL}` },
-    { case: 'subscription-form role id in upper case', scope: REGISTRY, principalId: PRINCIPAL, roleDefinitionId: `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/${ACR_PULL.toUpperCase()}` },
+    {
+      case: 'tenant-form role id',
+      scope: REGISTRY,
+      principalId: PRINCIPAL,
+      roleDefinitionId: `/providers/Microsoft.Authorization/roleDefinitions/${ACR_PULL}`,
+    },
+    {
+      case: 'subscription-form role id in upper case',
+      scope: REGISTRY,
+      principalId: PRINCIPAL,
+      roleDefinitionId: `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/${ACR_PULL.toUpperCase()}`,
+    },
   ])('gives the same name for $case', (key) => {
     expect(roleAssignmentName(key)).toEqual({ ok: true, value: 'af025966-ac00-5376-a714-adeca72bce48' });
   });
@@ -51,9 +71,21 @@ describe('roleAssignmentName', () => {
   });
 
   it.each([
-    { case: 'an invalid scope', key: { scope: `${REGISTRY}/../x`, principalId: PRINCIPAL, roleDefinitionId: ACR_PULL }, error: 'cannot name a role assignment: resource id' },
-    { case: 'a principal that is not a GUID', key: { scope: REGISTRY, principalId: 'vm-web-1', roleDefinitionId: ACR_PULL }, error: 'principal id "vm-web-1" is not a GUID' },
-    { case: 'a role by name', key: { scope: REGISTRY, principalId: PRINCIPAL, roleDefinitionId: 'AcrPull' }, error: 'role definition id "AcrPull" does not end in a GUID' },
+    {
+      case: 'an invalid scope',
+      key: { scope: `${REGISTRY}/../x`, principalId: PRINCIPAL, roleDefinitionId: ACR_PULL },
+      error: 'cannot name a role assignment: resource id',
+    },
+    {
+      case: 'a principal that is not a GUID',
+      key: { scope: REGISTRY, principalId: 'vm-web-1', roleDefinitionId: ACR_PULL },
+      error: 'principal id "vm-web-1" is not a GUID',
+    },
+    {
+      case: 'a role by name',
+      key: { scope: REGISTRY, principalId: PRINCIPAL, roleDefinitionId: 'AcrPull' },
+      error: 'role definition id "AcrPull" does not end in a GUID',
+    },
   ])('refuses $case', ({ key, error }) => {
     const result = roleAssignmentName(key);
     expect(result.ok).toBe(false);

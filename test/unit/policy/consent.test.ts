@@ -1,12 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import type { ConsentDefault } from '../../../src/policy/consent.js';
-import { consentForPrincipal, evaluateConsent, formatConsent, parseConsent, REGISTRY_PUSH_CONSENT, registryConsentFor } from '../../../src/policy/consent.js';
+import {
+  consentForPrincipal,
+  evaluateConsent,
+  formatConsent,
+  parseConsent,
+  REGISTRY_PUSH_CONSENT,
+  registryConsentFor,
+} from '../../../src/policy/consent.js';
 import { VAULT_CONSENT } from '../../../src/policy/workloadTags.js';
 
 const SUB = '00000000-0000-0000-0000-000000000001';
 const OTHER_SUB = '00000000-0000-0000-0000-000000000002';
-const registryId = (name: string, rg = 'rg-web', sub = SUB) => `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.ContainerRegistry/registries/${name}`;
-const vmId = (name: string, rg = 'rg-web', sub = SUB) => `/subscriptions/${sub}/resourcegroups/${rg}/providers/Microsoft.Compute/virtualMachines/${name}`;
+const registryId = (name: string, rg = 'rg-web', sub = SUB) =>
+  `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.ContainerRegistry/registries/${name}`;
+const vmId = (name: string, rg = 'rg-web', sub = SUB) =>
+  `/subscriptions/${sub}/resourcegroups/${rg}/providers/Microsoft.Compute/virtualMachines/${name}`;
 
 describe('parseConsent', () => {
   it.each([
@@ -198,16 +207,30 @@ describe('evaluateConsent', () => {
 
 // Issue 13, push through pull consent: push has its own consent, acr-push-allow, and no default.
 describe('evaluateConsent for push (acr-push-allow)', () => {
-  it.each<{ case: string; tags?: Record<string, string>; consumer?: string; defaultConsent: ConsentDefault; allowed: boolean; reason: string }>([
+  it.each<{
+    case: string;
+    tags?: Record<string, string>;
+    consumer?: string;
+    defaultConsent: ConsentDefault;
+    allowed: boolean;
+    reason: string;
+  }>([
     {
       case: 'a registry that consents to pull only',
       tags: { 'acr-pull-allow': 'same-resource-group' },
       defaultConsent: 'none',
       allowed: false,
-      reason: "registry contosoacr has no acr-push-allow tag; push needs the registry's own acr-push-allow consent (acr-pull-allow and ACCESS_DEFAULT_CONSENT cover pull only)",
+      reason:
+        "registry contosoacr has no acr-push-allow tag; push needs the registry's own acr-push-allow consent (acr-pull-allow and ACCESS_DEFAULT_CONSENT cover pull only)",
     },
     { case: 'no tag at all and a default of any', defaultConsent: 'any', allowed: false, reason: 'has no acr-push-allow tag; push needs' },
-    { case: 'no tag and a default of same-resource-group', tags: { 'acr-pull-allow': '*' }, defaultConsent: 'same-resource-group', allowed: false, reason: 'has no acr-push-allow tag' },
+    {
+      case: 'no tag and a default of same-resource-group',
+      tags: { 'acr-pull-allow': '*' },
+      defaultConsent: 'same-resource-group',
+      allowed: false,
+      reason: 'has no acr-push-allow tag',
+    },
     {
       case: 'acr-push-allow covering the consumer',
       tags: { 'acr-push-allow': 'same-resource-group' },
@@ -215,12 +238,42 @@ describe('evaluateConsent for push (acr-push-allow)', () => {
       allowed: true,
       reason: 'registry contosoacr allows push by same-resource-group; vm-web-1 is in rg-web',
     },
-    { case: 'acr-push-allow not covering the consumer', tags: { 'acr-push-allow': 'rg:rg-ci' }, defaultConsent: 'any', allowed: false, reason: 'registry contosoacr allows push by rg:rg-ci; vm-web-1 is in rg-web' },
-    { case: 'acr-push-allow=none', tags: { 'acr-push-allow': 'none', 'acr-pull-allow': '*' }, defaultConsent: 'any', allowed: false, reason: 'registry contosoacr allows push by none (acr-push-allow=none)' },
-    { case: 'an invalid acr-push-allow', tags: { 'Acr-Push-Allow': 'everyone' }, defaultConsent: 'any', allowed: false, reason: 'registry contosoacr has an invalid acr-push-allow tag, so it allows nobody: unknown term "everyone"' },
-    { case: 'a consumer tag matching a tag: term', tags: { 'acr-push-allow': 'tag:team=ci' }, consumer: 'ci', defaultConsent: 'none', allowed: true, reason: 'vm-web-1 has tag team=ci' },
+    {
+      case: 'acr-push-allow not covering the consumer',
+      tags: { 'acr-push-allow': 'rg:rg-ci' },
+      defaultConsent: 'any',
+      allowed: false,
+      reason: 'registry contosoacr allows push by rg:rg-ci; vm-web-1 is in rg-web',
+    },
+    {
+      case: 'acr-push-allow=none',
+      tags: { 'acr-push-allow': 'none', 'acr-pull-allow': '*' },
+      defaultConsent: 'any',
+      allowed: false,
+      reason: 'registry contosoacr allows push by none (acr-push-allow=none)',
+    },
+    {
+      case: 'an invalid acr-push-allow',
+      tags: { 'Acr-Push-Allow': 'everyone' },
+      defaultConsent: 'any',
+      allowed: false,
+      reason: 'registry contosoacr has an invalid acr-push-allow tag, so it allows nobody: unknown term "everyone"',
+    },
+    {
+      case: 'a consumer tag matching a tag: term',
+      tags: { 'acr-push-allow': 'tag:team=ci' },
+      consumer: 'ci',
+      defaultConsent: 'none',
+      allowed: true,
+      reason: 'vm-web-1 has tag team=ci',
+    },
   ])('decides $case', ({ tags, consumer, defaultConsent, allowed, reason }) => {
-    const decision = evaluateConsent({ id: registryId('contosoacr'), ...(tags ? { tags } : {}) }, { id: vmId('vm-web-1'), ...(consumer ? { tags: { team: consumer } } : {}) }, defaultConsent, REGISTRY_PUSH_CONSENT);
+    const decision = evaluateConsent(
+      { id: registryId('contosoacr'), ...(tags ? { tags } : {}) },
+      { id: vmId('vm-web-1'), ...(consumer ? { tags: { team: consumer } } : {}) },
+      defaultConsent,
+      REGISTRY_PUSH_CONSENT,
+    );
     expect(decision.allowed).toBe(allowed);
     expect(decision.reason).toContain(reason);
   });
@@ -231,11 +284,35 @@ describe('evaluateConsent for push (acr-push-allow)', () => {
   });
 
   it.each<{ tags: Record<string, string>; access: 'pull' | 'push'; defaultConsent: ConsentDefault; allowed: boolean; reason: string }>([
-    { tags: { 'acr-pull-allow': '*' }, access: 'pull', defaultConsent: 'none', allowed: true, reason: 'registry contosoacr allows *; any consumer' },
-    { tags: { 'acr-pull-allow': '*' }, access: 'push', defaultConsent: 'any', allowed: false, reason: 'registry contosoacr has no acr-push-allow tag; push needs' },
+    {
+      tags: { 'acr-pull-allow': '*' },
+      access: 'pull',
+      defaultConsent: 'none',
+      allowed: true,
+      reason: 'registry contosoacr allows *; any consumer',
+    },
+    {
+      tags: { 'acr-pull-allow': '*' },
+      access: 'push',
+      defaultConsent: 'any',
+      allowed: false,
+      reason: 'registry contosoacr has no acr-push-allow tag; push needs',
+    },
     { tags: {}, access: 'push', defaultConsent: 'any', allowed: false, reason: 'has no acr-push-allow tag' },
-    { tags: { 'acr-push-allow': '*' }, access: 'push', defaultConsent: 'none', allowed: true, reason: 'registry contosoacr allows push by *; any consumer' },
-    { tags: { 'acr-push-allow': 'same-subscription' }, access: 'push', defaultConsent: 'none', allowed: false, reason: 'so only acr-push-allow=* covers it' },
+    {
+      tags: { 'acr-push-allow': '*' },
+      access: 'push',
+      defaultConsent: 'none',
+      allowed: true,
+      reason: 'registry contosoacr allows push by *; any consumer',
+    },
+    {
+      tags: { 'acr-push-allow': 'same-subscription' },
+      access: 'push',
+      defaultConsent: 'none',
+      allowed: false,
+      reason: 'so only acr-push-allow=* covers it',
+    },
   ])('judges a bare principal for $access on $tags (default $defaultConsent)', ({ tags, access, defaultConsent, allowed, reason }) => {
     const decision = consentForPrincipal({ name: 'contosoacr', tags }, defaultConsent, 'principal 3f2a', access);
     expect(decision.allowed).toBe(allowed);
@@ -245,9 +322,18 @@ describe('evaluateConsent for push (acr-push-allow)', () => {
 
 // Issue #7: a Key Vault consents to workload-identity grants with acr-workload-allow, in this grammar.
 describe('evaluateConsent for a Key Vault (acr-workload-allow)', () => {
-  const vaultId = (name: string, rg = 'rg-apps', sub = SUB) => `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.KeyVault/vaults/${name}`;
-  const identityId = (name: string, rg = 'rg-apps', sub = SUB) => `/subscriptions/${sub}/resourcegroups/${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}`;
-  it.each<{ case: string; vault: { id: string; tags?: Record<string, string> }; identity: { id: string; tags?: Record<string, string> }; defaultConsent?: ConsentDefault; allowed: boolean; reason: string }>([
+  const vaultId = (name: string, rg = 'rg-apps', sub = SUB) =>
+    `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.KeyVault/vaults/${name}`;
+  const identityId = (name: string, rg = 'rg-apps', sub = SUB) =>
+    `/subscriptions/${sub}/resourcegroups/${rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}`;
+  it.each<{
+    case: string;
+    vault: { id: string; tags?: Record<string, string> };
+    identity: { id: string; tags?: Record<string, string> };
+    defaultConsent?: ConsentDefault;
+    allowed: boolean;
+    reason: string;
+  }>([
     {
       case: 'a vault that allows its resource group',
       vault: { id: vaultId('contoso-kv'), tags: { 'acr-workload-allow': 'same-resource-group' } },
@@ -282,7 +368,8 @@ describe('evaluateConsent for a Key Vault (acr-workload-allow)', () => {
       vault: { id: vaultId('contoso-kv'), tags: { 'ACR-Workload-Allow': 'same-resource-group' } },
       identity: { id: identityId('id-orders', 'rg-other') },
       allowed: false,
-      reason: 'id-orders is in rg-other (subscription 00000000-0000-0000-0000-000000000001), which that does not cover (the Key Vault is in rg-apps',
+      reason:
+        'id-orders is in rg-other (subscription 00000000-0000-0000-0000-000000000001), which that does not cover (the Key Vault is in rg-apps',
     },
     {
       case: 'an empty value',
@@ -315,6 +402,8 @@ describe('evaluateConsent for a Key Vault (acr-workload-allow)', () => {
   );
 
   it('keeps the registry wording by default', () => {
-    expect(evaluateConsent({ id: registryId('contosoacr') }, { id: vmId('vm-web-1') }, 'none').reason).toBe('registry contosoacr has no acr-pull-allow tag and the default is none');
+    expect(evaluateConsent({ id: registryId('contosoacr') }, { id: vmId('vm-web-1') }, 'none').reason).toBe(
+      'registry contosoacr has no acr-pull-allow tag and the default is none',
+    );
   });
 });

@@ -22,7 +22,12 @@ const CONTOSO = registry('contosoacr');
 /** Consents to pull and, separately, to push. */
 const PUSHABLE = registry('contosoacr', { tags: { 'acr-pull-allow': 'same-resource-group', 'acr-push-allow': 'same-resource-group' } });
 
-const assignment = (facts: RegistryFacts, principalId: string, roleDefinitionId: string, extra: Partial<ExistingAssignment> = {}): ExistingAssignment => {
+const assignment = (
+  facts: RegistryFacts,
+  principalId: string,
+  roleDefinitionId: string,
+  extra: Partial<ExistingAssignment> = {},
+): ExistingAssignment => {
   const name = roleAssignmentName({ scope: facts.id, principalId, roleDefinitionId });
   return {
     name: name.ok ? name.value : 'x',
@@ -48,7 +53,9 @@ const input = (extra: Partial<PlanInput> & { tags?: Record<string, string> }): P
 const summary = (plan: AccessPlan) => ({
   grants: plan.grants.map((g) => `${g.role.name} on ${g.registryName} to ${g.principalId.slice(0, 4)}`),
   revokes: plan.revokes.map((r) => `${r.role.name} on ${r.registryName} from ${r.principalId.slice(0, 4)}`),
-  unchanged: plan.unchanged.map((u) => `${u.role.name} on ${u.registryName} for ${u.principalId.slice(0, 4)}${u.owned ? '' : ' (not ours)'}`),
+  unchanged: plan.unchanged.map(
+    (u) => `${u.role.name} on ${u.registryName} for ${u.principalId.slice(0, 4)}${u.owned ? '' : ' (not ours)'}`,
+  ),
   denied: plan.denied.map((d) => `${d.registryName ?? '-'} ${d.access ?? '-'}`),
   unresolved: plan.unresolved.map((u) => `${u.registryRef} ${u.access}`),
 });
@@ -74,30 +81,52 @@ describe('planAccess', () => {
     },
     {
       case: 'denies push on a registry without acr-push-allow whatever ACCESS_DEFAULT_CONSENT says',
-      input: input({ tags: { 'acr-push': 'contosoacr', 'acr-pull': 'contosoacr' }, registries: [registry('contosoacr', { tags: {} })], defaultConsent: 'any' }),
+      input: input({
+        tags: { 'acr-push': 'contosoacr', 'acr-pull': 'contosoacr' },
+        registries: [registry('contosoacr', { tags: {} })],
+        defaultConsent: 'any',
+      }),
       expected: { grants: ['AcrPull on contosoacr to 3f2a'], denied: ['contosoacr push'] },
     },
     {
       case: 'grants Repository Writer on an ABAC registry that consents to push',
-      input: input({ tags: { 'acr-push': 'contosoacr' }, registries: [registry('contosoacr', { roleAssignmentMode: 'AbacRepositoryPermissions', tags: { 'acr-push-allow': 'same-resource-group' } })] }),
+      input: input({
+        tags: { 'acr-push': 'contosoacr' },
+        registries: [
+          registry('contosoacr', { roleAssignmentMode: 'AbacRepositoryPermissions', tags: { 'acr-push-allow': 'same-resource-group' } }),
+        ],
+      }),
       expected: { grants: ['Container Registry Repository Writer on contosoacr to 3f2a'] },
     },
     {
       case: 'revokes a push grant of ours made without push consent, and keeps pull',
       input: input({
         tags: { 'acr-push': 'contosoacr', 'acr-pull': 'contosoacr' },
-        existing: [assignment(CONTOSO, SYSTEM, ROLES.acrPush.roleDefinitionId), assignment(CONTOSO, SYSTEM, ROLES.acrPull.roleDefinitionId)],
+        existing: [
+          assignment(CONTOSO, SYSTEM, ROLES.acrPush.roleDefinitionId),
+          assignment(CONTOSO, SYSTEM, ROLES.acrPull.roleDefinitionId),
+        ],
       }),
-      expected: { revokes: ['AcrPush on contosoacr from 3f2a'], unchanged: ['AcrPull on contosoacr for 3f2a'], denied: ['contosoacr push'] },
+      expected: {
+        revokes: ['AcrPush on contosoacr from 3f2a'],
+        unchanged: ['AcrPull on contosoacr for 3f2a'],
+        denied: ['contosoacr push'],
+      },
     },
     {
       case: 'leaves a push assignment made by hand where the registry does not consent to push',
-      input: input({ tags: { 'acr-push': 'contosoacr' }, existing: [assignment(CONTOSO, SYSTEM, ROLES.acrPush.roleDefinitionId, { description: 'given by hand' })] }),
+      input: input({
+        tags: { 'acr-push': 'contosoacr' },
+        existing: [assignment(CONTOSO, SYSTEM, ROLES.acrPush.roleDefinitionId, { description: 'given by hand' })],
+      }),
       expected: { denied: ['contosoacr push'] },
     },
     {
       case: 'grants Repository Reader on an ABAC registry',
-      input: input({ tags: { 'acr-pull': 'contosoacr' }, registries: [registry('contosoacr', { roleAssignmentMode: 'AbacRepositoryPermissions' })] }),
+      input: input({
+        tags: { 'acr-pull': 'contosoacr' },
+        registries: [registry('contosoacr', { roleAssignmentMode: 'AbacRepositoryPermissions' })],
+      }),
       expected: { grants: ['Container Registry Repository Reader on contosoacr to 3f2a'] },
     },
     {
@@ -119,14 +148,21 @@ describe('planAccess', () => {
     },
     {
       case: 'leaves an assignment made by hand in place and does not grant again',
-      input: input({ tags: { 'acr-pull': 'contosoacr' }, existing: [assignment(CONTOSO, SYSTEM, ROLES.acrPull.roleDefinitionId, { name: 'hand-made', description: null })] }),
+      input: input({
+        tags: { 'acr-pull': 'contosoacr' },
+        existing: [assignment(CONTOSO, SYSTEM, ROLES.acrPull.roleDefinitionId, { name: 'hand-made', description: null })],
+      }),
       expected: { unchanged: ['AcrPull on contosoacr for 3f2a (not ours)'] },
     },
     {
       case: 'counts a tenant-form role id as already present',
       input: input({
         tags: { 'acr-pull': 'contosoacr' },
-        existing: [assignment(CONTOSO, SYSTEM.toUpperCase(), ROLES.acrPull.roleDefinitionId, { roleDefinitionId: `/providers/Microsoft.Authorization/roleDefinitions/${ROLES.acrPull.roleDefinitionId}` })],
+        existing: [
+          assignment(CONTOSO, SYSTEM.toUpperCase(), ROLES.acrPull.roleDefinitionId, {
+            roleDefinitionId: `/providers/Microsoft.Authorization/roleDefinitions/${ROLES.acrPull.roleDefinitionId}`,
+          }),
+        ],
       }),
       expected: { unchanged: ['AcrPull on contosoacr for 3f2a'] },
     },
@@ -142,7 +178,11 @@ describe('planAccess', () => {
     },
     {
       case: 'grants on a registry without a consent tag when the default allows it',
-      input: input({ tags: { 'acr-pull': 'contosoacr' }, registries: [registry('contosoacr', { tags: {} })], defaultConsent: 'same-subscription' }),
+      input: input({
+        tags: { 'acr-pull': 'contosoacr' },
+        registries: [registry('contosoacr', { tags: {} })],
+        defaultConsent: 'same-subscription',
+      }),
       expected: { grants: ['AcrPull on contosoacr to 3f2a'] },
     },
     {
@@ -190,7 +230,11 @@ describe('planAccess', () => {
     },
     {
       case: 'keeps its assignment on a registry that cannot be resolved this time',
-      input: input({ tags: { 'acr-pull': 'contosoacr' }, registries: [registry('contosoacr', { exists: false })], existing: [assignment(CONTOSO, SYSTEM, ROLES.acrPull.roleDefinitionId)] }),
+      input: input({
+        tags: { 'acr-pull': 'contosoacr' },
+        registries: [registry('contosoacr', { exists: false })],
+        existing: [assignment(CONTOSO, SYSTEM, ROLES.acrPull.roleDefinitionId)],
+      }),
       expected: { unchanged: ['AcrPull on contosoacr for 3f2a'], unresolved: ['contosoacr pull'] },
     },
     {
@@ -205,7 +249,10 @@ describe('planAccess', () => {
     },
     {
       case: 'denies an identity whose principal id is not a GUID',
-      input: input({ tags: { 'acr-pull': 'contosoacr' }, identities: [{ principalId: 'vm-web-1', principalType: 'ServicePrincipal', kind: 'system-assigned' }] }),
+      input: input({
+        tags: { 'acr-pull': 'contosoacr' },
+        identities: [{ principalId: 'vm-web-1', principalType: 'ServicePrincipal', kind: 'system-assigned' }],
+      }),
       expected: { denied: ['- -'] },
     },
   ])('$case', ({ input: planInput, expected }) => {
@@ -225,7 +272,8 @@ describe('planAccess', () => {
         access: 'pull',
         role: ROLES.acrPull,
         description: `Managed by acr-pull-automation: acr-pull on ${VM}`,
-        reason: 'vm-web-1 asks for contosoacr (acr-pull); registry contosoacr allows same-resource-group; vm-web-1 is in rg-web; registry has no roleAssignmentMode (LegacyRegistryPermissions by default), so AcrPull',
+        reason:
+          'vm-web-1 asks for contosoacr (acr-pull); registry contosoacr allows same-resource-group; vm-web-1 is in rg-web; registry has no roleAssignmentMode (LegacyRegistryPermissions by default), so AcrPull',
       },
     ]);
     const expectedName = roleAssignmentName({ scope: CONTOSO.id, principalId: SYSTEM, roleDefinitionId: ROLES.acrPull.roleDefinitionId });
@@ -254,7 +302,8 @@ describe('planAccess', () => {
         registries: [registry('contosoacr', { roleAssignmentMode: 'AbacRepositoryPermissions' })],
         existing: [assignment(CONTOSO, SYSTEM, ROLES.acrPull.roleDefinitionId)],
       }),
-      reason: 'Container Registry Repository Reader replaces AcrPull on contosoacr: registry uses AbacRepositoryPermissions, where AcrPull is ignored, so Container Registry Repository Reader',
+      reason:
+        'Container Registry Repository Reader replaces AcrPull on contosoacr: registry uses AbacRepositoryPermissions, where AcrPull is ignored, so Container Registry Repository Reader',
     },
   ])('says why it revokes when $case', ({ input: planInput, reason }) => {
     expect(planAccess(planInput).revokes.map((r) => r.reason)).toEqual([reason]);
@@ -285,7 +334,12 @@ describe('planAccess', () => {
     const tags = { 'acr-pull': 'northwind01 fabrikamacr missingacr contosoacr' };
     const forward = planAccess(input({ tags, identities, registries: [CONTOSO, fabrikam, northwind], existing }));
     const backward = planAccess({
-      ...input({ tags, identities: [...identities].reverse(), registries: [northwind, fabrikam, CONTOSO], existing: [...existing].reverse() }),
+      ...input({
+        tags,
+        identities: [...identities].reverse(),
+        registries: [northwind, fabrikam, CONTOSO],
+        existing: [...existing].reverse(),
+      }),
       requests: [...parseConsumerTags(tags).requests].reverse(),
     });
     expect(backward).toEqual(forward);

@@ -114,9 +114,21 @@ describe('parseResourceId', () => {
   it.each([
     { case: 'empty', input: '', reason: 'resource id is empty' },
     { case: 'no leading slash', input: VM.slice(1), reason: 'must start with /subscriptions/' },
-    { case: 'a management group', input: '/providers/Microsoft.Management/managementGroups/mg-1', reason: 'tenant and management-group ids are not supported' },
-    { case: 'a subscription that is not a GUID', input: '/subscriptions/prod/resourceGroups/rg-web', reason: 'subscription "prod" is not a GUID' },
-    { case: 'a .. segment', input: `/subscriptions/${SUB}/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines/../vm-2`, reason: 'a . or .. segment' },
+    {
+      case: 'a management group',
+      input: '/providers/Microsoft.Management/managementGroups/mg-1',
+      reason: 'tenant and management-group ids are not supported',
+    },
+    {
+      case: 'a subscription that is not a GUID',
+      input: '/subscriptions/prod/resourceGroups/rg-web',
+      reason: 'subscription "prod" is not a GUID',
+    },
+    {
+      case: 'a .. segment',
+      input: `/subscriptions/${SUB}/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines/../vm-2`,
+      reason: 'a . or .. segment',
+    },
     { case: 'percent-encoded slash', input: `/subscriptions/${SUB}/resourceGroups/rg-web%2F..%2Frg-other`, reason: 'percent-encoded' },
     { case: 'a query string', input: `${VM}?api-version=2024-07-01`, reason: 'query string' },
     { case: 'a fragment', input: `${VM}#x`, reason: 'fragment' },
@@ -127,12 +139,36 @@ describe('parseResourceId', () => {
     { case: 'a doubled slash', input: `/subscriptions/${SUB}//resourceGroups/rg-web`, reason: 'empty segment' },
     { case: 'a trailing slash', input: `${VM}/`, reason: 'empty segment' },
     { case: 'a backslash', input: `${VM}\\x`, reason: 'backslash' },
-    { case: 'a type without a name', input: `/subscriptions/${SUB}/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines`, reason: 'resource type "virtualMachines" has no name after it' },
-    { case: 'a provider without a type', input: `/subscriptions/${SUB}/resourceGroups/rg-web/providers/Microsoft.Compute`, reason: 'no resource type and name' },
-    { case: 'a namespace without a dot', input: `/subscriptions/${SUB}/resourceGroups/rg-web/providers/Compute/virtualMachines/vm`, reason: 'provider namespace "Compute" is not valid' },
-    { case: 'an unknown keyword', input: `/subscriptions/${SUB}/resourceGroups/rg-web/things/x`, reason: 'expected "providers" or "resourceGroups" after the resource group' },
-    { case: 'an extension resource other than tags', input: `${VM}/providers/Microsoft.Authorization/roleAssignments/0b8a9d0e-0000-0000-0000-000000000000`, reason: 'extension resource' },
-    { case: 'a resource group name ending in a period', input: `/subscriptions/${SUB}/resourceGroups/rg-web.`, reason: 'resource group name "rg-web." is not valid' },
+    {
+      case: 'a type without a name',
+      input: `/subscriptions/${SUB}/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines`,
+      reason: 'resource type "virtualMachines" has no name after it',
+    },
+    {
+      case: 'a provider without a type',
+      input: `/subscriptions/${SUB}/resourceGroups/rg-web/providers/Microsoft.Compute`,
+      reason: 'no resource type and name',
+    },
+    {
+      case: 'a namespace without a dot',
+      input: `/subscriptions/${SUB}/resourceGroups/rg-web/providers/Compute/virtualMachines/vm`,
+      reason: 'provider namespace "Compute" is not valid',
+    },
+    {
+      case: 'an unknown keyword',
+      input: `/subscriptions/${SUB}/resourceGroups/rg-web/things/x`,
+      reason: 'expected "providers" or "resourceGroups" after the resource group',
+    },
+    {
+      case: 'an extension resource other than tags',
+      input: `${VM}/providers/Microsoft.Authorization/roleAssignments/0b8a9d0e-0000-0000-0000-000000000000`,
+      reason: 'extension resource',
+    },
+    {
+      case: 'a resource group name ending in a period',
+      input: `/subscriptions/${SUB}/resourceGroups/rg-web.`,
+      reason: 'resource group name "rg-web." is not valid',
+    },
     { case: 'an over-long id', input: `/subscriptions/${SUB}/resourceGroups/${'a'.repeat(2100)}`, reason: 'longer than 2048 characters' },
   ])('rejects $case with the reason', ({ input, reason }) => {
     const parsed = parseResourceId(input);
@@ -158,8 +194,22 @@ describe('sameResourceId', () => {
 
 describe('helpers', () => {
   it.each([
-    { input: VM.replace('resourceGroups', 'resourcegroups'), normalized: VM.toLowerCase(), sub: SUB, group: 'rg-web', type: 'microsoft.compute/virtualmachines', name: 'vm-web-1' },
-    { input: `/subscriptions/${SUB}/resourceGroups/RG-Web`, normalized: `/subscriptions/${SUB}/resourcegroups/rg-web`, sub: SUB, group: 'RG-Web', type: undefined, name: 'RG-Web' },
+    {
+      input: VM.replace('resourceGroups', 'resourcegroups'),
+      normalized: VM.toLowerCase(),
+      sub: SUB,
+      group: 'rg-web',
+      type: 'microsoft.compute/virtualmachines',
+      name: 'vm-web-1',
+    },
+    {
+      input: `/subscriptions/${SUB}/resourceGroups/RG-Web`,
+      normalized: `/subscriptions/${SUB}/resourcegroups/rg-web`,
+      sub: SUB,
+      group: 'RG-Web',
+      type: undefined,
+      name: 'RG-Web',
+    },
     { input: '/subscriptions/x/../y', normalized: undefined, sub: undefined, group: undefined, type: undefined, name: undefined },
   ])('read the parts of $input', ({ input, normalized, sub, group, type, name }) => {
     expect(normalizeResourceId(input)).toBe(normalized);

@@ -26,20 +26,49 @@ describe('ROLES', () => {
   });
 
   it('lists exactly the five roles the product may assign', () => {
-    expect([...ASSIGNABLE_ROLE_DEFINITION_IDS].sort()).toEqual(Object.values(ROLES).map((r) => r.roleDefinitionId).sort());
+    expect([...ASSIGNABLE_ROLE_DEFINITION_IDS].sort()).toEqual(
+      Object.values(ROLES)
+        .map((r) => r.roleDefinitionId)
+        .sort(),
+    );
     expect(new Set(ASSIGNABLE_ROLE_DEFINITION_IDS).size).toBe(5);
   });
 });
 
 describe('chooseRole', () => {
   it.each([
-    { mode: undefined, access: 'pull', role: 'AcrPull', reason: 'registry has no roleAssignmentMode (LegacyRegistryPermissions by default), so AcrPull' },
-    { mode: '', access: 'push', role: 'AcrPush', reason: 'registry has no roleAssignmentMode (LegacyRegistryPermissions by default), so AcrPush' },
+    {
+      mode: undefined,
+      access: 'pull',
+      role: 'AcrPull',
+      reason: 'registry has no roleAssignmentMode (LegacyRegistryPermissions by default), so AcrPull',
+    },
+    {
+      mode: '',
+      access: 'push',
+      role: 'AcrPush',
+      reason: 'registry has no roleAssignmentMode (LegacyRegistryPermissions by default), so AcrPush',
+    },
     { mode: 'LegacyRegistryPermissions', access: 'pull', role: 'AcrPull', reason: 'registry uses LegacyRegistryPermissions, so AcrPull' },
     { mode: 'LegacyRegistryPermissions', access: 'push', role: 'AcrPush', reason: 'registry uses LegacyRegistryPermissions, so AcrPush' },
-    { mode: 'AbacRepositoryPermissions', access: 'pull', role: 'Container Registry Repository Reader', reason: 'registry uses AbacRepositoryPermissions, where AcrPull is ignored, so Container Registry Repository Reader' },
-    { mode: 'abacrepositorypermissions', access: 'push', role: 'Container Registry Repository Writer', reason: 'registry uses AbacRepositoryPermissions, where AcrPush is ignored, so Container Registry Repository Writer' },
-    { mode: 'SomethingNew', access: 'pull', role: 'AcrPull', reason: 'registry reports an unrecognised roleAssignmentMode "SomethingNew"; treated as LegacyRegistryPermissions, so AcrPull' },
+    {
+      mode: 'AbacRepositoryPermissions',
+      access: 'pull',
+      role: 'Container Registry Repository Reader',
+      reason: 'registry uses AbacRepositoryPermissions, where AcrPull is ignored, so Container Registry Repository Reader',
+    },
+    {
+      mode: 'abacrepositorypermissions',
+      access: 'push',
+      role: 'Container Registry Repository Writer',
+      reason: 'registry uses AbacRepositoryPermissions, where AcrPush is ignored, so Container Registry Repository Writer',
+    },
+    {
+      mode: 'SomethingNew',
+      access: 'pull',
+      role: 'AcrPull',
+      reason: 'registry reports an unrecognised roleAssignmentMode "SomethingNew"; treated as LegacyRegistryPermissions, so AcrPull',
+    },
   ] as const)('$mode + $access → $role', ({ mode, access, role, reason }) => {
     const choice = chooseRole(mode, access);
     expect(choice.role.name).toBe(role);
@@ -51,8 +80,14 @@ describe('chooseRole', () => {
 describe('role definition ids', () => {
   it.each([
     { input: '7F951DDA-4ED3-4680-A7CA-43FE172D538D', guid: '7f951dda-4ed3-4680-a7ca-43fe172d538d' },
-    { input: '/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d', guid: '7f951dda-4ed3-4680-a7ca-43fe172d538d' },
-    { input: `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d`, guid: '7f951dda-4ed3-4680-a7ca-43fe172d538d' },
+    {
+      input: '/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d',
+      guid: '7f951dda-4ed3-4680-a7ca-43fe172d538d',
+    },
+    {
+      input: `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d`,
+      guid: '7f951dda-4ed3-4680-a7ca-43fe172d538d',
+    },
     { input: '/providers/Microsoft.Authorization/roleDefinitions/AcrPull', guid: undefined },
     { input: '', guid: undefined },
   ])('reads the GUID of $input', ({ input, guid }) => {
@@ -60,7 +95,11 @@ describe('role definition ids', () => {
   });
 
   it.each([
-    { a: '/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d', b: subscriptionRoleDefinitionId(SUB, ROLES.acrPull), same: true },
+    {
+      a: '/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d',
+      b: subscriptionRoleDefinitionId(SUB, ROLES.acrPull),
+      same: true,
+    },
     { a: ROLES.acrPull.roleDefinitionId, b: ROLES.acrPush.roleDefinitionId, same: false },
     { a: 'x', b: 'x', same: false },
   ])('compares $a and $b by trailing GUID', ({ a, b, same }) => {
@@ -68,7 +107,11 @@ describe('role definition ids', () => {
   });
 
   it.each([
-    { id: `/providers/Microsoft.Authorization/roleDefinitions/${ROLES.repositoryReader.roleDefinitionId}`, name: 'Container Registry Repository Reader', access: 'pull' },
+    {
+      id: `/providers/Microsoft.Authorization/roleDefinitions/${ROLES.repositoryReader.roleDefinitionId}`,
+      name: 'Container Registry Repository Reader',
+      access: 'pull',
+    },
     { id: ROLES.repositoryWriter.roleDefinitionId.toUpperCase(), name: 'Container Registry Repository Writer', access: 'push' },
     { id: ROLES.acrPush.roleDefinitionId, name: 'AcrPush', access: 'push' },
     { id: ROLES.keyVaultSecretsUser.roleDefinitionId, name: 'Key Vault Secrets User', access: undefined },

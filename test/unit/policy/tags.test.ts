@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  getTag,
-  parseConsumerTags,
-  parseCredentialTags,
-  parseRegistryRef,
-} from '../../../src/policy/tags.js';
+import { getTag, parseConsumerTags, parseCredentialTags, parseRegistryRef } from '../../../src/policy/tags.js';
 
 const SUB = '00000000-0000-0000-0000-000000000001';
 const REGISTRY_ID = `/subscriptions/${SUB}/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/ContosoACR`;
@@ -31,9 +26,19 @@ describe('parseRegistryRef', () => {
     { item: 'ContosoACR.AzureCR.io', kind: 'loginServer', name: 'contosoacr', key: 'login:contosoacr.azurecr.io' },
     { item: 'contosoacr.azurecr.cn', kind: 'loginServer', name: 'contosoacr', key: 'login:contosoacr.azurecr.cn' },
     { item: 'contosoacr.azurecr.us', kind: 'loginServer', name: 'contosoacr', key: 'login:contosoacr.azurecr.us' },
-    { item: 'contosoacr-h3a6a0g4bwgt.azurecr.io', kind: 'loginServer', name: 'contosoacr', key: 'login:contosoacr-h3a6a0g4bwgt.azurecr.io' },
+    {
+      item: 'contosoacr-h3a6a0g4bwgt.azurecr.io',
+      kind: 'loginServer',
+      name: 'contosoacr',
+      key: 'login:contosoacr-h3a6a0g4bwgt.azurecr.io',
+    },
     { item: REGISTRY_ID, kind: 'resourceId', name: 'contosoacr', key: `id:${REGISTRY_ID.toLowerCase()}` },
-    { item: REGISTRY_ID.replace('resourceGroups', 'resourcegroups'), kind: 'resourceId', name: 'contosoacr', key: `id:${REGISTRY_ID.toLowerCase()}` },
+    {
+      item: REGISTRY_ID.replace('resourceGroups', 'resourcegroups'),
+      kind: 'resourceId',
+      name: 'contosoacr',
+      key: `id:${REGISTRY_ID.toLowerCase()}`,
+    },
   ])('reads $item as a $kind', ({ item, kind, name, key }) => {
     const ref = parseRegistryRef(item);
     expect(ref).toMatchObject({ ok: true, value: { kind, name, key, raw: item } });
@@ -44,14 +49,23 @@ describe('parseRegistryRef', () => {
     { item: 'a'.repeat(51), message: 'is 51 characters long' },
     { item: 'contoso-acr', message: '"contoso-acr" contains "-"; registry names are 5-50 letters and digits only' },
     { item: 'contoso_acr', message: 'contains "_"' },
-    { item: 'contosoacr.example.com', message: 'is not a registry login server; expected <name>.azurecr.io or <name>.azurecr.cn or <name>.azurecr.us' },
+    {
+      item: 'contosoacr.example.com',
+      message: 'is not a registry login server; expected <name>.azurecr.io or <name>.azurecr.cn or <name>.azurecr.us',
+    },
     { item: 'https://contosoacr.azurecr.io', message: 'looks like a URL' },
     { item: 'contosoacr.azurecr.io/app:1.0', message: 'has a path; name the registry only' },
     { item: 'ab.azurecr.io', message: 'login server "ab.azurecr.io": "ab" is 2 characters long' },
-    { item: `/subscriptions/${SUB}/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines/vm-web-1`, message: 'is not a container registry (it is microsoft.compute/virtualmachines)' },
+    {
+      item: `/subscriptions/${SUB}/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines/vm-web-1`,
+      message: 'is not a container registry (it is microsoft.compute/virtualmachines)',
+    },
     { item: `${REGISTRY_ID}/tasks/build`, message: 'is not a container registry (it is microsoft.containerregistry/registries/tasks)' },
     { item: `/subscriptions/${SUB}/resourceGroups/rg-acr`, message: 'is not a container registry (it is a resourceGroup)' },
-    { item: `/subscriptions/${SUB}/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/../x`, message: 'a . or .. segment' },
+    {
+      item: `/subscriptions/${SUB}/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/../x`,
+      message: 'a . or .. segment',
+    },
   ])('rejects $item and says why', ({ item, message }) => {
     const ref = parseRegistryRef(item);
     expect(ref.ok).toBe(false);
@@ -79,7 +93,12 @@ describe('parseConsumerTags', () => {
       requests: ['pull name:contosoacr', 'pull name:fabrikamacr', 'pull login:northwindacr.azurecr.io', 'pull name:tailspinacr'],
       errors: [],
     },
-    { case: 'duplicates in any casing', tags: { 'acr-pull': 'contosoacr,ContosoAcr ; contosoacr' }, requests: ['pull name:contosoacr'], errors: [] },
+    {
+      case: 'duplicates in any casing',
+      tags: { 'acr-pull': 'contosoacr,ContosoAcr ; contosoacr' },
+      requests: ['pull name:contosoacr'],
+      errors: [],
+    },
     {
       case: 'one bad item beside good ones',
       tags: { 'acr-pull': 'contosoacr,bad-name,fabrikamacr' },
@@ -92,7 +111,12 @@ describe('parseConsumerTags', () => {
       requests: ['pull name:contosoacr', 'push name:fabrikamacr'],
       errors: ['acr-push x'],
     },
-    { case: 'the same registry for pull and push', tags: { 'acr-pull': 'contosoacr', 'acr-push': 'contosoacr' }, requests: ['pull name:contosoacr', 'push name:contosoacr'], errors: [] },
+    {
+      case: 'the same registry for pull and push',
+      tags: { 'acr-pull': 'contosoacr', 'acr-push': 'contosoacr' },
+      requests: ['pull name:contosoacr', 'push name:contosoacr'],
+      errors: [],
+    },
   ])('reads $case', ({ tags, requests, errors }) => {
     expect(keys(tags)).toEqual({ requests, errors });
   });
@@ -110,9 +134,21 @@ describe('parseCredentialTags', () => {
     { case: 'no credential tag', tags: { 'acr-pull-allow': '*' }, expected: { status: 'absent' } },
     { case: 'days without a vault', tags: { 'acr-pull-credential-days': '30' }, expected: { status: 'absent' } },
     { case: 'a vault', tags: { 'acr-pull-credential': 'kv-platform-01' }, expected: { status: 'enrolled', vaultName: 'kv-platform-01' } },
-    { case: 'a vault in other casing', tags: { 'ACR-Pull-Credential': 'KV-Platform' }, expected: { status: 'enrolled', vaultName: 'kv-platform' } },
-    { case: 'a vault and days', tags: { 'acr-pull-credential': 'kvp', 'acr-pull-credential-days': '730' }, expected: { status: 'enrolled', vaultName: 'kvp', days: 730 } },
-    { case: 'one day', tags: { 'acr-pull-credential': 'kvp', 'acr-pull-credential-days': ' 1 ' }, expected: { status: 'enrolled', vaultName: 'kvp', days: 1 } },
+    {
+      case: 'a vault in other casing',
+      tags: { 'ACR-Pull-Credential': 'KV-Platform' },
+      expected: { status: 'enrolled', vaultName: 'kv-platform' },
+    },
+    {
+      case: 'a vault and days',
+      tags: { 'acr-pull-credential': 'kvp', 'acr-pull-credential-days': '730' },
+      expected: { status: 'enrolled', vaultName: 'kvp', days: 730 },
+    },
+    {
+      case: 'one day',
+      tags: { 'acr-pull-credential': 'kvp', 'acr-pull-credential-days': ' 1 ' },
+      expected: { status: 'enrolled', vaultName: 'kvp', days: 1 },
+    },
   ])('reads $case', ({ tags, expected }) => {
     expect(parseCredentialTags(tags)).toEqual(expected);
   });
@@ -125,10 +161,22 @@ describe('parseCredentialTags', () => {
     { case: 'consecutive hyphens', tags: { 'acr-pull-credential': 'kv--platform' }, message: 'has consecutive hyphens' },
     { case: 'a trailing hyphen', tags: { 'acr-pull-credential': 'kv-platform-' }, message: 'ends with a hyphen' },
     { case: 'an empty vault', tags: { 'acr-pull-credential': '' }, message: 'is 0 characters long' },
-    { case: 'zero days', tags: { 'acr-pull-credential': 'kvp', 'acr-pull-credential-days': '0' }, message: 'acr-pull-credential-days: "0" is not a whole number of days from 1 to 730' },
+    {
+      case: 'zero days',
+      tags: { 'acr-pull-credential': 'kvp', 'acr-pull-credential-days': '0' },
+      message: 'acr-pull-credential-days: "0" is not a whole number of days from 1 to 730',
+    },
     { case: '731 days', tags: { 'acr-pull-credential': 'kvp', 'acr-pull-credential-days': '731' }, message: '"731" is not a whole number' },
-    { case: 'fractional days', tags: { 'acr-pull-credential': 'kvp', 'acr-pull-credential-days': '30.5' }, message: '"30.5" is not a whole number' },
-    { case: 'days with a unit', tags: { 'acr-pull-credential': 'kvp', 'acr-pull-credential-days': '90d' }, message: '"90d" is not a whole number' },
+    {
+      case: 'fractional days',
+      tags: { 'acr-pull-credential': 'kvp', 'acr-pull-credential-days': '30.5' },
+      message: '"30.5" is not a whole number',
+    },
+    {
+      case: 'days with a unit',
+      tags: { 'acr-pull-credential': 'kvp', 'acr-pull-credential-days': '90d' },
+      message: '"90d" is not a whole number',
+    },
   ])('marks $case invalid and says why', ({ tags, message }) => {
     const parsed = parseCredentialTags(tags);
     expect(parsed.status).toBe('invalid');

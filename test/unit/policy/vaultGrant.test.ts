@@ -8,9 +8,16 @@ import { decideVaultGrant, usesAzureRbac, VAULT_DENIALS } from '../../../src/pol
 
 const SUB = '00000000-0000-0000-0000-000000000001';
 const VAULT = `/subscriptions/${SUB}/resourceGroups/rg-apps/providers/Microsoft.KeyVault/vaults/contoso-kv`;
-const IDENTITY = { id: `/subscriptions/${SUB}/resourceGroups/rg-apps/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-orders` };
+const IDENTITY = {
+  id: `/subscriptions/${SUB}/resourceGroups/rg-apps/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-orders`,
+};
 const RBAC = { enableRbacAuthorization: true };
-const vault = (over: Partial<Parameters<typeof decideVaultGrant>[0]> = {}) => ({ id: VAULT, name: 'contoso-kv', properties: RBAC, ...over });
+const vault = (over: Partial<Parameters<typeof decideVaultGrant>[0]> = {}) => ({
+  id: VAULT,
+  name: 'contoso-kv',
+  properties: RBAC,
+  ...over,
+});
 
 describe('usesAzureRbac', () => {
   // keyvault/.../stable/2025-05-01/openapi.json: absent meant false (access policies) up to 2025-05-01.
@@ -49,15 +56,21 @@ describe('decideVaultGrant', () => {
   });
 
   it('denies the app’s own vault whatever it consents to, saying how the app knows it', () => {
-    const decision = decideVaultGrant(vault({ tags: { 'acr-workload-allow': '*' }, holdsPullCredentials: 'CREDENTIALS_VAULT_NAMES names it' }), IDENTITY);
+    const decision = decideVaultGrant(
+      vault({ tags: { 'acr-workload-allow': '*' }, holdsPullCredentials: 'CREDENTIALS_VAULT_NAMES names it' }),
+      IDENTITY,
+    );
     expect(decision).toEqual({
       allowed: false,
       code: VAULT_DENIALS.credentialsVault,
-      reason: "Key Vault contoso-kv holds the automation's pull credentials (CREDENTIALS_VAULT_NAMES names it), so it is never given to a workload identity",
+      reason:
+        "Key Vault contoso-kv holds the automation's pull credentials (CREDENTIALS_VAULT_NAMES names it), so it is never given to a workload identity",
     });
   });
 
   it('checks the own-vault rule before the permission model', () => {
-    expect(decideVaultGrant(vault({ properties: {}, holdsPullCredentials: 'x' }), IDENTITY)).toMatchObject({ code: VAULT_DENIALS.credentialsVault });
+    expect(decideVaultGrant(vault({ properties: {}, holdsPullCredentials: 'x' }), IDENTITY)).toMatchObject({
+      code: VAULT_DENIALS.credentialsVault,
+    });
   });
 });

@@ -24,7 +24,12 @@ describe('parseClusterRef', () => {
     { item: 'AKS_Prod1', kind: 'name', name: 'AKS_Prod1', key: 'name:aks_prod1' },
     { item: 'a', kind: 'name', name: 'a', key: 'name:a' },
     { item: CLUSTER_ID, kind: 'resourceId', name: 'aks-prod', key: `id:${CLUSTER_ID.toLowerCase()}` },
-    { item: CLUSTER_ID.replace('resourceGroups', 'resourcegroups'), kind: 'resourceId', name: 'aks-prod', key: `id:${CLUSTER_ID.toLowerCase()}` },
+    {
+      item: CLUSTER_ID.replace('resourceGroups', 'resourcegroups'),
+      kind: 'resourceId',
+      name: 'aks-prod',
+      key: `id:${CLUSTER_ID.toLowerCase()}`,
+    },
   ])('reads $item as a cluster $kind', ({ item, kind, name, key }) => {
     expect(parseClusterRef(item)).toMatchObject({ ok: true, value: { kind, name, key } });
   });
@@ -35,7 +40,10 @@ describe('parseClusterRef', () => {
     { item: 'a'.repeat(64), error: /1-63/ },
     { item: 'aks.prod', error: /not an AKS cluster name/ },
     { item: 'rg/aks', error: /has a path/ },
-    { item: `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1`, error: /is not an AKS cluster \(it is microsoft\.compute\/virtualmachines\)/ },
+    {
+      item: `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1`,
+      error: /is not an AKS cluster \(it is microsoft\.compute\/virtualmachines\)/,
+    },
     { item: '/subscriptions/not-a-guid/resourceGroups/rg', error: /not a GUID/ },
   ])('refuses $item', ({ item, error }) => {
     const ref = parseClusterRef(item);
@@ -50,7 +58,10 @@ describe('parseServiceAccountRef', () => {
     { item: 'team-a/workload-sa', namespace: 'team-a', serviceAccount: 'workload-sa' },
     { item: 'ns1/sa.with.dots', namespace: 'ns1', serviceAccount: 'sa.with.dots' },
   ])('reads $item', ({ item, namespace, serviceAccount }) => {
-    expect(parseServiceAccountRef(item)).toEqual({ ok: true, value: { namespace, serviceAccount, subject: `system:serviceaccount:${namespace}:${serviceAccount}` } });
+    expect(parseServiceAccountRef(item)).toEqual({
+      ok: true,
+      value: { namespace, serviceAccount, subject: `system:serviceaccount:${namespace}:${serviceAccount}` },
+    });
   });
 
   it.each([
@@ -238,7 +249,13 @@ describe('serviceAccountSubject', () => {
 
 describe('acr-workload-allow', () => {
   it('is read from the vault, not the identity: on an identity it asks for nothing', () => {
-    expect(parseWorkloadTags({ 'acr-workload-allow': '*' })).toEqual({ present: false, clusters: [], serviceAccounts: [], vaults: [], errors: [] });
+    expect(parseWorkloadTags({ 'acr-workload-allow': '*' })).toEqual({
+      present: false,
+      clusters: [],
+      serviceAccounts: [],
+      vaults: [],
+      errors: [],
+    });
   });
   it('uses the acr-pull-allow grammar under its own name', () => {
     expect(VAULT_CONSENT).toEqual({ noun: 'Key Vault', tag: 'acr-workload-allow' });

@@ -26,7 +26,12 @@ function armOver(state: Map<string, ArmResource>) {
 
 describe('readOnce', () => {
   it('reads a resource once for every caller in the run, whatever the casing of its id', async () => {
-    const state = new Map([[id.toLowerCase(), { id, name: 'acr', type: 'Microsoft.ContainerRegistry/registries', tags: { 'acr-pull-allow': 'subscription' } } as ArmResource]]);
+    const state = new Map([
+      [
+        id.toLowerCase(),
+        { id, name: 'acr', type: 'Microsoft.ContainerRegistry/registries', tags: { 'acr-pull-allow': 'subscription' } } as ArmResource,
+      ],
+    ]);
     const { arm, sent } = armOver(state);
     const reads = readOnce(arm);
     await reads.getResource(id);
@@ -35,7 +40,12 @@ describe('readOnce', () => {
   });
 
   it('answers a read sent after the caller asked from ARM, not from the copy read before (consent withdrawn meanwhile)', async () => {
-    const state = new Map([[id.toLowerCase(), { id, name: 'acr', type: 'Microsoft.ContainerRegistry/registries', tags: { 'acr-pull-allow': 'subscription' } } as ArmResource]]);
+    const state = new Map([
+      [
+        id.toLowerCase(),
+        { id, name: 'acr', type: 'Microsoft.ContainerRegistry/registries', tags: { 'acr-pull-allow': 'subscription' } } as ArmResource,
+      ],
+    ]);
     const { arm, sent } = armOver(state);
     const reads = readOnce(arm);
     expect((await reads.getResource(id))?.tags).toEqual({ 'acr-pull-allow': 'subscription' });

@@ -7,7 +7,11 @@ const VM = `/subscriptions/${SUB}/resourcegroups/rg-web/providers/Microsoft.Comp
 const options = { watchedSubscriptions: [SUB] };
 
 /** Follows the documented ResourceWriteSuccess sample (https://learn.microsoft.com/azure/event-grid/event-schema-resource-groups#example-event): no data.httpRequest. */
-function aResourceWriteEvent(resourceUri: string, operationName = 'Microsoft.Compute/virtualMachines/write', eventType = 'Microsoft.Resources.ResourceWriteSuccess') {
+function aResourceWriteEvent(
+  resourceUri: string,
+  operationName = 'Microsoft.Compute/virtualMachines/write',
+  eventType = 'Microsoft.Resources.ResourceWriteSuccess',
+) {
   return {
     id: 'evt-1',
     topic: `/subscriptions/${SUB}/resourceGroups/rg-web`,
@@ -36,7 +40,10 @@ describe('the event subscription list', () => {
     expect(RESOURCE_OPERATION_NAMES).toContain('Microsoft.ContainerRegistry/registries/tasks/delete');
     expect(RESOURCE_OPERATION_NAMES).toContain('Microsoft.Resources/tags/write');
     expect(RESOURCE_OPERATION_NAMES.length).toBeLessThanOrEqual(25);
-    expect(RESOURCE_EVENT_SUBSCRIPTION.includedEventTypes).toEqual(['Microsoft.Resources.ResourceWriteSuccess', 'Microsoft.Resources.ResourceDeleteSuccess']);
+    expect(RESOURCE_EVENT_SUBSCRIPTION.includedEventTypes).toEqual([
+      'Microsoft.Resources.ResourceWriteSuccess',
+      'Microsoft.Resources.ResourceDeleteSuccess',
+    ]);
   });
 
   it.each([
@@ -67,22 +74,54 @@ describe('parseResourceEvent', () => {
 
   it('reads the same event as a CloudEvent', async () => {
     const grid = aResourceWriteEvent(VM, 'Microsoft.Compute/virtualMachines/delete', 'Microsoft.Resources.ResourceDeleteSuccess');
-    const cloud = { specversion: '1.0', id: 'ce-1', source: grid.topic, subject: grid.subject, type: grid.eventType, time: grid.eventTime, data: grid.data };
+    const cloud = {
+      specversion: '1.0',
+      id: 'ce-1',
+      source: grid.topic,
+      subject: grid.subject,
+      type: grid.eventType,
+      time: grid.eventTime,
+      data: grid.data,
+    };
     const parsed = await parseResourceEvent(cloud, options);
     expect(parsed).toMatchObject({ kind: 'handled', event: { eventId: 'ce-1', change: 'delete', schema: 'CloudEventSchemaV1_0' } });
   });
 
   it('acts on the tagged resource for a tag write', async () => {
-    const parsed = await parseResourceEvent(aResourceWriteEvent(`${VM}/providers/Microsoft.Resources/tags/default`, 'Microsoft.Resources/tags/write'), options);
-    expect(parsed).toMatchObject({ kind: 'handled', event: { resourceType: 'microsoft.compute/virtualmachines', operationName: 'Microsoft.Resources/tags/write' } });
+    const parsed = await parseResourceEvent(
+      aResourceWriteEvent(`${VM}/providers/Microsoft.Resources/tags/default`, 'Microsoft.Resources/tags/write'),
+      options,
+    );
+    expect(parsed).toMatchObject({
+      kind: 'handled',
+      event: { resourceType: 'microsoft.compute/virtualmachines', operationName: 'Microsoft.Resources/tags/write' },
+    });
     expect(parsed.kind === 'handled' && parsed.event.resourceId.endsWith('/virtualMachines/vm-web-1')).toBe(true);
   });
 
   it.each([
-    ['another event type', aResourceWriteEvent(VM, 'Microsoft.Compute/virtualMachines/write', 'Microsoft.Storage.BlobCreated'), /event type/],
-    ['an unwatched operation', aResourceWriteEvent(`/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st1`, 'Microsoft.Storage/storageAccounts/write'), /not one the access feature handles/],
+    [
+      'another event type',
+      aResourceWriteEvent(VM, 'Microsoft.Compute/virtualMachines/write', 'Microsoft.Storage.BlobCreated'),
+      /event type/,
+    ],
+    [
+      'an unwatched operation',
+      aResourceWriteEvent(
+        `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st1`,
+        'Microsoft.Storage/storageAccounts/write',
+      ),
+      /not one the access feature handles/,
+    ],
     ['an unwatched subscription', aResourceWriteEvent(VM.replace(SUB, '00000000-0000-0000-0000-000000000009')), /WATCHED_SUBSCRIPTIONS/],
-    ['tags on a resource group', aResourceWriteEvent(`/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Resources/tags/default`, 'Microsoft.Resources/tags/write'), /resourceGroup/],
+    [
+      'tags on a resource group',
+      aResourceWriteEvent(
+        `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Resources/tags/default`,
+        'Microsoft.Resources/tags/write',
+      ),
+      /resourceGroup/,
+    ],
   ])('skips %s with the reason', async (_name, event, reason) => {
     const parsed = await parseResourceEvent(event, options);
     expect(parsed.kind).toBe('skipped');
@@ -93,7 +132,11 @@ describe('parseResourceEvent', () => {
     ['not an object', 'hello', /not a JSON object/],
     ['missing metadataVersion', { ...aResourceWriteEvent(VM), metadataVersion: undefined }, /Event Grid schema/],
     ['no resourceUri', { ...aResourceWriteEvent(VM), data: { ...aResourceWriteEvent(VM).data, resourceUri: '' } }, /resourceUri/],
-    ['a bad resourceUri', { ...aResourceWriteEvent(VM), data: { ...aResourceWriteEvent(VM).data, resourceUri: '/subscriptions/nope/x' } }, /not a GUID/],
+    [
+      'a bad resourceUri',
+      { ...aResourceWriteEvent(VM), data: { ...aResourceWriteEvent(VM).data, resourceUri: '/subscriptions/nope/x' } },
+      /not a GUID/,
+    ],
     ['no data', { ...aResourceWriteEvent(VM), data: 'x' }, /no data/],
   ])('rejects %s without throwing', async (_name, event, reason) => {
     const parsed = await parseResourceEvent(event, options);

@@ -7,7 +7,16 @@ import { SweepBudget, sweepLeaseMs } from '../../../src/resources/sweepBudget.js
 import type { SweepCursor } from '../../../src/state/sweepProgress.js';
 
 const SUBS = ['sub-a', 'sub-b'];
-const cursor = (over: Partial<SweepCursor>): SweepCursor => ({ passId: 'run-1', passStartedAt: '2026-12-06T00:00:00Z', runs: 1, subscriptionId: 'sub-a', phase: 'targets', after: 'b', left: 2, ...over });
+const cursor = (over: Partial<SweepCursor>): SweepCursor => ({
+  passId: 'run-1',
+  passStartedAt: '2026-12-06T00:00:00Z',
+  runs: 1,
+  subscriptionId: 'sub-a',
+  phase: 'targets',
+  after: 'b',
+  left: 2,
+  ...over,
+});
 const id = (x: string) => x;
 const later = () => Date.now() + 60_000;
 
@@ -39,19 +48,53 @@ describe('SweepBudget', () => {
   it('out of time, starts one item (so a pass always moves on), then stops with a cursor after it', async () => {
     const budget = new SweepBudget(Date.now() - 1, undefined, SUBS);
     const done: string[] = [];
-    await budget.forEach('SUB-A', 'targets', ['a', 'b', 'c'], id, 4, async (x) => void done.push(x), async () => undefined);
+    await budget.forEach(
+      'SUB-A',
+      'targets',
+      ['a', 'b', 'c'],
+      id,
+      4,
+      async (x) => void done.push(x),
+      async () => undefined,
+    );
     expect(done).toEqual(['a']);
     expect(budget.stopped).toBe(true);
-    expect(budget.cursorFor({ passId: 'run-1', passStartedAt: 't', runs: 1 })).toEqual({ passId: 'run-1', passStartedAt: 't', runs: 1, subscriptionId: 'sub-a', phase: 'targets', after: 'a', left: 2 });
+    expect(budget.cursorFor({ passId: 'run-1', passStartedAt: 't', runs: 1 })).toEqual({
+      passId: 'run-1',
+      passStartedAt: 't',
+      runs: 1,
+      subscriptionId: 'sub-a',
+      phase: 'targets',
+      after: 'a',
+      left: 2,
+    });
     // A later phase in the same run starts nothing more.
-    await budget.forEach('sub-a', 'principals', ['x'], id, 4, async (x) => void done.push(x), async () => undefined);
+    await budget.forEach(
+      'sub-a',
+      'principals',
+      ['x'],
+      id,
+      4,
+      async (x) => void done.push(x),
+      async () => undefined,
+    );
     expect(done).toEqual(['a']);
   });
 
   it('within time, does everything, hands failures to onError, and leaves no cursor', async () => {
     const budget = new SweepBudget(later(), undefined, SUBS);
     const failed: string[] = [];
-    await budget.forEach('sub-a', 'targets', ['a', 'b', 'c'], id, 2, async (x) => { if (x === 'b') throw new Error('boom'); }, async (x) => void failed.push(x));
+    await budget.forEach(
+      'sub-a',
+      'targets',
+      ['a', 'b', 'c'],
+      id,
+      2,
+      async (x) => {
+        if (x === 'b') throw new Error('boom');
+      },
+      async (x) => void failed.push(x),
+    );
     expect(failed).toEqual(['b']);
     expect(budget.stopped).toBe(false);
     expect(budget.cursorFor({ passId: 'p', passStartedAt: 't', runs: 1 })).toBeUndefined();

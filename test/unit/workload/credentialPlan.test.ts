@@ -3,15 +3,35 @@ import { describe, expect, it } from 'vitest';
 import { planFederatedCredentials, type FederatedCredential, type WantedCredential } from '../../../src/workload/credentialPlan.js';
 import { federatedCredentialName } from '../../../src/policy/workloadTags.js';
 
-const CLUSTER = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks1';
+const CLUSTER =
+  '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks1';
 const ISSUER = 'https://westeurope.oic.prod-aks.azure.com/tenant/1111/';
 const AUD = ['api://AzureADTokenExchange'];
 
 function wanted(sa: string, issuer = ISSUER): WantedCredential {
-  return { name: federatedCredentialName(CLUSTER, 'default', sa), issuer, subject: `system:serviceaccount:default:${sa}`, audiences: AUD, clusterId: CLUSTER, clusterName: 'aks1', namespace: 'default', serviceAccount: sa };
+  return {
+    name: federatedCredentialName(CLUSTER, 'default', sa),
+    issuer,
+    subject: `system:serviceaccount:default:${sa}`,
+    audiences: AUD,
+    clusterId: CLUSTER,
+    clusterName: 'aks1',
+    namespace: 'default',
+    serviceAccount: sa,
+  };
 }
-const existingOf = (w: WantedCredential): FederatedCredential => ({ name: w.name, issuer: w.issuer, subject: w.subject, audiences: w.audiences });
-const byHand = (i: number, subject = `system:serviceaccount:x:hand${i}`): FederatedCredential => ({ name: `hand-${i}`, issuer: 'https://issuer.example/', subject, audiences: AUD });
+const existingOf = (w: WantedCredential): FederatedCredential => ({
+  name: w.name,
+  issuer: w.issuer,
+  subject: w.subject,
+  audiences: w.audiences,
+});
+const byHand = (i: number, subject = `system:serviceaccount:x:hand${i}`): FederatedCredential => ({
+  name: `hand-${i}`,
+  issuer: 'https://issuer.example/',
+  subject,
+  audiences: AUD,
+});
 const names = (xs: readonly { credential: { name: string } }[]) => xs.map((x) => x.credential.name);
 
 describe('planFederatedCredentials', () => {
@@ -89,7 +109,12 @@ describe('planFederatedCredentials', () => {
   });
 
   it('says why a credential past the cap is not written', () => {
-    const plan = planFederatedCredentials({ identityName: 'id1', wanted: [wanted('a')], existing: Array.from({ length: 20 }, (_, i) => byHand(i)), allowDeletes: true });
+    const plan = planFederatedCredentials({
+      identityName: 'id1',
+      wanted: [wanted('a')],
+      existing: Array.from({ length: 20 }, (_, i) => byHand(i)),
+      allowDeletes: true,
+    });
     expect(plan.creates).toEqual([]);
     expect(plan.overLimit[0]!.reason).toMatch(/more than Entra's 20 federated credentials per identity/);
   });
@@ -103,20 +128,23 @@ describe('planFederatedCredentials', () => {
   it.each([
     { case: 'tags complete', allowDeletes: true },
     { case: 'tags not fully read', allowDeletes: false },
-  ])('for an identity that may not be federated, creates nothing and deletes every one of ours, never one made by hand ($case)', ({ allowDeletes }) => {
-    const plan = planFederatedCredentials({
-      identityName: 'id1',
-      wanted: [wanted('a'), wanted('new')],
-      existing: [existingOf(wanted('a')), { ...existingOf(wanted('b')), issuer: 'https://old.example/' }, byHand(1)],
-      allowDeletes,
-      ineligible: 'id1 may not be federated (id1 holds Owner)',
-    });
-    expect(plan.creates).toEqual([]);
-    expect(plan.updates).toEqual([]);
-    expect(plan.unchanged).toEqual([]);
-    expect(plan.kept).toEqual([]);
-    expect(names(plan.deletes)).toEqual([wanted('a').name, wanted('b').name]);
-    expect(plan.deletes[0]!.reason).toMatch(/is deleted: id1 may not be federated \(id1 holds Owner\)/);
-    expect(plan.countAfter).toBe(1);
-  });
+  ])(
+    'for an identity that may not be federated, creates nothing and deletes every one of ours, never one made by hand ($case)',
+    ({ allowDeletes }) => {
+      const plan = planFederatedCredentials({
+        identityName: 'id1',
+        wanted: [wanted('a'), wanted('new')],
+        existing: [existingOf(wanted('a')), { ...existingOf(wanted('b')), issuer: 'https://old.example/' }, byHand(1)],
+        allowDeletes,
+        ineligible: 'id1 may not be federated (id1 holds Owner)',
+      });
+      expect(plan.creates).toEqual([]);
+      expect(plan.updates).toEqual([]);
+      expect(plan.unchanged).toEqual([]);
+      expect(plan.kept).toEqual([]);
+      expect(names(plan.deletes)).toEqual([wanted('a').name, wanted('b').name]);
+      expect(plan.deletes[0]!.reason).toMatch(/is deleted: id1 may not be federated \(id1 holds Owner\)/);
+      expect(plan.countAfter).toBe(1);
+    },
+  );
 });

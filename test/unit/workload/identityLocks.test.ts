@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { createIdentityLocks } from '../../../src/workload/identityLocks.js';
 
-const ID = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1';
+const ID =
+  '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1';
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
 describe('createIdentityLocks', () => {
@@ -19,7 +20,11 @@ describe('createIdentityLocks', () => {
       active -= 1;
       return n;
     };
-    const results = await Promise.all([locks.run(ID, work(1)), locks.run(ID.toLowerCase(), work(2)), locks.run(ID.replace('resourceGroups', 'resourcegroups'), work(3))]);
+    const results = await Promise.all([
+      locks.run(ID, work(1)),
+      locks.run(ID.toLowerCase(), work(2)),
+      locks.run(ID.replace('resourceGroups', 'resourcegroups'), work(3)),
+    ]);
     expect(results).toEqual([1, 2, 3]);
     expect(order).toEqual([1, 2, 3]);
     expect(most).toBe(1);

@@ -33,11 +33,29 @@ const health: Health = {
   roleAssignments: [{ subscriptionId: SUB, total: 3600, owned: 12, limit: 4000, headroom: 400 }],
   credentials: { status: 'healthy', items: [] },
   sweep: { status: 'healthy', problem: 'no sweep has finished yet' },
-  deadLetters: { status: 'degraded', configured: true, blobs: 3, recent: 2, bySubscription: { 'ACR-PULL-RESOURCE-EVENTS': 3 }, newest: '2026-12-06T08:00:00.000Z', problem: 'Event Grid dead-lettered 2 blob(s)' },
+  deadLetters: {
+    status: 'degraded',
+    configured: true,
+    blobs: 3,
+    recent: 2,
+    bySubscription: { 'ACR-PULL-RESOURCE-EVENTS': 3 },
+    newest: '2026-12-06T08:00:00.000Z',
+    problem: 'Event Grid dead-lettered 2 blob(s)',
+  },
 };
 
 function aReport(overrides: Partial<StatusReport> = {}): StatusReport {
-  return { generatedAt: '2026-12-06T10:00:00.000Z', health, registries: [], enrolments: [], problems: [], metrics: EMPTY_METRICS, auditWindowDays: 7, unavailable: [], ...overrides };
+  return {
+    generatedAt: '2026-12-06T10:00:00.000Z',
+    health,
+    registries: [],
+    enrolments: [],
+    problems: [],
+    metrics: EMPTY_METRICS,
+    auditWindowDays: 7,
+    unavailable: [],
+    ...overrides,
+  };
 }
 
 const aDenial = (reason: string): AuditRecord => ({
@@ -66,8 +84,23 @@ describe('html', () => {
 describe('the status page', () => {
   it('prints a hostile tag value, resource name and reason as text, never as markup', () => {
     const registries = registryStatuses(
-      [{ name: ourName('11111111-1111-1111-1111-111111111111'), scope: REGISTRY, principalId: '11111111-1111-1111-1111-111111111111', principalType: 'ServicePrincipal', roleDefinitionGuid: ACR_PULL, description: `Managed by acr-pull-automation: acr-pull on ${VM}` },
-       { name: HAND_MADE_NAME, scope: REGISTRY, principalId: '22222222-2222-2222-2222-222222222222', roleDefinitionGuid: ACR_PULL, description: HOSTILE }],
+      [
+        {
+          name: ourName('11111111-1111-1111-1111-111111111111'),
+          scope: REGISTRY,
+          principalId: '11111111-1111-1111-1111-111111111111',
+          principalType: 'ServicePrincipal',
+          roleDefinitionGuid: ACR_PULL,
+          description: `Managed by acr-pull-automation: acr-pull on ${VM}`,
+        },
+        {
+          name: HAND_MADE_NAME,
+          scope: REGISTRY,
+          principalId: '22222222-2222-2222-2222-222222222222',
+          roleDefinitionGuid: ACR_PULL,
+          description: HOSTILE,
+        },
+      ],
       [],
       [aDenial(`vm asks for acr-pull=${HOSTILE}`)],
     );
@@ -82,8 +115,16 @@ describe('the status page', () => {
 
   it('shows who has access and why: ours with the consumer, hand-made as left alone, denied with the reason', () => {
     const registries = registryStatuses(
-      [{ name: ourName('11111111-1111-1111-1111-111111111111'), scope: REGISTRY, principalId: '11111111-1111-1111-1111-111111111111', roleDefinitionGuid: ACR_PULL, description: `Managed by acr-pull-automation: acr-pull on ${VM}` },
-       { name: HAND_MADE_NAME, scope: REGISTRY, principalId: '22222222-2222-2222-2222-222222222222', roleDefinitionGuid: ACR_PULL }],
+      [
+        {
+          name: ourName('11111111-1111-1111-1111-111111111111'),
+          scope: REGISTRY,
+          principalId: '11111111-1111-1111-1111-111111111111',
+          roleDefinitionGuid: ACR_PULL,
+          description: `Managed by acr-pull-automation: acr-pull on ${VM}`,
+        },
+        { name: HAND_MADE_NAME, scope: REGISTRY, principalId: '22222222-2222-2222-2222-222222222222', roleDefinitionGuid: ACR_PULL },
+      ],
       [],
       [aDenial('registry contosoacr allows same-resource-group; vm-api is in rg-api')],
     );
@@ -98,7 +139,9 @@ describe('the status page', () => {
     expect(page).toContain('registry contosoacr allows same-resource-group; vm-api is in rg-api');
     expect(page).toContain('<meter min="0" max="4000"');
     // Dead letters, by Event Grid subscription.
-    expect(page).toMatch(/Dead-lettered events<\/th><td><span class="badge degraded">degraded<\/span><\/td><td>3 blobs \(2 in the last 7 days\), newest <time[^>]*>2026-12-06 08:00 UTC<\/time>: ACR-PULL-RESOURCE-EVENTS 3/);
+    expect(page).toMatch(
+      /Dead-lettered events<\/th><td><span class="badge degraded">degraded<\/span><\/td><td>3 blobs \(2 in the last 7 days\), newest <time[^>]*>2026-12-06 08:00 UTC<\/time>: ACR-PULL-RESOURCE-EVENTS 3/,
+    );
   });
 
   it('pins its only style sheet by hash and allows nothing else', () => {
