@@ -12,7 +12,13 @@ import { describe, expect, it } from 'vitest';
 import { RESOURCE_EVENT_SUBSCRIPTION, RESOURCE_OPERATION_NAMES, TAGS_WRITE_OPERATION } from '../../src/access/eventSubscription.js';
 import { apiVersionsFor } from '../../emulator/arm/apiVersions.js';
 import { API_VERSIONS } from '../../src/azure/arm.js';
-import { CONSUMER_TYPES, RESOURCE_ROLES, RESOURCE_TYPES, SWEPT_CONSUMER_TYPES, WATCHED_RESOURCE_TYPES } from '../../src/policy/resourceTypes.js';
+import {
+  CONSUMER_TYPES,
+  RESOURCE_ROLES,
+  RESOURCE_TYPES,
+  SWEPT_CONSUMER_TYPES,
+  WATCHED_RESOURCE_TYPES,
+} from '../../src/policy/resourceTypes.js';
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -27,7 +33,14 @@ const TABLE = join('src', 'policy', 'resourceTypes.ts');
 function literalsOf(path: string, text: string): string[] {
   const out: string[] = [];
   const visit = (node: ts.Node): void => {
-    if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateHead(node) || ts.isTemplateMiddle(node) || ts.isTemplateTail(node)) out.push(node.text);
+    if (
+      ts.isStringLiteral(node) ||
+      ts.isNoSubstitutionTemplateLiteral(node) ||
+      ts.isTemplateHead(node) ||
+      ts.isTemplateMiddle(node) ||
+      ts.isTemplateTail(node)
+    )
+      out.push(node.text);
     else if (ts.isRegularExpressionLiteral(node)) out.push(node.text.replace(/\\/g, ''));
     ts.forEachChild(node, visit);
   };
@@ -57,12 +70,16 @@ function definitionsOf(name: string): string[] {
 
 describe('one vocabulary in src/', () => {
   it('spells resource type strings only in the table (src/policy/resourceTypes.ts)', () => {
-    const offending = src.filter(({ path }) => path !== TABLE).flatMap(({ path, text }) => typeLiteralsIn(path, text).map((literal) => `${path}: ${literal}`));
+    const offending = src
+      .filter(({ path }) => path !== TABLE)
+      .flatMap(({ path, text }) => typeLiteralsIn(path, text).map((literal) => `${path}: ${literal}`));
     expect(offending).toEqual([]);
   });
 
   it('keys resource ids with resourceIdKey, never `normalizeResourceId(x) ?? x.toLowerCase()` again', () => {
-    const offending = src.filter(({ path }) => path !== join('src', 'policy', 'resourceId.ts')).flatMap(({ path, text }) => idKeyCopiesIn(text).map((copy) => `${path}: ${copy}`));
+    const offending = src
+      .filter(({ path }) => path !== join('src', 'policy', 'resourceId.ts'))
+      .flatMap(({ path, text }) => idKeyCopiesIn(text).map((copy) => `${path}: ${copy}`));
     expect(offending).toEqual([]);
     // resourceId.ts holds the one copy: resourceIdKey itself.
     expect(idKeyCopiesIn(readFileSync(join('src', 'policy', 'resourceId.ts'), 'utf8'))).toHaveLength(1);
@@ -86,7 +103,7 @@ describe('one vocabulary in src/', () => {
     expect(definitionsOf('IdentitySource')).toEqual([]);
   });
 
-  it('names a run one way: each feature\'s run is <Feature>Run, never Run, LeasedRun or SweepState again', () => {
+  it("names a run one way: each feature's run is <Feature>Run, never Run, LeasedRun or SweepState again", () => {
     const runClass = /\bclass\s+(\w*Run|SweepState)\b/g;
     const runs = src.flatMap(({ path, text }) => [...text.matchAll(runClass)].map((m) => `${m[1]} in ${path}`)).sort();
     expect(runs).toEqual([
@@ -111,10 +128,16 @@ describe('one vocabulary in src/', () => {
       "resources | where type =~ 'Microsoft.KeyVault/vaults' and name =~ '",
       '/providers/microsoft.containerregistry/registries//i',
     ]);
-    expect(idKeyCopiesIn('const k = normalizeResourceId(id) ?? id.toLowerCase();\nconst j = normalizeResourceId(a.scope) ?? a.scope.toLowerCase();\nconst ok = resourceIdKey(id);')).toHaveLength(2);
+    expect(
+      idKeyCopiesIn(
+        'const k = normalizeResourceId(id) ?? id.toLowerCase();\nconst j = normalizeResourceId(a.scope) ?? a.scope.toLowerCase();\nconst ok = resourceIdKey(id);',
+      ),
+    ).toHaveLength(2);
     expect(idKeyCopiesIn('const k = parsed?.normalized ?? row.id.toLowerCase();')).toHaveLength(1);
-    expect(new RegExp(`\\b(const|let|var|interface|type|enum)\\s+CONSUMER_TYPES\\b(?!\\s*\\})`).test('const CONSUMER_TYPES = new Set<string>();')).toBe(true);
-    expect(new RegExp(`\\b(const|let|var|interface|type|enum)\\s+Trigger\\b(?!\\s*\\})`).test('export type { Trigger } from "./x.js";')).toBe(false);
+    expect(/\b(const|let|var|interface|type|enum)\s+CONSUMER_TYPES\b(?!\s*\})/.test('const CONSUMER_TYPES = new Set<string>();')).toBe(
+      true,
+    );
+    expect(/\b(const|let|var|interface|type|enum)\s+Trigger\b(?!\s*\})/.test('export type { Trigger } from "./x.js";')).toBe(false);
   });
 });
 
@@ -123,7 +146,9 @@ describe('the resource type table', () => {
 
   it('gives every watched type an api-version, and the generic ARM reads use exactly the table’s versions', () => {
     for (const row of rows.filter((r) => r.watched)) expect(API_VERSIONS[row.type.toLowerCase()], row.type).toBeDefined();
-    expect(API_VERSIONS).toEqual(Object.fromEntries(rows.flatMap((r) => ('apiVersion' in r ? [[r.type.toLowerCase(), r.apiVersion]] : []))));
+    expect(API_VERSIONS).toEqual(
+      Object.fromEntries(rows.flatMap((r) => ('apiVersion' in r ? [[r.type.toLowerCase(), r.apiVersion]] : []))),
+    );
   });
 
   it('is what the Event Grid filter subscribes to: write and delete of each watched type, plus tag writes', () => {
@@ -139,7 +164,9 @@ describe('the resource type table', () => {
   // version the app reads it with.
   it.each(rows.map((r) => [r.type, r] as const))('spells %s as the emulator’s table (the REST specs) does', (_, row) => {
     const [namespace, ...types] = row.type.split('/');
-    const found = apiVersionsFor(`/subscriptions/s/resourceGroups/rg/providers/${namespace}/${types.map((t, i) => `${t}/n${i}`).join('/')}`);
+    const found = apiVersionsFor(
+      `/subscriptions/s/resourceGroups/rg/providers/${namespace}/${types.map((t, i) => `${t}/n${i}`).join('/')}`,
+    );
     expect(found && `${found.namespace}/${found.type}`).toBe(row.type);
     if ('apiVersion' in row) expect(found?.versions).toContain(row.apiVersion);
   });
