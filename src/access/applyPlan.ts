@@ -7,9 +7,9 @@ import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
 import { customRegistryLoginServers, SYSTEM_IDENTITY } from '../azure/acrTasks.js';
 import type { ArmResource } from '../azure/arm.js';
 import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
-import { grantAssignment, revokeAssignment, REVOKE_RESULTS, type GrantSpec } from '../assignments/executor.js';
+import { grantAssignment, grantSpecOf, revokeAssignment, REVOKE_RESULTS } from '../assignments/executor.js';
 import type { GrantIndexEntry } from '../assignments/grantIndex.js';
-import type { AccessPlan, PlannedGrant, RegistryFacts } from '../policy/plan.js';
+import type { AccessPlan, RegistryFacts } from '../policy/accessPlan.js';
 import { resourceIdKey, parseResourceId, sameResourceId } from '../policy/resourceId.js';
 import { describeRole } from '../policy/roles.js';
 import { registryAskers } from './askers.js';
@@ -140,7 +140,7 @@ export async function applyPlan(run: AccessRun, input: ApplyPlanInput): Promise<
       writeAhead = { index: deps.grantIndex, entry: next };
       indexedByScope.set(scopeKey, next);
     }
-    if (await grantAssignment(deps, run, toGrantSpec(g), { resourceId: consumerId, reason: g.reason }, writeAhead)) {
+    if (await grantAssignment(deps, run, grantSpecOf(g), { resourceId: consumerId, reason: g.reason }, writeAhead)) {
       keep.set(scopeKey, registry);
       hold(g.scope, registry, g.principalId);
       newGrants.push({ registry, principalId: g.principalId, roleName: g.role.name });
@@ -296,18 +296,6 @@ export async function applyPlan(run: AccessRun, input: ApplyPlanInput): Promise<
       }
     }
   }
-}
-
-function toGrantSpec(g: PlannedGrant): GrantSpec {
-  return {
-    name: g.name,
-    scope: g.scope,
-    scopeName: g.registryName,
-    principalId: g.principalId,
-    principalType: g.principalType,
-    role: g.role,
-    description: g.description,
-  };
 }
 
 function nameOf(resourceId: string): string {

@@ -14,7 +14,7 @@ import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
 import type { ArmResource } from '../azure/arm.js';
 import { CONTAINER_APP_SYSTEM_IDENTITY, registriesOf } from '../azure/containerApps.js';
 import { siteImageRegistry, type SiteWebConfig } from '../azure/siteConfig.js';
-import type { RegistryFacts } from '../policy/plan.js';
+import type { RegistryFacts } from '../policy/accessPlan.js';
 import { sameResourceId } from '../policy/resourceId.js';
 import type { AccessRun } from './run.js';
 import {

@@ -9,7 +9,7 @@
  */
 import type { ArmResource, ArmResources } from '../azure/arm.js';
 import { NotReadyError } from '../errors.js';
-import type { PlanIdentity } from '../policy/plan.js';
+import type { PlanIdentity } from '../policy/accessPlan.js';
 import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';
 
 import { IDENTITY_KINDS, type IdentityKind } from '../policy/identityKinds.js';

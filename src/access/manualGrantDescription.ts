@@ -7,7 +7,7 @@
  * granted to a resource, so the grant goes when the consumer is deleted. The tag policy leaves it
  * alone otherwise: it was a person's decision, and only DELETE /api/access/grants takes it back.
  */
-import type { ExistingAssignment, AccessPlan, PlannedUnchanged } from '../policy/plan.js';
+import type { ExistingAssignment, AccessPlan, PlannedUnchanged } from '../policy/accessPlan.js';
 import { describeOwnership, OWNERSHIP_KINDS, parseOwnership } from '../policy/ownership.js';
 import type { TAG_FOR_ACCESS } from '../policy/tags.js';
 

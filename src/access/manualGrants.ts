@@ -15,6 +15,7 @@
 import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
 import {
   grantAssignment,
+  grantSpecOf,
   ownershipOfListed,
   revokeAssignment,
   REVOKE_RESULTS,
@@ -23,7 +24,8 @@ import {
 } from '../assignments/executor.js';
 import { PolicyDeniedError } from '../errors.js';
 import { consentForPrincipal, evaluateConsent, registryConsentFor } from '../policy/consent.js';
-import { planAccess, type AccessPlan, type PlannedGrant } from '../policy/plan.js';
+import { planAccess } from '../policy/plan.js';
+import type { AccessPlan, PlannedGrant } from '../policy/accessPlan.js';
 import { accessOf, chooseRole, describeRole, roleFor } from '../policy/roles.js';
 import { OWNERSHIP_KINDS } from '../policy/ownership.js';
 import type { AccessDeps } from './accessDeps.js';
@@ -167,21 +169,7 @@ export async function grantManually(deps: AccessDeps, request: ManualGrantReques
       }
     : undefined;
   for (const g of grants) {
-    await grantAssignment(
-      deps,
-      run,
-      {
-        name: g.name,
-        scope: g.scope,
-        scopeName: g.registryName,
-        principalId: g.principalId,
-        principalType: g.principalType,
-        role: g.role,
-        description: g.description,
-      },
-      { ...(resourceId ? { resourceId } : {}), reason: g.reason, details },
-      writeAhead,
-    );
+    await grantAssignment(deps, run, grantSpecOf(g), { ...(resourceId ? { resourceId } : {}), reason: g.reason, details }, writeAhead);
     writeAhead = undefined;
     const decision = run.decisions[run.decisions.length - 1];
     assignments.push({

@@ -6,7 +6,7 @@ import type { AuditEntry } from '../audit/auditLog.js';
 import { NOT_OURS_CODE } from '../assignments/executor.js';
 import type { Logger } from '../log.js';
 import type { ConsentDecision } from '../policy/consent.js';
-import type { AccessPlan } from '../policy/plan.js';
+import type { AccessPlan } from '../policy/accessPlan.js';
 import type { Role } from '../policy/roles.js';
 import type { Access } from '../policy/tags.js';
 

@@ -7,7 +7,7 @@ import { AUDIT_OUTCOMES } from '../audit/auditLog.js';
 import type { ArmResource } from '../azure/arm.js';
 import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
 import { AppError, InvalidInputError, PolicyDeniedError } from '../errors.js';
-import type { PlanIdentity, RegistryFacts } from '../policy/plan.js';
+import type { PlanIdentity, RegistryFacts } from '../policy/accessPlan.js';
 import { parseResourceId, REGISTRY_TYPE, sameResourceId } from '../policy/resourceId.js';
 import { parseRegistryRef, TAG_FOR_ACCESS, TAG_NAMES } from '../policy/tags.js';
 import { IDENTITY_KINDS } from '../policy/identityKinds.js';

@@ -6,7 +6,8 @@
  */
 import type { ArmResource } from '../azure/arm.js';
 import type { ResourceGraph, ResourceGraphRow } from '../azure/resourceGraph.js';
-import { refersToRegistry, type RegistryFacts } from '../policy/plan.js';
+import { refersToRegistry } from '../policy/plan.js';
+import type { RegistryFacts } from '../policy/accessPlan.js';
 import { parseResourceId } from '../policy/resourceId.js';
 import type { AccessRequest, RegistryRef } from '../policy/tags.js';
 import { WATCHED_RESOURCE_TYPES } from './eventSubscription.js';

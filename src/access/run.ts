@@ -4,7 +4,7 @@
  */
 import type { AuditEntry } from '../audit/auditLog.js';
 import { DecisionRecorder, type DecisionOptions } from '../audit/decisionRecorder.js';
-import type { AccessPlan } from '../policy/plan.js';
+import type { AccessPlan } from '../policy/accessPlan.js';
 import type { AccessDeps } from './accessDeps.js';
 import type { UnfinishedRegistry } from '../state/unfinishedRegistries.js';
 

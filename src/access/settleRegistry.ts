@@ -9,7 +9,7 @@ import type { RoleAssignmentInfo } from '../azure/roleAssignments.js';
 import { ownershipOfListed, revokeAssignment, REVOKE_RESULTS } from '../assignments/executor.js';
 import { consentForPrincipal, evaluateConsent, registryConsentFor } from '../policy/consent.js';
 import { OWNERSHIP_KINDS, subjectOf } from '../policy/ownership.js';
-import type { RegistryFacts } from '../policy/plan.js';
+import type { RegistryFacts } from '../policy/accessPlan.js';
 import { resourceIdKey, sameResourceId } from '../policy/resourceId.js';
 import { accessOf, roleFor } from '../policy/roles.js';
 import { parseConsumerTags, TAG_NAMES } from '../policy/tags.js';

@@ -21,6 +21,7 @@ import type { CreateRoleAssignment, RoleAssignmentInfo, RoleAssignments } from '
 import { AppError, PolicyDeniedError } from '../errors.js';
 import { ownershipOf, parseOwnership, subjectOf, type Ownership } from '../policy/ownership.js';
 import { REGISTRY_TYPE, resourceTypeOf, sameResourceId } from '../policy/resourceId.js';
+import type { PlannedGrant } from '../policy/accessPlan.js';
 import { describeRole, roleFor, type Role } from '../policy/roles.js';
 import type { GrantIndex, GrantIndexEntry } from './grantIndex.js';
 
@@ -53,6 +54,19 @@ export interface GrantSpec {
   readonly role: Role;
   /** Our description (`describeOwnership`). */
   readonly description: string;
+}
+
+/** The assignment an access plan's grant creates. */
+export function grantSpecOf(g: PlannedGrant): GrantSpec {
+  return {
+    name: g.name,
+    scope: g.scope,
+    scopeName: g.registryName,
+    principalId: g.principalId,
+    principalType: g.principalType,
+    role: g.role,
+    description: g.description,
+  };
 }
 
 /** What a grant's or revoke's audit row says beyond the assignment itself. */

@@ -52,6 +52,16 @@ import { minimumPeriodDays } from '../policy/rotationPeriod.js';
 // Where the API and the tests find a run's outcomes.
 export { ROTATION_OUTCOMES, type RotateOptions, type RotationOutcome, type RotationResult } from './rotationPlan.js';
 
+/** The row's fields of a rotation in flight, cleared: back to idle, nothing pending. */
+const NO_ROTATION_IN_FLIGHT = {
+  phase: ROTATION_PHASES.idle,
+  rotationId: undefined,
+  rotationReason: undefined,
+  pendingKeyId: undefined,
+  pendingExpiresOn: undefined,
+  pendingSecretVersion: undefined,
+} as const;
+
 /**
  * Brings one enrolment to a settled state under a lease already held: finishes or undoes a
  * rotation in flight, makes Key Vault serve the current password again if something else landed
@@ -77,12 +87,7 @@ export async function rotateUnderLease(run: CredentialsRun, options: RotateOptio
     } else {
       await removeUnstoredPasswords(run, served?.keyId);
       await run.save({
-        phase: ROTATION_PHASES.idle,
-        rotationId: undefined,
-        rotationReason: undefined,
-        pendingKeyId: undefined,
-        pendingExpiresOn: undefined,
-        pendingSecretVersion: undefined,
+        ...NO_ROTATION_IN_FLIGHT,
       });
       // The interrupted run wanted a rotation: start a fresh one.
       wanted = true;
@@ -239,12 +244,7 @@ async function proveAndMarkCurrent(run: CredentialsRun): Promise<void> {
     });
     await removeUnstoredPasswords(run, secret?.tags['keyId']);
     await run.save({
-      phase: ROTATION_PHASES.idle,
-      rotationId: undefined,
-      rotationReason: undefined,
-      pendingKeyId: undefined,
-      pendingExpiresOn: undefined,
-      pendingSecretVersion: undefined,
+      ...NO_ROTATION_IN_FLIGHT,
       lastErrorCode: 'SecretChangedDuringRotation',
     });
     throw new NotReadyError(
@@ -275,18 +275,13 @@ async function proveAndMarkCurrent(run: CredentialsRun): Promise<void> {
   const graceMs = deps.config.rotationGraceHours * 3_600_000;
   const oldKeyId = row.currentKeyId;
   await run.save({
-    phase: ROTATION_PHASES.idle,
     currentKeyId: pendingKeyId,
     currentCreatedAt: now.toISOString(),
     currentExpiresOn: row.pendingExpiresOn ?? secret.expiresOn?.toISOString(),
     currentSecretVersion: row.pendingSecretVersion ?? secret.version,
     previousKeyId: oldKeyId,
     previousRemoveAfter: oldKeyId ? new Date(now.getTime() + graceMs).toISOString() : undefined,
-    rotationId: undefined,
-    rotationReason: undefined,
-    pendingKeyId: undefined,
-    pendingExpiresOn: undefined,
-    pendingSecretVersion: undefined,
+    ...NO_ROTATION_IN_FLIGHT,
     rotationDeferredUntil: undefined,
     rotationDeferredReason: undefined,
     lastRotatedAt: now.toISOString(),

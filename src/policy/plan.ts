@@ -24,21 +24,6 @@ import { isGuid, quote } from './result.js';
 import { accessOf, chooseRole, REGISTRY_ROLES, roleDefinitionGuid, roleFor, type Role, type RoleChoice } from './roles.js';
 import { parseRegistryRef, TAG_FOR_ACCESS, type Access, type RegistryRef } from './tags.js';
 
-export type {
-  PlanConsumer,
-  PlanIdentity,
-  PlanRequest,
-  RegistryFacts,
-  ExistingAssignment,
-  PlanInput,
-  PlannedGrant,
-  PlannedRevoke,
-  PlannedUnchanged,
-  PlannedDenial,
-  PlannedUnresolved,
-  AccessPlan,
-} from './accessPlan.js';
-
 interface Wanted {
   readonly facts: RegistryFacts;
   readonly key: string;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isConsentOverride, isManualGrant, keepManualGrants, manualGrantDescription } from '../../../src/access/manualGrantDescription.js';
 import { consentForPrincipal } from '../../../src/policy/consent.js';
 import { describeOwnership, parseOwnership, standsFor, subjectOf } from '../../../src/policy/ownership.js';
-import type { AccessPlan } from '../../../src/policy/plan.js';
+import type { AccessPlan } from '../../../src/policy/accessPlan.js';
 import { ROLES } from '../../../src/policy/roles.js';
 
 const VM = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { describeOwnership, roleAssignmentName } from '../../../src/policy/ownership.js';
-import { planAccess, type AccessPlan, type ExistingAssignment, type PlanInput, type RegistryFacts } from '../../../src/policy/plan.js';
+import { planAccess } from '../../../src/policy/plan.js';
+import type { AccessPlan, ExistingAssignment, PlanInput, RegistryFacts } from '../../../src/policy/accessPlan.js';
 import { ROLES } from '../../../src/policy/roles.js';
 import { parseConsumerTags } from '../../../src/policy/tags.js';
 
