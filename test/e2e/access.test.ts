@@ -390,6 +390,11 @@ describe('access under 3x duplicated, reordered delivery with 20% 429 and 5% 500
     ).toEqual({
       [`${faulty.registryName('base')}.azurecr.io`]: { identity: '[system]' },
     });
-    expect(elapsed, 'the fault run stays around 30 s').toBeLessThan(40_000);
+    // No stall, counted rather than timed (timing goals live in the bench; the run took 25–40 s here
+    // depending on the load and on how many 429s the draw gave): a pacer or retry loop that held the
+    // work past Event Grid's 30 s answer would show as failed, redelivered deliveries.
+    expect(deliveries.length - accepted.length, 'deliveries that failed and were redelivered').toBeLessThanOrEqual(
+      Math.ceil(accepted.length / 10),
+    );
   }, 120_000);
 });
