@@ -1,6 +1,26 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { EmuRequest, EmuResponse, EmulatorContext, RegisterModule, TokenClaims } from '../core/contract.js';
-import { apiError } from '../core/errors.js';
+import type { EmuRequest, EmuResponse, EmulatorContext, RegisterModule } from '../core/contract.js';
+import { registerDeletedSecretRoutes } from './deletedSecrets.js';
+import {
+  NEAR_EXPIRY_SECONDS,
+  SECRET_NAME,
+  SECRET_ACTIONS,
+  kvError,
+  secretNotFound,
+  toAttributes,
+  toBundle,
+  toItem,
+  latest,
+  type Attributes,
+  type SecretVersion,
+  type Secret,
+  type Vault,
+  type KeyVaultSeed,
+  object,
+  validAttrs,
+  type Handler,
+  type RouteFn,
+} from './model.js';
 import { AUDIENCES, VAULT_DOMAIN } from '../core/wellKnown.js';
 
 /**
@@ -9,115 +29,11 @@ import { AUDIENCES, VAULT_DOMAIN } from '../core/wellKnown.js';
  * https://learn.microsoft.com/rest/api/keyvault/secrets
  */
 
-interface Attributes {
-  enabled: boolean;
-  nbf?: number;
-  exp?: number;
-  readonly created: number;
-  updated: number;
-}
-interface SecretVersion {
-  readonly version: string;
-  readonly value: string;
-  contentType?: string;
-  tags?: Record<string, string>;
-  attributes: Attributes;
-}
-interface Secret {
-  readonly name: string;
-  versions: SecretVersion[];
-}
-interface DeletedSecret {
-  readonly secret: Secret;
-  readonly deletedDate: number;
-  readonly scheduledPurgeDate: number;
-}
-interface Vault {
-  readonly name: string;
-  readonly resourceId: string;
-  readonly uri: string;
-  readonly secrets: Map<string, Secret>;
-  readonly deleted: Map<string, DeletedSecret>;
-  /** Versions already announced as near expiry (once per version). */
-  readonly nearExpiryPublished: Set<string>;
-}
-
-export interface KeyVaultSeed {
-  vaults?: Array<{
-    name: string;
-    resourceId: string;
-    secrets?: Array<{ name: string; value: string; contentType?: string; tags?: Record<string, string>; exp?: string; nbf?: string }>;
-  }>;
-}
-
-const RECOVERABLE_DAYS = 90;
-const NEAR_EXPIRY_SECONDS = 30 * 86_400;
-const SECRET_NAME = /^[0-9a-zA-Z-]{1,127}$/;
-
-/** Data actions Key Vault checks under Azure RBAC. https://learn.microsoft.com/azure/key-vault/general/rbac-guide */
-export const SECRET_ACTIONS = {
-  get: 'Microsoft.KeyVault/vaults/secrets/getSecret/action',
-  set: 'Microsoft.KeyVault/vaults/secrets/setSecret/action',
-  readMetadata: 'Microsoft.KeyVault/vaults/secrets/readMetadata/action',
-  update: 'Microsoft.KeyVault/vaults/secrets/update/action',
-  delete: 'Microsoft.KeyVault/vaults/secrets/delete',
-  recover: 'Microsoft.KeyVault/vaults/secrets/recover/action',
-  purge: 'Microsoft.KeyVault/vaults/secrets/purge/action',
-} as const;
-
-type Handler = (vault: Vault, req: EmuRequest, caller: TokenClaims) => EmuResponse;
-
 export const registerKeyVault: RegisterModule = (ctx: EmulatorContext) => {
   const vaults = new Map<string, Vault>();
   const byPort = new Map<string, Vault>();
   const listeners = new Map<string, string>();
   const nowSec = () => Math.floor(ctx.clock.now().getTime() / 1000);
-  const kvError = (
-    status: number,
-    code: string,
-    message: string,
-    extra: Record<string, unknown> = {},
-    headers: Record<string, string> = {},
-  ) => apiError('keyVault', status, code, message, headers, extra);
-  const secretNotFound = (vault: Vault, name: string, version?: string) =>
-    kvError(
-      404,
-      'SecretNotFound',
-      version
-        ? `A secret with (name/id) ${name}/${version} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`
-        : `A secret with (name/id) ${name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`,
-    );
-
-  const toAttributes = (a: Attributes) => ({
-    enabled: a.enabled,
-    ...(a.nbf !== undefined ? { nbf: a.nbf } : {}),
-    ...(a.exp !== undefined ? { exp: a.exp } : {}),
-    created: a.created,
-    updated: a.updated,
-    recoveryLevel: 'Recoverable+Purgeable',
-    recoverableDays: RECOVERABLE_DAYS,
-  });
-  // SecretBundle: https://learn.microsoft.com/rest/api/keyvault/secrets/get-secret/get-secret#secretbundle
-  const toBundle = (vault: Vault, s: Secret, v: SecretVersion, withValue: boolean) => ({
-    ...(withValue ? { value: v.value } : {}),
-    id: `${vault.uri}secrets/${s.name}/${v.version}`,
-    ...(v.contentType !== undefined ? { contentType: v.contentType } : {}),
-    attributes: toAttributes(v.attributes),
-    tags: v.tags ?? {},
-  });
-  const toItem = (vault: Vault, s: Secret, v: SecretVersion, withVersion: boolean) => ({
-    id: withVersion ? `${vault.uri}secrets/${s.name}/${v.version}` : `${vault.uri}secrets/${s.name}`,
-    attributes: toAttributes(v.attributes),
-    tags: v.tags ?? {},
-    ...(v.contentType !== undefined ? { contentType: v.contentType } : {}),
-  });
-  const toDeleted = (vault: Vault, d: DeletedSecret, withValue: boolean) => ({
-    recoveryId: `${vault.uri}deletedsecrets/${d.secret.name}`,
-    deletedDate: d.deletedDate,
-    scheduledPurgeDate: d.scheduledPurgeDate,
-    ...toBundle(vault, d.secret, latest(d.secret), withValue),
-  });
-  const latest = (s: Secret): SecretVersion => s.versions[s.versions.length - 1]!;
 
   function publish(vault: Vault, eventType: string, s: Secret, v: SecretVersion): void {
     // https://learn.microsoft.com/azure/event-grid/event-schema-key-vault — PascalCase data, subject = secret name.
@@ -174,22 +90,9 @@ export const registerKeyVault: RegisterModule = (ctx: EmulatorContext) => {
     return { secret, version };
   }
 
-  const object = (b: unknown): Record<string, unknown> | undefined =>
-    b && typeof b === 'object' && !Array.isArray(b) ? (b as Record<string, unknown>) : undefined;
-  const validAttrs = (a: unknown): string | undefined => {
-    if (a === undefined) return undefined;
-    const o = object(a);
-    if (!o) return 'attributes must be an object';
-    for (const k of ['nbf', 'exp'])
-      if (o[k] !== undefined && o[k] !== null && !Number.isInteger(o[k])) return `attributes.${k} must be an integer (epoch seconds)`;
-    if (o.enabled !== undefined && typeof o.enabled !== 'boolean') return 'attributes.enabled must be a boolean';
-    return undefined;
-  };
-
   // Routes: [method, pattern, action, handler]
   const routes: Array<[string, RegExp, string, string, Handler]> = [];
-  const route = (method: string, pattern: RegExp, template: string, action: string, handler: Handler) =>
-    routes.push([method, pattern, template, action, handler]);
+  const route: RouteFn = (method, pattern, template, action, handler) => routes.push([method, pattern, template, action, handler]);
 
   route('PUT', /^\/secrets\/(?<name>[^/]+)\/?$/i, '/secrets/{name}', SECRET_ACTIONS.set, (vault, req) => {
     const name = req.params.name!;
@@ -255,53 +158,7 @@ export const registerKeyVault: RegisterModule = (ctx: EmulatorContext) => {
     },
   );
 
-  route('DELETE', /^\/secrets\/(?<name>[^/]+)\/?$/i, '/secrets/{name}', SECRET_ACTIONS.delete, (vault, req) => {
-    const key = req.params.name!.toLowerCase();
-    const s = vault.secrets.get(key);
-    if (!s) return secretNotFound(vault, req.params.name!);
-    vault.secrets.delete(key);
-    const now = nowSec();
-    const d: DeletedSecret = { secret: s, deletedDate: now, scheduledPurgeDate: now + RECOVERABLE_DAYS * 86_400 };
-    vault.deleted.set(key, d);
-    return { status: 200, body: toDeleted(vault, d, false) };
-  });
-
-  const deletedNotFound = (name: string) => kvError(404, 'SecretNotFound', `Deleted Secret not found: ${name}`);
-  route('GET', /^\/deletedsecrets\/?$/i, '/deletedsecrets', SECRET_ACTIONS.readMetadata, (vault) => ({
-    status: 200,
-    body: {
-      value: [...vault.deleted.values()].map((d) => ({
-        recoveryId: `${vault.uri}deletedsecrets/${d.secret.name}`,
-        deletedDate: d.deletedDate,
-        scheduledPurgeDate: d.scheduledPurgeDate,
-        ...toItem(vault, d.secret, latest(d.secret), false),
-      })),
-      nextLink: null,
-    },
-  }));
-  route('GET', /^\/deletedsecrets\/(?<name>[^/]+)\/?$/i, '/deletedsecrets/{name}', SECRET_ACTIONS.readMetadata, (vault, req) => {
-    const d = vault.deleted.get(req.params.name!.toLowerCase());
-    return d ? { status: 200, body: toDeleted(vault, d, false) } : deletedNotFound(req.params.name!);
-  });
-  route(
-    'POST',
-    /^\/deletedsecrets\/(?<name>[^/]+)\/recover\/?$/i,
-    '/deletedsecrets/{name}/recover',
-    SECRET_ACTIONS.recover,
-    (vault, req) => {
-      const key = req.params.name!.toLowerCase();
-      const d = vault.deleted.get(key);
-      if (!d) return deletedNotFound(req.params.name!);
-      vault.deleted.delete(key);
-      vault.secrets.set(key, d.secret);
-      return { status: 200, body: toBundle(vault, d.secret, latest(d.secret), false) };
-    },
-  );
-  route('DELETE', /^\/deletedsecrets\/(?<name>[^/]+)\/?$/i, '/deletedsecrets/{name}', SECRET_ACTIONS.purge, (vault, req) => {
-    const key = req.params.name!.toLowerCase();
-    if (!vault.deleted.delete(key)) return deletedNotFound(req.params.name!);
-    return { status: 204 };
-  });
+  registerDeletedSecretRoutes(route, nowSec);
 
   function challengeHeader(vault: Vault): Record<string, string> {
     // As Azure: Bearer authorization="https://login.windows.net/<tenant>", resource="https://vault.azure.net".
